@@ -1,0 +1,280 @@
+"""Command line interface: ``cisim validate`` checks scenario files, ``cisim run`` simulates one.
+
+The CLI is thin: it parses arguments, loads and overrides the scenario, runs the ensemble with a
+progress bar on stderr, writes the results atomically and prints the summary from
+:func:`cisim.report.summary.format_summary`. Bad input (an invalid or missing scenario file, a
+malformed ``--set``, an unusable output directory) gives a message on stderr and exit status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from cisim.io import write_atomic
+from cisim.scenario import Scenario, ScenarioError, load_scenario
+
+__all__ = ["main", "parse_set", "parse_sets"]
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad command-line input; the message is shown to the user as is."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("cisim")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# --set PATH=VALUE
+# --------------------------------------------------------------------------------------------
+
+
+def parse_set(text: str) -> tuple[str, Any]:
+    """Parse one ``--set PATH=VALUE`` override.
+
+    The value is read as a TOML value, so ``2`` is a number, ``false`` a boolean, ``"a b"`` a
+    string and ``[1, 2]`` a list; anything that is not valid TOML (a bare word such as ``USD``)
+    is taken as a string.
+
+    Args:
+        text: ``PATH=VALUE``, e.g. ``funding.max_years=2``.
+
+    Returns:
+        The dotted path and the parsed value.
+
+    Raises:
+        UsageError: No ``=``, or an empty path.
+
+    """
+    path, sep, raw = text.partition("=")
+    path = path.strip()
+    if not sep:
+        raise UsageError(f"--set {text!r}: expected PATH=VALUE, e.g. --set funding.max_years=2")
+    if not path:
+        raise UsageError(f"--set {text!r}: the path before '=' is empty")
+    raw = raw.strip()
+    if not raw:
+        raise UsageError(f"--set {text!r}: the value after '=' is empty")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return path, value
+
+
+def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
+    """Parse several ``--set`` overrides into ``{path: value}`` (a later one wins)."""
+    return dict(parse_set(item) for item in items or ())
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------------
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for file in args.files:
+        try:
+            load_scenario(file)
+        except ScenarioError as err:
+            print(str(err))
+            status = EXIT_INVALID
+        else:
+            print(f"{file}: ok")
+    return status
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    if args.replications < 1:
+        raise UsageError(f"--replications must be at least 1, got {args.replications}")
+    overrides = parse_sets(args.set)
+    scenario = load_scenario(args.file)
+    if overrides:
+        scenario = scenario.with_overrides(overrides, source="--set")
+    outdir = Path(args.out) if args.out else Path("out") / Path(args.file).stem
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create output directory {outdir}: {err}") from None
+
+    from cisim.simulate import ensemble
+
+    with _progress_bar(args.replications, scenario.name) as progress:
+        result = ensemble(
+            scenario,
+            replications=args.replications,
+            seed=args.seed,
+            n_jobs=args.jobs,
+            progress=progress,
+        )
+
+    try:
+        files = _write_results(result, scenario, outdir, figures=not args.no_figures)
+    except OSError as err:
+        print(f"cisim: cannot write results to {outdir}: {err}", file=sys.stderr)
+        return EXIT_INVALID
+
+    from cisim.report.summary import format_summary
+
+    print(format_summary(result, outdir=outdir, files=files))
+    return EXIT_OK
+
+
+@contextmanager
+def _progress_bar(total: int, name: str) -> Iterator[Callable[[int, int], None]]:
+    """Show a tqdm bar on stderr, fed by the ensemble's ``progress(done, total)`` callback."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=name, unit="run", file=sys.stderr, leave=False)
+
+    def update(done: int, total: int) -> None:
+        if total != bar.total:
+            bar.total = total
+        bar.update(max(0, done - bar.n))
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool) -> list[Path]:
+    """Write every result file atomically into ``outdir``; return the paths written."""
+    tables = [
+        ("trajectories.parquet", "trajectories"),
+        ("trajectories.csv", "trajectories"),
+        ("summaries.csv", "summaries"),
+        ("events.csv", "events"),
+        ("phases.csv", "phases"),
+        ("subgroups.parquet", "subgroups"),
+        ("partners.csv", "partners"),
+    ]
+    paths: list[Path] = []
+    for name, attr in tables:
+        frame = getattr(result, attr, None)
+        if frame is None:
+            continue
+        path = outdir / name
+        _write_frame(path, frame)
+        paths.append(path)
+    path = outdir / "scenario.toml"
+    scenario.save(path)
+    paths.append(path)
+    if figures:
+        from cisim.report.figures import save_figures
+
+        paths.extend(save_figures(result, outdir))
+    return paths
+
+
+def _write_frame(path: Path, frame: Any) -> None:
+    if path.suffix == ".parquet":
+        write_atomic(path, lambda p: frame.to_parquet(p, index=False))
+    else:
+        write_atomic(path, lambda p: frame.to_csv(p, index=False))
+
+
+# --------------------------------------------------------------------------------------------
+# Parser and entry point
+# --------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of the ``cisim`` command."""
+    parser = argparse.ArgumentParser(
+        prog="cisim",
+        description="Agent-based simulation of collective impact partnerships.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p_val = sub.add_parser(
+        "validate",
+        help="check scenario files and list every problem",
+        description="Check scenario files; print 'FILE: ok' or every problem with its field.",
+    )
+    p_val.add_argument("files", nargs="+", metavar="FILE", help="scenario TOML file(s)")
+    p_val.set_defaults(func=_cmd_validate)
+
+    p_run = sub.add_parser(
+        "run",
+        help="simulate a scenario and write results",
+        description="Run an ensemble of replications of a scenario, write the results and "
+        "figures, and print a plain-language summary.",
+    )
+    p_run.add_argument("file", metavar="FILE", help="scenario TOML file")
+    p_run.add_argument(
+        "-n", "--replications", type=int, default=20, metavar="N",
+        help="number of replications (default: 20)",
+    )
+    p_run.add_argument(
+        "--seed", type=int, default=0, metavar="S",
+        help="seed of the first replication (default: 0)",
+    )
+    p_run.add_argument(
+        "-j", "--jobs", type=int, default=-1, metavar="J",
+        help="parallel worker processes; -1 uses every core (default: -1)",
+    )
+    p_run.add_argument(
+        "-o", "--out", metavar="DIR", default=None,
+        help="output directory (default: out/<scenario file name without extension>)",
+    )
+    p_run.add_argument(
+        "--set", action="append", metavar="PATH=VALUE", default=[],
+        help="override a scenario field, e.g. --set backbone.staff.facilitator=0.5 or "
+        "--set backbone.present=false; VALUE is read as TOML (repeatable)",
+    )
+    p_run.add_argument("--no-figures", action="store_true", help="do not draw the figures")
+    p_run.set_defaults(func=_cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``cisim`` command.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The exit status: 0 success, 1 invalid scenario (validate) or unwritable results,
+        2 bad input (usage, invalid or missing scenario file, malformed ``--set``),
+        130 interrupted.
+
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 2)
+    try:
+        return int(args.func(args))
+    except ScenarioError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as err:
+        print(f"cisim: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cisim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

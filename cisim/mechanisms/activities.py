@@ -1,0 +1,161 @@
+"""Mutually reinforcing activities: partners re-tune their effort toward a coordinated plan.
+
+Seed 002: "each participant undertakes the specific set of activities at which it excels in a
+way that supports and is coordinated with the actions of others"; the causes and the solutions
+are interdependent. The plan gives each partner an allocation over strategy areas, proportional
+to its expertise, such that the partnership's capacity covers the needs *as the partners see
+them* (assumed needs corrected by engagement and measured data: data-driven management, seed
+000). Partners move toward the plan at a speed set by their trust, the agreement, the
+coordination capacity and measurement; at the same speed they redesign their services around
+what engagement has taught them of the real needs (the *fit* of services). Effort several
+partners put into the same area without coordination is partly wasted (duplication); an area
+with less capacity than its share of needs is under-covered, which blunts the services in the
+other areas (complementary needs, in the population kernel).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cisim.kernels import S_NOISE, draw_normals
+from cisim.scenario import STEPS_PER_YEAR
+from cisim.world import World
+
+if TYPE_CHECKING:
+    from cisim.model import CollectiveImpactModel
+
+HOURS_PER_FTE_WEEK = 37.5
+MAX_BURDEN_SHARE = 0.5
+PLAN_INTERVAL = 4  # weeks between re-plans (a monthly planning cycle)
+
+
+class MutuallyReinforcingActivities:
+    """Plan, re-tuning of allocations, duplication, coverage and service capacity."""
+
+    component = "activities"
+
+    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+        """Compute the initial plan, fit, service capacity and coverage."""
+        world.fit = target_fit(model, world)
+        self._replan(model, world)
+        self.refresh(model, world)
+
+    def step(self, model: CollectiveImpactModel, world: World) -> None:
+        """Re-tune allocations toward the plan, then recompute capacity and coverage."""
+        sc = model.design
+        p = world.partners
+        if model.steps % PLAN_INTERVAL == 0:
+            self._replan(model, world)
+        if not world.isolated:
+            m = world.measurement
+            emph = model.emphasis(world, self.component)
+            own_trust = world.trust.sum(axis=1) / max(1, p.n - 1)
+            speed = (
+                sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust
+                * world.agreement * world.coordination * (0.5 + 0.5 * m)
+            )
+            speed = np.minimum(1.0, speed)[:, None]
+            target = np.where(world.active[:, None], world.plan, p.own_priority)
+            speed = np.where(world.active[:, None], speed, 1.0 / STEPS_PER_YEAR)
+            world.allocation += speed * (target - world.allocation)
+            weights = world.capacity * world.active
+            mean_speed = float(np.average(speed[:, 0], weights=weights)) if weights.sum() else 0.0
+            world.fit += mean_speed * (target_fit(model, world) - world.fit)
+        self.refresh(model, world)
+
+    def _replan(self, model: CollectiveImpactModel, world: World) -> None:
+        """Re-make the coordinated plan and the ideal plan.
+
+        The plan follows the needs as the partners see them; the ideal plan follows the real
+        needs and is the yardstick of the alignment indicator.
+        """
+        p = world.partners
+        true_need = model.need_share(world)
+        world.ideal_plan = plan_allocation(p.expertise, np.maximum(p.budget, 1.0), true_need)
+        if world.isolated:
+            return
+        m = world.measurement
+        know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
+        z = draw_normals(model.kseed, model.steps, true_need.size,
+                         S_NOISE + 1 + model.world_index(world))
+        noisy = true_need * np.maximum(0.0, 1.0 + 0.3 * (1.0 - m) * z)
+        perceived = (1.0 - know) * world.assumed_need + know * noisy
+        world.perceived_need = perceived / max(perceived.sum(), 1e-12)
+        world.plan = plan_allocation(p.expertise, world.capacity, world.perceived_need)
+
+    def refresh(self, model: CollectiveImpactModel, world: World) -> None:
+        """Service capacity per area, duplication waste, coverage and alignment."""
+        sc = model.design
+        p = world.partners
+        true_need = model.need_share(world)
+        cost = sc.population.cost_per_service_year
+        burden = world.burden_hours + sc.meetings.hours_per_meeting * world.attended
+        staff_hours = np.maximum(p.staff_fte * HOURS_PER_FTE_WEEK, 1e-9)
+        lost = np.minimum(MAX_BURDEN_SHARE, burden / staff_hours)
+        world.capacity = p.budget / cost * (1.0 - lost)
+        extra = world.programme_money * STEPS_PER_YEAR / cost
+        base = world.capacity.sum()
+        if extra > 0:
+            share = world.capacity / base if base > 0 else np.full(p.n, 1.0 / p.n)
+            world.capacity = world.capacity + extra * share
+        contrib = world.capacity[:, None] * world.allocation * p.expertise  # (N, A)
+        cap_area = contrib.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = np.where(cap_area > 0, contrib / cap_area, 0.0)
+        hhi = (shares**2).sum(axis=0)
+        coordinated = world.coordination * world.agreement
+        waste = sc.dynamics.duplication_waste * (1.0 - coordinated) * (1.0 - hhi)
+        effective = cap_area * (1.0 - waste)
+        total = effective.sum()
+        world.service_capacity = float(total)
+        if total > 0:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.where(true_need > 0, (effective / total) / true_need, 1.0)
+            world.coverage = np.minimum(1.0, ratio)
+        else:
+            world.coverage = np.zeros_like(true_need)
+        weights = world.capacity * world.active
+        if weights.sum() > 0:
+            gap = 0.5 * np.abs(world.allocation - world.ideal_plan).sum(axis=1)
+            world.alignment = float(np.average(1.0 - gap, weights=weights))
+        else:
+            world.alignment = 0.0
+
+
+def target_fit(model: CollectiveImpactModel, world: World) -> float:
+    """Fit services would have if redesigned around what engagement has revealed."""
+    floor = model.design.dynamics.fit_floor
+    return floor + (1.0 - floor) * world.engagement
+
+
+def plan_allocation(
+    expertise: np.ndarray, capacity: np.ndarray, need_share: np.ndarray, sweeps: int = 25
+) -> np.ndarray:
+    """Allocations proportional to squared expertise whose total covers the needs.
+
+    Iterative proportional fitting of ``X = diag(r) E^2 diag(s)``: each row sums to one (a
+    partner's effort) and the capacity-weighted column sums are proportional to ``need_share``.
+
+    Args:
+        expertise: (N, A) effectiveness of each partner in each area.
+        capacity: (N,) each partner's capacity (weights of the rows).
+        need_share: (A,) shares of needs over areas (sums to one).
+        sweeps: IPF iterations.
+
+    Returns:
+        (N, A) allocations, rows summing to one.
+    """
+    x = np.maximum(expertise, 1e-3) ** 2
+    x = x / x.sum(axis=1, keepdims=True)
+    cap = np.maximum(capacity, 0.0)
+    total = cap.sum()
+    if total <= 0:
+        return x
+    target = need_share * total
+    for _ in range(sweeps):
+        col = (cap[:, None] * x).sum(axis=0)
+        x = x * np.where(col > 0, target / np.maximum(col, 1e-300), 1.0)
+        x = x / x.sum(axis=1, keepdims=True)
+    return x

@@ -1,0 +1,66 @@
+"""Common agenda: agenda positions converge through trust-weighted bounded confidence.
+
+Seed 002: "each organization often has a slightly different definition of the problem and the
+ultimate goal ... collective impact requires that these differences be discussed and resolved."
+Pairs that interacted this week and lie within the confidence bound (Deffuant et al. 2000),
+widened by facilitation, move toward each other by ``convergence_rate`` times their trust,
+champions (more influence) moving less and pulling more. At meetings the backbone's facilitation
+pulls attendees toward a shared proposal, the influence-weighted centre of those present (seed
+003: the backbone guides vision and strategy). Agreement is ``1 - 2 x`` the mean distance of
+active partners from their influence-weighted centre, clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cisim.world import World
+
+if TYPE_CHECKING:
+    from cisim.model import CollectiveImpactModel
+
+
+class CommonAgenda:
+    """Trust-weighted bounded-confidence convergence of agenda positions."""
+
+    component = "agenda"
+
+    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+        """Measure the starting agreement."""
+        world.agreement = agreement(world.position, world.partners.influence, world.active)
+
+    def step(self, model: CollectiveImpactModel, world: World) -> None:
+        """Move the positions of partners who interacted this week, then measure agreement."""
+        if not world.isolated and world.contacted.any():
+            dyn = model.design.dynamics
+            emph = model.emphasis(world, self.component)
+            x = world.position
+            infl = world.partners.influence
+            diff = x[None, :, :] - x[:, None, :]  # diff[i, j] = x_j - x_i
+            dist = np.sqrt((diff**2).sum(axis=2))
+            bound = dyn.confidence_bound + dyn.facilitation_bound * world.facilitation
+            pull = infl[None, :] / (infl[:, None] + infl[None, :])
+            w = world.contacted * (dist < bound) * world.trust * 2.0 * pull
+            w *= min(0.5, dyn.convergence_rate * emph)
+            n_contacts = np.maximum(1, world.contacted.sum(axis=1))
+            x += (w[:, :, None] * diff).sum(axis=1) / n_contacts[:, None]
+            att = world.attended
+            if att.sum() >= 2 and dyn.proposal_pull > 0:
+                proposal = np.average(x[att], axis=0, weights=infl[att])
+                own_trust = world.trust[att].sum(axis=1) / max(1, world.active.sum() - 1)
+                step = dyn.proposal_pull * emph * world.facilitation * own_trust
+                x[att] += step[:, None] * (proposal - x[att])
+            np.clip(x, 0.0, 1.0, out=x)
+        world.agreement = agreement(world.position, world.partners.influence, world.active)
+
+
+def agreement(position: np.ndarray, influence: np.ndarray, active: np.ndarray) -> float:
+    """Agreement in [0, 1]: 1 - 2 x the mean distance from the influence-weighted centre."""
+    if active.sum() < 2:
+        return 1.0
+    x = position[active]
+    centre = np.average(x, axis=0, weights=influence[active])
+    mean_dist = float(np.sqrt(((x - centre) ** 2).sum(axis=1)).mean())
+    return float(min(1.0, max(0.0, 1.0 - 2.0 * mean_dist)))

@@ -1,0 +1,84 @@
+"""Continuous communication: meetings build and break trust between partners.
+
+Seed 002: "participants need several years of regular meetings to build up enough experience
+with each other"; leaders met monthly or biweekly, with external facilitators. Attendance is the
+scenario's attendance times each partner's commitment. At a meeting each attendee works with a
+few others (``contacts_per_meeting``); an interaction is good with a chance raised by
+facilitation and lowered by agenda distance, a non-neutral backbone and overload from unabsorbed
+coordination work. Trust follows the asymmetric update of Pant & Yu (2025) (slow to build, fast
+to lose; Slovic 1993) in :func:`cisim.kernels.meeting_interactions`, and decays without contact.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cisim.kernels import S_ATTEND, draw_uniforms, meeting_interactions
+from cisim.scenario import STEPS_PER_YEAR
+from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
+
+if TYPE_CHECKING:
+    from cisim.model import CollectiveImpactModel
+
+
+class Communication:
+    """Meetings, attendance and the trust update."""
+
+    component = "communication"
+
+    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+        """Start every pair at the scenario's initial trust."""
+        t0 = model.design.dynamics.initial_trust
+        world.trust[:] = t0
+        np.fill_diagonal(world.trust, 0.0)
+        world.trust_mean = _mean_trust(world)
+
+    def good_chance(self, model: CollectiveImpactModel, world: World) -> float:
+        """Chance that an interaction is good before agenda distance is taken into account."""
+        sc = model.design
+        dyn = sc.dynamics
+        p = dyn.good_experience_base + dyn.good_experience_facilitation * world.facilitation
+        if sc.backbone.present:
+            neutrality = sc.backbone.neutrality
+            if neutrality is None:
+                neutrality = BACKBONE_NEUTRALITY[sc.backbone.type]
+            p -= dyn.non_neutral_penalty * (1.0 - neutrality)
+        p -= dyn.overload_friction * (1.0 - world.absorbed)
+        return p
+
+    def step(self, model: CollectiveImpactModel, world: World) -> None:
+        """Hold this week's meeting (if any), then let trust decay where there was no contact."""
+        sc = model.design
+        dyn = sc.dynamics
+        t = model.steps
+        world.contacted[:] = False
+        world.attended[:] = False
+        world.interactions = world.good_interactions = 0.0
+        interval = meeting_interval(sc)
+        if not world.isolated and interval > 0 and t % interval == 0:
+            u = draw_uniforms(model.kseed, t, world.partners.n, S_ATTEND)
+            world.attended[:] = world.active & (u < sc.meetings.attendance * world.commitment)
+            n_att = int(world.attended.sum())
+            if n_att >= 2:
+                contacts = sc.meetings.contacts_per_meeting * model.emphasis(world, self.component)
+                counts = meeting_interactions(
+                    model.kseed, t, world.attended, min(1.0, contacts / (n_att - 1)),
+                    world.trust, world.damage, world.contacted, world.position,
+                    self.good_chance(model, world), dyn.distance_penalty, dyn.trust_gain,
+                    dyn.trust_loss, dyn.trust_damage,
+                )
+                world.interactions, world.good_interactions = float(counts[0]), float(counts[1])
+        decay = dyn.trust_decay_per_year / STEPS_PER_YEAR
+        world.trust[~world.contacted] *= 1.0 - decay
+        world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
+        world.trust_mean = _mean_trust(world)
+
+
+def _mean_trust(world: World) -> float:
+    idx = np.flatnonzero(world.active)
+    if idx.size < 2:
+        return 0.0
+    sub = world.trust[np.ix_(idx, idx)]
+    return float(sub.sum() / (idx.size * (idx.size - 1)))

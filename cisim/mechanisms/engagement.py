@@ -1,0 +1,48 @@
+"""Beneficiary engagement: services that fit real rather than assumed needs.
+
+Seed 000: "actively engaging the beneficiaries throughout the initiative is foundational";
+the Re-design phase revisits the needs analysis and re-aligns with the beneficiaries. Engagement
+``E`` grows toward 1 at ``engagement_rate_per_year x intensity``; it raises take-up of services,
+the fit that services can reach once partners redesign them (``fit_floor + (1 - fit_floor) E``,
+see :mod:`.activities`) and moves
+the needs the partners assume toward the real ones, with a jump when Re-design begins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cisim.scenario import STEPS_PER_YEAR
+from cisim.world import World
+
+if TYPE_CHECKING:
+    from cisim.model import CollectiveImpactModel
+
+
+class BeneficiaryEngagement:
+    """Engagement level and the partners' picture of the needs."""
+
+    component = "engagement"
+
+    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+        """Start from the initial engagement level and the partners' assumed needs."""
+        world.engagement = model.design.engagement.initial_level
+        own = world.partners.own_priority * world.partners.budget[:, None]
+        total = own.sum()
+        if total > 0:
+            world.assumed_need = own.sum(axis=0) / total
+
+    def step(self, model: CollectiveImpactModel, world: World) -> None:
+        """Grow engagement and learn the real needs (revisited at Re-design)."""
+        if world.isolated:
+            return
+        sc = model.design
+        emph = model.emphasis(world, self.component)
+        rate = sc.dynamics.engagement_rate_per_year / STEPS_PER_YEAR
+        world.engagement += rate * sc.engagement.intensity * emph * (1.0 - world.engagement)
+        true_need = model.need_share(world)
+        learn = rate * world.engagement * emph
+        if model.entered_phase(world, "redesign"):
+            learn = world.engagement
+            model.log(world, "engagement", "needs revisited with beneficiaries (Re-design)")
+        world.assumed_need += min(1.0, learn) * (true_need - world.assumed_need)

@@ -1,0 +1,71 @@
+"""Systems change: sustained aligned work changes services, practices and policies.
+
+Seed 004: "population change generally stemmed from changes in services, practices, and
+policies"; seed 003: the backbone advances policy and builds public will. Services change grows
+with alignment and agreement, practices change with alignment and measurement (data used to
+adapt strategies); both erode without aligned work. Policy changes are discrete wins, with a
+weekly chance proportional to advocacy, changed practices, agreement and the champions' influence;
+a win lasts. Changed services and practices make services more effective for those served;
+changed policy lowers the barriers of the whole population, served or not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cisim.kernels import S_POLICY, u01
+from cisim.scenario import STEPS_PER_YEAR
+from cisim.world import World
+
+if TYPE_CHECKING:
+    from cisim.model import CollectiveImpactModel
+
+
+class SystemsChange:
+    """Services, practices and policy levels."""
+
+    component = "systems_change"
+
+    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+        """Nothing has changed at the start."""
+        world.services_change = world.practices_change = world.policy_change = 0.0
+
+    def step(self, model: CollectiveImpactModel, world: World) -> None:
+        """Grow or erode services and practices; draw this week's policy win."""
+        if world.isolated:
+            return
+        sc = model.design
+        dyn = sc.dynamics
+        emph = model.emphasis(world, self.component)
+        rate = dyn.systems_change_rate_per_year / STEPS_PER_YEAR * emph
+        decay = dyn.systems_change_decay_per_year / STEPS_PER_YEAR
+        drive_s = world.alignment * world.agreement
+        drive_p = world.alignment * world.measurement
+        world.services_change += rate * drive_s * (1 - world.services_change) - decay * (
+            1 - drive_s) * world.services_change
+        world.practices_change += rate * drive_p * (1 - world.practices_change) - decay * (
+            1 - drive_p) * world.practices_change
+        if sc.backbone.present:
+            advocacy = sc.backbone.advocacy * world.backbone_capacity
+        else:
+            advocacy = sc.backbone.advocacy * dyn.self_coordination
+        infl = world.partners.influence[world.active]
+        champion = min(1.0, float(infl.max()) / 4.0) if infl.size else 0.0
+        chance = (
+            dyn.policy_change_rate_per_year / STEPS_PER_YEAR * emph * advocacy
+            * world.practices_change * world.agreement * champion
+        )
+        if u01(model.kseed, model.steps, model.world_index(world), S_POLICY) < chance:
+            world.policy_change += dyn.policy_step * (1.0 - world.policy_change)
+            model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
+
+    @staticmethod
+    def effectiveness(model: CollectiveImpactModel, world: World) -> float:
+        """Multiplier on the help services give, from changed services and practices."""
+        gain = model.design.dynamics.practice_effectiveness_gain
+        return 1.0 + gain * 0.5 * (world.services_change + world.practices_change)
+
+    @staticmethod
+    def barrier(model: CollectiveImpactModel, world: World) -> float:
+        """Multiplier on everyone's barriers from changed policy."""
+        return 1.0 - model.design.dynamics.policy_barrier_reduction * world.policy_change

@@ -1,0 +1,65 @@
+"""Partners' realised value and commitment (accountability and momentum).
+
+Seed 000: partners seek different value (social impact, knowledge, reputation, engagement) and
+"the partner values can be very different for each partner"; seed 001: maintaining momentum is a
+challenge; seed 002: shared measurement lets participants hold each other accountable; Ansell &
+Gash (2008): small wins feed commitment. Each week a partner realises value of each kind at a rate
+in [0, 1]; its satisfaction is the rate weighted by what it seeks. Commitment relaxes toward a
+target that rises with satisfaction and accountability (measurement maturity) and falls with
+unabsorbed coordination work; fatigue erodes it. A partner whose commitment falls below 0.1
+leaves the partnership (it keeps serving the population alone).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cisim.scenario import STEPS_PER_YEAR
+from cisim.world import World
+
+if TYPE_CHECKING:
+    from cisim.model import CollectiveImpactModel
+
+EXIT_COMMITMENT = 0.1
+VISIBILITY = {"initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0}
+
+
+class PartnerValue:
+    """Realised value per partner and the commitment dynamics."""
+
+    component = "communication"
+
+    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+        """No value realised yet."""
+        world.realised[:] = 0.0
+        world.value_rate[:] = 0.0
+
+    def step(self, model: CollectiveImpactModel, world: World) -> None:
+        """Realise this week's value and update commitment; partners may leave."""
+        if world.isolated:
+            return
+        dyn = model.design.dynamics
+        p = world.partners
+        change_pp = 100.0 * (world.measured_rate - world.measured_baseline)
+        rate = world.value_rate
+        rate[:, 0] = min(1.0, max(0.0, change_pp / 5.0))
+        own_trust = world.trust.sum(axis=1) / max(1, p.n - 1)
+        rate[:, 1] = world.measurement * own_trust
+        visibility = VISIBILITY.get(model.phase_key(world), 0.3)
+        rate[:, 2] = visibility * np.minimum(1.0, p.influence / 2.0) ** 0.5
+        rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(
+            world.capacity.mean(), 1e-9))
+        rate *= world.active[:, None]
+        world.realised += rate / STEPS_PER_YEAR
+        satisfaction = (rate * p.seeks).sum(axis=1)
+        target = p.commitment0 * (0.6 + 0.4 * world.measurement) + 0.3 * satisfaction
+        target -= dyn.overload_friction * (1.0 - world.absorbed)
+        fatigue = dyn.commitment_fatigue_per_year * (1.0 - world.measurement) * world.commitment
+        world.commitment += (target - world.commitment - fatigue) / STEPS_PER_YEAR
+        np.clip(world.commitment, 0.0, 1.0, out=world.commitment)
+        leaving = world.active & (world.commitment < EXIT_COMMITMENT)
+        for k in np.flatnonzero(leaving):
+            world.active[k] = False
+            model.log(world, "partner", f"{p.names[k]} left the partnership")

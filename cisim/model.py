@@ -1,0 +1,289 @@
+"""CollectiveImpactModel: a Mesa model of a collective impact partnership.
+
+Builds the partners, the backbone and the beneficiaries from a :class:`~cisim.scenario.Scenario`,
+and steps, one week at a time, the mechanisms of the refined collective impact model (seed 000,
+DESIGN.md §1) in two worlds side by side: the scenario's, and its counterfactual (the same
+partners, population and money with organisations working in isolation), with common random
+numbers. A run is a pure function of (scenario, seed).
+
+The model also runs under ``mesa.batch_run`` unchanged: scenario fields are passed as keyword
+arguments named by their dotted path (``{"backbone.staff.facilitator": [0.5, 1.0]}``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mesa import DataCollector, Model
+
+from cisim.agents import Backbone, Beneficiary, Partner
+from cisim.mechanisms import DEFAULT_MECHANISMS, Mechanism
+from cisim.mechanisms.systems_change import SystemsChange
+from cisim.outcomes import Recorder
+from cisim.phases import PHASE_MODELS, PhaseState
+from cisim.population import Population, world_parameters
+from cisim.scenario import Scenario
+from cisim.world import World, build_partners
+
+__all__ = ["DEFAULT_SCENARIO", "CollectiveImpactModel"]
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
+
+#: Model-level reporters of the Mesa DataCollector (columns of the recorded trajectory).
+MODEL_REPORTERS = (
+    "outcome_rate",
+    "outcome_rate_cf",
+    "population_change_vs_cf",
+    "equity_gap",
+    "trust",
+    "agreement",
+    "alignment",
+    "measurement",
+    "engagement",
+    "funding_runway",
+    "backbone_capacity",
+    "systems_change",
+    "sroi",
+)
+
+
+def _seed_from(rng: Any) -> int:
+    """An integer seed from what Mesa accepts as ``rng`` (None draws one from the OS)."""
+    if rng is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if isinstance(rng, int | np.integer):
+        if rng < 0:
+            raise ValueError(f"seed must be non-negative, got {rng}")
+        return int(rng)
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(0, 2**62))
+    return int(np.random.default_rng(rng).integers(0, 2**62))
+
+
+class CollectiveImpactModel(Model):
+    """A collective impact partnership over weekly steps.
+
+    Attributes:
+        design: The scenario being simulated.
+        factual: The scenario's world.
+        counterfactual: The same partners, population and money in isolation.
+        population: The beneficiaries (arrays shared by both worlds).
+        recorder: Per-step trajectories.
+        events: Event log entries ``(step, world, kind, message)``.
+        transitions: Phase transitions ``(step, from, to, cause)``.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str | Path | None = None,
+        *,
+        rng: Any = None,
+        collect_agents: bool = False,
+        mechanisms: list[Mechanism] | None = None,
+        **overrides: Any,
+    ):
+        """Build a model.
+
+        Args:
+            scenario: A Scenario, a path to a scenario TOML file, or None for the bundled
+                default scenario.
+            rng: The seed (an int); None draws one from the operating system.
+            collect_agents: Also collect per-agent data (Partner, Beneficiary) every step.
+            mechanisms: Replacement mechanism list (default :func:`DEFAULT_MECHANISMS`).
+            **overrides: Scenario fields by dotted path, e.g. ``**{"meetings.cadence": "weekly"}``
+                (the form ``mesa.batch_run`` passes parameters in).
+
+        Raises:
+            ScenarioError: The scenario or an override is invalid.
+        """
+        seed = _seed_from(rng)
+        super().__init__(rng=seed)
+        if scenario is None:
+            scenario = DEFAULT_SCENARIO
+        if not isinstance(scenario, Scenario):
+            scenario = Scenario.load(scenario)
+        if overrides:
+            scenario = scenario.with_overrides(overrides, source="model arguments")
+        self.design = scenario
+        self.seed = seed
+        self.kseed = np.uint64(seed)
+        self.n_steps = scenario.steps
+        self.events: list[tuple[int, str, str, str]] = []
+        self.transitions: list[tuple[int, str, str, str]] = []
+        self.mechanisms = mechanisms if mechanisms is not None else DEFAULT_MECHANISMS()
+
+        init_rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC15]))
+        table = build_partners(scenario, init_rng)
+        A = len(scenario.strategy_areas)
+        self.factual = World(isolated=scenario.isolated, partners=table, n_areas=A)
+        self.counterfactual = World(isolated=True, partners=table, n_areas=A)
+        self.worlds = (self.factual, self.counterfactual)
+        self.population = Population(scenario, init_rng)
+
+        self.phase_model = PHASE_MODELS[scenario.phases.model](self)
+        self.phase_state = [PhaseState(self.phase_model.initial), PhaseState("isolated")]
+        self.phase_state[0].visits[self.phase_model.initial] = 0
+
+        # Set up twice: once to find the status quo the population is calibrated to, once for
+        # real with the calibrated population (every setup is idempotent at step 0).
+        self._setup_mechanisms()
+        cf = self.counterfactual
+        self.population.calibrate(
+            self._world_row(1, cf, weight_sum=None), cf.coverage, cf.service_capacity
+        )
+        self.population.initial_aggregates(
+            np.stack([self._world_row(w, world, None) for w, world in enumerate(self.worlds)])
+        )
+        self._setup_mechanisms()
+        self.recorder = Recorder(self)
+        self._create_agents(init_rng, scenario)
+        self.datacollector = self._make_datacollector(collect_agents)
+        self.recorder.record(0)
+        self.datacollector.collect(self)
+
+    # ---- construction -------------------------------------------------------------------------
+
+    def _setup_mechanisms(self) -> None:
+        for mech in self.mechanisms:
+            for world in self.worlds:
+                mech.setup(self, world)
+
+    def _create_agents(self, rng: np.random.Generator, sc: Scenario) -> None:
+        n = self.factual.partners.n
+        Partner.create_agents(self, n, list(range(n)))
+        if sc.backbone.present and not self.factual.isolated:
+            Backbone(self)
+        k = min(sc.population.mesa_agents, self.population.n)
+        if k:
+            sample = np.sort(rng.choice(self.population.n, size=k, replace=False))
+            Beneficiary.create_agents(self, k, [int(i) for i in sample])
+
+    def _make_datacollector(self, collect_agents: bool) -> DataCollector:
+        reporters = {name: (lambda m, c=name: m.latest(c)) for name in MODEL_REPORTERS}
+        reporters["phase"] = lambda m: m.phase_label(m.factual)
+        agenttype: dict = {}
+        if collect_agents:
+            agenttype = {
+                Partner: {
+                    "commitment": "commitment",
+                    "mean_trust": "mean_trust",
+                    "agenda_position": "agenda_position",
+                    "active": "active",
+                },
+                Beneficiary: {"in_outcome": "in_outcome", "subgroup": "subgroup"},
+            }
+        return DataCollector(model_reporters=reporters, agenttype_reporters=agenttype)
+
+    # ---- the weekly step ------------------------------------------------------------------------
+
+    def step(self) -> None:
+        """One week: the mechanisms in both worlds, the population, the phases, the record."""
+        self.run_mechanisms()
+        self.serve_population()
+        self.advance_phases()
+        self.recorder.record(self.steps)
+        self.datacollector.collect(self)
+        if self.steps >= self.n_steps:
+            self.running = False
+
+    def run_mechanisms(self) -> None:
+        """Each mechanism, in order, in the factual then the counterfactual world."""
+        for mech in self.mechanisms:
+            for world in self.worlds:
+                mech.step(self, world)
+
+    def serve_population(self) -> None:
+        """Deliver services and update every beneficiary in both worlds (numba kernel)."""
+        wp = np.stack([self._world_row(w, world) for w, world in enumerate(self.worlds)])
+        coverage = np.stack([world.coverage for world in self.worlds])
+        self.population.step(self.kseed, self.steps, wp, coverage)
+
+    def advance_phases(self) -> None:
+        """Move the factual world through its phase model; record transitions."""
+        state = self.phase_state[0]
+        moved = self.phase_model.advance(self, self.factual, state)
+        if moved is not None:
+            target, cause = moved
+            source = state.key
+            state.key = target
+            state.entered = self.steps
+            state.entered_this_step = True
+            state.visits[target] = state.visits.get(target, 0) + 1
+            self.transitions.append(
+                (self.steps, self.phase_model.label(source), self.phase_model.label(target), cause)
+            )
+            self.log(self.factual, "phase",
+                     f"{self.phase_model.label(source)} -> {self.phase_model.label(target)}: "
+                     f"{cause}")
+
+    def _world_row(self, w: int, world: World, weight_sum: float | None = -1.0) -> np.ndarray:
+        sc = self.design
+        equity = 0.0 if world.isolated else sc.engagement.equity_focus
+        row = world_parameters(
+            world, equity,
+            SystemsChange.effectiveness(self, world), SystemsChange.barrier(self, world),
+        )
+        if weight_sum is not None:
+            from cisim.kernels import WP
+
+            ws = self.population.weight_sum(w) if weight_sum == -1.0 else weight_sum
+            row[WP.CAP_NORM] = world.service_capacity / max(ws, 1e-12)
+        return row
+
+    # ---- services for the mechanisms ------------------------------------------------------------
+
+    def world_index(self, world: World) -> int:
+        """0 for the factual world, 1 for the counterfactual."""
+        return 0 if world is self.factual else 1
+
+    def emphasis(self, world: World, component: str) -> float:
+        """The current phase's emphasis on a component (1 in an isolated world)."""
+        if world.isolated:
+            return 1.0
+        key = self.phase_state[self.world_index(world)].key
+        return self.phase_model.emphasis(key).get(component, 1.0)
+
+    def phase_key(self, world: World) -> str:
+        """Key of the world's current phase ('isolated' for the counterfactual)."""
+        return self.phase_state[self.world_index(world)].key
+
+    def phase_label(self, world: World) -> str:
+        """Readable name of the world's current phase."""
+        key = self.phase_key(world)
+        return self.phase_model.label(key) if key in self.phase_model.phases else key
+
+    def entered_phase(self, world: World, key: str) -> bool:
+        """Whether the world entered phase ``key`` at the end of the previous step."""
+        state = self.phase_state[self.world_index(world)]
+        return state.entered_this_step and state.key == key
+
+    def need_share(self, world: World) -> np.ndarray:
+        """Shares of unmet need over strategy areas among those not in the outcome state."""
+        need = self.population.unmet_need(self.world_index(world))
+        total = need.sum()
+        if total <= 0:
+            need = self.population.needs.mean(axis=0).astype(float)
+            total = need.sum()
+        if total <= 0:
+            return np.full(need.size, 1.0 / need.size)
+        return need / total
+
+    def true_rate(self, world: World, step: int) -> float:
+        """The world's true outcome rate at ``step`` (the latest recorded if later)."""
+        w = self.world_index(world)
+        if not hasattr(self, "recorder"):
+            return self.population.rate(w)
+        return self.recorder.true_rate(w, step)
+
+    def log(self, world: World, kind: str, message: str) -> None:
+        """Add an entry to the event log."""
+        name = "factual" if world is self.factual else "counterfactual"
+        self.events.append((self.steps, name, kind, message))
+
+    def latest(self, column: str) -> float:
+        """The latest recorded value of a trajectory column."""
+        rec = self.recorder
+        return float(rec.data[len(rec.phase) - 1, rec.cols[column]])
+

@@ -1,0 +1,243 @@
+"""Outcomes: the per-step record of a run, population change, equity and SROI.
+
+SROI follows the SROI guide (Nicholls, Lawlor, Neitzert & Goodspeed 2012): outcome-years gained
+are valued with a financial proxy; deadweight is what the counterfactual world achieved anyway
+(so only the difference counts); attribution and displacement are deducted as shares; values
+and investments are discounted (HM Treasury Green Book, 3.5% a year); the final-year outcome can
+be projected ``projection_years`` beyond the horizon with ``drop_off`` a year. The ratio is the
+present value of the adjusted social value over the present value of the investment (initiative
+money plus partners' in-kind coordination time).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from cisim.scenario import STEPS_PER_YEAR
+
+if TYPE_CHECKING:
+    from cisim.model import CollectiveImpactModel
+
+__all__ = ["TRAJECTORY_COLUMNS", "Recorder", "projected_value", "sroi_ratio"]
+
+#: Numeric trajectory columns, in order (``phase`` and ``phase_blockers`` are added as text).
+TRAJECTORY_COLUMNS = (
+    "outcome_rate",
+    "outcome_rate_cf",
+    "population_change",
+    "population_change_cf",
+    "population_change_vs_cf",
+    "equity_gap",
+    "equity_gap_cf",
+    "trust",
+    "agreement",
+    "alignment",
+    "measurement",
+    "engagement",
+    "funding_runway",
+    "runway_years",
+    "backbone_capacity",
+    "facilitation",
+    "coordination",
+    "services_change",
+    "practices_change",
+    "policy_change",
+    "systems_change",
+    "measured_rate",
+    "active_partners",
+    "income",
+    "investment",
+    "cumulative_investment",
+    "social_value",
+    "sroi",
+    "service_years",
+    "served_share",
+    "served_outcome_rate",
+    "unserved_outcome_rate",
+    "outcome_rate_cf_served",
+    "interactions",
+    "good_interactions",
+)
+
+RUNWAY_FULL_YEARS = 3.0  # seed 003: 2-3 years of funding; a full indicator at three years
+
+
+def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
+    """Discount factor at a (weekly) step for a yearly rate."""
+    return (1.0 + rate) ** (-np.asarray(step, dtype=float) / STEPS_PER_YEAR)
+
+
+def sroi_ratio(value_pv: float, investment_pv: float) -> float:
+    """SROI ratio; NaN before any money was invested."""
+    return value_pv / investment_pv if investment_pv > 0 else float("nan")
+
+
+def projected_value(gain_rate: float, population: int, value_per_year: float, years: float,
+                    drop_off: float, discount_rate: float, horizon_years: float) -> float:
+    """Present value of the final-year gain projected after the horizon with drop-off.
+
+    Args:
+        gain_rate: Final outcome-rate difference against the counterfactual (fraction).
+        population: Number of beneficiaries.
+        value_per_year: Adjusted value of one outcome-year.
+        years: Years projected.
+        drop_off: Yearly fading of the outcome.
+        discount_rate: Yearly discount rate.
+        horizon_years: When the projection starts.
+    """
+    total = 0.0
+    whole = int(np.floor(years))
+    for k in range(1, whole + 1):
+        total += (1 - drop_off) ** k * (1 + discount_rate) ** -(horizon_years + k)
+    frac = years - whole
+    if frac > 0:
+        k = whole + 1
+        total += frac * (1 - drop_off) ** k * (1 + discount_rate) ** -(horizon_years + k)
+    return gain_rate * population * value_per_year * total
+
+
+class Recorder:
+    """Collects one row per step of the run into preallocated arrays."""
+
+    def __init__(self, model: CollectiveImpactModel):
+        sc = model.design
+        self.model = model
+        self.n_steps = sc.steps
+        self.cols = {c: i for i, c in enumerate(TRAJECTORY_COLUMNS)}
+        self.data = np.full((self.n_steps + 1, len(TRAJECTORY_COLUMNS)), np.nan)
+        G = model.population.G
+        self.subgroup_rates = np.full((self.n_steps + 1, 2, G), np.nan)
+        self.rates = np.full((2, self.n_steps + 1), np.nan)
+        self.phase: list[str] = []
+        self.blockers: list[str] = []
+        self.value_pv = 0.0
+        self.investment_pv = 0.0
+        self.cumulative_investment = 0.0
+        self.running_sroi = float("nan")
+        self.start_rate = (float("nan"), float("nan"))
+        self.start_gap = (float("nan"), float("nan"))
+        v = sc.valuation
+        self.adjusted_value = v.value_per_outcome_year * (1 - v.attribution) * (1 - v.displacement)
+
+    def true_rate(self, w: int, step: int) -> float:
+        """Recorded outcome rate of world ``w`` at ``step`` (clamped to the recorded range)."""
+        step = min(max(step, 0), self.n_steps)
+        value = self.rates[w, step]
+        if np.isnan(value):  # not recorded yet: the latest recorded value
+            recorded = np.flatnonzero(~np.isnan(self.rates[w, : step + 1]))
+            value = self.rates[w, recorded[-1]] if recorded.size else np.nan
+        return float(value)
+
+    def record(self, step: int) -> None:
+        """Record the state after ``step`` (0 = the initial state)."""
+        m = self.model
+        f = m.factual
+        pop = m.population
+        v = m.design.valuation
+        rate_f, rate_cf = pop.rate(0), pop.rate(1)
+        self.rates[:, step] = rate_f, rate_cf
+        sizes = np.maximum(pop.group_sizes(0), 1.0)
+        self.subgroup_rates[step, 0] = pop.in_outcome(0) / sizes
+        self.subgroup_rates[step, 1] = pop.in_outcome(1) / np.maximum(pop.group_sizes(1), 1.0)
+        gap_f, gap_cf = (self._equity_gap(self.subgroup_rates[step, w]) for w in (0, 1))
+        if step == 0:
+            self.start_rate = (rate_f, rate_cf)
+            self.start_gap = (gap_f, gap_cf)
+        # money and value this step
+        inkind = 0.0
+        if not f.isolated:
+            hours = f.burden_hours.sum() + m.design.meetings.hours_per_meeting * f.attended.sum()
+            inkind = hours * v.coordination_hour_cost
+        investment = (f.income + inkind) if step > 0 else 0.0
+        gain_years = (rate_f - rate_cf) * pop.n / STEPS_PER_YEAR if step > 0 else 0.0
+        d = float(discount(step, v.discount_rate))
+        self.value_pv += gain_years * self.adjusted_value * d
+        self.investment_pv += investment * d
+        self.cumulative_investment += investment
+        self.running_sroi = sroi_ratio(self.value_pv, self.investment_pv)
+        service_years, served, served_in = pop.served(0)
+        _, served_cf, served_in_cf = pop.served(1)
+        n = max(1, pop.n)
+        unserved = n - served
+        unserved_in = rate_f * n - served_in
+        row = {
+            "outcome_rate": rate_f,
+            "outcome_rate_cf": rate_cf,
+            "population_change": 100 * (rate_f - self.start_rate[0]),
+            "population_change_cf": 100 * (rate_cf - self.start_rate[1]),
+            "population_change_vs_cf": 100 * (rate_f - rate_cf),
+            "equity_gap": 100 * gap_f,
+            "equity_gap_cf": 100 * gap_cf,
+            "trust": f.trust_mean,
+            "agreement": f.agreement,
+            "alignment": f.alignment,
+            "measurement": f.measurement,
+            "engagement": f.engagement,
+            "funding_runway": min(1.0, f.runway_years / RUNWAY_FULL_YEARS),
+            "runway_years": f.runway_years,
+            "backbone_capacity": f.backbone_capacity,
+            "facilitation": f.facilitation,
+            "coordination": f.coordination,
+            "services_change": f.services_change,
+            "practices_change": f.practices_change,
+            "policy_change": f.policy_change,
+            "systems_change": (f.services_change + f.practices_change + f.policy_change) / 3,
+            "measured_rate": f.measured_rate,
+            "active_partners": float(f.active.sum()),
+            "income": f.income,
+            "investment": investment,
+            "cumulative_investment": self.cumulative_investment,
+            "social_value": self.value_pv,
+            "sroi": self.running_sroi,
+            "service_years": service_years,
+            "served_share": served / n,
+            "served_outcome_rate": served_in / served if served > 0 else np.nan,
+            "unserved_outcome_rate": unserved_in / unserved if unserved > 0 else np.nan,
+            "outcome_rate_cf_served": served_in_cf / served_cf if served_cf > 0 else np.nan,
+            "interactions": f.interactions,
+            "good_interactions": f.good_interactions,
+        }
+        self.data[step] = [row[c] for c in TRAJECTORY_COLUMNS]
+        self.phase.append(m.phase_label(f))
+        self.blockers.append("; ".join(m.phase_state[0].blockers))
+
+    def _equity_gap(self, rates: np.ndarray) -> float:
+        """Gap between the other subgroups and the disadvantaged ones (max - min if none)."""
+        pop = self.model.population
+        sizes = pop.group_sizes(0)
+        dis = pop.disadvantaged
+        if dis.any() and (~dis).any():
+            return float(np.average(rates[~dis], weights=np.maximum(sizes[~dis], 1e-9))
+                         - np.average(rates[dis], weights=np.maximum(sizes[dis], 1e-9)))
+        return float(rates.max() - rates.min())
+
+    # ---- frames -----------------------------------------------------------------------------
+
+    def trajectory(self) -> pd.DataFrame:
+        """One row per recorded step."""
+        n = len(self.phase)
+        df = pd.DataFrame(self.data[:n], columns=list(TRAJECTORY_COLUMNS))
+        df.insert(0, "step", np.arange(n))
+        df.insert(1, "year", df["step"] / STEPS_PER_YEAR)
+        df.insert(2, "phase", self.phase)
+        df.insert(3, "phase_blockers", self.blockers)
+        return df
+
+    def subgroups(self) -> pd.DataFrame:
+        """Outcome rate per subgroup and world, long format."""
+        n = len(self.phase)
+        names = self.model.population.group_names
+        frames = []
+        for w, world in enumerate(("factual", "counterfactual")):
+            for g, name in enumerate(names):
+                frames.append(pd.DataFrame({
+                    "step": np.arange(n),
+                    "year": np.arange(n) / STEPS_PER_YEAR,
+                    "subgroup": name,
+                    "world": world,
+                    "outcome_rate": self.subgroup_rates[:n, w, g],
+                }))
+        return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,429 @@
+"""Figures of simulation results: population change, SROI, components and phase timelines.
+
+Every function takes an ensemble result (anything with a ``trajectories`` frame holding a
+``replication`` column, a ``scenario`` and optionally ``summaries``) or a single run (anything
+with a ``trajectory`` frame), and returns a :class:`matplotlib.figure.Figure` drawn on an Agg
+canvas. Figures are built without :mod:`matplotlib.pyplot`, so they never touch the global figure
+registry or the interactive backend and need no closing; they are freed when no longer referenced.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from cisim.io import write_atomic
+
+__all__ = [
+    "COMPONENTS",
+    "FIGURES",
+    "PHASE_COLOURS",
+    "bands",
+    "components_figure",
+    "phase_colour",
+    "phase_timeline_figure",
+    "population_change_figure",
+    "save_figures",
+    "sroi_figure",
+    "trajectories_of",
+]
+
+#: The seven components of the refined collective impact model (seed 000) and the trajectory
+#: column that measures each, as (label, column).
+COMPONENTS: tuple[tuple[str, str], ...] = (
+    ("Communication (trust)", "trust"),
+    ("Common agenda (agreement)", "agreement"),
+    ("Mutually reinforcing activities (alignment)", "alignment"),
+    ("Shared measurement (maturity)", "measurement"),
+    ("Beneficiary engagement", "engagement"),
+    ("Investment (funding runway)", "funding_runway"),
+    ("Backbone support (capacity)", "backbone_capacity"),
+)
+
+#: Fixed colours of the phases of both phase models, in the order the phases are passed through.
+PHASE_COLOURS: dict[str, str] = {
+    # Refined Collective Impact Model (seed 000)
+    "Initiation": "#9ecae1",
+    "Run": "#3182bd",
+    "Re-design": "#fd8d3c",
+    "Exponential Value": "#31a354",
+    # NCIOM task force (seed 003)
+    "Initiate Action": "#c6dbef",
+    "Organize for Impact": "#6baed6",
+    "Sustain Action & Impact": "#238b45",
+}
+
+_FALLBACK_COLOURS = (
+    "#e377c2",
+    "#8c564b",
+    "#bcbd22",
+    "#17becf",
+    "#9467bd",
+    "#d62728",
+    "#7f7f7f",
+    "#ff9896",
+    "#c5b0d5",
+    "#dbdb8d",
+)
+
+_FACTUAL = "#1f6fb4"
+_COUNTERFACTUAL = "#7f7f7f"
+_DPI = 120
+
+
+# --------------------------------------------------------------------------------------------
+# Data helpers
+# --------------------------------------------------------------------------------------------
+
+
+def trajectories_of(result: Any) -> pd.DataFrame:
+    """Return the weekly trajectories of an ensemble or a single run, with a ``replication`` column.
+
+    Args:
+        result: An ensemble result (``trajectories``) or a single run (``trajectory``).
+
+    Returns:
+        The trajectories; a single run becomes replication 0.
+
+    Raises:
+        TypeError: The object has neither attribute.
+
+    """
+    if hasattr(result, "trajectories"):
+        df = result.trajectories
+    elif hasattr(result, "trajectory"):
+        df = result.trajectory
+    else:
+        raise TypeError(
+            f"expected a simulation or ensemble result, got {type(result).__name__}"
+        )
+    if "replication" not in df.columns:
+        df = df.assign(replication=0)
+    return df
+
+
+def bands(
+    trajectories: pd.DataFrame,
+    column: str,
+    percentiles: Sequence[float] = (5, 25, 50, 75, 95),
+) -> pd.DataFrame:
+    """Percentiles of one trajectory column across replications, per weekly step.
+
+    Infinite values (an SROI before any investment, for example) count as missing.
+
+    Args:
+        trajectories: Trajectories with ``step``, ``year`` and ``column``.
+        column: The column to summarise.
+        percentiles: Percentiles in 0-100.
+
+    Returns:
+        A frame indexed by step with a ``year`` column and one ``p<percentile>`` column each.
+
+    Raises:
+        KeyError: The column is not in the trajectories.
+
+    """
+    if column not in trajectories.columns:
+        raise KeyError(f"trajectories have no column '{column}'")
+    values = pd.to_numeric(trajectories[column], errors="coerce").astype(float)
+    values = values.replace([np.inf, -np.inf], np.nan)
+    frame = pd.DataFrame({"step": trajectories["step"], "value": values})
+    grouped = frame.groupby("step")["value"]
+    out = pd.DataFrame({"year": trajectories.groupby("step")["year"].first()})
+    for p in percentiles:
+        out[f"p{p:g}"] = grouped.quantile(p / 100)
+    return out
+
+
+def phase_colour(name: str) -> str:
+    """Return the colour of a phase: fixed for known phases, hash-based for any other name."""
+    if name in PHASE_COLOURS:
+        return PHASE_COLOURS[name]
+    return _FALLBACK_COLOURS[zlib.crc32(name.encode("utf-8")) % len(_FALLBACK_COLOURS)]
+
+
+def _phase_order(names: Sequence[str]) -> list[str]:
+    """Known phases in their model order, then any others in order of first appearance."""
+    known = [p for p in PHASE_COLOURS if p in names]
+    others = [p for p in dict.fromkeys(names) if p not in PHASE_COLOURS]
+    return known + others
+
+
+def _scenario_name(result: Any) -> str:
+    scenario = getattr(result, "scenario", None)
+    return str(getattr(scenario, "name", "")) or "scenario"
+
+
+def _n_replications(traj: pd.DataFrame) -> int:
+    return int(traj["replication"].nunique())
+
+
+def _new_figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list[Axes]]:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def _band(ax: Axes, b: pd.DataFrame, lo: str, hi: str, colour: str, alpha: float,
+          label: str | None) -> None:
+    ax.fill_between(b["year"], b[lo], b[hi], color=colour, alpha=alpha, linewidth=0, label=label)
+
+
+def _year_axis(ax: Axes, traj: pd.DataFrame) -> None:
+    ax.set_xlabel("Years since start")
+    years = traj["year"]
+    if len(years):
+        ax.set_xlim(float(years.min()), float(years.max()))
+    ax.grid(True, alpha=0.3)
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+
+
+def population_change_figure(result: Any) -> Figure:
+    """Draw population change with and without the partnership, and their difference.
+
+    The left panel shows the change of the outcome rate since the start in the factual world and
+    in the counterfactual world (organisations working in isolation), each as a median with its
+    50% band. The right panel shows the difference (the partnership's effect): median with 50% and
+    90% bands across replications.
+
+    Args:
+        result: An ensemble result, or a single run.
+
+    Returns:
+        The figure.
+
+    """
+    traj = trajectories_of(result)
+    n = _n_replications(traj)
+    fig, (ax_worlds, ax_diff) = _new_figure(12, 4.5, ncols=2)
+
+    fact = bands(traj, "population_change")
+    cf = bands(traj, "population_change_cf")
+    _band(ax_worlds, cf, "p25", "p75", _COUNTERFACTUAL, 0.25, None)
+    ax_worlds.plot(cf["year"], cf["p50"], color=_COUNTERFACTUAL, linestyle="--", linewidth=2,
+                   label="Counterfactual: organisations in isolation")
+    _band(ax_worlds, fact, "p25", "p75", _FACTUAL, 0.25, None)
+    ax_worlds.plot(fact["year"], fact["p50"], color=_FACTUAL, linewidth=2,
+                   label="With the partnership")
+    ax_worlds.axhline(0, color="black", linewidth=0.8)
+    ax_worlds.set_ylabel("Change in outcome rate since start (pp)")
+    ax_worlds.set_title("Both worlds (median, 50% band shaded)")
+    _year_axis(ax_worlds, traj)
+    ax_worlds.legend(loc="best", fontsize="small")
+
+    diff = bands(traj, "population_change_vs_cf")
+    _band(ax_diff, diff, "p5", "p95", _FACTUAL, 0.15, "90% of replications")
+    _band(ax_diff, diff, "p25", "p75", _FACTUAL, 0.3, "50% of replications")
+    ax_diff.plot(diff["year"], diff["p50"], color=_FACTUAL, linewidth=2, label="Median")
+    ax_diff.axhline(0, color="black", linewidth=0.8)
+    ax_diff.set_ylabel("Difference from counterfactual (pp)")
+    ax_diff.set_title("Partnership effect: factual minus counterfactual")
+    _year_axis(ax_diff, traj)
+    ax_diff.legend(loc="best", fontsize="small")
+
+    scenario = getattr(result, "scenario", None)
+    outcome = getattr(getattr(scenario, "population", None), "outcome", None)
+    what = f" (share {outcome})" if outcome else ""
+    fig.suptitle(f"{_scenario_name(result)}: population change{what}, {n} replication(s)")
+    return fig
+
+
+def sroi_figure(result: Any) -> Figure:
+    """Social return on investment over time with its break-even line.
+
+    Shows the median SROI (present value of social value over cumulative investment) with 50% and
+    90% bands, a line at SROI = 1 (break-even) and, when some replications break even, the median
+    break-even year among them.
+
+    Args:
+        result: An ensemble result, or a single run.
+
+    Returns:
+        The figure.
+
+    """
+    traj = trajectories_of(result)
+    n = _n_replications(traj)
+    fig, (ax,) = _new_figure(8, 4.5)
+    b = bands(traj, "sroi")
+    _band(ax, b, "p5", "p95", "#2ca02c", 0.15, "90% of replications")
+    _band(ax, b, "p25", "p75", "#2ca02c", 0.3, "50% of replications")
+    ax.plot(b["year"], b["p50"], color="#1b7a1b", linewidth=2, label="Median SROI")
+    ax.axhline(1.0, color="#d62728", linestyle="--", linewidth=1.2, label="Break-even (SROI = 1)")
+
+    be = _break_even_years(result)
+    if be.size:
+        ax.axvline(float(np.median(be)), color="#555555", linestyle=":", linewidth=1.2,
+                   label=f"Median break-even year ({be.size}/{n} replications break even)")
+
+    # Early SROI rests on tiny investments and can be extreme; scale to the settled part.
+    settled = b[b["year"] >= min(1.0, float(b["year"].max()) / 2)]
+    top = np.nanmax(settled[["p95", "p50"]].to_numpy()) if len(settled) else np.nan
+    bottom = np.nanmin(settled[["p5", "p50"]].to_numpy()) if len(settled) else np.nan
+    if np.isfinite(top) and np.isfinite(bottom):
+        ax.set_ylim(min(0.0, bottom * 1.05), max(1.2, top * 1.1))
+    ax.set_ylabel("SROI (social value per unit invested)")
+    _year_axis(ax, traj)
+    ax.set_title(f"{_scenario_name(result)}: social return on investment, {n} replication(s)")
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def _break_even_years(result: Any) -> np.ndarray:
+    summaries = getattr(result, "summaries", None)
+    if summaries is None:
+        summary = getattr(result, "summary", None)
+        if not isinstance(summary, dict):
+            return np.array([])
+        summaries = pd.DataFrame([summary])
+    if "break_even_year" not in summaries.columns:
+        return np.array([])
+    values = pd.to_numeric(summaries["break_even_year"], errors="coerce").to_numpy(dtype=float)
+    return values[np.isfinite(values)]
+
+
+def components_figure(result: Any) -> Figure:
+    """Draw the seven collective impact components over time (medians, 0-1).
+
+    Args:
+        result: An ensemble result, or a single run.
+
+    Returns:
+        The figure.
+
+    Raises:
+        KeyError: None of the component columns is in the trajectories.
+
+    """
+    traj = trajectories_of(result)
+    n = _n_replications(traj)
+    present = [(label, col) for label, col in COMPONENTS if col in traj.columns]
+    if not present:
+        raise KeyError("trajectories have none of the component columns: "
+                       + ", ".join(col for _, col in COMPONENTS))
+    fig, (ax,) = _new_figure(10, 4.8)
+    colours = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+    styles = ("-", "-", "-", "--", "--", "-.", "-.")
+    for i, (label, col) in enumerate(present):
+        b = bands(traj, col, percentiles=(50,))
+        ax.plot(b["year"], b["p50"], color=colours[i % len(colours)],
+                linestyle=styles[i % len(styles)], linewidth=2, label=label)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("Indicator level (0 = absent, 1 = full)")
+    _year_axis(ax, traj)
+    ax.set_title(f"{_scenario_name(result)}: collective impact components "
+                 f"(median of {n} replication(s))")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    return fig
+
+
+def _phase_segments(traj: pd.DataFrame) -> dict[Any, list[tuple[str, float, float]]]:
+    """Per replication, the runs of consecutive steps in one phase as (phase, start, width)."""
+    out: dict[Any, list[tuple[str, float, float]]] = {}
+    for rep, df in traj.sort_values(["replication", "step"]).groupby("replication", sort=True):
+        years = df["year"].to_numpy(dtype=float)
+        phases = df["phase"].astype(str).to_numpy()
+        if not len(years):
+            continue
+        dt = float(np.median(np.diff(years))) if len(years) > 1 else 1 / 52
+        starts = np.flatnonzero(np.r_[True, phases[1:] != phases[:-1]])
+        ends = np.r_[starts[1:], len(years)]
+        segs = []
+        for s, e in zip(starts, ends, strict=True):
+            end_year = years[e] if e < len(years) else years[-1] + dt
+            segs.append((phases[s], float(years[s]), float(end_year - years[s])))
+        out[rep] = segs
+    return out
+
+
+def phase_timeline_figure(result: Any) -> Figure:
+    """One horizontal bar per replication, coloured by the phase the partnership is in.
+
+    Args:
+        result: An ensemble result, or a single run (one bar).
+
+    Returns:
+        The figure.
+
+    """
+    traj = trajectories_of(result)
+    segments = _phase_segments(traj)
+    n = len(segments)
+    height = max(2.4, min(12.0, 1.6 + 0.28 * n))
+    fig, (ax,) = _new_figure(10, height)
+    names = _phase_order([seg[0] for segs in segments.values() for seg in segs])
+    for row, (_rep, segs) in enumerate(segments.items()):
+        for phase in names:
+            spans = [(start, width) for p, start, width in segs if p == phase]
+            if spans:
+                ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=phase_colour(phase),
+                               edgecolor="none")
+    reps = list(segments)
+    step = max(1, int(np.ceil(n / 25)))
+    ax.set_yticks(range(0, n, step), [str(r) for r in reps[::step]])
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_ylabel("Replication")
+    _year_axis(ax, traj)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.grid(False, axis="y")
+    handles = [Patch(facecolor=phase_colour(p), label=p) for p in names]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18 if n > 3 else -0.3),
+              ncol=min(4, max(1, len(handles))), fontsize="small", frameon=False)
+    ax.set_title(f"{_scenario_name(result)}: phase of the partnership, {n} replication(s)")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Saving
+# --------------------------------------------------------------------------------------------
+
+#: The figures :func:`save_figures` writes, as (file stem, function).
+FIGURES: tuple[tuple[str, Callable[[Any], Figure]], ...] = (
+    ("population_change", population_change_figure),
+    ("sroi", sroi_figure),
+    ("components", components_figure),
+    ("phase_timeline", phase_timeline_figure),
+)
+
+
+def _save_png(fig: Figure, path: Path, dpi: int) -> None:
+    write_atomic(path, lambda p: fig.savefig(p, format="png", dpi=dpi, bbox_inches="tight"))
+
+
+def save_figures(result: Any, outdir: str | Path, dpi: int = _DPI) -> list[Path]:
+    """Draw every figure and write each as a PNG into a directory (atomically).
+
+    Args:
+        result: An ensemble result, or a single run.
+        outdir: The directory; created if missing.
+        dpi: Resolution of the PNGs.
+
+    Returns:
+        The paths written, in the order of :data:`FIGURES`.
+
+    """
+    outdir = Path(outdir)
+    paths = []
+    for stem, make in FIGURES:
+        fig = make(result)
+        path = outdir / f"{stem}.png"
+        try:
+            _save_png(fig, path, dpi)
+        finally:
+            fig.clear()
+        paths.append(path)
+    return paths

@@ -1,0 +1,1107 @@
+"""Scenario: the validated description of a collective impact partnership design.
+
+A scenario is everything a strategist decides or assumes before a run: the partners, the backbone
+(orchestrator), the money, the meeting cadence, the shared-measurement plan, the beneficiary
+population, the phase model, the horizon and the SROI valuation. It is read from and written to
+TOML; every field has a unit, a default and bounds, and every default names its source (the seed
+documents in ``shared/seeds/`` by file name, published work by author and year, or "assumption"
+where no source gives a number). ``docs/model.md`` lists them all.
+
+Bad input never passes silently: wrong types, out-of-range values, unknown or misspelt keys, an
+empty partnership and a zero horizon raise :class:`ScenarioError`, which names the file and the
+field of every problem at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "SECTORS",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "parameter_table",
+]
+
+STEPS_PER_YEAR = 52
+SECTORS = ("nonprofit", "public", "private", "philanthropy", "academia", "community")
+Sector = Literal["nonprofit", "public", "private", "philanthropy", "academia", "community"]
+BackboneType = Literal[
+    "funder_based",
+    "new_nonprofit",
+    "existing_nonprofit",
+    "government",
+    "shared",
+    "steering_committee",
+]
+Cadence = Literal["none", "weekly", "biweekly", "monthly", "quarterly"]
+CADENCE_WEEKS = {"weekly": 1, "biweekly": 2, "monthly": 4, "quarterly": 13}
+
+ASSUMPTION = "assumption"
+SEED000 = "seed 000_2554717acccc0b4a.txt (Refined Collective Impact Model, 2021)"
+SEED002 = "seed 002_4833aa6d250b0c69.txt (Kania & Kramer 2011)"
+SEED003 = "seed 003_ece90f17b78b657e.txt (NCIOM task force)"
+SEED004 = "seed 004_3bb96125d6535f05.txt (ORS Impact 2018)"
+
+
+def P(default: Any, unit: str, source: str, description: str, **bounds: Any) -> Any:  # noqa: N802
+    """Declare a scenario parameter with its unit and the source of its default."""
+    return Field(
+        default,
+        description=description,
+        json_schema_extra={"unit": unit, "source": source},
+        **bounds,
+    )
+
+
+def PF(factory: Any, unit: str, source: str, description: str, **bounds: Any) -> Any:  # noqa: N802
+    """Like :func:`P` for defaults that must be built fresh (lists, sub-sections)."""
+    return Field(
+        default_factory=factory,
+        description=description,
+        json_schema_extra={"unit": unit, "source": source},
+        **bounds,
+    )
+
+
+class Section(BaseModel):
+    """Base of every scenario section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Partners
+# --------------------------------------------------------------------------------------------
+
+
+class ValueSought(Section):
+    """What a partner seeks from the partnership (seed 000: a broad definition of value)."""
+
+    social_impact: float = P(0.5, "weight", SEED000, "Weight on population change.", ge=0, le=1)
+    knowledge: float = P(0.2, "weight", SEED000, "Weight on learning from others.", ge=0, le=1)
+    reputation: float = P(0.15, "weight", SEED000, "Weight on visibility.", ge=0, le=1)
+    engagement: float = P(0.15, "weight", SEED000, "Weight on reaching beneficiaries.", ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _some_value(self) -> ValueSought:
+        if self.social_impact + self.knowledge + self.reputation + self.engagement <= 0:
+            raise ValueError("at least one kind of value sought must be positive")
+        return self
+
+
+class PartnerSpec(Section):
+    """One organisation, listed by hand."""
+
+    name: str = Field(..., min_length=1, description="Unique name of the organisation.")
+    sector: Sector = Field(..., description="Sector: one of " + ", ".join(SECTORS) + ".")
+    staff_fte: float = P(
+        5.0, "FTE", ASSUMPTION, "Staff time the organisation gives to the problem.", ge=0, le=1e5
+    )
+    budget_per_year: float = P(
+        400_000.0,
+        "currency/year",
+        ASSUMPTION,
+        "Own money spent on services for the population (buys service-years).",
+        ge=0,
+        le=1e11,
+    )
+    grant_per_year: float = P(
+        0.0,
+        "currency/year",
+        ASSUMPTION,
+        "Money given to the initiative's pooled fund (funders' main contribution).",
+        ge=0,
+        le=1e11,
+    )
+    grant_years: float = P(
+        3.0, "years", SEED003, "Years the grant is committed before review.", ge=0, le=50
+    )
+    expertise: list[float] | None = P(
+        None,
+        "0-1 per strategy area",
+        ASSUMPTION,
+        "Effectiveness in each strategy area; drawn from the sector profile when omitted.",
+    )
+    commitment: float = P(
+        0.7, "probability", SEED002, "Base chance that a CEO-level leader attends.", ge=0, le=1
+    )
+    data_maturity: float = P(
+        0.3, "0-1", ASSUMPTION, "Readiness to collect and share data.", ge=0, le=1
+    )
+    influence: float = P(
+        1.0, "relative weight", SEED003, "Weight in agenda setting (a champion has 3-5).", gt=0,
+        le=100,
+    )
+    agenda_position: list[float] | None = P(
+        None,
+        "point in [0,1]^2",
+        SEED002,
+        "The organisation's own definition of problem and goal; random when omitted.",
+    )
+    seeks: ValueSought = PF(ValueSought, "weights", SEED000, "Value sought from the partnership.")
+
+    @model_validator(mode="after")
+    def _positions(self) -> PartnerSpec:
+        position = self.agenda_position
+        if position is not None and (len(position) != 2 or not all(0 <= v <= 1 for v in position)):
+            raise ValueError("agenda_position must be two numbers in [0, 1]")
+        if self.expertise is not None and not all(0 <= v <= 1 for v in self.expertise):
+            raise ValueError("expertise values must lie in [0, 1]")
+        return self
+
+
+class Distribution(Section):
+    """A positive quantity drawn per generated partner (lognormal by mean and variation)."""
+
+    mean: float = Field(..., ge=0, description="Mean of the distribution.")
+    cv: float = Field(0.5, ge=0, le=5, description="Coefficient of variation (sd / mean).")
+
+
+class SectorProfile(Section):
+    """How generated partners of one sector look."""
+
+    staff_fte: Distribution
+    budget_per_year: Distribution
+    grant_per_year: Distribution = Field(default_factory=lambda: Distribution(mean=0.0, cv=0.0))
+    commitment: float = Field(0.7, ge=0, le=1)
+    data_maturity: float = Field(0.3, ge=0, le=1)
+    strong_areas: list[str] = Field(
+        default_factory=list, description="Strategy areas where the sector is expert."
+    )
+
+
+def _default_profiles() -> dict[str, SectorProfile]:
+    d = Distribution
+    return {
+        "nonprofit": SectorProfile(
+            staff_fte=d(mean=6, cv=0.6),
+            budget_per_year=d(mean=450_000, cv=0.6),
+            commitment=0.75,
+            data_maturity=0.3,
+            strong_areas=["skills", "wellbeing"],
+        ),
+        "public": SectorProfile(
+            staff_fte=d(mean=15, cv=0.5),
+            budget_per_year=d(mean=1_200_000, cv=0.5),
+            commitment=0.6,
+            data_maturity=0.5,
+            strong_areas=["education", "transport"],
+        ),
+        "private": SectorProfile(
+            staff_fte=d(mean=3, cv=0.5),
+            budget_per_year=d(mean=150_000, cv=0.6),
+            commitment=0.55,
+            data_maturity=0.5,
+            strong_areas=["employment"],
+        ),
+        "philanthropy": SectorProfile(
+            staff_fte=d(mean=2, cv=0.3),
+            budget_per_year=d(mean=0, cv=0),
+            grant_per_year=d(mean=500_000, cv=0.4),
+            commitment=0.7,
+            data_maturity=0.4,
+            strong_areas=[],
+        ),
+        "academia": SectorProfile(
+            staff_fte=d(mean=2, cv=0.4),
+            budget_per_year=d(mean=50_000, cv=0.4),
+            commitment=0.6,
+            data_maturity=0.8,
+            strong_areas=["education"],
+        ),
+        "community": SectorProfile(
+            staff_fte=d(mean=2, cv=0.6),
+            budget_per_year=d(mean=80_000, cv=0.6),
+            commitment=0.8,
+            data_maturity=0.15,
+            strong_areas=["wellbeing"],
+        ),
+    }
+
+
+class PartnerGeneration(Section):
+    """Partners generated from counts per sector, each drawn from its sector's profile."""
+
+    counts: dict[Sector, int] = PF(
+        dict, "organisations", ASSUMPTION, "Number of generated partners per sector."
+    )
+    profiles: dict[Sector, SectorProfile] = PF(
+        _default_profiles, "per sector", ASSUMPTION, "Distributions per sector."
+    )
+    champions: int = P(
+        1, "organisations", SEED003, "Generated partners made influential champions.", ge=0, le=1000
+    )
+    champion_influence: float = P(
+        4.0, "relative weight", SEED003, "Influence of a champion (others have 1).", ge=1, le=100
+    )
+
+    @model_validator(mode="after")
+    def _counts(self) -> PartnerGeneration:
+        for sector, n in self.counts.items():
+            if n < 0 or n > 5000:
+                raise ValueError(f"counts.{sector} must be between 0 and 5000, got {n}")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# Backbone, money, meetings, measurement, engagement
+# --------------------------------------------------------------------------------------------
+
+
+class BackboneStaff(Section):
+    """Backbone staff in Strive's three roles (seed 002)."""
+
+    project_manager: float = P(1.0, "FTE", SEED002, "Project manager: coordination.", ge=0, le=100)
+    data_manager: float = P(1.0, "FTE", SEED002, "Data manager: shared measurement.", ge=0, le=100)
+    facilitator: float = P(1.0, "FTE", SEED002, "Facilitator: meetings and trust.", ge=0, le=100)
+
+
+class Backbone(Section):
+    """The orchestrator organisation; ``present = false`` models a design without one."""
+
+    present: bool = P(True, "flag", SEED002, "Whether the design has a backbone at all.")
+    type: BackboneType = P(
+        "new_nonprofit", "category", SEED003, "One of the six backbone types (Turner et al. 2012)."
+    )
+    staff: BackboneStaff = PF(BackboneStaff, "FTE", SEED002, "Staff in the three roles.")
+    budget_per_year: float = P(
+        300_000.0,
+        "currency/year",
+        ASSUMPTION,
+        "Backbone running cost, paid from the initiative's fund before programmes.",
+        ge=0,
+        le=1e10,
+    )
+    neutrality: float | None = P(
+        None,
+        "0-1",
+        SEED003,
+        "Perceived neutrality; the backbone type's typical value when omitted.",
+        ge=0,
+        le=1,
+    )
+    skill: float = P(
+        0.7, "0-1", SEED003, "Adaptive leadership and facilitation skill.", ge=0, le=1
+    )
+    advocacy: float = P(
+        0.5, "0-1", SEED003, "Effort on building public will and advancing policy.", ge=0, le=1
+    )
+
+
+class FundingStream(Section):
+    """Money from outside the partnership into the initiative's pooled fund."""
+
+    name: str = Field(..., min_length=1, description="Name of the funder or grant.")
+    amount_per_year: float = P(0.0, "currency/year", ASSUMPTION, "Money per year.", ge=0, le=1e11)
+    start_year: float = P(0.0, "years", ASSUMPTION, "When the money starts.", ge=0, le=100)
+    years: float = P(3.0, "years", SEED003, "Years committed before a review.", ge=0, le=100)
+    renewable: bool = P(True, "flag", SEED000, "Whether it may be renewed at review.")
+    anchor: bool = P(False, "flag", SEED003, "An anchor funder: involved from the start.")
+
+
+class Funding(Section):
+    """The initiative's money and how funders react to results."""
+
+    streams: list[FundingStream] = PF(
+        list, "streams", ASSUMPTION, "External funding streams into the pooled fund."
+    )
+    conditional_on_results: bool = P(
+        True, "flag", SEED000, "Funders renew only when measured results justify it."
+    )
+    renewal_term_years: float = P(
+        2.0, "years", SEED003, "Length of a renewed commitment.", gt=0, le=50
+    )
+    renewal_base_probability: float = P(
+        0.5,
+        "probability",
+        ASSUMPTION,
+        "Chance of renewal with no measured change and no early involvement.",
+        ge=0,
+        le=1,
+    )
+    renewal_per_point: float = P(
+        0.6,
+        "logit per percentage point",
+        ASSUMPTION,
+        "How strongly a measured point of population change raises the odds of renewal.",
+        ge=0,
+        le=20,
+    )
+    early_involvement_bonus: float = P(
+        1.0,
+        "logit",
+        SEED000,
+        "Extra odds of renewal for funders involved from the initial phase.",
+        ge=0,
+        le=10,
+    )
+    max_years: float | None = P(
+        None,
+        "years",
+        ASSUMPTION,
+        "Hard stop: no money after this year whatever funders decide (a funding cliff).",
+        ge=0,
+        le=100,
+    )
+
+
+class Meetings(Section):
+    """Leaders' meetings: the continuous communication condition."""
+
+    cadence: Cadence = P(
+        "biweekly", "category", SEED002, "How often leaders meet (monthly or biweekly in Strive)."
+    )
+    attendance: float = P(
+        0.85,
+        "probability",
+        SEED002,
+        "Chance that a committed leader attends (scaled by the partner's commitment).",
+        ge=0,
+        le=1,
+    )
+    contacts_per_meeting: int = P(
+        10,
+        "pairs per attendee",
+        ASSUMPTION,
+        "Partners each attendee works with in one meeting (work groups).",
+        ge=1,
+        le=1000,
+    )
+    hours_per_meeting: float = P(
+        2.0, "hours", SEED002, "Length of a meeting (two hours at Strive).", ge=0, le=40
+    )
+
+
+class Measurement(Section):
+    """The shared-measurement plan."""
+
+    shared: bool = P(True, "flag", SEED002, "Whether a shared measurement system is built.")
+    investment_per_year: float = P(
+        50_000.0,
+        "currency/year",
+        SEED003,
+        "Money for the data system (needs substantial funding).",
+        ge=0,
+        le=1e10,
+    )
+    indicators: int = P(
+        6, "indicators", SEED002, "Length of the short list of shared indicators.", ge=1, le=200
+    )
+    initial_maturity: float = P(
+        0.1, "0-1", ASSUMPTION, "Maturity of data practice at the start.", ge=0, le=1
+    )
+    report_lag_weeks: float = P(
+        26.0,
+        "weeks",
+        ASSUMPTION,
+        "Delay of measured outcomes with an immature system (shrinks as it matures).",
+        ge=0,
+        le=260,
+    )
+    noise_pp: float = P(
+        3.0,
+        "percentage points",
+        ASSUMPTION,
+        "Error of measured outcome rates with an immature system (shrinks as it matures).",
+        ge=0,
+        le=50,
+    )
+
+
+class Engagement(Section):
+    """Beneficiary engagement (seed 000's added component)."""
+
+    intensity: float = P(
+        0.4, "0-1", SEED000, "Effort spent engaging beneficiaries throughout.", ge=0, le=1
+    )
+    initial_level: float = P(
+        0.1, "0-1", ASSUMPTION, "Engagement of beneficiaries before the initiative.", ge=0, le=1
+    )
+    equity_focus: float = P(
+        0.2,
+        "0-1",
+        SEED004,
+        "Intent and action on equity: targeting toward the most disadvantaged subgroups.",
+        ge=0,
+        le=1,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Population, phases, valuation, dynamics
+# --------------------------------------------------------------------------------------------
+
+
+class Subgroup(Section):
+    """A subgroup of the beneficiary population, for equity."""
+
+    name: str = Field(..., min_length=1)
+    share: float = P(0.5, "fraction", ASSUMPTION, "Share of the population.", gt=0, le=1)
+    baseline_rate: float = P(
+        0.89,
+        "fraction",
+        "Measure of America 2022 (10.9% opportunity youth)",
+        "Share in the outcome state (in education or employment) at the start.",
+        gt=0,
+        lt=1,
+    )
+    need_level: float = P(
+        0.35, "0-1", ASSUMPTION, "Mean barrier in each strategy area.", ge=0, le=1
+    )
+    needs: list[float] | None = P(
+        None,
+        "0-1 per strategy area",
+        ASSUMPTION,
+        "Mean barrier per strategy area; need_level in every area when omitted.",
+    )
+    disadvantaged: bool = P(
+        False, "flag", SEED004, "Whether an equity focus targets this subgroup."
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> Subgroup:
+        if self.needs is not None and not all(0 <= v <= 1 for v in self.needs):
+            raise ValueError("needs must lie in [0, 1]")
+        return self
+
+
+def _default_subgroups() -> list[Subgroup]:
+    return [
+        Subgroup(name="majority", share=0.7, baseline_rate=0.91, need_level=0.3),
+        Subgroup(
+            name="marginalised", share=0.3, baseline_rate=0.80, need_level=0.45, disadvantaged=True
+        ),
+    ]
+
+
+class Population(Section):
+    """The beneficiaries: by default youth aged 16-24 in one city."""
+
+    size: int = P(10_000, "people", ASSUMPTION, "Number of beneficiaries.", ge=10, le=50_000_000)
+    outcome: str = P(
+        "in education or employment", "label", SEED000, "What the outcome state means."
+    )
+    subgroups: list[Subgroup] = PF(
+        _default_subgroups, "subgroups", SEED004, "Subgroups (shares must sum to 1).",
+        min_length=1,
+    )
+    need_spread: float = P(
+        0.15, "0-1", ASSUMPTION, "Standard deviation of individual barriers.", ge=0, le=0.5
+    )
+    exit_rate_per_year: float = P(
+        0.10,
+        "1/year",
+        ASSUMPTION,
+        "Yearly hazard of leaving education or employment.",
+        gt=0,
+        le=5,
+    )
+    years_in_population: float = P(
+        9.0,
+        "years",
+        "Belfield, Levin & Rosen 2012 (ages 16-24)",
+        "Time a person stays in the population before ageing out; 0 for a closed cohort.",
+        ge=0,
+        le=100,
+    )
+    cost_per_service_year: float = P(
+        6_000.0,
+        "currency/service-year",
+        ASSUMPTION,
+        "What one youth-year of service costs a provider.",
+        gt=0,
+        le=1e8,
+    )
+    mesa_agents: int = P(
+        500,
+        "agents",
+        ASSUMPTION,
+        "Beneficiaries also shown as Mesa agents (a random sample; the state is in arrays).",
+        ge=0,
+        le=100_000,
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> Population:
+        total = sum(g.share for g in self.subgroups)
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"subgroup shares must sum to 1, they sum to {total:.4g}")
+        names = [g.name for g in self.subgroups]
+        if len(set(names)) != len(names):
+            raise ValueError("subgroup names must be unique")
+        return self
+
+
+class Phases(Section):
+    """The phase model and its entry conditions."""
+
+    model: Literal["refined", "nciom"] = P(
+        "refined", "category", SEED000, "refined (seed 000, four phases) or nciom (seed 003)."
+    )
+    run_min_agreement: float = P(
+        0.55, "0-1", SEED000, "Agenda agreement needed to enter Run.", ge=0, le=1
+    )
+    run_min_trust: float = P(0.3, "0-1", SEED002, "Mean trust needed to enter Run.", ge=0, le=1)
+    run_min_backbone: float = P(
+        0.5, "0-1", SEED002, "Backbone capacity needed to enter Run (none: never).", ge=0, le=1
+    )
+    run_min_runway_years: float = P(
+        1.0, "years", SEED003, "Secured funding needed to enter Run.", ge=0, le=20
+    )
+    min_initiation_years: float = P(
+        0.5, "years", SEED000, "Shortest Initiation phase.", ge=0, le=20
+    )
+    run_years_before_redesign: float = P(
+        2.0, "years", SEED000, "Time in Run before a Re-design.", gt=0, le=20
+    )
+    redesign_years: float = P(0.5, "years", SEED000, "Length of Re-design.", gt=0, le=10)
+    exponential_min_systems_change: float = P(
+        0.5, "0-1", SEED000, "Systems change needed for Exponential Value.", ge=0, le=1
+    )
+    exponential_min_sroi: float = P(
+        1.0, "ratio", SEED000, "Measured SROI needed for Exponential Value.", ge=0, le=1000
+    )
+
+
+class Valuation(Section):
+    """SROI valuation (Nicholls et al. 2012, the SROI guide)."""
+
+    currency: str = P("USD", "ISO code", ASSUMPTION, "Currency of all money in the scenario.")
+    value_per_outcome_year: float = P(
+        37_450.0,
+        "currency/outcome-year",
+        "Belfield, Levin & Rosen 2012 (social burden per opportunity youth per year)",
+        "Financial proxy: value of one person-year in the outcome state.",
+        ge=0,
+        le=1e9,
+    )
+    attribution: float = P(
+        0.25,
+        "fraction",
+        ASSUMPTION,
+        "Share of the change due to others' contributions.",
+        ge=0,
+        lt=1,
+    )
+    displacement: float = P(
+        0.10,
+        "fraction",
+        ASSUMPTION,
+        "Share of the change that displaces others' outcomes (e.g. jobs).",
+        ge=0,
+        lt=1,
+    )
+    drop_off: float = P(
+        0.20,
+        "fraction/year",
+        ASSUMPTION,
+        "Yearly fading of the final-year outcome projected after the horizon.",
+        ge=0,
+        le=1,
+    )
+    projection_years: float = P(
+        0.0,
+        "years",
+        "Nicholls et al. 2012",
+        "Years the final-year outcome is projected after the horizon (with drop-off).",
+        ge=0,
+        le=50,
+    )
+    discount_rate: float = P(
+        0.035, "1/year", "HM Treasury Green Book", "Yearly discount rate.", ge=0, le=0.5
+    )
+    coordination_hour_cost: float = P(
+        60.0,
+        "currency/hour",
+        ASSUMPTION,
+        "Value of partners' time in meetings and coordination (an in-kind investment).",
+        ge=0,
+        le=1e5,
+    )
+
+
+class Dynamics(Section):
+    """Rate constants of the mechanisms; the sensitivity analysis shows how much each matters."""
+
+    trust_gain: float = P(
+        0.10, "per good interaction", "Pant & Yu 2025; Slovic 1993",
+        "Share of the gap to the trust ceiling closed by a good interaction.", gt=0, le=1,
+    )
+    trust_loss: float = P(
+        0.30, "per bad interaction", "Pant & Yu 2025; Slovic 1993",
+        "Share of trust lost in a bad interaction (three times the gain).", gt=0, le=1,
+    )
+    trust_damage: float = P(
+        0.1, "ceiling", "Pant & Yu 2025", "Fall of the trust ceiling after a bad interaction.",
+        ge=0, le=1,
+    )
+    trust_damage_recovery_per_year: float = P(
+        0.8, "1/year", "Pant & Yu 2025 (0.03 a period)", "Recovery of the trust ceiling.",
+        ge=0, le=52,
+    )
+    trust_decay_per_year: float = P(
+        0.1, "1/year", ASSUMPTION, "Decay of trust between partners without contact.",
+        ge=0, le=52,
+    )
+    initial_trust: float = P(0.1, "0-1", SEED002, "Trust between partners at the start.",
+                             ge=0, le=1)
+    good_experience_base: float = P(
+        0.6, "probability", ASSUMPTION,
+        "Chance that an unfacilitated interaction between strangers is good.", ge=0, le=1,
+    )
+    good_experience_facilitation: float = P(
+        0.35, "probability", SEED002,
+        "Extra chance of a good interaction with full facilitation quality.", ge=0, le=1,
+    )
+    distance_penalty: float = P(
+        0.4, "probability per unit distance", SEED002,
+        "Lower chance of a good interaction between partners far apart on the agenda.",
+        ge=0, le=2,
+    )
+    confidence_bound: float = P(
+        0.3, "agenda distance", "Deffuant et al. 2000",
+        "Bounded confidence: partners further apart do not move toward each other.", gt=0, le=2,
+    )
+    facilitation_bound: float = P(
+        0.3, "agenda distance", SEED002, "How much full facilitation widens the bound.",
+        ge=0, le=2,
+    )
+    convergence_rate: float = P(
+        0.25, "per interaction", "Deffuant et al. 2000 (mu <= 0.5)",
+        "Step toward the other partner's position at full trust.", gt=0, le=0.5,
+    )
+    proposal_pull: float = P(
+        0.05, "per meeting", SEED003,
+        "Pull toward the backbone's shared proposal at full facilitation and trust.", ge=0, le=1,
+    )
+    alignment_rate_per_year: float = P(
+        1.0, "1/year", ASSUMPTION,
+        "Speed of re-tuning allocations toward the plan with full trust, agreement and "
+        "coordination.", ge=0, le=52,
+    )
+    duplication_waste: float = P(
+        0.35, "fraction", SEED002,
+        "Effort lost when uncoordinated partners crowd into the same area.", ge=0, le=1,
+    )
+    fit_floor: float = P(
+        0.5, "0-1", SEED000,
+        "Effectiveness of services designed on assumed rather than real needs.", ge=0, le=1,
+    )
+    engagement_rate_per_year: float = P(
+        0.5, "1/year", SEED000, "Growth of engagement at full intensity.", ge=0, le=52,
+    )
+    measurement_rate_per_year: float = P(
+        0.8, "1/year", SEED003,
+        "Maturation of the shared data system with a full data manager and willing partners.",
+        ge=0, le=52,
+    )
+    measurement_decay_per_year: float = P(
+        0.1, "1/year", ASSUMPTION, "Decay of an unmaintained data system.", ge=0, le=52,
+    )
+    commitment_fatigue_per_year: float = P(
+        0.15, "1/year", "seed 001_35a3f2a2dd8c3f7d.txt (maintaining momentum)",
+        "Loss of commitment without accountability or visible results.", ge=0, le=52,
+    )
+    coordination_hours_per_partner: float = P(
+        1.5, "hours/week per partner", SEED002,
+        "Coordination work (logistics, data, communications) the initiative needs per "
+        "partner; the backbone absorbs it if staffed.", ge=0, le=40,
+    )
+    partners_per_backbone_fte: float = P(
+        20.0, "partners per FTE", SEED002,
+        "Partners one FTE in each backbone role can serve (Strive started with one person "
+        "per role).", gt=0, le=1000,
+    )
+    non_neutral_penalty: float = P(
+        0.3, "probability", SEED003,
+        "Lower chance of a good interaction with a backbone of no perceived neutrality.",
+        ge=0, le=1,
+    )
+    overload_friction: float = P(
+        0.15, "probability", SEED002,
+        "Lower chance of a good interaction, and lower commitment, when no one absorbs the "
+        "coordination work.", ge=0, le=1,
+    )
+    self_coordination: float = P(
+        0.25, "0-1", SEED002,
+        "Coordination capacity of a partnership without a backbone.", ge=0, le=1,
+    )
+    systems_change_rate_per_year: float = P(
+        0.25, "1/year", SEED004,
+        "Growth of services/practices change under full alignment and agreement.", ge=0, le=52,
+    )
+    policy_change_rate_per_year: float = P(
+        1.0, "events/year", SEED004,
+        "Rate of policy wins with full advocacy and changed practices.", ge=0, le=52,
+    )
+    policy_step: float = P(
+        0.2, "0-1", SEED004, "Rise of the policy level with one policy win.", ge=0, le=1,
+    )
+    policy_barrier_reduction: float = P(
+        0.3, "fraction", SEED004,
+        "Reduction of everyone's barriers at full policy change (served or not).", ge=0, le=1,
+    )
+    practice_effectiveness_gain: float = P(
+        0.4, "fraction", SEED004,
+        "Extra effectiveness of services at fully changed practices.", ge=0, le=2,
+    )
+    systems_change_decay_per_year: float = P(
+        0.05, "1/year", "DOMAIN.md (effects fade after support ends)",
+        "Erosion of changed services and practices without aligned work.", ge=0, le=52,
+    )
+
+
+class Scenario(Section):
+    """A partnership design: the single input of a run."""
+
+    name: str = Field("unnamed", min_length=1, description="Short name of the design.")
+    description: str = Field("", description="What the design represents.")
+    horizon_years: float = P(10.0, "years", SEED004, "Simulated time.", gt=0, le=50)
+    strategy_areas: list[str] = PF(
+        lambda: ["education", "skills", "employment", "wellbeing", "transport"],
+        "areas",
+        SEED000,
+        "Strategy areas over which needs and activities are spread.",
+        min_length=1,
+        max_length=16,
+    )
+    partners: list[PartnerSpec] = PF(list, "organisations", SEED002, "Partners listed one by one.")
+    partner_generation: PartnerGeneration | None = P(
+        None, "section", ASSUMPTION, "Partners generated from counts per sector."
+    )
+    backbone: Backbone = PF(Backbone, "section", SEED002, "The backbone organisation.")
+    funding: Funding = PF(Funding, "section", SEED003, "Money and funders' reactions.")
+    meetings: Meetings = PF(Meetings, "section", SEED002, "Leaders' meetings.")
+    measurement: Measurement = PF(Measurement, "section", SEED002, "Shared measurement plan.")
+    engagement: Engagement = PF(Engagement, "section", SEED000, "Beneficiary engagement.")
+    population: Population = PF(Population, "section", SEED000, "Beneficiary population.")
+    phases: Phases = PF(Phases, "section", SEED000, "Phase model.")
+    valuation: Valuation = PF(Valuation, "section", "Nicholls et al. 2012", "SROI valuation.")
+    dynamics: Dynamics = PF(Dynamics, "section", ASSUMPTION, "Mechanism rate constants.")
+    isolated: bool = P(
+        False,
+        "flag",
+        "DESIGN.md",
+        "Organisations work in isolation: no backbone, no shared measurement, no alignment. "
+        "Set on counterfactual scenarios.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        areas = self.strategy_areas
+        if len(set(areas)) != len(areas):
+            raise ValueError("strategy_areas must be unique")
+        gen = self.partner_generation
+        n_generated = sum(gen.counts.values()) if gen else 0
+        if not self.partners and n_generated == 0:
+            raise ValueError(
+                "the partnership has no partners: list [[partners]] or set "
+                "partner_generation.counts"
+            )
+        names = [p.name for p in self.partners]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"partner names must be unique; repeated: {', '.join(dup)}")
+        for i, p in enumerate(self.partners):
+            if p.expertise is not None and len(p.expertise) != len(areas):
+                raise ValueError(
+                    f"partners[{i}].expertise has {len(p.expertise)} values for "
+                    f"{len(areas)} strategy areas"
+                )
+        for g in self.population.subgroups:
+            if g.needs is not None and len(g.needs) != len(areas):
+                raise ValueError(
+                    f"population.subgroups '{g.name}': needs has {len(g.needs)} values for "
+                    f"{len(areas)} strategy areas"
+                )
+        if self.partner_generation:
+            for sector, prof in self.partner_generation.profiles.items():
+                unknown = [a for a in prof.strong_areas if a not in areas]
+                if unknown and self.partner_generation.counts.get(sector, 0) > 0:
+                    raise ValueError(
+                        f"partner_generation.profiles.{sector}.strong_areas names unknown "
+                        f"strategy areas {unknown}; known: {areas}"
+                    )
+        if self.horizon_years * STEPS_PER_YEAR < 1:
+            raise ValueError("horizon_years is shorter than one week")
+        return self
+
+    # ---- derived quantities -----------------------------------------------------------------
+
+    @property
+    def steps(self) -> int:
+        """Number of weekly steps in the horizon."""
+        return max(1, round(self.horizon_years * STEPS_PER_YEAR))
+
+    def counterfactual(self) -> Scenario:
+        """The same population and money with organisations working in isolation.
+
+        Returns:
+            A copy with ``isolated = true``: no backbone, no shared measurement and no alignment.
+            The same partners keep their own priorities; the backbone's budget goes to programmes.
+        """
+        return self.model_copy(update={"isolated": True}, deep=True)
+
+    def with_overrides(self, overrides: Mapping[str, Any], source: str = "--set") -> Scenario:
+        """Return a copy with dotted-path overrides applied, validated like a file.
+
+        Args:
+            overrides: ``{"backbone.staff.facilitator": 0.5, ...}``.
+            source: Where the overrides came from, for error messages.
+
+        Raises:
+            ScenarioError: An unknown path or an invalid value.
+        """
+        data = self.to_dict()
+        for path, value in overrides.items():
+            _set_path(data, path, value, source)
+        return Scenario.from_dict(data, source=source)
+
+    # ---- TOML -------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as plain data, without unset optional fields (TOML has no null)."""
+        return _drop_none(self.model_dump(mode="json"))
+
+    def to_toml(self) -> str:
+        """The scenario as a TOML document."""
+        return tomli_w.dumps(self.to_dict())
+
+    def save(self, path: str | Path) -> None:
+        """Write the scenario to a TOML file (atomically)."""
+        from cisim.io import write_text_atomic
+
+        write_text_atomic(Path(path), self.to_toml())
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> Scenario:
+        """Validate plain data into a scenario.
+
+        Raises:
+            ScenarioError: With every problem found, each naming its field.
+        """
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as err:
+            raise ScenarioError(source, _problems(err, cls)) from None
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "<string>") -> Scenario:
+        """Parse and validate a TOML document."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ScenarioError(source, [("(file)", f"not valid TOML: {err}")]) from None
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scenario:
+        """Read and validate a scenario file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ScenarioError(str(path), [("(file)", "no such file")]) from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ScenarioError(str(path), [("(file)", f"cannot be read: {err}")]) from None
+        return cls.from_toml(text, source=str(path))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file (see :meth:`Scenario.load`)."""
+    return Scenario.load(path)
+
+
+class ScenarioError(ValueError):
+    """A scenario (or override) failed validation; lists every problem with its field."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {len(problems)} problem(s)"]
+        lines += [f"  {source}: {field}: {msg}" for field, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+# --------------------------------------------------------------------------------------------
+# Error messages with field paths and suggestions
+# --------------------------------------------------------------------------------------------
+
+
+def _loc_to_path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Walk a pydantic model class along a location (for suggestions of field names)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        current = _inner_model(field.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside ``X``, ``X | None``, ``list[X]`` or ``dict[K, X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _problems(err: ValidationError, root: type[BaseModel]) -> list[tuple[str, str]]:
+    problems = []
+    for e in err.errors(include_url=False):
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path = _loc_to_path(loc)
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            parent = _model_at(root, loc[:-1])
+            key = str(loc[-1])
+            msg = "unknown key"
+            if parent is not None:
+                near = difflib.get_close_matches(key, list(parent.model_fields), n=1, cutoff=0.6)
+                if near:
+                    msg += f"; did you mean '{near[0]}'?"
+                else:
+                    msg += "; valid keys: " + ", ".join(parent.model_fields)
+        elif e["type"] == "missing":
+            msg = "required but missing"
+        elif "input" in e and not isinstance(e["input"], dict | list):
+            msg += f" (got {e['input']!r})"
+        problems.append((path, msg))
+    return problems
+
+
+def _drop_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_none(v) for v in obj]
+    return obj
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
+    """Set ``a.b[2].c`` in nested plain data; unknown paths raise ScenarioError with a hint."""
+    parts: list[str | int] = []
+    for chunk in path.split("."):
+        name, _, rest = chunk.partition("[")
+        if name:
+            parts.append(name)
+        while rest:
+            idx, _, rest = rest.partition("]")
+            if not idx.isdigit():
+                raise ScenarioError(source, [(path, "malformed path")])
+            parts.append(int(idx))
+            rest = rest.removeprefix("[")
+    if not parts:
+        raise ScenarioError(source, [(path, "empty path")])
+    model: Any = Scenario
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise ScenarioError(source, [(path, f"index {part} is out of range")])
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+            continue
+        if model is not None and part not in model.model_fields:
+            near = difflib.get_close_matches(part, list(model.model_fields), n=1, cutoff=0.5)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise ScenarioError(source, [(path, f"unknown field '{part}'{hint}")])
+        if model is not None:
+            model = _inner_model(model.model_fields[part].annotation)
+        if last:
+            node[part] = value
+        else:
+            if not isinstance(node, dict):
+                raise ScenarioError(source, [(path, "is not a section")])
+            node = node.setdefault(part, {})
+
+
+# --------------------------------------------------------------------------------------------
+# Documentation
+# --------------------------------------------------------------------------------------------
+
+
+def parameter_table(model: type[BaseModel] = Scenario, prefix: str = "") -> list[dict[str, str]]:
+    """Every scenario parameter with its path, unit, default, bounds, source and description.
+
+    Used to write and check the parameter tables of ``docs/model.md``.
+    """
+    rows: list[dict[str, str]] = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        inner = _inner_model(field.annotation)
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if inner is not None:
+            sub_prefix = path + ("[]." if _is_list(field.annotation) else ".")
+            if _is_dict(field.annotation):
+                sub_prefix = path + ".<sector>."
+            rows.extend(parameter_table(inner, sub_prefix))
+            continue
+        default = field.get_default(call_default_factory=True)
+        bounds = []
+        for m in field.metadata:
+            for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+                if getattr(m, attr, None) is not None:
+                    bounds.append(f"{sym} {getattr(m, attr)}")
+        rows.append(
+            {
+                "path": path,
+                "unit": str(extra.get("unit", "")),
+                "default": "required" if field.is_required() else _fmt_default(default),
+                "bounds": ", ".join(bounds),
+                "source": str(extra.get("source", "")),
+                "description": field.description or "",
+            }
+        )
+    return rows
+
+
+def _is_list(annotation: Any) -> bool:
+    return getattr(annotation, "__origin__", None) is list or any(
+        getattr(a, "__origin__", None) is list for a in getattr(annotation, "__args__", ()) or ()
+    )
+
+
+def _is_dict(annotation: Any) -> bool:
+    return getattr(annotation, "__origin__", None) is dict
+
+
+def _fmt_default(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return "(section)"
+    if value is None:
+        return "(derived)"
+    if isinstance(value, float) and value >= 10_000:
+        return f"{value:,.0f}"
+    return str(value)

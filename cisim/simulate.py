@@ -1,0 +1,316 @@
+"""Running the model: one run, an ensemble of independent seeds, and their tidy results.
+
+``simulate(scenario, seed)`` runs one model (the scenario and its counterfactual side by side)
+and returns a :class:`SimulationResult` of pandas DataFrames. ``ensemble(scenario, n)`` runs
+independent seeds (from ``numpy.random.SeedSequence``) in parallel with joblib and returns an
+:class:`EnsembleResult` with percentile bands. Results do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from cisim.model import CollectiveImpactModel
+from cisim.outcomes import projected_value
+from cisim.scenario import STEPS_PER_YEAR, Scenario
+from cisim.world import VALUE_KINDS
+
+__all__ = ["EnsembleResult", "SimulationResult", "ensemble", "replication_seeds", "simulate"]
+
+#: Population change (percentage points against the counterfactual) that counts as significant
+#: once it has held for a year.
+SIGNIFICANT_CHANGE_PP = 1.0
+
+
+@dataclass
+class SimulationResult:
+    """The result of one run.
+
+    Attributes:
+        scenario: The scenario simulated.
+        seed: Its seed.
+        trajectory: One row per weekly step (see :data:`cisim.outcomes.TRAJECTORY_COLUMNS`).
+        subgroups: Outcome rate per step, subgroup and world (long format).
+        partners: One row per partner at the end of the run.
+        events: The event log: step, year, world, kind, message.
+        phases: Phase transitions: step, year, from_phase, to_phase, cause.
+        summary: Scalar outcomes (see :func:`summarise`).
+    """
+
+    scenario: Scenario
+    seed: int
+    trajectory: pd.DataFrame
+    subgroups: pd.DataFrame
+    partners: pd.DataFrame
+    events: pd.DataFrame
+    phases: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def simulate(scenario: Scenario, seed: int = 0, *, collect_agents: bool = False
+             ) -> SimulationResult:
+    """Run one simulation of a scenario (and its counterfactual) to the horizon.
+
+    Args:
+        scenario: The partnership design.
+        seed: Non-negative integer; the result is a pure function of (scenario, seed).
+        collect_agents: Also fill the Mesa DataCollector's per-agent tables.
+
+    Returns:
+        The run's trajectories, events, phase transitions and summary.
+    """
+    model = CollectiveImpactModel(scenario, rng=int(seed), collect_agents=collect_agents)
+    while model.running:
+        model.step()
+    return result_of(model)
+
+
+def result_of(model: CollectiveImpactModel) -> SimulationResult:
+    """Package a (finished or partly run) model's records as a :class:`SimulationResult`."""
+    traj = model.recorder.trajectory()
+    events = pd.DataFrame(model.events, columns=["step", "world", "kind", "message"])
+    events.insert(1, "year", events["step"] / STEPS_PER_YEAR)
+    phases = pd.DataFrame(model.transitions, columns=["step", "from_phase", "to_phase", "cause"])
+    phases.insert(1, "year", phases["step"] / STEPS_PER_YEAR)
+    partners = _partner_frame(model)
+    result = SimulationResult(
+        scenario=model.design,
+        seed=model.seed,
+        trajectory=traj,
+        subgroups=model.recorder.subgroups(),
+        partners=partners,
+        events=events,
+        phases=phases,
+    )
+    result.summary = summarise(result, model)
+    return result
+
+
+def _partner_frame(model: CollectiveImpactModel) -> pd.DataFrame:
+    from cisim.scenario import SECTORS
+
+    w = model.factual
+    p = w.partners
+    data: dict[str, Any] = {
+        "partner": p.names,
+        "sector": [SECTORS[int(s)] for s in p.sector],
+        "active": w.active.copy(),
+        "commitment": w.commitment.copy(),
+        "influence": p.influence.copy(),
+        "mean_trust": w.trust.sum(axis=1) / max(1, p.n - 1),
+        "capacity": w.capacity.copy(),
+    }
+    years = max(model.steps, 1) / STEPS_PER_YEAR
+    for k, kind in enumerate(VALUE_KINDS):
+        data[f"realised_{kind}"] = w.realised[:, k] / years  # mean yearly rate, 0-1
+        data[f"sought_{kind}"] = p.seeks[:, k]
+    frame = pd.DataFrame(data)
+    realised = frame[[f"realised_{k}" for k in VALUE_KINDS]].to_numpy()
+    frame["satisfaction"] = (realised * p.seeks).sum(axis=1)
+    return frame
+
+
+def _first_sustained(years: np.ndarray, ok: np.ndarray, hold: int) -> float:
+    """First year from which ``ok`` holds for ``hold`` consecutive steps (NaN if never)."""
+    run = 0
+    for i, flag in enumerate(ok):
+        run = run + 1 if flag else 0
+        if run >= hold:
+            return float(years[i - hold + 1])
+    return float("nan")
+
+
+def summarise(result: SimulationResult, model: CollectiveImpactModel | None = None
+              ) -> dict[str, Any]:
+    """Scalar outcomes of a run: changes, SROI, timing, phases, equity, costs."""
+    t = result.trajectory
+    sc = result.scenario
+    v = sc.valuation
+    last = t.iloc[-1]
+    years = t["year"].to_numpy()
+    pc = t["population_change_vs_cf"].to_numpy()
+
+    def at_year(col: str, year: float) -> float:
+        if year > sc.horizon_years + 1e-9:
+            return float("nan")
+        return float(t[col].iloc[min(len(t) - 1, round(year * STEPS_PER_YEAR))])
+
+    sroi = t["sroi"].to_numpy()
+    gain_years = float(((t["outcome_rate"] - t["outcome_rate_cf"]) * sc.population.size).iloc[
+        1:].sum() / STEPS_PER_YEAR)
+    adjusted = v.value_per_outcome_year * (1 - v.attribution) * (1 - v.displacement)
+    tail = projected_value(
+        (last["outcome_rate"] - last["outcome_rate_cf"]), sc.population.size, adjusted,
+        v.projection_years, v.drop_off, v.discount_rate, sc.horizon_years,
+    )
+    invest_pv = last["social_value"] / last["sroi"] if last["sroi"] not in (0,) and math.isfinite(
+        last["sroi"]) else float("nan")
+    sroi_projected = (last["social_value"] + tail) / invest_pv if invest_pv and math.isfinite(
+        invest_pv) and invest_pv > 0 else float("nan")
+    summary: dict[str, Any] = {
+        "seed": result.seed,
+        "population_change_vs_cf_final": float(last["population_change_vs_cf"]),
+        "population_change_final": float(last["population_change"]),
+        "population_change_cf_final": float(last["population_change_cf"]),
+        "population_change_vs_cf_year5": at_year("population_change_vs_cf", 5.0),
+        "outcome_rate_final": float(last["outcome_rate"]),
+        "outcome_rate_cf_final": float(last["outcome_rate_cf"]),
+        "sroi_final": float(last["sroi"]),
+        "sroi_projected": float(sroi_projected),
+        "break_even_year": _first_sustained(years, sroi >= 1.0, 1),
+        "first_significant_change_year": _first_sustained(
+            years, pc >= SIGNIFICANT_CHANGE_PP, STEPS_PER_YEAR),
+        "equity_gap_start": float(t["equity_gap"].iloc[0]),
+        "equity_gap_final": float(last["equity_gap"]),
+        "equity_gap_cf_final": float(last["equity_gap_cf"]),
+        "cumulative_investment": float(last["cumulative_investment"]),
+        "outcome_years_gained": gain_years,
+        "cost_per_outcome_year": (float(last["cumulative_investment"]) / gain_years
+                                  if gain_years > 0 else float("nan")),
+        "social_value_pv": float(last["social_value"]),
+        "final_phase": str(last["phase"]),
+        "phase_blockers": str(last["phase_blockers"]),
+        "active_partners_final": int(last["active_partners"]),
+        "trust_final": float(last["trust"]),
+        "agreement_final": float(last["agreement"]),
+        "alignment_final": float(last["alignment"]),
+        "policy_changes": int((result.events["kind"] == "policy").sum())
+        if len(result.events) else 0,
+    }
+    first = t["phase"].iloc[0]
+    summary["first_phase"] = str(first)
+    for label in pd.unique(t["phase"]):
+        reached = t.index[t["phase"] == label]
+        summary[f"year_reached:{label}"] = float(t["year"].iloc[reached[0]])
+    return summary
+
+
+# ---- ensembles --------------------------------------------------------------------------------
+
+
+@dataclass
+class EnsembleResult:
+    """Independent replications of one scenario.
+
+    Attributes:
+        scenario: The scenario.
+        seeds: The seed of each replication.
+        trajectories: All trajectories with ``replication`` and ``seed`` columns.
+        subgroups: All subgroup frames with ``replication``.
+        partners: All partner frames with ``replication``.
+        events: All event logs with ``replication``.
+        phases: All phase transitions with ``replication``.
+        summaries: One row per replication.
+    """
+
+    scenario: Scenario
+    seeds: list[int]
+    trajectories: pd.DataFrame
+    subgroups: pd.DataFrame
+    partners: pd.DataFrame
+    events: pd.DataFrame
+    phases: pd.DataFrame
+    summaries: pd.DataFrame
+
+    def bands(self, column: str, percentiles: Sequence[float] = (5, 25, 50, 75, 95)
+              ) -> pd.DataFrame:
+        """Percentiles of a trajectory column over replications, per step.
+
+        Returns:
+            A frame indexed by step with ``year`` and one column ``p<q>`` per percentile.
+        """
+        wide = self.trajectories.pivot(index="step", columns="replication", values=column)
+        values = wide.to_numpy(dtype=float)
+        out = pd.DataFrame(index=wide.index)
+        out["year"] = wide.index / STEPS_PER_YEAR
+        with np.errstate(all="ignore"):
+            for q in percentiles:
+                out[f"p{q:g}"] = np.nanpercentile(values, q, axis=1) if values.size else np.nan
+        return out
+
+
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    """Independent 62-bit seeds for replications (``numpy.random.SeedSequence`` spawning)."""
+    children = np.random.SeedSequence(seed).spawn(replications)
+    return [int(c.generate_state(1, np.uint64)[0] >> np.uint64(2)) for c in children]
+
+
+def _run_one(scenario: Scenario, seed: int) -> SimulationResult:
+    return simulate(scenario, seed)
+
+
+def ensemble(
+    scenario: Scenario,
+    replications: int = 20,
+    seed: int = 0,
+    *,
+    n_jobs: int = -1,
+    progress: Callable[[int, int], None] | None = None,
+) -> EnsembleResult:
+    """Run independent replications of a scenario in parallel.
+
+    Args:
+        scenario: The partnership design.
+        replications: Number of independent seeds.
+        seed: Master seed; replication seeds are spawned from it.
+        n_jobs: joblib workers (-1: all cores; 1: in this process).
+        progress: Called as ``progress(done, total)`` after each finished replication.
+
+    Returns:
+        The replications' frames and percentile bands; identical for any ``n_jobs``.
+    """
+    if replications < 1:
+        raise ValueError(f"replications must be at least 1, got {replications}")
+    seeds = replication_seeds(seed, replications)
+    results: list[SimulationResult | None] = [None] * replications
+    if n_jobs == 1 or replications == 1:
+        for i, s in enumerate(seeds):
+            results[i] = _run_one(scenario, s)
+            if progress:
+                progress(i + 1, replications)
+    else:
+        runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        jobs = (delayed(_indexed)(i, scenario, s) for i, s in enumerate(seeds))
+        for done, (i, res) in enumerate(runner(jobs), start=1):
+            results[i] = res
+            if progress:
+                progress(done, replications)
+    return combine(scenario, [r for r in results if r is not None])
+
+
+def _indexed(i: int, scenario: Scenario, seed: int) -> tuple[int, SimulationResult]:
+    return i, _run_one(scenario, seed)
+
+
+def combine(scenario: Scenario, results: Sequence[SimulationResult]) -> EnsembleResult:
+    """Stack single runs (in replication order) into an :class:`EnsembleResult`."""
+
+    def stack(attr: str) -> pd.DataFrame:
+        frames = []
+        for i, r in enumerate(results):
+            df = getattr(r, attr).copy()
+            df.insert(0, "replication", i)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    traj = stack("trajectory")
+    traj.insert(1, "seed", traj["replication"].map({i: r.seed for i, r in enumerate(results)}))
+    summaries = pd.DataFrame([r.summary for r in results])
+    summaries.insert(0, "replication", range(len(results)))
+    return EnsembleResult(
+        scenario=scenario,
+        seeds=[r.seed for r in results],
+        trajectories=traj,
+        subgroups=stack("subgroups"),
+        partners=stack("partners"),
+        events=stack("events"),
+        phases=stack("phases"),
+        summaries=summaries,
+    )

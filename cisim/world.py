@@ -1,0 +1,252 @@
+"""World state: the arrays the mechanisms read and write, for one world of a run.
+
+A run keeps two worlds side by side: the *factual* world of the scenario and the
+*counterfactual* world of the same partners, population and money with organisations working in
+isolation (DESIGN.md §1). Both are built from the same draws, so they start identical.
+Partner state is a struct of arrays (one row per organisation); the Mesa ``Partner`` agents are
+views on these rows. The beneficiary population is shared (see :mod:`cisim.population`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cisim.scenario import CADENCE_WEEKS, SECTORS, Scenario
+
+__all__ = ["BACKBONE_NEUTRALITY", "PartnerTable", "World", "build_partners"]
+
+VALUE_KINDS = ("social_impact", "knowledge", "reputation", "engagement")
+
+#: Typical perceived neutrality per backbone type. Modelling assumption informed by Turner,
+#: Merchant, Kania & Martin (2012): funder-based and government backbones are most often seen as
+#: pursuing their own agenda, a new nonprofit created for the purpose least often.
+BACKBONE_NEUTRALITY = {
+    "funder_based": 0.6,
+    "new_nonprofit": 0.85,
+    "existing_nonprofit": 0.7,
+    "government": 0.55,
+    "shared": 0.75,
+    "steering_committee": 0.65,
+}
+
+
+@dataclass
+class PartnerTable:
+    """The partners, one row per organisation (the same in both worlds at the start)."""
+
+    names: list[str]
+    sector: np.ndarray  # (N,) int index into SECTORS
+    staff_fte: np.ndarray
+    budget: np.ndarray  # own service money per year
+    grant: np.ndarray  # money per year to the pooled fund
+    grant_years: np.ndarray
+    expertise: np.ndarray  # (N, A)
+    own_priority: np.ndarray  # (N, A) allocation the partner would choose alone
+    commitment0: np.ndarray
+    data_maturity: np.ndarray
+    influence: np.ndarray
+    position0: np.ndarray  # (N, 2)
+    seeks: np.ndarray  # (N, 4) normalised weights over VALUE_KINDS
+
+    @property
+    def n(self) -> int:
+        """Number of partners."""
+        return len(self.names)
+
+
+def _lognormal(rng: np.random.Generator, mean: float, cv: float, size: int) -> np.ndarray:
+    if mean <= 0:
+        return np.zeros(size)
+    if cv <= 0:
+        return np.full(size, float(mean))
+    sigma2 = np.log1p(cv**2)
+    return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size)
+
+
+def build_partners(sc: Scenario, rng: np.random.Generator) -> PartnerTable:
+    """Build the partner table from the listed and generated partners.
+
+    Args:
+        sc: The scenario.
+        rng: Generator for the initial draws (expertise, positions, generated partners).
+    """
+    areas = sc.strategy_areas
+    A = len(areas)
+    rows: list[dict] = []
+    for p in sc.partners:
+        rows.append(
+            dict(
+                name=p.name, sector=p.sector, staff=p.staff_fte, budget=p.budget_per_year,
+                grant=p.grant_per_year, grant_years=p.grant_years, expertise=p.expertise,
+                commitment=p.commitment, data=p.data_maturity, influence=p.influence,
+                position=p.agenda_position, seeks=p.seeks.model_dump(), strong=[],
+            )
+        )
+    gen = sc.partner_generation
+    if gen is not None:
+        generated = []
+        for sector in SECTORS:
+            count = gen.counts.get(sector, 0)
+            if count == 0:
+                continue
+            prof = gen.profiles.get(sector)
+            if prof is None:  # a sector without a profile falls back to the defaults
+                from cisim.scenario import _default_profiles
+
+                prof = _default_profiles()[sector]
+            staff = _lognormal(rng, prof.staff_fte.mean, prof.staff_fte.cv, count)
+            budget = _lognormal(rng, prof.budget_per_year.mean, prof.budget_per_year.cv, count)
+            grant = _lognormal(rng, prof.grant_per_year.mean, prof.grant_per_year.cv, count)
+            for k in range(count):
+                generated.append(
+                    dict(
+                        name=f"{sector}-{k + 1}", sector=sector, staff=staff[k],
+                        budget=budget[k], grant=grant[k], grant_years=3.0, expertise=None,
+                        commitment=prof.commitment, data=prof.data_maturity, influence=1.0,
+                        position=None, seeks=None, strong=prof.strong_areas,
+                    )
+                )
+        # Champions: the largest generated organisations by staff.
+        order = sorted(range(len(generated)), key=lambda k: -generated[k]["staff"])
+        for k in order[: gen.champions]:
+            generated[k]["influence"] = gen.champion_influence
+        rows.extend(generated)
+
+    N = len(rows)
+    expertise = np.empty((N, A))
+    position = np.empty((N, 2))
+    seeks = np.empty((N, 4))
+    for k, r in enumerate(rows):
+        if r["expertise"] is not None:
+            expertise[k] = r["expertise"]
+        else:
+            base = rng.uniform(0.15, 0.45, A)
+            for a_name in r["strong"]:
+                base[areas.index(a_name)] = rng.uniform(0.6, 0.95)
+            expertise[k] = base
+        position[k] = r["position"] if r["position"] is not None else rng.uniform(0, 1, 2)
+        s = r["seeks"] or dict(
+            social_impact=0.5, knowledge=0.2, reputation=0.15, engagement=0.15
+        )
+        seeks[k] = [s[v] for v in VALUE_KINDS]
+    seeks /= seeks.sum(axis=1, keepdims=True)
+    # Alone, an organisation spreads its effort by its own priorities: mostly where it is expert,
+    # with idiosyncratic preferences (its own definition of the problem, seed 002).
+    taste = rng.gamma(2.0, 1.0, (N, A))
+    own = np.maximum(expertise, 1e-3) * taste
+    own /= own.sum(axis=1, keepdims=True)
+    return PartnerTable(
+        names=[r["name"] for r in rows],
+        sector=np.array([SECTORS.index(r["sector"]) for r in rows], dtype=np.int64),
+        staff_fte=np.array([r["staff"] for r in rows], dtype=float),
+        budget=np.array([r["budget"] for r in rows], dtype=float),
+        grant=np.array([r["grant"] for r in rows], dtype=float),
+        grant_years=np.array([r["grant_years"] for r in rows], dtype=float),
+        expertise=expertise,
+        own_priority=own,
+        commitment0=np.array([r["commitment"] for r in rows], dtype=float),
+        data_maturity=np.array([r["data"] for r in rows], dtype=float),
+        influence=np.array([r["influence"] for r in rows], dtype=float),
+        position0=position,
+        seeks=seeks,
+    )
+
+
+@dataclass
+class FundingLine:
+    """One source of money into the pooled fund (an external stream or a partner's grant)."""
+
+    name: str
+    amount: float  # per year
+    start_step: int
+    end_step: float  # step at which the current commitment ends (inf: open-ended)
+    renewable: bool
+    early: bool  # involved from the initial phase (anchor, or a partner at the table)
+    partner: int = -1  # index of the granting partner, -1 for external streams
+    active: bool = True
+
+
+@dataclass
+class World:
+    """The mutable state of one world (factual or counterfactual)."""
+
+    isolated: bool
+    partners: PartnerTable
+    n_areas: int
+    # partner-level state
+    active: np.ndarray = field(init=False)
+    commitment: np.ndarray = field(init=False)
+    allocation: np.ndarray = field(init=False)
+    position: np.ndarray = field(init=False)
+    trust: np.ndarray = field(init=False)
+    damage: np.ndarray = field(init=False)
+    contacted: np.ndarray = field(init=False)
+    attended: np.ndarray = field(init=False)
+    realised: np.ndarray = field(init=False)  # (N, 4) cumulative value-years
+    value_rate: np.ndarray = field(init=False)  # (N, 4) this step
+    capacity: np.ndarray = field(init=False)  # (N,) service-years per year this step
+    burden_hours: np.ndarray = field(init=False)  # (N,) coordination hours this week
+    # component indicators (0-1 unless noted)
+    trust_mean: float = 0.0
+    agreement: float = 0.0
+    alignment: float = 0.0
+    measurement: float = 0.0
+    engagement: float = 0.0
+    runway_years: float = 0.0
+    backbone_capacity: float = 0.0
+    facilitation: float = 0.0
+    coordination: float = 0.0
+    data_capacity: float = 0.0
+    absorbed: float = 0.0
+    services_change: float = 0.0
+    practices_change: float = 0.0
+    policy_change: float = 0.0
+    # money this step
+    income: float = 0.0
+    backbone_spend: float = 0.0
+    measurement_spend: float = 0.0
+    programme_money: float = 0.0
+    backbone_funded: float = 0.0
+    funding: list[FundingLine] = field(default_factory=list)
+    # needs as the partners see them, and the plan
+    assumed_need: np.ndarray = field(init=False)  # (A,) shares
+    perceived_need: np.ndarray = field(init=False)
+    plan: np.ndarray = field(init=False)  # (N, A)
+    ideal_plan: np.ndarray = field(init=False)
+    coverage: np.ndarray = field(init=False)  # (A,)
+    fit: float = 0.0  # fit of services to the beneficiaries' real needs, 0-1
+    service_capacity: float = 0.0  # effective service-years per year
+    # measurement
+    measured_rate: float = float("nan")
+    measured_baseline: float = float("nan")
+    # interactions this step
+    interactions: float = 0.0
+    good_interactions: float = 0.0
+
+    def __post_init__(self) -> None:
+        p = self.partners
+        N, A = p.n, self.n_areas
+        self.active = np.ones(N, dtype=bool)
+        self.commitment = p.commitment0.copy()
+        self.allocation = p.own_priority.copy()
+        self.position = p.position0.copy()
+        self.trust = np.zeros((N, N))
+        self.damage = np.zeros((N, N))
+        self.contacted = np.zeros((N, N), dtype=bool)
+        self.attended = np.zeros(N, dtype=bool)
+        self.realised = np.zeros((N, 4))
+        self.value_rate = np.zeros((N, 4))
+        self.capacity = p.budget.copy()
+        self.burden_hours = np.zeros(N)
+        self.assumed_need = np.full(A, 1.0 / A)
+        self.perceived_need = np.full(A, 1.0 / A)
+        self.plan = p.own_priority.copy()
+        self.ideal_plan = p.own_priority.copy()
+        self.coverage = np.ones(A)
+
+
+def meeting_interval(sc: Scenario) -> int:
+    """Weeks between meetings (0: no meetings)."""
+    return CADENCE_WEEKS.get(sc.meetings.cadence, 0)

@@ -1,0 +1,317 @@
+"""Tests of the command line interface (cisim validate, cisim run, --set, --version)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cisim.cli import UsageError, main, parse_set, parse_sets
+
+GOOD = """
+name = "good design"
+horizon_years = 3
+
+[partner_generation.counts]
+nonprofit = 3
+public = 1
+"""
+
+BAD = """
+name = "bad design"
+horizon_years = -1
+
+[backbone]
+skill = 1.5
+
+[meetings]
+cadence = "daily"
+
+[population]
+size = 3
+"""
+
+UNKNOWN_KEY = """
+name = "typo"
+
+[partner_generation.counts]
+nonprofit = 3
+
+[backbone]
+presnt = false
+"""
+
+TINY = """
+name = "tiny cli design"
+horizon_years = 2
+
+[partner_generation.counts]
+nonprofit = 3
+public = 1
+philanthropy = 1
+
+[population]
+size = 300
+mesa_agents = 10
+"""
+
+RESULT_FILES = [
+    "trajectories.parquet",
+    "trajectories.csv",
+    "summaries.csv",
+    "events.csv",
+    "phases.csv",
+    "subgroups.parquet",
+    "partners.csv",
+    "scenario.toml",
+    "population_change.png",
+    "sroi.png",
+    "components.png",
+    "phase_timeline.png",
+]
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---- validate --------------------------------------------------------------------------------
+
+
+def test_validate_ok(tmp_path, capsys):
+    good = _write(tmp_path, "good.toml", GOOD)
+    assert main(["validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"{good}: ok"
+
+
+def test_validate_names_every_problem(tmp_path, capsys):
+    bad = _write(tmp_path, "bad.toml", BAD)
+    assert main(["validate", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}: 4 problem(s)" in out
+    for field in ("horizon_years", "backbone.skill", "meetings.cadence", "population.size"):
+        assert f"{bad}: {field}:" in out
+    assert "Traceback" not in out
+
+
+def test_validate_unknown_key_suggests_the_right_one(tmp_path, capsys):
+    typo = _write(tmp_path, "typo.toml", UNKNOWN_KEY)
+    assert main(["validate", str(typo)]) == 1
+    out = capsys.readouterr().out
+    assert "backbone.presnt: unknown key; did you mean 'present'?" in out
+
+
+def test_validate_missing_file(tmp_path, capsys):
+    missing = tmp_path / "nope.toml"
+    assert main(["validate", str(missing)]) == 1
+    captured = capsys.readouterr()
+    assert f"{missing}: (file): no such file" in captured.out
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_validate_not_toml(tmp_path, capsys):
+    broken = _write(tmp_path, "broken.toml", "name = \n")
+    assert main(["validate", str(broken)]) == 1
+    assert "not valid TOML" in capsys.readouterr().out
+
+
+def test_validate_several_files_reports_each(tmp_path, capsys):
+    good = _write(tmp_path, "good.toml", GOOD)
+    bad = _write(tmp_path, "bad.toml", BAD)
+    assert main(["validate", str(good), str(bad), str(good)]) == 1
+    out = capsys.readouterr().out
+    assert out.count(f"{good}: ok") == 2
+    assert f"{bad}: 4 problem(s)" in out
+
+
+def test_validate_needs_a_file(capsys):
+    assert main(["validate"]) == 2
+    assert "FILE" in capsys.readouterr().err
+
+
+# ---- --set parsing ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "value"),
+    [
+        ("funding.max_years=2", "funding.max_years", 2),
+        ("backbone.staff.facilitator=0.5", "backbone.staff.facilitator", 0.5),
+        ("backbone.present=false", "backbone.present", False),
+        ("measurement.shared=true", "measurement.shared", True),
+        ("valuation.currency=EUR", "valuation.currency", "EUR"),
+        ('name="two words"', "name", "two words"),
+        ("name=two words", "name", "two words"),
+        ("strategy_areas=['a', 'b']", "strategy_areas", ["a", "b"]),
+        ("population.size=1_000", "population.size", 1000),
+        (" meetings.cadence = monthly ", "meetings.cadence", "monthly"),
+        ("description=a=b", "description", "a=b"),
+    ],
+)
+def test_parse_set_reads_toml_values(text, path, value):
+    assert parse_set(text) == (path, value)
+    assert type(parse_set(text)[1]) is type(value)
+
+
+@pytest.mark.parametrize("text", ["funding.max_years", "=2", "funding.max_years="])
+def test_parse_set_rejects_malformed(text):
+    with pytest.raises(UsageError, match="--set"):
+        parse_set(text)
+
+
+def test_parse_sets_later_wins():
+    assert parse_sets(["a.b=1", "c=x", "a.b=2"]) == {"a.b": 2, "c": "x"}
+    assert parse_sets(None) == {}
+
+
+def test_set_values_override_a_scenario(tmp_path):
+    from cisim.scenario import load_scenario
+
+    good = load_scenario(_write(tmp_path, "good.toml", GOOD))
+    sc = good.with_overrides(
+        parse_sets(["funding.max_years=2", "backbone.present=false", "valuation.currency=EUR"])
+    )
+    assert sc.funding.max_years == 2
+    assert sc.backbone.present is False
+    assert sc.valuation.currency == "EUR"
+
+
+# ---- run: bad input never gives a traceback --------------------------------------------------
+
+
+def test_run_set_without_equals_exits_2(tmp_path, capsys):
+    good = _write(tmp_path, "good.toml", GOOD)
+    assert main(["run", str(good), "--set", "funding.max_years", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "expected PATH=VALUE" in err and "funding.max_years" in err
+    assert "Traceback" not in err
+
+
+def test_run_unknown_set_path_exits_2(tmp_path, capsys):
+    good = _write(tmp_path, "good.toml", GOOD)
+    code = main(["run", str(good), "--set", "backbone.staf.facilitator=1", "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--set: backbone.staf.facilitator: unknown field 'staf'; did you mean 'staff'?" in err
+
+
+def test_run_bad_set_value_exits_2(tmp_path, capsys):
+    good = _write(tmp_path, "good.toml", GOOD)
+    assert main(["run", str(good), "--set", "backbone.present=maybe", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "backbone.present" in err
+
+
+def test_run_invalid_scenario_exits_2(tmp_path, capsys):
+    bad = _write(tmp_path, "bad.toml", BAD)
+    assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
+    captured = capsys.readouterr()
+    assert "4 problem(s)" in captured.err and "population.size" in captured.err
+    assert captured.out == ""
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_missing_file_exits_2(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.toml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_run_zero_replications_exits_2(tmp_path, capsys):
+    good = _write(tmp_path, "good.toml", GOOD)
+    assert main(["run", str(good), "--replications", "0"]) == 2
+    assert "--replications" in capsys.readouterr().err
+
+
+def test_run_non_integer_option_exits_2(tmp_path, capsys):
+    good = _write(tmp_path, "good.toml", GOOD)
+    assert main(["run", str(good), "--replications", "many"]) == 2
+    assert "invalid int value" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("cisim ")
+
+
+def test_no_command_exits_2(capsys):
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().err
+
+
+# ---- run: with the engine --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Run the tiny scenario once through the CLI: (exit code, stdout, stderr, out dir)."""
+    tmp = tmp_path_factory.mktemp("run")
+    scenario = _write(tmp, "tiny.toml", TINY)
+    outdir = tmp / "results"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main([
+            "run", str(scenario), "--replications", "2", "--seed", "3", "--jobs", "1",
+            "--out", str(outdir), "--set", "backbone.staff.facilitator=0.5",
+        ])
+    return code, stdout.getvalue(), stderr.getvalue(), outdir
+
+
+def test_run_writes_every_promised_file(tiny_run):
+    code, _, err, outdir = tiny_run
+    assert code == 0, err
+    for name in RESULT_FILES:
+        path = outdir / name
+        assert path.is_file(), name
+        assert path.stat().st_size > 0, name
+    leftovers = [p.name for p in outdir.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_run_results_hold_both_replications(tiny_run):
+    _, _, _, outdir = tiny_run
+    traj = pd.read_parquet(outdir / "trajectories.parquet")
+    assert sorted(traj["replication"].unique()) == [0, 1]
+    assert traj["year"].max() == pytest.approx(2.0)
+    assert len(pd.read_csv(outdir / "summaries.csv")) == 2
+    partners = pd.read_csv(outdir / "partners.csv")
+    assert sorted(partners["replication"].unique()) == [0, 1]
+    assert len(partners) == 2 * 5
+    assert "replication" in pd.read_parquet(outdir / "subgroups.parquet").columns
+
+
+def test_run_saves_the_overridden_scenario(tiny_run):
+    _, _, _, outdir = tiny_run
+    saved = tomllib.loads((outdir / "scenario.toml").read_text(encoding="utf-8"))
+    assert saved["name"] == "tiny cli design"
+    assert saved["backbone"]["staff"]["facilitator"] == 0.5
+
+
+def test_run_prints_a_plain_summary(tiny_run):
+    _, out, err, outdir = tiny_run
+    assert "Scenario: tiny cli design" in out
+    assert "2 replication(s)" in out
+    assert "against the counterfactual" in out and "pp" in out
+    assert "Social return on investment" in out
+    assert "Phases reached" in out
+    assert "Equity gap" in out
+    assert str(outdir) in out
+    assert "at year 5" not in out  # the horizon is 2 years
+    assert "Traceback" not in err
+
+
+def test_run_default_out_dir_and_no_figures(tmp_path, monkeypatch, capsys):
+    scenario = _write(tmp_path, "small.toml", TINY)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "small.toml", "-n", "1", "--jobs", "1", "--no-figures"]) == 0
+    outdir = tmp_path / "out" / "small"
+    names = {p.name for p in outdir.iterdir()}
+    assert names == {n for n in RESULT_FILES if not n.endswith(".png")}
+    assert scenario.exists()
+    assert "Scenario: tiny cli design" in capsys.readouterr().out
