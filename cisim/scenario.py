@@ -102,8 +102,14 @@ class ValueSought(Section):
 class PartnerSpec(Section):
     """One organisation, listed by hand."""
 
-    name: str = Field(..., min_length=1, description="Unique name of the organisation.")
-    sector: Sector = Field(..., description="Sector: one of " + ", ".join(SECTORS) + ".")
+    name: str = Field(
+        ..., min_length=1, description="Unique name of the organisation.",
+        json_schema_extra={"unit": "label", "source": "scenario author"},
+    )
+    sector: Sector = Field(
+        ..., description="Sector: one of " + ", ".join(SECTORS) + ".",
+        json_schema_extra={"unit": "category", "source": SEED002},
+    )
     staff_fte: float = P(
         5.0, "FTE", ASSUMPTION, "Staff time the organisation gives to the problem.", ge=0, le=1e5
     )
@@ -163,8 +169,11 @@ class PartnerSpec(Section):
 class Distribution(Section):
     """A positive quantity drawn per generated partner (lognormal by mean and variation)."""
 
-    mean: float = Field(..., ge=0, description="Mean of the distribution.")
-    cv: float = Field(0.5, ge=0, le=5, description="Coefficient of variation (sd / mean).")
+    mean: float = Field(
+        ..., ge=0, description="Mean of the distribution.",
+        json_schema_extra={"unit": "as the quantity", "source": ASSUMPTION},
+    )
+    cv: float = P(0.5, "ratio", ASSUMPTION, "Coefficient of variation (sd / mean).", ge=0, le=5)
 
 
 class SectorProfile(Section):
@@ -173,10 +182,10 @@ class SectorProfile(Section):
     staff_fte: Distribution
     budget_per_year: Distribution
     grant_per_year: Distribution = Field(default_factory=lambda: Distribution(mean=0.0, cv=0.0))
-    commitment: float = Field(0.7, ge=0, le=1)
-    data_maturity: float = Field(0.3, ge=0, le=1)
-    strong_areas: list[str] = Field(
-        default_factory=list, description="Strategy areas where the sector is expert."
+    commitment: float = P(0.7, "probability", SEED002, "Base attendance chance.", ge=0, le=1)
+    data_maturity: float = P(0.3, "0-1", ASSUMPTION, "Readiness to share data.", ge=0, le=1)
+    strong_areas: list[str] = PF(
+        list, "areas", ASSUMPTION, "Strategy areas where the sector is expert."
     )
 
 
@@ -301,7 +310,10 @@ class Backbone(Section):
 class FundingStream(Section):
     """Money from outside the partnership into the initiative's pooled fund."""
 
-    name: str = Field(..., min_length=1, description="Name of the funder or grant.")
+    name: str = Field(
+        ..., min_length=1, description="Name of the funder or grant.",
+        json_schema_extra={"unit": "label", "source": "scenario author"},
+    )
     amount_per_year: float = P(0.0, "currency/year", ASSUMPTION, "Money per year.", ge=0, le=1e11)
     start_year: float = P(0.0, "years", ASSUMPTION, "When the money starts.", ge=0, le=100)
     years: float = P(3.0, "years", SEED003, "Years committed before a review.", ge=0, le=100)
@@ -445,7 +457,10 @@ class Engagement(Section):
 class Subgroup(Section):
     """A subgroup of the beneficiary population, for equity."""
 
-    name: str = Field(..., min_length=1)
+    name: str = Field(
+        ..., min_length=1, description="Name of the subgroup.",
+        json_schema_extra={"unit": "label", "source": "scenario author"},
+    )
     share: float = P(0.5, "fraction", ASSUMPTION, "Share of the population.", gt=0, le=1)
     baseline_rate: float = P(
         0.89,
@@ -630,6 +645,36 @@ class Valuation(Section):
     )
 
 
+class Target(Section):
+    """A result the partnership commits to reach by a year (Results-Based Accountability).
+
+    Seed 003 asks "what is the result you want to achieve?" and "what indicator(s) do we need to
+    examine?". A target names one indicator, exactly one of ``outcome_rate`` (the population's
+    outcome rate itself) or ``population_change_pp`` (its change since the start), and the year
+    by which it should be reached. It does not change the simulation; the report reads it to give
+    the probability of reaching it with and without the initiative.
+    """
+
+    outcome_rate: float | None = P(
+        None, "fraction", SEED003,
+        "Population outcome rate to reach (e.g. 0.9 = 90% in the outcome state).", gt=0, lt=1,
+    )
+    population_change_pp: float | None = P(
+        None, "percentage points", SEED003,
+        "Rise of the population outcome rate since the start to reach.", ge=-100, le=100,
+    )
+    year: float = P(
+        5.0, "years", SEED003, "Year (since the start) by which the target is to be reached.",
+        gt=0, le=50,
+    )
+
+    @model_validator(mode="after")
+    def _one_indicator(self) -> Target:
+        if (self.outcome_rate is None) == (self.population_change_pp is None):
+            raise ValueError("set exactly one of outcome_rate and population_change_pp")
+        return self
+
+
 class Dynamics(Section):
     """Rate constants of the mechanisms; the sensitivity analysis shows how much each matters."""
 
@@ -764,8 +809,9 @@ class Dynamics(Section):
 class Scenario(Section):
     """A partnership design: the single input of a run."""
 
-    name: str = Field("unnamed", min_length=1, description="Short name of the design.")
-    description: str = Field("", description="What the design represents.")
+    name: str = P("unnamed", "label", "scenario author", "Short name of the design.",
+                  min_length=1)
+    description: str = P("", "text", "scenario author", "What the design represents.")
     horizon_years: float = P(10.0, "years", SEED004, "Simulated time.", gt=0, le=50)
     strategy_areas: list[str] = PF(
         lambda: ["education", "skills", "employment", "wellbeing", "transport"],
@@ -788,6 +834,9 @@ class Scenario(Section):
     phases: Phases = PF(Phases, "section", SEED000, "Phase model.")
     valuation: Valuation = PF(Valuation, "section", "Nicholls et al. 2012", "SROI valuation.")
     dynamics: Dynamics = PF(Dynamics, "section", ASSUMPTION, "Mechanism rate constants.")
+    target: Target | None = P(
+        None, "section", SEED003, "Result to reach by a year (Results-Based Accountability)."
+    )
     isolated: bool = P(
         False,
         "flag",
@@ -832,6 +881,11 @@ class Scenario(Section):
                         f"partner_generation.profiles.{sector}.strong_areas names unknown "
                         f"strategy areas {unknown}; known: {areas}"
                     )
+        if self.target is not None and self.target.year > self.horizon_years + 1e-9:
+            raise ValueError(
+                f"target.year ({self.target.year:g}) is beyond horizon_years "
+                f"({self.horizon_years:g})"
+            )
         if self.horizon_years * STEPS_PER_YEAR < 1:
             raise ValueError("horizon_years is shorter than one week")
         return self

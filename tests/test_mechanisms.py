@@ -1,0 +1,188 @@
+"""Mechanism tests: each would fail if its mechanism were wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cisim import Scenario, simulate
+from cisim.kernels import meeting_interactions
+from cisim.model import CollectiveImpactModel
+
+
+def _meeting(trust, damage, p_good, step):
+    n = trust.shape[0]
+    return meeting_interactions(
+        np.uint64(7), step, np.ones(n, dtype=np.bool_), 1.0, trust, damage,
+        np.zeros((n, n), dtype=np.bool_), np.zeros((n, 2)), p_good, 0.0, 0.1, 0.3, 0.1,
+    )
+
+
+def test_trust_rises_with_good_meetings_and_falls_faster_after_bad_ones():
+    trust = np.full((2, 2), 0.1)
+    damage = np.zeros((2, 2))
+    history = [trust[0, 1]]
+    for step in range(10):
+        counts = _meeting(trust, damage, 1.0, step)
+        assert counts[1] == counts[0] == 1  # one interaction, good
+        history.append(trust[0, 1])
+    assert all(b > a for a, b in zip(history, history[1:], strict=False))
+    gained = trust[0, 1] - 0.1
+    peak = trust[0, 1]
+    bad = 0
+    while trust[0, 1] > 0.1:
+        _meeting(trust, damage, 0.0, 100 + bad)
+        bad += 1
+    assert gained > 0.4
+    assert bad < 10, f"lost in {bad} bad meetings what 10 good ones built"
+    assert trust[0, 1] == pytest.approx(trust[1, 0])
+    assert damage[0, 1] > 0 and peak <= 1.0
+    # at the same level, one bad interaction costs more than one good one brings
+    up, down = np.full((2, 2), 0.4), np.full((2, 2), 0.4)
+    _meeting(up, np.zeros((2, 2)), 1.0, 0)
+    _meeting(down, np.zeros((2, 2)), 0.0, 0)
+    assert 0.4 - down[0, 1] > up[0, 1] - 0.4 > 0
+
+
+def test_trust_ceiling_after_damage():
+    trust = np.full((2, 2), 0.5)
+    damage = np.zeros((2, 2))
+    _meeting(trust, damage, 0.0, 0)
+    assert damage[0, 1] == pytest.approx(0.1)
+    for step in range(200):
+        _meeting(trust, damage, 1.0, step + 1)
+    assert trust[0, 1] <= 1.0 - damage[0, 1] + 1e-12
+
+
+def _run(sc: Scenario, years: float, seed: int = 3) -> CollectiveImpactModel:
+    model = CollectiveImpactModel(sc.with_overrides({"horizon_years": years}), rng=seed)
+    while model.running:
+        model.step()
+    return model
+
+
+def test_better_facilitation_builds_more_trust(small: Scenario):
+    weak = _run(small.with_overrides({"backbone.skill": 0.0}), 2)
+    strong = _run(small.with_overrides({"backbone.skill": 1.0}), 2)
+    assert strong.factual.trust_mean > weak.factual.trust_mean + 0.05
+
+
+def test_trust_decays_without_meetings(small: Scenario):
+    sc = small.with_overrides({"meetings.cadence": "none", "dynamics.initial_trust": 0.5})
+    m = _run(sc, 2)
+    expected = 0.5 * (1 - sc.dynamics.trust_decay_per_year / 52) ** (2 * 52)
+    assert m.factual.trust_mean == pytest.approx(expected, rel=1e-9)
+
+
+def test_agenda_converges_only_with_enough_trust(small: Scenario):
+    start = CollectiveImpactModel(small, rng=3).factual.agreement
+    no_trust = small.with_overrides({
+        "dynamics.initial_trust": 0.0, "dynamics.good_experience_base": 0.0,
+        "dynamics.good_experience_facilitation": 0.0,
+    })
+    low = _run(no_trust, 3).factual
+    high = _run(small.with_overrides({"dynamics.initial_trust": 0.6}), 3).factual
+    assert low.trust_mean < 0.01
+    assert low.agreement < start + 0.02
+    assert high.agreement > start + 0.3
+
+
+def test_without_backbone_alignment_lower_and_run_later_or_never(small: Scenario):
+    seeds = range(4)
+    with_bb = [simulate(small, s) for s in seeds]
+    without = [simulate(small.with_overrides({"backbone.present": False}), s) for s in seeds]
+    a_with = np.mean([r.summary["alignment_final"] for r in with_bb])
+    a_without = np.mean([r.summary["alignment_final"] for r in without])
+    assert a_with > a_without + 0.1
+    run_with = [r.summary.get("year_reached:Run", np.inf) for r in with_bb]
+    run_without = [r.summary.get("year_reached:Run", np.inf) for r in without]
+    assert np.median(run_without) > np.median(run_with)
+    assert all(np.isinf(run_without)), "the default Run conditions require a backbone"
+    blockers = without[0].summary["phase_blockers"]
+    assert "backbone capacity 0.00 < 0.5" in blockers
+    assert without[0].summary["final_phase"] == "Initiation"
+
+
+def test_shared_measurement_reduces_measurement_error(small: Scenario):
+    def error(sc: Scenario) -> float:
+        t = simulate(sc, 5).trajectory.iloc[104:]
+        return float((t["measured_rate"] - t["outcome_rate"]).abs().mean())
+
+    thin = small.with_overrides({"measurement.shared": False})
+    strong = small.with_overrides({"backbone.staff.data_manager": 2.0,
+                                   "measurement.investment_per_year": 150000})
+    assert error(strong) < 0.6 * error(thin)
+
+
+def test_isolated_scenario_equals_its_counterfactual(small: Scenario):
+    r = simulate(small.counterfactual(), 11)
+    t = r.trajectory
+    assert (t["population_change_vs_cf"] == 0).all()
+    assert (t["outcome_rate"] == t["outcome_rate_cf"]).all()
+    sub = r.subgroups.pivot_table(index=["step", "subgroup"], columns="world",
+                                  values="outcome_rate")
+    assert (sub["factual"] == sub["counterfactual"]).all()
+
+
+def test_same_scenario_and_seed_give_identical_results(small: Scenario):
+    a, b = simulate(small, 42), simulate(small, 42)
+    for attr in ("trajectory", "subgroups", "partners", "events", "phases"):
+        assert getattr(a, attr).equals(getattr(b, attr)), attr
+    c = simulate(small, 43)
+    assert not a.trajectory["outcome_rate"].equals(c.trajectory["outcome_rate"])
+
+
+def test_collaboration_beats_isolation_and_policy_reaches_the_unserved(default_scenario):
+    r = simulate(default_scenario, 2)
+    t = r.trajectory
+    assert r.summary["population_change_vs_cf_final"] > 2.0
+    # systems change is under way and a policy win lowers barriers for everyone
+    assert t["systems_change"].iloc[-1] > 0.2
+
+
+def test_policy_change_lifts_outcomes_of_the_unserved(small: Scenario):
+    # services cost so much that nobody is served: only policy can move outcomes
+    base = small.with_overrides({"horizon_years": 6, "population.cost_per_service_year": 1e8})
+    policy = base.with_overrides({"dynamics.policy_change_rate_per_year": 20.0,
+                                  "dynamics.policy_barrier_reduction": 0.5})
+    none = base.with_overrides({"dynamics.policy_change_rate_per_year": 0.0})
+    with_p = simulate(policy, 1).trajectory
+    without = simulate(none, 1).trajectory
+    assert with_p["served_share"].max() == without["served_share"].max() == 0
+    assert with_p["policy_change"].iloc[-1] > 0.3
+    assert without["policy_change"].iloc[-1] == 0
+    assert with_p["population_change_vs_cf"].iloc[-52:].mean() > 2.0
+    assert without["population_change_vs_cf"].iloc[-52:].abs().mean() < 0.5
+
+
+def test_funding_cliff_hurts(small: Scenario):
+    cliff = small.with_overrides({"funding.max_years": 2})
+    full = simulate(small, 4).summary
+    cut = simulate(cliff, 4).summary
+    assert cut["population_change_vs_cf_final"] < full["population_change_vs_cf_final"]
+    events = simulate(cliff, 4).events
+    assert events["message"].str.contains("funding cliff").any()
+
+
+def test_equity_focus_narrows_the_gap(default_scenario: Scenario):
+    # services are scarce in the default design, so whom they reach matters
+    sc = default_scenario.with_overrides({"horizon_years": 3})
+    focus = simulate(sc.with_overrides({"engagement.equity_focus": 1.0}), 6).trajectory
+    none = simulate(sc.with_overrides({"engagement.equity_focus": 0.0}), 6).trajectory
+    gap_focus = focus["equity_gap"].iloc[52:].mean()
+    gap_none = none["equity_gap"].iloc[52:].mean()
+    assert gap_focus < gap_none - 3.0
+
+
+def test_more_money_means_more_capacity(small: Scenario):
+    rich = small.model_copy(deep=True)
+    for s in rich.funding.streams:
+        s.amount_per_year *= 2
+    m_rich = CollectiveImpactModel(rich, rng=1)
+    m_base = CollectiveImpactModel(small, rng=1)
+    for _ in range(10):
+        m_rich.step()
+        m_base.step()
+    assert m_rich.factual.service_capacity > m_base.factual.service_capacity
+    # the counterfactual gets the same money as its own factual world
+    assert m_rich.counterfactual.income == m_rich.factual.income

@@ -1,0 +1,136 @@
+"""The model as a whole: shipped scenarios run, phases, SROI arithmetic, ensembles, batch_run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mesa
+import numpy as np
+import pytest
+
+from cisim import Scenario, ensemble, load_scenario, simulate
+from cisim.agents import Backbone, Beneficiary, Partner
+from cisim.model import CollectiveImpactModel
+from cisim.outcomes import discount
+
+SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_every_shipped_scenario_runs(path: Path):
+    sc = load_scenario(path)
+    r = simulate(sc, 0)
+    t = r.trajectory
+    assert len(t) == sc.steps + 1
+    numeric = t.drop(columns=["phase", "phase_blockers", "sroi", "served_outcome_rate",
+                              "unserved_outcome_rate", "outcome_rate_cf_served"])
+    assert np.isfinite(numeric.to_numpy(dtype=float)).all()
+    assert t["outcome_rate"].between(0, 1).all()
+    for col in ("trust", "agreement", "alignment", "measurement", "engagement",
+                "funding_runway", "backbone_capacity"):
+        assert t[col].between(0, 1).all(), col
+
+
+def test_default_reaches_run_and_records_transitions(default_scenario: Scenario):
+    r = simulate(default_scenario, 1)
+    assert "Run" in set(r.trajectory["phase"])
+    first = r.phases.iloc[0]
+    assert (first["from_phase"], first["to_phase"]) == ("Initiation", "Run")
+    assert "agenda agreement" in first["cause"]
+    assert r.phases["step"].is_monotonic_increasing
+    # no transition before the shortest Initiation phase
+    assert first["year"] >= default_scenario.phases.min_initiation_years
+
+
+def test_nciom_phase_model(default_scenario: Scenario):
+    r = simulate(default_scenario.with_overrides({"phases.model": "nciom",
+                                                  "population.size": 2000}), 1)
+    assert r.trajectory["phase"].iloc[0] == "Initiate Action"
+    assert set(r.trajectory["phase"]) <= {"Initiate Action", "Organize for Impact",
+                                          "Sustain Action & Impact"}
+    assert len(r.phases) >= 1
+
+
+def test_sroi_follows_the_guide(small: Scenario):
+    r = simulate(small, 9)
+    t = r.trajectory
+    v = small.valuation
+    steps = t["step"].to_numpy()
+    gain = (t["outcome_rate"] - t["outcome_rate_cf"]).to_numpy() * small.population.size / 52
+    gain[0] = 0
+    adjusted = v.value_per_outcome_year * (1 - v.attribution) * (1 - v.displacement)
+    value_pv = np.cumsum(gain * adjusted * discount(steps, v.discount_rate))
+    invest_pv = np.cumsum(t["investment"].to_numpy() * discount(steps, v.discount_rate))
+    np.testing.assert_allclose(t["social_value"], value_pv, rtol=1e-9)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = value_pv / invest_pv
+    np.testing.assert_allclose(t["sroi"].iloc[1:], expected[1:], rtol=1e-9)
+    # attribution scales value, not the dynamics
+    r2 = simulate(small.with_overrides({"valuation.attribution": 0.5}), 9)
+    assert r2.summary["sroi_final"] == pytest.approx(
+        r.summary["sroi_final"] * 0.5 / (1 - v.attribution), rel=1e-9)
+    assert r2.trajectory["outcome_rate"].equals(t["outcome_rate"])
+
+
+def test_projection_with_drop_off_adds_value(small: Scenario):
+    base = simulate(small, 9).summary
+    proj = simulate(small.with_overrides({"valuation.projection_years": 3}), 9).summary
+    assert base["sroi_projected"] == pytest.approx(base["sroi_final"])
+    assert proj["sroi_projected"] > proj["sroi_final"]
+
+
+def test_mesa_agents_are_views_on_the_arrays(small: Scenario):
+    m = CollectiveImpactModel(small, rng=1, collect_agents=True)
+    for _ in range(30):
+        m.step()
+    partners = m.agents_by_type[Partner]
+    assert len(partners) == m.factual.partners.n
+    p = partners.to_list()[0]
+    p2 = partners.to_list()[1]
+    assert p.trust_in(p2) == m.factual.trust[p.index, p2.index]
+    assert len(m.agents_by_type[Backbone]) == 1
+    youths = m.agents_by_type[Beneficiary]
+    assert len(youths) == small.population.mesa_agents
+    y = youths.to_list()[0]
+    assert y.in_outcome == bool(m.population.outcome[0, y.index])
+    agent_data = m.datacollector.get_agenttype_vars_dataframe(Partner)
+    assert len(agent_data) > 0
+    model_data = m.datacollector.get_model_vars_dataframe()
+    assert len(model_data) == 31
+    assert model_data["trust"].iloc[-1] == pytest.approx(m.factual.trust_mean)
+
+
+def test_ensemble_bands_and_independence_of_workers(small: Scenario):
+    sc = small.with_overrides({"horizon_years": 3, "population.size": 800})
+    one = ensemble(sc, 4, seed=5, n_jobs=1)
+    two = ensemble(sc, 4, seed=5, n_jobs=2)
+    assert one.trajectories.equals(two.trajectories)
+    assert len(set(one.seeds)) == 4
+    b = one.bands("population_change_vs_cf")
+    assert (b["p5"] <= b["p50"] + 1e-12).all() and (b["p50"] <= b["p95"] + 1e-12).all()
+    assert len(one.summaries) == 4
+
+
+def test_runs_under_mesa_batch_run(tmp_path: Path, small: Scenario):
+    f = tmp_path / "s.toml"
+    small.with_overrides({"horizon_years": 1, "population.size": 500}).save(f)
+    out = mesa.batch_run(
+        CollectiveImpactModel,
+        parameters={"scenario": str(f), "backbone.staff.facilitator": [0.2, 1.0]},
+        rng=[1, 2],
+        max_steps=1000,
+        display_progress=False,
+    )
+    assert len(out) == 4
+    assert {row["backbone.staff.facilitator"] for row in out} == {0.2, 1.0}
+    assert all(row["Step"] == 52 for row in out)
+    assert all("population_change_vs_cf" in row for row in out)
+
+
+def test_bad_model_arguments_raise_scenario_error(small: Scenario):
+    from cisim import ScenarioError
+
+    with pytest.raises(ScenarioError, match="meetings.cadance"):
+        CollectiveImpactModel(small, rng=1, **{"meetings.cadance": "weekly"})
+    with pytest.raises(ValueError, match="non-negative"):
+        CollectiveImpactModel(small, rng=-1)
