@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,7 @@ def test_trust_rises_with_good_meetings_and_falls_faster_after_bad_ones():
         counts = _meeting(trust, damage, 1.0, step)
         assert counts[1] == counts[0] == 1  # one interaction, good
         history.append(trust[0, 1])
-    assert all(b > a for a, b in zip(history, history[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(history))
     gained = trust[0, 1] - 0.1
     peak = trust[0, 1]
     bad = 0

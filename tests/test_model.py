@@ -130,7 +130,7 @@ def test_runs_under_mesa_batch_run(tmp_path: Path, small: Scenario):
 def test_bad_model_arguments_raise_scenario_error(small: Scenario):
     from cisim import ScenarioError
 
-    with pytest.raises(ScenarioError, match="meetings.cadance"):
+    with pytest.raises(ScenarioError, match=r"meetings\.cadance"):
         CollectiveImpactModel(small, rng=1, **{"meetings.cadance": "weekly"})
     with pytest.raises(ValueError, match="non-negative"):
         CollectiveImpactModel(small, rng=-1)

@@ -99,7 +99,7 @@ def test_overrides_are_validated(default_scenario: Scenario):
     assert sc.backbone.staff.facilitator == 0.5
     with pytest.raises(ScenarioError, match="did you mean 'facilitator'"):
         default_scenario.with_overrides({"backbone.staff.facilitater": 0.5})
-    with pytest.raises(ScenarioError, match="backbone.staff.facilitator"):
+    with pytest.raises(ScenarioError, match=r"backbone\.staff\.facilitator"):
         default_scenario.with_overrides({"backbone.staff.facilitator": -1})
 
 
