@@ -34,6 +34,7 @@ _CACHE = os.environ.get("CISIM_NUMBA_CACHE", "1") != "0"
 # Streams of the counter-based generator.
 S_TURNOVER, S_SUBGROUP, S_ENTRANT, S_TRANSITION, S_NEED = 0, 1, 2, 3, 4
 S_PAIR, S_QUALITY, S_ATTEND, S_POLICY, S_NOISE, S_RENEW = 10, 11, 12, 13, 14, 15
+S_PERCEIVED = 20  # + world index: noise in the needs partners perceive when re-planning
 
 
 # Columns of the per-world parameter rows passed to :func:`population_step`.
@@ -43,6 +44,7 @@ W_EFFECT = 2  # effectiveness multiplier from changed practices and services
 W_BARRIER = 3  # barrier multiplier from changed policy (1 = no change)
 W_TAKEUP = 4  # population engagement level E, 0-1
 W_EQUITY = 5  # equity focus, 0-1
+W_EFFICACY = 6  # share of a barrier a full, fitting, covered year of service removes
 
 
 class WP:
@@ -54,7 +56,8 @@ class WP:
     BARRIER = W_BARRIER
     TAKEUP = W_TAKEUP
     EQUITY = W_EQUITY
-    N = 6
+    EFFICACY = W_EFFICACY
+    N = 7
 
 
 @njit(inline="always", cache=_CACHE)
@@ -136,7 +139,8 @@ def population_step(
     """Advance every beneficiary one week in both worlds, with common random numbers.
 
     Each person's weekly hazard of entering the outcome state is ``h_in[g] * prod_a (1 - r_a)``
-    where ``r_a = need_a * barrier * (1 - min(1, s * coverage_a * fit * effect))`` is the
+    where ``r_a = need_a * barrier * (1 - efficacy * min(1, s * coverage_a * fit * effect))``
+    is the
     barrier left in area ``a`` after the services the person receives (intensity ``s``);
     needs are complementary, so an uncovered area blunts the help in the others.
 
@@ -184,7 +188,8 @@ def population_step(
                         mean_need, propensity[i], disadvantaged[g], p[W_TAKEUP], p[W_EQUITY]))
                     mult = 1.0
                     for a in range(A):
-                        help_ = min(1.0, s * coverage[w, a] * p[W_FIT] * p[W_EFFECT])
+                        help_ = p[W_EFFICACY] * min(
+                            1.0, s * coverage[w, a] * p[W_FIT] * p[W_EFFECT])
                         mult *= 1.0 - needs[i, a] * p[W_BARRIER] * (1.0 - help_)
                     if u < 1.0 - np.exp(-h_in[g] * mult):
                         outcome[w, i] = 1

@@ -224,6 +224,7 @@ class CollectiveImpactModel(Model):
         row = world_parameters(
             world, equity,
             SystemsChange.effectiveness(self, world), SystemsChange.barrier(self, world),
+            sc.dynamics.service_efficacy,
         )
         if weight_sum is not None:
             from cisim.kernels import WP

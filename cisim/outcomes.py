@@ -53,6 +53,7 @@ TRAJECTORY_COLUMNS = (
     "cumulative_investment",
     "social_value",
     "sroi",
+    "sroi_measured",
     "service_years",
     "served_share",
     "served_outcome_rate",
@@ -117,6 +118,8 @@ class Recorder:
         self.investment_pv = 0.0
         self.cumulative_investment = 0.0
         self.running_sroi = float("nan")
+        self.measured_value_pv = 0.0
+        self.measured_sroi = float("nan")
         self.start_rate = (float("nan"), float("nan"))
         self.start_gap = (float("nan"), float("nan"))
         v = sc.valuation
@@ -158,6 +161,12 @@ class Recorder:
         self.investment_pv += investment * d
         self.cumulative_investment += investment
         self.running_sroi = sroi_ratio(self.value_pv, self.investment_pv)
+        # What the partnership can show from its own data: measured change against its baseline
+        # (the flat "curve" of Results-Based Accountability), without the counterfactual.
+        measured_gain = (f.measured_rate - f.measured_baseline) * pop.n / STEPS_PER_YEAR
+        if step > 0 and np.isfinite(measured_gain):
+            self.measured_value_pv += measured_gain * self.adjusted_value * d
+        self.measured_sroi = sroi_ratio(self.measured_value_pv, self.investment_pv)
         service_years, served, served_in = pop.served(0)
         _, served_cf, served_in_cf = pop.served(1)
         n = max(1, pop.n)
@@ -192,6 +201,7 @@ class Recorder:
             "cumulative_investment": self.cumulative_investment,
             "social_value": self.value_pv,
             "sroi": self.running_sroi,
+            "sroi_measured": self.measured_sroi,
             "service_years": service_years,
             "served_share": served / n,
             "served_outcome_rate": served_in / served if served > 0 else np.nan,

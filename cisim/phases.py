@@ -157,11 +157,11 @@ def _measurement(m: CollectiveImpactModel, w: World) -> float:
 
 
 def _systems(m: CollectiveImpactModel, w: World) -> float:
-    return 0.5 * (w.services_change + w.practices_change)
+    return (w.services_change + w.practices_change + w.policy_change) / 3.0
 
 
 def _sroi(m: CollectiveImpactModel, w: World) -> float:
-    return m.recorder.running_sroi
+    return m.recorder.measured_sroi
 
 
 def _champion(m: CollectiveImpactModel, w: World) -> float:

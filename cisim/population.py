@@ -73,7 +73,8 @@ class Population:
         for _ in range(4):  # fixed point: who is out determines how thinly services spread
             w_sum = float(((1 - p_in) * weight).sum())
             s = np.minimum(1.0, capacity / max(w_sum, 1e-12) * weight)
-            help_ = np.minimum(1.0, s[:, None] * coverage[None, :] * wp[WP.FIT] * wp[WP.EFFECT])
+            help_ = wp[WP.EFFICACY] * np.minimum(
+                1.0, s[:, None] * coverage[None, :] * wp[WP.FIT] * wp[WP.EFFECT])
             mult = np.prod(1.0 - self.needs * wp[WP.BARRIER] * (1.0 - help_), axis=1)
             for g in range(self.G):
                 idx = self.subgroup == g
@@ -164,9 +165,11 @@ class Population:
         return float(self.in_outcome(w).sum() / max(1.0, self.group_sizes(w).sum()))
 
 
-def world_parameters(world: World, equity: float, effect: float, barrier: float) -> np.ndarray:
+def world_parameters(world: World, equity: float, effect: float, barrier: float,
+                     efficacy: float) -> np.ndarray:
     """The population kernel's parameter row for one world (see :class:`cisim.kernels.WP`)."""
     row = np.zeros(WP.N)
+    row[WP.EFFICACY] = efficacy
     row[WP.FIT] = world.fit
     row[WP.EFFECT] = effect
     row[WP.BARRIER] = barrier

@@ -406,9 +406,6 @@ class Measurement(Section):
         ge=0,
         le=1e10,
     )
-    indicators: int = P(
-        6, "indicators", SEED002, "Length of the short list of shared indicators.", ge=1, le=200
-    )
     initial_maturity: float = P(
         0.1, "0-1", ASSUMPTION, "Maturity of data practice at the start.", ge=0, le=1
     )
@@ -581,10 +578,14 @@ class Phases(Section):
     )
     redesign_years: float = P(0.5, "years", SEED000, "Length of Re-design.", gt=0, le=10)
     exponential_min_systems_change: float = P(
-        0.5, "0-1", SEED000, "Systems change needed for Exponential Value.", ge=0, le=1
+        0.4, "0-1", SEED000,
+        "Systems change (mean of services, practices and policy) needed for Exponential Value.",
+        ge=0, le=1,
     )
     exponential_min_sroi: float = P(
-        1.0, "ratio", SEED000, "Measured SROI needed for Exponential Value.", ge=0, le=1000
+        1.0, "ratio", SEED000,
+        "SROI the partnership can show from its own measurements, for Exponential Value.",
+        ge=0, le=1000,
     )
 
 
@@ -737,6 +738,11 @@ class Dynamics(Section):
     duplication_waste: float = P(
         0.35, "fraction", SEED002,
         "Effort lost when uncoordinated partners crowd into the same area.", ge=0, le=1,
+    )
+    service_efficacy: float = P(
+        0.6, "fraction", ASSUMPTION,
+        "Share of a barrier that a full year of fitting, well-covered service removes.",
+        gt=0, le=1,
     )
     fit_floor: float = P(
         0.5, "0-1", SEED000,

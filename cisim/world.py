@@ -74,28 +74,30 @@ def build_partners(sc: Scenario, rng: np.random.Generator) -> PartnerTable:
     """
     areas = sc.strategy_areas
     A = len(areas)
+    from cisim.scenario import _default_profiles
+
+    gen = sc.partner_generation
+    profiles = gen.profiles if gen is not None else _default_profiles()
+    defaults = _default_profiles()
     rows: list[dict] = []
     for p in sc.partners:
+        prof = profiles.get(p.sector) or defaults[p.sector]
         rows.append(
             dict(
                 name=p.name, sector=p.sector, staff=p.staff_fte, budget=p.budget_per_year,
                 grant=p.grant_per_year, grant_years=p.grant_years, expertise=p.expertise,
                 commitment=p.commitment, data=p.data_maturity, influence=p.influence,
-                position=p.agenda_position, seeks=p.seeks.model_dump(), strong=[],
+                position=p.agenda_position, seeks=p.seeks.model_dump(),
+                strong=[a for a in prof.strong_areas if a in areas],
             )
         )
-    gen = sc.partner_generation
     if gen is not None:
         generated = []
         for sector in SECTORS:
             count = gen.counts.get(sector, 0)
             if count == 0:
                 continue
-            prof = gen.profiles.get(sector)
-            if prof is None:  # a sector without a profile falls back to the defaults
-                from cisim.scenario import _default_profiles
-
-                prof = _default_profiles()[sector]
+            prof = gen.profiles.get(sector) or defaults[sector]
             staff = _lognormal(rng, prof.staff_fte.mean, prof.staff_fte.cv, count)
             budget = _lognormal(rng, prof.budget_per_year.mean, prof.budget_per_year.cv, count)
             grant = _lognormal(rng, prof.grant_per_year.mean, prof.grant_per_year.cv, count)

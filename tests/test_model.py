@@ -22,7 +22,8 @@ def test_every_shipped_scenario_runs(path: Path):
     r = simulate(sc, 0)
     t = r.trajectory
     assert len(t) == sc.steps + 1
-    numeric = t.drop(columns=["phase", "phase_blockers", "sroi", "served_outcome_rate",
+    numeric = t.drop(columns=["phase", "phase_blockers", "sroi", "sroi_measured",
+                              "served_outcome_rate",
                               "unserved_outcome_rate", "outcome_rate_cf_served"])
     assert np.isfinite(numeric.to_numpy(dtype=float)).all()
     assert t["outcome_rate"].between(0, 1).all()

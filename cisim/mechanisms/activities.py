@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import S_NOISE, draw_normals
+from cisim.kernels import S_PERCEIVED, draw_normals
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
@@ -79,7 +79,7 @@ class MutuallyReinforcingActivities:
         m = world.measurement
         know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
         z = draw_normals(model.kseed, model.steps, true_need.size,
-                         S_NOISE + 1 + model.world_index(world))
+                         S_PERCEIVED + model.world_index(world))
         noisy = true_need * np.maximum(0.0, 1.0 + 0.3 * (1.0 - m) * z)
         perceived = (1.0 - know) * world.assumed_need + know * noisy
         world.perceived_need = perceived / max(perceived.sum(), 1e-12)
@@ -105,7 +105,9 @@ class MutuallyReinforcingActivities:
         with np.errstate(invalid="ignore", divide="ignore"):
             shares = np.where(cap_area > 0, contrib / cap_area, 0.0)
         hhi = (shares**2).sum(axis=0)
-        coordinated = world.coordination * world.agreement
+        # Duplication falls as coordinated work gets under way (the phase's activity emphasis).
+        emph = min(1.0, model.emphasis(world, self.component))
+        coordinated = 0.0 if world.isolated else world.coordination * world.agreement * emph
         waste = sc.dynamics.duplication_waste * (1.0 - coordinated) * (1.0 - hhi)
         effective = cap_area * (1.0 - waste)
         total = effective.sum()

@@ -23,13 +23,16 @@ if TYPE_CHECKING:
     from cisim.model import CollectiveImpactModel
 
 EXIT_COMMITMENT = 0.1
-VISIBILITY = {"initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0}
+VISIBILITY = {
+    "initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0,  # refined (seed 000)
+    "initiate": 0.2, "organize": 0.4, "sustain": 0.7,  # NCIOM (seed 003)
+}
 
 
 class PartnerValue:
     """Realised value per partner and the commitment dynamics."""
 
-    component = "communication"
+    component = "value"
 
     def setup(self, model: CollectiveImpactModel, world: World) -> None:
         """No value realised yet."""
