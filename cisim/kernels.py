@@ -14,7 +14,14 @@ bounded-confidence model of Deffuant et al. (2000).
 from __future__ import annotations
 
 import os
+import tempfile
 
+# Idle OpenMP worker threads spin by default and steal the core the next step needs; let them
+# sleep (set before numba starts its thread pool; a user's own setting wins).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from pathlib import Path
+
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -30,6 +37,48 @@ CREAMING = 3.0  # exponent of "creaming" the easiest to help without an equity f
 EQUITY_BOOST = 2.0  # extra weight on disadvantaged subgroups at full equity focus
 CHUNK = 16_384  # beneficiaries per reduction chunk (fixed: results do not depend on threads)
 _CACHE = os.environ.get("CISIM_NUMBA_CACHE", "1") != "0"
+
+
+def _private_cache_dir() -> str | None:
+    """A cache directory under the temp directory, owned by this user and private, or None."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    path = Path(tempfile.gettempdir()) / f"cisim-numba-cache-{uid if uid is not None else 'user'}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        st = path.stat()
+    except OSError:
+        return None
+    if uid is not None and (st.st_uid != uid or st.st_mode & 0o077):
+        return None  # someone else's, or open to others: do not load cached code from it
+    return str(path)
+
+
+def _jit(**options):
+    """``numba.njit`` that caches the compiled kernel where it can and never fails at import.
+
+    numba caches next to the source (``__pycache__``) or, when the package directory is
+    read-only, in the user's cache directory (``~/.cache/numba``); ``NUMBA_CACHE_DIR`` overrides
+    both. When none of these is writable numba raises at decoration time; the kernels are then
+    cached in a private directory under the system temp directory, or, failing that, compiled
+    in every process without a cache.
+    """
+
+    def wrap(func):
+        if _CACHE:
+            try:
+                return njit(cache=True, **options)(func)
+            except RuntimeError:  # numba found no writable cache location
+                if not numba.config.CACHE_DIR:
+                    fallback = _private_cache_dir()
+                    if fallback is not None:
+                        numba.config.CACHE_DIR = fallback
+                        try:
+                            return njit(cache=True, **options)(func)
+                        except RuntimeError:
+                            pass
+        return njit(**options)(func)
+
+    return wrap
 
 # Streams of the counter-based generator.
 S_TURNOVER, S_SUBGROUP, S_ENTRANT, S_TRANSITION, S_NEED = 0, 1, 2, 3, 4
@@ -60,14 +109,14 @@ class WP:
     N = 7
 
 
-@njit(inline="always", cache=_CACHE)
+@_jit(inline="always")
 def _mix(z: np.uint64) -> np.uint64:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
 
 
-@njit(inline="always", cache=_CACHE)
+@_jit(inline="always")
 def u01(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
     """Uniform draw in [0, 1) at the coordinates (seed, step, index, stream)."""
     z = _mix(seed + np.uint64(0x9E3779B97F4A7C15) * np.uint64(stream + 1))
@@ -76,7 +125,7 @@ def u01(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> f
     return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(inline="always", cache=_CACHE)
+@_jit(inline="always")
 def _normal(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
     """Standard normal draw (Box-Muller on two counter draws)."""
     a = u01(seed, step, index, stream)
@@ -84,7 +133,7 @@ def _normal(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) 
     return np.sqrt(-2.0 * np.log(1.0 - a)) * np.cos(2.0 * np.pi * b)
 
 
-@njit(cache=_CACHE)
+@_jit()
 def draw_uniforms(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64) -> np.ndarray:
     """``n`` uniform draws for indices ``0..n-1`` (used by partner-level mechanisms)."""
     out = np.empty(n)
@@ -93,7 +142,7 @@ def draw_uniforms(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64
     return out
 
 
-@njit(cache=_CACHE)
+@_jit()
 def draw_normals(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64) -> np.ndarray:
     """``n`` standard normal draws for indices ``0..n-1``."""
     out = np.empty(n)
@@ -102,7 +151,7 @@ def draw_normals(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64)
     return out
 
 
-@njit(inline="always", cache=_CACHE)
+@_jit(inline="always")
 def _weight(mean_need: float, propensity: float, disadvantaged: bool, takeup: float,
             equity: float) -> float:
     """Targeting weight: who services reach.
@@ -116,7 +165,7 @@ def _weight(mean_need: float, propensity: float, disadvantaged: bool, takeup: fl
     return t * (1.0 - mean_need) ** (CREAMING * (1.0 - equity)) * (1.0 + EQUITY_BOOST * equity * d)
 
 
-@njit(parallel=True, cache=_CACHE)
+@_jit(parallel=True)
 def population_step(
     seed: np.uint64,
     step: np.int64,
@@ -153,6 +202,9 @@ def population_step(
     n, A = needs.shape
     G = h_in.shape[0]
     K = 4 + 2 * G + A
+    p_exit = np.empty(G)  # weekly chance of leaving the outcome state, per subgroup
+    for g in range(G):
+        p_exit[g] = 1.0 - np.exp(-h_out[g])
     n_chunks = (n + CHUNK - 1) // CHUNK
     partial = np.zeros((n_chunks, 2, K))
     for c in prange(n_chunks):
@@ -175,17 +227,21 @@ def population_step(
                 outcome[1, i] = start
                 exposure[i] = 0.0
             g = subgroup[i]
+            # float32 state is widened explicitly, so that the pure-Python fallback
+            # (NUMBA_DISABLE_JIT=1) computes in float64 exactly as the compiled kernel does.
+            prop = np.float64(propensity[i])
             mean_need = 0.0
             for a in range(A):
-                mean_need += needs[i, a]
+                mean_need += np.float64(needs[i, a])
             mean_need /= A
             u = u01(seed, step, i, S_TRANSITION)
             for w in range(2):
                 p = wp[w]
+                weight = -1.0  # computed only for those out of the outcome state
                 s = 0.0
                 if outcome[w, i] == 0:
-                    s = min(1.0, p[W_CAP_NORM] * _weight(
-                        mean_need, propensity[i], disadvantaged[g], p[W_TAKEUP], p[W_EQUITY]))
+                    weight = _weight(mean_need, prop, disadvantaged[g], p[W_TAKEUP], p[W_EQUITY])
+                    s = min(1.0, p[W_CAP_NORM] * weight)
                     mult = 1.0
                     for a in range(A):
                         help_ = p[W_EFFICACY] * min(
@@ -193,10 +249,10 @@ def population_step(
                         mult *= 1.0 - needs[i, a] * p[W_BARRIER] * (1.0 - help_)
                     if u < 1.0 - np.exp(-h_in[g] * mult):
                         outcome[w, i] = 1
-                elif u < 1.0 - np.exp(-h_out[g]):
+                elif u < p_exit[g]:
                     outcome[w, i] = 0
                 if w == 0:
-                    exposure[i] += s / 52.0
+                    exposure[i] = np.float64(exposure[i]) + s / 52.0
                 # Aggregates after the update.
                 acc[w, 1] += s / 52.0
                 served = exposure[i] > 0.1
@@ -208,8 +264,10 @@ def population_step(
                 if outcome[w, i] == 1:
                     acc[w, 4 + g] += 1.0
                 else:
-                    acc[w, 0] += _weight(mean_need, propensity[i], disadvantaged[g],
-                                         p[W_TAKEUP], p[W_EQUITY])
+                    if weight < 0.0:  # just left the outcome state
+                        weight = _weight(mean_need, prop, disadvantaged[g], p[W_TAKEUP],
+                                         p[W_EQUITY])
+                    acc[w, 0] += weight
                     for a in range(A):
                         acc[w, 4 + 2 * G + a] += needs[i, a] * p[W_BARRIER]
     out = np.zeros((2, K))
@@ -218,7 +276,12 @@ def population_step(
     return out
 
 
-@njit(cache=_CACHE)
+#: Populations below this many chunks run the population kernel on one thread: waking the thread
+#: pool costs more than it saves. Results are the same on any number of threads.
+PARALLEL_MIN_CHUNKS = 4
+
+
+@_jit()
 def meeting_interactions(
     seed: np.uint64,
     step: np.int64,

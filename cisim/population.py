@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 from scipy.optimize import brentq
 
-from cisim.kernels import CREAMING, EQUITY_BOOST, WP, population_step
+from cisim.kernels import CHUNK, CREAMING, EQUITY_BOOST, PARALLEL_MIN_CHUNKS, WP, population_step
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
 if TYPE_CHECKING:
@@ -115,11 +116,17 @@ class Population:
 
     def step(self, seed: np.uint64, step: int, wp: np.ndarray, coverage: np.ndarray) -> None:
         """Advance both worlds one week (see :func:`cisim.kernels.population_step`)."""
-        self.aggregates = population_step(
-            seed, step, self.needs, self.subgroup, self.propensity, self.outcome,
-            self.exposure, wp, coverage, self.h_in, self.h_out, self.disadvantaged,
-            self.turnover, self.share_cum, self.entrant_rate(), self.need_mean, self.need_sd,
-        )
+        threads = numba.get_num_threads()
+        if self.n < PARALLEL_MIN_CHUNKS * CHUNK:
+            numba.set_num_threads(1)
+        try:
+            self.aggregates = population_step(
+                seed, step, self.needs, self.subgroup, self.propensity, self.outcome,
+                self.exposure, wp, coverage, self.h_in, self.h_out, self.disadvantaged,
+                self.turnover, self.share_cum, self.entrant_rate(), self.need_mean, self.need_sd,
+            )
+        finally:
+            numba.set_num_threads(threads)
 
     def initial_aggregates(self, wp: np.ndarray) -> None:
         """Aggregates of the initial state (the kernel's layout), without stepping."""

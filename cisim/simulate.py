@@ -9,6 +9,7 @@ independent seeds (from ``numpy.random.SeedSequence``) in parallel with joblib a
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -230,7 +231,8 @@ class EnsembleResult:
         values = wide.to_numpy(dtype=float)
         out = pd.DataFrame(index=wide.index)
         out["year"] = wide.index / STEPS_PER_YEAR
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps give NaN bands
             for q in percentiles:
                 out[f"p{q:g}"] = np.nanpercentile(values, q, axis=1) if values.size else np.nan
         return out

@@ -41,9 +41,11 @@ class SharedMeasurement:
         m = sc.measurement
         dyn = sc.dynamics
         if not world.isolated and m.shared:
-            funded = 1.0
+            # Staff alone get half way; the data system's money (tools, data sharing
+            # agreements) the rest (seed 003: "substantial funding").
+            funded = 0.5
             if m.investment_per_year > 0:
-                funded = world.measurement_spend * STEPS_PER_YEAR / m.investment_per_year
+                funded += 0.5 * world.measurement_spend * STEPS_PER_YEAR / m.investment_per_year
             active = world.active
             data = float(world.partners.data_maturity[active].mean()) if active.any() else 0.0
             if sc.backbone.present:

@@ -1,0 +1,1 @@
+"""Speed and scale benchmarks of cisim against a plain-Mesa reference (see README.md)."""
