@@ -1,0 +1,387 @@
+"""Running a sweep: runs bundled into ~1 s tasks, executed by joblib on loky or Dask.
+
+The runs of a sweep are every (design point, replication) pair in point order. Pending runs
+(those not already in the store) are cut into tasks of about ``execution.task_seconds`` each —
+the first pending run is timed in this process to size them — so scheduling overhead stays
+small on a laptop and on a cluster alike. Tasks go to joblib (``loky`` processes locally, or
+``dask`` through ``dask.distributed``: a ``Client`` on the given scheduler address, or a
+``LocalCluster`` when none is given; SLURM/PBS through dask-jobqueue, see ``docs/sweeps.md``).
+As each task finishes, this process writes its rows as one Parquet part (see
+:mod:`cisim.sweep.store`), so memory holds only the tasks in flight.
+
+Each run's seed comes from its (point, replication) (:func:`cisim.sweep.samplers.run_seed`) and is
+stored in the sample, so the results are the same whatever the backend, the worker count, the
+task size or the completion order. joblib (joblib.readthedocs.io), Dask (Rocklin 2015).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from cisim.scenario import Scenario
+from cisim.sweep.model_function import CisimModel, ModelFunction, flatten_outputs
+from cisim.sweep.samplers import build_sample, run_table
+from cisim.sweep.spec import (
+    Execution,
+    Outcomes,
+    Parameter,
+    Sampler,
+    SweepSpec,
+    load_spec,
+    resolve_function,
+)
+from cisim.sweep.store import RUN_COLUMNS, ResultStore, StoreError
+
+__all__ = ["Progress", "run_sweep", "sweep_function", "tqdm_progress"]
+
+Backend = Literal["loky", "dask"]
+Progress = Callable[[int, int], None]
+
+#: Longest error message kept per failed run.
+MAX_ERROR = 500
+
+
+# --------------------------------------------------------------------------------------------
+# Tasks (run in workers)
+# --------------------------------------------------------------------------------------------
+
+
+def run_task(model: ModelFunction, runs: Sequence[tuple[int, int, int, dict[str, Any]]]
+             ) -> pd.DataFrame:
+    """Run a bundle of (point, replication, seed, params) and return one row per run.
+
+    A run that raises is kept with its error message and no outcomes; it is counted and
+    reported by the analysis, never silently dropped.
+    """
+    rows = []
+    for point, rep, seed, params in runs:
+        row: dict[str, Any] = {"point": int(point), "replication": int(rep), "seed": int(seed),
+                               "error": ""}
+        try:
+            row.update(flatten_outputs(model(dict(params), int(seed))))
+        except Exception as err:
+            row["error"] = f"{type(err).__name__}: {err}"[:MAX_ERROR]
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for c in frame.columns:
+        if c not in RUN_COLUMNS:
+            frame[c] = frame[c].astype("float64")
+    for c in ("point", "replication", "seed"):
+        frame[c] = frame[c].astype("int64")
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def run_sweep(
+    spec: SweepSpec | str | Path,
+    store: str | Path | None = None,
+    *,
+    resume: bool = False,
+    jobs: int = 1,
+    backend: Backend = "loky",
+    scheduler: str | None = None,
+    client: Any = None,
+    progress: Progress | bool | None = None,
+    runs_per_task: int | None = None,
+    model: ModelFunction | None = None,
+) -> ResultStore:
+    """Run (or resume) a sweep and stream its results into a Parquet store.
+
+    Args:
+        spec: A spec file path or a validated :class:`SweepSpec`.
+        store: The store directory (default: ``out/sweeps/<spec name>``).
+        resume: Continue an existing store; without it an existing store is an error.
+        jobs: Parallel workers (loky processes, or LocalCluster workers); -1 for all cores.
+        backend: ``"loky"`` (local processes) or ``"dask"`` (dask.distributed).
+        scheduler: Dask scheduler address (``tcp://host:8786``); a LocalCluster when None.
+        client: An existing ``dask.distributed.Client`` to use (overrides ``scheduler``).
+        progress: ``progress(done, total)`` after each task, or True for a tqdm bar on stderr.
+        runs_per_task: Fixed task size (overrides the spec's execution settings).
+        model: The model function (required for a spec built in Python for a function that
+            cannot be imported by name; otherwise built from the spec).
+
+    Returns:
+        The store, complete.
+
+    Raises:
+        SweepSpecError: An invalid spec.
+        StoreError: An existing store without ``resume``, a store from another spec, or a
+            store being written by another process.
+    """
+    if isinstance(spec, str | Path):
+        spec, base = load_spec(spec)
+    else:
+        from cisim.sweep.spec import check_spec
+
+        base = check_spec(spec) if model is None or spec.base is not None else None
+    if model is None:
+        model = make_model(spec, base)
+    base_toml = base.to_toml() if base is not None else None
+    store_obj = ResultStore(store if store is not None else Path("out") / "sweeps" / spec.name)
+    _prepare_store(store_obj, spec, base, base_toml, resume)
+    with _progress_context(progress) as callback:
+        _execute(spec, model, store_obj, jobs=jobs, backend=backend, scheduler=scheduler,
+                 client=client, progress=callback, runs_per_task=runs_per_task)
+    return store_obj
+
+
+def sweep_function(
+    f: ModelFunction,
+    space: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[float]],
+    store: str | Path,
+    *,
+    sampler: str = "sobol",
+    n: int = 64,
+    replications: int = 1,
+    seed: int = 0,
+    resume: bool = False,
+    name: str = "function_sweep",
+    sampler_options: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> ResultStore:
+    """Sweep any model function ``f(params: dict, seed: int) -> dict`` with the same machinery.
+
+    Args:
+        f: The model. For process-based workers it must be importable (a module-level function).
+        space: ``{"x1": [low, high], ...}`` or a list of parameter tables as in a spec
+            (``{"path": "x1", "bounds": [...], "distribution": ..., "values": [...]}``).
+        store: The store directory.
+        sampler: sobol, morris, fast, rbd_fast, latin or factorial.
+        n: Base sample size.
+        replications: Runs per design point (independent seeds).
+        seed: Master seed.
+        resume: Continue an existing store.
+        name: The sweep's name.
+        sampler_options: Other sampler settings (``calc_second_order``, ``num_levels``, ...).
+        **kwargs: Passed to :func:`run_sweep` (``jobs``, ``backend``, ``progress``, ...).
+
+    Returns:
+        The complete store.
+    """
+    if isinstance(space, Mapping):
+        params = [Parameter(path=k, bounds=list(v)) for k, v in space.items()]
+    else:
+        params = [Parameter.model_validate(dict(p)) for p in space]
+    ref = f"{getattr(f, '__module__', '?')}:{getattr(f, '__qualname__', type(f).__name__)}"
+    spec = SweepSpec(
+        name=name,
+        function=ref,
+        seed=seed,
+        replications=replications,
+        parameters=params,
+        sampler=Sampler.model_validate({"method": sampler, "n": n, **(sampler_options or {})}),
+        outcomes=Outcomes(scalars=[], trajectories=[]),
+        execution=Execution(),
+    )
+    return run_sweep(spec, store, resume=resume, model=f, **kwargs)
+
+
+def make_model(spec: SweepSpec, base: Scenario | None) -> ModelFunction:
+    """The model function of a spec: the cisim adapter or the named function."""
+    if spec.function is not None:
+        return resolve_function(spec.function)
+    assert base is not None
+    return CisimModel(
+        base,
+        {p.label: p.path for p in spec.parameters},
+        spec.outcomes.scalars,
+        spec.outcomes.trajectories,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Internals
+# --------------------------------------------------------------------------------------------
+
+
+def _prepare_store(store: ResultStore, spec: SweepSpec, base: Scenario | None,
+                   base_toml: str | None, resume: bool) -> None:
+    if store.exists():
+        if not resume:
+            raise StoreError(
+                f"{store.path} already holds a sweep; resume it with --resume or choose "
+                "another --out"
+            )
+        stored = store.spec()
+        if stored.to_dict() != spec.to_dict():
+            diff = sorted(k for k in set(stored.to_dict()) | set(spec.to_dict())
+                          if stored.to_dict().get(k) != spec.to_dict().get(k))
+            raise StoreError(
+                f"{store.path} was made from a different spec (fields differ: "
+                f"{', '.join(diff)}); resuming would mix results"
+            )
+        if (store.base_toml() or None) != (base_toml or None):
+            raise StoreError(
+                f"{store.path}: the base scenario changed since the sweep started; resuming "
+                "would mix results"
+            )
+        store.lock()
+        return
+    store.lock()
+    sample = build_sample(spec, base)
+    runs = run_table(sample, spec).merge(sample, on="point", how="left")
+    store.create(spec, runs, base_toml)
+
+
+def _execute(
+    spec: SweepSpec,
+    model: ModelFunction,
+    store: ResultStore,
+    *,
+    jobs: int,
+    backend: Backend,
+    scheduler: str | None,
+    client: Any,
+    progress: Progress | None,
+    runs_per_task: int | None,
+) -> None:
+    if backend not in ("loky", "dask"):
+        raise ValueError(f"unknown backend {backend!r}; use 'loky' or 'dask'")
+    try:
+        sample = store.sample()
+        labels = spec.labels
+        done = store.done()
+        total = len(sample)
+        pending_idx = [i for i, (p, r) in enumerate(zip(sample["point"], sample["replication"],
+                                                        strict=True)) if (p, r) not in done]
+        n_done = total - len(pending_idx)
+        if progress:
+            progress(n_done, total)
+        if not pending_idx:
+            return
+        points = sample["point"].to_numpy()
+        reps = sample["replication"].to_numpy()
+        seeds = sample["seed"].to_numpy()
+        values = {lab: sample[lab].tolist() for lab in labels}
+
+        def run_of(i: int) -> tuple[int, int, int, dict[str, Any]]:
+            return (int(points[i]), int(reps[i]), int(seeds[i]),
+                    {lab: values[lab][i] for lab in labels})
+
+        k = runs_per_task or spec.execution.runs_per_task
+        if k is None:
+            # time the first pending runs here (each its own task); the second is warm
+            timings = []
+            while pending_idx and len(timings) < 2:
+                t0 = time.perf_counter()
+                frame = run_task(model, [run_of(pending_idx[0])])
+                timings.append(max(time.perf_counter() - t0, 1e-6))
+                store.write_part(frame)
+                n_done += 1
+                if progress:
+                    progress(n_done, total)
+                pending_idx = pending_idx[1:]
+            k = max(1, min(100_000, math.floor(spec.execution.task_seconds / min(timings))))
+            if not pending_idx:
+                return
+        tasks = (
+            [run_of(i) for i in pending_idx[s: s + k]] for s in range(0, len(pending_idx), k)
+        )
+        for frame in _map(model, tasks, jobs=jobs, backend=backend, scheduler=scheduler,
+                          client=client, n_tasks=math.ceil(len(pending_idx) / k)):
+            store.write_part(frame)
+            n_done += len(frame)
+            if progress:
+                progress(n_done, total)
+    finally:
+        store.unlock()
+
+
+def _map(model: ModelFunction, tasks: Iterator[list[Any]], *, jobs: int, backend: Backend,
+         scheduler: str | None, client: Any, n_tasks: int) -> Iterator[pd.DataFrame]:
+    """Run tasks and yield their frames as they finish (any order)."""
+    if backend == "loky" and (jobs == 1 or n_tasks <= 1):
+        for runs in tasks:
+            yield run_task(model, runs)
+        return
+    from joblib import Parallel, delayed, parallel_config
+
+    if isinstance(model, CisimModel) and model.numba_threads is None:
+        # parallel across runs: one kernel thread per run (same results, no oversubscription)
+        model = CisimModel(model.base, model.paths, model.scalars, model.trajectories,
+                           numba_threads=1)
+
+    if backend == "loky":
+        with parallel_config(backend="loky", n_jobs=jobs):
+            runner = Parallel(return_as="generator_unordered")
+            yield from runner(delayed(run_task)(model, runs) for runs in tasks)
+        return
+    with (_dask_client(jobs, scheduler, client) as dask_client,
+          parallel_config(backend="dask", client=dask_client)):
+        runner = Parallel(n_jobs=-1, return_as="generator_unordered")
+        yield from runner(delayed(run_task)(model, runs) for runs in tasks)
+
+
+@contextmanager
+def _dask_client(jobs: int, scheduler: str | None, client: Any) -> Iterator[Any]:
+    if client is not None:
+        yield client
+        return
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as c:
+            yield c
+        return
+    n = None if jobs in (-1, 0) else max(1, jobs)
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as c:
+        yield c
+
+
+@contextmanager
+def _progress_context(progress: Progress | bool | None) -> Iterator[Progress | None]:
+    if progress is True:
+        with tqdm_progress("sweep") as cb:
+            yield cb
+    elif callable(progress):
+        yield progress
+    else:
+        yield None
+
+
+@contextmanager
+def tqdm_progress(desc: str) -> Iterator[Progress]:
+    """A tqdm bar on stderr showing runs done, rate and ETA, fed by ``progress(done, total)``."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True)
+    started = False
+
+    def update(done: int, total: int) -> None:
+        nonlocal started
+        if total != bar.total:
+            bar.total = total
+        if not started:
+            # runs already in the store (resume) do not count toward the rate
+            bar.n = done
+            bar.last_print_n = done
+            bar.start_t = bar._time()
+            started = True
+            bar.refresh()
+            return
+        bar.update(max(0, done - bar.n))
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def expected_columns(spec: SweepSpec, base: Scenario | None) -> list[str]:
+    """Outcome columns a cisim sweep produces (empty for a function sweep)."""
+    if spec.function is not None or base is None:
+        return []
+    return CisimModel(base, {}, spec.outcomes.scalars, spec.outcomes.trajectories).columns()

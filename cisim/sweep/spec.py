@@ -1,0 +1,528 @@
+"""The sweep specification: what to vary, how to sample it, how often to repeat, what to keep.
+
+A sweep spec is a TOML file validated with pydantic like a scenario (``cisim/scenario.py``): the
+base scenario (or an importable model function), the parameters to vary named by their dotted
+path in the scenario with their bounds or distribution, the sampler and its size, the
+replications per design point, and the outcomes to keep. Every problem is reported at once as a
+:class:`SweepSpecError` naming the file and the field; a misspelt parameter path names the nearest
+valid one (``difflib``), checked against :func:`cisim.scenario.parameter_table`. See
+``docs/sweeps.md`` for the format; sampling follows SALib (Herman & Usher 2017).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cisim.scenario import SECTORS, Scenario, ScenarioError, parameter_table
+
+__all__ = [
+    "OUTCOME_ALIASES",
+    "Discovery",
+    "Execution",
+    "Outcomes",
+    "Parameter",
+    "Sampler",
+    "SweepSpec",
+    "SweepSpecError",
+    "load_spec",
+]
+
+SamplerName = Literal["sobol", "morris", "fast", "rbd_fast", "latin", "factorial"]
+DistName = Literal["uniform", "normal", "lognormal", "triangular", "truncnormal"]
+
+#: Friendly outcome names for cisim runs and what they stand for (``column@year`` reads a
+#: trajectory column at a year; other names are keys of ``SimulationResult.summary``).
+OUTCOME_ALIASES: dict[str, str] = {
+    "population_change_year5": "population_change_vs_cf@5",
+    "population_change_year10": "population_change_vs_cf@10",
+    "sroi_year10": "sroi@10",
+    "time_to_significant_change": "first_significant_change_year",
+}
+
+
+class SweepSpecError(ScenarioError):
+    """A sweep spec failed validation; lists every problem with its field.
+
+    A subclass of :class:`cisim.scenario.ScenarioError`, so the CLI reports it the same way.
+    """
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Parameter(_Section):
+    """One varied parameter."""
+
+    path: str = Field(..., min_length=1, description="Dotted scenario path (or a name).")
+    name: str | None = Field(None, description="Short label; the path when omitted.")
+    bounds: list[float] | None = Field(
+        None, description="[low, high] for uniform; distribution parameters otherwise."
+    )
+    distribution: DistName = Field("uniform", description="Distribution of the parameter.")
+    values: list[Any] | None = Field(
+        None, description="Discrete values (categories, booleans), sampled with equal weight."
+    )
+    integer: bool | None = Field(
+        None, description="Round to integers (inferred from the scenario field when omitted)."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Parameter:
+        if (self.bounds is None) == (self.values is None):
+            raise ValueError("give exactly one of 'bounds' or 'values'")
+        if self.values is not None:
+            if len(self.values) < 1:
+                raise ValueError("values must not be empty")
+            if self.distribution != "uniform":
+                raise ValueError("'values' are sampled uniformly; drop 'distribution'")
+            return self
+        b = self.bounds or []
+        if not all(math.isfinite(v) for v in b):
+            raise ValueError(f"bounds must be finite numbers, got {b}")
+        need = {"uniform": 2, "normal": 2, "lognormal": 2, "triangular": 3, "truncnormal": 4}
+        n = need[self.distribution]
+        if len(b) != n:
+            raise ValueError(f"bounds of a {self.distribution} distribution need {n} numbers, "
+                             f"got {len(b)}")
+        if self.distribution in ("uniform", "triangular", "truncnormal") and not b[0] < b[1]:
+            raise ValueError(f"bounds: the lower bound {b[0]} must be below the upper {b[1]}")
+        if self.distribution == "triangular" and not b[0] <= b[2] <= b[1]:
+            raise ValueError(f"bounds: the mode {b[2]} must lie between {b[0]} and {b[1]}")
+        if self.distribution in ("normal", "lognormal") and b[1] <= 0:
+            raise ValueError(f"bounds: the standard deviation must be positive, got {b[1]}")
+        if self.distribution == "truncnormal" and b[3] <= 0:
+            raise ValueError(f"bounds: the standard deviation must be positive, got {b[3]}")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The column name of the parameter in the sample and result tables."""
+        return self.name or self.path
+
+
+class Sampler(_Section):
+    """The SALib sampler and its size."""
+
+    method: SamplerName = Field(..., description="sobol, morris, fast, rbd_fast, latin, factorial")
+    n: int = Field(64, ge=1, le=10_000_000, description="Base sample size N.")
+    calc_second_order: bool = Field(False, description="Sobol: also second-order indices.")
+    num_levels: int = Field(4, ge=2, le=100, description="Morris: grid levels.")
+    m: int = Field(4, ge=1, le=50, description="FAST: interference factor M.")
+    levels: int = Field(3, ge=2, le=1000, description="Factorial: levels per numeric parameter.")
+    scramble: bool = Field(True, description="Sobol: scramble the sequence.")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Sampler:
+        n = self.n
+        if self.method == "sobol" and (n & (n - 1)) != 0:
+            lo = 1 << (n.bit_length() - 1)
+            raise ValueError(
+                f"n = {n}: Sobol (Saltelli) sampling needs N to be a power of two "
+                f"(e.g. {lo} or {lo * 2})"
+            )
+        if self.method == "fast" and n <= 4 * self.m**2:
+            raise ValueError(f"n = {n}: FAST needs N > 4 M^2 = {4 * self.m**2}")
+        return self
+
+
+class Outcomes(_Section):
+    """The outcomes kept from each run."""
+
+    scalars: list[str] = Field(
+        default_factory=lambda: [
+            "population_change_year5",
+            "population_change_year10",
+            "sroi_year10",
+            "first_significant_change_year",
+        ],
+        description="Scalar outcomes: summary keys, 'column@year' or an alias.",
+    )
+    trajectories: list[str] = Field(
+        default_factory=list, description="Trajectory columns kept at every whole year."
+    )
+
+
+class Execution(_Section):
+    """How runs are bundled into tasks."""
+
+    task_seconds: float = Field(1.0, gt=0, le=3600, description="Target length of one task.")
+    runs_per_task: int | None = Field(
+        None, ge=1, le=1_000_000, description="Fixed runs per task (overrides task_seconds)."
+    )
+
+
+class Discovery(_Section):
+    """The threshold of interest for scenario discovery."""
+
+    outcome: str = Field(..., description="Outcome column, e.g. population_change_year10.")
+    above: float | None = Field(None, description="A run succeeds when outcome > above.")
+    below: float | None = Field(None, description="A run succeeds when outcome < below.")
+    probability: float = Field(0.8, gt=0, le=1, description="Share of replications needed.")
+
+    @model_validator(mode="after")
+    def _one(self) -> Discovery:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of 'above' or 'below'")
+        return self
+
+
+class SweepSpec(_Section):
+    """A validated sweep specification."""
+
+    name: str = Field("sweep", min_length=1)
+    description: str = ""
+    base: str | None = Field(None, description="Base scenario file (relative to the spec).")
+    function: str | None = Field(None, description="'module:function' of any model instead.")
+    set: dict[str, Any] = Field(
+        default_factory=dict, description="Fixed overrides of the base scenario (dotted paths)."
+    )
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Master seed of sample and runs.")
+    replications: int = Field(1, ge=1, le=100_000)
+    parameters: list[Parameter] = Field(..., min_length=1)
+    sampler: Sampler
+    outcomes: Outcomes = Field(default_factory=Outcomes)
+    execution: Execution = Field(default_factory=Execution)
+    discovery: Discovery | None = None
+
+    @model_validator(mode="after")
+    def _model(self) -> SweepSpec:
+        if (self.base is None) == (self.function is None):
+            raise ValueError("give exactly one of 'base' (a scenario file) or 'function'")
+        labels = [p.label for p in self.parameters]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"parameter names must be unique; repeated: {', '.join(dup)}")
+        return self
+
+    # ---- derived --------------------------------------------------------------------------
+
+    @property
+    def labels(self) -> list[str]:
+        """Parameter column names, in spec order."""
+        return [p.label for p in self.parameters]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain data (no nulls, TOML-ready)."""
+        return _drop_none(self.model_dump(mode="json"))
+
+    def to_toml(self) -> str:
+        """The spec as a TOML document."""
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> SweepSpec:
+        """Validate plain data (structure only; see :func:`check_spec` for paths and bounds)."""
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as err:
+            raise SweepSpecError(source, _problems(err)) from None
+
+
+def load_spec(path: str | Path) -> tuple[SweepSpec, Scenario | None]:
+    """Read, validate and check a sweep spec file against its base scenario.
+
+    Args:
+        path: The spec TOML file.
+
+    Returns:
+        The spec (with ``base`` made absolute) and the base scenario with the fixed ``set``
+        overrides applied (None for a function model).
+
+    Raises:
+        SweepSpecError: Every problem at once, each naming the file and the field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SweepSpecError(str(path), [("(file)", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SweepSpecError(str(path), [("(file)", f"cannot be read: {err}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SweepSpecError(str(path), [("(file)", f"not valid TOML: {err}")]) from None
+    spec = SweepSpec.from_dict(data, source=str(path))
+    if spec.base is not None:
+        base_path = Path(spec.base)
+        if not base_path.is_absolute():
+            base_path = (path.parent / base_path).resolve()
+        spec = spec.model_copy(update={"base": str(base_path)})
+    base = check_spec(spec, source=str(path))
+    return spec, base
+
+
+def check_spec(spec: SweepSpec, source: str = "<spec>") -> Scenario | None:
+    """Check a structurally valid spec against its model: paths, bounds, outcomes.
+
+    Returns:
+        The base scenario with the fixed overrides applied, or None for a function model.
+
+    Raises:
+        SweepSpecError: With every problem found.
+    """
+    problems: list[tuple[str, str]] = []
+    if spec.function is not None:
+        try:
+            resolve_function(spec.function)
+        except ValueError as err:
+            problems.append(("function", str(err)))
+        for i, p in enumerate(spec.parameters):
+            problems += _check_numeric(p, f"parameters[{i}]")
+        if problems:
+            raise SweepSpecError(source, problems)
+        return None
+
+    base_path = Path(str(spec.base))
+    if not base_path.is_file():
+        raise SweepSpecError(source, [("base", f"no such scenario file: {base_path}")])
+    try:
+        base = Scenario.load(base_path)
+        if spec.set:
+            base = base.with_overrides(spec.set, source=f"{source} [set]")
+    except ScenarioError as err:
+        raise SweepSpecError(
+            source, [("base" if "[set]" not in err.source else "set", f"{f}: {m}")
+                     for f, m in err.problems]
+        ) from None
+
+    table = {row["path"]: row for row in parameter_table()}
+    swept = {p.path for p in spec.parameters}
+    for i, p in enumerate(spec.parameters):
+        where = f"parameters[{i}].path"
+        known = _table_path(p.path, table)
+        if known is None:
+            near = difflib.get_close_matches(
+                _normalise(p.path), [_display(t) for t in table], n=1, cutoff=0.5
+            )
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            problems.append((where, f"unknown parameter path '{p.path}'{hint}"))
+            continue
+        problems += _check_against_scenario(p, base, f"parameters[{i}]", source)
+
+    horizon_swept = "horizon_years" in swept
+    for j, name in enumerate(spec.outcomes.scalars):
+        msg = _check_outcome(name, base, horizon_swept)
+        if msg:
+            problems.append((f"outcomes.scalars[{j}]", msg))
+    traj_cols = _trajectory_columns()
+    for j, name in enumerate(spec.outcomes.trajectories):
+        if traj_cols and name not in traj_cols:
+            near = difflib.get_close_matches(name, sorted(traj_cols), n=1, cutoff=0.5)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            problems.append((f"outcomes.trajectories[{j}]", f"unknown trajectory column "
+                             f"'{name}'{hint}"))
+    if problems:
+        raise SweepSpecError(source, problems)
+    return base
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def resolve_function(ref: str) -> Callable[..., Any]:
+    """Import ``'package.module:function'`` (a model function named in a spec)."""
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected 'module:function', got {ref!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"cannot import module '{module_name}': {err}") from None
+    func = getattr(module, attr, None)
+    if not callable(func):
+        raise ValueError(f"module '{module_name}' has no function '{attr}'")
+    return func
+
+
+def _normalise(path: str) -> str:
+    """``partners[3].staff_fte`` -> ``partners[].staff_fte``."""
+    return re.sub(r"\[\d+\]", "[]", path)
+
+
+def _display(table_path: str) -> str:
+    return table_path
+
+
+def _table_path(path: str, table: Mapping[str, Any]) -> str | None:
+    """The parameter-table row a concrete path refers to, or None when unknown."""
+    norm = _normalise(path)
+    if norm in table:
+        return norm
+    parts = norm.split(".")
+    generic = ".".join("<sector>" if part in SECTORS else part for part in parts)
+    if generic in table:
+        return generic
+    # a key of a dict-valued leaf, e.g. partner_generation.counts.nonprofit
+    head, _, key = norm.rpartition(".")
+    if head in table and key in SECTORS:
+        return head
+    return None
+
+
+def _check_numeric(p: Parameter, where: str) -> list[tuple[str, str]]:
+    return []  # structure already validated; a function model has no field bounds
+
+
+def _check_against_scenario(
+    p: Parameter, base: Scenario, where: str, source: str
+) -> list[tuple[str, str]]:
+    """Validate the extreme values of a parameter by applying them to the base scenario."""
+    if p.values is not None:
+        probes = list(p.values)
+        field = f"{where}.values"
+    elif p.distribution in ("uniform", "triangular", "truncnormal"):
+        lo, hi = (p.bounds or [0, 0])[:2]
+        probes = [lo, hi]
+        field = f"{where}.bounds"
+    else:
+        return []  # unbounded distributions: values are validated run by run
+    problems = []
+    for value in probes:
+        probe = value
+        if p.values is None and _is_int_field(p.path, base):
+            probe = round(value)
+        try:
+            base.with_overrides({p.path: probe}, source=source)
+        except ScenarioError as err:
+            detail = "; ".join(m for _, m in err.problems)
+            problems.append((field, f"value {value!r} is not valid for '{p.path}': {detail}"))
+    return problems
+
+
+def _is_int_field(path: str, base: Scenario) -> bool:
+    """Whether the base scenario holds an integer at ``path``."""
+    node: Any = base.to_dict()
+    for chunk in path.split("."):
+        name, _, rest = chunk.partition("[")
+        if isinstance(node, dict):
+            node = node.get(name)
+        idx = rest.rstrip("]")
+        if idx.isdigit() and isinstance(node, list) and int(idx) < len(node):
+            node = node[int(idx)]
+    if node is None:
+        # missing leaf (e.g. a new counts key): integers for counts
+        return path.startswith("partner_generation.counts")
+    return isinstance(node, int) and not isinstance(node, bool)
+
+
+def is_integer_parameter(p: Parameter, base: Scenario | None) -> bool:
+    """Whether sampled values of ``p`` are rounded to integers."""
+    if p.integer is not None:
+        return p.integer
+    return base is not None and _is_int_field(p.path, base)
+
+
+def _check_outcome(name: str, base: Scenario, horizon_swept: bool) -> str | None:
+    target = OUTCOME_ALIASES.get(name, name)
+    if "@" in target:
+        col, _, year = target.partition("@")
+        try:
+            y = float(year)
+        except ValueError:
+            return f"'{name}': the year after '@' must be a number"
+        cols = _trajectory_columns()
+        if cols and col not in cols:
+            near = difflib.get_close_matches(col, sorted(cols), n=1, cutoff=0.5)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            return f"'{name}': unknown trajectory column '{col}'{hint}"
+        if y < 0 or (not horizon_swept and y > base.horizon_years + 1e-9):
+            return (f"'{name}': year {y:g} is outside the base scenario's horizon "
+                    f"(0-{base.horizon_years:g} years)")
+        return None
+    if target not in _SUMMARY_KEYS:
+        near = difflib.get_close_matches(
+            target, sorted(_SUMMARY_KEYS | set(OUTCOME_ALIASES)), n=1, cutoff=0.5
+        )
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        return f"unknown outcome '{name}'{hint} (or use 'column@year')"
+    return None
+
+
+#: Numeric summary keys of :func:`cisim.simulate.summarise`.
+_SUMMARY_KEYS = {
+    "population_change_vs_cf_final", "population_change_final", "population_change_cf_final",
+    "population_change_vs_cf_year5", "outcome_rate_final", "outcome_rate_cf_final",
+    "sroi_final", "sroi_projected", "break_even_year", "first_significant_change_year",
+    "equity_gap_start", "equity_gap_final", "equity_gap_cf_final", "cumulative_investment",
+    "outcome_years_gained", "cost_per_outcome_year", "social_value_pv",
+    "active_partners_final", "trust_final", "agreement_final", "alignment_final",
+    "policy_changes",
+}
+
+
+def _trajectory_columns() -> set[str]:
+    try:
+        from cisim.outcomes import TRAJECTORY_COLUMNS  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - older engine
+        return set()
+    return set(TRAJECTORY_COLUMNS)
+
+
+def _drop_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_none(v) for v in obj]
+    return obj
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for e in err.errors(include_url=False):
+        loc = e["loc"]
+        path = ""
+        for part in loc:
+            path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + str(part)
+        path = path or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            parent = _spec_model_at(loc[:-1])
+            msg = "unknown key"
+            if parent is not None:
+                near = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1)
+                msg += f"; did you mean '{near[0]}'?" if near else (
+                    "; valid keys: " + ", ".join(parent.model_fields))
+        elif e["type"] == "missing":
+            msg = "required but missing"
+        elif e["type"] == "literal_error":
+            msg = msg + f" (got {e.get('input')!r})"
+        elif "input" in e and not isinstance(e["input"], dict | list):
+            msg += f" (got {e['input']!r})"
+        out.append((path, msg))
+    return out
+
+
+def _spec_model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = SweepSpec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if model else None
+        if field is None:
+            return None
+        model = _inner(field.annotation)
+    return model
+
+
+def _inner(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,250 @@
+"""The sweep result store: a directory of Parquet files written as tasks finish.
+
+Layout (everything written atomically through :func:`cisim.io.write_atomic`)::
+
+    STORE/
+      spec.toml            the sweep spec as run (base path made absolute)
+      base_scenario.toml   the base scenario with the fixed overrides (cisim sweeps)
+      sample.parquet       one row per run: point, replication, seed, parameter values, u:<name>
+      parts/part-<point>-<replication>.parquet
+                           one file per finished task, named by its first run
+      sweep.lock           host and pid of the process writing the store
+
+A run is done exactly when a part file holding it exists: a part is renamed into place whole or
+not at all, so a sweep killed at any point loses at most the tasks in flight, and ``--resume``
+runs exactly the rest. :meth:`ResultStore.read` consolidates the parts into one frame sorted by
+point and replication, with the outcome columns in a canonical order, so an interrupted and
+resumed sweep reads the same as one left alone. Apache Parquet via pyarrow.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from cisim.io import write_atomic, write_text_atomic
+from cisim.sweep.spec import SweepSpec, SweepSpecError
+
+__all__ = ["RUN_COLUMNS", "ResultStore", "StoreError"]
+
+#: Columns every result row starts with.
+RUN_COLUMNS = ["point", "replication", "seed", "error"]
+
+
+class StoreError(Exception):
+    """A result store that cannot be used as asked (exists, busy, or from another spec)."""
+
+
+class ResultStore:
+    """A sweep's result directory.
+
+    Args:
+        path: The store directory.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    # ---- files ----------------------------------------------------------------------------
+
+    @property
+    def parts_dir(self) -> Path:
+        """Directory of the part files."""
+        return self.path / "parts"
+
+    @property
+    def spec_path(self) -> Path:
+        """The stored spec."""
+        return self.path / "spec.toml"
+
+    @property
+    def sample_path(self) -> Path:
+        """The stored sample."""
+        return self.path / "sample.parquet"
+
+    def exists(self) -> bool:
+        """Whether the store has been created (its spec and sample are written)."""
+        return self.spec_path.is_file() and self.sample_path.is_file()
+
+    def part_files(self) -> list[Path]:
+        """Finished part files, sorted by name."""
+        if not self.parts_dir.is_dir():
+            return []
+        return sorted(p for p in self.parts_dir.glob("part-*.parquet") if p.is_file())
+
+    # ---- creation -------------------------------------------------------------------------
+
+    def create(self, spec: SweepSpec, sample: pd.DataFrame, base_toml: str | None) -> None:
+        """Write the spec, the base scenario and the sample of a new sweep."""
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        if base_toml is not None:
+            write_text_atomic(self.path / "base_scenario.toml", base_toml)
+        write_atomic(self.sample_path, lambda p: sample.to_parquet(p, index=False))
+        # the spec last: a store is complete only when its spec is there
+        write_text_atomic(self.spec_path, spec.to_toml())
+
+    def spec(self) -> SweepSpec:
+        """The stored spec."""
+        import tomllib
+
+        try:
+            data = tomllib.loads(self.spec_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(f"{self.path}: not a sweep store (no spec.toml)") from None
+        try:
+            return SweepSpec.from_dict(data, source=str(self.spec_path))
+        except SweepSpecError as err:
+            raise StoreError(str(err)) from None
+
+    def base_toml(self) -> str | None:
+        """The stored base scenario as TOML (None for a function sweep)."""
+        p = self.path / "base_scenario.toml"
+        return p.read_text(encoding="utf-8") if p.is_file() else None
+
+    def sample(self) -> pd.DataFrame:
+        """The stored sample: one row per run."""
+        if not self.sample_path.is_file():
+            raise StoreError(f"{self.path}: not a sweep store (no sample.parquet)")
+        return pd.read_parquet(self.sample_path)
+
+    def points(self) -> pd.DataFrame:
+        """One row per design point: ``point``, parameter values and unit values."""
+        s = self.sample()
+        return (s.drop(columns=["replication", "seed"]).drop_duplicates("point")
+                .sort_values("point").reset_index(drop=True))
+
+    # ---- parts ----------------------------------------------------------------------------
+
+    def done(self) -> set[tuple[int, int]]:
+        """The (point, replication) pairs already stored."""
+        pairs: set[tuple[int, int]] = set()
+        for f in self.part_files():
+            t = pq.read_table(f, columns=["point", "replication"])
+            pairs.update(zip(t.column("point").to_pylist(), t.column("replication").to_pylist(),
+                             strict=True))
+        return pairs
+
+    def write_part(self, frame: pd.DataFrame) -> Path:
+        """Write one finished task's rows atomically; return the part's path."""
+        first = frame.iloc[0]
+        name = f"part-{int(first['point']):09d}-{int(first['replication']):06d}.parquet"
+        path = self.parts_dir / name
+        if path.exists():
+            raise StoreError(f"{path} exists: run ({int(first['point'])}, "
+                             f"{int(first['replication'])}) was already stored")
+        write_atomic(path, lambda p: frame.to_parquet(p, index=False))
+        return path
+
+    def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """All stored runs, one row each, sorted by point and replication.
+
+        Args:
+            columns: Outcome columns to read (the run columns always come first); all if None.
+
+        Raises:
+            StoreError: A run stored twice (two sweeps wrote the same store).
+        """
+        frames = []
+        for f in self.part_files():
+            schema_names = pq.read_schema(f).names
+            cols = None if columns is None else [
+                c for c in [*RUN_COLUMNS, *columns] if c in schema_names]
+            frames.append(pd.read_parquet(f, columns=cols))
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype="int64") for c in RUN_COLUMNS[:3]}
+                                | {"error": pd.Series(dtype="object")})
+        frame = pd.concat(frames, ignore_index=True, sort=False)
+        if frame.duplicated(["point", "replication"]).any():
+            dup = frame.loc[frame.duplicated(["point", "replication"]),
+                            ["point", "replication"]].iloc[0]
+            raise StoreError(f"{self.path}: run (point {dup['point']}, replication "
+                             f"{dup['replication']}) is stored twice")
+        outcome_cols = sorted((c for c in frame.columns if c not in RUN_COLUMNS), key=column_key)
+        frame = frame[[*RUN_COLUMNS, *outcome_cols]]
+        for c in outcome_cols:
+            frame[c] = frame[c].astype("float64")
+        frame["error"] = frame["error"].fillna("").astype(str)
+        return frame.sort_values(["point", "replication"], kind="stable").reset_index(drop=True)
+
+    def outcome_columns(self) -> list[str]:
+        """Outcome columns present in any part, in canonical order."""
+        names: set[str] = set()
+        for f in self.part_files():
+            names.update(n for n in pq.read_schema(f).names if n not in RUN_COLUMNS)
+        return sorted(names, key=column_key)
+
+    # ---- lock -----------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Mark the store as being written by this process.
+
+        Raises:
+            StoreError: Another live process on this host holds the store.
+        """
+        path = self.path / "sweep.lock"
+        host = socket.gethostname()
+        if path.is_file():
+            try:
+                other_host, pid_text = path.read_text(encoding="utf-8").split()
+                pid = int(pid_text)
+            except (ValueError, OSError):
+                other_host, pid = "", -1
+            if other_host == host and pid != os.getpid() and _alive(pid):
+                raise StoreError(f"{self.path} is being written by process {pid}; wait for it "
+                                 "or stop it before resuming")
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, f"{host} {os.getpid()}\n")
+
+    def unlock(self) -> None:
+        """Release the store."""
+        (self.path / "sweep.lock").unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_AT = re.compile(r"^(.*)@(-?\d+(?:\.\d+)?)$")
+
+
+def column_key(name: str) -> tuple[str, float]:
+    """Sort key of outcome columns: by name, then trajectory element ``@t`` numerically."""
+    m = _AT.match(name)
+    if m:
+        return (m.group(1), float(m.group(2)))
+    return (name, -1.0)
+
+
+def trajectory_groups(columns: Iterable[str]) -> dict[str, list[tuple[float, str]]]:
+    """Group ``name@t`` columns by name: ``{name: [(t, column), ...]}`` sorted by t."""
+    groups: dict[str, list[tuple[float, str]]] = {}
+    for c in columns:
+        m = _AT.match(c)
+        if m:
+            groups.setdefault(m.group(1), []).append((float(m.group(2)), c))
+    return {k: sorted(v) for k, v in groups.items()}
+
+
+def describe(store: ResultStore) -> dict[str, Any]:
+    """Counts of a store: points, runs expected, runs done."""
+    sample = store.sample()
+    return {
+        "points": int(sample["point"].nunique()),
+        "runs": len(sample),
+        "done": len(store.done()),
+    }

@@ -1,0 +1,107 @@
+"""Known answers of the analysis: Ishigami's analytic indices, NaN runs, seed noise."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cisim.sweep import analyze, sweep_function
+from cisim.sweep.examples import (
+    ISHIGAMI_S1,
+    ISHIGAMI_ST,
+    failing_ishigami,
+    ishigami,
+    noisy_ishigami,
+)
+
+PI = math.pi
+SPACE = {"x1": [-PI, PI], "x2": [-PI, PI], "x3": [-PI, PI]}
+
+
+def test_analytic_ishigami_values():
+    # Saltelli et al. 2008 give S1 = 0.3139, 0.4424, 0 and ST = 0.5576, 0.4424, 0.2437
+    assert np.allclose(ISHIGAMI_S1, [0.3139, 0.4424, 0.0], atol=1e-4)
+    assert np.allclose(ISHIGAMI_ST, [0.5576, 0.4424, 0.2437], atol=1e-4)
+
+
+def test_sobol_indices_of_ishigami_within_their_intervals(tmp_path):
+    store = sweep_function(ishigami, SPACE, tmp_path / "s", sampler="sobol", n=2048, seed=11)
+    a = analyze(store, num_resamples=300)
+    idx = a.indices.set_index(["parameter", "index"])
+    for j, name in enumerate(["x1", "x2", "x3"]):
+        for kind, truth in (("S1", ISHIGAMI_S1[j]), ("ST", ISHIGAMI_ST[j])):
+            row = idx.loc[(name, kind)]
+            # the analytic value lies in the 95% interval (conf is its half-width, < 0.1)
+            assert 0 < row["conf"] < 0.1
+            assert abs(row["value"] - truth) <= row["conf"], (name, kind, row["value"], truth)
+    assert a.runs.loc[0, ["runs", "failed", "nan"]].tolist() == [2048 * 5, 0, 0]
+
+
+def test_fast_and_morris_rank_ishigami(tmp_path):
+    fast = analyze(sweep_function(ishigami, SPACE, tmp_path / "f", sampler="fast", n=1025,
+                                  seed=2))
+    s1 = fast.indices.query("index == 'S1'").set_index("parameter")["value"]
+    assert np.allclose(s1.to_numpy(), ISHIGAMI_S1, atol=0.03)
+    morris = analyze(sweep_function(ishigami, SPACE, tmp_path / "m", sampler="morris", n=40,
+                                    seed=2))
+    mu_star = morris.indices.query("index == 'mu_star'").set_index("parameter")["value"]
+    # x3 acts only through its interaction with x1: the smallest elementary effects
+    assert mu_star["x3"] < mu_star["x1"] and mu_star["x3"] < mu_star["x2"]
+
+
+def test_failed_and_nan_runs_are_counted_and_excluded(tmp_path):
+    store = sweep_function(failing_ishigami, SPACE, tmp_path / "s", sampler="sobol", n=256,
+                           seed=5)
+    runs = store.read()
+    x1 = store.sample().set_index(["point", "replication"])["x1"].to_numpy()
+    raised = x1 < -2.8
+    nan = x1 > 2.5
+    assert raised.any() and nan.any()
+    assert (runs["error"] != "").to_numpy().tolist() == raised.tolist()
+    assert runs.loc[raised, "error"].str.contains("RuntimeError: model diverged").all()
+    a = analyze(store)
+    counts = a.runs.iloc[0]
+    assert counts["failed"] == raised.sum() and counts["nan"] == nan.sum()
+    # whole Saltelli blocks (3 + 2 rows) holding a bad point are dropped
+    bad_blocks = (raised | nan).reshape(-1, 5).any(axis=1).sum()
+    assert counts["points_dropped"] == 5 * bad_blocks
+    assert counts["points_used"] == len(runs) - 5 * bad_blocks
+    assert np.isfinite(a.indices["value"]).all() and np.isfinite(a.indices["conf"]).all()
+
+
+def test_seed_noise_is_separated_with_replications(tmp_path):
+    store = sweep_function(noisy_ishigami, SPACE, tmp_path / "s", sampler="sobol", n=256,
+                           replications=4, seed=9)
+    a = analyze(store)
+    noise = a.noise.set_index("outcome").loc["y"]
+    # noise sd 1 against Ishigami's variance 13.84: within-point variance ~ 1
+    assert noise["replications"] == 4
+    assert 0.85 < noise["within_var"] < 1.15
+    assert noise["noise_share"] == pytest.approx(noise["within_var"] / noise["total_var"])
+    assert 0.04 < noise["noise_share"] < 0.1
+    # means over 4 replications keep a quarter of the noise
+    assert noise["noise_share_of_means"] == pytest.approx(
+        noise["within_var"] / 4 / noise["between_var"])
+    # indices over time: the trajectory (y + e) * t has the same indices at every t > 0,
+    # and none at t = 0 (constant zero)
+    ot = a.over_time.query("index == 'S1'")
+    assert sorted(ot["time"].unique()) == [1.0, 2.0, 3.0]
+    per_t = ot.pivot(index="time", columns="parameter", values="value")
+    assert np.allclose(per_t.to_numpy(), per_t.to_numpy()[0], atol=1e-9)
+    zero = a.runs.query("outcome == 'traj' and time == 0").iloc[0]
+    assert "constant" in zero["note"]
+
+
+def test_factorial_main_effects(tmp_path):
+    def additive(params, seed):
+        return {"y": 2.0 * params["a"] + params["b"]}
+
+    store = sweep_function(additive, {"a": [0, 1], "b": [0, 1]}, tmp_path / "s",
+                           sampler="factorial", n=1, sampler_options={"levels": 5})
+    assert len(store.points()) == 25
+    a = analyze(store)
+    s1 = a.indices.set_index("parameter")["value"]
+    # additive: eta^2 = 4 / 5 and 1 / 5 exactly
+    assert s1["a"] == pytest.approx(0.8) and s1["b"] == pytest.approx(0.2)
