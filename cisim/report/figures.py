@@ -27,11 +27,19 @@ __all__ = [
     "COMPONENTS",
     "FIGURES",
     "PHASE_COLOURS",
+    "VALUE_KINDS",
     "bands",
+    "change_since_start_figure",
     "components_figure",
+    "cost_per_outcome_figure",
+    "equity_gap_figure",
+    "milestones_figure",
+    "partner_value_figure",
+    "partner_value_table",
     "phase_colour",
     "phase_timeline_figure",
     "population_change_figure",
+    "rba_figure",
     "save_figures",
     "sroi_figure",
     "trajectories_of",
@@ -427,3 +435,302 @@ def save_figures(result: Any, outdir: str | Path, dpi: int = _DPI) -> list[Path]
             fig.clear()
         paths.append(path)
     return paths
+
+
+# --------------------------------------------------------------------------------------------
+# Figures of the strategist's report (cisim.report.html)
+# --------------------------------------------------------------------------------------------
+
+
+def _fan(ax: Axes, traj: pd.DataFrame, column: str, colour: str, label: str,
+         scale: float = 1.0, linestyle: str = "-") -> None:
+    """Draw a fan: the median with 50% and 90% bands across replications."""
+    b = bands(traj, column)
+    for col in ("p5", "p25", "p50", "p75", "p95"):
+        b[col] = b[col] * scale
+    _band(ax, b, "p5", "p95", colour, 0.12, f"{label}: 90% of replications")
+    _band(ax, b, "p25", "p75", colour, 0.28, f"{label}: 50% of replications")
+    ax.plot(b["year"], b["p50"], color=colour, linewidth=2, linestyle=linestyle,
+            label=f"{label}: median")
+
+
+def change_since_start_figure(result: Any) -> Figure:
+    """Fan chart of population change since the start, with and without the partnership.
+
+    Args:
+        result: An ensemble result, or a single run.
+
+    Returns:
+        The figure: medians with 50% and 90% bands for both worlds.
+
+    """
+    traj = trajectories_of(result)
+    n = _n_replications(traj)
+    fig, (ax,) = _new_figure(10, 4.5)
+    _fan(ax, traj, "population_change_cf", _COUNTERFACTUAL, "Organisations in isolation",
+         linestyle="--")
+    _fan(ax, traj, "population_change", _FACTUAL, "With the partnership")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("Change in outcome rate since start (pp)")
+    _year_axis(ax, traj)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    ax.set_title(f"{_scenario_name(result)}: population change since the start, "
+                 f"{n} replication(s)")
+    return fig
+
+
+def rba_figure(result: Any) -> Figure:
+    """The Results-Based Accountability curve: baseline and initiative forecasts and the target.
+
+    The indicator is the population outcome rate (in percent), or its change since the start
+    when the scenario's target is set in percentage points. The baseline forecast is the
+    counterfactual world (organisations working in isolation); each forecast is a fan (median,
+    50% and 90% bands). A set target is drawn as a marker at its level and year, with the
+    probability of meeting it in that year (see :mod:`cisim.report.rba`).
+
+    Args:
+        result: An ensemble result, or a single run.
+
+    Returns:
+        The figure.
+
+    """
+    from cisim.report.rba import target_of, target_probability
+
+    traj = trajectories_of(result)
+    n = _n_replications(traj)
+    spec = target_of(getattr(result, "scenario", None))
+    fig, (ax,) = _new_figure(10, 4.5)
+    if spec is not None and spec.unit == "pp":
+        column, base, scale, ylabel = ("population_change", "population_change_cf", 1.0,
+                                       "Change in outcome rate since start (pp)")
+    else:
+        column, base, scale, ylabel = ("outcome_rate", "outcome_rate_cf", 100.0,
+                                       "Population outcome rate (%)")
+    _fan(ax, traj, base, _COUNTERFACTUAL, "Baseline forecast", scale=scale, linestyle="--")
+    _fan(ax, traj, column, _FACTUAL, "Initiative's forecast", scale=scale)
+    if spec is not None:
+        p = target_probability(traj, spec)
+        ax.plot([spec.year], [spec.level * scale], marker="*", markersize=16, color="#d62728",
+                linestyle="none",
+                label=f"Target: met in year {spec.year:g} in {100 * p['p_initiative']:.0f}% "
+                      f"(baseline {100 * p['p_baseline']:.0f}%)")
+        ax.axhline(spec.level * scale, color="#d62728", linewidth=0.8, linestyle=":")
+    ax.set_ylabel(ylabel)
+    _year_axis(ax, traj)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    ax.set_title(f"{_scenario_name(result)}: turning the curve, {n} replication(s)")
+    return fig
+
+
+def _summary_frame(result: Any) -> pd.DataFrame:
+    summaries = getattr(result, "summaries", None)
+    if summaries is None:
+        summary = getattr(result, "summary", None)
+        summaries = pd.DataFrame([summary]) if isinstance(summary, dict) else pd.DataFrame()
+    return summaries
+
+
+def _reached_share(values: Any, years: np.ndarray, n: int) -> np.ndarray:
+    arr = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    arr = arr[np.isfinite(arr)]
+    return np.array([(arr <= y + 1e-9).sum() / n for y in years]) if n else np.zeros_like(years)
+
+
+def milestones_figure(result: Any) -> Figure:
+    """Share of replications that have reached each milestone by every year.
+
+    Milestones: break-even (SROI reaches 1), a significant population change (at least one
+    percentage point against the counterfactual, held for a year) and, when the scenario sets a
+    target, the target met (annual average at or above it, with and without the initiative).
+    The spread of each curve is the spread of the milestone's timing across replications.
+
+    Args:
+        result: An ensemble result, or a single run.
+
+    Returns:
+        The figure.
+
+    """
+    from cisim.report.rba import target_of, target_share_by_step
+
+    traj = trajectories_of(result)
+    summaries = _summary_frame(result)
+    n = _n_replications(traj)
+    years = np.unique(traj["year"].to_numpy(dtype=float))
+    fig, (ax,) = _new_figure(10, 4.2)
+    for column, label, colour in (
+        ("break_even_year", "Break-even (SROI reaches 1)", "#2ca02c"),
+        ("first_significant_change_year", "Significant population change (>= 1 pp for a year)",
+         _FACTUAL),
+    ):
+        if column in summaries.columns:
+            share = _reached_share(summaries[column], years, n)
+            ax.step(years, 100 * share, where="post", color=colour, linewidth=2,
+                    label=f"{label}: {100 * share[-1]:.0f}% by the horizon")
+    spec = target_of(getattr(result, "scenario", None))
+    if spec is not None:
+        share = target_share_by_step(traj, spec)
+        ax.plot(share["year"], 100 * share["initiative"], color="#d62728", linewidth=2,
+                label="Target level met that year (annual average), with the initiative")
+        ax.plot(share["year"], 100 * share["baseline"], color="#d62728", linewidth=1.5,
+                linestyle="--", label="Target level met that year, baseline")
+        ax.axvline(spec.year, color="#d62728", linewidth=0.8, linestyle=":")
+    ax.set_ylim(-2, 102)
+    ax.set_ylabel("Share of replications (%)")
+    _year_axis(ax, traj)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize="small",
+              frameon=False)
+    ax.set_title(f"{_scenario_name(result)}: milestones reached by each year, "
+                 f"{n} replication(s)")
+    return fig
+
+
+def equity_gap_figure(result: Any) -> Figure:
+    """Fan chart of the equity gap between subgroups, with and without the partnership.
+
+    Args:
+        result: An ensemble result, or a single run.
+
+    Returns:
+        The figure (gap in percentage points; lower is more equal).
+
+    """
+    traj = trajectories_of(result)
+    n = _n_replications(traj)
+    fig, (ax,) = _new_figure(10, 4.2)
+    if "equity_gap_cf" in traj.columns:
+        _fan(ax, traj, "equity_gap_cf", _COUNTERFACTUAL, "Organisations in isolation",
+             linestyle="--")
+    _fan(ax, traj, "equity_gap", "#9467bd", "With the partnership")
+    ax.set_ylabel("Equity gap between subgroups (pp)")
+    _year_axis(ax, traj)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    ax.set_title(f"{_scenario_name(result)}: equity gap (difference in outcome rate between "
+                 f"subgroups), {n} replication(s)")
+    return fig
+
+
+#: The kinds of value partners seek and realise (columns realised_<kind> and sought_<kind>).
+VALUE_KINDS: tuple[str, ...] = ("social_impact", "knowledge", "reputation", "engagement")
+
+
+def partner_value_table(result: Any) -> pd.DataFrame:
+    """Each partner's realised value against what it sought, summarised over replications.
+
+    Args:
+        result: An ensemble result (``partners`` frame with ``replication``) or a single run.
+
+    Returns:
+        One row per partner (in the order of the first replication) with ``partner``,
+        ``sector``, per kind ``sought_<kind>`` (median weight) and ``realised_<kind>_p5``,
+        ``_p50``, ``_p95`` (mean yearly value, 0-1), and ``satisfaction_p50`` when present.
+
+    Raises:
+        KeyError: The result has no partner frame with realised and sought columns.
+
+    """
+    partners = getattr(result, "partners", None)
+    if partners is None or not len(partners):
+        raise KeyError("the result has no partners frame")
+    kinds = [k for k in VALUE_KINDS if f"realised_{k}" in partners.columns]
+    if not kinds:
+        raise KeyError("the partners frame has no realised_<kind> columns")
+    order = list(dict.fromkeys(partners["partner"]))
+    grouped = partners.groupby("partner", sort=False)
+    out = pd.DataFrame({"partner": order})
+    out["sector"] = [grouped["sector"].first()[p] if "sector" in partners.columns else ""
+                     for p in order]
+    for k in kinds:
+        if f"sought_{k}" in partners.columns:
+            out[f"sought_{k}"] = grouped[f"sought_{k}"].median().reindex(order).to_numpy()
+        col = grouped[f"realised_{k}"]
+        for q in (5, 50, 95):
+            out[f"realised_{k}_p{q}"] = col.quantile(q / 100).reindex(order).to_numpy()
+    if "satisfaction" in partners.columns:
+        out["satisfaction_p50"] = grouped["satisfaction"].median().reindex(order).to_numpy()
+    return out
+
+
+def partner_value_figure(result: Any) -> Figure:
+    """Each partner's realised value (bars, median with 90% whiskers) against what it sought.
+
+    One panel per kind of value (social impact, knowledge, reputation, engagement). The bar is
+    the value the partner realised (mean yearly level, 0-1); the diamond is the weight it put on
+    that kind of value when it joined. A partner is served well where its long bars fall on the
+    kinds it weighs most.
+
+    Args:
+        result: An ensemble result or a single run with a ``partners`` frame.
+
+    Returns:
+        The figure.
+
+    """
+    table = partner_value_table(result)
+    kinds = [k for k in VALUE_KINDS if f"realised_{k}_p50" in table.columns]
+    n_partners = len(table)
+    fig = Figure(figsize=(12, max(3.0, 1.4 + 0.28 * n_partners)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0]
+    y = np.arange(n_partners)
+    for ax, kind in zip(axes, kinds, strict=True):
+        med = table[f"realised_{kind}_p50"].to_numpy(dtype=float)
+        lo = med - table[f"realised_{kind}_p5"].to_numpy(dtype=float)
+        hi = table[f"realised_{kind}_p95"].to_numpy(dtype=float) - med
+        ax.barh(y, med, xerr=[np.maximum(lo, 0), np.maximum(hi, 0)], color="#9ecae1",
+                ecolor="#555555", capsize=2, label="Realised (median, 90% of replications)")
+        if f"sought_{kind}" in table.columns:
+            ax.plot(table[f"sought_{kind}"], y, marker="D", linestyle="none", color="#d62728",
+                    markersize=5, label="Sought (weight)")
+        ax.set_xlim(0, 1.02)
+        ax.set_title(kind.replace("_", " ").capitalize())
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0].set_yticks(y, [f"{p} ({s})" if s else str(p)
+                           for p, s in zip(table["partner"], table["sector"], strict=True)])
+    axes[0].set_ylim(n_partners - 0.5, -0.5)
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.06 if n_partners > 8 else -0.2),
+                   fontsize="small", frameon=False)
+    fig.suptitle(f"{_scenario_name(result)}: value each partner realised against what it "
+                 f"sought")
+    return fig
+
+
+def cost_per_outcome_figure(result: Any) -> Figure:
+    """Distribution across replications of the cost per outcome-year gained.
+
+    The cost is cumulative investment divided by the outcome-years gained over the
+    counterfactual (summary ``cost_per_outcome_year``); replications with no gain have no cost
+    per outcome and are counted in the title.
+
+    Args:
+        result: An ensemble result, or a single run.
+
+    Returns:
+        The figure.
+
+    """
+    summaries = _summary_frame(result)
+    n = len(summaries)
+    values = pd.to_numeric(summaries.get("cost_per_outcome_year", pd.Series(dtype=float)),
+                           errors="coerce").to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    currency = str(getattr(getattr(getattr(result, "scenario", None), "valuation", None),
+                           "currency", "") or "")
+    fig, (ax,) = _new_figure(8, 3.8)
+    if finite.size:
+        ax.hist(finite, bins=min(30, max(5, finite.size // 3)), color="#fdae6b",
+                edgecolor="white")
+        ax.axvline(float(np.median(finite)), color="#a63603", linewidth=2,
+                   label=f"Median {np.median(finite):,.0f} {currency}".rstrip())
+        ax.legend(loc="best", fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "No replication gained outcome-years over the counterfactual",
+                ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(f"Investment per outcome-year gained ({currency})".replace(" ()", ""))
+    ax.set_ylabel("Replications")
+    ax.grid(True, alpha=0.3)
+    none = n - finite.size
+    ax.set_title(f"{_scenario_name(result)}: cost per outcome achieved "
+                 f"({none} of {n} replication(s) with no gain)")
+    return fig

@@ -1,0 +1,268 @@
+"""Command-line handlers of ``cisim report`` and ``cisim compare`` (issue 5).
+
+``cisim report FILE.toml`` runs an ensemble of a design and writes the strategist's HTML report;
+``cisim report DIR`` writes it from the results ``cisim run`` saved in DIR. ``cisim compare A.toml
+B.toml ...`` runs every design with the same seeds (common random numbers) and writes an HTML
+comparison; ``--what-if PATH=VALUE ...`` adds variants of the first design without editing files,
+and ``--set PATH=VALUE`` changes every design. Overrides are validated like scenario files. The
+parser is added to the ``cisim`` command by :func:`add_parser`; errors surface as
+:class:`cisim.cli.UsageError` or :class:`cisim.scenario.ScenarioError`, which the entry point
+turns into a message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "cmd_compare", "cmd_report", "load_results"]
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``report`` and ``compare`` subcommands to the ``cisim`` parser.
+
+    Args:
+        subparsers: The object returned by ``ArgumentParser.add_subparsers``.
+
+    """
+    p = subparsers.add_parser(
+        "report",
+        help="write the strategist's HTML report of a design",
+        description="Run an ensemble of a scenario (or read the results 'cisim run' wrote to a "
+        "directory) and write a self-contained HTML report: what to expect, when, how sure, "
+        "at what return and cost.",
+    )
+    p.add_argument("path", metavar="FILE|DIR",
+                   help="scenario TOML file, or a results directory written by 'cisim run'")
+    _ensemble_options(p)
+    p.add_argument("-o", "--out", metavar="FILE", default=None,
+                   help="HTML file to write (default: out/<scenario>/report.html, or "
+                   "DIR/report.html)")
+    p.set_defaults(func=cmd_report)
+
+    c = subparsers.add_parser(
+        "compare",
+        help="compare designs with common random numbers",
+        description="Run every design with the same replication seeds and write an HTML "
+        "comparison: the probability that each design beats each other on population change, "
+        "SROI, time to population change, cost per outcome and risk.",
+    )
+    c.add_argument("files", nargs="+", metavar="FILE", help="scenario TOML files")
+    c.add_argument(
+        "--what-if", action="append", nargs="+", metavar="PATH=VALUE", default=[],
+        dest="what_if",
+        help="add a variant of the first design with these overrides, e.g. --what-if "
+        "backbone.staff.facilitator=0.5 funding.max_years=2 (repeatable: one variant each)",
+    )
+    _ensemble_options(c)
+    c.add_argument("-o", "--out", metavar="FILE", default=None,
+                   help="HTML file to write (default: out/compare_<designs>.html)")
+    c.set_defaults(func=cmd_compare)
+
+
+def _ensemble_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--replications", type=int, default=20, metavar="N",
+                   help="number of replications (default: 20)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="master seed; every design gets the same replication seeds (default: 0)")
+    p.add_argument("-j", "--jobs", type=int, default=-1, metavar="J",
+                   help="parallel worker processes; -1 uses every core (default: -1)")
+    p.add_argument(
+        "--set", action="append", metavar="PATH=VALUE", default=[],
+        help="override a scenario field (of every design), e.g. --set funding.max_years=2; "
+        "VALUE is read as TOML (repeatable)",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# cisim report
+# --------------------------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Handle ``cisim report``; return the exit status."""
+    from cisim.cli import EXIT_INVALID, EXIT_OK, UsageError
+    from cisim.report.html import write_report
+
+    path = Path(args.path)
+    if path.is_dir():
+        if args.set:
+            raise UsageError("--set applies to a scenario file, not to saved results in "
+                             f"{path}; run 'cisim report FILE.toml --set ...' instead")
+        result = load_results(path)
+        out = Path(args.out) if args.out else path / "report.html"
+        seed = None
+        source = str(path)
+    else:
+        scenario = _load(path, args.set)
+        result = _run(scenario, args)
+        out = Path(args.out) if args.out else Path("out") / path.stem / "report.html"
+        seed = args.seed
+        source = str(path) + _overrides_text(args.set)
+    start = time.perf_counter()
+    try:
+        write_report(result, out, seed=seed, source=source)
+    except OSError as err:
+        print(f"cisim: cannot write the report to {out}: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"Report written to {out} (generated in {time.perf_counter() - start:.1f} s)")
+    return EXIT_OK
+
+
+def load_results(directory: Path) -> Any:
+    """Read the results ``cisim run`` wrote to a directory back into an ensemble result.
+
+    Raises:
+        UsageError: A required file (trajectories.parquet, summaries.csv, scenario.toml) is
+            missing or unreadable.
+
+    """
+    import pandas as pd
+
+    from cisim.cli import UsageError
+    from cisim.scenario import load_scenario
+    from cisim.simulate import EnsembleResult
+
+    def read(name: str, required: bool) -> pd.DataFrame:
+        file = directory / name
+        if not file.exists():
+            if required:
+                raise UsageError(f"{file}: no such file; is {directory} a 'cisim run' output "
+                                 "directory?")
+            return pd.DataFrame()
+        try:
+            return pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
+        except Exception as err:  # pyarrow and pandas raise many types for corrupt files
+            raise UsageError(f"{file}: cannot be read: {err}") from None
+
+    trajectories = read("trajectories.parquet", True)
+    summaries = read("summaries.csv", True)
+    scenario_file = directory / "scenario.toml"
+    if not scenario_file.exists():
+        raise UsageError(f"{scenario_file}: no such file; is {directory} a 'cisim run' output "
+                         "directory?")
+    scenario = load_scenario(scenario_file)
+    seeds = [int(s) for s in summaries["seed"]] if "seed" in summaries.columns else []
+    return EnsembleResult(
+        scenario=scenario,
+        seeds=seeds,
+        trajectories=trajectories,
+        subgroups=read("subgroups.parquet", False),
+        partners=read("partners.csv", False),
+        events=read("events.csv", False),
+        phases=read("phases.csv", False),
+        summaries=summaries,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# cisim compare
+# --------------------------------------------------------------------------------------------
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Handle ``cisim compare``; return the exit status."""
+    from cisim.cli import EXIT_INVALID, EXIT_OK, UsageError, _progress_bar, parse_sets
+    from cisim.report.compare import run_comparison, write_comparison
+
+    if args.replications < 2:
+        raise UsageError(f"--replications must be at least 2 to compare, got "
+                         f"{args.replications}")
+    scenarios, labels, sources = [], [], []
+    for file in args.files:
+        scenarios.append(_load(Path(file), args.set))
+        labels.append(scenarios[-1].name)
+        sources.append(str(file) + _overrides_text(args.set))
+    for items in args.what_if:
+        overrides = parse_sets(items)
+        what = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        variant = scenarios[0].with_overrides(overrides, source=f"--what-if {' '.join(items)}")
+        scenarios.append(variant)
+        labels.append(f"{scenarios[0].name} [{what}]")
+        sources.append(f"{sources[0]} with --what-if {' '.join(items)}")
+    if len(scenarios) < 2:
+        raise UsageError("compare needs at least two designs: give two or more files, or one "
+                         "file and --what-if PATH=VALUE")
+    labels = _unique(labels)
+    out = Path(args.out) if args.out else Path("out") / (
+        "compare_" + "_".join(Path(f).stem for f in args.files)[:80] + ".html")
+
+    total = args.replications * len(scenarios)
+    with _progress_bar(total, "compare") as progress:
+        comparison = run_comparison(scenarios, labels, sources, replications=args.replications,
+                                    seed=args.seed, n_jobs=args.jobs, progress=progress)
+    start = time.perf_counter()
+    try:
+        write_comparison(comparison, out)
+    except OSError as err:
+        print(f"cisim: cannot write the comparison to {out}: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    print(_comparison_text(comparison))
+    print(f"\nComparison written to {out} (generated in {time.perf_counter() - start:.1f} s)")
+    return EXIT_OK
+
+
+def _comparison_text(comparison: Any) -> str:
+    lines = [f"{len(comparison.labels)} designs, "
+             f"{int(comparison.probabilities['n'].iloc[0])} paired replications each"
+             + (" (common random numbers)." if comparison.crn else ".")]
+    for metric in comparison.metrics:
+        lines.append("")
+        lines.append(f"P(row beats column) on {metric.label}:")
+        mat = comparison.matrix(metric.key)
+        se = comparison.matrix(metric.key, "se")
+        width = max(len(lab) for lab in comparison.labels)
+        for a in comparison.labels:
+            cells = []
+            for b in comparison.labels:
+                cells.append("    --      " if a == b
+                             else f"{mat.loc[a, b]:.2f} ± {se.loc[a, b]:.2f}".center(12))
+            lines.append(f"  {a:<{width}}  " + " ".join(cells))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _load(path: Path, sets: list[str]) -> Any:
+    from cisim.cli import parse_sets
+    from cisim.scenario import load_scenario
+
+    overrides = parse_sets(sets)
+    scenario = load_scenario(path)
+    if overrides:
+        scenario = scenario.with_overrides(overrides, source=f"--set (applied to {path})")
+    return scenario
+
+
+def _overrides_text(sets: list[str]) -> str:
+    return (" with --set " + " --set ".join(sets)) if sets else ""
+
+
+def _run(scenario: Any, args: argparse.Namespace) -> Any:
+    from cisim.cli import UsageError, _progress_bar
+    from cisim.simulate import ensemble
+
+    if args.replications < 1:
+        raise UsageError(f"--replications must be at least 1, got {args.replications}")
+    with _progress_bar(args.replications, scenario.name) as progress:
+        return ensemble(scenario, replications=args.replications, seed=args.seed,
+                        n_jobs=args.jobs, progress=progress)
+
+
+def _unique(labels: list[str]) -> list[str]:
+    used: set[str] = set()
+    out = []
+    for lab in labels:
+        candidate, k = lab, 1
+        while candidate in used:
+            k += 1
+            candidate = f"{lab} ({k})"
+        used.add(candidate)
+        out.append(candidate)
+    return out
