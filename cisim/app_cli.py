@@ -1,0 +1,74 @@
+"""``cisim app``: serve the SolaraViz teaching app (:mod:`cisim.app`) in the browser.
+
+The subcommand runs ``solara run`` on the app module in a child process (Solara's own server,
+https://solara.dev/docs/understanding/solara-server) and waits for it; Ctrl-C stops it. Wire it
+into :mod:`cisim.cli` with :func:`add_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["APP_PATH", "add_parser", "app_command"]
+
+#: The app module served by ``cisim app``.
+APP_PATH = Path(__file__).resolve().parent / "app.py"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``app`` subcommand to the ``cisim`` parser."""
+    p = subparsers.add_parser(
+        "app",
+        help="open the interactive teaching app in the browser",
+        description="Serve the teaching app (Mesa SolaraViz) with sliders for the partnership's "
+        "levers; open the printed address in a browser. Ctrl-C stops it.",
+    )
+    p.add_argument("--port", type=int, default=8765, metavar="PORT",
+                   help="port to serve on; 0 picks a free one (default: 8765)")
+    p.add_argument("--host", default="localhost", metavar="HOST",
+                   help="address to listen on (default: localhost)")
+    p.add_argument("--open", action="store_true", help="open a browser tab")
+    p.add_argument("--dev", action="store_true",
+                   help="development mode: restart when the code changes")
+    p.set_defaults(func=_cmd_app)
+
+
+def app_command(port: int = 8765, host: str = "localhost", *, open_browser: bool = False,
+                dev: bool = False) -> list[str]:
+    """The command line that serves the app.
+
+    Args:
+        port: Port to listen on (0: a free one).
+        host: Address to listen on.
+        open_browser: Ask Solara to open a browser tab.
+        dev: Development mode (auto-restart) instead of production mode.
+
+    Returns:
+        The argument vector of ``python -m solara run ...``.
+    """
+    cmd = [sys.executable, "-m", "solara", "run", str(APP_PATH), "--port", str(port),
+           "--host", host, "--open" if open_browser else "--no-open"]
+    if not dev:
+        cmd.append("--production")
+    return cmd
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        print(f"cisim app: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
+        return 2
+    if importlib.util.find_spec("solara") is None:
+        print("cisim app: the app needs Solara; install it with: pip install 'mesa[rec]'",
+              file=sys.stderr)
+        return 2
+    print(f"cisim app: serving on http://{args.host}:{args.port} (Ctrl-C stops)",
+          file=sys.stderr)
+    try:
+        return subprocess.call(app_command(args.port, args.host, open_browser=args.open,
+                                           dev=args.dev))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,319 @@
+"""Tests of the teaching app (cisim/app.py): the lever mapping, the page built without a browser,
+and the app served by ``solara run`` and driven in a real headless Chromium through Playwright.
+
+The browser test needs Debian's Chromium (``apt-get install -y chromium``) and the Python
+packages ``playwright``, ``solara`` and ``solara-assets`` (the front-end files, so the page
+loads without internet access); it fails, never skips, when one is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cisim.app_cli import APP_PATH, app_command
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+SERVER_START_TIMEOUT = 180  # s: the first start imports numba kernels and Solara
+
+
+# ---- the model behind the sliders ---------------------------------------------------------------
+
+
+def test_levers_map_to_scenario_fields():
+    from cisim.app import TeachingModel, lever_defaults, teaching_scenario
+
+    sc = teaching_scenario(
+        cadence="monthly", facilitator_fte=0.5, facilitation_skill=0.3, project_manager_fte=2.0,
+        data_manager_fte=0.0, shared_measurement=False, measurement_budget_k=20.0,
+        funding_years=3.0, engagement_intensity=0.9, equity_focus=0.6,
+        nonprofit_partners=0, academia_partners=4, population_size=1500,
+    )
+    assert sc.meetings.cadence == "monthly"
+    assert sc.backbone.staff.facilitator == 0.5
+    assert sc.backbone.staff.project_manager == 2.0
+    assert sc.backbone.staff.data_manager == 0.0
+    assert sc.backbone.skill == 0.3
+    assert sc.backbone.budget_per_year == pytest.approx(250_000.0)  # $100k per FTE
+    assert sc.measurement.shared is False
+    assert sc.measurement.investment_per_year == 20_000.0
+    assert sc.funding.max_years == 3.0
+    assert sc.engagement.intensity == 0.9
+    assert sc.engagement.equity_focus == 0.6
+    assert sc.population.size == 1500
+    counts = sc.partner_generation.counts
+    assert "nonprofit" not in counts and counts["academia"] == 4
+    # untouched levers keep the default scenario's values
+    defaults = lever_defaults()
+    assert counts["private"] == defaults["private_partners"] == 3
+    # a funding horizon at the scenario's horizon means no cliff
+    assert teaching_scenario(funding_years=10.0).funding.max_years is None
+
+    model = TeachingModel(academia_partners=4, nonprofit_partners=0, rng="7")
+    assert model.factual.partners.n == len(sc.partners) + sum(counts.values())
+    assert model.seed == 7
+
+
+def test_default_levers_reproduce_the_default_scenario():
+    from cisim.app import base_scenario, teaching_scenario
+
+    base = base_scenario()
+    sc = teaching_scenario()
+    assert sc.population.size == 2000
+    same = sc.with_overrides({"population.size": base.population.size,
+                              "population.mesa_agents": base.population.mesa_agents})
+    assert same == base
+
+
+def test_unknown_lever_is_rejected():
+    from cisim.app import lever_overrides
+
+    with pytest.raises(KeyError, match="facilitatr_fte"):
+        lever_overrides({"facilitatr_fte": 1.0})
+
+
+def test_views_follow_the_model():
+    from cisim.app import GRID_SIDE, TeachingModel, population_grid, readout
+
+    model = TeachingModel(facilitator_fte=3.0, rng=3)
+    first = readout(model)
+    codes, names = population_grid(model)
+    assert codes.shape == (GRID_SIDE, GRID_SIDE)
+    assert set(codes.ravel()) <= {0, 1, 2, 3}
+    assert names == list(model.population.group_names)
+    # the grid shows the sample's true states: count of "in outcome" codes matches the agents
+    from cisim.agents import Beneficiary
+
+    agents = list(model.agents_by_type[Beneficiary])
+    assert int((codes % 2 == 1).sum()) == sum(a.in_outcome for a in agents)
+    for _ in range(8):
+        model.step()
+    later = readout(model)
+    assert later["week"] == "8" and first["week"] == "0"
+    assert later["trust"] != first["trust"]
+
+
+def test_app_builds_its_page_without_a_browser():
+    import ipywidgets
+    import solara
+
+    import cisim.app as app
+
+    assert app.page is not None
+    box, _rc = solara.render(app.page, handle_error=False)
+    found: dict[str, list] = {"html": [], "images": []}
+
+    def walk(widget, seen):
+        if id(widget) in seen:
+            return
+        seen.add(id(widget))
+        if type(widget).__name__ == "HTML" and "cisim-readout" in str(
+                getattr(widget, "attributes", {}).get("class", "")):
+            found["html"].append(widget.unsafe_innerHTML)
+        if isinstance(widget, ipywidgets.Image):
+            found["images"].append(bytes(widget.value))
+        for key in widget.keys:
+            value = getattr(widget, key, None)
+            for child in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(child, ipywidgets.Widget):
+                    walk(child, seen)
+
+    walk(box, set())
+    assert len(found["html"]) == 1
+    assert "population change vs counterfactual" in found["html"][0]
+    assert "SROI" in found["html"][0]
+    # partner network, population grid and the three plots, each a PNG
+    assert len(found["images"]) == 5
+    assert all(img.startswith(b"\x89PNG") for img in found["images"])
+
+
+def test_app_command_serves_the_app_module():
+    cmd = app_command(8123, "127.0.0.1")
+    assert cmd[:4] == [sys.executable, "-m", "solara", "run"]
+    assert Path(cmd[4]) == APP_PATH and APP_PATH.exists()
+    assert cmd[cmd.index("--port") + 1] == "8123" and "--production" in cmd
+
+
+def test_cli_app_rejects_a_bad_port():
+    import argparse
+
+    from cisim import app_cli
+
+    parser = argparse.ArgumentParser()
+    app_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["app", "--port", "70000"])
+    assert args.func(args) == 2
+
+
+# ---- the app in a real browser ------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"solara run exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1.0)
+    pytest.fail(f"the app did not answer at {url} within {SERVER_START_TIMEOUT} s:\n"
+                f"{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def app_server(tmp_path):
+    """``solara run cisim/app.py`` on a free localhost port; killed at the end."""
+    port = _free_port()
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        # one numba thread: on a small shared machine the parallel kernel is far slower
+        env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+        proc = subprocess.Popen(app_command(port, "127.0.0.1"), stdout=out, env=env,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_for_server(url, proc, log)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
+
+
+def _readout(page) -> dict[str, str]:
+    cells = [c.strip() for c in page.locator(".cisim-readout td").all_inner_texts()]
+    assert len(cells) % 2 == 0 and cells
+    return dict(zip(cells[::2], cells[1::2], strict=True))
+
+
+def _week(page) -> int:
+    match = re.match(r"Week (\d+)", page.inner_text(".cisim-week"))
+    assert match, page.inner_text(".cisim-week")
+    return int(match.group(1))
+
+
+def _plot_images(page) -> list[bytes]:
+    """The bytes of the page's matplotlib images (ipywidgets serve them as blob: URLs)."""
+    encoded = page.evaluate("""async () => {
+        const out = [];
+        for (const img of document.querySelectorAll('img')) {
+            if (!img.src.startsWith('blob:') && !img.src.startsWith('data:image')) continue;
+            const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+            let bin = '';
+            for (const b of buf) bin += String.fromCharCode(b);
+            out.push(btoa(bin));
+        }
+        return out;
+    }""")
+    images = [base64.b64decode(e) for e in encoded]
+    return [img for img in images if img.startswith(b"\x89PNG")]
+
+
+def _step(page, times: int) -> None:
+    for _ in range(times):
+        before = _week(page)
+        page.get_by_role("button", name="Step").click()
+        page.wait_for_function(
+            "w => { const e = document.querySelector('.cisim-week');"
+            " return e && !e.innerText.startsWith('Week ' + w + ' '); }",
+            arg=before, timeout=60_000)
+
+
+def test_app_in_headless_chromium(app_server, tmp_path):
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("Chromium is not installed: run `apt-get update && apt-get install -y "
+                    "chromium` (the browser test drives Debian's Chromium via Playwright)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright is not installed: pip install playwright (never run "
+                    "`playwright install`: the test uses the system's Chromium)")
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                     headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1200})
+            page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+            page.on("console", lambda msg: errors.append(f"console: {msg.text}")
+                    if msg.type == "error" else None)
+            page.goto(app_server, timeout=120_000)
+            page.wait_for_selector(".cisim-readout", timeout=120_000)
+
+            # loads: the phase is shown, the views are drawn, nothing failed in the page
+            assert page.inner_text(".cisim-phase").strip() == "Initiation"
+            assert _week(page) == 0
+            start = _readout(page)
+            assert start["population change vs counterfactual (pp)"] == "+0.00"
+            images0 = _plot_images(page)
+            assert len(images0) == 5
+
+            # a few steps move the plotted values
+            _step(page, 2)
+            weeks = _week(page)
+            assert weeks > 0
+            stepped = _readout(page)
+            assert stepped["trust"] != start["trust"]
+            images1 = _plot_images(page)
+            assert len(images1) == 5
+            assert sum(a != b for a, b in zip(images0, images1, strict=True)) >= 3
+
+            # a slider change (no facilitator), reset and the same steps give other values
+            thumb = page.locator(".v-input", has_text="Facilitator (FTE)").locator(
+                "[role=slider]")
+            thumb.focus()
+            thumb.press("Home")
+            page.wait_for_function(
+                "e => e.getAttribute('aria-valuenow') === '0'", arg=thumb.element_handle(),
+                timeout=10_000)
+            page.get_by_role("button", name="Reset").click()
+            page.wait_for_function(
+                "() => document.querySelector('.cisim-design').innerText.includes('/0 FTE')",
+                timeout=60_000)
+            assert _week(page) == 0
+            _step(page, 2)
+            assert _week(page) == weeks
+            unfacilitated = _readout(page)
+            assert unfacilitated["trust"] != stepped["trust"]
+            assert float(unfacilitated["trust"]) < float(stepped["trust"])
+            assert float(unfacilitated["backbone capacity"]) < float(
+                stepped["backbone capacity"])
+            images2 = _plot_images(page)
+            assert images2[0] != images1[0] or images2[1] != images1[1]
+
+            shot = tmp_path / "app.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            assert shot.read_bytes().startswith(b"\x89PNG")
+        finally:
+            browser.close()
+    assert errors == []
