@@ -170,6 +170,7 @@ def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool)
         ("phases.csv", "phases"),
         ("subgroups.parquet", "subgroups"),
         ("partners.csv", "partners"),
+        ("partner_values.parquet", "partner_values"),
     ]
     paths: list[Path] = []
     for name, attr in tables:

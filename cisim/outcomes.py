@@ -113,6 +113,10 @@ class Recorder:
         self.subgroup_rates = np.full((self.n_steps + 1, 2, G), np.nan)
         self.rates = np.full((2, self.n_steps + 1), np.nan)
         self.phase: list[str] = []
+        n_partners = model.factual.partners.n
+        # each partner's realised value so far (value-years per kind) and this week's satisfaction
+        self.partner_realised = np.zeros((self.n_steps + 1, n_partners, 4), dtype=np.float32)
+        self.partner_satisfaction = np.zeros((self.n_steps + 1, n_partners), dtype=np.float32)
         self.blockers: list[str] = []
         self.value_pv = 0.0
         self.investment_pv = 0.0
@@ -213,6 +217,8 @@ class Recorder:
         self.data[step] = [row[c] for c in TRAJECTORY_COLUMNS]
         self.phase.append(m.phase_label(f))
         self.blockers.append("; ".join(m.phase_state[0].blockers))
+        self.partner_realised[step] = f.realised
+        self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
 
     def _equity_gap(self, rates: np.ndarray) -> float:
         """Gap between the other subgroups and the disadvantaged ones (max - min if none)."""
@@ -235,6 +241,29 @@ class Recorder:
         df.insert(2, "phase", self.phase)
         df.insert(3, "phase_blockers", self.blockers)
         return df
+
+    def partner_values(self) -> pd.DataFrame:
+        """Each partner's realised value per step (long format, one row per step and partner).
+
+        Columns: step, year, partner, realised_<kind> (value-years so far, for the four kinds
+        of value partners seek) and satisfaction (this week's value weighted by what the
+        partner seeks, 0-1).
+        """
+        from cisim.world import VALUE_KINDS
+
+        n = len(self.phase)
+        names = self.model.factual.partners.names
+        k = len(names)
+        steps = np.repeat(np.arange(n), k)
+        data = {
+            "step": steps,
+            "year": steps / STEPS_PER_YEAR,
+            "partner": np.tile(np.asarray(names, dtype=object), n),
+        }
+        for j, kind in enumerate(VALUE_KINDS):
+            data[f"realised_{kind}"] = self.partner_realised[:n, :, j].reshape(-1)
+        data["satisfaction"] = self.partner_satisfaction[:n].reshape(-1)
+        return pd.DataFrame(data)
 
     def subgroups(self) -> pd.DataFrame:
         """Outcome rate per subgroup and world, long format."""

@@ -887,11 +887,6 @@ class Scenario(Section):
                         f"partner_generation.profiles.{sector}.strong_areas names unknown "
                         f"strategy areas {unknown}; known: {areas}"
                     )
-        if self.target is not None and self.target.year > self.horizon_years + 1e-9:
-            raise ValueError(
-                f"target.year ({self.target.year:g}) is beyond horizon_years "
-                f"({self.horizon_years:g})"
-            )
         if self.horizon_years * STEPS_PER_YEAR < 1:
             raise ValueError("horizon_years is shorter than one week")
         return self

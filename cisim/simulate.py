@@ -40,6 +40,7 @@ class SimulationResult:
         trajectory: One row per weekly step (see :data:`cisim.outcomes.TRAJECTORY_COLUMNS`).
         subgroups: Outcome rate per step, subgroup and world (long format).
         partners: One row per partner at the end of the run.
+        partner_values: Each partner's realised value per step (long format).
         events: The event log: step, year, world, kind, message.
         phases: Phase transitions: step, year, from_phase, to_phase, cause.
         summary: Scalar outcomes (see :func:`summarise`).
@@ -52,6 +53,7 @@ class SimulationResult:
     partners: pd.DataFrame
     events: pd.DataFrame
     phases: pd.DataFrame
+    partner_values: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,6 +91,7 @@ def result_of(model: CollectiveImpactModel) -> SimulationResult:
         partners=partners,
         events=events,
         phases=phases,
+        partner_values=model.recorder.partner_values(),
     )
     result.summary = summarise(result, model)
     return result
@@ -206,6 +209,7 @@ class EnsembleResult:
         trajectories: All trajectories with ``replication`` and ``seed`` columns.
         subgroups: All subgroup frames with ``replication``.
         partners: All partner frames with ``replication``.
+        partner_values: All per-step partner value frames with ``replication``.
         events: All event logs with ``replication``.
         phases: All phase transitions with ``replication``.
         summaries: One row per replication.
@@ -219,6 +223,7 @@ class EnsembleResult:
     events: pd.DataFrame
     phases: pd.DataFrame
     summaries: pd.DataFrame
+    partner_values: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def bands(self, column: str, percentiles: Sequence[float] = (5, 25, 50, 75, 95)
               ) -> pd.DataFrame:
@@ -315,4 +320,5 @@ def combine(scenario: Scenario, results: Sequence[SimulationResult]) -> Ensemble
         events=stack("events"),
         phases=stack("phases"),
         summaries=summaries,
+        partner_values=stack("partner_values"),
     )

@@ -67,6 +67,7 @@ RESULT_FILES = [
     "phases.csv",
     "subgroups.parquet",
     "partners.csv",
+    "partner_values.parquet",
     "scenario.toml",
     "population_change.png",
     "sroi.png",

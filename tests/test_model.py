@@ -135,3 +135,23 @@ def test_bad_model_arguments_raise_scenario_error(small: Scenario):
         CollectiveImpactModel(small, rng=1, **{"meetings.cadance": "weekly"})
     with pytest.raises(ValueError, match="non-negative"):
         CollectiveImpactModel(small, rng=-1)
+
+
+def test_each_partners_realised_value_per_step(small: Scenario):
+    r = simulate(small.with_overrides({"horizon_years": 3}), 4)
+    pv = r.partner_values
+    n_partners = len(r.partners)
+    assert len(pv) == len(r.trajectory) * n_partners
+    kinds = ["realised_social_impact", "realised_knowledge", "realised_reputation",
+             "realised_engagement"]
+    # value accumulates: never falls for any partner
+    wide = pv.pivot(index="step", columns="partner", values="realised_knowledge")
+    assert (wide.diff().iloc[1:] >= -1e-6).all().all()
+    assert pv["satisfaction"].between(0, 1).all()
+    last = pv[pv["step"] == pv["step"].max()].set_index("partner")
+    years = 3.0
+    for kind in kinds:
+        np.testing.assert_allclose(
+            last.loc[r.partners["partner"], kind].to_numpy() / years,
+            r.partners[kind].to_numpy(), rtol=1e-5)
+    assert (last[kinds].sum(axis=1) > 0).all()

@@ -155,6 +155,7 @@ def load_results(directory: Path) -> Any:
         events=read("events.csv", False),
         phases=read("phases.csv", False),
         summaries=summaries,
+        partner_values=read("partner_values.parquet", False),
     )
 
 

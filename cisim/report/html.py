@@ -47,7 +47,12 @@ from cisim.report.figures import (
     sroi_figure,
     trajectories_of,
 )
-from cisim.report.rba import forecast_table, target_of, target_probability
+from cisim.report.rba import (
+    forecast_table,
+    target_beyond_horizon,
+    target_of,
+    target_probability,
+)
 
 __all__ = [
     "CSS",
@@ -511,6 +516,12 @@ def _forecast_section(result: Any, num: dict[str, Any]) -> str:
             f"{number_span('target.p_baseline', target['p_baseline'], 'pct')} without it "
             f"(standard error {number_span('target.se_baseline', target['se_baseline'], 'pct')})"
             ".</p>"
+        )
+    elif target_beyond_horizon(getattr(result, "scenario", None)):
+        sc = result.scenario
+        parts.append(
+            f'<p class="note">The target year ({sc.target.year:g}) lies beyond the simulated '
+            f"horizon ({sc.horizon_years:g} years), so whether it is met is not assessed.</p>"
         )
     else:
         parts.append(

@@ -56,9 +56,13 @@ class TargetSpec:
 
 
 def target_of(scenario: Any) -> TargetSpec | None:
-    """Return the scenario's target as trajectory columns, or None when it sets no target."""
+    """Return the scenario's target as trajectory columns.
+
+    None when the scenario sets no target, or when the target's year lies beyond the horizon
+    (a shortened what-if run cannot tell whether it is met; see :func:`target_beyond_horizon`).
+    """
     target = getattr(scenario, "target", None)
-    if target is None:
+    if target is None or target_beyond_horizon(scenario):
         return None
     outcome = getattr(getattr(scenario, "population", None), "outcome", "in the outcome state")
     year = float(target.year)
@@ -74,6 +78,13 @@ def target_of(scenario: Any) -> TargetSpec | None:
         f"a rise of {level:+.2f} percentage points since the start in the share {outcome} "
         f"by year {year:g}", "pp",
     )
+
+
+def target_beyond_horizon(scenario: Any) -> bool:
+    """Whether the scenario's target year lies beyond its simulated horizon."""
+    target = getattr(scenario, "target", None)
+    horizon = getattr(scenario, "horizon_years", None)
+    return target is not None and horizon is not None and target.year > horizon + 1e-9
 
 
 def annual_means(trajectories: pd.DataFrame, column: str) -> pd.DataFrame:
