@@ -13,23 +13,26 @@ bounded-confidence model of Deffuant et al. (2000).
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
-
-# Idle OpenMP worker threads spin by default and steal the core the next step needs; let them
-# sleep (set before numba starts its thread pool; a user's own setting wins).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = [
     "CHUNK",
     "WP",
+    "agenda_moves",
+    "creaming_factors",
+    "decay_trust",
+    "mean_needs",
     "meeting_interactions",
     "population_step",
+    "status_quo_multipliers",
+    "sum_chunks",
     "u01",
 ]
 
@@ -109,14 +112,14 @@ class WP:
     N = 7
 
 
-@_jit(inline="always")
+@_jit()
 def _mix(z: np.uint64) -> np.uint64:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
 
 
-@_jit(inline="always")
+@_jit()
 def u01(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
     """Uniform draw in [0, 1) at the coordinates (seed, step, index, stream)."""
     z = _mix(seed + np.uint64(0x9E3779B97F4A7C15) * np.uint64(stream + 1))
@@ -125,12 +128,12 @@ def u01(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> f
     return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@_jit(inline="always")
+@_jit()
 def _normal(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
     """Standard normal draw (Box-Muller on two counter draws)."""
     a = u01(seed, step, index, stream)
     b = u01(seed, step, index, stream + 100)
-    return np.sqrt(-2.0 * np.log(1.0 - a)) * np.cos(2.0 * np.pi * b)
+    return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
 
 
 @_jit()
@@ -151,22 +154,72 @@ def draw_normals(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64)
     return out
 
 
-@_jit(inline="always")
-def _weight(mean_need: float, propensity: float, disadvantaged: bool, takeup: float,
-            equity: float) -> float:
-    """Targeting weight: who services reach.
+@_jit()
+def _key(seed: np.uint64, step: np.int64, stream: np.int64) -> np.uint64:
+    """The part of :func:`u01` that does not depend on the index (hoisted out of loops)."""
+    z = _mix(seed + np.uint64(0x9E3779B97F4A7C15) * np.uint64(stream + 1))
+    return _mix(z ^ (np.uint64(step) * np.uint64(0xD1B54A32D192ED03)))
 
-    Without an equity focus providers 'cream' the easiest to help (weight
-    ``(1 - mean need)^3``); an equity focus ``q`` flattens that to
-    ``(1 - mean need)^(3 (1 - q))`` and weighs disadvantaged subgroups ``1 + 2 q`` times.
+
+@_jit()
+def _u01k(key: np.uint64, index: np.int64) -> float:
+    """:func:`u01` at ``index`` given ``key = _key(seed, step, stream)`` (the same number)."""
+    z = _mix(key ^ np.uint64(index))
+    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@_jit()
+def mean_needs(needs: np.ndarray, out: np.ndarray) -> None:
+    """Each person's mean barrier over the strategy areas, in float64, into ``out``."""
+    n, A = needs.shape
+    for i in range(n):
+        m = 0.0
+        for a in range(A):
+            m += float(needs[i, a])
+        out[i] = m / A
+
+
+@_jit()
+def creaming_factors(mean_need: np.ndarray, equity: float, out: np.ndarray) -> None:
+    """Each person's creaming factor ``(1 - mean need)^(3 (1 - equity))``, into ``out``.
+
+    It depends only on the person's needs and the world's equity focus, so the population
+    keeps it in an array refreshed when a person is replaced or the equity focus changes.
     """
-    t = propensity + takeup * (1.0 - propensity)
-    d = 1.0 if disadvantaged else 0.0
-    return t * (1.0 - mean_need) ** (CREAMING * (1.0 - equity)) * (1.0 + EQUITY_BOOST * equity * d)
+    e = CREAMING * (1.0 - equity)
+    for i in range(mean_need.shape[0]):
+        out[i] = (1.0 - mean_need[i]) ** e
 
 
-@_jit(parallel=True)
+@_jit()
+def status_quo_multipliers(needs: np.ndarray, weight: np.ndarray, scale: float, wp: np.ndarray,
+                           coverage: np.ndarray, out: np.ndarray) -> None:
+    """Each person's entry-hazard multiplier in a status-quo world, into ``out``.
+
+    The product of :func:`population_step` for the world's row ``wp`` and ``coverage`` when
+    the service intensity is ``min(1, scale * weight)``; used to calibrate the entry hazards.
+    """
+    n, A = needs.shape
+    for i in range(n):
+        s = min(1.0, scale * weight[i])
+        mult = 1.0
+        for a in range(A):
+            help_ = wp[W_EFFICACY] * min(1.0, s * coverage[a] * wp[W_FIT] * wp[W_EFFECT])
+            mult *= 1.0 - needs[i, a] * wp[W_BARRIER] * (1.0 - help_)
+        out[i] = mult
+
+
+#: Margin of the tests that skip work in the entry draw without changing its outcome:
+#: ``1 - exp(-x) <= x`` for every real ``x``, and computed in floating point it exceeds ``x``
+#: by at most ~3e-16, so a draw ``u > x + 1e-15`` cannot be below ``1 - exp(-x)``; and when
+#: every factor of the hazard's product is in [0, 1] (``bounded``), ``x <= h_in``.
+_EXP_SKIP = 1e-15
+
+
+@_jit(nogil=True)
 def population_step(
+    c_lo: np.int64,  # first chunk to update
+    c_hi: np.int64,  # one past the last chunk
     seed: np.uint64,
     step: np.int64,
     needs: np.ndarray,  # (n, A) float32 barriers in [0, 1]
@@ -174,6 +227,8 @@ def population_step(
     propensity: np.ndarray,  # (n,) float32 engagement propensity
     outcome: np.ndarray,  # (2, n) uint8: world 0 factual, world 1 counterfactual
     exposure: np.ndarray,  # (n,) float32 service-years received in the factual world
+    mean_need: np.ndarray,  # (n,) float64 mean barrier (see mean_needs), kept up to date
+    cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     h_in: np.ndarray,  # (G,) weekly entry hazard scale per subgroup
@@ -184,100 +239,167 @@ def population_step(
     entrant_rate: np.ndarray,  # (G,) probability that an entrant starts in the outcome state
     need_mean: np.ndarray,  # (G, A) mean barrier per subgroup and area
     need_sd: float,
-) -> np.ndarray:
-    """Advance every beneficiary one week in both worlds, with common random numbers.
+    partial: np.ndarray,  # (n_chunks, 2, K) per-chunk aggregates, written for c_lo..c_hi-1
+) -> None:
+    """Advance the beneficiaries of chunks ``c_lo..c_hi-1`` one week in both worlds.
 
     Each person's weekly hazard of entering the outcome state is ``h_in[g] * prod_a (1 - r_a)``
     where ``r_a = need_a * barrier * (1 - efficacy * min(1, s * coverage_a * fit * effect))``
-    is the
-    barrier left in area ``a`` after the services the person receives (intensity ``s``);
-    needs are complementary, so an uncovered area blunts the help in the others.
+    is the barrier left in area ``a`` after the services the person receives (intensity ``s``);
+    needs are complementary, so an uncovered area blunts the help in the others. The targeting
+    weight of a person out of the outcome state is ``t (1 - mean need)^(3 (1 - q))
+    (1 + 2 q d)``: take-up ``t``, creaming unless the equity focus ``q`` is high, and extra
+    weight ``d`` on disadvantaged subgroups. Random numbers are common to both worlds.
 
-    Returns:
-        Aggregates after the update, shape ``(2, 4 + 2 G + A)`` per world: weight sum of those
-        not in the outcome state, service-years delivered, number ever served, number ever
-        served in the outcome state, then per subgroup the count in the outcome state and the
-        count, then per strategy area the unmet need among those not in the outcome state.
+    Chunks are independent (each person's update reads and writes only that person), so they
+    can run on any number of threads; each chunk's aggregates go to its own row of
+    ``partial`` (:func:`sum_chunks` adds them in chunk order: results do not depend on
+    threads). Per chunk and world: weight sum of those not in the outcome state,
+    service-years delivered, number ever served, number ever served in the outcome state, then
+    per subgroup the count in the outcome state and the count, then per strategy area the unmet
+    need among those not in the outcome state (``K = 4 + 2 G + A``).
     """
     n, A = needs.shape
     G = h_in.shape[0]
-    K = 4 + 2 * G + A
+    k_turn = _key(seed, step, np.int64(S_TURNOVER))
+    k_trans = _key(seed, step, np.int64(S_TRANSITION))
+    k_sub = _key(seed, step, np.int64(S_SUBGROUP))
+    k_ent = _key(seed, step, np.int64(S_ENTRANT))
     p_exit = np.empty(G)  # weekly chance of leaving the outcome state, per subgroup
     for g in range(G):
-        p_exit[g] = 1.0 - np.exp(-h_out[g])
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    partial = np.zeros((n_chunks, 2, K))
-    for c in prange(n_chunks):
+        p_exit[g] = 1.0 - math.exp(-h_out[g])
+    expo = np.empty(2)  # creaming exponent per world
+    boost = np.empty((2, 2))  # equity boost per world, for non-disadvantaged / disadvantaged
+    # bounded[w]: the parameters keep every factor of the entry hazard's product in [0, 1], so
+    # the hazard is at most h_in[g] and a draw above it cannot be an entry (skip the product).
+    bounded = np.zeros(2, np.bool_)
+    for w in range(2):
+        eq = wp[w, W_EQUITY]
+        expo[w] = CREAMING * (1.0 - eq)
+        boost[w, 0] = 1.0 + EQUITY_BOOST * eq * 0.0
+        boost[w, 1] = 1.0 + EQUITY_BOOST * eq * 1.0
+        ok = (0.0 <= eq <= 1.0 and wp[w, W_TAKEUP] >= 0.0 and wp[w, W_CAP_NORM] >= 0.0
+              and wp[w, W_FIT] >= 0.0 and wp[w, W_EFFECT] >= 0.0
+              and 0.0 <= wp[w, W_BARRIER] <= 1.0 and 0.0 <= wp[w, W_EFFICACY] <= 1.0)
+        for a in range(A):
+            ok = ok and coverage[w, a] >= 0.0
+        bounded[w] = ok
+    n_g = np.zeros(G, np.int64)
+    in_g = np.zeros((2, G), np.int64)
+    served = np.zeros(2, np.int64)
+    served_in = np.zeros(2, np.int64)
+    wsum = np.zeros(2)
+    ssum = np.zeros(2)
+    unmet = np.zeros((2, A))
+    for c in range(c_lo, c_hi):
         lo = c * CHUNK
         hi = min(n, lo + CHUNK)
-        acc = partial[c]
+        n_g[:] = 0
+        in_g[:] = 0
+        served[:] = 0
+        served_in[:] = 0
+        wsum[:] = 0.0
+        ssum[:] = 0.0
+        unmet[:] = 0.0
         for i in range(lo, hi):
             # Ageing out and replacement: the same for both worlds.
-            if turnover > 0.0 and u01(seed, step, i, S_TURNOVER) < turnover:
-                us = u01(seed, step, i, S_SUBGROUP)
+            if turnover > 0.0 and _u01k(k_turn, i) < turnover:
+                us = _u01k(k_sub, i)
                 g = 0
                 while g < G - 1 and us >= share_cum[g]:
                     g += 1
                 subgroup[i] = g
+                m = 0.0
                 for a in range(A):
                     v = need_mean[g, a] + need_sd * _normal(seed, step, i * A + a, S_NEED)
                     needs[i, a] = min(1.0, max(0.0, v))
-                start = 1 if u01(seed, step, i, S_ENTRANT) < entrant_rate[g] else 0
+                    m += float(needs[i, a])
+                m /= A
+                mean_need[i] = m
+                for w in range(2):
+                    cream[w, i] = (1.0 - m) ** expo[w]
+                start = 1 if _u01k(k_ent, i) < entrant_rate[g] else 0
                 outcome[0, i] = start
                 outcome[1, i] = start
                 exposure[i] = 0.0
             g = subgroup[i]
+            n_g[g] += 1
+            u = _u01k(k_trans, i)
+            if outcome[0, i] == 1 and outcome[1, i] == 1 and not u < p_exit[g]:
+                # In the outcome state in both worlds and staying there: no services (s = 0).
+                in_g[0, g] += 1
+                in_g[1, g] += 1
+                if exposure[i] > 0.1:
+                    served[0] += 1
+                    served[1] += 1
+                    served_in[0] += 1
+                    served_in[1] += 1
+                continue
             # float32 state is widened explicitly, so that the pure-Python fallback
             # (NUMBA_DISABLE_JIT=1) computes in float64 exactly as the compiled kernel does.
-            prop = np.float64(propensity[i])
-            mean_need = 0.0
-            for a in range(A):
-                mean_need += np.float64(needs[i, a])
-            mean_need /= A
-            u = u01(seed, step, i, S_TRANSITION)
+            prop = float(propensity[i])
+            d = 1 if disadvantaged[g] else 0
             for w in range(2):
-                p = wp[w]
                 weight = -1.0  # computed only for those out of the outcome state
                 s = 0.0
                 if outcome[w, i] == 0:
-                    weight = _weight(mean_need, prop, disadvantaged[g], p[W_TAKEUP], p[W_EQUITY])
-                    s = min(1.0, p[W_CAP_NORM] * weight)
-                    mult = 1.0
-                    for a in range(A):
-                        help_ = p[W_EFFICACY] * min(
-                            1.0, s * coverage[w, a] * p[W_FIT] * p[W_EFFECT])
-                        mult *= 1.0 - needs[i, a] * p[W_BARRIER] * (1.0 - help_)
-                    if u < 1.0 - np.exp(-h_in[g] * mult):
-                        outcome[w, i] = 1
+                    t = prop + wp[w, W_TAKEUP] * (1.0 - prop)
+                    weight = t * cream[w, i] * boost[w, d]
+                    s = min(1.0, wp[w, W_CAP_NORM] * weight)
+                    if not (bounded[w] and u > h_in[g] + _EXP_SKIP):
+                        mult = 1.0
+                        for a in range(A):
+                            help_ = wp[w, W_EFFICACY] * min(
+                                1.0, s * coverage[w, a] * wp[w, W_FIT] * wp[w, W_EFFECT])
+                            mult *= 1.0 - needs[i, a] * wp[w, W_BARRIER] * (1.0 - help_)
+                        x = h_in[g] * mult
+                        if u <= x + _EXP_SKIP and u < 1.0 - math.exp(-x):
+                            outcome[w, i] = 1
                 elif u < p_exit[g]:
                     outcome[w, i] = 0
+                sy = s / 52.0
                 if w == 0:
-                    exposure[i] = np.float64(exposure[i]) + s / 52.0
+                    exposure[i] = float(exposure[i]) + sy
                 # Aggregates after the update.
-                acc[w, 1] += s / 52.0
-                served = exposure[i] > 0.1
-                if served:
-                    acc[w, 2] += 1.0
-                    if outcome[w, i] == 1:
-                        acc[w, 3] += 1.0
-                acc[w, 4 + G + g] += 1.0
-                if outcome[w, i] == 1:
-                    acc[w, 4 + g] += 1.0
+                ssum[w] += sy
+                is_in = outcome[w, i] == 1
+                if exposure[i] > 0.1:
+                    served[w] += 1
+                    if is_in:
+                        served_in[w] += 1
+                if is_in:
+                    in_g[w, g] += 1
                 else:
                     if weight < 0.0:  # just left the outcome state
-                        weight = _weight(mean_need, prop, disadvantaged[g], p[W_TAKEUP],
-                                         p[W_EQUITY])
-                    acc[w, 0] += weight
+                        t = prop + wp[w, W_TAKEUP] * (1.0 - prop)
+                        weight = t * cream[w, i] * boost[w, d]
+                    wsum[w] += weight
                     for a in range(A):
-                        acc[w, 4 + 2 * G + a] += needs[i, a] * p[W_BARRIER]
-    out = np.zeros((2, K))
-    for c in range(n_chunks):
+                        unmet[w, a] += needs[i, a] * wp[w, W_BARRIER]
+        acc = partial[c]
+        for w in range(2):
+            acc[w, 0] = wsum[w]
+            acc[w, 1] = ssum[w]
+            acc[w, 2] = served[w]
+            acc[w, 3] = served_in[w]
+            for g in range(G):
+                acc[w, 4 + g] = in_g[w, g]
+                acc[w, 4 + G + g] = n_g[g]
+            for a in range(A):
+                acc[w, 4 + 2 * G + a] = unmet[w, a]
+
+
+@_jit()
+def sum_chunks(partial: np.ndarray) -> np.ndarray:
+    """The chunks' aggregates added in chunk order (the same result on any number of threads)."""
+    out = np.zeros(partial.shape[1:])
+    for c in range(partial.shape[0]):
         out += partial[c]
     return out
 
 
-#: Populations below this many chunks run the population kernel on one thread: waking the thread
-#: pool costs more than it saves. Results are the same on any number of threads.
+#: Populations below this many chunks run the population kernel on one thread: waking a thread
+#: costs more than it saves. Results are the same on any number of threads.
 PARALLEL_MIN_CHUNKS = 4
 
 
@@ -324,7 +446,7 @@ def meeting_interactions(
             dist = 0.0
             for d in range(D):
                 dist += (position[i, d] - position[j, d]) ** 2
-            dist = np.sqrt(dist)
+            dist = math.sqrt(dist)
             p_good = min(1.0, max(0.0, p_good_base - distance_penalty * dist))
             n_int += 1.0
             contacted[i, j] = True
@@ -340,3 +462,58 @@ def meeting_interactions(
             trust[i, j] = t
             trust[j, i] = t
     return np.array([n_int, n_good])
+
+
+@_jit()
+def agenda_moves(
+    position: np.ndarray,  # (N, D) agenda positions, updated in place
+    influence: np.ndarray,  # (N,)
+    contacted: np.ndarray,  # (N, N) bool, pairs that interacted this week
+    trust: np.ndarray,  # (N, N)
+    bound: float,  # confidence bound
+    rate: float,  # convergence rate this week (at most 0.5)
+) -> None:
+    """Synchronous trust-weighted bounded-confidence moves over the contacted pairs.
+
+    Partner ``i`` moves by the mean over its contacts ``j`` of
+    ``w_ij (x_j - x_i)`` with ``w_ij = 2 trust_ij rate infl_j / (infl_i + infl_j)`` if
+    ``|x_j - x_i| < bound``, else 0 (Deffuant et al. 2000): the dense computation with the
+    same operations in the same order, on the contacted pairs only (O(contacts), not O(N^2)).
+    """
+    N, D = position.shape
+    delta = np.zeros((N, D))
+    moved = np.zeros(N, np.bool_)
+    for i in range(N):
+        count = 0
+        for j in range(N):
+            if not contacted[i, j]:
+                continue
+            count += 1
+            dist = 0.0
+            for d in range(D):
+                dd = position[j, d] - position[i, d]
+                dist += dd * dd
+            if not math.sqrt(dist) < bound:
+                continue
+            pull = influence[j] / (influence[i] + influence[j])
+            w = trust[i, j] * 2.0 * pull * rate
+            for d in range(D):
+                delta[i, d] += w * (position[j, d] - position[i, d])
+        if count > 0:
+            moved[i] = True
+            for d in range(D):
+                delta[i, d] /= count
+    for i in range(N):
+        if moved[i]:
+            for d in range(D):
+                position[i, d] += delta[i, d]
+
+
+@_jit()
+def decay_trust(trust: np.ndarray, contacted: np.ndarray, factor: float) -> None:
+    """Multiply the trust of every pair that had no contact this week by ``factor``."""
+    N = trust.shape[0]
+    for i in range(N):
+        for j in range(N):
+            if not contacted[i, j]:
+                trust[i, j] *= factor

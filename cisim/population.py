@@ -10,13 +10,27 @@ Results-Based Accountability baseline). The hot loop is :func:`cisim.kernels.pop
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-from scipy.optimize import brentq
 
-from cisim.kernels import CHUNK, CREAMING, EQUITY_BOOST, PARALLEL_MIN_CHUNKS, WP, population_step
+from cisim.kernels import (
+    CHUNK,
+    CREAMING,
+    EQUITY_BOOST,
+    PARALLEL_MIN_CHUNKS,
+    WP,
+    creaming_factors,
+    mean_needs,
+    population_step,
+    status_quo_multipliers,
+    sum_chunks,
+)
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
 if TYPE_CHECKING:
@@ -58,6 +72,17 @@ class Population:
         self.h_in = np.zeros(self.G)
         self.aggregates = np.zeros((2, 4 + 2 * self.G + A))
         self._init_rng = rng
+        # Per-person caches the kernel keeps up to date (they change only on replacement).
+        self.mean_need = np.empty(self.n)
+        self.cream = np.empty((2, self.n))
+        self._cream_equity = [np.nan, np.nan]
+        self.refresh_caches()
+        self._partial = np.zeros(((self.n + CHUNK - 1) // CHUNK, 2, 4 + 2 * self.G + A))
+
+    def refresh_caches(self) -> None:
+        """Recompute each person's mean need and creaming factors (after editing ``needs``)."""
+        mean_needs(self.needs, self.mean_need)
+        self._cream_equity = [np.nan, np.nan]
 
     # ---- calibration ----------------------------------------------------------------------
 
@@ -71,24 +96,28 @@ class Population:
         """
         weight = self.targeting_weight(wp)
         p_in = self.baseline[self.subgroup].astype(float)
+        members = [np.flatnonzero(self.subgroup == g) for g in range(self.G)]
+        mult = np.empty(self.n)
         for _ in range(4):  # fixed point: who is out determines how thinly services spread
             w_sum = float(((1 - p_in) * weight).sum())
-            s = np.minimum(1.0, capacity / max(w_sum, 1e-12) * weight)
-            help_ = wp[WP.EFFICACY] * np.minimum(
-                1.0, s[:, None] * coverage[None, :] * wp[WP.FIT] * wp[WP.EFFECT])
-            mult = np.prod(1.0 - self.needs * wp[WP.BARRIER] * (1.0 - help_), axis=1)
+            status_quo_multipliers(self.needs, weight, capacity / max(w_sum, 1e-12), wp,
+                                   coverage, mult)
             for g in range(self.G):
-                idx = self.subgroup == g
-                if not idx.any():
+                idx = members[g]
+                if not idx.size:
                     continue
                 m_g = mult[idx]
                 h_out = self.h_out[g]
                 target = self.baseline[g]
+                r = np.empty_like(m_g)
+                q = np.empty_like(m_g)
 
                 def gap(h: float, m_g: np.ndarray = m_g, h_out: float = h_out,
-                        target: float = target) -> float:
-                    r = h * m_g
-                    return float((r / (r + h_out)).mean()) - target
+                        target: float = target, r: np.ndarray = r, q: np.ndarray = q) -> float:
+                    np.multiply(h, m_g, out=r)
+                    np.add(r, h_out, out=q)
+                    np.divide(r, q, out=r)
+                    return float(r.mean()) - target
 
                 hi = 1.0
                 while gap(hi) < 0 and hi < 1e6:
@@ -101,8 +130,8 @@ class Population:
         self.outcome[1] = start
 
     def targeting_weight(self, wp: np.ndarray) -> np.ndarray:
-        """Who services reach in a world with parameters ``wp`` (as the kernel's ``_weight``)."""
-        mean_need = self.needs.mean(axis=1, dtype=float)
+        """Who services reach in a world with parameters ``wp`` (as the kernel computes it)."""
+        mean_need = self.mean_need  # = needs.mean(axis=1, dtype=float), kept by the kernel
         takeup = self.propensity + wp[WP.TAKEUP] * (1 - self.propensity)
         dis = self.disadvantaged[self.subgroup]
         eq = wp[WP.EQUITY]
@@ -115,18 +144,35 @@ class Population:
     # ---- weekly update ----------------------------------------------------------------------
 
     def step(self, seed: np.uint64, step: int, wp: np.ndarray, coverage: np.ndarray) -> None:
-        """Advance both worlds one week (see :func:`cisim.kernels.population_step`)."""
-        threads = numba.get_num_threads()
-        if self.n < PARALLEL_MIN_CHUNKS * CHUNK:
-            numba.set_num_threads(1)
-        try:
-            self.aggregates = population_step(
-                seed, step, self.needs, self.subgroup, self.propensity, self.outcome,
-                self.exposure, wp, coverage, self.h_in, self.h_out, self.disadvantaged,
-                self.turnover, self.share_cum, self.entrant_rate(), self.need_mean, self.need_sd,
-            )
-        finally:
-            numba.set_num_threads(threads)
+        """Advance both worlds one week (see :func:`cisim.kernels.population_step`).
+
+        Large populations are split over :func:`kernel_threads` threads by chunk; the result
+        does not depend on the number of threads.
+        """
+        for w in range(2):
+            if wp[w, WP.EQUITY] != self._cream_equity[w]:
+                creaming_factors(self.mean_need, float(wp[w, WP.EQUITY]), self.cream[w])
+                self._cream_equity[w] = float(wp[w, WP.EQUITY])
+        partial = self._partial
+        n_chunks = partial.shape[0]
+        args = (
+            np.uint64(seed), np.int64(step), self.needs, self.subgroup, self.propensity,
+            self.outcome, self.exposure, self.mean_need, self.cream, wp, coverage, self.h_in,
+            self.h_out, self.disadvantaged, self.turnover, self.share_cum, self.entrant_rate(),
+            self.need_mean, self.need_sd, partial,
+        )
+        threads = min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1
+        if threads <= 1:
+            population_step(0, n_chunks, *args)
+        else:
+            bounds = [n_chunks * k // threads for k in range(threads + 1)]
+            pool = _thread_pool(threads - 1)
+            futures = [pool.submit(population_step, bounds[k], bounds[k + 1], *args)
+                       for k in range(1, threads)]
+            population_step(0, bounds[1], *args)
+            for f in futures:
+                f.result()
+        self.aggregates = sum_chunks(partial)
 
     def initial_aggregates(self, wp: np.ndarray) -> None:
         """Aggregates of the initial state (the kernel's layout), without stepping."""
@@ -170,6 +216,79 @@ class Population:
     def rate(self, w: int) -> float:
         """Outcome rate in world ``w``."""
         return float(self.in_outcome(w).sum() / max(1.0, self.group_sizes(w).sum()))
+
+
+def brentq(f: Callable[[float], float], xa: float, xb: float, xtol: float = 2e-12,
+           rtol: float = 4 * np.finfo(float).eps, maxiter: int = 100) -> float:
+    """Brent's root finder: a line-for-line port of SciPy's ``brentq`` (``Zeros/brentq.c``).
+
+    The same floating-point operations in the same order give the same root as
+    ``scipy.optimize.brentq`` without importing ``scipy.optimize`` (a few tenths of a second).
+
+    Raises:
+        ValueError: ``f(xa)`` and ``f(xb)`` have the same sign.
+    """
+    xpre, xcur = float(xa), float(xb)
+    xblk = fblk = spre = scur = 0.0
+    fpre, fcur = f(xpre), f(xcur)
+    if fpre == 0:
+        return xpre
+    if fcur == 0:
+        return xcur
+    if math.copysign(1.0, fpre) == math.copysign(1.0, fcur):
+        raise ValueError("f(a) and f(b) must have different signs")
+    for _ in range(maxiter):
+        if fpre != 0 and fcur != 0 and math.copysign(1.0, fpre) != math.copysign(1.0, fcur):
+            xblk, fblk = xpre, fpre
+            spre = scur = xcur - xpre
+        if abs(fblk) < abs(fcur):
+            xpre, xcur, xblk = xcur, xblk, xcur
+            fpre, fcur, fblk = fcur, fblk, fcur
+        delta = (xtol + rtol * abs(xcur)) / 2
+        sbis = (xblk - xcur) / 2
+        if fcur == 0 or abs(sbis) < delta:
+            return xcur
+        if abs(spre) > delta and abs(fcur) < abs(fpre):
+            if xpre == xblk:  # interpolate
+                stry = -fcur * (xcur - xpre) / (fcur - fpre)
+            else:  # extrapolate
+                dpre = (fpre - fcur) / (xpre - xcur)
+                dblk = (fblk - fcur) / (xblk - xcur)
+                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
+            if 2 * abs(stry) < min(abs(spre), 3 * abs(sbis) - delta):  # good short step
+                spre, scur = scur, stry
+            else:  # bisect
+                spre = scur = sbis
+        else:  # bisect
+            spre = scur = sbis
+        xpre, fpre = xcur, fcur
+        xcur += scur if abs(scur) > delta else (delta if sbis > 0 else -delta)
+        fcur = f(xcur)
+    raise RuntimeError(f"brentq: no convergence in {maxiter} iterations")
+
+
+def kernel_threads() -> int:
+    """Threads for the population kernel.
+
+    numba's thread count: ``NUMBA_NUM_THREADS`` (joblib's workers get 1), or what
+    ``numba.set_num_threads`` set in this thread.
+    """
+    from numba.np.ufunc import parallel
+
+    if parallel._is_initialized:  # numba's thread pool is up: honour set_num_threads
+        return int(numba.get_num_threads())
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool of at least ``workers`` threads (a new one after a fork)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1]._max_workers < workers:
+        _POOL = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="cisim-population"))
+    return _POOL[1]
 
 
 def world_parameters(world: World, equity: float, effect: float, barrier: float,

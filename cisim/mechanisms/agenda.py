@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cisim.kernels import agenda_moves
 from cisim.world import World
 
 if TYPE_CHECKING:
@@ -38,14 +39,9 @@ class CommonAgenda:
             emph = model.emphasis(world, self.component)
             x = world.position
             infl = world.partners.influence
-            diff = x[None, :, :] - x[:, None, :]  # diff[i, j] = x_j - x_i
-            dist = np.sqrt((diff**2).sum(axis=2))
             bound = dyn.confidence_bound + dyn.facilitation_bound * world.facilitation
-            pull = infl[None, :] / (infl[:, None] + infl[None, :])
-            w = world.contacted * (dist < bound) * world.trust * 2.0 * pull
-            w *= min(0.5, dyn.convergence_rate * emph)
-            n_contacts = np.maximum(1, world.contacted.sum(axis=1))
-            x += (w[:, :, None] * diff).sum(axis=1) / n_contacts[:, None]
+            agenda_moves(x, infl, world.contacted, world.trust, bound,
+                         min(0.5, dyn.convergence_rate * emph))
             att = world.attended
             if att.sum() >= 2 and dyn.proposal_pull > 0:
                 proposal = np.average(x[att], axis=0, weights=infl[att])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import S_ATTEND, draw_uniforms, meeting_interactions
+from cisim.kernels import S_ATTEND, decay_trust, draw_uniforms, meeting_interactions
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
 
@@ -71,7 +71,7 @@ class Communication:
                 )
                 world.interactions, world.good_interactions = float(counts[0]), float(counts[1])
         decay = dyn.trust_decay_per_year / STEPS_PER_YEAR
-        world.trust[~world.contacted] *= 1.0 - decay
+        decay_trust(world.trust, world.contacted, 1.0 - decay)
         world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
         world.trust_mean = _mean_trust(world)
 
@@ -80,5 +80,6 @@ def _mean_trust(world: World) -> float:
     idx = np.flatnonzero(world.active)
     if idx.size < 2:
         return 0.0
-    sub = world.trust[np.ix_(idx, idx)]
+    # All active: the whole matrix (the same sum as of its copy, without the copy).
+    sub = world.trust if idx.size == world.trust.shape[0] else world.trust[np.ix_(idx, idx)]
     return float(sub.sum() / (idx.size * (idx.size - 1)))
