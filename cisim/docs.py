@@ -46,6 +46,7 @@ SECTION_TITLES = {
     "phases": "Phases (`[phases]`)",
     "valuation": "SROI valuation (`[valuation]`)",
     "dynamics": "Dynamics: rate constants of the mechanisms (`[dynamics]`)",
+    "target": "Target (`[target]`, Results-Based Accountability)",
 }
 
 #: Notes printed under a section heading.
@@ -61,6 +62,9 @@ SECTION_NOTES = {
     "(`partners[].grant_per_year`) are funding lines too.",
     "population": "`population.subgroups` defaults to the two subgroups in the table after this "
     "one; the per-field defaults in the rows apply to subgroups a scenario lists itself.",
+    "target": "The whole section is optional (default: absent) and does not change the "
+    "simulation: the reports read it. When present it sets exactly one of `outcome_rate` and "
+    "`population_change_pp`; a `year` beyond `horizon_years` is not assessed.",
 }
 
 #: Units and sources the schema leaves empty (labels and the per-sector profile fields).
@@ -86,11 +90,14 @@ PROFILE_FILL = {
 
 #: Readable defaults of optional fields whose value is derived at run time.
 DERIVED_DEFAULTS = {
-    "partners[].expertise": "drawn: U(0.15, 0.45) per area",
+    "partners[].expertise": "drawn: U(0.15, 0.45) per area, U(0.6, 0.95) in the sector's "
+    "strong areas",
     "partners[].agenda_position": "drawn: uniform in [0,1]^2",
     "backbone.neutrality": "by type (world.BACKBONE_NEUTRALITY)",
     "funding.max_years": "none (no cliff)",
     "population.subgroups[].needs": "need_level in every area",
+    "target.outcome_rate": "none (set this or population_change_pp)",
+    "target.population_change_pp": "none (set this or outcome_rate)",
 }
 
 #: Paths whose default *value* is stated in (or directly implied by) the cited source. For

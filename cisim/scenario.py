@@ -879,10 +879,10 @@ class Scenario(Section):
                     f"population.subgroups '{g.name}': needs has {len(g.needs)} values for "
                     f"{len(areas)} strategy areas"
                 )
-        if self.partner_generation:
-            for sector, prof in self.partner_generation.profiles.items():
+        if gen and "profiles" in gen.model_fields_set:  # only profiles the author wrote
+            for sector, prof in gen.profiles.items():
                 unknown = [a for a in prof.strong_areas if a not in areas]
-                if unknown and self.partner_generation.counts.get(sector, 0) > 0:
+                if unknown and gen.counts.get(sector, 0) > 0:
                     raise ValueError(
                         f"partner_generation.profiles.{sector}.strong_areas names unknown "
                         f"strategy areas {unknown}; known: {areas}"

@@ -125,7 +125,8 @@ def build_partners(sc: Scenario, rng: np.random.Generator) -> PartnerTable:
             expertise[k] = r["expertise"]
         else:
             base = rng.uniform(0.15, 0.45, A)
-            for a_name in r["strong"]:
+            # a default profile's strong areas may not exist in a scenario's own area list
+            for a_name in (a for a in r["strong"] if a in areas):
                 base[areas.index(a_name)] = rng.uniform(0.6, 0.95)
             expertise[k] = base
         position[k] = r["position"] if r["position"] is not None else rng.uniform(0, 1, 2)

@@ -112,3 +112,15 @@ def test_counterfactual_is_isolated_copy(default_scenario: Scenario):
     cf = default_scenario.counterfactual()
     assert cf.isolated and not default_scenario.isolated
     assert cf.model_copy(update={"isolated": False}) == default_scenario
+
+
+def test_own_strategy_areas_with_default_profiles_build(tmp_path: Path):
+    from cisim.model import CollectiveImpactModel
+
+    f = tmp_path / "areas.toml"
+    f.write_text('name = "x"\nstrategy_areas = ["housing", "jobs"]\n'
+                 "[partner_generation.counts]\npublic = 2\nnonprofit = 1\n"
+                 "[[population.subgroups]]\nname = \"all\"\nshare = 1.0\n"
+                 "[population]\nsize = 200\n")
+    model = CollectiveImpactModel(load_scenario(f), rng=1)
+    assert model.factual.partners.expertise.shape == (3, 2)
