@@ -1,0 +1,257 @@
+"""Running the validation study: the sampled population of initiatives and its paired variants.
+
+The population is a Latin hypercube over the design space of :mod:`.designs`, run with
+:func:`cisim.sweep.sweep_function` (joblib execution, one seed per design from
+``SeedSequence(seed, spawn_key=(point, 0))``, a resumable Parquet store), so the study reuses the
+sweep machinery rather than a copy of it. Each run returns the per-initiative measurements the
+patterns need (:func:`run_design`). A second, smaller sweep runs each of its designs twice with
+common random numbers, once as designed and once with systems change switched off
+(:func:`run_design_without_systems_change`), for the systems-change pattern (seed 004).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cisim.scenario import CADENCE_WEEKS, STEPS_PER_YEAR, Scenario
+from cisim.simulate import SimulationResult, simulate
+from cisim.sweep import ResultStore, sweep_function
+
+from .designs import DIMENSIONS, NAMES, base_scenario, design_scenario
+
+__all__ = [
+    "NO_SYSTEMS_CHANGE",
+    "StudyConfig",
+    "StudyData",
+    "measure",
+    "run_design",
+    "run_design_without_systems_change",
+    "run_study",
+]
+
+#: Overrides that switch systems change off (services, practices and policy never change).
+NO_SYSTEMS_CHANGE = {
+    "dynamics.systems_change_rate_per_year": 0.0,
+    "dynamics.policy_change_rate_per_year": 0.0,
+}
+
+#: Year at which the five conditions are judged "in place": ORS Impact's sites had all run at
+#: least three years and many more than a decade (seed 004; DOMAIN.md: 39 eligible sites were at
+#: least three years old); the middle of the 10-year horizon.
+CONDITIONS_YEAR = 5
+
+
+def _at(t: pd.DataFrame, col: str, year: float) -> float:
+    return float(t[col].iloc[min(len(t) - 1, round(year * STEPS_PER_YEAR))])
+
+
+def _first_year(t: pd.DataFrame, col: str, level: float) -> float:
+    hit = np.flatnonzero(t[col].to_numpy() >= level)
+    return float(t["year"].iloc[hit[0]]) if len(hit) else float("nan")
+
+
+def _odds_gap(result: SimulationResult, world: str, step: int) -> float:
+    """Log odds ratio of the outcome state, majority over disadvantaged subgroups, at a step."""
+    g = result.subgroups
+    g = g[(g["world"] == world) & (g["step"] == step)]
+    dis = {s.name for s in result.scenario.population.subgroups if s.disadvantaged}
+    shares = {s.name: s.share for s in result.scenario.population.subgroups}
+
+    def mean_rate(names: set[str]) -> float:
+        rows = g[g["subgroup"].isin(names)]
+        w = np.array([shares[n] for n in rows["subgroup"]])
+        return float((rows["outcome_rate"].to_numpy() * w).sum() / w.sum())
+
+    a = mean_rate(set(shares) - dis)
+    b = mean_rate(dis)
+    eps = 1e-4
+    a, b = min(max(a, eps), 1 - eps), min(max(b, eps), 1 - eps)
+    return math.log(a / (1 - a)) - math.log(b / (1 - b))
+
+
+def _trust_asymmetry(t: pd.DataFrame) -> tuple[float, float]:
+    """Weekly change of mean trust regressed on good and bad interactions (per 100 pairs).
+
+    Returns:
+        The effect of one good and of one bad interaction on mean trust (NaN without meetings).
+    """
+    n = t["active_partners"].to_numpy()[:-1]
+    pairs = np.maximum(1.0, n * (n - 1) / 2)
+    good = t["good_interactions"].to_numpy()[1:] / pairs
+    bad = (t["interactions"].to_numpy()[1:] - t["good_interactions"].to_numpy()[1:]) / pairs
+    trust = t["trust"].to_numpy()
+    dt = np.diff(trust)
+    if (good > 0).sum() < 10 or (bad > 0).sum() < 10:
+        return float("nan"), float("nan")
+    X = np.column_stack([good, bad, trust[:-1], np.ones_like(good)])
+    coef, *_ = np.linalg.lstsq(X, dt, rcond=None)
+    return float(coef[0]), float(coef[1])
+
+
+def measure(result: SimulationResult) -> dict[str, Any]:
+    """The per-initiative measurements the patterns are checked on (one simulated run)."""
+    t = result.trajectory
+    s = result.summary
+    sc = result.scenario
+    H = sc.horizon_years
+    last = len(t) - 1
+    cadence = sc.meetings.cadence
+    streams = sc.funding.streams
+    anchor_years = max([st.years for st in streams if st.anchor], default=0.0)
+    share = _at(t, "served_share", H)
+    cf_served = _at(t, "outcome_rate_cf_served", H)
+    cf_unserved = ((_at(t, "outcome_rate_cf", H) - share * cf_served) / (1 - share)
+                   if share < 1 else float("nan"))
+    good, bad = _trust_asymmetry(t)
+    first = s["first_significant_change_year"]
+    out: dict[str, Any] = {
+        # the design as realised
+        "n_partners": float(t["active_partners"].iloc[0]),
+        "backbone": float(sc.backbone.present),
+        "backbone_fte": float(sc.backbone.staff.project_manager) if sc.backbone.present else 0.0,
+        "anchor": float(any(st.anchor for st in streams)),
+        "anchor_committed_years": float(anchor_years),
+        "meetings_per_year": (0.0 if cadence == "none" else STEPS_PER_YEAR
+                              / CADENCE_WEEKS[cadence]),
+        "equity_focus_level": float(sc.engagement.equity_focus),
+        "measurement_shared": float(sc.measurement.shared),
+        # population change against the counterfactual
+        "pc": np.array([_at(t, "population_change_vs_cf", y) for y in range(int(H) + 1)]),
+        "first_change_year": float(first),
+        "change_reached": float(math.isfinite(first)),
+        # the five conditions and the other components, yearly (stored as column@year)
+        **{c: np.array([_at(t, c, y) for y in range(int(H) + 1)]) for c in (
+            "trust", "agreement", "alignment", "measurement", "backbone_capacity",
+            "engagement", "runway_years")},
+        "years_to_trust": _first_year(t, "trust", sc.phases.run_min_trust),
+        "trust_good_effect": good,
+        "trust_bad_effect": bad,
+        # equity
+        "equity_gap_start": float(t["equity_gap"].iloc[0]),
+        "equity_gap_final": _at(t, "equity_gap", H),
+        "equity_gap_cf_final": _at(t, "equity_gap_cf", H),
+        "log_odds_gap_final": _odds_gap(result, "factual", last),
+        "log_odds_gap_cf_final": _odds_gap(result, "counterfactual", last),
+        # systems change and who benefits
+        "systems_change_final": _at(t, "systems_change", H),
+        "policy_change_final": _at(t, "policy_change", H),
+        "served_share_final": share,
+        "served_rate_final": _at(t, "served_outcome_rate", H),
+        "served_rate_cf_final": cf_served,
+        "unserved_rate_final": _at(t, "unserved_outcome_rate", H),
+        "unserved_rate_cf_final": cf_unserved,
+        # small wins and commitment
+        "measured_change@3": 100 * (_at(t, "measured_rate", 3) - _at(t, "measured_rate", 0)),
+        "active_partners_final": float(t["active_partners"].iloc[-1]),
+        "sroi_final": float(s["sroi_final"]),
+    }
+    return out
+
+
+def _design(params: Mapping[str, Any], extra: dict[str, Any] | None = None,
+            horizon_years: float = 10.0, population_size: int | None = None) -> Scenario:
+    u = {k: float(params[k]) for k in NAMES}
+    kwargs = {"horizon_years": horizon_years}
+    if population_size is not None:
+        kwargs["population_size"] = population_size
+    return design_scenario(u, base_scenario(**kwargs), extra)
+
+
+def run_design(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Model function of the population sweep: one sampled design, one seed."""
+    return measure(simulate(_design(params), seed))
+
+
+def run_design_without_systems_change(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The same design and seed run as designed and without systems change (paired)."""
+    sc = _design(params)
+    on = measure(simulate(sc, seed))
+    off = measure(simulate(sc.with_overrides(NO_SYSTEMS_CHANGE, source="no systems change"),
+                           seed))
+    keys = ("pc", "change_reached", "unserved_rate_final", "unserved_rate_cf_final",
+            "served_rate_final", "served_rate_cf_final", "served_share_final",
+            "systems_change_final", "policy_change_final")
+    out = {f"on_{k}": on[k] for k in keys}
+    out.update({f"off_{k}": off[k] for k in keys})
+    return out
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Sizes of a study run.
+
+    Attributes:
+        designs: Initiatives in the sampled population (Latin hypercube points).
+        paired_designs: Designs run with and without systems change.
+        seed: Master seed of both sweeps.
+        jobs: joblib workers.
+    """
+
+    designs: int = 320
+    paired_designs: int = 48
+    seed: int = 2005  # Grimm et al. 2005
+    jobs: int = 2
+
+
+QUICK = StudyConfig(designs=40, paired_designs=10)
+
+
+@dataclass
+class StudyData:
+    """The study's runs: one row per sampled initiative, one per paired design."""
+
+    population: pd.DataFrame
+    paired: pd.DataFrame
+    population_store: ResultStore
+    paired_store: ResultStore
+
+
+def _space() -> list[dict[str, Any]]:
+    return [{"path": d.name, "bounds": [0.0, 1.0]} for d in DIMENSIONS]
+
+
+def _read(store: ResultStore) -> pd.DataFrame:
+    runs = store.read()
+    sample = store.sample()
+    keep = [c for c in sample.columns if c not in ("replication", "seed")]
+    frame = runs.merge(sample[keep].drop_duplicates("point"), on="point", how="left")
+    failed = frame["error"].astype(str) != ""
+    if failed.any():
+        raise RuntimeError(f"{int(failed.sum())} validation runs failed; first: "
+                           f"{frame.loc[failed, 'error'].iloc[0]}")
+    return frame
+
+
+def run_study(out: str | Path, config: StudyConfig = StudyConfig(), *, resume: bool = False,
+              progress: Any = None) -> StudyData:
+    """Run (or resume) both sweeps of the study into ``out`` and read them back.
+
+    Args:
+        out: Directory for the two Parquet stores (``population/`` and ``paired/``).
+        config: Sizes.
+        resume: Continue stores left by an interrupted run.
+        progress: Passed to :func:`cisim.sweep.run_sweep` (True for a tqdm bar).
+
+    Returns:
+        The runs as frames (with the design coordinates).
+    """
+    out = Path(out)
+    pop = ResultStore(out / "population")
+    pair = ResultStore(out / "paired")
+    common = {"sampler": "latin", "replications": 1, "seed": config.seed, "jobs": config.jobs,
+              "progress": progress}
+    if not (pop.exists() and resume and pop.done() and len(pop.done()) >= config.designs):
+        sweep_function(run_design, _space(), pop.path, n=config.designs, resume=resume,
+                       name="validation_population", **common)
+    if not (pair.exists() and resume and len(pair.done()) >= config.paired_designs):
+        sweep_function(run_design_without_systems_change, _space(), pair.path,
+                       n=config.paired_designs, resume=resume, name="validation_paired",
+                       **{**common, "seed": config.seed + 1})
+    return StudyData(_read(pop), _read(pair), pop, pair)
