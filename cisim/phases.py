@@ -194,7 +194,7 @@ def refined_model(m: CollectiveImpactModel) -> PhaseModel:
             cause="setback: the common agenda fell apart"))
     phases = [
         Phase("initiation", "Initiation", _emph(
-            communication=1.0, agenda=1.0, activities=0.3, measurement=0.5, engagement=1.0,
+            communication=1.0, agenda=1.0, activities=0.15, measurement=0.5, engagement=1.0,
             investment=1.0, backbone=1.0, systems_change=0.2)),
         Phase("run", "Run", _emph(
             communication=0.8, agenda=0.5, activities=1.0, measurement=1.0, engagement=0.6,

@@ -527,9 +527,9 @@ class Population(Section):
         le=100,
     )
     cost_per_service_year: float = P(
-        6_000.0,
+        10_000.0,
         "currency/service-year",
-        ASSUMPTION,
+        "assumption, calibrated to seed 004's equity pattern (docs/validation.md)",
         "What one youth-year of service costs a provider.",
         gt=0,
         le=1e8,
@@ -702,7 +702,7 @@ class Dynamics(Section):
     initial_trust: float = P(0.1, "0-1", SEED002, "Trust between partners at the start.",
                              ge=0, le=1)
     good_experience_base: float = P(
-        0.6, "probability", ASSUMPTION,
+        0.68, "probability", "calibrated to seed 002 and Slovic 1993 (docs/validation.md)",
         "Chance that an unfacilitated interaction between strangers is good.", ge=0, le=1,
     )
     good_experience_facilitation: float = P(
@@ -710,7 +710,8 @@ class Dynamics(Section):
         "Extra chance of a good interaction with full facilitation quality.", ge=0, le=1,
     )
     distance_penalty: float = P(
-        0.4, "probability per unit distance", SEED002,
+        0.25, "probability per unit distance",
+        "seed 002; calibrated (docs/validation.md)",
         "Lower chance of a good interaction between partners far apart on the agenda.",
         ge=0, le=2,
     )
