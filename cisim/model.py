@@ -19,6 +19,7 @@ import numpy as np
 from mesa import DataCollector, Model
 
 from cisim.agents import Backbone, Beneficiary, Partner
+from cisim.kernels import WP
 from cisim.mechanisms import DEFAULT_MECHANISMS, Mechanism
 from cisim.mechanisms.systems_change import SystemsChange
 from cisim.outcomes import Recorder
@@ -131,10 +132,11 @@ class CollectiveImpactModel(Model):
         self._setup_mechanisms()
         cf = self.counterfactual
         self.population.calibrate(
-            self._world_row(1, cf, weight_sum=None), cf.coverage, cf.service_capacity
+            self._world_row(1, cf, spread=False), cf.coverage, cf.service_capacity
         )
         self.population.initial_aggregates(
-            np.stack([self._world_row(w, world, None) for w, world in enumerate(self.worlds)])
+            np.stack([self._world_row(w, world, spread=False)
+                      for w, world in enumerate(self.worlds)])
         )
         self._setup_mechanisms()
         self.recorder = Recorder(self)
@@ -218,7 +220,12 @@ class CollectiveImpactModel(Model):
                      f"{self.phase_model.label(source)} -> {self.phase_model.label(target)}: "
                      f"{cause}")
 
-    def _world_row(self, w: int, world: World, weight_sum: float | None = -1.0) -> np.ndarray:
+    def _world_row(self, w: int, world: World, spread: bool = True) -> np.ndarray:
+        """The population kernel's parameters for world ``w``.
+
+        With ``spread`` the row also says how thinly the world's service capacity spreads over
+        the targeting weight of those out of the outcome state (not known before calibration).
+        """
         sc = self.design
         equity = 0.0 if world.isolated else sc.engagement.equity_focus
         row = world_parameters(
@@ -226,11 +233,8 @@ class CollectiveImpactModel(Model):
             SystemsChange.effectiveness(self, world), SystemsChange.barrier(self, world),
             sc.dynamics.service_efficacy,
         )
-        if weight_sum is not None:
-            from cisim.kernels import WP
-
-            ws = self.population.weight_sum(w) if weight_sum == -1.0 else weight_sum
-            row[WP.CAP_NORM] = world.service_capacity / max(ws, 1e-12)
+        if spread:
+            row[WP.CAP_NORM] = world.service_capacity / max(self.population.weight_sum(w), 1e-12)
         return row
 
     # ---- services for the mechanisms ------------------------------------------------------------
