@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from cisim.io import write_atomic
+from cisim.progress import tqdm_progress
 from cisim.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["main", "parse_set", "parse_sets"]
@@ -116,7 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from cisim.simulate import ensemble
 
-    with _progress_bar(args.replications, scenario.name) as progress:
+    with tqdm_progress(scenario.name, args.replications, leave=False) as progress:
         result = ensemble(
             scenario,
             replications=args.replications,
@@ -140,24 +140,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     print(format_summary(result, outdir=outdir, files=files))
     return EXIT_OK
-
-
-@contextmanager
-def _progress_bar(total: int, name: str) -> Iterator[Callable[[int, int], None]]:
-    """Show a tqdm bar on stderr, fed by the ensemble's ``progress(done, total)`` callback."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc=name, unit="run", file=sys.stderr, leave=False)
-
-    def update(done: int, total: int) -> None:
-        if total != bar.total:
-            bar.total = total
-        bar.update(max(0, done - bar.n))
-
-    try:
-        yield update
-    finally:
-        bar.close()
 
 
 def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool) -> list[Path]:

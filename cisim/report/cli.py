@@ -166,7 +166,8 @@ def load_results(directory: Path) -> Any:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handle ``cisim compare``; return the exit status."""
-    from cisim.cli import EXIT_INVALID, EXIT_OK, UsageError, _progress_bar, parse_sets
+    from cisim.cli import EXIT_INVALID, EXIT_OK, UsageError, parse_sets
+    from cisim.progress import tqdm_progress
     from cisim.report.compare import run_comparison, write_comparison
 
     if args.replications < 2:
@@ -192,7 +193,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "compare_" + "_".join(Path(f).stem for f in args.files)[:80] + ".html")
 
     total = args.replications * len(scenarios)
-    with _progress_bar(total, "compare") as progress:
+    with tqdm_progress("compare", total, leave=False) as progress:
         comparison = run_comparison(scenarios, labels, sources, replications=args.replications,
                                     seed=args.seed, n_jobs=args.jobs, progress=progress)
     start = time.perf_counter()
@@ -246,12 +247,13 @@ def _overrides_text(sets: list[str]) -> str:
 
 
 def _run(scenario: Any, args: argparse.Namespace) -> Any:
-    from cisim.cli import UsageError, _progress_bar
+    from cisim.cli import UsageError
+    from cisim.progress import tqdm_progress
     from cisim.simulate import ensemble
 
     if args.replications < 1:
         raise UsageError(f"--replications must be at least 1, got {args.replications}")
-    with _progress_bar(args.replications, scenario.name) as progress:
+    with tqdm_progress(scenario.name, args.replications, leave=False) as progress:
         return ensemble(scenario, replications=args.replications, seed=args.seed,
                         n_jobs=args.jobs, progress=progress)
 

@@ -13,14 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cisim.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from cisim.scenario import ScenarioError
 
 __all__ = ["add_parser", "cmd_analyze", "cmd_sweep", "main"]
 
-EXIT_OK = 0
-EXIT_FAILED_RUNS = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_FAILED_RUNS = 1  # every run of the sweep failed
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -70,7 +68,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handle ``cisim sweep``."""
-    from cisim.sweep.execute import run_sweep, tqdm_progress
+    from cisim.progress import tqdm_progress
+    from cisim.sweep.execute import run_sweep
     from cisim.sweep.spec import load_spec
     from cisim.sweep.store import StoreError
 
@@ -193,12 +192,10 @@ def format_analysis(result: object) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sweep`` or ``analyze`` alone (``python -m cisim.sweep sweep SPEC ...``)."""
-    parser = argparse.ArgumentParser(prog="cisim")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_parser(sub)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    return int(args.func(args))
+    """Run ``sweep`` or ``analyze`` alone (``python -m cisim.sweep sweep SPEC ...``).
+
+    The same parser and error handling as the ``cisim`` command.
+    """
+    from cisim.cli import main as cisim_main
+
+    return cisim_main(argv)

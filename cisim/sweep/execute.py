@@ -17,15 +17,15 @@ task size or the completion order. joblib (joblib.readthedocs.io), Dask (Rocklin
 from __future__ import annotations
 
 import math
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
+from cisim.progress import Progress, tqdm_progress
 from cisim.scenario import Scenario
 from cisim.sweep.model_function import CisimModel, ModelFunction, flatten_outputs
 from cisim.sweep.samplers import build_sample, run_table
@@ -43,7 +43,6 @@ from cisim.sweep.store import RUN_COLUMNS, ResultStore, StoreError
 __all__ = ["Progress", "run_sweep", "sweep_function", "tqdm_progress"]
 
 Backend = Literal["loky", "dask"]
-Progress = Callable[[int, int], None]
 
 #: Longest error message kept per failed run.
 MAX_ERROR = 500
@@ -350,34 +349,6 @@ def _progress_context(progress: Progress | bool | None) -> Iterator[Progress | N
         yield progress
     else:
         yield None
-
-
-@contextmanager
-def tqdm_progress(desc: str) -> Iterator[Progress]:
-    """A tqdm bar on stderr showing runs done, rate and ETA, fed by ``progress(done, total)``."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True)
-    started = False
-
-    def update(done: int, total: int) -> None:
-        nonlocal started
-        if total != bar.total:
-            bar.total = total
-        if not started:
-            # runs already in the store (resume) do not count toward the rate
-            bar.n = done
-            bar.last_print_n = done
-            bar.start_t = bar._time()
-            started = True
-            bar.refresh()
-            return
-        bar.update(max(0, done - bar.n))
-
-    try:
-        yield update
-    finally:
-        bar.close()
 
 
 def expected_columns(spec: SweepSpec, base: Scenario | None) -> list[str]:
