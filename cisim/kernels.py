@@ -18,9 +18,12 @@ import os
 import tempfile
 from pathlib import Path
 
+import llvmlite.binding
 import numba
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 __all__ = [
     "CHUNK",
@@ -31,6 +34,7 @@ __all__ = [
     "mean_needs",
     "meeting_interactions",
     "population_step",
+    "recount",
     "status_quo_multipliers",
     "sum_chunks",
     "u01",
@@ -39,6 +43,7 @@ __all__ = [
 CREAMING = 3.0  # exponent of "creaming" the easiest to help without an equity focus
 EQUITY_BOOST = 2.0  # extra weight on disadvantaged subgroups at full equity focus
 CHUNK = 16_384  # beneficiaries per reduction chunk (fixed: results do not depend on threads)
+PREFETCH_AHEAD = 128  # how many people ahead the population kernel prefetches state
 _CACHE = os.environ.get("CISIM_NUMBA_CACHE", "1") != "0"
 
 
@@ -65,23 +70,60 @@ def _jit(**options):
     cached in a private directory under the system temp directory, or, failing that, compiled
     in every process without a cache.
     """
+    opts = {"error_model": "numpy", **options}  # no ZeroDivisionError paths: none can occur
 
     def wrap(func):
         if _CACHE:
             try:
-                return njit(cache=True, **options)(func)
+                return njit(cache=True, **opts)(func)
             except RuntimeError:  # numba found no writable cache location
                 if not numba.config.CACHE_DIR:
                     fallback = _private_cache_dir()
                     if fallback is not None:
                         numba.config.CACHE_DIR = fallback
                         try:
-                            return njit(cache=True, **options)(func)
+                            return njit(cache=True, **opts)(func)
                         except RuntimeError:
                             pass
-        return njit(**options)(func)
+        return njit(**opts)(func)
 
     return wrap
+
+if numba.config.DISABLE_JIT:
+
+    def prefetch(arr: np.ndarray, index: int) -> None:
+        """Without the JIT there is nothing to prefetch."""
+
+else:
+
+    @intrinsic
+    def prefetch(typingctx, arr, index):
+        """Ask the CPU to bring element ``index`` (flat, C order) of ``arr`` into its caches.
+
+        A hint only (LLVM's ``llvm.prefetch``): it changes no value, and the kernel asks for
+        the people a few dozen places ahead so their state arrives before it is needed.
+        """
+        if not (isinstance(arr, types.Array) and arr.layout == "C"
+                and isinstance(index, types.Integer)):
+            return None
+        pointer = "p0" if llvmlite.binding.llvm_version_info >= (15,) else "p0i8"
+
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            offset = context.cast(builder, args[1], signature.args[1], types.intp)
+            i8p = ir.IntType(8).as_pointer()
+            address = builder.bitcast(builder.gep(ary.data, [offset]), i8p)
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+            fn = builder.module.declare_intrinsic(f"llvm.prefetch.{pointer}", fnty=fnty)
+            # read, high temporal locality, data cache
+            builder.call(fn, [address, ir.Constant(i32, 0), ir.Constant(i32, 3),
+                              ir.Constant(i32, 1)])
+            return context.get_dummy_value()
+
+        return types.void(arr, index), codegen
+
 
 # Streams of the counter-based generator.
 S_TURNOVER, S_SUBGROUP, S_ENTRANT, S_TRANSITION, S_NEED = 0, 1, 2, 3, 4
@@ -120,41 +162,6 @@ def _mix(z: np.uint64) -> np.uint64:
 
 
 @_jit()
-def u01(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
-    """Uniform draw in [0, 1) at the coordinates (seed, step, index, stream)."""
-    z = _mix(seed + np.uint64(0x9E3779B97F4A7C15) * np.uint64(stream + 1))
-    z = _mix(z ^ (np.uint64(step) * np.uint64(0xD1B54A32D192ED03)))
-    z = _mix(z ^ np.uint64(index))
-    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@_jit()
-def _normal(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
-    """Standard normal draw (Box-Muller on two counter draws)."""
-    a = u01(seed, step, index, stream)
-    b = u01(seed, step, index, stream + 100)
-    return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
-
-
-@_jit()
-def draw_uniforms(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64) -> np.ndarray:
-    """``n`` uniform draws for indices ``0..n-1`` (used by partner-level mechanisms)."""
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = u01(seed, step, i, stream)
-    return out
-
-
-@_jit()
-def draw_normals(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64) -> np.ndarray:
-    """``n`` standard normal draws for indices ``0..n-1``."""
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = _normal(seed, step, i, stream)
-    return out
-
-
-@_jit()
 def _key(seed: np.uint64, step: np.int64, stream: np.int64) -> np.uint64:
     """The part of :func:`u01` that does not depend on the index (hoisted out of loops)."""
     z = _mix(seed + np.uint64(0x9E3779B97F4A7C15) * np.uint64(stream + 1))
@@ -166,6 +173,47 @@ def _u01k(key: np.uint64, index: np.int64) -> float:
     """:func:`u01` at ``index`` given ``key = _key(seed, step, stream)`` (the same number)."""
     z = _mix(key ^ np.uint64(index))
     return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@_jit()
+def _normalk(key_a: np.uint64, key_b: np.uint64, index: np.int64) -> float:
+    """:func:`_normal` at ``index`` given the keys of its stream and of the stream + 100."""
+    a = _u01k(key_a, index)
+    b = _u01k(key_b, index)
+    return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
+
+
+@_jit()
+def u01(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
+    """Uniform draw in [0, 1) at the coordinates (seed, step, index, stream)."""
+    return _u01k(_key(seed, step, stream), index)
+
+
+@_jit()
+def _normal(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
+    """Standard normal draw (Box-Muller on two counter draws)."""
+    return _normalk(_key(seed, step, stream), _key(seed, step, stream + 100), index)
+
+
+@_jit()
+def draw_uniforms(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64) -> np.ndarray:
+    """``n`` uniform draws for indices ``0..n-1`` (used by partner-level mechanisms)."""
+    out = np.empty(n)
+    key = _key(seed, step, stream)
+    for i in range(n):
+        out[i] = _u01k(key, i)
+    return out
+
+
+@_jit()
+def draw_normals(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64) -> np.ndarray:
+    """``n`` standard normal draws for indices ``0..n-1``."""
+    out = np.empty(n)
+    key_a = _key(seed, step, stream)
+    key_b = _key(seed, step, stream + 100)
+    for i in range(n):
+        out[i] = _normalk(key_a, key_b, i)
+    return out
 
 
 @_jit()
@@ -212,8 +260,48 @@ def status_quo_multipliers(needs: np.ndarray, weight: np.ndarray, scale: float, 
 #: Margin of the tests that skip work in the entry draw without changing its outcome:
 #: ``1 - exp(-x) <= x`` for every real ``x``, and computed in floating point it exceeds ``x``
 #: by at most ~3e-16, so a draw ``u > x + 1e-15`` cannot be below ``1 - exp(-x)``; and when
-#: every factor of the hazard's product is in [0, 1] (``bounded``), ``x <= h_in``.
+#: every factor of the hazard's product is in [0, 1] (``bounded``), ``x`` is at most
+#: ``h_in (1 - mean need * chord)``, which the kernel inflates by ``1 + 1e-9`` against rounding.
 _EXP_SKIP = 1e-15
+
+
+@_jit()
+def _threshold(t: float) -> np.int64:
+    """The integer ``T`` with ``u01(...) < t`` exactly when ``u01``'s 53-bit integer is < ``T``."""
+    return np.int64(math.ceil(min(max(t, -1.0), 2.0) * 9007199254740992.0))
+
+
+@_jit()
+def _weight(prop: float, takeup: float, cream: float, boost: float) -> float:
+    """Targeting weight of a person out of the outcome state (see :func:`population_step`)."""
+    return (prop + takeup * (1.0 - prop)) * cream * boost
+
+
+@_jit()
+def _move(acc: np.ndarray, G: np.int64, g0: np.int64, served0: bool, in00: bool, in10: bool,
+          g1: np.int64, served1: bool, in01: bool, in11: bool) -> None:
+    """Move one person's share of a chunk's counts from its old state to its new one."""
+    _count(acc, G, g0, served0, in00, in10, -1.0)
+    _count(acc, G, g1, served1, in01, in11, 1.0)
+
+
+@_jit()
+def _count(acc: np.ndarray, G: np.int64, g: np.int64, served: bool, in0: bool, in1: bool,
+           sign: float) -> None:
+    """Add (``sign`` 1) or remove (-1) one person's share of a chunk's integer counts."""
+    acc[0, 4 + G + g] += sign
+    acc[1, 4 + G + g] += sign
+    if in0:
+        acc[0, 4 + g] += sign
+    if in1:
+        acc[1, 4 + g] += sign
+    if served:
+        acc[0, 2] += sign
+        acc[1, 2] += sign
+        if in0:
+            acc[0, 3] += sign
+        if in1:
+            acc[1, 3] += sign
 
 
 @_jit(nogil=True)
@@ -239,7 +327,7 @@ def population_step(
     entrant_rate: np.ndarray,  # (G,) probability that an entrant starts in the outcome state
     need_mean: np.ndarray,  # (G, A) mean barrier per subgroup and area
     need_sd: float,
-    partial: np.ndarray,  # (n_chunks, 2, K) per-chunk aggregates, written for c_lo..c_hi-1
+    partial: np.ndarray,  # (n_chunks, 2, K) per-chunk aggregates, updated for c_lo..c_hi-1
 ) -> None:
     """Advance the beneficiaries of chunks ``c_lo..c_hi-1`` one week in both worlds.
 
@@ -252,12 +340,17 @@ def population_step(
     weight ``d`` on disadvantaged subgroups. Random numbers are common to both worlds.
 
     Chunks are independent (each person's update reads and writes only that person), so they
-    can run on any number of threads; each chunk's aggregates go to its own row of
+    can run on any number of threads; each chunk's aggregates are in its own row of
     ``partial`` (:func:`sum_chunks` adds them in chunk order: results do not depend on
     threads). Per chunk and world: weight sum of those not in the outcome state,
     service-years delivered, number ever served, number ever served in the outcome state, then
     per subgroup the count in the outcome state and the count, then per strategy area the unmet
-    need among those not in the outcome state (``K = 4 + 2 G + A``).
+    need among those not in the outcome state (``K = 4 + 2 G + A``). The sums (columns 0, 1
+    and the unmet need) are recomputed every week; the counts are kept up to date person by
+    person as states change (exact integers, so the same as recounting), so that the ~90% of
+    people who stay in the outcome state in both worlds cost two random draws and no
+    bookkeeping. ``partial``'s counts must hold the state's counts on entry (see
+    :meth:`cisim.population.Population.recount`).
     """
     n, A = needs.shape
     G = h_in.shape[0]
@@ -265,45 +358,84 @@ def population_step(
     k_trans = _key(seed, step, np.int64(S_TRANSITION))
     k_sub = _key(seed, step, np.int64(S_SUBGROUP))
     k_ent = _key(seed, step, np.int64(S_ENTRANT))
+    k_need_a = _key(seed, step, np.int64(S_NEED))
+    k_need_b = _key(seed, step, np.int64(S_NEED + 100))
     p_exit = np.empty(G)  # weekly chance of leaving the outcome state, per subgroup
     for g in range(G):
         p_exit[g] = 1.0 - math.exp(-h_out[g])
-    expo = np.empty(2)  # creaming exponent per world
-    boost = np.empty((2, 2))  # equity boost per world, for non-disadvantaged / disadvantaged
-    # bounded[w]: the parameters keep every factor of the entry hazard's product in [0, 1], so
-    # the hazard is at most h_in[g] and a draw above it cannot be an entry (skip the product).
+    # Per world: take-up, capacity, creaming exponent, equity boost of the disadvantaged,
+    # whether the parameters keep every factor of the entry hazard's product in [0, 1]
+    # ("bounded"), and then the chord that bounds the product from a person's mean need: a
+    # draw above the bound cannot be an entry, so the product need not be computed.
+    takeup = np.empty(2)
+    cap = np.empty(2)
+    expo = np.empty(2)
+    boost = np.empty(2)
     bounded = np.zeros(2, np.bool_)
+    chord = np.empty(2)
     for w in range(2):
         eq = wp[w, W_EQUITY]
+        takeup[w] = wp[w, W_TAKEUP]
+        cap[w] = wp[w, W_CAP_NORM]
         expo[w] = CREAMING * (1.0 - eq)
-        boost[w, 0] = 1.0 + EQUITY_BOOST * eq * 0.0
-        boost[w, 1] = 1.0 + EQUITY_BOOST * eq * 1.0
+        boost[w] = 1.0 + EQUITY_BOOST * eq
         ok = (0.0 <= eq <= 1.0 and wp[w, W_TAKEUP] >= 0.0 and wp[w, W_CAP_NORM] >= 0.0
               and wp[w, W_FIT] >= 0.0 and wp[w, W_EFFECT] >= 0.0
               and 0.0 <= wp[w, W_BARRIER] <= 1.0 and 0.0 <= wp[w, W_EFFICACY] <= 1.0)
         for a in range(A):
             ok = ok and coverage[w, a] >= 0.0
         bounded[w] = ok
-    n_g = np.zeros(G, np.int64)
-    in_g = np.zeros((2, G), np.int64)
-    served = np.zeros(2, np.int64)
-    served_in = np.zeros(2, np.int64)
-    wsum = np.zeros(2)
-    ssum = np.zeros(2)
-    unmet = np.zeros((2, A))
+        # When bounded, each factor of the product is at most 1 - need_a c (help is at most
+        # the efficacy), so the product is at most (1 - m c)^A (AM-GM, m the mean need), which
+        # is convex in m and so at most the chord 1 - m (1 - (1 - c)^A) on [0, 1].
+        c_w = wp[w, W_BARRIER] * (1.0 - wp[w, W_EFFICACY])
+        chord[w] = 1.0 - (1.0 - c_w) ** A if ok else 0.0
+    # Integer thresholds for the first pass: a draw u = m / 2^53 (m an integer) is below t
+    # exactly when m < ceil(t 2^53), so comparing integers decides as comparing the floats.
+    t_turn = _threshold(turnover if turnover > 0.0 else -1.0)  # -1: nobody ages out
+    t_exit = _threshold(p_exit.max())  # (the exact per-subgroup test is in the second pass)
+    flag = np.empty(CHUNK, np.uint8)
+    out0 = outcome[0]  # (1-D views let the first pass vectorise)
+    out1 = outcome[1]
+    cream0 = cream[0]
+    cream1 = cream[1]
     for c in range(c_lo, c_hi):
         lo = c * CHUNK
         hi = min(n, lo + CHUNK)
-        n_g[:] = 0
-        in_g[:] = 0
-        served[:] = 0
-        served_in[:] = 0
-        wsum[:] = 0.0
-        ssum[:] = 0.0
-        unmet[:] = 0.0
-        for i in range(lo, hi):
-            # Ageing out and replacement: the same for both worlds.
-            if turnover > 0.0 and _u01k(k_turn, i) < turnover:
+        acc = partial[c]
+        wsum0 = wsum1 = ssum0 = ssum1 = 0.0
+        for w in range(2):
+            for a in range(A):
+                acc[w, 4 + 2 * G + a] = 0.0
+        # First pass, without branches (so it vectorises): flag who may age out, may leave
+        # the outcome state, or is out of it in a world. Everyone else stays in it in both
+        # worlds, needs no services and changes no count: two draws are all they cost.
+        for j in range(hi - lo):
+            i = lo + j
+            m_turn = np.int64(_mix(k_turn ^ np.uint64(i)) >> np.uint64(11))
+            m_trans = np.int64(_mix(k_trans ^ np.uint64(i)) >> np.uint64(11))
+            flag[j] = ((m_turn < t_turn) | (m_trans < t_exit)
+                       | ((out0[i] & out1[i]) == 0))
+        for j in range(hi - lo):
+            if not flag[j]:
+                continue
+            i = lo + j
+            # Fetch the state of people further on while this one is computed (at 1,000,000
+            # people it is out of cache, and about one in eight people is worked on).
+            ahead = min(i + PREFETCH_AHEAD, n - 1)
+            prefetch(needs, ahead * A)
+            prefetch(propensity, ahead)
+            prefetch(exposure, ahead)
+            prefetch(mean_need, ahead)
+            prefetch(cream0, ahead)
+            prefetch(cream1, ahead)
+            # The person's share of the counts before the update (moved if it changes).
+            g_was = np.int64(subgroup[i])
+            served_was = exposure[i] > 0.1
+            in0_was = outcome[0, i] == 1
+            in1_was = outcome[1, i] == 1
+            if _u01k(k_turn, i) < turnover:
+                # Ageing out and replacement: the same for both worlds.
                 us = _u01k(k_sub, i)
                 g = 0
                 while g < G - 1 and us >= share_cum[g]:
@@ -311,7 +443,7 @@ def population_step(
                 subgroup[i] = g
                 m = 0.0
                 for a in range(A):
-                    v = need_mean[g, a] + need_sd * _normal(seed, step, i * A + a, S_NEED)
+                    v = need_mean[g, a] + need_sd * _normalk(k_need_a, k_need_b, i * A + a)
                     needs[i, a] = min(1.0, max(0.0, v))
                     m += float(needs[i, a])
                 m /= A
@@ -322,31 +454,24 @@ def population_step(
                 outcome[0, i] = start
                 outcome[1, i] = start
                 exposure[i] = 0.0
-            g = subgroup[i]
-            n_g[g] += 1
+            g = np.int64(subgroup[i])
             u = _u01k(k_trans, i)
-            if outcome[0, i] == 1 and outcome[1, i] == 1 and not u < p_exit[g]:
-                # In the outcome state in both worlds and staying there: no services (s = 0).
-                in_g[0, g] += 1
-                in_g[1, g] += 1
-                if exposure[i] > 0.1:
-                    served[0] += 1
-                    served[1] += 1
-                    served_in[0] += 1
-                    served_in[1] += 1
-                continue
+            # A new entrant in the outcome state in both worlds and staying there needs no
+            # services (s = 0) and adds nothing to the sums.
+            stays = outcome[0, i] == 1 and outcome[1, i] == 1 and not u < p_exit[g]
             # float32 state is widened explicitly, so that the pure-Python fallback
             # (NUMBA_DISABLE_JIT=1) computes in float64 exactly as the compiled kernel does.
             prop = float(propensity[i])
-            d = 1 if disadvantaged[g] else 0
-            for w in range(2):
+            d = disadvantaged[g]
+            for w in range(0 if stays else 2):
                 weight = -1.0  # computed only for those out of the outcome state
                 s = 0.0
                 if outcome[w, i] == 0:
-                    t = prop + wp[w, W_TAKEUP] * (1.0 - prop)
-                    weight = t * cream[w, i] * boost[w, d]
-                    s = min(1.0, wp[w, W_CAP_NORM] * weight)
-                    if not (bounded[w] and u > h_in[g] + _EXP_SKIP):
+                    weight = _weight(prop, takeup[w], cream[w, i], boost[w] if d else 1.0)
+                    s = min(1.0, cap[w] * weight)
+                    # The hazard is at most h_in[g] (1 - mean need * chord[w]) when bounded.
+                    if not (bounded[w] and u > h_in[g] * (1.0 - mean_need[i] * chord[w])
+                            * (1.0 + 1e-9) + _EXP_SKIP):
                         mult = 1.0
                         for a in range(A):
                             help_ = wp[w, W_EFFICACY] * min(
@@ -360,36 +485,51 @@ def population_step(
                 sy = s / 52.0
                 if w == 0:
                     exposure[i] = float(exposure[i]) + sy
-                # Aggregates after the update.
-                ssum[w] += sy
-                is_in = outcome[w, i] == 1
-                if exposure[i] > 0.1:
-                    served[w] += 1
-                    if is_in:
-                        served_in[w] += 1
-                if is_in:
-                    in_g[w, g] += 1
+                    ssum0 += sy
                 else:
+                    ssum1 += sy
+                if outcome[w, i] == 0:  # sums over those out of the outcome state
                     if weight < 0.0:  # just left the outcome state
-                        t = prop + wp[w, W_TAKEUP] * (1.0 - prop)
-                        weight = t * cream[w, i] * boost[w, d]
-                    wsum[w] += weight
+                        weight = _weight(prop, takeup[w], cream[w, i], boost[w] if d else 1.0)
+                    if w == 0:
+                        wsum0 += weight
+                    else:
+                        wsum1 += weight
                     for a in range(A):
-                        unmet[w, a] += needs[i, a] * wp[w, W_BARRIER]
-        acc = partial[c]
-        for w in range(2):
-            acc[w, 0] = wsum[w]
-            acc[w, 1] = ssum[w]
-            acc[w, 2] = served[w]
-            acc[w, 3] = served_in[w]
-            for g in range(G):
-                acc[w, 4 + g] = in_g[w, g]
-                acc[w, 4 + G + g] = n_g[g]
-            for a in range(A):
-                acc[w, 4 + 2 * G + a] = unmet[w, a]
+                        acc[w, 4 + 2 * G + a] += needs[i, a] * wp[w, W_BARRIER]
+            served = exposure[i] > 0.1
+            in0 = outcome[0, i] == 1
+            in1 = outcome[1, i] == 1
+            if g != g_was or served != served_was or in0 != in0_was or in1 != in1_was:
+                _move(acc, G, g_was, served_was, in0_was, in1_was, g, served, in0, in1)
+        acc[0, 0] = wsum0
+        acc[1, 0] = wsum1
+        acc[0, 1] = ssum0
+        acc[1, 1] = ssum1
 
 
-@_jit()
+def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: int,
+            partial: np.ndarray) -> None:
+    """Fill the per-chunk counts of ``partial`` (see :func:`population_step`) from the state.
+
+    The kernel keeps these counts up to date as states change; this sets them from scratch
+    (after the state is drawn or edited outside the kernel). Plain numpy: it runs once a run.
+    """
+    n = subgroup.shape[0]
+    n_chunks = partial.shape[0]
+    chunk = np.arange(n) // CHUNK
+    cell = chunk * G + subgroup
+    served = exposure.astype(np.float64) > 0.1  # as the kernel compares, in float64
+    for w in range(2):
+        is_in = outcome[w] == 1
+        partial[:, w, 2] = np.bincount(chunk, weights=served, minlength=n_chunks)
+        partial[:, w, 3] = np.bincount(chunk, weights=served & is_in, minlength=n_chunks)
+        partial[:, w, 4:4 + G] = np.bincount(
+            cell, weights=is_in, minlength=n_chunks * G).reshape(n_chunks, G)
+        partial[:, w, 4 + G:4 + 2 * G] = np.bincount(
+            cell, minlength=n_chunks * G).reshape(n_chunks, G)
+
+
 def sum_chunks(partial: np.ndarray) -> np.ndarray:
     """The chunks' aggregates added in chunk order (the same result on any number of threads)."""
     out = np.zeros(partial.shape[1:])
@@ -432,6 +572,8 @@ def meeting_interactions(
     """
     N = attending.shape[0]
     D = position.shape[1]
+    k_pair = _key(seed, step, np.int64(S_PAIR))
+    k_quality = _key(seed, step, np.int64(S_QUALITY))
     n_int = 0.0
     n_good = 0.0
     for i in range(N):
@@ -441,7 +583,7 @@ def meeting_interactions(
             if not attending[j]:
                 continue
             k = i * N + j
-            if u01(seed, step, k, S_PAIR) >= contact_prob:
+            if _u01k(k_pair, k) >= contact_prob:
                 continue
             dist = 0.0
             for d in range(D):
@@ -451,7 +593,7 @@ def meeting_interactions(
             n_int += 1.0
             contacted[i, j] = True
             contacted[j, i] = True
-            if u01(seed, step, k, S_QUALITY) < p_good:
+            if _u01k(k_quality, k) < p_good:
                 n_good += 1.0
                 t = trust[i, j] + gain * max(0.0, 1.0 - damage[i, j] - trust[i, j])
             else:

@@ -28,6 +28,7 @@ from cisim.kernels import (
     creaming_factors,
     mean_needs,
     population_step,
+    recount,
     status_quo_multipliers,
     sum_chunks,
 )
@@ -77,7 +78,10 @@ class Population:
         self.cream = np.empty((2, self.n))
         self._cream_equity = [np.nan, np.nan]
         self.refresh_caches()
+        # Per-chunk aggregates of the kernel; its counts are kept up to date by the kernel
+        # once set from the state (``recount``; ``_counted`` is False until then).
         self._partial = np.zeros(((self.n + CHUNK - 1) // CHUNK, 2, 4 + 2 * self.G + A))
+        self._counted = False
 
     def refresh_caches(self) -> None:
         """Recompute each person's mean need and creaming factors (after editing ``needs``)."""
@@ -128,6 +132,7 @@ class Population:
         start = (self._init_rng.random(self.n) < p_in).astype(np.uint8)
         self.outcome[0] = start
         self.outcome[1] = start
+        self._counted = False
 
     def targeting_weight(self, wp: np.ndarray) -> np.ndarray:
         """Who services reach in a world with parameters ``wp`` (as the kernel computes it)."""
@@ -155,6 +160,8 @@ class Population:
                 self._cream_equity[w] = float(wp[w, WP.EQUITY])
         partial = self._partial
         n_chunks = partial.shape[0]
+        if not self._counted:
+            self.recount()
         args = (
             np.uint64(seed), np.int64(step), self.needs, self.subgroup, self.propensity,
             self.outcome, self.exposure, self.mean_need, self.cream, wp, coverage, self.h_in,
@@ -174,19 +181,26 @@ class Population:
                 f.result()
         self.aggregates = sum_chunks(partial)
 
+    def recount(self) -> None:
+        """Set the kernel's per-chunk counts from the state (it keeps them up to date after).
+
+        Needed once the state is drawn, and again after editing ``outcome``, ``subgroup`` or
+        ``exposure`` outside the kernel.
+        """
+        recount(self.subgroup, self.outcome, self.exposure, self.G, self._partial)
+        self._counted = True
+
     def initial_aggregates(self, wp: np.ndarray) -> None:
         """Aggregates of the initial state (the kernel's layout), without stepping."""
         A = self.needs.shape[1]
         G = self.G
+        self.recount()
         out = np.zeros((2, 4 + 2 * G + A))
+        out[:, 2:4 + 2 * G] = self._partial[:, :, 2:4 + 2 * G].sum(axis=0)
         for w in range(2):
             weight = self.targeting_weight(wp[w])
             off = self.outcome[w] == 0
             out[w, 0] = weight[off].sum()
-            for g in range(G):
-                in_g = self.subgroup == g
-                out[w, 4 + g] = (self.outcome[w][in_g] == 1).sum()
-                out[w, 4 + G + g] = in_g.sum()
             out[w, 4 + 2 * G:] = (self.needs[off] * wp[w, WP.BARRIER]).sum(axis=0)
         self.aggregates = out
 

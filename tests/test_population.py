@@ -1,0 +1,88 @@
+"""The population kernel: kept-up counts, thread independence, exact shortcuts."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from cisim import Scenario, simulate
+from cisim.kernels import CHUNK, PARALLEL_MIN_CHUNKS, _threshold, recount, u01
+from cisim.model import CollectiveImpactModel
+
+
+@pytest.fixture(scope="module")
+def churning(default_scenario: Scenario) -> Scenario:
+    """Three and a bit chunks, with ~1% of people replaced every week."""
+    return default_scenario.with_overrides({
+        "population.size": 3 * CHUNK + 500,
+        "population.years_in_population": 2.0,
+        "horizon_years": 1.0,
+    })
+
+
+def test_kept_counts_equal_a_recount(churning: Scenario):
+    model = CollectiveImpactModel(churning, rng=4)
+    pop = model.population
+    for _ in range(30):
+        model.step()
+    kept = pop._partial.copy()
+    fresh = kept.copy()
+    recount(pop.subgroup, pop.outcome, pop.exposure, pop.G, fresh)
+    G = pop.G
+    counts = slice(2, 4 + 2 * G)
+    assert kept[:, :, counts].sum() > 0
+    np.testing.assert_array_equal(kept[:, :, counts], fresh[:, :, counts])
+    # and the totals the model reads are the state's
+    for w in range(2):
+        assert pop.in_outcome(w).sum() == (pop.outcome[w] == 1).sum()
+        assert pop.group_sizes(w).sum() == pop.n
+        assert pop.served(w)[1] == (pop.exposure.astype(float) > 0.1).sum()
+
+
+def test_results_do_not_depend_on_kernel_threads(default_scenario: Scenario):
+    sc = default_scenario.with_overrides({
+        "population.size": PARALLEL_MIN_CHUNKS * CHUNK + 1000,
+        "horizon_years": 0.5,
+    })
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = simulate(sc, 9).trajectory
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = simulate(sc, 9).trajectory
+    finally:
+        numba.set_num_threads(before)
+    assert one.equals(two)
+
+
+def test_integer_thresholds_decide_as_the_float_draws():
+    """The first pass compares a draw's 53-bit integer with ``_threshold(t)``: u < t exactly."""
+    rng = np.random.default_rng(5)
+    seed = np.uint64(77)
+    draws = [u01(seed, np.int64(3), np.int64(i), np.int64(0)) for i in range(400)]
+    thresholds = [*draws, *rng.random(200), 0.0, -1.0, 1.0, 1e-300, np.nextafter(0.5, 1)]
+    for t in thresholds:
+        T = _threshold(float(t))
+        for u in draws:
+            m = round(u * 2.0**53)
+            assert (m < T) == (u < t), (u, t)
+
+
+def test_entry_hazard_bound_holds():
+    """The kernel skips the hazard product when the draw is above its chord bound.
+
+    With help at most the efficacy, ``prod_a (1 - n_a b (1 - help_a)) <= 1 - m (1 - (1 - c)^A)``
+    for ``c = b (1 - efficacy)`` and ``m`` the mean need (AM-GM, then convexity).
+    """
+    rng = np.random.default_rng(11)
+    for A in (1, 2, 5, 9):
+        needs = rng.random((20_000, A))
+        needs[:500] = 1.0
+        needs[500:1000] = 0.0
+        b, eff = rng.random(20_000), rng.random(20_000)
+        help_ = eff[:, None] * rng.random((20_000, A))
+        product = np.prod(1.0 - needs * b[:, None] * (1.0 - help_), axis=1)
+        c = b * (1.0 - eff)
+        bound = 1.0 - needs.mean(axis=1) * (1.0 - (1.0 - c) ** A)
+        assert (product <= bound * (1.0 + 1e-12)).all()
