@@ -101,6 +101,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from cisim.kernels import population_step
+    from cisim.simulate import compile_kernels
+
+    seconds = compile_kernels()
+    cache = getattr(getattr(population_step, "_cache", None), "_cache_path", None)
+    where = f" (numba cache: {cache})" if cache else " (numba's cache is off)"
+    print(f"cisim: kernels ready in {seconds:.1f} s{where}")
+    return EXIT_OK
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.replications < 1:
         raise UsageError(f"--replications must be at least 1, got {args.replications}")
@@ -233,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--report", action="store_true",
                        help="also write the strategist's HTML report (report.html)")
     p_run.set_defaults(func=_cmd_run)
+
+    p_compile = sub.add_parser(
+        "compile",
+        help="compile the numba kernels into the cache now (./dev does it after installing)",
+        description="Compile every numba kernel a run uses into numba's on-disk cache, so that "
+        "later runs (and every worker of a sweep) load them in a fraction of a second.",
+    )
+    p_compile.set_defaults(func=_cmd_compile)
     from cisim.app_cli import add_parser as add_app_parser
     from cisim.report.cli import add_parser as add_report_parsers
     from cisim.sweep.cli import add_parser as add_sweep_parsers

@@ -1,7 +1,8 @@
 """Numba kernels: the per-beneficiary and per-pair hot loops, as pure functions on arrays.
 
 Randomness comes from a counter-based generator (SplitMix64 finalisation of a hash of seed,
-step, index and stream), so every draw is a pure function of its coordinates: a run is a pure
+step, index and stream; :mod:`cisim.rng` is its plain-Python twin, which the partner-level
+mechanisms use), so every draw is a pure function of its coordinates: a run is a pure
 function of (scenario, seed), the factual and the counterfactual world see the *same* numbers
 (common random numbers), and the population kernel gives bit-identical results whatever the
 number of threads, because it reduces over fixed-size chunks in a fixed order.
@@ -30,14 +31,11 @@ __all__ = [
     "WP",
     "agenda_moves",
     "creaming_factors",
-    "decay_trust",
-    "mean_needs",
     "meeting_interactions",
     "population_step",
     "recount",
     "status_quo_multipliers",
     "sum_chunks",
-    "u01",
 ]
 
 CREAMING = 3.0  # exponent of "creaming" the easiest to help without an equity focus
@@ -156,6 +154,7 @@ class WP:
 
 @_jit()
 def _mix(z: np.uint64) -> np.uint64:
+    """SplitMix64's finaliser (as :func:`cisim.rng._mix`, wrapping in 64 bits)."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
@@ -163,68 +162,24 @@ def _mix(z: np.uint64) -> np.uint64:
 
 @_jit()
 def _key(seed: np.uint64, step: np.int64, stream: np.int64) -> np.uint64:
-    """The part of :func:`u01` that does not depend on the index (hoisted out of loops)."""
+    """The part of a draw that does not depend on the index (as :func:`cisim.rng._key`)."""
     z = _mix(seed + np.uint64(0x9E3779B97F4A7C15) * np.uint64(stream + 1))
     return _mix(z ^ (np.uint64(step) * np.uint64(0xD1B54A32D192ED03)))
 
 
 @_jit()
 def _u01k(key: np.uint64, index: np.int64) -> float:
-    """:func:`u01` at ``index`` given ``key = _key(seed, step, stream)`` (the same number)."""
+    """:func:`cisim.rng.u01` at ``index`` given ``key = _key(seed, step, stream)``."""
     z = _mix(key ^ np.uint64(index))
     return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @_jit()
 def _normalk(key_a: np.uint64, key_b: np.uint64, index: np.int64) -> float:
-    """:func:`_normal` at ``index`` given the keys of its stream and of the stream + 100."""
+    """:func:`cisim.rng.normal` at ``index`` given the keys of its stream and stream + 100."""
     a = _u01k(key_a, index)
     b = _u01k(key_b, index)
     return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
-
-
-@_jit()
-def u01(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
-    """Uniform draw in [0, 1) at the coordinates (seed, step, index, stream)."""
-    return _u01k(_key(seed, step, stream), index)
-
-
-@_jit()
-def _normal(seed: np.uint64, step: np.int64, index: np.int64, stream: np.int64) -> float:
-    """Standard normal draw (Box-Muller on two counter draws)."""
-    return _normalk(_key(seed, step, stream), _key(seed, step, stream + 100), index)
-
-
-@_jit()
-def draw_uniforms(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64) -> np.ndarray:
-    """``n`` uniform draws for indices ``0..n-1`` (used by partner-level mechanisms)."""
-    out = np.empty(n)
-    key = _key(seed, step, stream)
-    for i in range(n):
-        out[i] = _u01k(key, i)
-    return out
-
-
-@_jit()
-def draw_normals(seed: np.uint64, step: np.int64, n: np.int64, stream: np.int64) -> np.ndarray:
-    """``n`` standard normal draws for indices ``0..n-1``."""
-    out = np.empty(n)
-    key_a = _key(seed, step, stream)
-    key_b = _key(seed, step, stream + 100)
-    for i in range(n):
-        out[i] = _normalk(key_a, key_b, i)
-    return out
-
-
-@_jit()
-def mean_needs(needs: np.ndarray, out: np.ndarray) -> None:
-    """Each person's mean barrier over the strategy areas, in float64, into ``out``."""
-    n, A = needs.shape
-    for i in range(n):
-        m = 0.0
-        for a in range(A):
-            m += float(needs[i, a])
-        out[i] = m / A
 
 
 @_jit()
@@ -266,12 +221,6 @@ _EXP_SKIP = 1e-15
 
 
 @_jit()
-def _threshold(t: float) -> np.int64:
-    """The integer ``T`` with ``u01(...) < t`` exactly when ``u01``'s 53-bit integer is < ``T``."""
-    return np.int64(math.ceil(min(max(t, -1.0), 2.0) * 9007199254740992.0))
-
-
-@_jit()
 def _weight(prop: float, takeup: float, cream: float, boost: float) -> float:
     """Targeting weight of a person out of the outcome state (see :func:`population_step`)."""
     return (prop + takeup * (1.0 - prop)) * cream * boost
@@ -304,6 +253,39 @@ def _count(acc: np.ndarray, G: np.int64, g: np.int64, served: bool, in0: bool, i
             acc[1, 3] += sign
 
 
+@_jit()
+def _replace(i: np.int64, k_sub: np.uint64, k_ent: np.uint64, k_need_a: np.uint64,
+             k_need_b: np.uint64, share_cum: np.ndarray, entrant_rate: np.ndarray,
+             need_mean: np.ndarray, need_sd: float, expo: np.ndarray, needs: np.ndarray,
+             subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray,
+             mean_need: np.ndarray, cream: np.ndarray) -> None:
+    """Person ``i`` ages out and a new entrant takes the place: the same in both worlds.
+
+    The entrant's subgroup follows the shares, its needs the subgroup's means plus normal
+    noise (clipped to [0, 1]), and it starts in the outcome state with the subgroup's
+    entrant rate, with no service received yet.
+    """
+    G, A = need_mean.shape
+    us = _u01k(k_sub, i)
+    g = 0
+    while g < G - 1 and us >= share_cum[g]:
+        g += 1
+    subgroup[i] = g
+    m = 0.0
+    for a in range(A):
+        v = need_mean[g, a] + need_sd * _normalk(k_need_a, k_need_b, i * A + a)
+        needs[i, a] = min(1.0, max(0.0, v))
+        m += float(needs[i, a])
+    m /= A
+    mean_need[i] = m
+    for w in range(2):
+        cream[w, i] = (1.0 - m) ** expo[w]
+    start = 1 if _u01k(k_ent, i) < entrant_rate[g] else 0
+    outcome[0, i] = start
+    outcome[1, i] = start
+    exposure[i] = 0.0
+
+
 @_jit(nogil=True)
 def population_step(
     c_lo: np.int64,  # first chunk to update
@@ -315,14 +297,16 @@ def population_step(
     propensity: np.ndarray,  # (n,) float32 engagement propensity
     outcome: np.ndarray,  # (2, n) uint8: world 0 factual, world 1 counterfactual
     exposure: np.ndarray,  # (n,) float32 service-years received in the factual world
-    mean_need: np.ndarray,  # (n,) float64 mean barrier (see mean_needs), kept up to date
+    mean_need: np.ndarray,  # (n,) float64 mean barrier, kept up to date
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     h_in: np.ndarray,  # (G,) weekly entry hazard scale per subgroup
-    h_out: np.ndarray,  # (G,) weekly exit hazard per subgroup
+    p_exit: np.ndarray,  # (G,) weekly chance of leaving the outcome state per subgroup
     disadvantaged: np.ndarray,  # (G,) bool
     turnover: float,  # weekly probability of ageing out (replaced by a new entrant)
+    t_turn: np.int64,  # cisim.rng.threshold(turnover, or -1 if 0): the same test on integers
+    t_exit: np.int64,  # cisim.rng.threshold(max(p_exit))
     share_cum: np.ndarray,  # (G,) cumulative subgroup shares for entrants
     entrant_rate: np.ndarray,  # (G,) probability that an entrant starts in the outcome state
     need_mean: np.ndarray,  # (G, A) mean barrier per subgroup and area
@@ -360,9 +344,6 @@ def population_step(
     k_ent = _key(seed, step, np.int64(S_ENTRANT))
     k_need_a = _key(seed, step, np.int64(S_NEED))
     k_need_b = _key(seed, step, np.int64(S_NEED + 100))
-    p_exit = np.empty(G)  # weekly chance of leaving the outcome state, per subgroup
-    for g in range(G):
-        p_exit[g] = 1.0 - math.exp(-h_out[g])
     # Per world: take-up, capacity, creaming exponent, equity boost of the disadvantaged,
     # whether the parameters keep every factor of the entry hazard's product in [0, 1]
     # ("bounded"), and then the chord that bounds the product from a person's mean need: a
@@ -390,10 +371,9 @@ def population_step(
         # is convex in m and so at most the chord 1 - m (1 - (1 - c)^A) on [0, 1].
         c_w = wp[w, W_BARRIER] * (1.0 - wp[w, W_EFFICACY])
         chord[w] = 1.0 - (1.0 - c_w) ** A if ok else 0.0
-    # Integer thresholds for the first pass: a draw u = m / 2^53 (m an integer) is below t
-    # exactly when m < ceil(t 2^53), so comparing integers decides as comparing the floats.
-    t_turn = _threshold(turnover if turnover > 0.0 else -1.0)  # -1: nobody ages out
-    t_exit = _threshold(p_exit.max())  # (the exact per-subgroup test is in the second pass)
+    # The first pass compares the draws' 53-bit integers with t_turn and t_exit, which decides
+    # as comparing the draws with turnover and max(p_exit); the exact per-subgroup exit test
+    # is in the second pass.
     flag = np.empty(CHUNK, np.uint8)
     out0 = outcome[0]  # (1-D views let the first pass vectorise)
     out1 = outcome[1]
@@ -435,25 +415,9 @@ def population_step(
             in0_was = outcome[0, i] == 1
             in1_was = outcome[1, i] == 1
             if _u01k(k_turn, i) < turnover:
-                # Ageing out and replacement: the same for both worlds.
-                us = _u01k(k_sub, i)
-                g = 0
-                while g < G - 1 and us >= share_cum[g]:
-                    g += 1
-                subgroup[i] = g
-                m = 0.0
-                for a in range(A):
-                    v = need_mean[g, a] + need_sd * _normalk(k_need_a, k_need_b, i * A + a)
-                    needs[i, a] = min(1.0, max(0.0, v))
-                    m += float(needs[i, a])
-                m /= A
-                mean_need[i] = m
-                for w in range(2):
-                    cream[w, i] = (1.0 - m) ** expo[w]
-                start = 1 if _u01k(k_ent, i) < entrant_rate[g] else 0
-                outcome[0, i] = start
-                outcome[1, i] = start
-                exposure[i] = 0.0
+                _replace(i, k_sub, k_ent, k_need_a, k_need_b, share_cum, entrant_rate,
+                         need_mean, need_sd, expo, needs, subgroup, outcome, exposure,
+                         mean_need, cream)
             g = np.int64(subgroup[i])
             u = _u01k(k_trans, i)
             # A new entrant in the outcome state in both worlds and staying there needs no
@@ -649,13 +613,3 @@ def agenda_moves(
         if moved[i]:
             for d in range(D):
                 position[i, d] += delta[i, d]
-
-
-@_jit()
-def decay_trust(trust: np.ndarray, contacted: np.ndarray, factor: float) -> None:
-    """Multiply the trust of every pair that had no contact this week by ``factor``."""
-    N = trust.shape[0]
-    for i in range(N):
-        for j in range(N):
-            if not contacted[i, j]:
-                trust[i, j] *= factor

@@ -26,12 +26,12 @@ from cisim.kernels import (
     PARALLEL_MIN_CHUNKS,
     WP,
     creaming_factors,
-    mean_needs,
     population_step,
     recount,
     status_quo_multipliers,
     sum_chunks,
 )
+from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
 if TYPE_CHECKING:
@@ -68,8 +68,13 @@ class Population:
         self.outcome = np.zeros((2, self.n), dtype=np.uint8)
         self.h_out = np.full(self.G, 1.0 - np.exp(-pop.exit_rate_per_year / STEPS_PER_YEAR))
         self.h_out = -np.log1p(-self.h_out)  # weekly hazard
+        # weekly chance of leaving (libm's exp, as the reference model computes it)
+        self.p_exit = np.array([1.0 - math.exp(-h) for h in self.h_out])
         years = pop.years_in_population
         self.turnover = 1.0 / (years * STEPS_PER_YEAR) if years > 0 else 0.0
+        # the kernel's first pass compares draws as integers with these (see rng.threshold)
+        self._t_turn = np.int64(threshold(self.turnover if self.turnover > 0 else -1.0))
+        self._t_exit = np.int64(threshold(self.p_exit.max()))
         self.h_in = np.zeros(self.G)
         self.aggregates = np.zeros((2, 4 + 2 * self.G + A))
         self._init_rng = rng
@@ -85,7 +90,12 @@ class Population:
 
     def refresh_caches(self) -> None:
         """Recompute each person's mean need and creaming factors (after editing ``needs``)."""
-        mean_needs(self.needs, self.mean_need)
+        # Added area by area in float64, in the order the kernel adds a new entrant's needs.
+        A = self.needs.shape[1]
+        self.mean_need[:] = self.needs[:, 0]
+        for a in range(1, A):
+            self.mean_need += self.needs[:, a]
+        self.mean_need /= A
         self._cream_equity = [np.nan, np.nan]
 
     # ---- calibration ----------------------------------------------------------------------
@@ -165,7 +175,8 @@ class Population:
         args = (
             np.uint64(seed), np.int64(step), self.needs, self.subgroup, self.propensity,
             self.outcome, self.exposure, self.mean_need, self.cream, wp, coverage, self.h_in,
-            self.h_out, self.disadvantaged, self.turnover, self.share_cum, self.entrant_rate(),
+            self.p_exit, self.disadvantaged, self.turnover, self._t_turn, self._t_exit,
+            self.share_cum, self.entrant_rate(),
             self.need_mean, self.need_sd, partial,
         )
         threads = min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1

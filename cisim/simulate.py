@@ -9,6 +9,7 @@ independent seeds (from ``numpy.random.SeedSequence``) in parallel with joblib a
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,14 @@ from cisim.outcomes import projected_value
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import VALUE_KINDS
 
-__all__ = ["EnsembleResult", "SimulationResult", "ensemble", "replication_seeds", "simulate"]
+__all__ = [
+    "EnsembleResult",
+    "SimulationResult",
+    "compile_kernels",
+    "ensemble",
+    "replication_seeds",
+    "simulate",
+]
 
 #: Population change (percentage points against the counterfactual) that counts as significant
 #: once it has held for a year.
@@ -73,6 +81,28 @@ def simulate(scenario: Scenario, seed: int = 0, *, collect_agents: bool = False
     while model.running:
         model.step()
     return result_of(model)
+
+
+def compile_kernels() -> float:
+    """Compile every numba kernel a run uses into numba's cache (or load it); return seconds.
+
+    A tiny run of the default design (300 people, 13 weeks, fast turnover) calls each kernel
+    once. In a fresh environment this is numba's one-off compile (several seconds; see
+    benchmarks/README.md); afterwards every process loads the kernels from the cache in a
+    fraction of a second. ``./dev`` does it right after installing, and ``cisim compile`` does
+    it on demand (before starting many cluster workers, say).
+    """
+    from cisim.model import DEFAULT_SCENARIO
+    from cisim.scenario import load_scenario
+
+    tiny = load_scenario(DEFAULT_SCENARIO).with_overrides(
+        {"population.size": 300, "horizon_years": 0.25,
+         "population.years_in_population": 0.5},
+        source="compile_kernels",
+    )
+    start = time.perf_counter()
+    simulate(tiny, 0)
+    return time.perf_counter() - start
 
 
 def result_of(model: CollectiveImpactModel) -> SimulationResult:

@@ -316,3 +316,12 @@ def test_run_default_out_dir_and_no_figures(tmp_path, monkeypatch, capsys):
     assert names == {n for n in RESULT_FILES if not n.endswith(".png")}
     assert scenario.exists()
     assert "Scenario: tiny cli design" in capsys.readouterr().out
+
+
+def test_compile_readies_the_kernels(capsys):
+    from cisim.kernels import population_step
+
+    assert main(["compile"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("cisim: kernels ready in ")
+    assert population_step.signatures  # compiled or loaded in this process

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from cisim import Scenario, simulate
-from cisim.kernels import CHUNK, PARALLEL_MIN_CHUNKS, _threshold, recount, u01
+from cisim.kernels import CHUNK, PARALLEL_MIN_CHUNKS, recount
 from cisim.model import CollectiveImpactModel
+from cisim.rng import threshold, u01
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +60,10 @@ def test_results_do_not_depend_on_kernel_threads(default_scenario: Scenario):
 def test_integer_thresholds_decide_as_the_float_draws():
     """The first pass compares a draw's 53-bit integer with ``_threshold(t)``: u < t exactly."""
     rng = np.random.default_rng(5)
-    seed = np.uint64(77)
-    draws = [u01(seed, np.int64(3), np.int64(i), np.int64(0)) for i in range(400)]
+    draws = [u01(77, 3, i, 0) for i in range(400)]
     thresholds = [*draws, *rng.random(200), 0.0, -1.0, 1.0, 1e-300, np.nextafter(0.5, 1)]
     for t in thresholds:
-        T = _threshold(float(t))
+        T = threshold(t)
         for u in draws:
             m = round(u * 2.0**53)
             assert (m < T) == (u < t), (u, t)

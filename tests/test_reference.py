@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
 
 from benchmarks.reference import RecordingModel, ReferenceModel, normal, u01  # noqa: E402
 from cisim import kernels  # noqa: E402
+from cisim.rng import normals, uniforms  # noqa: E402
 
 N_STEPS = 6  # biweekly meetings: steps 2, 4 and 6 hold one
 
@@ -29,10 +30,15 @@ def test_python_generator_is_the_kernels_generator():
     for seed in seeds:
         step, index, stream = (int(v) for v in rng.integers(0, 10**6, 3))
         ours = u01(int(seed), step, index, stream)
-        theirs = kernels.u01(np.uint64(seed), np.int64(step), np.int64(index), np.int64(stream))
-        assert ours == theirs
-    draws = kernels.draw_normals(np.uint64(11), np.int64(4), np.int64(20), np.int64(3))
-    assert [normal(11, 4, i, 3) for i in range(20)] == pytest.approx(draws, abs=1e-12)
+        # (keys cross back into numba as uint64, as they stay inside the kernels)
+        key = np.uint64(kernels._key(np.uint64(seed), np.int64(step), np.int64(stream)))
+        assert ours == kernels._u01k(key, np.int64(index))
+        key_b = np.uint64(kernels._key(np.uint64(seed), np.int64(step), np.int64(stream + 100)))
+        assert normal(int(seed), step, index, stream) == kernels._normalk(key, key_b,
+                                                                          np.int64(index))
+    # the vectorised draws the mechanisms take
+    assert list(uniforms(11, 4, 500, 3)) == [u01(11, 4, i, 3) for i in range(500)]
+    assert list(normals(11, 4, 20, 3)) == [normal(11, 4, i, 3) for i in range(20)]
 
 
 @pytest.fixture(scope="module")

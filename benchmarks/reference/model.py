@@ -3,8 +3,8 @@
 This is what the engine would be without arrays and numba: every beneficiary and every partner
 is a ``mesa.Agent`` with a ``step`` written in plain Python, and the model steps them through
 ``model.agents_by_type[...]`` as an idiomatic Mesa 3.5 model does. It implements the same
-per-step mechanics as the engine, with the same counter-based random numbers (a pure-Python
-port of :func:`cisim.kernels.u01`), so that the two agree step for step:
+per-step mechanics as the engine, with the same counter-based random numbers (the pure-Python
+generator of :mod:`cisim.rng`, the kernels' twin), so that the two agree step for step:
 
 * beneficiaries — ageing out and replacement, service delivery (targeting weight, intensity,
   complementary barriers) and the outcome transition in both worlds, and the aggregates the

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import S_PERCEIVED, draw_normals
+from cisim.kernels import S_PERCEIVED
+from cisim.rng import normals
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
@@ -78,7 +79,7 @@ class MutuallyReinforcingActivities:
             return
         m = world.measurement
         know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
-        z = draw_normals(model.kseed, model.steps, true_need.size,
+        z = normals(model.kseed, model.steps, true_need.size,
                          S_PERCEIVED + model.world_index(world))
         noisy = true_need * np.maximum(0.0, 1.0 + 0.3 * (1.0 - m) * z)
         perceived = (1.0 - know) * world.assumed_need + know * noisy

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import S_ATTEND, decay_trust, draw_uniforms, meeting_interactions
+from cisim.kernels import S_ATTEND, meeting_interactions
+from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
 
@@ -58,7 +59,7 @@ class Communication:
         world.interactions = world.good_interactions = 0.0
         interval = meeting_interval(sc)
         if not world.isolated and interval > 0 and t % interval == 0:
-            u = draw_uniforms(model.kseed, t, world.partners.n, S_ATTEND)
+            u = uniforms(model.kseed, t, world.partners.n, S_ATTEND)
             world.attended[:] = world.active & (u < sc.meetings.attendance * world.commitment)
             n_att = int(world.attended.sum())
             if n_att >= 2:
@@ -71,7 +72,7 @@ class Communication:
                 )
                 world.interactions, world.good_interactions = float(counts[0]), float(counts[1])
         decay = dyn.trust_decay_per_year / STEPS_PER_YEAR
-        decay_trust(world.trust, world.contacted, 1.0 - decay)
+        np.multiply(world.trust, 1.0 - decay, out=world.trust, where=~world.contacted)
         world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
         world.trust_mean = _mean_trust(world)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from cisim.kernels import S_RENEW, u01
+from cisim.kernels import S_RENEW
+from cisim.rng import u01
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import FundingLine, World
 

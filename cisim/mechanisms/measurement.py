@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import S_NOISE, _normal
+from cisim.kernels import S_NOISE
+from cisim.rng import normal
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
@@ -64,5 +65,5 @@ class SharedMeasurement:
         lag = round(m.report_lag_weeks * (1.0 - quality))
         t = model.steps
         noise = m.noise_pp / 100.0 * (1.0 - quality)
-        z = _normal(model.kseed, t, model.world_index(world), S_NOISE)
+        z = normal(model.kseed, t, model.world_index(world), S_NOISE)
         world.measured_rate = float(np.clip(model.true_rate(world, t - lag) + noise * z, 0, 1))

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cisim.kernels import S_POLICY, u01
+from cisim.kernels import S_POLICY
+from cisim.rng import u01
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 

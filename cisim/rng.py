@@ -1,0 +1,71 @@
+"""The counter-based generator in plain Python and numpy, for draws outside the kernels.
+
+SplitMix64 finalisation (Steele, Lea & Flood 2014) of a hash of (seed, step, index, stream),
+with 64-bit wrap-around made explicit: every draw is a pure function of its coordinates, and the
+same double the numba kernels compute (:mod:`cisim.kernels`; ``tests/test_reference.py`` checks
+both). The partner-level mechanisms take a handful of draws a week, so they use these functions
+and need no compiled code; the population kernel uses the compiled twins.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["normal", "normals", "threshold", "u01", "uniforms"]
+
+_M = 0xFFFFFFFFFFFFFFFF
+_INV53 = 1.0 / 9007199254740992.0
+_GOLDEN = 0x9E3779B97F4A7C15
+_STEP = 0xD1B54A32D192ED03
+_C1 = 0xBF58476D1CE4E5B9
+_C2 = 0x94D049BB133111EB
+
+
+def _mix(z: int) -> int:
+    z = ((z ^ (z >> 30)) * _C1) & _M
+    z = ((z ^ (z >> 27)) * _C2) & _M
+    return z ^ (z >> 31)
+
+
+def _key(seed: int, step: int, stream: int) -> int:
+    """The part of a draw that does not depend on the index."""
+    z = _mix((int(seed) + _GOLDEN * (int(stream) + 1)) & _M)
+    return _mix(z ^ ((int(step) * _STEP) & _M))
+
+
+def u01(seed: int, step: int, index: int, stream: int) -> float:
+    """Uniform draw in [0, 1) at the coordinates (seed, step, index, stream)."""
+    return (_mix(_key(seed, step, stream) ^ (int(index) & _M)) >> 11) * _INV53
+
+
+def threshold(t: float) -> int:
+    """The integer ``T`` such that a draw ``u < t`` exactly when the draw's 53-bit integer < T.
+
+    A draw is ``u = m / 2^53`` for an integer ``m < 2^53``, so ``u < t`` exactly when
+    ``m < ceil(t 2^53)`` (scaling by a power of two is exact). Lets a kernel compare integers,
+    which vectorises, and decide as the float comparison does.
+    """
+    return math.ceil(min(max(float(t), -1.0), 2.0) * 9007199254740992.0)
+
+
+def normal(seed: int, step: int, index: int, stream: int) -> float:
+    """Standard normal draw (Box-Muller on the draws of ``stream`` and ``stream + 100``)."""
+    a = u01(seed, step, index, stream)
+    b = u01(seed, step, index, stream + 100)
+    return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
+
+
+def uniforms(seed: int, step: int, n: int, stream: int) -> np.ndarray:
+    """The draws at indices ``0..n-1`` (numpy's uint64 arithmetic wraps as the kernels' does)."""
+    z = np.uint64(_key(seed, step, stream)) ^ np.arange(n, dtype=np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_C1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_C2)
+    z ^= z >> np.uint64(31)
+    return (z >> np.uint64(11)).astype(np.float64) * _INV53
+
+
+def normals(seed: int, step: int, n: int, stream: int) -> np.ndarray:
+    """Standard normal draws at indices ``0..n-1`` (a few per call: one per strategy area)."""
+    return np.array([normal(seed, step, i, stream) for i in range(n)], dtype=float)
