@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             results["ladder"] = bench_ladder([1_000, 10_000, 100_000], [10, 100], 10.0, 1)
         else:
             results["ladder"] = bench_ladder([1_000, 10_000, 100_000, 1_000_000],
-                                             [10, 100, 1000], 10.0, max(1, repeats - 2))
+                                             [10, 100, 1000], 10.0, repeats)
     if "compile" in parts:
         results["compile"] = bench_compile()
     if "parallel" in parts:

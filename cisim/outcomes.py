@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cisim.numeric import weighted_mean
 from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -226,8 +227,8 @@ class Recorder:
         sizes = pop.group_sizes(0)
         dis = pop.disadvantaged
         if dis.any() and (~dis).any():
-            return float(np.average(rates[~dis], weights=np.maximum(sizes[~dis], 1e-9))
-                         - np.average(rates[dis], weights=np.maximum(sizes[dis], 1e-9)))
+            return float(weighted_mean(rates[~dis], np.maximum(sizes[~dis], 1e-9))
+                         - weighted_mean(rates[dis], np.maximum(sizes[dis], 1e-9)))
         return float(rates.max() - rates.min())
 
     # ---- frames -----------------------------------------------------------------------------

@@ -188,3 +188,13 @@ def test_more_money_means_more_capacity(small: Scenario):
     assert m_rich.factual.service_capacity > m_base.factual.service_capacity
     # the counterfactual gets the same money as its own factual world
     assert m_rich.counterfactual.income == m_rich.factual.income
+
+
+def test_weighted_mean_is_numpys_average_bit_for_bit():
+    from cisim.numeric import weighted_mean
+
+    rng = np.random.default_rng(1)
+    for n in (2, 7, 9, 33, 200, 1000):
+        a, w, b = rng.random((n, 2)), rng.random(n) * 3, rng.random(n)
+        assert np.array_equal(weighted_mean(a, w, axis=0), np.average(a, axis=0, weights=w))
+        assert weighted_mean(b, w) == np.average(b, weights=w)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_PERCEIVED
+from cisim.numeric import weighted_mean
 from cisim.rng import normals
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
@@ -62,7 +63,7 @@ class MutuallyReinforcingActivities:
             speed = np.where(world.active[:, None], speed, 1.0 / STEPS_PER_YEAR)
             world.allocation += speed * (target - world.allocation)
             weights = world.capacity * world.active
-            mean_speed = float(np.average(speed[:, 0], weights=weights)) if weights.sum() else 0.0
+            mean_speed = float(weighted_mean(speed[:, 0], weights)) if weights.sum() else 0.0
             world.fit += mean_speed * (target_fit(model, world) - world.fit)
         self.refresh(model, world)
 
@@ -122,7 +123,7 @@ class MutuallyReinforcingActivities:
         weights = world.capacity * world.active
         if weights.sum() > 0:
             gap = 0.5 * np.abs(world.allocation - world.ideal_plan).sum(axis=1)
-            world.alignment = float(np.average(1.0 - gap, weights=weights))
+            world.alignment = float(weighted_mean(1.0 - gap, weights))
         else:
             world.alignment = 0.0
 
@@ -157,8 +158,12 @@ def plan_allocation(
     if total <= 0:
         return x
     target = need_share * total
+    cap = cap[:, None]
     for _ in range(sweeps):
-        col = (cap[:, None] * x).sum(axis=0)
-        x = x * np.where(col > 0, target / np.maximum(col, 1e-300), 1.0)
-        x = x / x.sum(axis=1, keepdims=True)
+        col = (cap * x).sum(axis=0)
+        if col.min() >= 1e-300:  # the usual case: the same numbers without np.where
+            x *= target / col
+        else:
+            x *= np.where(col > 0, target / np.maximum(col, 1e-300), 1.0)
+        x /= x.sum(axis=1, keepdims=True)
     return x

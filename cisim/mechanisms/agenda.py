@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import agenda_moves
+from cisim.numeric import weighted_mean
 from cisim.world import World
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class CommonAgenda:
                          min(0.5, dyn.convergence_rate * emph))
             att = world.attended
             if att.sum() >= 2 and dyn.proposal_pull > 0:
-                proposal = np.average(x[att], axis=0, weights=infl[att])
+                proposal = weighted_mean(x[att], infl[att], axis=0)
                 own_trust = world.trust[att].sum(axis=1) / max(1, world.active.sum() - 1)
                 step = dyn.proposal_pull * emph * world.facilitation * own_trust
                 x[att] += step[:, None] * (proposal - x[att])
@@ -57,6 +58,6 @@ def agreement(position: np.ndarray, influence: np.ndarray, active: np.ndarray) -
     if active.sum() < 2:
         return 1.0
     x = position[active]
-    centre = np.average(x, axis=0, weights=influence[active])
+    centre = weighted_mean(x, influence[active], axis=0)
     mean_dist = float(np.sqrt(((x - centre) ** 2).sum(axis=1)).mean())
     return float(min(1.0, max(0.0, 1.0 - 2.0 * mean_dist)))
