@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python -m benchmarks            # the full set (about 15-25 min on 2 cores)
+    .venv/bin/python -m benchmarks            # the full set (about 5 min on 2 quiet cores)
     .venv/bin/python -m benchmarks --quick    # a fast subset (a few minutes)
 
 Every measurement runs in its own subprocess (:mod:`benchmarks._worker`), so each has its own
