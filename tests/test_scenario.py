@@ -124,3 +124,24 @@ def test_own_strategy_areas_with_default_profiles_build(tmp_path: Path):
                  "[population]\nsize = 200\n")
     model = CollectiveImpactModel(load_scenario(f), rng=1)
     assert model.factual.partners.expertise.shape == (3, 2)
+
+
+def test_own_strategy_areas_with_a_partial_profiles_table_build(tmp_path: Path):
+    """Generated partners of a sector the profiles table leaves out use its default profile."""
+    from cisim.model import CollectiveImpactModel
+    from cisim.scenario import SECTORS
+
+    f = tmp_path / "partial.toml"
+    f.write_text('name = "x"\nstrategy_areas = ["housing", "health", "jobs"]\n'
+                 "[partner_generation.counts]\nnonprofit = 2\npublic = 2\nprivate = 1\n"
+                 "[partner_generation.profiles.nonprofit]\nstrong_areas = [\"housing\"]\n"
+                 "staff_fte = {mean = 10, cv = 0.5}\n"
+                 "budget_per_year = {mean = 800000, cv = 0.5}\n"
+                 "[[population.subgroups]]\nname = \"all\"\nshare = 1.0\n"
+                 "[population]\nsize = 200\n")
+    model = CollectiveImpactModel(load_scenario(f), rng=1)
+    partners = model.factual.partners
+    assert partners.expertise.shape == (5, 3)
+    nonprofit = partners.sector == SECTORS.index("nonprofit")
+    assert nonprofit.sum() == 2
+    assert (partners.expertise[nonprofit, 0] >= 0.6).all()  # the table's strong area
