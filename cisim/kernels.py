@@ -87,6 +87,7 @@ def _jit(**options):
 
     return wrap
 
+
 if numba.config.DISABLE_JIT:
 
     def prefetch(arr: np.ndarray, index: int) -> None:
@@ -98,8 +99,9 @@ else:
     def prefetch(typingctx, arr, index):
         """Ask the CPU to bring element ``index`` (flat, C order) of ``arr`` into its caches.
 
-        A hint only (LLVM's ``llvm.prefetch``): it changes no value, and the kernel asks for
-        the people a few dozen places ahead so their state arrives before it is needed.
+        A hint only (LLVM's ``llvm.prefetch``): it changes no value. The population kernel asks
+        for the state of the person ``PREFETCH_AHEAD`` places ahead, so that it has arrived
+        by the time that person is worked on.
         """
         if not (isinstance(arr, types.Array) and arr.layout == "C"
                 and isinstance(index, types.Integer)):
