@@ -220,21 +220,34 @@ def _week(page) -> int:
     return int(match.group(1))
 
 
-def _plot_images(page) -> list[bytes]:
-    """The bytes of the page's matplotlib images (ipywidgets serve them as blob: URLs)."""
-    encoded = page.evaluate("""async () => {
-        const out = [];
-        for (const img of document.querySelectorAll('img')) {
-            if (!img.src.startsWith('blob:') && !img.src.startsWith('data:image')) continue;
-            const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
-            let bin = '';
-            for (const b of buf) bin += String.fromCharCode(b);
-            out.push(btoa(bin));
-        }
-        return out;
-    }""")
-    images = [base64.b64decode(e) for e in encoded]
-    return [img for img in images if img.startswith(b"\x89PNG")]
+def _plot_images(page, attempts: int = 10) -> list[bytes]:
+    """The bytes of the page's matplotlib images (ipywidgets serve them as blob: URLs).
+
+    When a plot is redrawn while its bytes are read, ipywidgets revokes the old blob URL and
+    the fetch fails; the page is read again once it has settled (up to ``attempts`` times).
+    """
+    for _ in range(attempts):
+        encoded = page.evaluate("""async () => {
+            const out = [];
+            for (const img of document.querySelectorAll('img')) {
+                if (!img.src.startsWith('blob:') && !img.src.startsWith('data:image')) continue;
+                let buf;
+                try {
+                    buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+                } catch (e) {
+                    return null;  // revoked by a redraw: read the page again
+                }
+                let bin = '';
+                for (const b of buf) bin += String.fromCharCode(b);
+                out.push(btoa(bin));
+            }
+            return out;
+        }""")
+        if encoded is not None:
+            images = [base64.b64decode(e) for e in encoded]
+            return [img for img in images if img.startswith(b"\x89PNG")]
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the plots kept being redrawn while read ({attempts} attempts)")
 
 
 def _step(page, times: int) -> None:
