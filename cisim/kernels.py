@@ -1,4 +1,10 @@
-"""Numba kernels: the per-beneficiary and per-pair hot loops, as pure functions on arrays.
+"""Kernels: the per-beneficiary and per-pair hot loops, as pure functions on arrays.
+
+The per-beneficiary loop (:func:`population_step`, with its helpers and
+:func:`creaming_factors`) is compiled with numba; the per-pair work of meetings and agenda
+moves, and the calibration's status-quo product, are plain numpy with the same operations in
+the same order (they run a few times a month, and every compiled function adds to numba's
+first-use compile time, which benchmarks/README.md measures).
 
 Randomness comes from a counter-based generator (SplitMix64 finalisation of a hash of seed,
 step, index and stream; :mod:`cisim.rng` is its plain-Python twin, which the partner-level
@@ -25,6 +31,8 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+
+from cisim.rng import bits, threshold, uniforms_at
 
 __all__ = [
     "CHUNK",
@@ -141,6 +149,13 @@ W_EQUITY = 5  # equity focus, 0-1
 W_EFFICACY = 6  # share of a barrier a full, fitting, covered year of service removes
 
 
+# Columns of the per-world terms derived from the parameters (see world_terms).
+D_EXPO = 0  # creaming exponent CREAMING (1 - equity)
+D_BOOST = 1  # targeting boost of the disadvantaged, 1 + EQUITY_BOOST equity
+D_BOUNDED = 2  # 1 if the parameters keep every factor of the entry hazard's product in [0, 1]
+D_CHORD = 3  # when bounded, the chord that bounds that product from a person's mean need
+
+
 class WP:
     """Column indices of the per-world parameter rows (for Python callers)."""
 
@@ -196,22 +211,48 @@ def creaming_factors(mean_need: np.ndarray, equity: float, out: np.ndarray) -> N
         out[i] = (1.0 - mean_need[i]) ** e
 
 
-@_jit()
 def status_quo_multipliers(needs: np.ndarray, weight: np.ndarray, scale: float, wp: np.ndarray,
                            coverage: np.ndarray, out: np.ndarray) -> None:
     """Each person's entry-hazard multiplier in a status-quo world, into ``out``.
 
     The product of :func:`population_step` for the world's row ``wp`` and ``coverage`` when
-    the service intensity is ``min(1, scale * weight)``; used to calibrate the entry hazards.
+    the service intensity is ``min(1, scale * weight)``, with the same operations in the same
+    order (so the same doubles); used to calibrate the entry hazards. Plain numpy: it runs a
+    few times a run.
     """
-    n, A = needs.shape
-    for i in range(n):
-        s = min(1.0, scale * weight[i])
-        mult = 1.0
-        for a in range(A):
-            help_ = wp[W_EFFICACY] * min(1.0, s * coverage[a] * wp[W_FIT] * wp[W_EFFECT])
-            mult *= 1.0 - needs[i, a] * wp[W_BARRIER] * (1.0 - help_)
-        out[i] = mult
+    s = np.minimum(1.0, scale * weight)
+    out[:] = 1.0
+    for a in range(needs.shape[1]):
+        help_ = wp[W_EFFICACY] * np.minimum(1.0, s * coverage[a] * wp[W_FIT] * wp[W_EFFECT])
+        out *= 1.0 - needs[:, a].astype(np.float64) * wp[W_BARRIER] * (1.0 - help_)
+
+
+def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """The per-world terms :func:`population_step` derives from ``wp`` and ``coverage``.
+
+    Per world (a row of the ``(2, 4)`` result, columns ``D_*``): the creaming exponent, the
+    equity boost of the disadvantaged, whether every factor of the entry hazard's product is
+    in [0, 1] ("bounded"), and then the chord that bounds the product from a person's mean
+    need. When bounded, each factor is at most ``1 - need_a c`` with ``c = barrier (1 -
+    efficacy)`` (help is at most the efficacy), so the product is at most ``(1 - m c)^A``
+    (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the chord
+    ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in`` times that cannot be an entry.
+    """
+    A = coverage.shape[1]
+    out = np.zeros((2, 4))
+    for w in range(2):
+        eq = float(wp[w, W_EQUITY])
+        out[w, D_EXPO] = CREAMING * (1.0 - eq)
+        out[w, D_BOOST] = 1.0 + EQUITY_BOOST * eq
+        bounded = bool(0.0 <= eq <= 1.0 and wp[w, W_TAKEUP] >= 0.0 and wp[w, W_CAP_NORM] >= 0.0
+                       and wp[w, W_FIT] >= 0.0 and wp[w, W_EFFECT] >= 0.0
+                       and 0.0 <= wp[w, W_BARRIER] <= 1.0 and 0.0 <= wp[w, W_EFFICACY] <= 1.0
+                       and (coverage[w] >= 0.0).all())
+        if bounded:
+            c = float(wp[w, W_BARRIER] * (1.0 - wp[w, W_EFFICACY]))
+            out[w, D_BOUNDED] = 1.0
+            out[w, D_CHORD] = 1.0 - (1.0 - c) ** A
+    return out
 
 
 #: Margin of the tests that skip work in the entry draw without changing its outcome:
@@ -258,7 +299,7 @@ def _count(acc: np.ndarray, G: np.int64, g: np.int64, served: bool, in0: bool, i
 @_jit()
 def _replace(i: np.int64, k_sub: np.uint64, k_ent: np.uint64, k_need_a: np.uint64,
              k_need_b: np.uint64, share_cum: np.ndarray, entrant_rate: np.ndarray,
-             need_mean: np.ndarray, need_sd: float, expo: np.ndarray, needs: np.ndarray,
+             need_mean: np.ndarray, need_sd: float, wd: np.ndarray, needs: np.ndarray,
              subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray,
              mean_need: np.ndarray, cream: np.ndarray) -> None:
     """Person ``i`` ages out and a new entrant takes the place: the same in both worlds.
@@ -276,12 +317,13 @@ def _replace(i: np.int64, k_sub: np.uint64, k_ent: np.uint64, k_need_a: np.uint6
     m = 0.0
     for a in range(A):
         v = need_mean[g, a] + need_sd * _normalk(k_need_a, k_need_b, i * A + a)
-        needs[i, a] = min(1.0, max(0.0, v))
+        v = v if v > 0.0 else 0.0
+        needs[i, a] = v if v < 1.0 else 1.0  # clipped to [0, 1]
         m += float(needs[i, a])
     m /= A
     mean_need[i] = m
     for w in range(2):
-        cream[w, i] = (1.0 - m) ** expo[w]
+        cream[w, i] = (1.0 - m) ** wd[w, D_EXPO]
     start = 1 if _u01k(k_ent, i) < entrant_rate[g] else 0
     outcome[0, i] = start
     outcome[1, i] = start
@@ -302,6 +344,7 @@ def population_step(
     mean_need: np.ndarray,  # (n,) float64 mean barrier, kept up to date
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
+    wd: np.ndarray,  # (2, WD.N) terms derived from them (see world_terms)
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     h_in: np.ndarray,  # (G,) weekly entry hazard scale per subgroup
     p_exit: np.ndarray,  # (G,) weekly chance of leaving the outcome state per subgroup
@@ -314,6 +357,7 @@ def population_step(
     need_mean: np.ndarray,  # (G, A) mean barrier per subgroup and area
     need_sd: float,
     partial: np.ndarray,  # (n_chunks, 2, K) per-chunk aggregates, updated for c_lo..c_hi-1
+    flag: np.ndarray,  # (CHUNK,) uint8 scratch, one per thread
 ) -> None:
     """Advance the beneficiaries of chunks ``c_lo..c_hi-1`` one week in both worlds.
 
@@ -346,44 +390,18 @@ def population_step(
     k_ent = _key(seed, step, np.int64(S_ENTRANT))
     k_need_a = _key(seed, step, np.int64(S_NEED))
     k_need_b = _key(seed, step, np.int64(S_NEED + 100))
-    # Per world: take-up, capacity, creaming exponent, equity boost of the disadvantaged,
-    # whether the parameters keep every factor of the entry hazard's product in [0, 1]
-    # ("bounded"), and then the chord that bounds the product from a person's mean need: a
-    # draw above the bound cannot be an entry, so the product need not be computed.
-    takeup = np.empty(2)
-    cap = np.empty(2)
-    expo = np.empty(2)
-    boost = np.empty(2)
-    bounded = np.zeros(2, np.bool_)
-    chord = np.empty(2)
-    for w in range(2):
-        eq = wp[w, W_EQUITY]
-        takeup[w] = wp[w, W_TAKEUP]
-        cap[w] = wp[w, W_CAP_NORM]
-        expo[w] = CREAMING * (1.0 - eq)
-        boost[w] = 1.0 + EQUITY_BOOST * eq
-        ok = (0.0 <= eq <= 1.0 and wp[w, W_TAKEUP] >= 0.0 and wp[w, W_CAP_NORM] >= 0.0
-              and wp[w, W_FIT] >= 0.0 and wp[w, W_EFFECT] >= 0.0
-              and 0.0 <= wp[w, W_BARRIER] <= 1.0 and 0.0 <= wp[w, W_EFFICACY] <= 1.0)
-        for a in range(A):
-            ok = ok and coverage[w, a] >= 0.0
-        bounded[w] = ok
-        # When bounded, each factor of the product is at most 1 - need_a c (help is at most
-        # the efficacy), so the product is at most (1 - m c)^A (AM-GM, m the mean need), which
-        # is convex in m and so at most the chord 1 - m (1 - (1 - c)^A) on [0, 1].
-        c_w = wp[w, W_BARRIER] * (1.0 - wp[w, W_EFFICACY])
-        chord[w] = 1.0 - (1.0 - c_w) ** A if ok else 0.0
+    takeup0 = wp[0, W_TAKEUP]
+    takeup1 = wp[1, W_TAKEUP]
     # The first pass compares the draws' 53-bit integers with t_turn and t_exit, which decides
     # as comparing the draws with turnover and max(p_exit); the exact per-subgroup exit test
     # is in the second pass.
-    flag = np.empty(CHUNK, np.uint8)
     out0 = outcome[0]  # (1-D views let the first pass vectorise)
     out1 = outcome[1]
     cream0 = cream[0]
     cream1 = cream[1]
     for c in range(c_lo, c_hi):
         lo = c * CHUNK
-        hi = min(n, lo + CHUNK)
+        hi = lo + CHUNK if lo + CHUNK < n else n
         acc = partial[c]
         wsum0 = wsum1 = ssum0 = ssum1 = 0.0
         for w in range(2):
@@ -404,7 +422,7 @@ def population_step(
             i = lo + j
             # Fetch the state of people further on while this one is computed (at 1,000,000
             # people it is out of cache, and about one in eight people is worked on).
-            ahead = min(i + PREFETCH_AHEAD, n - 1)
+            ahead = i + PREFETCH_AHEAD if i + PREFETCH_AHEAD < n else n - 1
             prefetch(needs, ahead * A)
             prefetch(propensity, ahead)
             prefetch(exposure, ahead)
@@ -418,7 +436,7 @@ def population_step(
             in1_was = outcome[1, i] == 1
             if _u01k(k_turn, i) < turnover:
                 _replace(i, k_sub, k_ent, k_need_a, k_need_b, share_cum, entrant_rate,
-                         need_mean, need_sd, expo, needs, subgroup, outcome, exposure,
+                         need_mean, need_sd, wd, needs, subgroup, outcome, exposure,
                          mean_need, cream)
             g = np.int64(subgroup[i])
             u = _u01k(k_trans, i)
@@ -432,16 +450,19 @@ def population_step(
             for w in range(0 if stays else 2):
                 weight = -1.0  # computed only for those out of the outcome state
                 s = 0.0
+                takeup = takeup0 if w == 0 else takeup1
+                boost = wd[w, D_BOOST] if d else 1.0
                 if outcome[w, i] == 0:
-                    weight = _weight(prop, takeup[w], cream[w, i], boost[w] if d else 1.0)
-                    s = min(1.0, cap[w] * weight)
-                    # The hazard is at most h_in[g] (1 - mean need * chord[w]) when bounded.
-                    if not (bounded[w] and u > h_in[g] * (1.0 - mean_need[i] * chord[w])
-                            * (1.0 + 1e-9) + _EXP_SKIP):
+                    weight = _weight(prop, takeup, cream[w, i], boost)
+                    s = wp[w, W_CAP_NORM] * weight
+                    s = s if s < 1.0 else 1.0  # min(1, s)
+                    # The hazard is at most h_in[g] (1 - mean need * chord) when bounded.
+                    if not (wd[w, D_BOUNDED] > 0.0 and u > h_in[g] * (
+                            1.0 - mean_need[i] * wd[w, D_CHORD]) * (1.0 + 1e-9) + _EXP_SKIP):
                         mult = 1.0
                         for a in range(A):
-                            help_ = wp[w, W_EFFICACY] * min(
-                                1.0, s * coverage[w, a] * wp[w, W_FIT] * wp[w, W_EFFECT])
+                            cov = s * coverage[w, a] * wp[w, W_FIT] * wp[w, W_EFFECT]
+                            help_ = wp[w, W_EFFICACY] * (cov if cov < 1.0 else 1.0)
                             mult *= 1.0 - needs[i, a] * wp[w, W_BARRIER] * (1.0 - help_)
                         x = h_in[g] * mult
                         if u <= x + _EXP_SKIP and u < 1.0 - math.exp(-x):
@@ -456,7 +477,7 @@ def population_step(
                     ssum1 += sy
                 if outcome[w, i] == 0:  # sums over those out of the outcome state
                     if weight < 0.0:  # just left the outcome state
-                        weight = _weight(prop, takeup[w], cream[w, i], boost[w] if d else 1.0)
+                        weight = _weight(prop, takeup, cream[w, i], boost)
                     if w == 0:
                         wsum0 += weight
                     else:
@@ -509,7 +530,10 @@ def sum_chunks(partial: np.ndarray) -> np.ndarray:
 PARALLEL_MIN_CHUNKS = 4
 
 
-@_jit()
+#: Pairs of attendees whose draws :func:`meeting_interactions` takes at once (bounds memory).
+PAIR_BLOCK = 1 << 20
+
+
 def meeting_interactions(
     seed: np.uint64,
     step: np.int64,
@@ -524,55 +548,61 @@ def meeting_interactions(
     gain: float,
     loss: float,
     damage_jump: float,
-) -> np.ndarray:
+) -> tuple[float, float]:
     """One meeting: pairwise interactions among attendees build or break trust.
 
-    Each pair of attendees meets with probability ``contact_prob``. The interaction is good with
-    probability ``p_good_base - distance_penalty * distance`` (partners far apart on the agenda
-    clash more). A good interaction closes ``gain`` of the gap to the trust ceiling
-    ``1 - damage``; a bad one removes ``loss`` of the trust and lowers the ceiling by
-    ``damage_jump``: trust is slow to build and fast to lose.
+    Each pair of attendees ``i < j`` meets with probability ``contact_prob`` (the draw of
+    stream ``S_PAIR`` at index ``i N + j``). The interaction is good with probability
+    ``p_good_base - distance_penalty * distance`` (partners far apart on the agenda clash
+    more; the draw of ``S_QUALITY`` at the same index). A good interaction closes ``gain`` of
+    the gap to the trust ceiling ``1 - damage``; a bad one removes ``loss`` of the trust and
+    lowers the ceiling by ``damage_jump``: trust is slow to build and fast to lose.
+
+    Plain numpy (a meeting's pairs are independent; the draws are compared as integers with
+    :func:`cisim.rng.threshold`, which decides as the floats do), in blocks of at most
+    :data:`PAIR_BLOCK` pairs.
 
     Returns:
-        ``[interactions, good interactions]``.
+        ``(interactions, good interactions)``.
     """
     N = attending.shape[0]
-    D = position.shape[1]
-    k_pair = _key(seed, step, np.int64(S_PAIR))
-    k_quality = _key(seed, step, np.int64(S_QUALITY))
-    n_int = 0.0
-    n_good = 0.0
-    for i in range(N):
-        if not attending[i]:
-            continue
-        for j in range(i + 1, N):
-            if not attending[j]:
-                continue
-            k = i * N + j
-            if _u01k(k_pair, k) >= contact_prob:
-                continue
-            dist = 0.0
-            for d in range(D):
-                dist += (position[i, d] - position[j, d]) ** 2
-            dist = math.sqrt(dist)
-            p_good = min(1.0, max(0.0, p_good_base - distance_penalty * dist))
-            n_int += 1.0
-            contacted[i, j] = True
-            contacted[j, i] = True
-            if _u01k(k_quality, k) < p_good:
-                n_good += 1.0
-                t = trust[i, j] + gain * max(0.0, 1.0 - damage[i, j] - trust[i, j])
-            else:
-                t = trust[i, j] * (1.0 - loss)
-                dmg = min(1.0, damage[i, j] + damage_jump)
-                damage[i, j] = dmg
-                damage[j, i] = dmg
-            trust[i, j] = t
-            trust[j, i] = t
-    return np.array([n_int, n_good])
+    att = np.flatnonzero(attending).astype(np.int64)
+    m = att.size
+    t_contact = np.uint64(max(0, threshold(contact_prob)))
+    met_i, met_j = [], []
+    rows_per_block = max(1, PAIR_BLOCK // max(1, m))
+    for r0 in range(0, m, rows_per_block):
+        r = np.arange(r0, min(m, r0 + rows_per_block))
+        upper = np.arange(m)[None, :] > r[:, None]  # pairs i < j among attendees
+        ii = np.broadcast_to(att[r][:, None], upper.shape)[upper]
+        jj = np.broadcast_to(att[None, :], upper.shape)[upper]
+        met = bits(seed, step, ii * N + jj, S_PAIR) < t_contact
+        met_i.append(ii[met])
+        met_j.append(jj[met])
+    i = np.concatenate(met_i) if met_i else np.empty(0, np.int64)
+    j = np.concatenate(met_j) if met_j else np.empty(0, np.int64)
+    dist = np.zeros(i.size)
+    for d in range(position.shape[1]):
+        dist += (position[i, d] - position[j, d]) ** 2
+    p_good = p_good_base - distance_penalty * np.sqrt(dist)
+    p_good = np.where(p_good < 1.0, np.where(p_good > 0.0, p_good, 0.0), 1.0)
+    contacted[i, j] = True
+    contacted[j, i] = True
+    good = uniforms_at(seed, step, i * N + j, S_QUALITY) < p_good
+    tr = trust[i, j]
+    dm = damage[i, j]
+    gap = 1.0 - dm - tr
+    t = np.where(good, tr + gain * np.where(gap > 0.0, gap, 0.0), tr * (1.0 - loss))
+    bad_i, bad_j = i[~good], j[~good]
+    dmg = damage[bad_i, bad_j] + damage_jump
+    dmg = np.where(dmg < 1.0, dmg, 1.0)
+    damage[bad_i, bad_j] = dmg
+    damage[bad_j, bad_i] = dmg
+    trust[i, j] = t
+    trust[j, i] = t
+    return float(i.size), float(np.count_nonzero(good))
 
 
-@_jit()
 def agenda_moves(
     position: np.ndarray,  # (N, D) agenda positions, updated in place
     influence: np.ndarray,  # (N,)
@@ -587,31 +617,20 @@ def agenda_moves(
     ``w_ij (x_j - x_i)`` with ``w_ij = 2 trust_ij rate infl_j / (infl_i + infl_j)`` if
     ``|x_j - x_i| < bound``, else 0 (Deffuant et al. 2000): the dense computation with the
     same operations in the same order, on the contacted pairs only (O(contacts), not O(N^2)).
+    Plain numpy: ``np.add.at`` adds each partner's terms one by one in the order of ``j``, as
+    a loop would.
     """
-    N, D = position.shape
-    delta = np.zeros((N, D))
-    moved = np.zeros(N, np.bool_)
-    for i in range(N):
-        count = 0
-        for j in range(N):
-            if not contacted[i, j]:
-                continue
-            count += 1
-            dist = 0.0
-            for d in range(D):
-                dd = position[j, d] - position[i, d]
-                dist += dd * dd
-            if not math.sqrt(dist) < bound:
-                continue
-            pull = influence[j] / (influence[i] + influence[j])
-            w = trust[i, j] * 2.0 * pull * rate
-            for d in range(D):
-                delta[i, d] += w * (position[j, d] - position[i, d])
-        if count > 0:
-            moved[i] = True
-            for d in range(D):
-                delta[i, d] /= count
-    for i in range(N):
-        if moved[i]:
-            for d in range(D):
-                position[i, d] += delta[i, d]
+    i, j = np.nonzero(contacted)  # row-major: by i, then j
+    count = np.bincount(i, minlength=position.shape[0])
+    diff = position[j] - position[i]
+    dist = np.zeros(i.size)
+    for d in range(position.shape[1]):
+        dist += diff[:, d] * diff[:, d]
+    near = np.sqrt(dist) < bound
+    i, j, diff = i[near], j[near], diff[near]
+    pull = influence[j] / (influence[i] + influence[j])
+    w = trust[i, j] * 2.0 * pull * rate
+    delta = np.zeros(position.shape)
+    np.add.at(delta, i, w[:, None] * diff)
+    moved = count > 0
+    position[moved] += delta[moved] / count[moved, None]

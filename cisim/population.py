@@ -30,6 +30,7 @@ from cisim.kernels import (
     recount,
     status_quo_multipliers,
     sum_chunks,
+    world_terms,
 )
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
@@ -86,6 +87,7 @@ class Population:
         # Per-chunk aggregates of the kernel; its counts are kept up to date by the kernel
         # once set from the state (``recount``; ``_counted`` is False until then).
         self._partial = np.zeros(((self.n + CHUNK - 1) // CHUNK, 2, 4 + 2 * self.G + A))
+        self._scratch: list[np.ndarray] = []  # the kernel's per-thread flag buffers
         self._counted = False
 
     def refresh_caches(self) -> None:
@@ -174,23 +176,31 @@ class Population:
             self.recount()
         args = (
             np.uint64(seed), np.int64(step), self.needs, self.subgroup, self.propensity,
-            self.outcome, self.exposure, self.mean_need, self.cream, wp, coverage, self.h_in,
+            self.outcome, self.exposure, self.mean_need, self.cream, wp, world_terms(wp, coverage),
+            coverage, self.h_in,
             self.p_exit, self.disadvantaged, self.turnover, self._t_turn, self._t_exit,
             self.share_cum, self.entrant_rate(),
             self.need_mean, self.need_sd, partial,
         )
         threads = min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1
+        flags = self._flags(threads)
         if threads <= 1:
-            population_step(0, n_chunks, *args)
+            population_step(0, n_chunks, *args, flags[0])
         else:
             bounds = [n_chunks * k // threads for k in range(threads + 1)]
             pool = _thread_pool(threads - 1)
-            futures = [pool.submit(population_step, bounds[k], bounds[k + 1], *args)
+            futures = [pool.submit(population_step, bounds[k], bounds[k + 1], *args, flags[k])
                        for k in range(1, threads)]
-            population_step(0, bounds[1], *args)
+            population_step(0, bounds[1], *args, flags[0])
             for f in futures:
                 f.result()
         self.aggregates = sum_chunks(partial)
+
+    def _flags(self, threads: int) -> list[np.ndarray]:
+        """A scratch buffer for each of ``threads`` kernel threads (kept between steps)."""
+        while len(self._scratch) < threads:
+            self._scratch.append(np.empty(CHUNK, np.uint8))
+        return self._scratch
 
     def recount(self) -> None:
         """Set the kernel's per-chunk counts from the state (it keeps them up to date after).

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-__all__ = ["normal", "normals", "threshold", "u01", "uniforms"]
+__all__ = ["bits", "normal", "normals", "threshold", "u01", "uniforms", "uniforms_at"]
 
 _M = 0xFFFFFFFFFFFFFFFF
 _INV53 = 1.0 / 9007199254740992.0
@@ -57,13 +57,31 @@ def normal(seed: int, step: int, index: int, stream: int) -> float:
     return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
 
 
-def uniforms(seed: int, step: int, n: int, stream: int) -> np.ndarray:
-    """The draws at indices ``0..n-1`` (numpy's uint64 arithmetic wraps as the kernels' does)."""
-    z = np.uint64(_key(seed, step, stream)) ^ np.arange(n, dtype=np.uint64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_C1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_C2)
+def bits(seed: int, step: int, index: np.ndarray, stream: int) -> np.ndarray:
+    """The 53-bit integers ``m`` of the draws at ``index``: each draw is ``m / 2^53``.
+
+    Compared with :func:`threshold`, they decide ``u < t`` without converting to floats.
+    numpy's uint64 arithmetic wraps as the kernels' does.
+    """
+    z = np.asarray(index).astype(np.uint64)
+    z ^= np.uint64(_key(seed, step, stream))
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(_C1)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(_C2)
     z ^= z >> np.uint64(31)
-    return (z >> np.uint64(11)).astype(np.float64) * _INV53
+    z >>= np.uint64(11)
+    return z
+
+
+def uniforms_at(seed: int, step: int, index: np.ndarray, stream: int) -> np.ndarray:
+    """The draws at the (non-negative integer) indices ``index``."""
+    return bits(seed, step, index, stream).astype(np.float64) * _INV53
+
+
+def uniforms(seed: int, step: int, n: int, stream: int) -> np.ndarray:
+    """The draws at indices ``0..n-1``."""
+    return uniforms_at(seed, step, np.arange(n, dtype=np.uint64), stream)
 
 
 def normals(seed: int, step: int, n: int, stream: int) -> np.ndarray:

@@ -198,3 +198,29 @@ def test_weighted_mean_is_numpys_average_bit_for_bit():
         a, w, b = rng.random((n, 2)), rng.random(n) * 3, rng.random(n)
         assert np.array_equal(weighted_mean(a, w, axis=0), np.average(a, axis=0, weights=w))
         assert weighted_mean(b, w) == np.average(b, weights=w)
+
+
+def test_meeting_draws_do_not_depend_on_the_block_size(monkeypatch):
+    """The pairs are drawn in blocks (bounded memory at thousands of partners): same result."""
+    import cisim.kernels as k
+
+    rng = np.random.default_rng(3)
+    n = 60
+    attending = rng.random(n) < 0.8
+    position = rng.random((n, 3))
+    results = []
+    for block in (1 << 20, 7, 1):
+        monkeypatch.setattr(k, "PAIR_BLOCK", block)
+        trust = np.full((n, n), 0.3)
+        damage = np.zeros((n, n))
+        contacted = np.zeros((n, n), dtype=np.bool_)
+        counts = k.meeting_interactions(np.uint64(5), 9, attending, 0.2, trust, damage,
+                                        contacted, position, 0.7, 0.5, 0.1, 0.3, 0.1)
+        results.append((counts, trust, damage, contacted))
+    first = results[0]
+    assert 0 < first[0][1] < first[0][0]  # some good and some bad interactions
+    assert not first[3][~attending].any()  # only attendees meet
+    for other in results[1:]:
+        assert other[0] == first[0]
+        for a, b in zip(other[1:], first[1:], strict=True):
+            np.testing.assert_array_equal(a, b)

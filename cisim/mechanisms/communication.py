@@ -70,7 +70,7 @@ class Communication:
                     self.good_chance(model, world), dyn.distance_penalty, dyn.trust_gain,
                     dyn.trust_loss, dyn.trust_damage,
                 )
-                world.interactions, world.good_interactions = float(counts[0]), float(counts[1])
+                world.interactions, world.good_interactions = counts
         decay = dyn.trust_decay_per_year / STEPS_PER_YEAR
         np.multiply(world.trust, 1.0 - decay, out=world.trust, where=~world.contacted)
         world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
