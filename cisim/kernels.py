@@ -1,8 +1,8 @@
 """Kernels: the per-beneficiary and per-pair hot loops, as pure functions on arrays.
 
-The per-beneficiary loop (:func:`population_step`, with its helpers and
-:func:`creaming_factors`) is compiled with numba; the per-pair work of meetings and agenda
-moves, and the calibration's status-quo product, are plain numpy with the same operations in
+The per-beneficiary loop (:func:`population_step`, with its helpers) is compiled with numba;
+the per-pair work of meetings and agenda moves, the creaming factors and the calibration's
+status-quo product are plain numpy with the same operations in
 the same order (they run a few times a month, and every compiled function adds to numba's
 first-use compile time, which benchmarks/README.md measures).
 
@@ -32,7 +32,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from cisim.rng import bits, threshold, uniforms_at
+from cisim.rng import bits, key, threshold, uniforms_at
 
 __all__ = [
     "CHUNK",
@@ -96,6 +96,11 @@ def _jit(**options):
     return wrap
 
 
+def _inner(func):
+    """A helper compiled only into the kernels that call it (no Python wrapper, no cache)."""
+    return njit(error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)(func)
+
+
 if numba.config.DISABLE_JIT:
 
     def prefetch(arr: np.ndarray, index: int) -> None:
@@ -139,6 +144,16 @@ S_PAIR, S_QUALITY, S_ATTEND, S_POLICY, S_NOISE, S_RENEW = 10, 11, 12, 13, 14, 15
 S_PERCEIVED = 20  # + world index: noise in the needs partners perceive when re-planning
 
 
+# The streams of the population kernel, in the order of step_keys.
+_POPULATION_STREAMS = (S_TURNOVER, S_TRANSITION, S_SUBGROUP, S_ENTRANT, S_NEED, S_NEED + 100)
+K_TURNOVER, K_TRANSITION, K_SUBGROUP, K_ENTRANT, K_NEED_A, K_NEED_B = range(6)
+
+
+def step_keys(seed: int, step: int) -> np.ndarray:
+    """The keys of the population kernel's streams at ``step`` (:func:`cisim.rng.key`)."""
+    return np.array([key(seed, step, s) for s in _POPULATION_STREAMS], dtype=np.uint64)
+
+
 # Columns of the per-world parameter rows passed to :func:`population_step`.
 W_CAP_NORM = 0  # service-years per unit of targeting weight (capacity / weight sum)
 W_FIT = 1  # fit of services to real needs, 0-1
@@ -169,7 +184,7 @@ class WP:
     N = 7
 
 
-@_jit()
+@_inner
 def _mix(z: np.uint64) -> np.uint64:
     """SplitMix64's finaliser (as :func:`cisim.rng._mix`, wrapping in 64 bits)."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -177,21 +192,14 @@ def _mix(z: np.uint64) -> np.uint64:
     return z ^ (z >> np.uint64(31))
 
 
-@_jit()
-def _key(seed: np.uint64, step: np.int64, stream: np.int64) -> np.uint64:
-    """The part of a draw that does not depend on the index (as :func:`cisim.rng._key`)."""
-    z = _mix(seed + np.uint64(0x9E3779B97F4A7C15) * np.uint64(stream + 1))
-    return _mix(z ^ (np.uint64(step) * np.uint64(0xD1B54A32D192ED03)))
-
-
-@_jit()
+@_inner
 def _u01k(key: np.uint64, index: np.int64) -> float:
-    """:func:`cisim.rng.u01` at ``index`` given ``key = _key(seed, step, stream)``."""
+    """:func:`cisim.rng.u01` at ``index`` given ``key = cisim.rng.key(seed, step, stream)``."""
     z = _mix(key ^ np.uint64(index))
     return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@_jit()
+@_inner
 def _normalk(key_a: np.uint64, key_b: np.uint64, index: np.int64) -> float:
     """:func:`cisim.rng.normal` at ``index`` given the keys of its stream and stream + 100."""
     a = _u01k(key_a, index)
@@ -199,16 +207,14 @@ def _normalk(key_a: np.uint64, key_b: np.uint64, index: np.int64) -> float:
     return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
 
 
-@_jit()
 def creaming_factors(mean_need: np.ndarray, equity: float, out: np.ndarray) -> None:
     """Each person's creaming factor ``(1 - mean need)^(3 (1 - equity))``, into ``out``.
 
     It depends only on the person's needs and the world's equity focus, so the population
-    keeps it in an array refreshed when a person is replaced or the equity focus changes.
+    keeps it in an array refreshed when the equity focus changes (plain numpy, as the
+    calibration's targeting weights); :func:`population_step` sets it for new entrants.
     """
-    e = CREAMING * (1.0 - equity)
-    for i in range(mean_need.shape[0]):
-        out[i] = (1.0 - mean_need[i]) ** e
+    np.power(1.0 - mean_need, CREAMING * (1.0 - equity), out=out)
 
 
 def status_quo_multipliers(needs: np.ndarray, weight: np.ndarray, scale: float, wp: np.ndarray,
@@ -263,40 +269,32 @@ def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
 _EXP_SKIP = 1e-15
 
 
-@_jit()
+@_inner
 def _weight(prop: float, takeup: float, cream: float, boost: float) -> float:
     """Targeting weight of a person out of the outcome state (see :func:`population_step`)."""
     return (prop + takeup * (1.0 - prop)) * cream * boost
 
 
-@_jit()
+@_inner
 def _move(acc: np.ndarray, G: np.int64, g0: np.int64, served0: bool, in00: bool, in10: bool,
           g1: np.int64, served1: bool, in01: bool, in11: bool) -> None:
-    """Move one person's share of a chunk's counts from its old state to its new one."""
-    _count(acc, G, g0, served0, in00, in10, -1.0)
-    _count(acc, G, g1, served1, in01, in11, 1.0)
+    """Move one person's share of a chunk's counts from its old state to its new one.
+
+    The counts (columns 2, 3 and 4 to 4 + 2 G of ``acc``) are integers held exactly in
+    float64, so adding the booleans' differences in any order gives the same numbers.
+    """
+    for w in range(2):
+        was = in00 if w == 0 else in10
+        now = in01 if w == 0 else in11
+        acc[w, 4 + G + g0] -= 1.0
+        acc[w, 4 + G + g1] += 1.0
+        acc[w, 4 + g0] -= 1.0 * was  # (1.0 * a boolean: 1.0 or 0.0, compiled or not)
+        acc[w, 4 + g1] += 1.0 * now
+        acc[w, 2] += 1.0 * served1 - 1.0 * served0
+        acc[w, 3] += 1.0 * (served1 and now) - 1.0 * (served0 and was)
 
 
-@_jit()
-def _count(acc: np.ndarray, G: np.int64, g: np.int64, served: bool, in0: bool, in1: bool,
-           sign: float) -> None:
-    """Add (``sign`` 1) or remove (-1) one person's share of a chunk's integer counts."""
-    acc[0, 4 + G + g] += sign
-    acc[1, 4 + G + g] += sign
-    if in0:
-        acc[0, 4 + g] += sign
-    if in1:
-        acc[1, 4 + g] += sign
-    if served:
-        acc[0, 2] += sign
-        acc[1, 2] += sign
-        if in0:
-            acc[0, 3] += sign
-        if in1:
-            acc[1, 3] += sign
-
-
-@_jit()
+@_inner
 def _replace(i: np.int64, k_sub: np.uint64, k_ent: np.uint64, k_need_a: np.uint64,
              k_need_b: np.uint64, share_cum: np.ndarray, entrant_rate: np.ndarray,
              need_mean: np.ndarray, need_sd: float, wd: np.ndarray, needs: np.ndarray,
@@ -334,8 +332,7 @@ def _replace(i: np.int64, k_sub: np.uint64, k_ent: np.uint64, k_need_a: np.uint6
 def population_step(
     c_lo: np.int64,  # first chunk to update
     c_hi: np.int64,  # one past the last chunk
-    seed: np.uint64,
-    step: np.int64,
+    keys: np.ndarray,  # (6,) uint64: the generator's keys of this step (see step_keys)
     needs: np.ndarray,  # (n, A) float32 barriers in [0, 1]
     subgroup: np.ndarray,  # (n,) int8
     propensity: np.ndarray,  # (n,) float32 engagement propensity
@@ -384,12 +381,12 @@ def population_step(
     """
     n, A = needs.shape
     G = h_in.shape[0]
-    k_turn = _key(seed, step, np.int64(S_TURNOVER))
-    k_trans = _key(seed, step, np.int64(S_TRANSITION))
-    k_sub = _key(seed, step, np.int64(S_SUBGROUP))
-    k_ent = _key(seed, step, np.int64(S_ENTRANT))
-    k_need_a = _key(seed, step, np.int64(S_NEED))
-    k_need_b = _key(seed, step, np.int64(S_NEED + 100))
+    k_turn = keys[K_TURNOVER]
+    k_trans = keys[K_TRANSITION]
+    k_sub = keys[K_SUBGROUP]
+    k_ent = keys[K_ENTRANT]
+    k_need_a = keys[K_NEED_A]
+    k_need_b = keys[K_NEED_B]
     takeup0 = wp[0, W_TAKEUP]
     takeup1 = wp[1, W_TAKEUP]
     # The first pass compares the draws' 53-bit integers with t_turn and t_exit, which decides
@@ -530,8 +527,9 @@ def sum_chunks(partial: np.ndarray) -> np.ndarray:
 PARALLEL_MIN_CHUNKS = 4
 
 
-#: Pairs of attendees whose draws :func:`meeting_interactions` takes at once (bounds memory).
-PAIR_BLOCK = 1 << 20
+#: Pairs of attendees whose draws :func:`meeting_interactions` takes at once (bounds memory;
+#: blocks of this size stay in the CPU caches).
+PAIR_BLOCK = 1 << 17
 
 
 def meeting_interactions(
@@ -620,7 +618,7 @@ def agenda_moves(
     Plain numpy: ``np.add.at`` adds each partner's terms one by one in the order of ``j``, as
     a loop would.
     """
-    i, j = np.nonzero(contacted)  # row-major: by i, then j
+    i, j = np.divmod(np.flatnonzero(contacted), contacted.shape[1])  # by i, then j
     count = np.bincount(i, minlength=position.shape[0])
     diff = position[j] - position[i]
     dist = np.zeros(i.size)

@@ -29,6 +29,7 @@ from cisim.kernels import (
     population_step,
     recount,
     status_quo_multipliers,
+    step_keys,
     sum_chunks,
     world_terms,
 )
@@ -175,7 +176,7 @@ class Population:
         if not self._counted:
             self.recount()
         args = (
-            np.uint64(seed), np.int64(step), self.needs, self.subgroup, self.propensity,
+            step_keys(int(seed), step), self.needs, self.subgroup, self.propensity,
             self.outcome, self.exposure, self.mean_need, self.cream, wp, world_terms(wp, coverage),
             coverage, self.h_in,
             self.p_exit, self.disadvantaged, self.turnover, self._t_turn, self._t_exit,

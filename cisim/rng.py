@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-__all__ = ["bits", "normal", "normals", "threshold", "u01", "uniforms", "uniforms_at"]
+__all__ = ["bits", "key", "normal", "normals", "threshold", "u01", "uniforms", "uniforms_at"]
 
 _M = 0xFFFFFFFFFFFFFFFF
 _INV53 = 1.0 / 9007199254740992.0
@@ -29,7 +29,7 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def _key(seed: int, step: int, stream: int) -> int:
+def key(seed: int, step: int, stream: int) -> int:
     """The part of a draw that does not depend on the index."""
     z = _mix((int(seed) + _GOLDEN * (int(stream) + 1)) & _M)
     return _mix(z ^ ((int(step) * _STEP) & _M))
@@ -37,7 +37,7 @@ def _key(seed: int, step: int, stream: int) -> int:
 
 def u01(seed: int, step: int, index: int, stream: int) -> float:
     """Uniform draw in [0, 1) at the coordinates (seed, step, index, stream)."""
-    return (_mix(_key(seed, step, stream) ^ (int(index) & _M)) >> 11) * _INV53
+    return (_mix(key(seed, step, stream) ^ (int(index) & _M)) >> 11) * _INV53
 
 
 def threshold(t: float) -> int:
@@ -64,7 +64,7 @@ def bits(seed: int, step: int, index: np.ndarray, stream: int) -> np.ndarray:
     numpy's uint64 arithmetic wraps as the kernels' does.
     """
     z = np.asarray(index).astype(np.uint64)
-    z ^= np.uint64(_key(seed, step, stream))
+    z ^= np.uint64(key(seed, step, stream))
     z ^= z >> np.uint64(30)
     z *= np.uint64(_C1)
     z ^= z >> np.uint64(27)

@@ -209,7 +209,7 @@ def test_meeting_draws_do_not_depend_on_the_block_size(monkeypatch):
     attending = rng.random(n) < 0.8
     position = rng.random((n, 3))
     results = []
-    for block in (1 << 20, 7, 1):
+    for block in (1 << 17, 7, 1):
         monkeypatch.setattr(k, "PAIR_BLOCK", block)
         trust = np.full((n, n), 0.3)
         damage = np.zeros((n, n))

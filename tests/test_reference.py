@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -19,9 +20,16 @@ if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
 
 from benchmarks.reference import RecordingModel, ReferenceModel, normal, u01  # noqa: E402
 from cisim import kernels  # noqa: E402
+from cisim.rng import key as stream_key  # noqa: E402
 from cisim.rng import normals, uniforms  # noqa: E402
 
 N_STEPS = 6  # biweekly meetings: steps 2, 4 and 6 hold one
+
+
+@numba.njit
+def _kernel_draws(keys: np.ndarray, index: np.int64) -> tuple[float, float]:
+    """The kernels' uniform and normal draws (their helpers have no Python entry point)."""
+    return kernels._u01k(keys[0], index), kernels._normalk(keys[0], keys[1], index)
 
 
 def test_python_generator_is_the_kernels_generator():
@@ -29,13 +37,16 @@ def test_python_generator_is_the_kernels_generator():
     seeds = rng.integers(0, 2**62, 50, dtype=np.uint64)
     for seed in seeds:
         step, index, stream = (int(v) for v in rng.integers(0, 10**6, 3))
-        ours = u01(int(seed), step, index, stream)
-        # (keys cross back into numba as uint64, as they stay inside the kernels)
-        key = np.uint64(kernels._key(np.uint64(seed), np.int64(step), np.int64(stream)))
-        assert ours == kernels._u01k(key, np.int64(index))
-        key_b = np.uint64(kernels._key(np.uint64(seed), np.int64(step), np.int64(stream + 100)))
-        assert normal(int(seed), step, index, stream) == kernels._normalk(key, key_b,
-                                                                          np.int64(index))
+        keys = np.array([stream_key(int(seed), step, s) for s in (stream, stream + 100)],
+                        dtype=np.uint64)
+        u, z = _kernel_draws(keys, np.int64(index))
+        assert u01(int(seed), step, index, stream) == u
+        assert normal(int(seed), step, index, stream) == z
+    # the keys the population kernel is given are those of its streams
+    streams = (kernels.S_TURNOVER, kernels.S_TRANSITION, kernels.S_SUBGROUP,
+               kernels.S_ENTRANT, kernels.S_NEED, kernels.S_NEED + 100)
+    np.testing.assert_array_equal(kernels.step_keys(9, 4),
+                                  [stream_key(9, 4, s) for s in streams])
     # the vectorised draws the mechanisms take
     assert list(uniforms(11, 4, 500, 3)) == [u01(11, 4, i, 3) for i in range(500)]
     assert list(normals(11, 4, 20, 3)) == [normal(11, 4, i, 3) for i in range(20)]
