@@ -20,6 +20,7 @@ bounded-confidence model of Deffuant et al. (2000).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
@@ -32,7 +33,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from cisim.rng import bits, key, threshold, uniforms_at
+from cisim.rng import bits, step_key, stream_base, threshold, uniforms_at
 
 __all__ = [
     "CHUNK",
@@ -151,7 +152,13 @@ K_TURNOVER, K_TRANSITION, K_SUBGROUP, K_ENTRANT, K_NEED_A, K_NEED_B = range(6)
 
 def step_keys(seed: int, step: int) -> np.ndarray:
     """The keys of the population kernel's streams at ``step`` (:func:`cisim.rng.key`)."""
-    return np.array([key(seed, step, s) for s in _POPULATION_STREAMS], dtype=np.uint64)
+    return np.array([step_key(b, step) for b in _stream_bases(int(seed))], dtype=np.uint64)
+
+
+@functools.lru_cache(maxsize=16)
+def _stream_bases(seed: int) -> tuple[int, ...]:
+    """The step-independent parts of :func:`step_keys` (a run asks for them every week)."""
+    return tuple(stream_base(seed, s) for s in _POPULATION_STREAMS)
 
 
 # Columns of the per-world parameter rows passed to :func:`population_step`.
@@ -245,20 +252,17 @@ def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in`` times that cannot be an entry.
     """
     A = coverage.shape[1]
-    out = np.zeros((2, 4))
-    for w in range(2):
-        eq = float(wp[w, W_EQUITY])
-        out[w, D_EXPO] = CREAMING * (1.0 - eq)
-        out[w, D_BOOST] = 1.0 + EQUITY_BOOST * eq
-        bounded = bool(0.0 <= eq <= 1.0 and wp[w, W_TAKEUP] >= 0.0 and wp[w, W_CAP_NORM] >= 0.0
-                       and wp[w, W_FIT] >= 0.0 and wp[w, W_EFFECT] >= 0.0
-                       and 0.0 <= wp[w, W_BARRIER] <= 1.0 and 0.0 <= wp[w, W_EFFICACY] <= 1.0
-                       and (coverage[w] >= 0.0).all())
-        if bounded:
-            c = float(wp[w, W_BARRIER] * (1.0 - wp[w, W_EFFICACY]))
-            out[w, D_BOUNDED] = 1.0
-            out[w, D_CHORD] = 1.0 - (1.0 - c) ** A
-    return out
+    covered = (coverage >= 0.0).all(axis=1).tolist()
+    rows = []
+    for row, cov_ok in zip(wp.tolist(), covered, strict=True):  # Python floats: the same doubles
+        eq = row[W_EQUITY]
+        bounded = (0.0 <= eq <= 1.0 and row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0
+                   and row[W_FIT] >= 0.0 and row[W_EFFECT] >= 0.0
+                   and 0.0 <= row[W_BARRIER] <= 1.0 and 0.0 <= row[W_EFFICACY] <= 1.0
+                   and cov_ok)
+        chord = 1.0 - (1.0 - row[W_BARRIER] * (1.0 - row[W_EFFICACY])) ** A if bounded else 0.0
+        rows.append((CREAMING * (1.0 - eq), 1.0 + EQUITY_BOOST * eq, float(bounded), chord))
+    return np.array(rows)
 
 
 #: Margin of the tests that skip work in the entry draw without changing its outcome:

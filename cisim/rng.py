@@ -13,7 +13,18 @@ import math
 
 import numpy as np
 
-__all__ = ["bits", "key", "normal", "normals", "threshold", "u01", "uniforms", "uniforms_at"]
+__all__ = [
+    "bits",
+    "key",
+    "normal",
+    "normals",
+    "step_key",
+    "stream_base",
+    "threshold",
+    "u01",
+    "uniforms",
+    "uniforms_at",
+]
 
 _M = 0xFFFFFFFFFFFFFFFF
 _INV53 = 1.0 / 9007199254740992.0
@@ -31,8 +42,17 @@ def _mix(z: int) -> int:
 
 def key(seed: int, step: int, stream: int) -> int:
     """The part of a draw that does not depend on the index."""
-    z = _mix((int(seed) + _GOLDEN * (int(stream) + 1)) & _M)
-    return _mix(z ^ ((int(step) * _STEP) & _M))
+    return step_key(stream_base(seed, stream), step)
+
+
+def stream_base(seed: int, stream: int) -> int:
+    """The part of :func:`key` that depends only on the seed and the stream."""
+    return _mix((int(seed) + _GOLDEN * (int(stream) + 1)) & _M)
+
+
+def step_key(base: int, step: int) -> int:
+    """:func:`key` from the stream's :func:`stream_base` and the step."""
+    return _mix(base ^ ((int(step) * _STEP) & _M))
 
 
 def u01(seed: int, step: int, index: int, stream: int) -> float:

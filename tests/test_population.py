@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 
 from cisim import Scenario, simulate
-from cisim.kernels import CHUNK, PARALLEL_MIN_CHUNKS, recount
+from cisim.kernels import (
+    CHUNK,
+    D_BOOST,
+    D_BOUNDED,
+    D_CHORD,
+    D_EXPO,
+    PARALLEL_MIN_CHUNKS,
+    WP,
+    recount,
+    world_terms,
+)
 from cisim.model import CollectiveImpactModel
 from cisim.rng import threshold, u01
 
@@ -86,3 +96,26 @@ def test_entry_hazard_bound_holds():
         c = b * (1.0 - eff)
         bound = 1.0 - needs.mean(axis=1) * (1.0 - (1.0 - c) ** A)
         assert (product <= bound * (1.0 + 1e-12)).all()
+
+
+def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_interval():
+    wp = np.zeros((2, WP.N))
+    wp[:, [WP.CAP_NORM, WP.FIT, WP.EFFECT, WP.TAKEUP]] = 0.5
+    wp[:, WP.BARRIER] = 0.8
+    wp[:, WP.EFFICACY] = 0.5
+    wp[:, WP.EQUITY] = [0.2, 1.0]
+    coverage = np.full((2, 4), 0.5)
+    terms = world_terms(wp, coverage)
+    np.testing.assert_allclose(terms[:, D_EXPO], [3.0 * 0.8, 0.0])  # creaming fades with equity
+    np.testing.assert_allclose(terms[:, D_BOOST], [1.4, 3.0])
+    assert (terms[:, D_BOUNDED] == 1.0).all()
+    np.testing.assert_allclose(terms[:, D_CHORD], 1.0 - (1.0 - 0.8 * 0.5) ** 4)
+    for column, value in ((WP.BARRIER, 1.2), (WP.EFFICACY, -0.1), (WP.EQUITY, 1.5),
+                          (WP.FIT, -0.5), ("coverage", -0.01)):
+        broken_wp, broken_cov = wp.copy(), coverage.copy()
+        if column == "coverage":
+            broken_cov[1, 2] = value
+        else:
+            broken_wp[1, column] = value
+        terms = world_terms(broken_wp, broken_cov)
+        assert terms[0, D_BOUNDED] == 1.0 and terms[1, D_BOUNDED] == 0.0, column
