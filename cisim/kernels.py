@@ -332,7 +332,7 @@ def _replace(i: np.int64, k_sub: np.uint64, k_ent: np.uint64, k_need_a: np.uint6
     exposure[i] = 0.0
 
 
-@_jit(nogil=True)
+@_jit(nogil=True, no_cfunc_wrapper=True)
 def population_step(
     c_lo: np.int64,  # first chunk to update
     c_hi: np.int64,  # one past the last chunk
