@@ -2,9 +2,9 @@
 
 The per-beneficiary loop (:func:`population_step`, with its helpers) is compiled with numba;
 the per-pair work of meetings and agenda moves, the creaming factors and the calibration's
-status-quo product are plain numpy with the same operations in
-the same order (they run a few times a month, and every compiled function adds to numba's
-first-use compile time, which benchmarks/README.md measures).
+status-quo product are plain numpy with the same operations in the same order (they run a
+few times a month or a run, and every compiled function adds to numba's first-use compile
+time, which benchmarks/README.md measures).
 
 Randomness comes from a counter-based generator (SplitMix64 finalisation of a hash of seed,
 step, index and stream; :mod:`cisim.rng` is its plain-Python twin, which the partner-level
@@ -98,7 +98,12 @@ def _jit(**options):
 
 
 def _inner(func):
-    """A helper compiled only into the kernels that call it (no Python wrapper, no cache)."""
+    """A helper compiled only into the kernels that call it.
+
+    Without a Python or C-callback wrapper and without a cache entry of its own (the caller's
+    cache entry holds it), it costs LLVM no optimisation and code generation of its own; it
+    can be called only from compiled code (or from Python when ``NUMBA_DISABLE_JIT=1``).
+    """
     return njit(error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)(func)
 
 
