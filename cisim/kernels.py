@@ -226,7 +226,12 @@ def creaming_factors(mean_need: np.ndarray, equity: float, out: np.ndarray) -> N
     keeps it in an array refreshed when the equity focus changes (plain numpy, as the
     calibration's targeting weights); :func:`population_step` sets it for new entrants.
     """
-    np.power(1.0 - mean_need, CREAMING * (1.0 - equity), out=out)
+    np.power(1.0 - mean_need, creaming_exponent(equity), out=out)
+
+
+def creaming_exponent(equity: float) -> float:
+    """The exponent of the creaming factor, ``CREAMING (1 - equity)``: 0 at full equity focus."""
+    return CREAMING * (1.0 - equity)
 
 
 def status_quo_multipliers(needs: np.ndarray, weight: np.ndarray, scale: float, wp: np.ndarray,
@@ -266,7 +271,7 @@ def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
                    and 0.0 <= row[W_BARRIER] <= 1.0 and 0.0 <= row[W_EFFICACY] <= 1.0
                    and cov_ok)
         chord = 1.0 - (1.0 - row[W_BARRIER] * (1.0 - row[W_EFFICACY])) ** A if bounded else 0.0
-        rows.append((CREAMING * (1.0 - eq), 1.0 + EQUITY_BOOST * eq, float(bounded), chord))
+        rows.append((creaming_exponent(eq), 1.0 + EQUITY_BOOST * eq, float(bounded), chord))
     return np.array(rows)
 
 
@@ -350,7 +355,7 @@ def population_step(
     mean_need: np.ndarray,  # (n,) float64 mean barrier, kept up to date
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
-    wd: np.ndarray,  # (2, WD.N) terms derived from them (see world_terms)
+    wd: np.ndarray,  # (2, 4) terms derived from them (columns D_*, see world_terms)
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     h_in: np.ndarray,  # (G,) weekly entry hazard scale per subgroup
     p_exit: np.ndarray,  # (G,) weekly chance of leaving the outcome state per subgroup
@@ -396,8 +401,6 @@ def population_step(
     k_ent = keys[K_ENTRANT]
     k_need_a = keys[K_NEED_A]
     k_need_b = keys[K_NEED_B]
-    takeup0 = wp[0, W_TAKEUP]
-    takeup1 = wp[1, W_TAKEUP]
     # The first pass compares the draws' 53-bit integers with t_turn and t_exit, which decides
     # as comparing the draws with turnover and max(p_exit); the exact per-subgroup exit test
     # is in the second pass.
@@ -456,7 +459,7 @@ def population_step(
             for w in range(0 if stays else 2):
                 weight = -1.0  # computed only for those out of the outcome state
                 s = 0.0
-                takeup = takeup0 if w == 0 else takeup1
+                takeup = wp[w, W_TAKEUP]
                 boost = wd[w, D_BOOST] if d else 1.0
                 if outcome[w, i] == 0:
                     weight = _weight(prop, takeup, cream[w, i], boost)

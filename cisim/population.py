@@ -21,10 +21,10 @@ import numpy as np
 
 from cisim.kernels import (
     CHUNK,
-    CREAMING,
     EQUITY_BOOST,
     PARALLEL_MIN_CHUNKS,
     WP,
+    creaming_exponent,
     creaming_factors,
     population_step,
     recount,
@@ -153,7 +153,7 @@ class Population:
         takeup = self.propensity + wp[WP.TAKEUP] * (1 - self.propensity)
         dis = self.disadvantaged[self.subgroup]
         eq = wp[WP.EQUITY]
-        return takeup * (1 - mean_need) ** (CREAMING * (1 - eq)) * (1 + EQUITY_BOOST * eq * dis)
+        return takeup * (1 - mean_need) ** creaming_exponent(eq) * (1 + EQUITY_BOOST * eq * dis)
 
     def entrant_rate(self) -> np.ndarray:
         """Chance that a new entrant starts in the outcome state, per subgroup."""
@@ -176,7 +176,7 @@ class Population:
         if not self._counted:
             self.recount()
         args = (
-            step_keys(int(seed), step), self.needs, self.subgroup, self.propensity,
+            step_keys(seed, step), self.needs, self.subgroup, self.propensity,
             self.outcome, self.exposure, self.mean_need, self.cream, wp, world_terms(wp, coverage),
             coverage, self.h_in,
             self.p_exit, self.disadvantaged, self.turnover, self._t_turn, self._t_exit,
