@@ -112,6 +112,18 @@ def bootstrap(frame: pd.DataFrame, stat: Callable[[dict[str, np.ndarray]], float
     return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
 
 
+def group_means(f: Any, flag: str, value: str) -> tuple[float, float] | None:
+    """Mean of column ``value`` where column ``flag`` holds, and where it does not.
+
+    ``f`` is a frame or :func:`bootstrap`'s dict of resampled arrays; None when either group
+    is empty.
+    """
+    c = f[flag].astype(bool)
+    if c.all() or not c.any():
+        return None
+    return float(f[value][c].mean()), float(f[value][~c].mean())
+
+
 def pc(frame: pd.DataFrame, year: int, prefix: str = "") -> pd.Series:
     """Population change against the counterfactual (pp) at a whole year."""
     return frame[f"{prefix}pc@{year}"]
@@ -490,11 +502,11 @@ def p_funding(data: StudyData) -> PatternResult:
     frame = pd.DataFrame({"c": cond, "ok": ok})
 
     def ratio(f: Any) -> float:
-        c = f["c"].astype(bool)
-        if c.all() or not c.any():
+        means = group_means(f, "c", "ok")
+        if means is None:
             return float("nan")
-        a, b = f["ok"][c].mean(), f["ok"][~c].mean()
-        return float(a / b) if b > 0 else float("inf")
+        a, b = means
+        return a / b if b > 0 else float("inf")
 
     value = ratio(frame)
     ci = bootstrap(frame, ratio)
@@ -545,10 +557,8 @@ def p_small_wins(data: StudyData) -> PatternResult:
     frame = pd.DataFrame({"w": win, "k": keep})
 
     def diff(f: Any) -> float:
-        w = f["w"].astype(bool)
-        if w.all() or not w.any():
-            return float("nan")
-        return float(f["k"][w].mean() - f["k"][~w].mean())
+        means = group_means(f, "w", "k")
+        return float("nan") if means is None else means[0] - means[1]
 
     value = diff(frame)
     ci = bootstrap(frame, diff)
