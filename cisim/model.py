@@ -23,7 +23,7 @@ from cisim.kernels import WP
 from cisim.mechanisms import DEFAULT_MECHANISMS, Mechanism
 from cisim.mechanisms.systems_change import SystemsChange
 from cisim.outcomes import Recorder
-from cisim.phases import PHASE_MODELS, PhaseState
+from cisim.phases import PHASE_MODELS, PhaseState, readiness
 from cisim.population import Population, world_parameters
 from cisim.scenario import Scenario
 from cisim.world import World, build_partners
@@ -203,8 +203,9 @@ class CollectiveImpactModel(Model):
         self.population.step(self.kseed, self.steps, wp, coverage)
 
     def advance_phases(self) -> None:
-        """Move the factual world through its phase model; record transitions."""
+        """Move the factual world through its phase model; record transitions and readiness."""
         state = self.phase_state[0]
+        state.readiness = readiness(self, self.factual)
         moved = self.phase_model.advance(self, self.factual, state)
         if moved is not None:
             target, cause = moved
@@ -244,11 +245,33 @@ class CollectiveImpactModel(Model):
         return 0 if world is self.factual else 1
 
     def emphasis(self, world: World, component: str) -> float:
-        """The current phase's emphasis on a component (1 in an isolated world)."""
+        """The current phase's emphasis on a component (1 in an isolated world).
+
+        Under ``phases.effect = "gated"`` the current phase's table value; under "graded" the
+        value that moves with readiness (:meth:`cisim.phases.PhaseModel.graded_emphasis`).
+        """
         if world.isolated:
             return 1.0
-        key = self.phase_state[self.world_index(world)].key
-        return self.phase_model.emphasis(key).get(component, 1.0)
+        state = self.phase_state[self.world_index(world)]
+        if self.design.phases.effect == "gated":
+            return self.phase_model.emphasis(state.key).get(component, 1.0)
+        return self.phase_model.graded_emphasis(state.key, component, state.readiness)
+
+    def phase_value(self, world: World, values: dict[str, float], default: float) -> float:
+        """A per-phase quantity (keyed by phase) as the phase effect switch says.
+
+        Gated: the current phase's value (``default`` for a phase not listed). Graded: the
+        value moves from the initial phase's toward the operating phase's with readiness
+        (:meth:`cisim.phases.PhaseModel.graded`).
+        """
+        state = self.phase_state[self.world_index(world)]
+        if world.isolated or self.design.phases.effect == "gated":
+            return values.get(state.key, default)
+        return self.phase_model.graded(values, state.key, state.readiness, default)
+
+    def readiness(self, world: World) -> float:
+        """Readiness of the world for coordinated work at the end of the previous step."""
+        return self.phase_state[self.world_index(world)].readiness
 
     def phase_key(self, world: World) -> str:
         """Key of the world's current phase ('isolated' for the counterfactual)."""

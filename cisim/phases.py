@@ -1,24 +1,33 @@
 """Phase models: state machines with explicit entry conditions and per-phase emphasis.
 
-The default is the refined model of seed 000 (Initiation -> Run -> Re-design -> Run ... ->
-Exponential Value). Its phase tables give each phase's purpose and main activities per
-component; they are turned here into *emphasis* multipliers on each mechanism's rate (1 = the
-component is fully active, lower = in the background). Seed 000's Initiation and Run tables
-survive only as their purposes ("create a collaborative value proposition"; "implement the plan
-... to create collective impact"); the Re-design and Exponential Value tables are given in full.
-The second model is NCIOM's three phases (seed 003: Initiate Action, Organize for Impact,
-Sustain Action & Impact), whose component table maps the same way.
+The default is the refined collective impact model (Save the Children Sweden 2021: Initiation
+-> Run -> Re-design -> Run ... -> Exponential Value). Its phase tables give each phase's purpose
+and main activities per component; they are turned here into *emphasis* multipliers on each
+mechanism's rate (1 = the component is fully active, lower = in the background). The Initiation
+and Run tables survive only as their purposes ("create a collaborative value proposition";
+"implement the plan ... to create collective impact"); the Re-design and Exponential Value
+tables are given in full. The second model is the NCIOM task force's three phases after
+Hanleybrown, Kania & Kramer 2012 (Initiate Action, Organize for Impact, Sustain Action &
+Impact), whose component table maps the same way.
 
-Entry conditions follow DESIGN.md and the seeds: Run needs agenda agreement, trust, a backbone in
-place and secured funding (seed 002; seed 003's "2-3 years of funding"); Re-design follows a
-period of Run with data to analyse; Exponential Value needs systems change and a demonstrated
-SROI. A run records every transition with its step and cause; while a phase's exit conditions
-are unmet, the unmet ones are reported as *blockers*.
+Entry conditions: Run needs agenda agreement, trust, a backbone in place and secured funding
+(Kania & Kramer 2011; NCIOM's "2-3 years of funding"); Re-design follows a period of Run with
+data to analyse; Exponential Value needs systems change and a demonstrated SROI. A run records
+every transition with its step and cause; while a phase's exit conditions are unmet, the unmet
+ones are reported as *blockers*.
+
+How the phases act on the dynamics is a scenario switch (``phases.effect``). *Gated*: the
+current phase's table applies in full, so a partnership that misses one Run condition keeps
+Initiation's low emphasis on activities and systems change whatever the others are. *Graded*
+(the default): the emphasis moves from the initial phase's value toward the operating phase's
+value in proportion to :func:`readiness`, a weighted power mean of how far each Run condition
+is met, so each condition weighs by what it does in the dynamics rather than by a veto.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,7 +37,7 @@ if TYPE_CHECKING:
     from cisim.model import CollectiveImpactModel
     from cisim.world import World
 
-__all__ = ["PHASE_MODELS", "Phase", "PhaseModel", "PhaseState"]
+__all__ = ["PHASE_MODELS", "Phase", "PhaseModel", "PhaseState", "power_mean", "readiness"]
 
 COMPONENTS = (
     "communication",
@@ -66,6 +75,7 @@ class PhaseState:
     entered_this_step: bool = False
     blockers: list[str] = field(default_factory=list)
     visits: dict[str, int] = field(default_factory=dict)
+    readiness: float = 0.0  # of the Run conditions, at the end of the previous step
 
 
 Condition = tuple[str, Callable[["CollectiveImpactModel", "World"], float], float]
@@ -83,13 +93,22 @@ class Transition:
 
 
 class PhaseModel:
-    """A phase state machine: phases, transitions in priority order, an initial phase."""
+    """A phase state machine: phases, transitions in priority order, an initial phase.
 
-    def __init__(self, name: str, phases: list[Phase], transitions: list[Transition]):
+    ``operating`` is the phase in which the partnership does its coordinated work (the one
+    the Run conditions lead to, directly or through ``preparatory`` phases); under graded
+    effects the initial and preparatory phases act with the operating phase's emphasis in
+    proportion to readiness.
+    """
+
+    def __init__(self, name: str, phases: list[Phase], transitions: list[Transition],
+                 operating: str, preparatory: Sequence[str] = ()):
         self.name = name
         self.phases = {p.key: p for p in phases}
         self.initial = phases[0].key
         self.transitions = transitions
+        self.operating = operating
+        self.preparatory = frozenset((self.initial, *preparatory))
 
     def label(self, key: str) -> str:
         """The readable name of a phase."""
@@ -98,6 +117,25 @@ class PhaseModel:
     def emphasis(self, key: str) -> dict[str, float]:
         """The phase's emphasis on each component."""
         return self.phases[key].emphasis
+
+    def graded(self, values: Mapping[str, float], key: str, ready: float,
+               default: float = 1.0) -> float:
+        """A per-phase value under graded effects.
+
+        ``v(initial) + (v(reference) - v(initial)) * ready``, where the reference phase is the
+        operating phase while the partnership is in the initial or a preparatory phase and the
+        current phase otherwise; phases ``values`` does not list count as ``default``. At
+        readiness 0 this is the initial phase's value, at readiness 1 the reference phase's,
+        and in between it moves linearly (so continuously) with readiness.
+        """
+        ref = self.operating if key in self.preparatory else key
+        v0 = values.get(self.initial, default)
+        return v0 + (values.get(ref, default) - v0) * ready
+
+    def graded_emphasis(self, key: str, component: str, ready: float) -> float:
+        """The emphasis on ``component`` under graded effects (see :meth:`graded`)."""
+        values = {k: p.emphasis.get(component, 1.0) for k, p in self.phases.items()}
+        return self.graded(values, key, ready)
 
     def advance(self, model: CollectiveImpactModel, world: World, state: PhaseState
                 ) -> tuple[str, str] | None:
@@ -169,6 +207,55 @@ def _champion(m: CollectiveImpactModel, w: World) -> float:
     return float(infl.max()) if infl.size else 0.0
 
 
+def _ratio(value: float, full: float) -> float:
+    """How far a condition is met: ``value / full`` capped at 1 (1 when ``full`` is 0)."""
+    if full <= 0:
+        return 1.0
+    return min(1.0, max(0.0, value / full))
+
+
+def power_mean(values: Sequence[float], weights: Sequence[float], exponent: float) -> float:
+    """Weighted power mean ``(sum w_i v_i^p / sum w_i)^(1/p)`` of values in [0, 1].
+
+    ``p = 0`` is the geometric mean; for ``p <= 0`` a zero value gives 0. Zero weights drop a
+    value; with all weights zero the mean is 1 (nothing is required).
+    """
+    total = float(sum(weights))
+    if total <= 0:
+        return 1.0
+    pairs = [(w / total, v) for w, v in zip(weights, values, strict=True) if w > 0]
+    if exponent <= 0 and any(v <= 0 for _, v in pairs):
+        return 0.0
+    if exponent == 0:
+        return math.exp(sum(w * math.log(v) for w, v in pairs))
+    return sum(w * v**exponent for w, v in pairs) ** (1.0 / exponent)
+
+
+def readiness(model: CollectiveImpactModel, world: World) -> float:
+    """Readiness for coordinated work, in [0, 1]: how far the Run conditions are met.
+
+    Each condition counts as ``min(1, value / threshold)`` with the Run thresholds of the
+    scenario (``phases.run_min_*``): agenda agreement, mean trust, coordination capacity and
+    funding runway. Coordination capacity is the backbone capacity, or, without a backbone,
+    the partners' own ``dynamics.self_coordination`` (so a partnership without a backbone is
+    less ready, not unable). The four are combined by :func:`power_mean` with the weights
+    ``phases.readiness_weight_*`` and the exponent ``phases.readiness_exponent``.
+    """
+    sc = model.design
+    ph = sc.phases
+    coordination = (world.backbone_capacity if sc.backbone.present
+                    else sc.dynamics.self_coordination)
+    values = (
+        _ratio(world.agreement, ph.run_min_agreement),
+        _ratio(world.trust_mean, ph.run_min_trust),
+        _ratio(coordination, ph.run_min_backbone),
+        _ratio(world.runway_years, ph.run_min_runway_years),
+    )
+    weights = (ph.readiness_weight_agreement, ph.readiness_weight_trust,
+               ph.readiness_weight_coordination, ph.readiness_weight_runway)
+    return power_mean(values, weights, ph.readiness_exponent)
+
+
 def _lost(fn: Callable[[CollectiveImpactModel, World], float], threshold: float
           ) -> Callable[[CollectiveImpactModel, World], float]:
     """A condition that holds when ``fn`` has fallen below ``threshold`` (for setbacks)."""
@@ -176,7 +263,7 @@ def _lost(fn: Callable[[CollectiveImpactModel, World], float], threshold: float
 
 
 def refined_model(m: CollectiveImpactModel) -> PhaseModel:
-    """Seed 000's four phases with the scenario's thresholds."""
+    """The refined model's four phases with the scenario's thresholds."""
     ph = m.design.phases
     run_conditions: list[Condition] = [
         ("agenda agreement", _agreement, ph.run_min_agreement),
@@ -217,11 +304,11 @@ def refined_model(m: CollectiveImpactModel) -> PhaseModel:
         Transition("redesign", "run", [], ph.redesign_years,
                    cause="re-designed plan ready; conditions for Exponential Value not met"),
     ]
-    return PhaseModel("refined", phases, transitions)
+    return PhaseModel("refined", phases, transitions, operating="run")
 
 
 def nciom_model(m: CollectiveImpactModel) -> PhaseModel:
-    """NCIOM's three phases (seed 003) with the scenario's thresholds."""
+    """NCIOM's three phases with the scenario's thresholds."""
     ph = m.design.phases
     phases = [
         Phase("initiate", "Initiate Action", _emph(
@@ -250,7 +337,8 @@ def nciom_model(m: CollectiveImpactModel) -> PhaseModel:
             ("backbone lost", _lost(_backbone, 0.5 * ph.run_min_backbone), 1.0)],
             cause="setback: backbone capacity collapsed"),
     ]
-    return PhaseModel("nciom", phases, transitions)
+    return PhaseModel("nciom", phases, transitions, operating="sustain",
+                      preparatory=("organize",))
 
 
 PHASE_MODELS: dict[str, Callable[[CollectiveImpactModel], PhaseModel]] = {

@@ -555,10 +555,40 @@ class Population(Section):
 
 
 class Phases(Section):
-    """The phase model and its entry conditions."""
+    """The phase model, its entry conditions and how the phases act on the dynamics."""
 
     model: Literal["refined", "nciom"] = P(
         "refined", "category", SEED000, "refined (seed 000, four phases) or nciom (seed 003)."
+    )
+    effect: Literal["graded", "gated"] = P(
+        "graded", "category", ASSUMPTION,
+        "How phases act on the mechanisms: graded (emphasis rises smoothly with readiness, "
+        "a weighted power mean of the Run conditions) or gated (each phase's emphasis table "
+        "applies in full from the step the phase is entered).",
+    )
+    readiness_exponent: float = P(
+        0.5, "power-mean exponent", ASSUMPTION,
+        "Exponent of the weighted power mean that makes readiness from the four conditions: "
+        "1 arithmetic (conditions substitute for each other), 0 geometric, negative values "
+        "approach the weakest condition (conditions complement each other).",
+        ge=-4, le=1,
+    )
+    readiness_weight_agreement: float = P(
+        1.0, "relative weight", ASSUMPTION,
+        "Weight of agenda agreement in readiness (weights are normalised to sum to one).",
+        ge=0, le=10,
+    )
+    readiness_weight_trust: float = P(
+        1.0, "relative weight", ASSUMPTION, "Weight of mean trust in readiness.", ge=0, le=10,
+    )
+    readiness_weight_coordination: float = P(
+        1.0, "relative weight", ASSUMPTION,
+        "Weight of coordination capacity (backbone capacity, or the partners' own "
+        "self-coordination without a backbone) in readiness.", ge=0, le=10,
+    )
+    readiness_weight_runway: float = P(
+        1.0, "relative weight", ASSUMPTION, "Weight of the funding runway in readiness.",
+        ge=0, le=10,
     )
     run_min_agreement: float = P(
         0.55, "0-1", SEED000, "Agenda agreement needed to enter Run.", ge=0, le=1
@@ -679,6 +709,31 @@ class Target(Section):
 class Dynamics(Section):
     """Rate constants of the mechanisms; the sensitivity analysis shows how much each matters."""
 
+    trust_rule: Literal["smoothing", "pant_yu"] = P(
+        "smoothing", "category", "Jonker & Treur 1999; Pant & Yu 2025",
+        "Trust update at an interaction: smoothing (a good one closes trust_gain of the gap to "
+        "the ceiling, a bad one removes trust_negativity x trust_gain, or all trust left: "
+        "asymmetric at every trust level) or pant_yu (a bad one removes trust_loss of the "
+        "trust there is).",
+    )
+    trust_negativity: float = P(
+        3.0, "ratio", "Pant & Yu 2025 (3:1); Baumeister et al. 2001",
+        "Under the smoothing rule, how many good interactions' largest gain one bad "
+        "interaction removes.", ge=1, le=20,
+    )
+    exit_rate_per_year: float = P(
+        1.0, "1/year", ASSUMPTION,
+        "Exit hazard of a partner with no satisfaction and no commitment left; it falls "
+        "linearly to 0 as either reaches its exit threshold.", ge=0, le=52,
+    )
+    exit_satisfaction: float = P(
+        0.25, "0-1", ASSUMPTION,
+        "Satisfaction (value realised, weighted by what the partner seeks) below which a "
+        "partner may leave.", ge=0, le=1,
+    )
+    exit_commitment: float = P(
+        0.4, "0-1", ASSUMPTION, "Commitment below which a partner may leave.", ge=0, le=1,
+    )
     trust_gain: float = P(
         0.10, "per good interaction", "Pant & Yu 2025; Slovic 1993",
         "Share of the gap to the trust ceiling closed by a good interaction.", gt=0, le=1,

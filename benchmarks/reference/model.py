@@ -9,7 +9,8 @@ generator of :mod:`cisim.rng`, the kernels' twin), so that the two agree step fo
 * beneficiaries — ageing out and replacement, service delivery (targeting weight, intensity,
   complementary barriers) and the outcome transition in both worlds, and the aggregates the
   engine reads back (:func:`cisim.kernels.population_step`, :mod:`cisim.population`);
-* partners — meeting attendance, pairwise interactions that build or break trust, trust decay
+* partners — meeting attendance, pairwise interactions that build or break trust (both trust
+  rules, :func:`cisim.kernels.trust_update`), trust decay
   and ceiling recovery (:func:`cisim.kernels.meeting_interactions`,
   :mod:`cisim.mechanisms.communication`), and the trust-weighted bounded-confidence agenda
   update with the facilitator's pull toward a shared proposal (:mod:`cisim.mechanisms.agenda`),
@@ -89,7 +90,9 @@ class StepInputs:
         p_good_base: Chance of a good interaction before agenda distance.
         distance_penalty: Loss of that chance per unit of agenda distance.
         gain: Share of the gap to the trust ceiling closed by a good interaction.
-        loss: Share of trust lost in a bad interaction.
+        loss: Share of trust lost in a bad interaction (rule "pant_yu").
+        rule: The trust rule, "smoothing" or "pant_yu" (``dynamics.trust_rule``).
+        negativity: Good interactions' largest gain one bad one removes (rule "smoothing").
         damage_jump: Drop of the trust ceiling after a bad interaction.
         decay: Weekly trust decay without contact.
         recovery: Weekly recovery of the trust ceiling.
@@ -110,6 +113,8 @@ class StepInputs:
     distance_penalty: float
     gain: float
     loss: float
+    rule: str
+    negativity: float
     damage_jump: float
     decay: float
     recovery: float
@@ -137,6 +142,8 @@ def _partner_inputs(model: CollectiveImpactModel, world: World) -> dict:
         distance_penalty=float(dyn.distance_penalty),
         gain=float(dyn.trust_gain),
         loss=float(dyn.trust_loss),
+        rule=str(dyn.trust_rule),
+        negativity=float(dyn.trust_negativity),
         damage_jump=float(dyn.trust_damage),
         decay=float(dyn.trust_decay_per_year / STEPS_PER_YEAR),
         recovery=float(dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR),
@@ -328,7 +335,10 @@ class ReferencePartner(Agent):
                 m.good_interactions += 1.0
                 trust = self.trust[j] + inp.gain * max(0.0, 1.0 - self.damage[j] - self.trust[j])
             else:
-                trust = self.trust[j] * (1.0 - inp.loss)
+                if inp.rule == "pant_yu":  # a share of the trust there is
+                    trust = self.trust[j] * (1.0 - inp.loss)
+                else:  # smoothing: negativity times a good interaction's largest step, or all
+                    trust = self.trust[j] - min(self.trust[j], inp.negativity * inp.gain)
                 dmg = min(1.0, self.damage[j] + inp.damage_jump)
                 self.damage[j] = dmg
                 other.damage[i] = dmg

@@ -5,8 +5,11 @@ with each other"; leaders met monthly or biweekly, with external facilitators. A
 scenario's attendance times each partner's commitment. At a meeting each attendee works with a
 few others (``contacts_per_meeting``); an interaction is good with a chance raised by
 facilitation and lowered by agenda distance, a non-neutral backbone and overload from unabsorbed
-coordination work. Trust follows the asymmetric update of Pant & Yu (2025) (slow to build, fast
-to lose; Slovic 1993) in :func:`cisim.kernels.meeting_interactions`, and decays without contact.
+coordination work. Trust is slow to build and fast to lose (Slovic 1993): by default a good
+interaction closes a share of the gap to the trust ceiling (experience smoothing, Jonker & Treur
+1999) and a bad one removes ``trust_negativity`` times the largest such step, so the asymmetry
+holds at every trust level; the variant ``dynamics.trust_rule = "pant_yu"`` is the update of
+Pant & Yu (2025). See :func:`cisim.kernels.trust_update`. Trust decays without contact.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class Communication:
                     model.kseed, t, world.attended, min(1.0, contacts / (n_att - 1)),
                     world.trust, world.damage, world.contacted, world.position,
                     self.good_chance(model, world), dyn.distance_penalty, dyn.trust_gain,
-                    dyn.trust_loss, dyn.trust_damage,
+                    dyn.trust_loss, dyn.trust_damage, dyn.trust_rule, dyn.trust_negativity,
                 )
                 world.interactions, world.good_interactions = counts
         decay = dyn.trust_decay_per_year / STEPS_PER_YEAR

@@ -1,13 +1,16 @@
-"""Partners' realised value and commitment (accountability and momentum).
+"""Partners' realised value, commitment and exit (accountability, momentum, leaving).
 
-Seed 000: partners seek different value (social impact, knowledge, reputation, engagement) and
-"the partner values can be very different for each partner"; seed 001: maintaining momentum is a
-challenge; seed 002: shared measurement lets participants hold each other accountable; Ansell &
-Gash (2008): small wins feed commitment. Each week a partner realises value of each kind at a rate
-in [0, 1]; its satisfaction is the rate weighted by what it seeks. Commitment relaxes toward a
-target that rises with satisfaction and accountability (measurement maturity) and falls with
-unabsorbed coordination work; fatigue erodes it. A partner whose commitment falls below 0.1
-leaves the partnership (it keeps serving the population alone).
+Partners seek different value (social impact, knowledge, reputation, engagement), and "the
+partner values can be very different for each partner" (Save the Children Sweden 2021);
+maintaining momentum is a challenge; shared measurement lets participants hold each other
+accountable (Kania & Kramer 2011); small wins feed commitment (Ansell & Gash 2008). Each week a
+partner realises value of each kind at a rate in [0, 1]; its satisfaction is the rate weighted by
+what it seeks. Commitment relaxes toward a target that rises with satisfaction and
+accountability (measurement maturity) and falls with unabsorbed coordination work; fatigue
+erodes it. A partner leaves the partnership (and keeps serving the population alone) with a
+weekly hazard that rises as both its satisfaction and its commitment fall below exit thresholds
+(members leave collaborations that do not deliver the value they joined for: Huxham & Vangen
+2005; Provan & Kenis 2008), or at once if its commitment falls below 0.1.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cisim.kernels import S_EXIT
+from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
@@ -24,8 +29,8 @@ if TYPE_CHECKING:
 
 EXIT_COMMITMENT = 0.1
 VISIBILITY = {
-    "initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0,  # refined (seed 000)
-    "initiate": 0.2, "organize": 0.4, "sustain": 0.7,  # NCIOM (seed 003)
+    "initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0,  # refined model
+    "initiate": 0.2, "organize": 0.4, "sustain": 0.7,  # NCIOM
 }
 
 
@@ -50,7 +55,7 @@ class PartnerValue:
         rate[:, 0] = min(1.0, max(0.0, change_pp / 5.0))
         own_trust = world.trust.sum(axis=1) / max(1, p.n - 1)
         rate[:, 1] = world.measurement * own_trust
-        visibility = VISIBILITY.get(model.phase_key(world), 0.3)
+        visibility = model.phase_value(world, VISIBILITY, 0.3)
         rate[:, 2] = visibility * np.minimum(1.0, p.influence / 2.0) ** 0.5
         rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(
             world.capacity.mean(), 1e-9))
@@ -63,6 +68,42 @@ class PartnerValue:
         world.commitment += (target - world.commitment - fatigue) / STEPS_PER_YEAR
         np.clip(world.commitment, 0.0, 1.0, out=world.commitment)
         leaving = world.active & (world.commitment < EXIT_COMMITMENT)
+        hazard = exit_hazard(satisfaction, world.commitment, dyn.exit_rate_per_year,
+                             dyn.exit_satisfaction, dyn.exit_commitment)
+        if (hazard[world.active] > 0).any():
+            u = uniforms(model.kseed, model.steps, p.n, S_EXIT)
+            leaving |= world.active & (u < hazard)
         for k in np.flatnonzero(leaving):
             world.active[k] = False
             model.log(world, "partner", f"{p.names[k]} left the partnership")
+
+
+def _shortfall(value: np.ndarray, threshold: float) -> np.ndarray:
+    """How far below ``threshold`` ``value`` lies, as a share of it, in [0, 1]."""
+    if threshold <= 0:
+        return np.zeros_like(value)
+    return np.clip((threshold - value) / threshold, 0.0, 1.0)
+
+
+def exit_hazard(satisfaction: np.ndarray, commitment: np.ndarray, rate_per_year: float,
+                min_satisfaction: float, min_commitment: float) -> np.ndarray:
+    """Weekly chance that each partner leaves.
+
+    ``rate_per_year / 52 x s x c``, where ``s`` and ``c`` are the shortfalls of satisfaction
+    and commitment below their exit thresholds as shares of the thresholds (0 at or above the
+    threshold, 1 at zero). Both must fall: a committed partner stays through a lean spell, and
+    a partner that gets what it came for stays even when its commitment wanes.
+
+    Args:
+        satisfaction: (N,) this week's satisfaction, 0-1.
+        commitment: (N,) commitment, 0-1.
+        rate_per_year: Hazard per year at zero satisfaction and zero commitment.
+        min_satisfaction: Satisfaction below which the hazard is positive.
+        min_commitment: Commitment below which the hazard is positive.
+
+    Returns:
+        (N,) weekly probabilities in [0, 1].
+    """
+    h = rate_per_year / STEPS_PER_YEAR * _shortfall(satisfaction, min_satisfaction) * _shortfall(
+        commitment, min_commitment)
+    return np.minimum(1.0, h)
