@@ -52,13 +52,17 @@ def test_python_generator_is_the_kernels_generator():
     assert list(normals(11, 4, 20, 3)) == [normal(11, 4, i, 3) for i in range(20)]
 
 
-@pytest.fixture(scope="module")
-def lockstep(default_scenario):
-    """Engine and reference stepped side by side on a small population, with turnover."""
+@pytest.fixture(scope="module", params=["smoothing", "pant_yu"])
+def lockstep(default_scenario, request):
+    """Engine and reference stepped side by side on a small population, with turnover.
+
+    Under both trust rules (``dynamics.trust_rule``; "smoothing" is the default).
+    """
     sc = default_scenario.with_overrides({
         "population.size": 1500,
         "population.mesa_agents": 0,
         "population.years_in_population": 1.0,  # ~30 replacements a week: exercise entrants
+        "dynamics.trust_rule": request.param,
     })
     engine = RecordingModel(sc, rng=20240601)
     ref = ReferenceModel.from_engine(engine)
@@ -113,5 +117,7 @@ def test_partner_trust_and_agenda_agree(lockstep):
         assert r["agreement"] == pytest.approx(e["agreement"], abs=1e-9)
     assert meetings >= 2
     assert sum(h["engine"]["interactions"] for h in lockstep) > 0
+    # some interactions were bad, so the trust rule's loss was exercised
+    assert sum(h["engine"]["interactions"] - h["engine"]["good"] for h in lockstep) > 0
     first, last = lockstep[0]["engine"], lockstep[-1]["engine"]
     assert not np.array_equal(first["position"], last["position"])  # the agenda moved
