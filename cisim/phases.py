@@ -217,18 +217,29 @@ def _ratio(value: float, full: float) -> float:
 def power_mean(values: Sequence[float], weights: Sequence[float], exponent: float) -> float:
     """Weighted power mean ``(sum w_i v_i^p / sum w_i)^(1/p)`` of values in [0, 1].
 
-    ``p = 0`` is the geometric mean; for ``p <= 0`` a zero value gives 0. Zero weights drop a
-    value; with all weights zero the mean is 1 (nothing is required).
+    ``p = 0`` is the geometric mean (used for ``|p| < 1e-6``); for ``p <= 0`` a zero value
+    gives 0. Zero weights drop a value; with all weights zero the mean is 1 (nothing is
+    required).
     """
     total = float(sum(weights))
     if total <= 0:
         return 1.0
-    pairs = [(w / total, v) for w, v in zip(weights, values, strict=True) if w > 0]
-    if exponent <= 0 and any(v <= 0 for _, v in pairs):
+    pairs = [(w / total, v) for w, v in zip(weights, values, strict=True) if w / total > 0]
+    if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
+        exponent = 0.0
+    if exponent > 0:  # zero values add nothing to the sum
+        pairs = [(w, v) for w, v in pairs if v > 0]
+        if not pairs:
+            return 0.0
+    elif any(v <= 0 for _, v in pairs):
         return 0.0
     if exponent == 0:
-        return math.exp(sum(w * math.log(v) for w, v in pairs))
-    return sum(w * v**exponent for w, v in pairs) ** (1.0 / exponent)
+        return min(1.0, math.exp(sum(w * math.log(v) for w, v in pairs)))
+    # In logs (log-sum-exp), so tiny values and negative exponents cannot overflow.
+    terms = [math.log(w) + exponent * math.log(v) for w, v in pairs]
+    top = max(terms)
+    log_sum = top + math.log(sum(math.exp(x - top) for x in terms))
+    return min(1.0, math.exp(log_sum / exponent))
 
 
 def readiness(model: CollectiveImpactModel, world: World) -> float:
