@@ -740,7 +740,8 @@ class Dynamics(Section):
     )
     trust_loss: float = P(
         0.30, "per bad interaction", "Pant & Yu 2025; Slovic 1993",
-        "Share of trust lost in a bad interaction (three times the gain).", gt=0, le=1,
+        "Under the pant_yu trust rule, share of trust lost in a bad interaction (three times "
+        "the gain).", gt=0, le=1,
     )
     trust_damage: float = P(
         0.1, "ceiling", "Pant & Yu 2025", "Fall of the trust ceiling after a bad interaction.",

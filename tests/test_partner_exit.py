@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cisim import Scenario, simulate
-from cisim import kernels
+from cisim import Scenario, kernels, simulate
 from cisim.mechanisms.value import exit_hazard
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
