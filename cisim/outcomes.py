@@ -62,6 +62,7 @@ TRAJECTORY_COLUMNS = (
     "outcome_rate_cf_served",
     "interactions",
     "good_interactions",
+    "readiness",
 )
 
 RUNWAY_FULL_YEARS = 3.0  # seed 003: 2-3 years of funding; a full indicator at three years
@@ -214,6 +215,7 @@ class Recorder:
             "outcome_rate_cf_served": served_in_cf / served_cf if served_cf > 0 else np.nan,
             "interactions": f.interactions,
             "good_interactions": f.good_interactions,
+            "readiness": m.readiness(f),
         }
         self.data[step] = [row[c] for c in TRAJECTORY_COLUMNS]
         self.phase.append(m.phase_label(f))

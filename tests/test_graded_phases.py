@@ -166,6 +166,9 @@ def test_graded_effects_follow_readiness_in_a_run(small: Scenario):
         seen.append(r)
     assert 0.0 < min(seen) < max(seen) <= 1.0
     assert m.emphasis(m.counterfactual, "activities") == 1.0  # isolation: no phases
+    recorded = m.recorder.data[:, m.recorder.cols["readiness"]]
+    assert recorded[0] == 0.0  # a partnership starts unready
+    np.testing.assert_array_equal(recorded[1:], seen)
 
 
 def test_without_a_backbone_graded_effects_still_let_partners_coordinate(small: Scenario):
