@@ -324,9 +324,17 @@ class ParameterDistribution:
     def apply(self, scenario: Scenario, row: Mapping[str, Any]) -> Scenario:
         """The scenario with one drawn parameter set (pinned paths keep the scenario's value)."""
         keep = set(self.pinned(scenario))
-        overrides = {p: float(v) for p, v in row.items() if p not in keep}
+        overrides = {p: _as_schema_type(p, v) for p, v in row.items() if p not in keep}
         return scenario.with_overrides(overrides, source="parameter draw") if overrides \
             else scenario
+
+
+def _as_schema_type(path: str, value: Any) -> float | int:
+    """A drawn value as the field takes it: rounded for integer fields (counts of contacts)."""
+    default = _schema_default(path)
+    if isinstance(default, int) and not isinstance(default, bool):
+        return int(round(float(value)))
+    return float(value)
 
 
 def _get(data: Mapping[str, Any], path: str) -> Any:
