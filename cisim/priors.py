@@ -333,7 +333,7 @@ def _as_schema_type(path: str, value: Any) -> float | int:
     """A drawn value as the field takes it: rounded for integer fields (counts of contacts)."""
     default = _schema_default(path)
     if isinstance(default, int) and not isinstance(default, bool):
-        return int(round(float(value)))
+        return round(float(value))
     return float(value)
 
 

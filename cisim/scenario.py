@@ -106,7 +106,9 @@ class ValueSought(Section):
     social_impact: float = P(0.5, "weight", after(RCIM), "Weight on population change.", ge=0, le=1)
     knowledge: float = P(0.2, "weight", after(RCIM), "Weight on learning from others.", ge=0, le=1)
     reputation: float = P(0.15, "weight", after(RCIM), "Weight on visibility.", ge=0, le=1)
-    engagement: float = P(0.15, "weight", after(RCIM), "Weight on reaching beneficiaries.", ge=0, le=1)
+    engagement: float = P(
+        0.15, "weight", after(RCIM), "Weight on reaching beneficiaries.", ge=0, le=1
+    )
 
     @model_validator(mode="after")
     def _some_value(self) -> ValueSought:
@@ -161,8 +163,8 @@ class PartnerSpec(Section):
         0.3, "0-1", ASSUMPTION, "Readiness to collect and share data.", ge=0, le=1
     )
     influence: float = P(
-        1.0, "relative weight", after(HANLEYBROWN), "Weight in agenda setting (a champion has 3-5).",
-        gt=0,
+        1.0, "relative weight", after(HANLEYBROWN),
+        "Weight in agenda setting (a champion has 3-5).", gt=0,
         le=100,
     )
     agenda_position: list[float] | None = P(
@@ -269,8 +271,8 @@ class PartnerGeneration(Section):
         le=1000,
     )
     champion_influence: float = P(
-        4.0, "relative weight", after(HANLEYBROWN), "Influence of a champion (others have 1).", ge=1,
-        le=100,
+        4.0, "relative weight", after(HANLEYBROWN), "Influence of a champion (others have 1).",
+        ge=1, le=100,
     )
 
     @model_validator(mode="after")
@@ -673,11 +675,11 @@ class Valuation(Section):
 class Target(Section):
     """A result the partnership commits to reach by a year (Results-Based Accountability).
 
-    The NCIOM task force asks "what is the result you want to achieve?" and "what indicator(s) do we need to
-    examine?". A target names one indicator, exactly one of ``outcome_rate`` (the population's
-    outcome rate itself) or ``population_change_pp`` (its change since the start), and the year
-    by which it should be reached. It does not change the simulation; the report reads it to give
-    the probability of reaching it with and without the initiative.
+    The NCIOM task force asks "what is the result you want to achieve?" and "what indicator(s)
+    do we need to examine?". A target names one indicator, exactly one of ``outcome_rate`` (the
+    population's outcome rate itself) or ``population_change_pp`` (its change since the start),
+    and the year by which it should be reached. It does not change the simulation; the report
+    reads it to give the probability of reaching it with and without the initiative.
     """
 
     outcome_rate: float | None = P(
@@ -712,7 +714,8 @@ class Dynamics(Section):
         "Share of trust lost in a bad interaction (three times the gain).", gt=0, le=1,
     )
     trust_damage: float = P(
-        0.1, "ceiling", after("Pant & Yu 2025"), "Fall of the trust ceiling after a bad interaction.",
+        0.1, "ceiling", after("Pant & Yu 2025"),
+        "Fall of the trust ceiling after a bad interaction.",
         ge=0, le=1,
     )
     trust_damage_recovery_per_year: float = P(
@@ -726,7 +729,8 @@ class Dynamics(Section):
     initial_trust: float = P(0.1, "0-1", after(KANIA), "Trust between partners at the start.",
                              ge=0, le=1)
     good_experience_base: float = P(
-        0.68, "probability", "assumption, calibrated (docs/validation.md); mechanism after Kania & Kramer 2011; "
+        0.68, "probability",
+        "assumption, calibrated (docs/validation.md); mechanism after Kania & Kramer 2011; "
         "Slovic 1993",
         "Chance that an unfacilitated interaction between strangers is good.", ge=0, le=1,
     )

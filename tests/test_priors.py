@@ -50,15 +50,16 @@ def test_draws_are_reproducible_and_inside_the_support():
 def test_a_scenario_that_sets_a_parameter_keeps_it():
     sc = load_scenario("scenarios/default.toml")
     dist = ParameterDistribution.from_priors()
-    path = dist.names[0]
-    pinned = sc.with_overrides({path: 0.123456})
+    path = "dynamics.trust_decay_per_year"
+    value = float(registry()[path].ppf(0.37))  # inside the prior, away from the default
+    pinned = sc.with_overrides({path: value})
     row = dist.draw(1, seed=1).iloc[0]
     assert dist.apply(pinned, row).to_dict() == dist.apply(pinned, row).to_dict()
     got = dist.apply(pinned, row)
     node = got.to_dict()
     for part in path.split("."):
         node = node[part]
-    assert node == pytest.approx(0.123456)
+    assert node == pytest.approx(value)
     free = dist.apply(sc, row).to_dict()
     for part in path.split("."):
         free = free[part]
