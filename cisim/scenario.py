@@ -190,7 +190,7 @@ class Distribution(Section):
 
     mean: float = Field(
         ..., ge=0, description="Mean of the distribution.",
-        json_schema_extra={"unit": "as the quantity", "source": ASSUMPTION},
+        json_schema_extra={"unit": "as the quantity", "source": DESIGN},
     )
     cv: float = P(0.5, "ratio", ASSUMPTION, "Coefficient of variation (sd / mean).", ge=0, le=5)
 
