@@ -64,7 +64,7 @@ TRAJECTORY_COLUMNS = (
     "good_interactions",
 )
 
-RUNWAY_FULL_YEARS = 3.0  # seed 003: 2-3 years of funding; a full indicator at three years
+RUNWAY_FULL_YEARS = 3.0  # NCIOM task force: 2-3 years of funding; a full indicator at three years
 
 
 def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:

@@ -2,12 +2,12 @@
 
 Runs a small sample of the study's population of initiatives (Latin hypercube over the design
 space of ``experiments/validation/designs.py``) through :mod:`cisim.sweep` and checks the
-patterns with the criteria of their sources (ORS Impact 2018, seed 004; Kania & Kramer 2011,
-seed 002). Only patterns the full study reproduces are asserted; the others are documented
-as not reproduced in docs/validation.md. Assertions use each pattern's own criterion, never
-numbers copied from a run; where the reduced sample is too small for the source's criterion
-(the five conditions, "many take longer"), the test asks that the sample does not contradict it
-(its 95% interval reaches the criterion).
+patterns with the criteria of their sources (ORS Impact 2018; Kania & Kramer 2011,
+Kania & Kramer 2011). Only patterns the full study reproduces are asserted; the others are
+documented as not reproduced in docs/validation.md. Assertions use each pattern's own criterion,
+never numbers copied from a run; where the reduced sample is too small for the source's criterion
+(the five conditions, "many take longer"), the test asks that the sample does not contradict it (its
+95% interval reaches the criterion).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def test_study_runs_every_design(study) -> None:
 
 
 def test_most_initiatives_with_the_five_conditions_change(study) -> None:
-    """Seed 004: 20 of 25 sites with the five conditions showed population change.
+    """ORS Impact 2018: 20 of 25 sites with the five conditions showed population change.
 
     The reduced sample holds few such initiatives, so the test asks that it does not contradict
     the pattern: its interval overlaps the interval of ORS's 20/25, and initiatives with the
@@ -66,20 +66,20 @@ def test_most_initiatives_with_the_five_conditions_change(study) -> None:
 
 
 def test_many_take_much_longer_than_three_years(study) -> None:
-    """Seed 004: many sites with population change had run much longer than three years."""
+    """ORS Impact 2018: many sites with population change had run much longer than three years."""
     r = pat.p_many_take_longer(study)
     assert r.n > 0
     assert r.interval[1] >= 0.25, r  # the reduced sample does not contradict 'many'
 
 
 def test_failures_lack_backbone_or_common_agenda(study) -> None:
-    """Seeds 002/004: lacking a backbone or a common agenda is the commonest cause of failure."""
+    """Kania & Kramer 2011; ORS Impact 2018: no backbone or common agenda, the commonest failure."""
     r = pat.p_failure_causes(study)
     assert r.holds, r
 
 
 def test_systems_change_reaches_the_unserved(study) -> None:
-    """Seed 004: population change reaches beyond the directly served through systems change."""
+    """ORS Impact 2018: population change reaches beyond the served through systems change."""
     r = pat.p_unserved(study)
     assert r.holds, r
 

@@ -4,8 +4,8 @@ Each pattern is a function of the study's runs (:class:`.study.StudyData`) retur
 :class:`PatternResult`: the measured value, its 95% interval (Clopper-Pearson for shares over
 the sampled initiatives, percentile bootstrap otherwise), the criterion taken from the source and
 whether it holds. Pattern-oriented modelling (Grimm et al. 2005, Science 310) asks a model to
-reproduce several such patterns at once. Sources: the seed documents by file name
-(``/work/shared/seeds/``) and the published studies listed in ``DOMAIN.md``.
+reproduce several such patterns at once. Sources: the practice documents and published studies,
+by author and year (listed in ``docs/validation.md``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ MIN_MEASUREMENT = 0.3
 #: Mutually reinforcing activities "in place": allocations have moved toward the coordinated
 #: plan, alignment up by at least this much since the start.
 MIN_ALIGNMENT_GAIN = 0.005
-#: Continuous communication "in place": leaders meet at least monthly (seed 002).
+#: Continuous communication "in place": leaders meet at least monthly (Kania & Kramer 2011).
 MIN_MEETINGS_PER_YEAR = 12
 B = 1000  # bootstrap resamples
 MIN_SA_DESIGNS = 64  # fewer designs: no sensitivity indices
@@ -165,7 +165,7 @@ def changed(pop: pd.DataFrame) -> pd.Series:
 # Patterns from the seed documents
 # --------------------------------------------------------------------------------------------
 
-SEED004 = "ORS Impact & Spark Policy Institute 2018, seed 004_3bb96125d6535f05.txt"
+SEED004 = "ORS Impact & Spark Policy Institute 2018"
 
 
 def p_five_conditions(data: StudyData) -> PatternResult:
@@ -197,7 +197,10 @@ def p_five_conditions(data: StudyData) -> PatternResult:
 
 
 def p_not_before_three_years(data: StudyData) -> PatternResult:
-    """No population change in fewer than about three years (seeds 000, 003, 004)."""
+    """No population change in fewer than about three years.
+
+    Save the Children Sweden 2021; NCIOM task force; ORS Impact 2018.
+    """
     pop = data.population
     first = pop.loc[changed(pop), "first_change_year"]
     k, n = int((first < 3).sum()), len(first)
@@ -207,7 +210,9 @@ def p_not_before_three_years(data: StudyData) -> PatternResult:
     value = k / n if n else float("nan")
     return PatternResult(
         "not_before_three_years", "No population change appears in fewer than about three "
-        "years", f"{SEED004}; seed 000 ('2-5 years'); seed 003 (2-3 years of funding)",
+        "years",
+        f"{SEED004}; Save the Children Sweden 2021 ('2-5 years'); NCIOM task force (2-3 years "
+        "of funding)",
         "Among initiatives with population change, the share whose sustained change starts "
         "(first_significant_change_year) before year 3.",
         value, share_ci(k, n),
@@ -219,7 +224,7 @@ def p_not_before_three_years(data: StudyData) -> PatternResult:
 
 
 def p_many_take_longer(data: StudyData) -> PatternResult:
-    """Many initiatives take much longer than three years (seed 004: many after a decade)."""
+    """Many initiatives take much longer than three years (ORS Impact 2018: many after a decade)."""
     pop = data.population
     first = pop.loc[changed(pop), "first_change_year"]
     k, n = int((first >= 5).sum()), len(first)
@@ -295,7 +300,7 @@ def p_backbone_driver(data: StudyData) -> PatternResult:
         "backbone_driver", "Backbone support is among the strongest drivers of population "
         "change (global sensitivity analysis over designs)",
         f"{SEED004} (backbone and common agenda most foundational); Kania & Kramer 2011, "
-        "seed 002_4833aa6d250b0c69.txt; Turner et al. 2012",
+        "Kania & Kramer 2011; Turner et al. 2012",
         "RBD-FAST first-order index (SALib via cisim.sweep.analyze) of each of the "
         f"{len(NAMES)} design dimensions for population change against the counterfactual at "
         "the horizon; value: the index of backbone presence, with SALib's bootstrap interval.",
@@ -361,7 +366,7 @@ def p_failure_causes(data: StudyData) -> PatternResult:
     return PatternResult(
         "failure_causes", "The absence of a backbone or a common agenda is the most common "
         "cause of failure",
-        "Kania & Kramer 2011, seed 002_4833aa6d250b0c69.txt (lack of a backbone among the most "
+        "Kania & Kramer 2011 (lack of a backbone among the most "
         f"frequent reasons for failure); Turner et al. 2012; {SEED004}",
         f"Among initiatives without population change, the share in which each condition is "
         f"absent at year {Y}. Value: the share lacking backbone support or a common agenda.",
@@ -416,7 +421,7 @@ def p_unserved(data: StudyData) -> PatternResult:
     ci = bootstrap(frame, lambda f: float(f["d"].mean()))
     return PatternResult(
         "reaches_unserved", "Systems change reaches beyond those directly served",
-        f"{SEED004}; DESIGN.md mechanism 8",
+        f"{SEED004}; the model's equity-targeting mechanism",
         "Outcome rate of people never served (under 0.1 service-years) against the same "
         "people in the counterfactual, in pp at the horizon; value: its mean difference "
         "between the runs with and without systems change (paired designs, bootstrap).",
@@ -431,7 +436,7 @@ def equity_outcome(frame: pd.DataFrame) -> pd.Series:
 
 
 def p_equity(data: StudyData) -> PatternResult:
-    """Equity outcomes appear with an equity focus and rarely without one (seed 004)."""
+    """Equity outcomes appear with an equity focus and rarely without one (ORS Impact 2018)."""
     pop = data.population
     eq = equity_outcome(pop)
     strong = pop["equity_focus_level"] >= 0.5
@@ -460,7 +465,7 @@ def p_equity(data: StudyData) -> PatternResult:
 
 
 def p_trust_years(data: StudyData) -> PatternResult:
-    """Trust takes years of regular meetings to build (seed 002)."""
+    """Trust takes years of regular meetings to build (Kania & Kramer 2011)."""
     pop = data.population
     regular = pop["meetings_per_year"] >= MIN_MEETINGS_PER_YEAR
     years = pop["years_to_trust"].fillna(np.inf)
@@ -475,7 +480,7 @@ def p_trust_years(data: StudyData) -> PatternResult:
     ci = bootstrap(pop.loc[regular, ["years_to_trust"]], median)
     return PatternResult(
         "trust_years", "Trust takes several years of regular meetings to build",
-        "Kania & Kramer 2011, seed 002_4833aa6d250b0c69.txt ('several years of regular "
+        "Kania & Kramer 2011 ('several years of regular "
         "meetings to build up enough experience with each other')",
         f"Years until mean trust between partners first reaches phases.run_min_trust = "
         f"{RUN_MIN_TRUST} (the trust the phase model asks before running), among initiatives "
@@ -513,7 +518,7 @@ def p_funding(data: StudyData) -> PatternResult:
     return PatternResult(
         "funding", "Funding of at least two to three years with an anchor funder is a "
         "condition for success",
-        "NCIOM task force, seed 003_ece90f17b78b657e.txt; Hanleybrown, Kania & Kramer 2012",
+        "NCIOM task force slides; Hanleybrown, Kania & Kramer 2012",
         "Share of initiatives with population change with an anchor funder committed for >= 2 "
         "years, over the share without (no anchor, or committed for one year); value: the "
         "ratio, bootstrap interval.",
@@ -622,7 +627,7 @@ def p_meeting_intensity(data: StudyData) -> PatternResult:
         "meeting_intensity", "Performance is inverted-U shaped in meeting intensity: an "
         "intermediate cadence does best",
         "Tomasello, Tessone & Schweitzer 2016, Adv. Complex Syst. 19 (inverted U in the rate "
-        "of forming alliances); Kania & Kramer 2011, seed 002 (monthly or biweekly)",
+        "of forming alliances); Kania & Kramer 2011 (monthly or biweekly)",
         "Mean population change at the horizon by meeting cadence among designs with a "
         "backbone; value: bootstrap share of resamples in which biweekly or monthly meetings "
         "do best.",

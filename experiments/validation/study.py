@@ -6,7 +6,7 @@ The population is a Latin hypercube over the design space of :mod:`.designs`, ru
 sweep machinery rather than a copy of it. Each run returns the per-initiative measurements the
 patterns need (:func:`run_design`). A second, smaller sweep runs each of its designs twice with
 common random numbers, once as designed and once with systems change switched off
-(:func:`run_design_without_systems_change`), for the systems-change pattern (seed 004).
+(:func:`run_design_without_systems_change`), for the systems-change pattern (ORS Impact 2018).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ NO_SYSTEMS_CHANGE = {
 }
 
 #: Year at which the five conditions are judged "in place": ORS Impact's sites had all run at
-#: least three years and many more than a decade (seed 004; DOMAIN.md: 39 eligible sites were at
-#: least three years old); the middle of the 10-year horizon.
+#: least three years and many more than a decade (ORS Impact & Spark Policy Institute 2018: the
+#: eligible sites were at least three years old); the middle of the 10-year horizon.
 CONDITIONS_YEAR = 5
 
 
