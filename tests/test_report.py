@@ -1,4 +1,4 @@
-"""Tests of the strategist's HTML report and the design comparison (issue 5).
+"""Tests of the strategist's HTML report and the design comparison.
 
 The browser tests open the reports in Debian's Chromium driven by Playwright. They fail (they do
 not skip) when either is missing, with the command that installs it.

@@ -1,4 +1,4 @@
-"""Command-line handlers of ``cisim report`` and ``cisim compare`` (issue 5).
+"""Command-line handlers of ``cisim report`` and ``cisim compare``.
 
 ``cisim report FILE.toml`` runs an ensemble of a design and writes the strategist's HTML report;
 ``cisim report DIR`` writes it from the results ``cisim run`` saved in DIR. ``cisim compare A.toml
