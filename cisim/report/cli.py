@@ -208,9 +208,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _comparison_text(comparison: Any) -> str:
+    from cisim.provenance import changes_of
+    from cisim.report.compare import design_lines
+
     lines = [f"{len(comparison.labels)} designs, "
              f"{int(comparison.probabilities['n'].iloc[0])} paired replications each"
              + (" (common random numbers)." if comparison.crn else ".")]
+    for d in comparison.designs:
+        lines.extend(f"  {d.label}: {line}" for line in changes_of(d.result.scenario))
+    lines.append("")
+    lines.extend(design_lines(comparison))
     for metric in comparison.metrics:
         lines.append("")
         lines.append(f"P(row beats column) on {metric.label}:")
