@@ -31,8 +31,16 @@ def format_change(path: str, value: Any) -> str:
     """
     if isinstance(value, str) and value and all(c.isalnum() or c in "._-" for c in value):
         return f"{path}={value}"
-    text = tomli_w.dumps({"v": value}).strip()
-    return f"{path}={text.partition('=')[2].strip()}"
+    return f"{path}={_toml_value(value)}"
+
+
+def _toml_value(value: Any) -> str:
+    """A value as inline TOML on one line (tomli_w spreads arrays over several lines)."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return tomli_w.dumps({"v": value}).partition("=")[2].strip()
 
 
 def derive(
