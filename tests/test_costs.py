@@ -169,6 +169,12 @@ def test_enough_values_give_a_median_and_interval():
     assert describe_subset(values, kind="year").endswith("(19 of 21 futures)")
 
 
+def test_an_interval_never_reads_the_same_at_both_ends():
+    values = 3.47e6 + np.arange(8.0)  # differ by a few dollars: "3.47 M" at both ends
+    assert describe_subset(values, kind="money", currency="USD") == \
+        "3.47 M USD in each (differences below the precision shown)"
+
+
 def test_money_is_shortened_and_no_value_is_said():
     assert describe_subset([9.8e6], 20, "money", "USD") == \
         "9.8 M USD (1 of 20 futures; too few for an interval)"
@@ -194,9 +200,10 @@ def test_subset_text_never_overstates(values):
     if k == 0:
         assert text == f"none of {n} futures"
     m = re.search(r"interval (\S+) to (\S+)\)", text)
-    if m:  # an interval only from enough values that differ
+    if m:  # an interval only from enough values that differ, as shown
         assert k >= MIN_FOR_INTERVAL
         assert np.ptp(arr[np.isfinite(arr)]) > 0
+        assert m.group(1) != m.group(2)
     else:
         assert k < MIN_FOR_INTERVAL or np.ptp(arr[np.isfinite(arr)]) == 0
 

@@ -262,9 +262,10 @@ def describe_subset(values: Any, n: int | None = None, kind: str = "level", curr
     if k < MIN_FOR_INTERVAL:
         listed = ", ".join(_plain(v, kind, currency) for v in finite)
         return f"values {listed}{note('too few for an interval')}"
-    lo, med, hi = np.percentile(finite, [5, 50, 95])
-    return (f"median {_plain(med, kind, currency)} (90% interval {_plain(lo, kind, currency)} "
-            f"to {_plain(hi, kind, currency)}){note()}")
+    lo, med, hi = (_plain(v, kind, currency) for v in np.percentile(finite, [5, 50, 95]))
+    if lo == hi:  # the spread is below the precision shown
+        return f"{med} in each{note('differences below the precision shown')}"
+    return f"median {med} (90% interval {lo} to {hi}){note()}"
 
 
 def _reach_text(values: Any, n: int) -> str:
@@ -720,7 +721,7 @@ def costs_figure(comparison: Comparison) -> Figure:
         for v in finite[(finite > high) | (finite < low)]:
             ax_cpo.annotate(_plain(float(v), "money", cur), (positions[j], v),
                             xytext=(8, 0), textcoords="offset points", fontsize="x-small",
-                            va="center")
+                            va="center", gid="outlier")
     if any_value:
         ax_cpo.set_yscale("log")
     else:
@@ -847,7 +848,11 @@ def _costs_section(comparison: Comparison) -> list[str]:
                 + "</small>")
         rows.append([esc(d.label), total, *parts, cpo,
                      esc(describe_subset(c["outcome_years_gained"], kind="ratio"))])
-    fig = figure_data_uri(costs_figure(comparison))
+    figure = costs_figure(comparison)
+    cost_axes = figure.axes[1]
+    scale = cost_axes.get_yscale()  # read back from the drawn axis, not assumed
+    labelled = sum(1 for t in cost_axes.texts if t.get_gid() == "outlier")
+    fig = figure_data_uri(figure)
     return [
         '<h2 id="costs">What each design costs</h2>',
         "<p>Investment is the money paid into the pooled fund (funding streams and partners' "
@@ -856,8 +861,9 @@ def _costs_section(comparison: Comparison) -> list[str]:
         "partnership and are not counted. Totals and parts are medians across futures.</p>",
         html_table(["Design", "Total investment", *[lab for _, lab in COST_PARTS],
                     "Cost per outcome-year gained", "Outcome-years gained"], rows, "costs"),
-        f'<figure><img src="{fig}" data-cost-scale="log" alt="Investment by source and cost '
-        'per outcome-year gained on a log scale, outliers labelled"><figcaption>Left: '
+        f'<figure><img src="{fig}" data-cost-scale="{scale}" data-outliers-labelled='
+        f'"{labelled}" alt="Investment by source and cost per outcome-year gained on a '
+        f'{scale} scale, {labelled} outlier(s) labelled"><figcaption>Left: '
         "median investment by source. Right: every future's cost per outcome-year gained on a "
         "log scale (a dear future cannot flatten the others); futures beyond the whiskers are "
         "labelled with their value.</figcaption></figure>",
