@@ -198,3 +198,47 @@ def test_cost_figure_labels_the_outlier_on_a_log_axis():
     share = (math.log10(max(values[:-1])) - math.log10(min(values[:-1]))) / (hi - lo)
     linear = (max(values[:-1]) - min(values[:-1])) / (max(values) - min(values))
     assert share > 0.04 and share > 30 * linear
+
+
+
+TINY = """
+name = "tiny"
+horizon_years = 1
+
+[[partners]]
+name = "Youth NGO"
+sector = "nonprofit"
+staff_fte = 4.0
+budget_per_year = 60000.0
+grant_per_year = 50000.0
+
+[[partners]]
+name = "School"
+sector = "public"
+staff_fte = 6.0
+budget_per_year = 60000.0
+
+[population]
+size = 300
+mesa_agents = 0
+"""
+
+
+def test_what_if_variants_are_named_after_their_changes(tmp_path):
+    file = tmp_path / "tiny.toml"
+    file.write_text(TINY, encoding="utf-8")
+    out = tmp_path / "c.html"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["compare", str(file), "--what-if", "backbone.present=false",
+                     "meetings.cadence=monthly", "--set", "population.size=200", "-n", "2",
+                     "-j", "1", "-o", str(out)])
+    assert code == 0, stderr.getvalue()
+    text = out.read_text(encoding="utf-8")
+    assert _numbers(text)["labels"] == [
+        "tiny (population.size=200)",
+        "tiny (population.size=200, backbone.present=false, meetings.cadence=monthly)"]
+    line = re.search(r'<p class="meta" id="provenance">(.*?)</p>', text).group(1)
+    assert (f"{file}: --set population.size=200 --what-if backbone.present=false --what-if "
+            "meetings.cadence=monthly") in line
+    assert "--what-if backbone.present=false" in stdout.getvalue()
