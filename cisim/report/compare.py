@@ -21,6 +21,14 @@ for B is estimated by a paired bootstrap: replications are resampled with the sa
 both designs (keeping the CRN pairing), ties again count one half; its standard error is the
 Monte Carlo error of that share, and the per-design table gives each 10th percentile with its
 bootstrap standard error.
+
+A statistic that only some futures have (the year of a significant change exists only where one
+came; the cost per outcome-year only where outcome-years were gained) always says on how many
+futures it rests, and with fewer than five values, or values that do not differ, it lists them
+instead of drawing an interval (:func:`describe_subset`); the share of futures reaching a
+significant change stands next to its timing. Costs come from each ensemble's cost ledger
+(:mod:`cisim.costs`): total investment and its sources side by side with the cost per
+outcome-year, drawn on a log axis so that one dear future cannot flatten the others.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Plain-language summary of an ensemble: the text ``cisim run`` prints after a run.
 
-:func:`format_summary` reads only the ensemble's frames (``trajectories`` and ``summaries``) and
-its scenario, so reports and notebooks can reuse it. Numbers are medians across replications with
+:func:`format_summary` reads only the ensemble's frames (``trajectories``, ``summaries`` and, when
+present, ``costs``) and its scenario, so reports and notebooks can reuse it. It names the
+command-line changes recorded in the scenario (:mod:`cisim.provenance`), the total investment and
+its parts (:mod:`cisim.costs`), the phases reached, where the futures ended and how many fell back
+to their first phase and stayed there. Numbers are medians across replications with
 90% intervals (5th to 95th percentile); population change is in percentage points (pp).
 """
 
