@@ -169,6 +169,7 @@ class FundingLine:
     early: bool  # involved from the initial phase (anchor, or a partner at the table)
     partner: int = -1  # index of the granting partner, -1 for external streams
     active: bool = True
+    paid: float = 0.0  # money paid into the fund this step (recorded by the cost ledger)
 
 
 @dataclass

@@ -73,11 +73,12 @@ class Investment:
             if t >= line.end_step:
                 self._review(model, world, idx, line, t)
         income = 0.0
-        if cliff is None or t < cliff * STEPS_PER_YEAR:
-            for line in world.funding:
-                if line.active and t >= line.start_step:
-                    income += line.amount / STEPS_PER_YEAR
-        elif not self._cliff_logged:
+        paying = cliff is None or t < cliff * STEPS_PER_YEAR
+        for line in world.funding:
+            line.paid = (line.amount / STEPS_PER_YEAR
+                         if paying and line.active and t >= line.start_step else 0.0)
+            income += line.paid
+        if not paying and not self._cliff_logged:
             self._cliff_logged = True
             model.log(world, "funding", f"funding cliff: all money stops after {cliff:g} years")
         world.income = income

@@ -31,6 +31,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cisim.io import write_text_atomic
+from cisim.provenance import changes_of, strip_changes
 from cisim.report.figures import (
     COMPONENTS,
     PHASE_COLOURS,
@@ -632,7 +633,8 @@ def report_html(result: Any, *, seed: int | None = None, source: str | None = No
     num = report_numbers(result)
     scenario = getattr(result, "scenario", None)
     cur = num["currency"]
-    desc = str(getattr(scenario, "description", "") or "")
+    desc = strip_changes(str(getattr(scenario, "description", "") or ""))
+    changes = "<br>".join(html.escape(c) for c in changes_of(scenario))
     meta = [f"{num['n']} replication(s)", f"horizon {fmt(num['horizon_years'], 'year')} years"]
     if seed is not None:
         meta.append(f"master seed {seed}")
@@ -641,6 +643,7 @@ def report_html(result: Any, *, seed: int | None = None, source: str | None = No
     meta.append(f"cisim {html.escape(_version())}")
     body = [
         f"<h1>{html.escape(num['name'])}: what to expect from this partnership design</h1>",
+        f'<p class="meta" id="provenance">{changes}</p>' if changes else "",
         f"<p>{html.escape(desc)}</p>" if desc else "",
         f'<p class="meta">{" · ".join(meta)}</p>',
         f'<p class="lead" id="summary">{summary_paragraph(num)}</p>',
