@@ -536,7 +536,8 @@ def quadratic_in_log_cadence(f: Mapping[str, np.ndarray]) -> tuple[float, float]
     X = np.column_stack([np.ones_like(z), z - z0, (z - z0) ** 2])
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     b1, b2 = float(coef[1]), float(coef[2])
-    peak = float(2 ** (z0 - b1 / (2 * b2))) if b2 != 0 else float("nan")
+    with np.errstate(over="ignore"):  # a nearly straight fit: the extremum far outside
+        peak = float(np.exp2(z0 - b1 / (2 * b2))) if b2 != 0 else float("nan")
     return b2, peak
 
 
