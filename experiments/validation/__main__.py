@@ -19,8 +19,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cisim.io import write_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from .patterns import PatternResult
+    from .study import StudyConfig, StudyData
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_FIGURES = ROOT / "docs" / "figures" / "validation"
@@ -184,7 +189,7 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3g}"
 
 
-def _summary(doc: dict, config: object) -> str:
+def _summary(doc: dict[str, Any], config: StudyConfig) -> str:
     pats = doc["patterns"]
     held = sum(p["holds"] for p in pats)
     lines = [f"validation study: seeds {', '.join(map(str, doc['seeds']))}; "
@@ -205,7 +210,8 @@ def _summary(doc: dict, config: object) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _seed_summary(seed: int, data: object, results: list, t_run: float) -> str:
+def _seed_summary(seed: int, data: StudyData, results: list[PatternResult], t_run: float
+                  ) -> str:
     lines = [f"seed {seed}: {len(data.population)} designs, {len(data.paired)} paired; "
              f"running (or reading) the runs took {t_run:.0f} s"]
     for r in results:
