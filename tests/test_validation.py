@@ -387,6 +387,9 @@ def test_runs_refuse_other_criteria_and_an_existing_study(tiny_run: Path, tmp_pa
     assert "other criteria" in capsys.readouterr().err
     assert cli.main(["--seed", "1", *TINY, "--out", str(tiny_run)]) == 2
     assert "already holds a study" in capsys.readouterr().err
+    other_sizes = [("120" if a == "100" else a) for a in TINY]
+    assert cli.main(["--seed", "1", *other_sizes, "--out", str(tiny_run), "--resume"]) == 2
+    assert "different spec" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------------------------

@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
+    from cisim.sweep.store import StoreError
+
     from .criteria import CRITERIA_FILE, CriteriaError
     from .figures import save_figures, save_seed_figure
     from .patterns import check_all, default_criteria
@@ -152,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     for seed in seeds:
         sub = out / f"seed-{seed}"
         t0 = time.perf_counter()
-        data = run_study(sub, replace(config, seed=seed), resume=args.resume,
-                         progress=not args.no_progress)
+        try:
+            data = run_study(sub, replace(config, seed=seed), resume=args.resume,
+                             progress=not args.no_progress)
+        except (StoreError, RuntimeError) as err:  # another study's store; failed runs
+            print(f"error: {sub}: {err}", file=sys.stderr)
+            return 2
         t_run = time.perf_counter() - t0
         results = check_all(data, criteria)
         by_seed[seed] = results

@@ -283,12 +283,12 @@ def run_study(out: str | Path, config: StudyConfig = StudyConfig(), *, resume: b
     pop_seed, pair_seed = sweep_seeds(config.seed)
     sizes = f"h{config.horizon_years:g}_p{config.population_size}"
     common = {"sampler": "latin", "replications": 1, "jobs": config.jobs, "progress": progress}
-    if not (pop.exists() and resume and len(pop.done()) >= config.designs):
-        sweep_function(DesignRun(config.horizon_years, config.population_size), _space(),
-                       pop.path, n=config.designs, resume=resume, seed=pop_seed,
-                       name=f"validation_population_{sizes}", **common)
-    if not (pair.exists() and resume and len(pair.done()) >= config.paired_designs):
-        sweep_function(DesignRun(config.horizon_years, config.population_size, paired=True),
-                       _space(), pair.path, n=config.paired_designs, resume=resume,
-                       seed=pair_seed, name=f"validation_paired_{sizes}", **common)
+    # Always through the sweep: on resume it refuses a store of another spec (sizes, seed)
+    # and runs only what is missing.
+    sweep_function(DesignRun(config.horizon_years, config.population_size), _space(),
+                   pop.path, n=config.designs, resume=resume, seed=pop_seed,
+                   name=f"validation_population_{sizes}", **common)
+    sweep_function(DesignRun(config.horizon_years, config.population_size, paired=True),
+                   _space(), pair.path, n=config.paired_designs, resume=resume,
+                   seed=pair_seed, name=f"validation_paired_{sizes}", **common)
     return StudyData(_read(pop), _read(pair), pop, pair)
