@@ -4,12 +4,12 @@ Pattern-oriented modelling (Grimm et al. 2005, Science 310) checks a model again
 observed across *many* real initiatives, so the study simulates a population of designs rather
 than one scenario. Each design is a point of the unit hypercube (one coordinate per row of
 :data:`DIMENSIONS`), sampled as a Latin hypercube by :mod:`cisim.sweep`, and mapped here to
-scenario overrides through the distributions below. Every distribution names its basis: the
-practice documents (Save the Children Sweden, Refined Collective Impact Model, 2021; Kania &
-Kramer, Collective Impact, 2011; the NCIOM task force slides; ORS Impact & Spark Policy
-Institute, When Collective Impact Has an Impact, 2018) and published work by author and year;
-where no source gives a number the distribution is a
-modelling assumption, wide enough that the sensitivity analysis shows how much it matters.
+scenario overrides through the distributions below. Every distribution names its basis: Save
+the Children Sweden 2021 (Refined Collective Impact Model), Kania & Kramer 2011 (Collective
+Impact), the NCIOM task force slides (Clark, Collective Impact: A Framework for Systemic
+Change), ORS Impact & Spark Policy Institute 2018 (When Collective Impact Has an Impact) and
+other published work; where no source gives a number the distribution is a modelling
+assumption, wide enough that the sensitivity analysis shows how much it matters.
 
 Everything not listed keeps the documented default of :class:`cisim.scenario.Scenario`
 (``docs/model.md``), so the study validates the model *with its defaults*.
@@ -48,8 +48,9 @@ POPULATION_SIZE = 10_000
 #: Expected mix of sectors among partners (shares; a Dirichlet draw around them per design).
 #: Kania & Kramer 2011: "nonprofits, corporations, and government agencies"; NCIOM task force:
 #: "corporate and government sectors are essential partners"; Save the Children Sweden 2021:
-#: beneficiaries' own organisations. The shares follow the default scenario's 20 partners (6
-#: nonprofit, 3 public, 5 private, 1 philanthropy, 1 academia, 4 community, rounded). Assumption.
+#: beneficiaries' own organisations.
+#: The shares follow the default scenario's 20 partners (6 nonprofit, 3 public, 5 private,
+#: 1 philanthropy, 1 academia, 4 community, rounded). Assumption.
 SECTOR_WEIGHTS = {
     "nonprofit": 0.32,
     "public": 0.16,
@@ -87,17 +88,16 @@ DIMENSIONS: tuple[Dimension, ...] = (
               "Kania & Kramer 2011; NCIOM task force (cross-sector); default scenario. "
               "Assumption."),
     Dimension("champion_influence", "uniform on [1, 5] (1 = no champion)",
-              "Hanleybrown et al. 2012 / NCIOM task force: influential champion(s); weight 3-5 "
-              "assumed."),
+              "NCIOM task force: influential champion(s). Assumption for the weight."),
     Dimension("backbone_present", "Bernoulli(0.75)",
               "Kania & Kramer 2011: lack of a backbone is among the most frequent causes of "
               "failure; Turner et al. 2012: the number one reason. Share is an assumption."),
     Dimension("backbone_fte_per_role", "uniform on [0.25, 1.5] FTE in each of the three roles",
               "Kania & Kramer 2011: Strive's three roles, one person each; under-staffing is "
-              "common (NCIOM task force: should be sufficiently well-resourced). Assumption for "
-              "the range."),
+              "common (NCIOM task force: should be sufficiently well-resourced). Assumption for"
+              " the range."),
     Dimension("backbone_type", "the six types, equal weight",
-              "NCIOM task force / Turner et al. 2012: six types, selection situation-specific."),
+              "NCIOM task force; Turner et al. 2012: six types, selection situation-specific."),
     Dimension("backbone_skill", "uniform on [0.4, 0.9]",
               "NCIOM task force: adaptive leadership skills vary. Assumption."),
     Dimension("anchor_funder", "Bernoulli(0.7)",
@@ -106,7 +106,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("anchor_amount", "uniform on [300k, 1.5M] a year",
               "default scenario's anchor 900k. Assumption."),
     Dimension("anchor_years", "integer 1-5 years, equal weight",
-              "NCIOM task force: at least 2-3 years (Hanleybrown et al. 2012)."),
+              "NCIOM task force: at least 2-3 years; Hanleybrown, Kania & Kramer 2012."),
     Dimension("second_stream", "with probability 0.5 a stream of 200k-800k a year from year 1",
               "default scenario's municipal stream (600k from year 1). Assumption."),
     Dimension("measurement_shared", "Bernoulli(0.8)",
@@ -118,7 +118,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
               "Save the Children Sweden 2021: beneficiary engagement foundational, practice "
               "varies. Assumption."),
     Dimension("equity_focus", "uniform on [0, 1]",
-              "ORS Impact 2018: equity intent and action vary from none to strongest."),
+              "ORS Impact & Spark Policy Institute 2018: equity intent and action vary from "
+              "none to strongest."),
     Dimension("meeting_cadence", "categorical, weights CADENCES",
               "Kania & Kramer 2011: monthly or biweekly CEO-level meetings."),
 )
