@@ -1,15 +1,15 @@
 """Continuous communication: meetings build and break trust between partners.
 
-Seed 002: "participants need several years of regular meetings to build up enough experience
-with each other"; leaders met monthly or biweekly, with external facilitators. Attendance is the
-scenario's attendance times each partner's commitment. At a meeting each attendee works with a
-few others (``contacts_per_meeting``); an interaction is good with a chance raised by
-facilitation and lowered by agenda distance, a non-neutral backbone and overload from unabsorbed
-coordination work. Trust is slow to build and fast to lose (Slovic 1993): by default a good
-interaction closes a share of the gap to the trust ceiling (experience smoothing, Jonker & Treur
-1999) and a bad one removes ``trust_negativity`` times the largest such step, so the asymmetry
-holds at every trust level; the variant ``dynamics.trust_rule = "pant_yu"`` is the update of
-Pant & Yu (2025). See :func:`cisim.kernels.trust_update`. Trust decays without contact.
+Kania & Kramer 2011: "participants need several years of regular meetings to build up enough
+experience with each other"; leaders met monthly or biweekly, with external facilitators.
+Attendance is the scenario's attendance times each partner's commitment. At a meeting each
+attendee works with a few others (``contacts_per_meeting``); an interaction is good with a chance
+raised by facilitation and lowered by agenda distance, a non-neutral backbone and overload from
+unabsorbed coordination work. Trust is slow to build and fast to lose (Slovic 1993): by default a
+good interaction closes a share of the gap to the trust ceiling (experience smoothing, Jonker &
+Treur 1999) and a bad one removes ``trust_negativity`` times the largest such step, so the
+asymmetry holds at every trust level; the variant ``dynamics.trust_rule = "pant_yu"`` is the
+update of Pant & Yu (2025). See :func:`cisim.kernels.trust_update`. Trust decays without contact.
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """Partners' realised value, commitment and exit (accountability, momentum, leaving).
 
-Partners seek different value (social impact, knowledge, reputation, engagement), and "the
-partner values can be very different for each partner" (Save the Children Sweden 2021);
-maintaining momentum is a challenge; shared measurement lets participants hold each other
-accountable (Kania & Kramer 2011); small wins feed commitment (Ansell & Gash 2008). Each week a
-partner realises value of each kind at a rate in [0, 1]; its satisfaction is the rate weighted by
-what it seeks. Commitment relaxes toward a target that rises with satisfaction and
-accountability (measurement maturity) and falls with unabsorbed coordination work; fatigue
-erodes it. A partner leaves the partnership (and keeps serving the population alone) with a
-weekly hazard that rises as both its satisfaction and its commitment fall below exit thresholds
-(members leave collaborations that do not deliver the value they joined for: Huxham & Vangen
-2005; Provan & Kenis 2008), or at once if its commitment falls below 0.1.
+Save the Children Sweden 2021: partners seek different value (social impact, knowledge,
+reputation, engagement) and "the partner values can be very different for each partner"; Sopact
+2019: maintaining momentum is a challenge; Kania & Kramer 2011: shared measurement lets
+participants hold each other accountable; Ansell & Gash (2008): small wins feed commitment. Each
+week a partner realises value of each kind at a rate in [0, 1]; its satisfaction is the rate
+weighted by what it seeks. Commitment relaxes toward a target that rises with satisfaction and
+accountability (measurement maturity) and falls with unabsorbed coordination work; fatigue erodes
+it. A partner leaves the partnership (and keeps serving the population alone) with a weekly
+hazard that rises as both its satisfaction and its commitment fall below exit thresholds (members
+leave collaborations that do not deliver the value they joined for: Huxham & Vangen 2005), or at
+once if its commitment falls below 0.1.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 EXIT_COMMITMENT = 0.1
 VISIBILITY = {
-    "initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0,  # refined model
-    "initiate": 0.2, "organize": 0.4, "sustain": 0.7,  # NCIOM
+    "initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0,  # refined model (2021)
+    "initiate": 0.2, "organize": 0.4, "sustain": 0.7,  # NCIOM (NCIOM task force)
 }
 
 
