@@ -186,3 +186,22 @@ def test_without_a_backbone_graded_effects_still_let_partners_coordinate(small: 
         emph[effect] = np.mean(values[26:])
     assert emph["gated"] == pytest.approx(0.15)
     assert emph["graded"] > 0.3
+
+
+def test_without_a_common_agenda_graded_effects_keep_some_coordinated_work(small: Scenario):
+    # No agenda convergence (bounded confidence closed, no facilitation widening, no proposal):
+    # gated, the partnership stays in Initiation, where systems change and measurement run at
+    # 0.2 and 0.5 of their rates; graded, the other conditions still make it partly ready.
+    sc = small.with_overrides({"population.size": 500, "horizon_years": 4.0,
+                               "dynamics.confidence_bound": 1e-6,
+                               "dynamics.facilitation_bound": 0.0,
+                               "dynamics.proposal_pull": 0.0})
+    out = {e: simulate(sc.with_overrides({"phases.effect": e}), 1).trajectory
+           for e in ("graded", "gated")}
+    for t in out.values():
+        assert set(t["phase"]) == {"Initiation"}
+        assert t["agreement"].iloc[-1] < 0.3  # no common agenda formed
+    assert out["graded"]["readiness"].iloc[-52:].mean() > 0.4
+    last = {e: t.iloc[-1] for e, t in out.items()}
+    assert last["graded"]["systems_change"] > 2 * last["gated"]["systems_change"] > 0
+    assert last["graded"]["measurement"] > last["gated"]["measurement"] + 0.05
