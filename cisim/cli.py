@@ -253,11 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_compile.set_defaults(func=_cmd_compile)
     from cisim.app_cli import add_parser as add_app_parser
+    from cisim.calibrate.cli import add_parser as add_calibrate_parser
     from cisim.report.cli import add_parser as add_report_parsers
     from cisim.sweep.cli import add_parser as add_sweep_parsers
 
     add_report_parsers(sub)
     add_sweep_parsers(sub)
+    add_calibrate_parser(sub)
     add_app_parser(sub)
     return parser
 

@@ -22,7 +22,7 @@ from cisim.scenario import STEPS_PER_YEAR
 if TYPE_CHECKING:
     from cisim.model import CollectiveImpactModel
 
-__all__ = ["TRAJECTORY_COLUMNS", "Recorder", "projected_value", "sroi_ratio"]
+__all__ = ["TRAJECTORY_COLUMNS", "Recorder", "log_odds_gap", "projected_value", "sroi_ratio"]
 
 #: Numeric trajectory columns, in order (``phase`` and ``phase_blockers`` are added as text).
 TRAJECTORY_COLUMNS = (
@@ -65,6 +65,33 @@ TRAJECTORY_COLUMNS = (
 )
 
 RUNWAY_FULL_YEARS = 3.0  # seed 003: 2-3 years of funding; a full indicator at three years
+
+
+def log_odds_gap(subgroups: pd.DataFrame, shares: dict[str, float], disadvantaged: set[str],
+                 world: str, step: int) -> float:
+    """Log odds ratio of the outcome state, majority over disadvantaged subgroups, at a step.
+
+    Args:
+        subgroups: A run's subgroup frame (:meth:`Recorder.subgroups`).
+        shares: Population share of each subgroup (weights of the group means).
+        disadvantaged: Names of the disadvantaged subgroups.
+        world: ``"factual"`` or ``"counterfactual"``.
+        step: The step.
+
+    Returns:
+        log(odds of the others) - log(odds of the disadvantaged), rates clipped to [1e-4, 1-1e-4].
+    """
+    g = subgroups[(subgroups["world"] == world) & (subgroups["step"] == step)]
+
+    def mean_rate(names: set[str]) -> float:
+        rows = g[g["subgroup"].isin(names)]
+        w = np.array([shares[n] for n in rows["subgroup"]])
+        return float((rows["outcome_rate"].to_numpy() * w).sum() / w.sum())
+
+    eps = 1e-4
+    a = min(max(mean_rate(set(shares) - disadvantaged), eps), 1 - eps)
+    b = min(max(mean_rate(disadvantaged), eps), 1 - eps)
+    return float(np.log(a / (1 - a)) - np.log(b / (1 - b)))
 
 
 def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
