@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cisim.calibrate.spec import LoadedSpec
+from cisim.calibrate.spec import LoadedSpec, sha256
 from cisim.calibrate.summaries import ParticleModel
 from cisim.calibrate.targets import Target
 from cisim.io import write_atomic, write_text_atomic
@@ -357,7 +357,8 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
     meta = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "name": spec.name,
-        "spec": {"file": str(loaded.path), "sha256": fp["spec"], "text": loaded.spec_text},
+        "spec": {"file": str(loaded.path), "sha256": sha256(loaded.spec_text),
+                 "text": loaded.spec_text},
         "targets": {"file": str(loaded.targets_path), "sha256": fp["targets"],
                     "text": loaded.targets_text,
                     "calibration": [t.id for t in loaded.calibration_targets],

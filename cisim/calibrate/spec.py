@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,17 @@ __all__ = [
     "LoadedSpec",
     "load_calibration",
 ]
+
+
+#: Spec fields that say how long, where and how to run, not what is calibrated: a resumed run may
+#: change them (e.g. raise max_generations), and they are left out of the stored fingerprint.
+RUN_CONTROL = ("max_generations", "min_epsilon", "max_walltime_minutes", "backend", "scheduler",
+               "n_jobs", "output", "ppc", "description")
+
+
+def sha256(text: str) -> str:
+    """Hex sha256 of a text (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class CalibrationSpecError(ScenarioError):
@@ -190,18 +202,17 @@ class LoadedSpec:
         return self.targets.by_role("calibration")
 
     def fingerprint(self) -> dict[str, str]:
-        """sha256 of the spec, the targets, the scenario (with overrides), priors and designs."""
-        def sha(text: str) -> str:
-            return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
+        """sha256 of what defines the problem: the spec (without :data:`RUN_CONTROL`), the
+        targets file, the scenario (with its overrides), the priors and the designs."""
+        problem = self.spec.model_dump(mode="json", exclude=set(RUN_CONTROL))
         priors = json.dumps([[p.path, p.distribution, list(p.bounds or ())] for p in self.priors])
         return {
-            "spec": sha(self.spec_text),
-            "targets": sha(self.targets_text),
-            "scenario": sha(self.scenario.to_toml() if self.scenario is not None
-                            else str(self.spec.model)),
-            "priors": sha(priors),
-            "designs": sha(json.dumps(self.designs, sort_keys=True, default=str)),
+            "spec": sha256(json.dumps(problem, sort_keys=True)),
+            "targets": sha256(self.targets_text),
+            "scenario": sha256(self.scenario.to_toml() if self.scenario is not None
+                               else str(self.spec.model)),
+            "priors": sha256(priors),
+            "designs": sha256(json.dumps(self.designs, sort_keys=True, default=str)),
         }
 
     def digest(self) -> str:
@@ -243,6 +254,8 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
 
     here = path.resolve().parent
     problems: list[tuple[str, str]] = []
+    if spec.model is not None or (spec.designs is not None and spec.designs.sampler):
+        _working_directory_importable()
 
     targets_path = _relative(here, spec.targets)
     targets: TargetsFile | None = None
@@ -304,9 +317,16 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
     out = Path(output) if output is not None else (
         _relative(here, spec.output) if spec.output is not None
         else Path("out") / "calibration" / spec.name)
-    return LoadedSpec(spec=spec, path=path, targets=targets, targets_path=targets_path,
+    return LoadedSpec(spec=spec, path=path.resolve(), targets=targets, targets_path=targets_path,
                       priors=priors, scenario=scenario, designs=designs, output=out,
                       spec_text=text, targets_text=targets_text)
+
+
+def _working_directory_importable() -> None:
+    """Let 'module:function' names resolve from the working directory, as ``python -m`` does."""
+    cwd = str(Path.cwd())
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
 
 
 def _relative(here: Path, name: str) -> Path:
