@@ -218,7 +218,7 @@ def test_a_killed_run_resumes(tmp_path):
     import pyabc
 
     assert pyabc.History(f"sqlite:///{out / 'history.db'}").max_t in (1, 2)
-    done = subprocess.run(cmd + ["--resume", "--quiet"], cwd=ROOT, capture_output=True,
+    done = subprocess.run([*cmd, "--resume", "--quiet"], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     meta = json.loads((out / "posterior.json").read_text())

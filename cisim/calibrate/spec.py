@@ -202,8 +202,11 @@ class LoadedSpec:
         return self.targets.by_role("calibration")
 
     def fingerprint(self) -> dict[str, str]:
-        """sha256 of what defines the problem: the spec (without :data:`RUN_CONTROL`), the
-        targets file, the scenario (with its overrides), the priors and the designs."""
+        """sha256 of each part that defines the problem.
+
+        The parts: the spec without :data:`RUN_CONTROL`, the targets file, the scenario (with
+        its overrides), the priors and the designs.
+        """
         problem = self.spec.model_dump(mode="json", exclude=set(RUN_CONTROL))
         priors = json.dumps([[p.path, p.distribution, list(p.bounds or ())] for p in self.priors])
         return {
