@@ -11,7 +11,7 @@ parameter *sets* from the approximate posterior, which forecasts resample jointl
 from its last finished generation (``ABCSMC.load``).
 
 Backends: ``serial`` (pyabc's SingleCoreSampler; reproducible for a seed), ``loky`` (pyabc's
-ConcurrentFutureSampler on loky's reusable process executor, the pool joblib uses) and
+ConcurrentFutureSampler on joblib's reusable loky process pool) and
 ``dask`` (pyabc's DaskDistributedSampler on a ``dask.distributed.Client``). The posterior
 predictive checks run on :mod:`cisim.sweep.execute`'s task runner.
 """
@@ -155,10 +155,11 @@ def _sampler(loaded: LoadedSpec, client: Any = None) -> Iterator[Any]:
         yield pyabc.sampler.SingleCoreSampler()
         return
     if spec.backend == "loky":
-        from joblib.externals.loky import get_reusable_executor
+        from joblib.executor import get_memmapping_executor
 
         n = _workers(spec.n_jobs)
-        executor = get_reusable_executor(max_workers=n)
+        # joblib's reusable loky pool (the one joblib.Parallel and the predictive checks use)
+        executor = get_memmapping_executor(n)
         yield pyabc.sampler.ConcurrentFutureSampler(cfuture_executor=executor,
                                                     client_max_jobs=n)
         return
