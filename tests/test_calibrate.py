@@ -224,6 +224,9 @@ def test_a_killed_run_resumes(tmp_path):
     meta = json.loads((out / "posterior.json").read_text())
     assert [g["t"] for g in meta["generations"]] == [0, 1, 2, 3]
     assert len(pd.read_csv(out / "posterior.csv")) == 100
+    killed, resumed = meta["sessions"]
+    assert killed["seconds"] is None and not killed["resumed"]
+    assert resumed["resumed"] and resumed["generations_before"] in (2, 3)
 
 
 # ---- bad input -------------------------------------------------------------------------------
@@ -376,3 +379,30 @@ draws = 4
     meta = json.loads((data / "posterior.json").read_text())
     assert meta["method"]["model_runs_per_particle"] == 1
     assert meta["designs"] == [{"meetings.cadence": "monthly"}, {"backbone.present": False}]
+
+
+def test_log_odds_gap_weights_subgroups_by_share():
+    from cisim.outcomes import log_odds_gap
+
+    frame = pd.DataFrame({
+        "step": [3, 3, 3, 3], "world": ["factual"] * 3 + ["counterfactual"],
+        "subgroup": ["a", "b", "c", "a"], "outcome_rate": [0.6, 0.3, 0.2, 0.9],
+    })
+    shares = {"a": 0.5, "b": 0.25, "c": 0.25}
+    gap = log_odds_gap(frame, shares, {"b", "c"}, "factual", 3)
+    assert gap == pytest.approx(math.log(0.6 / 0.4) - math.log(0.25 / 0.75))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["loky", "dask"])
+def test_parallel_backends_give_a_posterior(tmp_path, backend):
+    spec = normal_spec(tmp_path, particles=30, generations=2,
+                       extra='n_jobs = 2\n').read_text()
+    spec = spec.replace('backend = "serial"', f'backend = "{backend}"')
+    path = write(tmp_path / "parallel.toml", spec)
+    result = calibrate(load_calibration(path, output=tmp_path / "out"), figures=False)
+    assert result.generations == 2
+    post = pd.read_csv(tmp_path / "out" / "posterior.csv")
+    assert len(post) == 30
+    mean, sd = weighted_moments(post, "mu")
+    assert abs(mean - 1.0) < 1.0 and sd < 1.5  # the prior's sd is 2.9

@@ -267,16 +267,17 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
                      "sessions": []}
             _write_state(state_path, state)
             done = 0
+        session = {"start": started.isoformat(timespec="seconds"), "seconds": None,
+                   "resumed": resume, "generations_before": done, "backend": spec.backend}
+        state["sessions"].append(session)  # recorded now: a killed session still shows
+        _write_state(state_path, state)
         remaining = spec.max_generations - done
         if remaining > 0 and not _converged(history, spec.min_epsilon):
             walltime = (timedelta(minutes=spec.max_walltime_minutes)
                         if spec.max_walltime_minutes else None)
             history = abc.run(minimum_epsilon=spec.min_epsilon, max_nr_populations=remaining,
                               max_walltime=walltime)
-    state["sessions"].append({"start": started.isoformat(timespec="seconds"),
-                              "seconds": round(time.perf_counter() - t_start, 3),
-                              "resumed": resume, "generations_before": done,
-                              "backend": spec.backend})
+    session["seconds"] = round(time.perf_counter() - t_start, 3)
     _write_state(state_path, state)
     return write_outputs(loaded, history, state, figures=figures)
 
@@ -394,7 +395,9 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
         "generations": json.loads(gens.to_json(orient="records")),
         "simulations": sims,
         "model_runs": sims * per_particle,
-        "wall_time_seconds": round(sum(s["seconds"] for s in state["sessions"]), 3),
+        "wall_time_seconds": round(sum(s["seconds"] or 0.0 for s in state["sessions"]), 3),
+        "wall_time_note": "sessions that were killed have seconds = null and are not counted; "
+                          "each generation's own wall time is in 'generations'",
         "sessions": state["sessions"],
         "ppc": json.loads(ppc.to_json(orient="records")),
         "python": platform.python_version(),
