@@ -406,3 +406,13 @@ def test_parallel_backends_give_a_posterior(tmp_path, backend):
     assert len(post) == 30
     mean, sd = weighted_moments(post, "mu")
     assert abs(mean - 1.0) < 1.0 and sd < 1.5  # the prior's sd is 2.9
+
+
+def test_adaptive_distance_runs_and_concentrates(tmp_path):
+    spec = normal_spec(tmp_path, particles=60, generations=3, extra='distance = "adaptive"')
+    result = calibrate(load_calibration(spec, output=tmp_path / "out"), figures=False)
+    assert result.generations == 3
+    mean, sd = weighted_moments(pd.read_csv(tmp_path / "out" / "posterior.csv"), "mu")
+    assert abs(mean - 1.0) < 0.5 and sd < 1.2  # the prior: mean 0, sd 2.9
+    meta = json.loads((tmp_path / "out" / "posterior.json").read_text())
+    assert "Adaptive" in meta["method"]["distance"]
