@@ -416,3 +416,18 @@ def test_adaptive_distance_runs_and_concentrates(tmp_path):
     assert abs(mean - 1.0) < 0.5 and sd < 1.2  # the prior: mean 0, sd 2.9
     meta = json.loads((tmp_path / "out" / "posterior.json").read_text())
     assert "Adaptive" in meta["method"]["distance"]
+
+
+def test_a_failing_run_rejects_its_particle_and_is_logged(caplog):
+    from cisim.calibrate.summaries import ParticleModel
+    from cisim.sweep.examples import failing_ishigami
+
+    t = target(id="y", outcome="y", statistic="mean", observed=0.0)
+    model = ParticleModel([t], replications=2, function=failing_ishigami)
+    with caplog.at_level(logging.WARNING, logger="cisim.calibrate.summaries"):
+        stats = model({"x1": -3.0, "x2": 0.0, "x3": 0.0}, seed=1)  # x1 < -2.8 raises
+    assert math.isnan(stats["y"])
+    assert "model diverged" in caplog.text
+    assert IntervalDistance([t])(stats, {}) == math.inf
+    ok = model({"x1": 0.5, "x2": 0.0, "x3": 0.0}, seed=1)
+    assert ok["y"] == pytest.approx(math.sin(0.5))

@@ -51,6 +51,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
         loaded = load_calibration(args.spec, output=args.out)
         out = str(loaded.output)
+        import pyabc  # noqa: F401  (it sets its logger's level when imported: import first)
+
         logging.getLogger("ABC").setLevel(logging.WARNING if args.quiet else logging.INFO)
         result = calibrate(loaded, resume=args.resume, figures=not args.no_figures)
         shipped = ship(result.output) if args.ship else []

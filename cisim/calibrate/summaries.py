@@ -10,11 +10,14 @@ derived equity outcomes in :data:`DERIVED`; each target's statistic
 (:func:`cisim.calibrate.targets.statistic`) is then taken over its runs.
 
 Run seeds are a pure function of the particle's seed (``numpy.random.SeedSequence``), so a
-particle's statistics are a pure function of (parameters, seed).
+particle's statistics are a pure function of (parameters, seed). A run that raises is logged as a
+warning and gives NaN outcomes; a statistic with no value left is NaN, which puts the particle at
+infinite distance (rejected) and shows in the predictive checks' ``failed`` column.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +30,8 @@ from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.sweep.model_function import ModelFunction, extract, flatten_outputs
 
 __all__ = ["DERIVED", "ParticleModel", "run_seeds"]
+
+logger = logging.getLogger(__name__)
 
 
 def _gap(result: Any, world: str, step: int) -> float:
@@ -129,7 +134,12 @@ class ParticleModel:
                     s = int(seeds[d, r])
                     row: dict[str, Any] = {"over": over, "design": d, "replication": r,
                                            "seed": s}
-                    row.update(self._one(params, design, s, names))
+                    try:
+                        row.update(self._one(params, design, s, names))
+                    except Exception as err:  # kept as NaN: the particle is rejected, not lost
+                        logger.warning("calibration run failed (params %s, design %d, seed %d): "
+                                       "%s: %s", dict(params), d, s, type(err).__name__, err)
+                        row.update({n: float("nan") for n in names})
                     rows.append(row)
         return rows
 
