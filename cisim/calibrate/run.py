@@ -257,7 +257,7 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
         if resume:
             assert state is not None
             history = abc.load(db, int(state["run_id"]))
-            done = int(history.max_t) + 1
+            done = int(history.max_t) + 1 if history.max_t is not None else 0
             np.random.seed(_seed(spec.seed, done))
         else:
             np.random.seed(_seed(spec.seed, 0))
