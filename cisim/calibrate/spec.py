@@ -25,7 +25,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cisim.calibrate.targets import TargetsFile, load_targets
-from cisim.priors import DISTRIBUTIONS, ParameterEvidence, PriorsError, _check_prior, registry
+from cisim.priors import (
+    DISTRIBUTIONS,
+    ParameterEvidence,
+    PriorsError,
+    _as_schema_type,
+    _check_prior,
+    registry,
+)
 from cisim.scenario import Scenario, ScenarioError
 from cisim.sweep.spec import (
     _check_outcome,
@@ -388,7 +395,8 @@ def _check_parameters(spec: CalibrationSpec, priors: list[ParameterEvidence],
             if not math.isfinite(value):
                 continue
             try:
-                scenario.with_overrides({prior.path: value}, source=src)
+                scenario.with_overrides({prior.path: _as_schema_type(prior.path, value)},
+                                        source=src)
             except ScenarioError as err:
                 detail = "; ".join(m for _, m in err.problems)
                 problems.append((name, f"the prior of '{prior.path}' reaches {value:g}, which "

@@ -26,6 +26,7 @@ import pandas as pd
 
 from cisim.calibrate.targets import Target, statistic
 from cisim.outcomes import log_odds_gap
+from cisim.priors import _as_schema_type
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.sweep.model_function import ModelFunction, extract, flatten_outputs
 
@@ -154,7 +155,7 @@ class ParticleModel:
         scenario = self.scenario
         if design:
             scenario = scenario.with_overrides(dict(design), source="calibration design")
-        scenario = scenario.with_overrides({k: _plain(v) for k, v in params.items()},
+        scenario = scenario.with_overrides({k: _as_schema_type(k, v) for k, v in params.items()},
                                            source="calibration particle")
         result = simulate(scenario, seed)
         plain = [n for n in names if n not in DERIVED]
@@ -180,6 +181,3 @@ class ParticleModel:
         """The targets' statistics of one particle."""
         return self.statistics(self._rows(params, seed))
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else float(value)
