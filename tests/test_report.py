@@ -701,11 +701,13 @@ def test_high_sroi_from_stopped_spending_is_flagged():
     assert [(f["framing"], f["replication"]) for f in risk["stopped_spending"]] == [
         ("initiative", 0)]
     assert risk["stopped_spending"][0]["late_share"] == 0.0
+    assert risk["stopped_initiative_count"] == 2 and risk["stopped_collaboration_count"] == 0
     assert risk["stall_count"] == 1 and risk["worst_replication"] == 9
     assert risk["worst_seed"] == 109 and risk["fell_back_count"] == 0
     html_text = _text(_risk_section({"risk": risk, "n": 10, "currency": "USD"}))
     assert "Warning: a high SROI from spending that stopped" in html_text
     assert "replication 0: initiative SROI 9.00" in html_text
+    assert "In all, 2 of 10 futures' initiative input fell that low" in html_text
 
 
 def test_report_numbers_follow_the_framings(base):

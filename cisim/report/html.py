@@ -636,16 +636,21 @@ def _risk_numbers(traj: pd.DataFrame, summaries: pd.DataFrame, n: int) -> dict[s
             top = float(np.percentile(finite, 90))
             reps = (summaries["replication"] if "replication" in summaries.columns
                     else pd.Series(range(len(summaries))))
-            for i in finite.index[finite >= top]:
+            stopped = 0
+            for i in finite.index:
                 rep = int(reps.loc[i])
                 g = traj[(traj["replication"] == rep) & (traj["step"] > 0)]
                 total_years = float(g["year"].max())
                 yearly = float(g[spend].sum()) / total_years if total_years > 0 else 0.0
                 late = g[g["year"] > total_years - STOPPED_SPENDING_YEARS]
                 late_yearly = float(late[spend].sum()) / STOPPED_SPENDING_YEARS
-                if yearly > 0 and late_yearly < STOPPED_SPENDING_SHARE * yearly:
+                if not (yearly > 0 and late_yearly < STOPPED_SPENDING_SHARE * yearly):
+                    continue
+                stopped += 1
+                if finite.loc[i] >= top:
                     flags.append({"framing": framing, "replication": rep,
                                   "sroi": float(ratio.loc[i]), "late_share": late_yearly / yearly})
+            risk[f"stopped_{framing}_count"] = stopped
     risk["stopped_spending"] = flags
     return risk
 
@@ -980,8 +985,8 @@ MODEL_OMITS = (
     "initiative), and the value partners gain themselves (knowledge, reputation) in the SROI;",
     "drop-off within the horizon (outcomes there are simulated); beyond it, only the final "
     "year's change projected for valuation.projection_years;",
-    "known gaps: the timing of the first population change and the equity pattern without an "
-    "equity focus are not fully reproduced (docs/model.md, section 8).",
+    "known gaps: several patterns observed in real initiatives are not reproduced (the "
+    "validation status below; docs/validation.md and docs/model.md, section 8, say which).",
 )
 
 _VALUATION_ROWS = (
@@ -1019,7 +1024,8 @@ def _design_inputs(sc: Any) -> list[str]:
            if grants else "") + ".")
     streams = sc.funding.streams
     money = ", ".join(f"{html.escape(st.name)} {fmt(st.amount_per_year, 'money', cur)} a year "
-                      f"for {fmt(st.years, 'year')} years" for st in streams)
+                      f"for {fmt(st.years, 'year')} years"
+                      + (" (renewable at review)" if st.renewable else "") for st in streams)
     cliff = sc.funding.max_years
     items.append(f"<strong>Money</strong>: {money or 'no external funding streams'}"
                  + ("" if cliff is None else f"; all money stops after {cliff:g} years") + ".")
@@ -1274,7 +1280,12 @@ def _risk_section(num: dict[str, Any]) -> str:
                 f"below {fmt(STOPPED_SPENDING_SHARE, 'pct')} of its yearly mean. The ratio is "
                 "high because the money (or the collaboration) stopped while the change it "
                 "bought lingers; it does not mean the design returns more for each unit spent, "
-                "and the change may not last.<ul>" + lines + "</ul></div>")
+                "and the change may not last.<ul>" + lines + "</ul>"
+                + "".join(f"<p>In all, {risk.get(f'stopped_{k}_count', 0)} of {n} futures' "
+                          f"{k} input fell that low.</p>"
+                          for k in ("initiative", "collaboration")
+                          if any(f["framing"] == k for f in flags))
+                + "</div>")
         else:
             items.append(
                 f"<li>Spending that stopped: no future in the top tenth of either SROI spent "
