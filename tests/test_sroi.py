@@ -194,3 +194,13 @@ def test_deadweight_scales_only_the_initiative_framing(small: Scenario, run):
     assert r.summary["sroi_initiative"] == pytest.approx(0.6 * run.summary["sroi_initiative"])
     assert r.summary["sroi_collaboration"] == pytest.approx(run.summary["sroi_collaboration"])
     assert r.summary["sroi_final"] == pytest.approx(run.summary["sroi_final"])
+
+
+def test_every_numeric_summary_key_is_a_sweep_outcome(run):
+    """Sweeps accept the framings' summary keys (cisim.sweep.spec checks outcome names)."""
+    from cisim.sweep.spec import _SUMMARY_KEYS
+
+    numeric = {k for k, v in run.summary.items()
+               if isinstance(v, int | float) and not k.startswith("year_reached:")
+               and k != "seed"}
+    assert numeric <= _SUMMARY_KEYS, sorted(numeric - _SUMMARY_KEYS)
