@@ -425,11 +425,15 @@ def _quantiles(arr: np.ndarray, prefix: str, out: dict[str, Any],
 
 
 def _spread(num: dict[str, Any], prefix: str, kind: str, currency: str = "",
-            lo: str = "p5", hi: str = "p95") -> str:
-    """The interval of ``prefix`` as "a to b", or its values when an interval would mislead."""
+            lo: str = "p5", hi: str = "p95", label: str = "90%: ") -> str:
+    """The interval of ``prefix`` as "<label>a to b", or its values if an interval misleads.
+
+    An interval from too few futures, or with no spread, would read as certainty.
+    """
     values = num.get(f"{prefix}_values")
     if values is None:
-        return (f"{number_span(f'{prefix}_{lo}', num.get(f'{prefix}_{lo}'), kind, currency)} to "
+        return (f"{label}"
+                f"{number_span(f'{prefix}_{lo}', num.get(f'{prefix}_{lo}'), kind, currency)} to "
                 f"{number_span(f'{prefix}_{hi}', num.get(f'{prefix}_{hi}'), kind, currency)}")
     if not values:
         return "n/a"
@@ -713,7 +717,7 @@ def summary_paragraph(num: dict[str, Any]) -> str:
         + (f"(in 90% of futures between {s('effect_p5', 'pp')} and {s('effect_p95', 'pp')}; "
            f"in the worst tenth, {s('effect_p10', 'pp')} or less)."
            if num.get("effect_values") is None
-           else f"({_spread(num, 'effect', 'pp')})."),
+           else f"({_spread(num, 'effect', 'pp', label='')})."),
     ]
     sig_count = num.get("significant_count") or 0
     if sig_count:
@@ -731,11 +735,11 @@ def summary_paragraph(num: dict[str, Any]) -> str:
     parts.append(
         f"Against the status quo before it, each {money} of the initiative's money and time "
         f"returns a median {s('sroi_initiative_p50', 'ratio')} {html.escape(cur)} in social "
-        f"value by the horizon (<em>initiative SROI</em>; 90%: "
+        f"value by the horizon (<em>initiative SROI</em>; "
         f"{_spread(num, 'sroi_initiative', 'ratio')}); against the same money spent in "
         f"isolation, each {money} spent on collaborating (backbone, shared measurement and "
         f"coordination time) returns a median {s('sroi_collaboration_p50', 'ratio')} "
-        f"(<em>collaboration SROI</em>; 90%: {_spread(num, 'sroi_collaboration', 'ratio')})."
+        f"(<em>collaboration SROI</em>; {_spread(num, 'sroi_collaboration', 'ratio')})."
     )
     be_i, be_c = num.get("break_even_initiative_count"), num.get("break_even_collaboration_count")
     if be_i or be_c:
@@ -1186,9 +1190,10 @@ def _sroi_section(result: Any, num: dict[str, Any]) -> str:
             f'<h3 id="sroi-{k}">{html.escape(framing.label)}</h3>'
             f"<p><em>Value</em>: {html.escape(framing.value_text)}. <em>Input</em>: "
             f"{html.escape(framing.input_text)}. Median ratio "
-            f"{number_span(f'sroi_{k}_p50', num.get(f'sroi_{k}_p50'), 'ratio')} (90% of "
-            f"futures: {_spread(num, f'sroi_{k}', 'ratio')}). Break-even (the running ratio "
-            f"first reaches 1) in {number_span(f'break_even_{k}_count', num.get(f'break_even_{k}_count'), 'count')} "  # noqa: E501
+            f"{number_span(f'sroi_{k}_p50', num.get(f'sroi_{k}_p50'), 'ratio')} "
+            f"({_spread(num, f'sroi_{k}', 'ratio', label='90% of futures: ')}). "
+            "Break-even (the running ratio first reaches 1) in "
+            f"{number_span(f'break_even_{k}_count', num.get(f'break_even_{k}_count'), 'count')} "
             f"of {n} futures; year: {subset_stat(be, n, f'break_even_{k}_year', 'year')}.</p>"
         )
     parts += [
