@@ -431,16 +431,20 @@ def _spread(num: dict[str, Any], prefix: str, kind: str, currency: str = "",
     An interval from too few futures, or with no spread, would read as certainty.
     """
     values = num.get(f"{prefix}_values")
+    k, n = num.get(f"{prefix}_count"), num.get("n")
+    subset = f"; computed from {k} of {n} futures" if k is not None and n and k < n else ""
     if values is None:
         return (f"{label}"
                 f"{number_span(f'{prefix}_{lo}', num.get(f'{prefix}_{lo}'), kind, currency)} to "
-                f"{number_span(f'{prefix}_{hi}', num.get(f'{prefix}_{hi}'), kind, currency)}")
+                f"{number_span(f'{prefix}_{hi}', num.get(f'{prefix}_{hi}'), kind, currency)}"
+                + subset)
     if not values:
         return "n/a"
     if len(values) >= MIN_FOR_INTERVAL:
-        return f"{fmt(values[0], kind, currency)} in all {len(values)} futures (no spread)"
+        return (f"{fmt(values[0], kind, currency)} in all {len(values)} futures (no spread)"
+                + subset)
     listed = ", ".join(fmt(v, kind, currency) for v in values)
-    return f"only {len(values)} value{'s' if len(values) > 1 else ''}: {listed}"
+    return f"only {len(values)} value{'s' if len(values) > 1 else ''}: {listed}" + subset
 
 
 def _summaries_of(result: Any, traj: pd.DataFrame) -> pd.DataFrame:
@@ -683,6 +687,34 @@ def _subset_phrase(num: dict[str, Any], prefix: str, kind: str) -> str:
     return f"a median of {median}" + (f" ({subset})" if subset else "")
 
 
+def _sroi_sentence(num: dict[str, Any], money: str) -> str:
+    """The summary's sentence on both SROI framings and their break-even."""
+    cur = num["currency"]
+
+    def s(key: str, kind: str) -> str:
+        return number_span(key, num.get(key), kind, cur)
+
+    text = (
+        f"Against the status quo before it, each {money} of the initiative's money and time "
+        f"returns a median {s('sroi_initiative_p50', 'ratio')} {html.escape(cur)} in social "
+        f"value by the horizon (<em>initiative SROI</em>; "
+        f"{_spread(num, 'sroi_initiative', 'ratio')}); against the same money spent in "
+        f"isolation, each {money} spent on collaborating (backbone, shared measurement and "
+        f"coordination time) returns a median {s('sroi_collaboration_p50', 'ratio')} "
+        f"(<em>collaboration SROI</em>; {_spread(num, 'sroi_collaboration', 'ratio')})."
+    )
+    be_i, be_c = num.get("break_even_initiative_count"), num.get("break_even_collaboration_count")
+    if be_i or be_c:
+        text += (
+            f" {s('break_even_initiative_share', 'pct')} of futures break even on the "
+            f"initiative SROI and {s('break_even_collaboration_share', 'pct')} on the "
+            "collaboration SROI within the horizon."
+        )
+    else:
+        text += " No future breaks even within the horizon on either framing."
+    return text
+
+
 def summary_paragraph(num: dict[str, Any]) -> str:
     """The one-paragraph plain-language summary (HTML), built from :func:`report_numbers`.
 
@@ -732,24 +764,12 @@ def summary_paragraph(num: dict[str, Any]) -> str:
             "for a year) within the horizon."
         )
     money = html.escape(cur) if cur else "unit of money"
-    parts.append(
-        f"Against the status quo before it, each {money} of the initiative's money and time "
-        f"returns a median {s('sroi_initiative_p50', 'ratio')} {html.escape(cur)} in social "
-        f"value by the horizon (<em>initiative SROI</em>; "
-        f"{_spread(num, 'sroi_initiative', 'ratio')}); against the same money spent in "
-        f"isolation, each {money} spent on collaborating (backbone, shared measurement and "
-        f"coordination time) returns a median {s('sroi_collaboration_p50', 'ratio')} "
-        f"(<em>collaboration SROI</em>; {_spread(num, 'sroi_collaboration', 'ratio')})."
-    )
-    be_i, be_c = num.get("break_even_initiative_count"), num.get("break_even_collaboration_count")
-    if be_i or be_c:
-        parts[-1] += (
-            f" {s('break_even_initiative_share', 'pct')} of futures break even on the "
-            f"initiative SROI and {s('break_even_collaboration_share', 'pct')} on the "
-            "collaboration SROI within the horizon."
-        )
+    if not (num.get("sroi_initiative_count") or num.get("sroi_collaboration_count")):
+        parts.append("The SROI in the guide's two framings is not available for these results "
+                     "(no future has it: results saved by an older cisim, or no money or "
+                     "collaboration to set it against).")
     else:
-        parts[-1] += " No future breaks even within the horizon on either framing."
+        parts.append(_sroi_sentence(num, money))
     if num.get("cost_count"):
         parts.append(
             f"Each outcome-year gained over the counterfactual costs "
