@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cisim.io import write_atomic
+from cisim.io import write_atomic, write_text_atomic
 from cisim.progress import tqdm_progress
 from cisim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -115,10 +115,11 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.replications < 1:
         raise UsageError(f"--replications must be at least 1, got {args.replications}")
+    from cisim.provenance import derive
+
     overrides = parse_sets(args.set)
-    scenario = load_scenario(args.file)
-    if overrides:
-        scenario = scenario.with_overrides(overrides, source="--set")
+    scenario = derive(load_scenario(args.file), [("--set", overrides)], str(args.file),
+                      source="--set")
     outdir = Path(args.out) if args.out else Path("out") / Path(args.file).stem
     try:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +166,7 @@ def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool)
         ("subgroups.parquet", "subgroups"),
         ("partners.csv", "partners"),
         ("partner_values.parquet", "partner_values"),
+        ("costs.csv", "costs"),
     ]
     paths: list[Path] = []
     for name, attr in tables:
@@ -174,8 +176,10 @@ def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool)
         path = outdir / name
         _write_frame(path, frame)
         paths.append(path)
+    from cisim.provenance import toml_header
+
     path = outdir / "scenario.toml"
-    scenario.save(path)
+    write_text_atomic(path, toml_header(scenario, "cisim run") + scenario.to_toml())
     paths.append(path)
     if figures:
         from cisim.report.figures import save_figures

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cisim.costs import CostLedger
 from cisim.numeric import weighted_mean
 from cisim.scenario import STEPS_PER_YEAR
 
@@ -72,7 +73,7 @@ TRAJECTORY_COLUMNS = (
     "good_interactions",
 )
 
-RUNWAY_FULL_YEARS = 3.0  # seed 003: 2-3 years of funding; a full indicator at three years
+RUNWAY_FULL_YEARS = 3.0  # NCIOM task force: 2-3 years of funding; a full indicator at three years
 
 
 def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
@@ -142,6 +143,7 @@ class Recorder:
         # cost of collaborating (backbone, measurement, coordination time)
         self.initiative_value_pv = 0.0
         self.collaboration_cost_pv = 0.0
+        self.ledger = CostLedger(model)
 
     def true_rate(self, w: int, step: int) -> float:
         """Recorded outcome rate of world ``w`` at ``step`` (clamped to the recorded range)."""
@@ -241,6 +243,7 @@ class Recorder:
         self.phase.append(m.phase_label(f))
         self.blockers.append("; ".join(m.phase_state[0].blockers))
         self.partner_realised[step] = f.realised
+        self.ledger.record(step)
         self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
 
     def _equity_gap(self, rates: np.ndarray) -> float:
@@ -264,6 +267,10 @@ class Recorder:
         df.insert(2, "phase", self.phase)
         df.insert(3, "phase_blockers", self.blockers)
         return df
+
+    def costs(self) -> pd.DataFrame:
+        """Who paid what, on what, per year (see :mod:`cisim.costs`)."""
+        return self.ledger.frame()
 
     def partner_values(self) -> pd.DataFrame:
         """Each partner's realised value per step (long format, one row per step and partner).

@@ -53,6 +53,7 @@ class SimulationResult:
         events: The event log: step, year, world, kind, message.
         phases: Phase transitions: step, year, from_phase, to_phase, cause.
         summary: Scalar outcomes (see :func:`summarise`).
+        costs: Who paid what, on what, per year (see :mod:`cisim.costs`).
     """
 
     scenario: Scenario
@@ -64,6 +65,7 @@ class SimulationResult:
     phases: pd.DataFrame
     partner_values: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: dict[str, Any] = field(default_factory=dict)
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def simulate(scenario: Scenario, seed: int = 0, *, collect_agents: bool = False
@@ -123,6 +125,7 @@ def result_of(model: CollectiveImpactModel) -> SimulationResult:
         events=events,
         phases=phases,
         partner_values=model.recorder.partner_values(),
+        costs=model.recorder.costs(),
     )
     result.summary = summarise(result, model)
     return result
@@ -260,6 +263,7 @@ class EnsembleResult:
         events: All event logs with ``replication``.
         phases: All phase transitions with ``replication``.
         summaries: One row per replication.
+        costs: All cost frames with ``replication`` (see :mod:`cisim.costs`).
     """
 
     scenario: Scenario
@@ -271,6 +275,7 @@ class EnsembleResult:
     phases: pd.DataFrame
     summaries: pd.DataFrame
     partner_values: pd.DataFrame = field(default_factory=pd.DataFrame)
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def bands(self, column: str, percentiles: Sequence[float] = (5, 25, 50, 75, 95)
               ) -> pd.DataFrame:
@@ -368,4 +373,5 @@ def combine(scenario: Scenario, results: Sequence[SimulationResult]) -> Ensemble
         phases=stack("phases"),
         summaries=summaries,
         partner_values=stack("partner_values"),
+        costs=stack("costs"),
     )

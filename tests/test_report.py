@@ -1,4 +1,4 @@
-"""Tests of the strategist's HTML report and the design comparison (issue 5).
+"""Tests of the strategist's HTML report and the design comparison.
 
 The browser tests open the reports in Debian's Chromium driven by Playwright. They fail (they do
 not skip) when either is missing, with the command that installs it.
@@ -262,7 +262,7 @@ def test_report_opens_in_chromium_with_every_figure(report):
 def test_comparison_opens_in_chromium_with_every_figure(comparison_page):
     _, path = comparison_page
     images, errors, external = _open_in_chromium(path)
-    assert len(images) == 3
+    assert len(images) == 4  # costs, probabilities, distributions, trajectories
     assert [alt for complete, width, alt in images if not complete or width <= 0] == []
     assert errors == []
     assert external == []

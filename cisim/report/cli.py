@@ -1,4 +1,4 @@
-"""Command-line handlers of ``cisim report`` and ``cisim compare`` (issue 5).
+"""Command-line handlers of ``cisim report`` and ``cisim compare``.
 
 ``cisim report FILE.toml`` runs an ensemble of a design and writes the strategist's HTML report;
 ``cisim report DIR`` writes it from the results ``cisim run`` saved in DIR. ``cisim compare A.toml
@@ -160,6 +160,7 @@ def load_results(directory: Path) -> Any:
         phases=read("phases.csv", False),
         summaries=summaries,
         partner_values=read("partner_values.parquet", False),
+        costs=read("costs.csv", False),
     )
 
 
@@ -183,11 +184,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         labels.append(scenarios[-1].name)
         sources.append(str(file) + _overrides_text(args.set))
     for items in args.what_if:
-        overrides = parse_sets(items)
-        what = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        variant = scenarios[0].with_overrides(overrides, source=f"--what-if {' '.join(items)}")
+        variant = _load(Path(args.files[0]), args.set, parse_sets(items),
+                        source=f"--what-if {' '.join(items)}")
         scenarios.append(variant)
-        labels.append(f"{scenarios[0].name} [{what}]")
+        labels.append(variant.name)
         sources.append(f"{sources[0]} with --what-if {' '.join(items)}")
     if len(scenarios) < 2:
         raise UsageError("compare needs at least two designs: give two or more files, or one "
@@ -212,9 +212,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _comparison_text(comparison: Any) -> str:
+    from cisim.provenance import changes_of
+    from cisim.report.compare import design_lines
+
     lines = [f"{len(comparison.labels)} designs, "
              f"{int(comparison.probabilities['n'].iloc[0])} paired replications each"
              + (" (common random numbers)." if comparison.crn else ".")]
+    for d in comparison.designs:
+        lines.extend(f"  {d.label}: {line}" for line in changes_of(d.result.scenario))
+    lines.append("")
+    lines.extend(design_lines(comparison))
     for metric in comparison.metrics:
         lines.append("")
         lines.append(f"P(row beats column) on {metric.label}:")
@@ -235,15 +242,16 @@ def _comparison_text(comparison: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _load(path: Path, sets: list[str]) -> Any:
+def _load(path: Path, sets: list[str], what_if: dict[str, Any] | None = None,
+          source: str | None = None) -> Any:
+    """Read a scenario file and apply ``--set`` (and ``--what-if``), recording the changes."""
     from cisim.cli import parse_sets
+    from cisim.provenance import derive
     from cisim.scenario import load_scenario
 
-    overrides = parse_sets(sets)
-    scenario = load_scenario(path)
-    if overrides:
-        scenario = scenario.with_overrides(overrides, source=f"--set (applied to {path})")
-    return scenario
+    changes = [("--set", parse_sets(sets)), ("--what-if", what_if or {})]
+    return derive(load_scenario(path), changes, str(path),
+                  source=source or f"--set (applied to {path})")
 
 
 def _overrides_text(sets: list[str]) -> str:

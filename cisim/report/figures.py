@@ -47,8 +47,8 @@ __all__ = [
     "trajectories_of",
 ]
 
-#: The seven components of the refined collective impact model (seed 000) and the trajectory
-#: column that measures each, as (label, column).
+#: The seven components of the refined collective impact model (Save the Children Sweden 2021) and
+#: the trajectory column that measures each, as (label, column).
 COMPONENTS: tuple[tuple[str, str], ...] = (
     ("Communication (trust)", "trust"),
     ("Common agenda (agreement)", "agreement"),
@@ -61,12 +61,12 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
 
 #: Fixed colours of the phases of both phase models, in the order the phases are passed through.
 PHASE_COLOURS: dict[str, str] = {
-    # Refined Collective Impact Model (seed 000)
+    # Refined Collective Impact Model (Save the Children Sweden 2021)
     "Initiation": "#9ecae1",
     "Run": "#3182bd",
     "Re-design": "#fd8d3c",
     "Exponential Value": "#31a354",
-    # NCIOM task force (seed 003)
+    # NCIOM task force slides
     "Initiate Action": "#c6dbef",
     "Organize for Impact": "#6baed6",
     "Sustain Action & Impact": "#238b45",

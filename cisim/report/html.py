@@ -1,6 +1,6 @@
 """The strategist's report: one self-contained HTML file about an ensemble of a design.
 
-The report answers a funder's questions about a partnership design (DESIGN.md §5, issue 5): what
+The report answers a funder's questions about a partnership design (a funder's view): what
 population change to expect, when, how sure, at what return and cost, for whom, and for which
 partner. It is one HTML file with its CSS inline and every figure embedded as a base64 PNG, so it
 opens without a network connection and can be forwarded as is; it references no external URL.
@@ -8,8 +8,8 @@ opens without a network connection and can be forwarded as is; it references no 
 Every number in the text is computed from the ensemble's frames by :func:`report_numbers` and
 rendered from that structured object (each number also carries its key and exact value in
 ``data-key``/``data-value`` attributes, and the whole object is embedded as JSON), so the text
-cannot drift from the results. Results-Based Accountability (seed 003,
-``shared/seeds/003_ece90f17b78b657e.txt``) frames the forecast: the baseline curve without the
+cannot drift from the results. Results-Based Accountability (NCIOM task force
+slides) frames the forecast: the baseline curve without the
 initiative, the initiative's curve and, where the scenario sets a ``[target]``, the probability of
 meeting it (see :mod:`cisim.report.rba`).
 """
@@ -33,6 +33,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cisim.io import write_text_atomic
+from cisim.provenance import changes_of, strip_changes
 from cisim.report.figures import (
     COMPONENTS,
     PHASE_COLOURS,
@@ -960,9 +961,9 @@ def _partners_section(result: Any) -> str:
         ])
     return "\n".join([
         "<h2>What each partner gets</h2>",
-        "<p>Partners join for different kinds of value (seed 000): social impact, knowledge, "
-        "reputation, engagement with the population. Each keeps taking part only if it gets "
-        "enough of what it seeks.</p>",
+        "<p>Partners join for different kinds of value (Save the Children Sweden 2021): social "
+        "impact, knowledge, reputation, engagement with the population. Each keeps taking part "
+        "only if it gets enough of what it seeks.</p>",
         _figure(result, partner_value_figure, "Partner value",
                 "Bars: value realised (mean yearly level, median across futures, whiskers 90%); "
                 "diamonds: the weight the partner puts on that kind of value."),
@@ -1371,7 +1372,8 @@ def report_html(result: Any, *, seed: int | None = None, source: str | None = No
     scenario = getattr(result, "scenario", None)
     summaries = _summaries_of(result, trajectories_of(result))
     cur = num["currency"]
-    desc = str(getattr(scenario, "description", "") or "")
+    desc = strip_changes(str(getattr(scenario, "description", "") or ""))
+    changes = "<br>".join(html.escape(c) for c in changes_of(scenario))
     meta = [f"{num['n']} replication(s)", f"horizon {fmt(num['horizon_years'], 'year')} years"]
     if seed is not None:
         meta.append(f"master seed {seed}")
@@ -1380,6 +1382,7 @@ def report_html(result: Any, *, seed: int | None = None, source: str | None = No
     meta.append(f"cisim {html.escape(_version())}")
     body = [
         f"<h1>{html.escape(num['name'])}: what to expect from this partnership design</h1>",
+        f'<p class="meta" id="provenance">{changes}</p>' if changes else "",
         f"<p>{html.escape(desc)}</p>" if desc else "",
         f'<p class="meta">{" · ".join(meta)}</p>',
         _limitations_section(scenario, read_validation_results(validation)),
