@@ -523,10 +523,13 @@ def test_limitations_box_comes_first_and_reads_the_validation_file(sections, sca
     for heading in ("What the model includes", "What it leaves out", "Validation status",
                     "Valuation in use", "Your own inputs"):
         assert heading in text
-    # from tests/data/validation_results.json: P1 and P5 hold, P2 (held out) does not
-    assert "2 of 3 patterns hold" in text
+    # tests/data/validation_results.json (invented values): A and C hold in both seeds, B
+    # (held out) fails in seed 11
+    assert "2 of 3 patterns from the literature hold in every seed" in text
     assert "of the 2 held out from calibration, 1 hold" in text
-    assert "generated 2026-01-15" in text
+    assert "generated 2026-01-15, seeds 11, 12, 40 sampled designs per seed" in text
+    assert "seed 11: 0.14 (0.07 to 0.22), fails" in text
+    assert "seed 12: n/a (n/a to n/a), holds" in text
     # the valuation in use, with its source, and the strategist's inputs from the scenario
     assert "37,450 USD" in text and "Belfield, Levin & Rosen 2012" in text
     assert "25%" in text  # attribution
@@ -549,8 +552,25 @@ def test_validation_status_is_never_invented(base, tmp_path):
     assert "seeds" in status.reason and "patterns[1].holds" in status.reason
     (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
     assert "cannot be read" in read_validation_results(tmp_path / "broken.json").reason
+    # the fixture is in the validation study's own format (its checker accepts it)
+    from experiments.validation.results import validate_results
+
+    validate_results(json.loads(VALIDATION_FIXTURE.read_text(encoding="utf-8")))
     good = read_validation_results(VALIDATION_FIXTURE)
     assert good.available and [p["holds"] for p in good.patterns] == [True, False, True]
+    assert [p["held_out"] for p in good.patterns] == [False, True, True]
+    # the simpler format: held_out as a flag and one interval per pattern
+    simple = {"generated": "2026-02-01", "seeds": [0], "patterns": [
+        {"id": "1", "name": "x", "holds": True, "held_out": True, "interval": [0.1, 0.2],
+         "criterion": "c"}]}
+    (tmp_path / "simple.json").write_text(json.dumps(simple), encoding="utf-8")
+    status = read_validation_results(tmp_path / "simple.json")
+    assert status.available and status.patterns[0]["per_seed"][0]["interval"] == [0.1, 0.2]
+    del simple["patterns"][0]["interval"]
+    simple["patterns"][0]["role"] = "tuned"
+    (tmp_path / "simple.json").write_text(json.dumps(simple), encoding="utf-8")
+    reason = read_validation_results(tmp_path / "simple.json").reason
+    assert "patterns[0].role" in reason and "patterns[0].interval" in reason
 
 
 def test_both_sroi_framings_in_the_browser(sections, base):

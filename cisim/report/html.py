@@ -12,6 +12,17 @@ cannot drift from the results. Results-Based Accountability (NCIOM task force
 slides) frames the forecast: the baseline curve without the
 initiative, the initiative's curve and, where the scenario sets a ``[target]``, the probability of
 meeting it (see :mod:`cisim.report.rba`).
+
+An assumptions-and-limitations box comes before any number: what the model includes and leaves
+out (after ``docs/model.md``), the validation status read from ``docs/validation_results.json``
+(never invented: a missing or malformed file is reported as unavailable), the valuation in use
+and the strategist's own inputs. The SROI is given in the two framings of Nicholls, Lawlor,
+Neitzert & Goodspeed, *A Guide to Social Return on Investment* (2012) with its sensitivity table
+(:mod:`cisim.sroi`); a risk section counts stalls, falls back to the first phase, the worst
+future and high ratios that come from spending that stopped. A statistic only some futures have
+says from how many, and fewer than :data:`MIN_FOR_INTERVAL` values are listed, not turned into
+an interval. ``@media print`` rules give a clean printout, and :func:`write_report` writes the
+report's tables as CSV next to the HTML.
 """
 
 from __future__ import annotations
@@ -334,7 +345,10 @@ class ValidationStatus:
         reason: Why it is unavailable (missing, unreadable, which field is wrong).
         generated: When the results were generated (as written in the file).
         seeds: The seeds of the study.
-        patterns: One dict per pattern: id, name, holds, held_out, interval, criterion.
+        designs_per_seed: Sampled initiatives per seed (None if the file does not say).
+        patterns: One dict per pattern: id, name, holds, held_out, criterion and per_seed (a
+            list of dicts with seed, value, interval [lo, hi] and holds; the seed and value
+            are None for a file that gives one interval per pattern).
     """
 
     path: Path
@@ -342,22 +356,71 @@ class ValidationStatus:
     reason: str = ""
     generated: str = ""
     seeds: list[Any] = field(default_factory=list)
+    designs_per_seed: int | None = None
     patterns: list[dict[str, Any]] = field(default_factory=list)
 
 
-_PATTERN_FIELDS: dict[str, tuple[type, ...]] = {
-    "id": (str, int), "name": (str,), "holds": (bool,), "held_out": (bool,),
-    "interval": (list,), "criterion": (str,),
-}
+def _is_number(x: Any) -> bool:
+    return x is None or (isinstance(x, int | float) and not isinstance(x, bool))
+
+
+def _is_interval(x: Any) -> bool:
+    return isinstance(x, list) and len(x) == 2 and all(_is_number(v) for v in x)
+
+
+def _pattern(pat: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
+    """One pattern of a results file, normalised; problems are appended, naming the field."""
+    if not isinstance(pat, dict):
+        problems.append(f"{where}: not an object")
+        return None
+    n = len(problems)
+    for key, types in (("id", (str, int)), ("name", (str,)), ("criterion", (str,))):
+        if not isinstance(pat.get(key), types) or isinstance(pat.get(key), bool):
+            problems.append(f"{where}.{key}: missing or of the wrong type")
+    if not isinstance(pat.get("holds"), bool):
+        problems.append(f"{where}.holds: missing or not true/false")
+    if "role" in pat:  # the study's format (experiments/validation/results.py)
+        if pat["role"] not in ("calibration", "held_out"):
+            problems.append(f"{where}.role: not 'calibration' or 'held_out'")
+        held_out = pat.get("role") == "held_out"
+    else:
+        held_out = pat.get("held_out")
+        if not isinstance(held_out, bool):
+            problems.append(f"{where}.held_out: missing or not true/false (or give 'role')")
+    rows: list[dict[str, Any]] = []
+    if "per_seed" in pat:
+        if not isinstance(pat["per_seed"], list):
+            problems.append(f"{where}.per_seed: not a list")
+        else:
+            for j, r in enumerate(pat["per_seed"]):
+                ok = (isinstance(r, dict) and _is_number(r.get("value"))
+                      and _is_interval(r.get("interval")) and isinstance(r.get("holds"), bool))
+                if not ok:
+                    problems.append(f"{where}.per_seed[{j}]: needs seed, value, interval "
+                                    "[low, high] and holds")
+                    continue
+                rows.append({"seed": r.get("seed"), "value": r["value"],
+                             "interval": list(r["interval"]), "holds": r["holds"]})
+    elif _is_interval(pat.get("interval")):
+        rows.append({"seed": None, "value": None, "interval": list(pat["interval"]),
+                     "holds": pat.get("holds")})
+    else:
+        problems.append(f"{where}.interval: missing or not [low, high] (or give 'per_seed')")
+    if len(problems) > n:
+        return None
+    return {"id": str(pat["id"]), "name": pat["name"], "holds": pat["holds"],
+            "held_out": bool(held_out), "criterion": pat["criterion"], "per_seed": rows}
 
 
 def read_validation_results(path: str | Path | None = None) -> ValidationStatus:
     """Read the machine-readable validation results (``docs/validation_results.json``).
 
-    The format: ``{"generated": "YYYY-MM-DD", "seeds": [...], "patterns": [{"id", "name",
-    "holds": bool, "held_out": bool, "interval": [lo, hi], "criterion": str}, ...]}``
-    (``docs/validation.md``). Nothing is invented: a missing file, a file that is not JSON or
-    a field of the wrong type makes the status unavailable, with the file and field named.
+    Reads the validation study's format (``experiments/validation/results.py``: ``generated``,
+    ``seeds``, ``designs_per_seed`` and per pattern ``id``, ``name``, ``role`` (calibration or
+    held_out), ``holds`` (in every seed), ``per_seed`` values and intervals, ``criterion``) and
+    a simpler one with ``held_out`` (true/false) and one ``interval`` per pattern. Nothing is
+    invented: a missing file, a file that is not JSON or a field of the wrong type makes the
+    status unavailable, with the file and field named.
 
     Args:
         path: The file (default :data:`VALIDATION_RESULTS`).
@@ -374,34 +437,25 @@ def read_validation_results(path: str | Path | None = None) -> ValidationStatus:
         return ValidationStatus(path, False, f"{path.name} cannot be read: {err}")
     if not isinstance(data, dict):
         return ValidationStatus(path, False, f"{path.name}: not a JSON object")
-    problems = []
+    problems: list[str] = []
     if not isinstance(data.get("generated"), str):
         problems.append("generated: missing or not a string")
     if not isinstance(data.get("seeds"), list):
         problems.append("seeds: missing or not a list")
-    patterns = data.get("patterns")
-    if not isinstance(patterns, list):
-        problems.append("patterns: missing or not a list")
-        patterns = []
-    for i, pat in enumerate(patterns):
-        if not isinstance(pat, dict):
-            problems.append(f"patterns[{i}]: not an object")
-            continue
-        for name, types in _PATTERN_FIELDS.items():
-            value = pat.get(name)
-            ok = isinstance(value, types) and not (bool not in types and isinstance(value, bool))
-            if name == "interval" and ok:
-                ok = len(value) == 2 and all(
-                    v is None or (isinstance(v, int | float) and not isinstance(v, bool))
-                    for v in value)
-            if not ok:
-                problems.append(f"patterns[{i}].{name}: missing or of the wrong type")
+    designs = data.get("designs_per_seed")
+    if designs is not None and (not isinstance(designs, int) or isinstance(designs, bool)):
+        problems.append("designs_per_seed: not an integer")
+    raw = data.get("patterns")
+    if not isinstance(raw, list) or not raw:
+        problems.append("patterns: missing, empty or not a list")
+        raw = []
+    patterns = [p for i, pat in enumerate(raw)
+                if (p := _pattern(pat, f"patterns[{i}]", problems)) is not None]
     if problems:
-        return ValidationStatus(path, False, f"{path.name}: " + "; ".join(problems[:3])
-                                + (f" (and {len(problems) - 3} more)" if len(problems) > 3
-                                   else ""))
-    return ValidationStatus(path, True, "", data["generated"], list(data["seeds"]),
-                            [dict(p) for p in patterns])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        return ValidationStatus(path, False, f"{path.name}: " + "; ".join(problems[:3]) + more)
+    return ValidationStatus(path, True, "", data["generated"], list(data["seeds"]), designs,
+                            patterns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1087,6 +1141,19 @@ def _design_inputs(sc: Any) -> list[str]:
     return items
 
 
+def _intervals_text(rows: list[dict[str, Any]]) -> str:
+    parts = []
+    for r in rows:
+        lo, hi = r["interval"]
+        interval = f"{fmt(lo, 'level')} to {fmt(hi, 'level')}"
+        if r["seed"] is None:
+            parts.append(interval)
+        else:
+            mark = "holds" if r["holds"] else "fails"
+            parts.append(f"seed {r['seed']}: {fmt(r['value'], 'level')} ({interval}), {mark}")
+    return html.escape("; ".join(parts))
+
+
 def _validation_block(status: ValidationStatus) -> str:
     if not status.available:
         return ("<p><strong>Validation status unavailable</strong>: "
@@ -1098,21 +1165,25 @@ def _validation_block(status: ValidationStatus) -> str:
     held_out_holds = sum(1 for p in held_out if p["holds"])
     rows = []
     for p in pats:
-        lo, hi = p["interval"]
-        rows.append([html.escape(str(p["id"])), html.escape(p["name"]),
+        rows.append([html.escape(p["id"]), html.escape(p["name"]),
                      '<span class="good">holds</span>' if p["holds"]
                      else '<span class="bad">does not hold</span>',
-                     "yes" if p["held_out"] else "no",
-                     f"{fmt(lo, 'level')} to {fmt(hi, 'level')}",
+                     "yes" if p["held_out"] else "no (calibration target)",
+                     _intervals_text(p["per_seed"]),
                      html.escape(p["criterion"])])
     seeds = ", ".join(html.escape(str(x)) for x in status.seeds) or "n/a"
+    designs = (f", {status.designs_per_seed} sampled designs per seed"
+               if status.designs_per_seed else "")
+    every = " in every seed" if len(status.seeds) > 1 else ""
     return (
         f'<p id="validation-status"><strong>Validation</strong> (generated '
-        f"{html.escape(status.generated)}, seeds {seeds}): "
+        f"{html.escape(status.generated)}, seeds {seeds}{designs}): "
         f"{number_span('validation.holds', holds, 'count')} of "
-        f"{number_span('validation.patterns', len(pats), 'count')} patterns hold; of the "
-        f"{len(held_out)} held out from calibration, {held_out_holds} hold.</p>"
-        + html_table(["#", "Pattern", "Result", "Held out", "Interval", "Criterion"], rows)
+        f"{number_span('validation.patterns', len(pats), 'count')} patterns from the literature "
+        f"hold{every}; of the {len(held_out)} held out from calibration, {held_out_holds} "
+        "hold.</p>"
+        + html_table(["#", "Pattern", "Result", "Held out", "Value and interval",
+                      "Criterion"], rows, cls="validation")
     )
 
 
