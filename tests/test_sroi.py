@@ -175,6 +175,15 @@ def test_summary_framings_match_the_running_columns(run):
     assert s["collaboration_cost"] == pytest.approx(t["collaboration_cost"].sum())
 
 
+def test_collaboration_cost_agrees_with_the_cost_ledger(run):
+    """The cost of collaborating is the ledger's backbone, shared-measurement and coordination
+    uses (cisim.costs), week by week summed over the run."""
+    uses = run.costs[run.costs["side"] == "use"].groupby("category")["amount"].sum()
+    ledger = uses["backbone"] + uses["shared measurement"] + uses["coordination"]
+    assert run.summary["collaboration_cost"] == pytest.approx(ledger, rel=1e-9)
+    assert run.summary["collaboration_cost"] < run.trajectory["investment"].sum()
+
+
 def test_collaboration_cost_is_backbone_measurement_and_time(small: Scenario):
     """Without backbone, shared measurement and meetings, collaborating costs only the
     partners' coordination hours; with a zero hour cost it costs nothing and has no ratio."""
