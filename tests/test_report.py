@@ -695,7 +695,8 @@ def test_one_future_shows_values_not_intervals(scarce):
 
 def test_high_sroi_from_stopped_spending_is_flagged():
     """Ten futures of three years; the one with the highest initiative SROI stopped spending
-    after its first year, another stopped too but has a low SROI (not flagged)."""
+    money after its first year (partners' time went on), another stopped too but has a low SROI
+    (not flagged); the backbone and measurement money (100 a week) never stopped."""
     from cisim.report.html import _risk_numbers, _risk_section
 
     steps = np.arange(157)
@@ -706,7 +707,9 @@ def test_high_sroi_from_stopped_spending_is_flagged():
             invest[steps > 52] = 0.0
         frames.append(pd.DataFrame({
             "replication": rep, "step": steps, "year": steps / 52, "phase": "Run",
-            "investment": invest, "collaboration_cost": np.where(steps > 0, 100.0, 0.0),
+            # the income, plus 50 a week of partners' time that goes on after the money
+            "income": invest, "investment": invest + np.where(steps > 0, 50.0, 0.0),
+            "collaboration_cost": np.where(steps > 0, 150.0, 0.0),
             "population_change_vs_cf": 2.0,
         }))
     traj = pd.concat(frames, ignore_index=True)
@@ -727,7 +730,7 @@ def test_high_sroi_from_stopped_spending_is_flagged():
     html_text = _text(_risk_section({"risk": risk, "n": 10, "currency": "USD"}))
     assert "Warning: a high SROI from spending that stopped" in html_text
     assert "replication 0: initiative SROI 9.00" in html_text
-    assert "In all, 2 of 10 futures' initiative input fell that low" in html_text
+    assert "In all, 2 of 10 futures' initiative money fell that low" in html_text
 
 
 def test_report_numbers_follow_the_framings(base):

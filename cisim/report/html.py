@@ -641,6 +641,24 @@ def _sensitivity(summaries: pd.DataFrame, scenario: Any, horizon: float
     return out
 
 
+def _money_spent(traj: pd.DataFrame) -> pd.DataFrame:
+    """Each framing's money per step, without partners' time (which goes on after a cliff).
+
+    ``money_initiative`` is the initiative's income; ``money_collaboration`` the backbone and
+    shared-measurement spending (the cost of collaborating less the coordination time, which
+    is the investment less the income).
+    """
+    out = traj[["replication", "step", "year"]].copy()
+    if "income" in traj.columns:
+        out["money_initiative"] = traj["income"].to_numpy(dtype=float)
+        out.loc[out["step"] <= 0, "money_initiative"] = 0.0
+        if {"collaboration_cost", "investment"} <= set(traj.columns):
+            time = traj["investment"].to_numpy(dtype=float) - out["money_initiative"].to_numpy()
+            out["money_collaboration"] = np.maximum(
+                traj["collaboration_cost"].to_numpy(dtype=float) - time, 0.0)
+    return out
+
+
 def _risk_numbers(traj: pd.DataFrame, summaries: pd.DataFrame, n: int) -> dict[str, Any]:
     """Stalls, falls back to the first phase, the worst case and SROI from stopped spending."""
     risk: dict[str, Any] = {"n": n}
@@ -686,11 +704,12 @@ def _risk_numbers(traj: pd.DataFrame, summaries: pd.DataFrame, n: int) -> dict[s
     horizon = float(traj["year"].max()) if len(traj) else 0.0
     risk["stopped_checked"] = horizon > STOPPED_SPENDING_YEARS
     flags: list[dict[str, Any]] = []
+    money = _money_spent(traj)
     if risk["stopped_checked"]:
-        for framing, spend in (("initiative", "investment"),
-                               ("collaboration", "collaboration_cost")):
+        for framing in ("initiative", "collaboration"):
             col = f"sroi_{framing}"
-            if col not in summaries.columns or spend not in traj.columns:
+            spend = f"money_{framing}"
+            if col not in summaries.columns or spend not in money.columns:
                 continue
             ratio = pd.to_numeric(summaries[col], errors="coerce")
             finite = ratio[np.isfinite(ratio)]
@@ -702,7 +721,7 @@ def _risk_numbers(traj: pd.DataFrame, summaries: pd.DataFrame, n: int) -> dict[s
             stopped = 0
             for i in finite.index:
                 rep = int(reps.loc[i])
-                g = traj[(traj["replication"] == rep) & (traj["step"] > 0)]
+                g = money[(money["replication"] == rep) & (money["step"] > 0)]
                 total_years = float(g["year"].max())
                 yearly = float(g[spend].sum()) / total_years if total_years > 0 else 0.0
                 late = g[g["year"] > total_years - STOPPED_SPENDING_YEARS]
@@ -1368,26 +1387,31 @@ def _risk_section(num: dict[str, Any]) -> str:
         if flags:
             lines = "".join(
                 f"<li>replication {f['replication']}: {html.escape(f['framing'])} SROI "
-                f"{fmt(f['sroi'], 'ratio')}, its last {STOPPED_SPENDING_YEARS:g} years' input "
-                f"{fmt(f['late_share'], 'pct')} of its yearly mean</li>" for f in flags)
+                f"{fmt(f['sroi'], 'ratio')}, its money in the last {STOPPED_SPENDING_YEARS:g} "
+                f"years {fmt(f['late_share'], 'pct')} of its yearly mean</li>" for f in flags)
             warning = (
                 '<div class="warning" id="stopped-spending"><strong>Warning: a high SROI from '
                 "spending that stopped.</strong> In these futures the SROI is among the top "
-                f"tenth while the input in the last {STOPPED_SPENDING_YEARS:g} years fell "
-                f"below {fmt(STOPPED_SPENDING_SHARE, 'pct')} of its yearly mean. The ratio is "
+                f"tenth while the money spent in the last {STOPPED_SPENDING_YEARS:g} years "
+                "(the initiative's income; for the collaboration SROI its backbone and "
+                "measurement spending; partners' time not counted) fell below "
+                f"{fmt(STOPPED_SPENDING_SHARE, 'pct')} of its yearly mean. The ratio is "
                 "high because the money (or the collaboration) stopped while the change it "
                 "bought lingers; it does not mean the design returns more for each unit spent, "
                 "and the change may not last.<ul>" + lines + "</ul>"
                 + "".join(f"<p>In all, {risk.get(f'stopped_{k}_count', 0)} of {n} futures' "
-                          f"{k} input fell that low.</p>"
+                          f"{k} money fell that low.</p>"
                           for k in ("initiative", "collaboration")
                           if any(f["framing"] == k for f in flags))
                 + "</div>")
         else:
             items.append(
                 f"<li>Spending that stopped: no future in the top tenth of either SROI spent "
-                f"less than {fmt(STOPPED_SPENDING_SHARE, 'pct')} of its yearly mean in its last "
-                f"{STOPPED_SPENDING_YEARS:g} years.</li>")
+                f"less than {fmt(STOPPED_SPENDING_SHARE, 'pct')} of its yearly mean money in "
+                f"its last {STOPPED_SPENDING_YEARS:g} years"
+                + "".join(f"; {risk[f'stopped_{k}_count']} of {n} futures' {k} money did"
+                          for k in ("initiative", "collaboration")
+                          if risk.get(f"stopped_{k}_count")) + ".</li>")
     money = (f" Median money and time invested: "
              f"{number_span('investment_p50', num.get('investment_p50'), 'money', cur)}.")
     return "\n".join([
