@@ -506,6 +506,10 @@ _SUMMARY_KEYS = {
     "outcome_years_gained", "cost_per_outcome_year", "social_value_pv",
     "active_partners_final", "trust_final", "agreement_final", "alignment_final",
     "policy_changes",
+    # the SROI guide's two framings (cisim.sroi) and their parts
+    "sroi_initiative", "sroi_collaboration", "collaboration_cost",
+    "initiative_gain_years_pv", "initiative_final_gain", "initiative_input_pv",
+    "collaboration_gain_years_pv", "collaboration_final_gain", "collaboration_input_pv",
 }
 
 
