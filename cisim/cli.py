@@ -140,10 +140,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         files = _write_results(result, scenario, outdir, figures=not args.no_figures)
         if args.report:
-            from cisim.report.html import write_report
+            from cisim.report.html import tables_dir, write_report
 
             files.append(write_report(result, outdir / "report.html", seed=args.seed,
                                       source=args.file))
+            files.append(tables_dir(files[-1]))
     except OSError as err:
         print(f"cisim: cannot write results to {outdir}: {err}", file=sys.stderr)
         return EXIT_INVALID
@@ -246,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_run.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     p_run.add_argument("--report", action="store_true",
-                       help="also write the strategist's HTML report (report.html)")
+                       help="also write the strategist's HTML report (report.html) and its "
+                       "tables as CSV (report_tables/)")
     p_run.set_defaults(func=_cmd_run)
 
     p_compile = sub.add_parser(
@@ -257,11 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_compile.set_defaults(func=_cmd_compile)
     from cisim.app_cli import add_parser as add_app_parser
+    from cisim.calibrate.cli import add_parser as add_calibrate_parser
     from cisim.report.cli import add_parser as add_report_parsers
     from cisim.sweep.cli import add_parser as add_sweep_parsers
 
     add_report_parsers(sub)
     add_sweep_parsers(sub)
+    add_calibrate_parser(sub)
     add_app_parser(sub)
     return parser
 

@@ -657,6 +657,17 @@ class Valuation(Section):
         ge=0,
         le=1e9,
     )
+    deadweight: float = P(
+        0.0,
+        "fraction",
+        ASSUMPTION,
+        "Share of the change against the start-of-run rate that would have happened anyway "
+        "through trends the model leaves out (initiative SROI only; the model's status quo is "
+        "flat by calibration, and the collaboration SROI's deadweight is the simulated "
+        "counterfactual). Prior range 0-0.5; the report's sensitivity table shows its effect.",
+        ge=0,
+        lt=1,
+    )
     attribution: float = P(
         0.25,
         "fraction",

@@ -32,15 +32,18 @@ def add_parser(subparsers: Any) -> None:
         "report",
         help="write the strategist's HTML report of a design",
         description="Run an ensemble of a scenario (or read the results 'cisim run' wrote to a "
-        "directory) and write a self-contained HTML report: what to expect, when, how sure, "
-        "at what return and cost.",
+        "directory) and write a self-contained HTML report: its assumptions and limitations, "
+        "what to expect, when, how sure, with what risk, at what return (the SROI guide's "
+        "initiative and collaboration framings, with a sensitivity table) and cost. The "
+        "report's tables are written as CSV files next to it (report.html -> "
+        "report_tables/*.csv); the HTML prints cleanly from a browser.",
     )
     p.add_argument("path", metavar="FILE|DIR",
                    help="scenario TOML file, or a results directory written by 'cisim run'")
     _ensemble_options(p)
     p.add_argument("-o", "--out", metavar="FILE", default=None,
                    help="HTML file to write (default: out/<scenario>/report.html, or "
-                   "DIR/report.html)")
+                   "DIR/report.html); its CSV tables go to <FILE stem>_tables/")
     p.set_defaults(func=cmd_report)
 
     c = subparsers.add_parser(
@@ -85,7 +88,7 @@ def _ensemble_options(p: argparse.ArgumentParser) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     """Handle ``cisim report``; return the exit status."""
     from cisim.cli import EXIT_INVALID, EXIT_OK, UsageError
-    from cisim.report.html import write_report
+    from cisim.report.html import tables_dir, write_report
 
     path = Path(args.path)
     if path.is_dir():
@@ -108,7 +111,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"cisim: cannot write the report to {out}: {err}", file=sys.stderr)
         return EXIT_INVALID
-    print(f"Report written to {out} (generated in {time.perf_counter() - start:.1f} s)")
+    print(f"Report written to {out} (generated in {time.perf_counter() - start:.1f} s); "
+          f"its tables as CSV in {tables_dir(out)}")
     return EXIT_OK
 
 

@@ -506,6 +506,10 @@ _SUMMARY_KEYS = {
     "outcome_years_gained", "cost_per_outcome_year", "social_value_pv",
     "active_partners_final", "trust_final", "agreement_final", "alignment_final",
     "policy_changes",
+    # the SROI guide's two framings (cisim.sroi) and their parts
+    "sroi_initiative", "sroi_collaboration", "collaboration_cost",
+    "initiative_gain_years_pv", "initiative_final_gain", "initiative_input_pv",
+    "collaboration_gain_years_pv", "collaboration_final_gain", "collaboration_input_pv",
 }
 
 
@@ -526,6 +530,16 @@ def _drop_none(obj: Any) -> Any:
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    return pydantic_problems(err, SweepSpec)
+
+
+def pydantic_problems(err: ValidationError, root: type[BaseModel]) -> list[tuple[str, str]]:
+    """A pydantic error of a spec model as (field path, message) pairs, with suggestions.
+
+    Args:
+        err: The validation error.
+        root: The model validated (to suggest the nearest key for an unknown one).
+    """
     out = []
     for e in err.errors(include_url=False):
         loc = e["loc"]
@@ -535,7 +549,7 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
         path = path or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            parent = _spec_model_at(loc[:-1])
+            parent = _spec_model_at(loc[:-1], root)
             msg = "unknown key"
             if parent is not None:
                 near = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1)
@@ -551,8 +565,8 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def _spec_model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = SweepSpec
+def _spec_model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue

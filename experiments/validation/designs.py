@@ -35,6 +35,7 @@ __all__ = [
     "base_scenario",
     "design_overrides",
     "design_scenario",
+    "sample_designs",
 ]
 
 #: Beneficiaries per simulated initiative: the default city's 10,000 youth. The cost of a run is
@@ -222,3 +223,15 @@ def design_scenario(u: dict[str, float], base: Scenario | None = None,
     if extra:
         overrides.update(extra)
     return base.with_overrides(overrides, source="validation design")
+
+
+def sample_designs(n: int, seed: int) -> list[dict[str, Any]]:
+    """Overrides of ``n`` designs of the study's design space, a Latin hypercube seeded by seed.
+
+    A fixed small sample for calibration targets about a population of initiatives (see
+    ``docs/calibration.md``): the same designs for every parameter set.
+    """
+    from scipy.stats import qmc
+
+    u = qmc.LatinHypercube(d=len(NAMES), seed=np.random.default_rng(seed)).random(n)
+    return [design_overrides(dict(zip(NAMES, map(float, row), strict=True))) for row in u]

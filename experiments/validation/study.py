@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cisim.outcomes import log_odds_gap
 from cisim.scenario import CADENCE_WEEKS, STEPS_PER_YEAR, Scenario
 from cisim.simulate import SimulationResult, simulate
 from cisim.sweep import ResultStore, sweep_function
@@ -57,21 +58,9 @@ def _first_year(t: pd.DataFrame, col: str, level: float) -> float:
 
 def _odds_gap(result: SimulationResult, world: str, step: int) -> float:
     """Log odds ratio of the outcome state, majority over disadvantaged subgroups, at a step."""
-    g = result.subgroups
-    g = g[(g["world"] == world) & (g["step"] == step)]
-    dis = {s.name for s in result.scenario.population.subgroups if s.disadvantaged}
-    shares = {s.name: s.share for s in result.scenario.population.subgroups}
-
-    def mean_rate(names: set[str]) -> float:
-        rows = g[g["subgroup"].isin(names)]
-        w = np.array([shares[n] for n in rows["subgroup"]])
-        return float((rows["outcome_rate"].to_numpy() * w).sum() / w.sum())
-
-    a = mean_rate(set(shares) - dis)
-    b = mean_rate(dis)
-    eps = 1e-4
-    a, b = min(max(a, eps), 1 - eps), min(max(b, eps), 1 - eps)
-    return math.log(a / (1 - a)) - math.log(b / (1 - b))
+    groups = result.scenario.population.subgroups
+    return log_odds_gap(result.subgroups, {s.name: s.share for s in groups},
+                        {s.name for s in groups if s.disadvantaged}, world, step)
 
 
 def _trust_asymmetry(t: pd.DataFrame) -> tuple[float, float]:
