@@ -13,7 +13,8 @@ are multiplied by the odds ratio that takes the population's baseline rate ``p0`
 ``p0 + trend · years`` (Measure of America's opportunity-youth series, *A Decade Undone*, 2020,
 and *Ensuring an Equitable Recovery*, 2022: from 14.7% in 2010 to about 10.9% in 2022, about
 -0.3 points a year of disconnection, partly cyclical). A subgroup's *structural barrier* is
-the share of its barriers that services do not reach (policy change still lowers it).
+the share of its barriers that services do not reach; policy change lowers it only as far as
+an equity focus directs policy at it.
 """
 
 from __future__ import annotations
@@ -130,11 +131,11 @@ class Population:
         p_in = self.baseline[self.subgroup].astype(float)
         members = [np.flatnonzero(self.subgroup == g) for g in range(self.G)]
         mult = np.empty(self.n)
-        reach = self.reach(wp[None, :])[0][self.subgroup]
+        barriers = self.barriers(wp[None, :])[0][self.subgroup]
         for _ in range(4):  # fixed point: who is out determines how thinly services spread
             w_sum = float(((1 - p_in) * weight).sum())
             status_quo_multipliers(self.needs, weight, capacity / max(w_sum, 1e-12), wp,
-                                   coverage, reach, mult)
+                                   coverage, barriers, mult)
             for g in range(self.G):
                 idx = members[g]
                 if not idx.size:
@@ -194,9 +195,17 @@ class Population:
         p = min(0.995, max(0.005, p0 + self.trend_pp / 100.0 * step / STEPS_PER_YEAR))
         return (p / (1.0 - p)) / (p0 / (1.0 - p0))
 
-    def reach(self, wp: np.ndarray) -> np.ndarray:
-        """(worlds, G) share of a barrier a full service removes: efficacy x unreached share."""
-        return wp[:, WP.EFFICACY][:, None] * (1.0 - self.structural[None, :])
+    def barriers(self, wp: np.ndarray) -> np.ndarray:
+        """(worlds, G, 2) barrier multipliers of the kernel: services' share and structural.
+
+        ``[..., 0]`` is the policy multiplier ``B`` times the share services reach,
+        ``1 - σ_g``; ``[..., 1]`` the structural share ``σ_g`` times its own multiplier
+        ``B_s`` (policy directed by an equity focus).
+        """
+        out = np.empty((wp.shape[0], self.G, 2))
+        out[:, :, 0] = wp[:, WP.BARRIER][:, None] * (1.0 - self.structural[None, :])
+        out[:, :, 1] = self.structural[None, :] * wp[:, WP.SBARRIER][:, None]
+        return out
 
     # ---- weekly update ----------------------------------------------------------------------
 
@@ -217,7 +226,7 @@ class Population:
         args = (
             step_keys(seed, step), self.needs, self.subgroup, self.propensity,
             self.outcome, self.exposure, self.mean_need, self.cream, wp, world_terms(wp, coverage),
-            coverage, self.reach(wp), self.h_in,
+            coverage, self.barriers(wp), self.h_in,
             self.p_exit, self.disadvantaged, self.turnover, self._t_turn, self._t_exit,
             self.share_cum, self.entrant_rate(float(wp[0, WP.TREND])),
             self.need_mean, self.need_sd, partial,
@@ -367,10 +376,12 @@ def _thread_pool(workers: int) -> ThreadPoolExecutor:
 
 
 def world_parameters(world: World, equity: float, effect: float, barrier: float,
-                     efficacy: float, trend: float = 1.0) -> np.ndarray:
+                     efficacy: float, trend: float = 1.0,
+                     structural_barrier: float = 1.0) -> np.ndarray:
     """The population kernel's parameter row for one world (see :class:`cisim.kernels.WP`)."""
     row = np.zeros(WP.N)
     row[WP.TREND] = trend
+    row[WP.SBARRIER] = structural_barrier
     row[WP.EFFICACY] = efficacy
     row[WP.FIT] = world.fit
     row[WP.EFFECT] = effect

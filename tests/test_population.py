@@ -96,6 +96,14 @@ def test_entry_hazard_bound_holds():
         c = b * (1.0 - eff)
         bound = 1.0 - needs.mean(axis=1) * (1.0 - (1.0 - c) ** A)
         assert (product <= bound * (1.0 + 1e-12)).all()
+        # with a structural share σ left at B_s in [b (1 - eff), 1] (world_terms' condition)
+        sigma = rng.random(20_000)
+        b_s = c + (1.0 - c) * rng.random(20_000)
+        b_s[:200] = c[:200]  # the edge of the condition
+        structural = np.prod(1.0 - needs * (b[:, None] * (1 - sigma[:, None]) * (1.0 - help_)
+                                            + (sigma * b_s)[:, None]), axis=1)
+        assert (structural <= bound * (1.0 + 1e-12)).all()
+        assert (structural >= 0.0).all()
 
 
 def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_interval():
@@ -104,6 +112,8 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
     wp[:, WP.BARRIER] = 0.8
     wp[:, WP.EFFICACY] = 0.5
     wp[:, WP.EQUITY] = [0.2, 1.0]
+    wp[:, WP.TREND] = 1.0
+    wp[:, WP.SBARRIER] = 0.9
     coverage = np.full((2, 4), 0.5)
     terms = world_terms(wp, coverage)
     np.testing.assert_allclose(terms[:, D_EXPO], [3.0 * 0.8, 0.0])  # creaming fades with equity
@@ -111,7 +121,8 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
     assert (terms[:, D_BOUNDED] == 1.0).all()
     np.testing.assert_allclose(terms[:, D_CHORD], 1.0 - (1.0 - 0.8 * 0.5) ** 4)
     for column, value in ((WP.BARRIER, 1.2), (WP.EFFICACY, -0.1), (WP.EQUITY, 1.5),
-                          (WP.FIT, -0.5), ("coverage", -0.01)):
+                          (WP.FIT, -0.5), ("coverage", -0.01), (WP.TREND, -0.1),
+                          (WP.SBARRIER, 1.1), (WP.SBARRIER, 0.8 * 0.5 - 0.01)):
         broken_wp, broken_cov = wp.copy(), coverage.copy()
         if column == "coverage":
             broken_cov[1, 2] = value

@@ -262,13 +262,16 @@ class ReferenceBeneficiary(Agent):
             s = 0.0
             if self.outcome[w] == 0:
                 s = min(1.0, wp[WP.CAP_NORM] * self._weight(mean_need, wp))
-                # services reach only the non-structural share of the subgroup's barriers
-                reach = wp[WP.EFFICACY] * (1.0 - m.structural[g])
+                # services reach the share 1 - σ of the subgroup's barriers, which policy
+                # lowers; the structural share σ yields only to policy aimed by an equity focus
+                reachable = wp[WP.BARRIER] * (1.0 - m.structural[g])
+                structural = m.structural[g] * wp[WP.SBARRIER]
                 mult = 1.0
                 for a in range(A):
-                    help_ = reach * min(
+                    help_ = wp[WP.EFFICACY] * min(
                         1.0, s * inputs.coverage[w][a] * wp[WP.FIT] * wp[WP.EFFECT])
-                    mult *= 1.0 - self.needs[a] * wp[WP.BARRIER] * (1.0 - help_)
+                    n = self.needs[a]
+                    mult *= 1.0 - (n * reachable * (1.0 - help_) + n * structural)
                 h = m.h_in[g] * wp[WP.TREND]  # the secular trend, the same in both worlds
                 if u < 1.0 - math.exp(-h * mult):
                     self.outcome[w] = 1

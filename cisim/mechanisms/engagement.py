@@ -6,6 +6,11 @@ the Re-design phase revisits the needs analysis and re-aligns with the beneficia
 the fit that services can reach once partners redesign them (``fit_floor + (1 - fit_floor) E``,
 see :mod:`.activities`) and moves
 the needs the partners assume toward the real ones, with a jump when Re-design begins.
+
+Persistence (``dynamics.persistence = "fade"``, the default): without coordination the
+relationships with beneficiaries lapse like the partnership's other gains (see
+:mod:`.activities`): engagement drifts back toward its initial level at
+``fade_rate_per_year x (1 - coordination)`` (Bailey, Duncan, Odgers & Yu 2017).
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ class BeneficiaryEngagement:
         emph = model.emphasis(world, self.component)
         rate = sc.dynamics.engagement_rate_per_year / STEPS_PER_YEAR
         world.engagement += rate * sc.engagement.intensity * emph * (1.0 - world.engagement)
+        if sc.dynamics.persistence == "fade":
+            start = sc.engagement.initial_level
+            fade = sc.dynamics.fade_rate_per_year / STEPS_PER_YEAR * (1.0 - world.coordination)
+            if world.engagement > start:
+                world.engagement -= fade * (world.engagement - start)
         true_need = model.need_share(world)
         learn = rate * world.engagement * emph
         if model.entered_phase(world, "redesign"):

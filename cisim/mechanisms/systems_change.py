@@ -86,3 +86,16 @@ class SystemsChange:
     def barrier(model: CollectiveImpactModel, world: World) -> float:
         """Multiplier on everyone's barriers from changed policy."""
         return 1.0 - model.design.dynamics.policy_barrier_reduction * world.policy_change
+
+    @staticmethod
+    def structural_barrier(model: CollectiveImpactModel, world: World, equity: float) -> float:
+        """Multiplier on structural barriers: policy change as far as an equity focus aims it.
+
+        Universal policy lowers the barriers services also work on; the structural barriers
+        of a disadvantaged group (a subgroup's ``structural_barrier`` share) yield only to
+        policy aimed at them, which takes an equity focus (ORS Impact & Spark Policy
+        Institute 2018: equity outcomes only where an equity focus shaped the strategies;
+        powell, Menendian & Ake 2019, targeted universalism).
+        """
+        reduction = model.design.dynamics.policy_barrier_reduction
+        return 1.0 - reduction * world.policy_change * equity
