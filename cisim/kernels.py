@@ -265,10 +265,11 @@ def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     equity boost of the disadvantaged, whether every factor of the entry hazard's product is
     in [0, 1] ("bounded"), and then the chord that bounds the product from a person's mean
     need. When bounded, each factor is at most ``1 - need_a c`` with ``c = barrier (1 -
-    efficacy)`` (help is at most the efficacy, and a structural share ``σ`` of the barrier
-    left at ``B_s >= barrier (1 - efficacy)`` instead), so the product is at most ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at
-    most the chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that
-    cannot be an entry.
+    efficacy)`` (help is at most the efficacy, and a structural share ``σ`` of the barrier is
+    left at ``B_s >= barrier (1 - efficacy)`` instead), so the product is at most
+    ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the
+    chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that cannot
+    be an entry.
     """
     A = coverage.shape[1]
     covered = (coverage >= 0.0).all(axis=1).tolist()
