@@ -369,3 +369,23 @@ def test_services_help_less_where_barriers_are_structural(small: Scenario):
         return float(np.mean(out))
 
     assert gain(0.6) < gain(0.0) - 0.005
+
+
+@pytest.mark.parametrize("persistence", ["fade", "lock_in"])
+def test_engagement_grows_only_as_far_as_coordination_carries_it(small: Scenario,
+                                                                 persistence: str):
+    m = _bare(small.with_overrides({"engagement.intensity": 1.0}), persistence)
+    w = m.factual
+    start = w.engagement
+    w.coordination = 0.0
+    mech = BeneficiaryEngagement()
+    for _ in range(52):
+        mech.step(m, w)
+    if persistence == "fade":
+        assert w.engagement == start  # nobody carries the joint work: no growth, nothing to fade
+    else:
+        assert w.engagement > start + 0.05
+    w.coordination = 1.0
+    before = w.engagement
+    mech.step(m, w)
+    assert w.engagement > before
