@@ -458,6 +458,7 @@ _SUMMARY_KEYS = {
     "population_change_vs_cf_year5", "outcome_rate_final", "outcome_rate_cf_final",
     "sroi_final", "sroi_projected", "break_even_year", "first_significant_change_year",
     "equity_gap_start", "equity_gap_final", "equity_gap_cf_final", "cumulative_investment",
+    "equity_gap_logodds_start", "equity_gap_logodds_final", "equity_gap_logodds_cf_final",
     "outcome_years_gained", "cost_per_outcome_year", "social_value_pv",
     "active_partners_final", "trust_final", "agreement_final", "alignment_final",
     "policy_changes",
