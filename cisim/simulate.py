@@ -22,6 +22,7 @@ from joblib import Parallel, delayed
 from cisim.model import CollectiveImpactModel
 from cisim.outcomes import projected_value
 from cisim.scenario import STEPS_PER_YEAR, Scenario
+from cisim.sroi import FRAMINGS, adjustments_of, framing_components, framing_ratio
 from cisim.world import VALUE_KINDS
 
 __all__ = [
@@ -52,6 +53,7 @@ class SimulationResult:
         events: The event log: step, year, world, kind, message.
         phases: Phase transitions: step, year, from_phase, to_phase, cause.
         summary: Scalar outcomes (see :func:`summarise`).
+        costs: Who paid what, on what, per year (see :mod:`cisim.costs`).
     """
 
     scenario: Scenario
@@ -63,6 +65,7 @@ class SimulationResult:
     phases: pd.DataFrame
     partner_values: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: dict[str, Any] = field(default_factory=dict)
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def simulate(scenario: Scenario, seed: int = 0, *, collect_agents: bool = False
@@ -122,6 +125,7 @@ def result_of(model: CollectiveImpactModel) -> SimulationResult:
         events=events,
         phases=phases,
         partner_values=model.recorder.partner_values(),
+        costs=model.recorder.costs(),
     )
     result.summary = summarise(result, model)
     return result
@@ -163,7 +167,14 @@ def _first_sustained(years: np.ndarray, ok: np.ndarray, hold: int) -> float:
 
 def summarise(result: SimulationResult, model: CollectiveImpactModel | None = None
               ) -> dict[str, Any]:
-    """Scalar outcomes of a run: changes, SROI, timing, phases, equity, costs."""
+    """Scalar outcomes of a run: changes, SROI, timing, phases, equity, costs.
+
+    ``sroi_final``/``sroi_projected`` are the running ``sroi`` (value of collaborating over all
+    initiative money, kept for sweeps); ``sroi_initiative`` and ``sroi_collaboration`` are the
+    SROI guide's two framings with the projection beyond the horizon, and
+    ``<framing>_gain_years_pv``, ``_final_gain`` and ``_input_pv`` their parts (see
+    :mod:`cisim.sroi`).
+    """
     t = result.trajectory
     sc = result.scenario
     v = sc.valuation
@@ -221,6 +232,15 @@ def summarise(result: SimulationResult, model: CollectiveImpactModel | None = No
         "policy_changes": int((result.events["kind"] == "policy").sum())
         if len(result.events) else 0,
     }
+    # the SROI guide's two framings (cisim.sroi), with the projection beyond the horizon
+    parts = framing_components(t, sc.population.size, v.discount_rate)
+    for framing in FRAMINGS:
+        k = framing.key
+        summary[f"sroi_{k}"] = float(framing_ratio(
+            parts[f"{k}_gain_years_pv"], parts[f"{k}_final_gain"], parts[f"{k}_input_pv"],
+            adjustments_of(v, k), sc.horizon_years))
+    summary.update(parts)
+    summary["collaboration_cost"] = float(t["collaboration_cost"].iloc[1:].sum())
     first = t["phase"].iloc[0]
     summary["first_phase"] = str(first)
     for label in pd.unique(t["phase"]):
@@ -246,6 +266,7 @@ class EnsembleResult:
         events: All event logs with ``replication``.
         phases: All phase transitions with ``replication``.
         summaries: One row per replication.
+        costs: All cost frames with ``replication`` (see :mod:`cisim.costs`).
     """
 
     scenario: Scenario
@@ -257,6 +278,7 @@ class EnsembleResult:
     phases: pd.DataFrame
     summaries: pd.DataFrame
     partner_values: pd.DataFrame = field(default_factory=pd.DataFrame)
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def bands(self, column: str, percentiles: Sequence[float] = (5, 25, 50, 75, 95)
               ) -> pd.DataFrame:
@@ -354,4 +376,5 @@ def combine(scenario: Scenario, results: Sequence[SimulationResult]) -> Ensemble
         phases=stack("phases"),
         summaries=summaries,
         partner_values=stack("partner_values"),
+        costs=stack("costs"),
     )
