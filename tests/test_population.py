@@ -184,3 +184,40 @@ def test_structural_share_is_out_of_services_reach(small: Scenario):
     left = 0.5 * (0.8 * (1 - sigma) * (1 - 0.6) + 0.9 * sigma)  # barrier left in each area
     np.testing.assert_allclose(out, (1 - left) ** 3)
     assert out[1] < out[0]  # the disadvantaged subgroup keeps more of its barrier
+
+
+def test_outcomes_are_not_locked_in_once_the_systems_are_as_in_the_counterfactual(
+        small: Scenario):
+    """Nothing keeps people in the outcome state but the same exit hazard in both worlds.
+
+    After four years of the partnership, the factual population is served exactly as the
+    counterfactual (the same parameter row): the gap between the worlds closes within a few
+    years, at the rate the hazards set (entry + exit + turnover, about once a year).
+    """
+
+    class SameServices(CollectiveImpactModel):
+        same = False
+
+        def _world_row(self, w, world, spread=True):
+            if self.same:
+                w, world = 1, self.counterfactual
+            return super()._world_row(w, world, spread)
+
+        def serve_population(self):
+            if not self.same:
+                return super().serve_population()
+            row = self._world_row(1, self.counterfactual)
+            wp = np.stack([row, row])
+            coverage = np.stack([self.counterfactual.coverage] * 2)
+            self.population.step(self.kseed, self.steps, wp, coverage)
+
+    m = SameServices(small.with_overrides({"horizon_years": 8.0}), rng=3)
+    for _ in range(4 * 52):
+        m.step()
+    gap0 = m.population.rate(0) - m.population.rate(1)
+    assert gap0 > 0.01
+    m.same = True
+    for _ in range(3 * 52):
+        m.step()
+    gap3 = m.population.rate(0) - m.population.rate(1)
+    assert abs(gap3) < 0.25 * gap0
