@@ -534,6 +534,12 @@ def run_study(out: str | Path, config: StudyConfig, study: StudyName = "all", *,
     if stored is not None and stored != mine:
         raise StudyError(f"{paths.out} holds a study run with other settings (quick and full "
                          "runs cannot share a directory); use another --out")
+    names = {"levers": ["levers"], "assumptions": ["assumptions_morris", "assumptions_sobol"],
+             "all": list(STORES), "check": []}[study]
+    taken = [n for n in names if ResultStore(paths.store(n)).exists()]
+    if taken and not resume:
+        raise StudyError(f"{paths.out} already holds {', '.join(taken)}; continue with --resume "
+                         "or choose another --out")
     write_text_atomic(paths.config, json.dumps(mine, indent=1))
 
     if not (resume and paths.popcheck.exists()):
