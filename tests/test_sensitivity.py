@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from cisim.priors import uncertain_parameters
+from cisim.scenario import Scenario
 from cisim.sweep import load_spec
 from cisim.sweep.spec import check_spec
 from experiments.sensitivity.__main__ import main
@@ -33,6 +34,8 @@ from experiments.sensitivity.study import (
     sobol_stage_spec,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # ---------------------------------------------------------------------------------------------
 # Spec files
 # ---------------------------------------------------------------------------------------------
@@ -50,7 +53,9 @@ def test_levers_spec_validates_and_covers_every_lever() -> None:
                   "funding.streams[0].amount_per_year", "funding.streams[1].amount_per_year",
                   "funding.max_years", "engagement.intensity", "engagement.equity_focus"):
         assert lever in paths
-    assert base.population.size == 2000 and base.population.mesa_agents == 0
+    # the full population: a reduced one biases population change (docs/sensitivity.md)
+    default = Scenario.load(ROOT / "scenarios" / "default.toml")
+    assert base.population.size == default.population.size and base.population.mesa_agents == 0
     # the default design's own values lie inside every numeric lever's range
     defaults = {"backbone.skill": base.backbone.skill,
                 "measurement.investment_per_year": base.measurement.investment_per_year,

@@ -32,6 +32,7 @@ from .study import (
     morris_floors,
     outcome_columns,
     planned_runs,
+    sweep_population,
 )
 
 __all__ = ["Report", "build_report", "separated_leaders", "write_report"]
@@ -47,6 +48,9 @@ SECTIONS = (
     "Limitations",
 )
 
+#: What a part of the study that has not been run says.
+NOT_RUN = ("_Not run yet in the output directory this document was written from (see \"How the "
+           "study was run\")._")
 #: ST below this, with an interval reaching zero, reads as "no measurable influence".
 NEGLIGIBLE_ST = 0.01
 #: Seed noise left in the analysed means above this share inflates ST (docs/sweeps.md).
@@ -98,6 +102,10 @@ def _list(items: list[str]) -> str:
     if len(items) == 1:
         return items[0]
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else _f(x)
 
 
 def _cap(text: str) -> str:
@@ -279,20 +287,22 @@ def read_store(paths: Paths, name: str) -> Stored:
 # --------------------------------------------------------------------------------------------
 
 
-def _population_section(paths: Paths) -> tuple[list[str], dict[str, Any] | None]:
+def _population_section(paths: Paths, config: StudyConfig
+                        ) -> tuple[list[str], dict[str, Any] | None]:
     lines = ["## Population size", ""]
     if not paths.popcheck.exists():
-        return [*lines, "_Not run in this output directory._", ""], None
+        return [*lines, NOT_RUN, ""], None
     check = pd.read_csv(paths.popcheck)
     cmp_end = compare_sizes(check, "population_change")
     cmp_mid = compare_sizes(check, "population_change_mid")
+    sweep = sweep_population(config)
     lines += [
-        f"The sweeps run the default design's population at {cmp_end['small']:,} youth instead "
-        f"of {cmp_end['full']:,} to keep the cost down. The check: the default design run with "
-        f"the same {cmp_end['runs']} seeds at both sizes; population change against the "
-        "counterfactual (percentage points) at the horizon and at its middle. The difference of "
-        "the medians is within seed noise when its bootstrap 95% interval (2,000 resamples of "
-        "the runs at each size) contains zero.", "",
+        f"Could the sweeps run a reduced population ({cmp_end['small']:,} youth instead of "
+        f"{cmp_end['full']:,}) to save time? The check: the default design run with the same "
+        f"{cmp_end['runs']} seeds at both sizes; population change against the counterfactual "
+        "(percentage points) at the horizon and at its middle. The difference of the medians "
+        "is within seed noise when its bootstrap 95% interval (2,000 resamples of the runs at "
+        "each size) contains zero.", "",
         _table(["outcome", f"median at {cmp_end['small']:,}", f"median at {cmp_end['full']:,}",
                 "sd (small / full)", "difference [95% interval]", "within seed noise"],
                [[lab, _f(c["median_small"]), _f(c["median_full"]),
@@ -301,24 +311,34 @@ def _population_section(paths: Paths) -> tuple[list[str], dict[str, Any] | None]
                  "yes" if c["within_noise"] else "**no**"]
                 for lab, c in (("at the horizon", cmp_end), ("at mid-horizon", cmp_mid))]),
     ]
-    if cmp_end["within_noise"] and cmp_mid["within_noise"]:
+    ok = cmp_end["within_noise"] and cmp_mid["within_noise"]
+    if ok:
         lines.append(f"Reducing the population to {cmp_end['small']:,} does not move the "
                      "median population change by more than seed noise.")
     else:
+        moved = [lab for lab, c in (("at the horizon", cmp_end), ("at mid-horizon", cmp_mid))
+                 if not c["within_noise"]]
         lines.append(f"**Reducing the population to {cmp_end['small']:,} moves the median "
-                     "population change by more than seed noise**: the sweeps' levels are "
-                     "biased and their indices should be read with that in mind.")
+                     f"population change by more than seed noise** ({_list(moved)}).")
+    if sweep == cmp_end["small"]:
+        lines.append(f"The sweeps run at {sweep:,} youth"
+                     + ("." if ok else ": their levels are biased, read the indices with that "
+                        "in mind."))
+    else:
+        lines.append(f"The sweeps run at {sweep:,} youth.")
     return [*lines, ""], cmp_end
 
 
 def _cost_section(paths: Paths, config: StudyConfig) -> list[str]:
     lines = ["## Cost", ""]
     if not paths.cost.exists():
-        return [*lines, "_Not run in this output directory._", ""]
+        return [*lines, NOT_RUN, ""]
     cost = json.loads(paths.cost.read_text())
     planned = planned_runs(config)
     done = json.loads(paths.timings.read_text()) if paths.timings.exists() else {}
-    sec = float(cost["seconds_per_run"])
+    seconds = {int(k): float(v) for k, v in cost["seconds"].items()}
+    size = int(cost["sweep_size"])
+    sec = seconds[size]
     rows = []
     for name, runs in planned.items():
         rows.append([f"`{name}`", f"{runs:,}", _f(runs * sec / 3600, 2),
@@ -327,12 +347,16 @@ def _cost_section(paths: Paths, config: StudyConfig) -> list[str]:
     rows.append(["**all**", f"**{total:,}**", f"**{_f(total * sec / 3600, 2)}**",
                  _f(sum(done.values()) / 3600, 2) if done else "not run"])
     lines += [
-        f"One run of the default design ({cost['population_size']:,} youth, "
-        f"{_f(cost['horizon_years'])} years, no Mesa agents) took {_f(sec, 2)} s (median of "
-        f"{cost['timed_runs']} timed runs after a warm-up, on the machine that wrote this "
-        "document). The estimate multiplies it by the runs; the sweeps spread them over "
-        "the workers (`--jobs`), so the wall-clock time is about the CPU time divided by them. "
-        "The assumptions' Sobol step is counted with its planned size.", "",
+        f"One run of the default design ({_f(cost['horizon_years'])} years, no Mesa agents) "
+        f"took, as the median of {cost['timed_runs']} timed runs after a warm-up on the machine "
+        "that wrote this document:", "",
+        _table(["population", "CPU seconds per run", "wall-clock seconds per run"],
+               [[f"{k:,}" + (" (the sweeps')" if k == size else ""), _f(v, 2),
+                 _f(cost.get("wall_seconds", {}).get(str(k), float("nan")), 2)]
+                for k, v in sorted(seconds.items())]),
+        "The estimate multiplies the sweeps' CPU time per run by their runs; the sweeps spread "
+        "them over the workers (`--jobs`), so the wall-clock time is about the CPU time "
+        "divided by them. The assumptions' Sobol step is counted with its planned size.", "",
         _table(["sweep", "runs", "estimated CPU hours", "wall-clock hours taken"], rows),
     ]
     return lines
@@ -471,7 +495,7 @@ def _levers_section(paths: Paths, config: StudyConfig, fig: dict[str, Callable[[
     s = read_store(paths, "levers")
     lines = ["## Design levers", ""]
     if not s.present:
-        return [*lines, "_Not run in this output directory._", ""], []
+        return [*lines, NOT_RUN, ""], []
     m = s.meta
     lines += [f"Sobol (Saltelli) design, N = {m['n']}, {len(m['parameters'])} levers, "
               f"{m['replications']} replications: {m['runs']:,} runs. Indices on each design "
@@ -514,7 +538,7 @@ def _assumptions_section(paths: Paths, config: StudyConfig,
     sob = read_store(paths, "assumptions_sobol")
     lines = ["## Assumed constants", ""]
     if not mor.present:
-        return [*lines, "_Not run in this output directory._", ""], []
+        return [*lines, NOT_RUN, ""], []
     m = mor.meta
     cols = _outcome_cols(config)
     floors = morris_floors(mor.noise, m["replications"], m["num_levels"]) if len(
@@ -559,7 +583,7 @@ def _assumptions_section(paths: Paths, config: StudyConfig,
         lines += [f"![Assumptions: Morris screening]({fig_link}/assumptions_morris.png)", ""]
     lines += ["### Step 2: Sobol study of the leading assumptions", ""]
     if not sob.present:
-        return [*lines, "_Not run in this output directory._", ""], summary
+        return [*lines, NOT_RUN, ""], summary
     sm = sob.meta
     lines += [f"The {len(sm['parameters'])} leading assumptions of the screening above noise "
               f"({_list(_code(sm['parameters']))}), the others at their defaults; Sobol "
@@ -721,11 +745,34 @@ def _figure_morris(s: Stored, config: StudyConfig, fig: dict[str, Callable[[Path
 # --------------------------------------------------------------------------------------------
 
 
+def _design_tables(config: StudyConfig) -> list[str]:
+    """The levers with their ranges and the screened assumptions, from the spec files."""
+    from .study import ASSUMPTIONS_SPEC, LEVERS_SPEC, load_study_spec
+
+    lev = load_study_spec(LEVERS_SPEC, config)
+    mor = load_study_spec(ASSUMPTIONS_SPEC, config)
+    rows = []
+    for p in lev.parameters:
+        if p.values is not None:
+            rng = ", ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in p.values)
+            rows.append([f"`{p.label}`", f"`{p.path}`", f"one of {rng}"])
+        else:
+            b = p.bounds or []
+            rows.append([f"`{p.label}`", f"`{p.path}`",
+                         f"{p.distribution} {_num(b[0])} to {_num(b[1])}"])
+    return ["The levers and the ranges sampled (`levers.toml`):", "",
+            _table(["lever", "scenario path", "range"], rows),
+            f"Sobol N = {lev.sampler.n}, {lev.replications} replications; the Morris "
+            f"screening: {len(mor.parameters)} assumptions, {mor.sampler.n} trajectories, "
+            f"{mor.replications} replications; the Sobol step: the {config.top_k} leading "
+            f"assumptions above noise, N = {config.sobol_n}.", ""]
+
+
 def build_report(out: str | Path, config: StudyConfig, fig_link: str = "figures") -> Report:
     """The document for the study stored under ``out`` (figures referenced under fig_link)."""
     paths = Paths(Path(out))
     fig: dict[str, Callable[[Path], None]] = {}
-    pop, cmp_end = _population_section(paths)
+    pop, cmp_end = _population_section(paths, config)
     cost = _cost_section(paths, config)
     levers, lever_summary = _levers_section(paths, config, fig, fig_link)
     assumptions, ass_summary = _assumptions_section(paths, config, fig, fig_link)
@@ -743,8 +790,14 @@ def build_report(out: str | Path, config: StudyConfig, fig_link: str = "figures"
                        "default design's median population change within seed noise.")
     summary += [f"- Levers: {x}" for x in lever_summary[:3]]
     summary += [f"- Assumptions: {x}" for x in ass_summary[:3]]
-    if len(summary) == 2:
-        summary.append("_Nothing has been run in this output directory yet._")
+    if paths.cost.exists():
+        timing = json.loads(paths.cost.read_text())
+        sec = float(timing["seconds"][str(timing["sweep_size"])])
+        total = sum(planned_runs(config).values())
+        summary.append(f"- Cost: the sweeps run at {int(timing['sweep_size']):,} youth; the whole "
+                       f"study is {total:,} runs, about {_f(total * sec / 3600, 2)} CPU hours.")
+    if not (lever_summary or ass_summary):
+        summary.append("- The design-levers and assumptions studies have not been run yet.")
     summary.append("")
     method = [
         "## How the study was run", "",
@@ -781,6 +834,7 @@ def build_report(out: str | Path, config: StudyConfig, fig_link: str = "figures"
         "--docs",
         "```", "",
     ]
+    method += _design_tables(config)
     limits = [
         "## Limitations", "",
         "- One base design: the indices describe the neighbourhood of the default "

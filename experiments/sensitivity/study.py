@@ -453,21 +453,41 @@ def compare_sizes(check: pd.DataFrame, column: str = "population_change",
             "within_noise": bool(lo <= 0.0 <= hi)}
 
 
+def sweep_population(config: StudyConfig) -> int:
+    """The population size the study's sweeps run at."""
+    spec = load_study_spec(LEVERS_SPEC, config)
+    _, base = load_spec(LEVERS_SPEC)
+    return int(spec.set.get("population.size", base.population.size))
+
+
 def time_runs(config: StudyConfig) -> dict[str, Any]:
-    """Seconds of one default run at the study's population and horizon (median of a few)."""
+    """Seconds of one default run at each checked population size and at the sweeps' size.
+
+    Returns:
+        ``seconds``: size -> median CPU seconds (of this process, all its threads) of
+        ``timed_runs`` runs after one warm-up run; ``wall_seconds``: the same in wall-clock
+        time (longer on a busy machine); ``sweep_size``, ``horizon_years``, ``timed_runs``.
+    """
     from cisim.simulate import simulate
 
-    spec, base = load_spec(LEVERS_SPEC)
-    spec = adapt_spec(spec, config)
-    sc = base.with_overrides(dict(spec.set), source="sensitivity timing")
-    simulate(sc, config.check_seed)  # warm-up: compiled kernels, caches
-    times = []
-    for i in range(config.timed_runs):
-        t0 = time.perf_counter()
-        simulate(sc, config.check_seed + 1 + i)
-        times.append(time.perf_counter() - t0)
-    return {"seconds_per_run": float(np.median(times)), "timed_runs": len(times),
-            "population_size": int(sc.population.size), "horizon_years": sc.horizon_years}
+    spec = load_study_spec(LEVERS_SPEC, config)
+    _, base = load_spec(LEVERS_SPEC)
+    sweep_size = sweep_population(config)
+    seconds, wall_seconds = {}, {}
+    for size in sorted({*config.check_sizes, sweep_size}):
+        sc = base.with_overrides({**spec.set, "population.size": size},
+                                 source="sensitivity timing")
+        simulate(sc, config.check_seed)  # warm-up: compiled kernels, caches
+        cpu, wall = [], []
+        for i in range(config.timed_runs):
+            c0, t0 = time.process_time(), time.perf_counter()
+            simulate(sc, config.check_seed + 1 + i)
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - t0)
+        seconds[str(size)] = float(np.median(cpu))
+        wall_seconds[str(size)] = float(np.median(wall))
+    return {"seconds": seconds, "wall_seconds": wall_seconds, "sweep_size": sweep_size,
+            "timed_runs": config.timed_runs, "horizon_years": sc.horizon_years}
 
 
 # --------------------------------------------------------------------------------------------
