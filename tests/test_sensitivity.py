@@ -198,6 +198,25 @@ def test_morris_noise_floor_matches_simulated_noise() -> None:
     assert math.isnan(morris_noise_floor(float("nan"), R, p))
 
 
+def step_and_dummies(params: dict, seed: int) -> dict:
+    """A rare event driven by x1 alone (x2 and x3 do nothing)."""
+    return {"y": float(params["x1"] > 0.8)}
+
+
+def test_pawn_floor_sits_at_the_dummies_and_below_the_driver(tmp_path: Path) -> None:
+    from cisim.sweep import analyze, sweep_function
+    from experiments.sensitivity.study import pawn_floor
+
+    store = sweep_function(step_and_dummies, {"x1": [0, 1], "x2": [0, 1], "x3": [0, 1]},
+                           tmp_path / "s", sampler="sobol", n=256, seed=5)
+    floor = pawn_floor(store, "y", seed=1)
+    pawn = analyze(store, num_resamples=50).indices.query("index == 'PAWN'").set_index(
+        "parameter")
+    assert pawn.loc["x1", "lower"] > floor
+    for dummy in ("x2", "x3"):
+        assert pawn.loc[dummy, "lower"] <= floor <= pawn.loc[dummy, "upper"]
+
+
 def test_compare_sizes_tells_noise_from_a_shift() -> None:
     rng = np.random.default_rng(0)
     same = pd.DataFrame({"size": [2000] * 10 + [10000] * 10,

@@ -105,7 +105,11 @@ def _list(items: list[str]) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 1000 else _f(x)
+    return f"{x:,.0f}" if math.isfinite(x) and abs(x) >= 1000 else _f(x)
+
+
+def _qp(x: float) -> str:
+    return _f(x) if math.isfinite(x) and x >= 0 else "n/a"  # EMA Workbench writes -1
 
 
 def _cap(text: str) -> str:
@@ -198,7 +202,8 @@ def _sobol_findings(idx: pd.DataFrame, outcome: Outcome, col: str, noise: pd.Dat
         ok = v["verdict"] == "converged"
         if len(v) and ok.all():
             lines.append("Every ST has converged (it moves less than its interval's half-width "
-                         "between N/2 and N).")
+                         f"between N/2 and N; the median half-width is "
+                         f"{_f(float(v['conf'].median()), 2)}).")
         elif len(v) and (v["verdict"] == "not assessable").all():
             lines.append("Convergence could not be assessed (no N/2 design).")
         elif len(v):
@@ -475,17 +480,20 @@ def _prim_section(s: Stored) -> list[str]:
         else:
             x = pts[r.parameter].to_numpy(float)
             inside &= (x >= r.lower - 1e-12) & (x <= r.upper + 1e-12)
-            rows.append([f"`{r.parameter}`", f"{_f(r.lower)} to {_f(r.upper)}",
-                         f"{_f(r.full_lower)} to {_f(r.full_upper)}",
-                         f"{_f(r.qp_lower)} / {_f(r.qp_upper)}"])
+            rows.append([f"`{r.parameter}`", f"{_num(r.lower)} to {_num(r.upper)}",
+                         f"{_num(r.full_lower)} to {_num(r.full_upper)}",
+                         f"{_qp(r.qp_lower)} / {_qp(r.qp_upper)}"])
     y = pts["of_interest"].astype(bool).to_numpy()
     coverage = (y & inside).sum() / max(1, y.sum())
     density = (y & inside).sum() / max(1, inside.sum())
     lines += ["", f"The PRIM box holds {int(inside.sum())} design points: it covers "
               f"{_f(coverage, 2)} of the points of interest (coverage) and {_f(density, 2)} of "
-              "its points are of interest (density). Its restrictions:", "",
-              _table(["parameter", "box", "sampled range", "quasi-p (lower / upper)"], rows)]
-    if not len(restricted):
+              "its points are of interest (density)."]
+    if len(restricted):
+        lines += ["Its restrictions (quasi-p: how likely a restriction this strong is by chance; "
+                  "n/a where that side is not restricted):", "",
+                  _table(["parameter", "box", "sampled range", "quasi-p (lower / upper)"], rows)]
+    else:
         lines.append("The box restricts no parameter.")
     return [*lines, ""]
 
@@ -546,12 +554,15 @@ def _assumptions_section(paths: Paths, config: StudyConfig,
     ranking = mor.ranking if mor.ranking is not None else pd.DataFrame()
     lines += ["### Step 1: Morris screening", "",
               f"Morris design, {m['n']} trajectories on a {m['num_levels']}-level grid, "
-              f"{len(m['parameters'])} parameters (every sampled prior of "
-              f"`cisim/data/priors.toml`{' screened in this run' if config.quick else ''}), "
+              f"{len(m['parameters'])} parameters ("
+              + ("the first of the sampled priors of `cisim/data/priors.toml`: a reduced run"
+                 if config.morris_parameters is not None else
+                 "every sampled prior of `cisim/data/priors.toml`") + "), "
               f"{m['replications']} replications: {m['runs']:,} runs. mu* is the mean absolute "
               "elementary effect on the outcome's scale per the whole prior range; the noise "
               "floor is the mu* seed noise alone gives (from the within-point variance), a "
-              "parameter is *above noise* when its mu* exceeds it on at least one outcome. The "
+              "parameter is *above noise* when the lower end of its mu* interval exceeds it on "
+              "at least one outcome. The "
               "score is a parameter's largest mu* as a share of the largest mu* of the same "
               "outcome.", ""]
     summary: list[str] = []

@@ -32,7 +32,7 @@ import pandas as pd
 
 from cisim.io import write_atomic, write_text_atomic
 from cisim.sweep import ResultStore, SweepSpec, analyze, load_spec, run_sweep
-from cisim.sweep.analyze import pawn_indices, sobol_convergence
+from cisim.sweep.analyze import pawn_median, sobol_convergence
 from cisim.sweep.spec import Sampler
 
 __all__ = [
@@ -367,23 +367,39 @@ def morris_noise_floor(within_var: float, replications: int, num_levels: int) ->
     return math.sqrt(2.0 / math.pi) * math.sqrt(2.0 * within_var / replications) / delta
 
 
-def pawn_floor(store: ResultStore, column: str, num_resamples: int, seed: int,
-               draws: int = 20) -> float:
-    """The PAWN index of a parameter without effect on the study's design points.
+def pawn_floor(store: ResultStore, column: str, seed: int, draws: int = 20) -> float:
+    """The PAWN index a parameter without effect scores on the study's design points.
 
-    A column of independent uniform draws replaces a parameter; the median over ``draws``
-    such columns of its PAWN index is the level below which a parameter's PAWN index says
-    nothing (Pianosi & Wagener 2015 judge PAWN against such a dummy).
+    A parameter's column of the design, with its values moved between whole Saltelli blocks
+    (or Morris trajectories) at random, stands in for a parameter without effect: it keeps the
+    design's structure (within a block most rows share a parameter's value, so they fall into
+    the same conditioning slide) but loses any link to the outcome. The median of its PAWN index
+    over ``draws`` such columns is the level below which a parameter's PAWN index says nothing
+    (Pianosi & Wagener 2015 judge PAWN against a dummy parameter).
     """
+    spec = store.spec()
+    points = store.points()
+    D = len(spec.labels)
+    s = spec.sampler
+    step = {"sobol": (2 * D + 2) if s.calc_second_order else (D + 2),
+            "morris": D + 1}.get(s.method, 1)
     results = store.read()
-    frame = results[(results["error"] == "") & np.isfinite(results[column].to_numpy(float))]
-    y = frame.groupby("point")[column].mean()
-    if len(y) < 10 or y.var() <= 0:
+    ok = (results["error"] == "") & np.isfinite(results[column].to_numpy(float))
+    means = results[ok].groupby("point")[column].mean().reindex(points["point"])
+    y = means.to_numpy(float)
+    U = points[[f"u:{lab}" for lab in spec.labels]].to_numpy(float)
+    n_blocks = len(y) // step
+    keep = np.isfinite(y[: n_blocks * step]).reshape(n_blocks, step).all(axis=1)
+    if keep.sum() < 2 or np.nanvar(y) <= 0:
         return float("nan")
+    yb = y[: n_blocks * step].reshape(n_blocks, step)[keep]
+    Ub = U[: n_blocks * step].reshape(n_blocks, step, D)[keep]
     rng = np.random.default_rng(seed)
-    X = rng.random((len(y), draws))
-    rows = pawn_indices(X, y.to_numpy(), [f"null{i}" for i in range(draws)], 0, seed=seed)
-    return float(np.median([r["value"] for r in rows]))
+    values = []
+    for k in range(draws):
+        col = Ub[:, :, k % D][rng.permutation(len(Ub))]
+        values.append(float(pawn_median(col.reshape(-1, 1), yb.ravel())[0]))
+    return float(np.median(values))
 
 
 # --------------------------------------------------------------------------------------------
@@ -614,7 +630,7 @@ def _sweep_and_analyse(paths: Paths, name: str, spec: SweepSpec, config: StudyCo
             c.insert(0, "outcome", col)
             conv.append(c)
         extra.append({"outcome": col, "pawn_floor": pawn_floor(
-            store, col, config.num_resamples, config.bootstrap_seed)})
+            store, col, config.bootstrap_seed)})
     if conv:
         table = pd.concat(conv, ignore_index=True)
         write_atomic(outdir / "convergence.csv", lambda p: table.to_csv(p, index=False))
