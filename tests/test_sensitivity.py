@@ -242,6 +242,14 @@ def test_cli_rejects_bad_arguments(capsys: pytest.CaptureFixture) -> None:
     assert e.value.code == 2
 
 
+def test_cli_reports_an_output_path_that_is_a_file(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["--quick", "--out", str(blocker / "sub"), "--no-progress"]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
 def test_quick_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "q"
     cpu = time.process_time()

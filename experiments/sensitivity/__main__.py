@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreError, SweepSpecError, StudyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"error: --out {out}: {err.strerror or err}", file=sys.stderr)
+        return 2
     written = write_report(out, config, out / "sensitivity.md", out / "figures", "figures")
     if args.docs:
         written += write_report(out, config, DOCS, DOCS_FIGURES, "figures/sensitivity")
