@@ -167,6 +167,37 @@ def test_separated_leaders_finds_non_overlapping_groups() -> None:
     assert separated_leaders(flat) == []
 
 
+def test_findings_are_computed_from_the_indices() -> None:
+    from experiments.sensitivity.report import _sobol_findings
+
+    rows = []
+    for p, (st, lo, hi, s1) in {"a": (0.6, 0.5, 0.7, 0.5), "b": (0.3, 0.2, 0.45, 0.2),
+                                "c": (0.005, -0.01, 0.02, 0.0)}.items():
+        rows.append({"outcome": "y", "parameter": p, "index": "ST", "value": st, "lower": lo,
+                     "upper": hi})
+        rows.append({"outcome": "y", "parameter": p, "index": "S1", "value": s1,
+                     "lower": s1 - 0.05, "upper": s1 + 0.05})
+    idx = pd.DataFrame(rows)
+    noise = pd.DataFrame({"outcome": ["y"], "noise_share_of_means": [0.2]})
+    verdict = pd.DataFrame({"outcome": ["y"] * 3, "parameter": ["a", "b", "c"],
+                            "verdict": ["converged", "not converged", "converged"],
+                            "conf": [0.1, 0.1, 0.01]})
+    text = " ".join(_sobol_findings(idx, OUTCOMES[0], "y", noise, verdict, "levers"))
+    assert "largest total effect on population change at year 10 is `a` (ST 0.6 [0.5, 0.7])" \
+        in text
+    assert "The ST interval of `a` does not overlap" in text
+    assert "after the first 2 levers" in text  # a and b together clear c
+    assert "`c` has no measurable influence" in text
+    assert "add up to 0.7" in text and "the rest (0.3)" in text
+    assert "(above 0.1)" in text and "more replications" in text
+    assert "ST has not converged for `b`" in text
+    # no separation when the intervals overlap
+    idx.loc[(idx["parameter"] == "b") & (idx["index"] == "ST"), "upper"] = 0.65
+    idx.loc[(idx["parameter"] == "c") & (idx["index"] == "ST"), "upper"] = 0.55
+    text = " ".join(_sobol_findings(idx, OUTCOMES[0], "y", noise, verdict, "levers"))
+    assert "No group of levers is separated" in text
+
+
 def test_screening_ranking_normalises_each_outcome_and_uses_lower_bounds() -> None:
     rows = []
     for outcome, mus in {"pc": {"a": 4.0, "b": 2.0, "c": 0.1},

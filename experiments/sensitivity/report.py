@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cisim.io import write_atomic, write_text_atomic
+from cisim.simulate import SIGNIFICANT_CHANGE_PP
 
 from .study import (
     OUTCOMES,
@@ -827,8 +828,9 @@ def build_report(out: str | Path, config: StudyConfig, fig_link: str = "figures"
         "Outcomes: population change against the counterfactual at years 10 and 5 "
         "(percentage points), SROI at year 10, the equity gap at the horizon against the "
         "counterfactual's (percentage points; below zero when the initiative narrowed it), "
-        "time to significant change (the first year from which population change stays above "
-        "one point for a year, censored at horizon + 1 when never reached) and whether it was "
+        "time to significant change (the first year from which population change stays at or "
+        f"above {_f(SIGNIFICANT_CHANGE_PP)} percentage point(s) for a year, censored at "
+        "horizon + 1 when never reached) and whether it was "
         "reached. The last two are zero-inflated (most designs share one value), so they are "
         "ranked by PAWN (Pianosi & Wagener 2015), judged against the index a parameter "
         "without effect scores on the same design points, and \"reached\" is described by "

@@ -33,6 +33,7 @@ import pandas as pd
 from cisim.io import write_atomic, write_text_atomic
 from cisim.sweep import ResultStore, SweepSpec, analyze, load_spec, run_sweep
 from cisim.sweep.analyze import pawn_median, sobol_convergence
+from cisim.sweep.samplers import UNIT_PREFIX
 from cisim.sweep.spec import Sampler
 
 __all__ = [
@@ -387,7 +388,7 @@ def pawn_floor(store: ResultStore, column: str, seed: int, draws: int = 20) -> f
     ok = (results["error"] == "") & np.isfinite(results[column].to_numpy(float))
     means = results[ok].groupby("point")[column].mean().reindex(points["point"])
     y = means.to_numpy(float)
-    U = points[[f"u:{lab}" for lab in spec.labels]].to_numpy(float)
+    U = points[[UNIT_PREFIX + lab for lab in spec.labels]].to_numpy(float)
     n_blocks = len(y) // step
     keep = np.isfinite(y[: n_blocks * step]).reshape(n_blocks, step).all(axis=1)
     if keep.sum() < 2 or np.nanvar(y) <= 0:
