@@ -79,9 +79,40 @@ def test_assumptions_spec_screens_exactly_the_sampled_priors() -> None:
     extra = sorted(set(listed) - set(wanted))
     assert not missing and not extra, (
         f"experiments/sensitivity/assumptions.toml must list every sampled prior of "
-        f"cisim/data/priors.toml; missing {missing}, not a sampled prior {extra}")
+        f"cisim/data/priors.toml; missing {missing}, not a sampled prior {extra}; run "
+        "`python -m experiments.sensitivity --sync-assumptions`")
     # the dummy really has no effect on the base design: no champions are generated
     assert DUMMY in listed and base.partner_generation.champions == 0
+
+
+def test_sync_rewrites_only_the_generated_list(tmp_path: Path) -> None:
+    from experiments.sensitivity.study import StudyError, sync_assumptions_spec
+
+    copy = tmp_path / "assumptions.toml"
+    text = ASSUMPTIONS_SPEC.read_text()
+    head, rest = text.split("# BEGIN generated parameter list\n")
+    _, tail = rest.split("# END generated parameter list\n")
+    stale = (head + "# BEGIN generated parameter list\n[[parameters]]\npath = "
+             '"backbone.skill"\nprior = true\n# END generated parameter list\n' + tail)
+    copy.write_text(stale)
+    assert sync_assumptions_spec(copy)
+    synced = copy.read_text()
+    assert synced.startswith(head) and synced.endswith(tail)
+    assert [p.path for p in _spec_parameters(synced)] == [e.path for e in uncertain_parameters()]
+    assert not sync_assumptions_spec(copy)  # idempotent
+    copy.write_text("name = 'x'\n")
+    with pytest.raises(StudyError, match="markers"):
+        sync_assumptions_spec(copy)
+
+
+def _spec_parameters(text: str) -> list:
+    import tomllib
+
+    from cisim.sweep import SweepSpec
+
+    data = tomllib.loads(text)
+    data["base"] = str(ROOT / "scenarios" / "default.toml")
+    return SweepSpec.from_dict(data).parameters
 
 
 @pytest.mark.parametrize("path", [LEVERS_SPEC, ASSUMPTIONS_SPEC])

@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", action="store_true",
                         help=f"also write {DOCS.relative_to(ROOT)} and its figures")
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
+    parser.add_argument("--sync-assumptions", action="store_true",
+                        help="rewrite the parameter list of experiments/sensitivity/"
+                        "assumptions.toml from the priors table's sampled priors, and stop")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
@@ -43,7 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     from cisim.sweep import StoreError, SweepSpecError
 
     from .report import write_report
-    from .study import QUICK, StudyConfig, StudyError, run_study
+    from .study import ASSUMPTIONS_SPEC, QUICK, StudyConfig, StudyError, run_study
+
+    if args.sync_assumptions:
+        from .study import sync_assumptions_spec
+
+        try:
+            changed = sync_assumptions_spec()
+        except StudyError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"{ASSUMPTIONS_SPEC}: {'rewritten' if changed else 'already up to date'}")
+        return 0
 
     config = replace(QUICK if args.quick else StudyConfig(), jobs=args.jobs)
     out = args.out or Path(tempfile.gettempdir()) / (

@@ -50,6 +50,7 @@ __all__ = [
     "run_study",
     "screening_ranking",
     "sobol_stage_spec",
+    "sync_assumptions_spec",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -235,6 +236,40 @@ def sobol_stage_spec(morris: SweepSpec, selected: list[str], n: int) -> SweepSpe
         "parameters": [by_label[s] for s in selected],
         "sampler": Sampler(method="sobol", n=n, calc_second_order=False),
     })
+
+
+BEGIN_LIST = "# BEGIN generated parameter list\n"
+END_LIST = "# END generated parameter list\n"
+
+
+def sync_assumptions_spec(path: Path = ASSUMPTIONS_SPEC) -> bool:
+    """Rewrite the screening spec's parameter list from the priors table's sampled priors.
+
+    The list between the ``BEGIN``/``END generated parameter list`` comments becomes one
+    ``prior = true`` entry per parameter of :func:`cisim.priors.uncertain_parameters`, in the
+    table's order; the rest of the file is kept.
+
+    Returns:
+        Whether the file changed.
+
+    Raises:
+        StudyError: The file lacks the markers.
+    """
+    from cisim.priors import uncertain_parameters
+
+    text = path.read_text(encoding="utf-8")
+    if BEGIN_LIST not in text or END_LIST not in text:
+        raise StudyError(f"{path}: no '{BEGIN_LIST.strip()}' / '{END_LIST.strip()}' markers "
+                         "around the parameter list")
+    head, rest = text.split(BEGIN_LIST, 1)
+    _, tail = rest.split(END_LIST, 1)
+    body = "\n".join(f'[[parameters]]\npath = "{e.path}"\nprior = true\n'
+                     for e in uncertain_parameters())
+    new = head + BEGIN_LIST + body + END_LIST + tail
+    if new == text:
+        return False
+    write_text_atomic(path, new)
+    return True
 
 
 def runs_of(spec: SweepSpec) -> int:
