@@ -165,6 +165,9 @@ LEGACY = {
     "persistence": "lock_in", "isolated_learning_per_year": 0.0, "isolated_coordination": 0.0,
     "structural_barrier": 0.0, "trend_pp_per_year": 0.0,
 }
+#: And before graded phase effects, the smoothing trust rule and the exit hazard existed.
+LEGACY_STRUCTURE = {"phases.effect": "gated", "dynamics.trust_rule": "pant_yu",
+                    "dynamics.exit_rate_per_year": 0.0}
 MAIN_NUMBERS = [
     ("default", {"horizon_years": 4.0}, 5, {
         "outcome_rate": 0.908, "outcome_rate_cf": 0.8905, "equity_gap": 8.417073122955475,
@@ -188,7 +191,7 @@ MAIN_NUMBERS = [
 def test_lock_in_reproduces_the_earlier_model_bit_for_bit(name, overrides, seed, expected):
     sc = load_scenario(SCENARIOS[0].parent / f"{name}.toml").with_overrides({
         "population.size": 2000, **overrides,
-        **{f"dynamics.{k}": v for k, v in LEGACY.items()},
+        **{f"dynamics.{k}": v for k, v in LEGACY.items()}, **LEGACY_STRUCTURE,
     })
     last = simulate(sc, seed).trajectory.iloc[-1]
     for column, value in expected.items():
@@ -197,7 +200,8 @@ def test_lock_in_reproduces_the_earlier_model_bit_for_bit(name, overrides, seed,
 
 def test_the_new_defaults_change_the_run(small: Scenario):
     """The same run under the new defaults is not the earlier model (the switch matters)."""
-    legacy = small.with_overrides({f"dynamics.{k}": v for k, v in LEGACY.items()})
+    legacy = small.with_overrides({**{f"dynamics.{k}": v for k, v in LEGACY.items()},
+                                   **LEGACY_STRUCTURE})
     a = simulate(small.with_overrides({"horizon_years": 4.0}), 5).trajectory.iloc[-1]
     b = simulate(legacy.with_overrides({"horizon_years": 4.0}), 5).trajectory.iloc[-1]
     assert a["outcome_rate_cf"] != b["outcome_rate_cf"]  # the counterfactual learns now
