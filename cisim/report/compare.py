@@ -343,8 +343,13 @@ def run_comparison(
     seed: int = 0,
     n_jobs: int = -1,
     progress: Callable[[int, int], None] | None = None,
+    parameters: Any = "default",
 ) -> Comparison:
     """Run every design with the same seeds (common random numbers) and compare them.
+
+    The uncertain assumptions are drawn once per replication from one distribution shared by
+    every design, so replication ``k`` of every design uses the same seed and the same parameter
+    draw (a path a design pins keeps that design's value).
 
     Args:
         scenarios: The designs.
@@ -354,12 +359,16 @@ def run_comparison(
         seed: The master seed shared by every design.
         n_jobs: joblib workers per ensemble.
         progress: Called as ``progress(done, total)`` over all designs' replications.
+        parameters: Where the assumptions come from (see :func:`cisim.simulate.ensemble`).
 
     Returns:
         The comparison.
 
     """
-    from cisim.simulate import ensemble
+    from cisim.simulate import ensemble, resolve_parameters
+
+    distribution = resolve_parameters(parameters)
+    shared = "seed_only" if distribution is None else distribution
 
     total = replications * len(scenarios)
     results = []
@@ -368,7 +377,8 @@ def run_comparison(
             if progress is not None:
                 progress(offset + done, total)
 
-        results.append(ensemble(scenario, replications, seed=seed, n_jobs=n_jobs, progress=step))
+        results.append(ensemble(scenario, replications, seed=seed, n_jobs=n_jobs, progress=step,
+                                parameters=shared))
     return compare_results(results, labels, sources, seed=seed)
 
 
