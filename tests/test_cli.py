@@ -68,6 +68,8 @@ RESULT_FILES = [
     "subgroups.parquet",
     "partners.csv",
     "partner_values.parquet",
+    "parameters.csv",
+    "distribution.json",
     "scenario.toml",
     "population_change.png",
     "sroi.png",
