@@ -33,6 +33,7 @@ __all__ = [
     "KEY_OUTCOMES",
     "Outcome",
     "chance_band",
+    "outcome_values",
     "top_assumptions",
     "uncertainty_summary",
     "variance_shares",
@@ -128,7 +129,8 @@ def variance_shares(values: Sequence[float] | np.ndarray, groups: Sequence[int] 
             "sets": int(y.shape[0]), "seeds_per_set": s}
 
 
-def _outcome_values(result: Any, outcome: Outcome) -> np.ndarray:
+def outcome_values(result: Any, outcome: Outcome) -> np.ndarray:
+    """An outcome per replication, in replication order (censored at the horizon if asked)."""
     summaries = result.summaries.sort_values("replication")
     if outcome.column not in summaries.columns:
         return np.full(len(summaries), np.nan)
@@ -165,7 +167,7 @@ def top_assumptions(result: Any, outcome: Outcome = KEY_OUTCOMES[0], k: int = 5
     if not paths:
         return []
     frame = params.sort_values("replication").reset_index(drop=True).copy()
-    frame["_y"] = _outcome_values(result, outcome)
+    frame["_y"] = outcome_values(result, outcome)
     frame = frame[np.isfinite(frame["_y"])]
     per_set = frame.groupby("parameter_set")[[*paths, "_y"]].mean()
     if len(per_set) < 4:
@@ -264,7 +266,7 @@ def uncertainty_summary(result: Any, k: int = 5) -> dict[str, Any]:
         return out
     groups = params.sort_values("replication")["parameter_set"].to_numpy()
     for outcome in KEY_OUTCOMES:
-        shares = variance_shares(_outcome_values(result, outcome), groups)
+        shares = variance_shares(outcome_values(result, outcome), groups)
         out["shares"][outcome.key] = None if shares is None else {"label": outcome.label,
                                                                    **shares}
         out["top"][outcome.key] = top_assumptions(result, outcome, k)
