@@ -186,11 +186,12 @@ def top_assumptions(result: Any, outcome: Outcome = KEY_OUTCOMES[0], k: int = 5
 
 
 def chance_band(result: Any, column: str = "population_change_vs_cf",
-                level: float = 0.9) -> pd.DataFrame:
+                level: float = 0.9, smooth: int = 13) -> pd.DataFrame:
     """Per step: the full band across replications and the part of its width due to chance.
 
     The chance band is the median plus and minus the normal quantile times the within-set
-    standard deviation (the spread seeds alone give around a fixed parameter set).
+    standard deviation (the spread seeds alone give around a fixed parameter set), its variance
+    averaged over a centred window of ``smooth`` steps (a quarter) to damp the noise of few pairs.
 
     Returns:
         A frame with ``year``, ``low``, ``median``, ``high`` (percentiles across every
@@ -219,7 +220,9 @@ def chance_band(result: Any, column: str = "population_change_vs_cf",
             if len(repeated) and counts.size < len(sets):
                 var = [np.nanvar(values[:, (sets == g).to_numpy()], axis=1, ddof=1)
                        for g in repeated]
-                sd = np.sqrt(np.nanmean(np.vstack(var), axis=0))
+                pooled = pd.Series(np.nanmean(np.vstack(var), axis=0))
+                sd = np.sqrt(pooled.rolling(smooth, center=True, min_periods=1).mean()
+                             .to_numpy())
     z = _normal_quantile(level)
     out["chance_low"] = out["median"] - z * sd
     out["chance_high"] = out["median"] + z * sd

@@ -564,11 +564,11 @@ def _uncertainty_section(result: Any, num: dict[str, Any]) -> str:
                    f"({esc(', '.join(pinned))}); those keep the design's values."
                    if pinned else "")
     parts.append(
-        f'<p id="uncertainty-source">Each future draws {len(drawn)} uncertain assumption(s) from '
-        f"{what}, together with its random seed; {u.get('seeds_per_draw', 1)} futures share each "
-        f"draw ({u.get('sets', 0)} draws in all), so the spread can be split into chance and the "
-        f"assumptions.{pinned_text} A forecast with every assumption fixed (seed only) shows "
-        "chance alone and understates the uncertainty.</p>")
+        f'<p id="uncertainty-source">Each future has its own random seed (chance) and draws '
+        f"{len(drawn)} uncertain assumption(s) from {what}. {u.get('seeds_per_draw', 1)} futures "
+        f"share each draw ({u.get('sets', 0)} draws in all), so the spread can be split into "
+        f"chance and the assumptions.{pinned_text} A forecast with every assumption fixed (seed "
+        "only) shows chance alone and understates the uncertainty.</p>")
     parts.append(_figure(result, uncertainty_figure, "Chance and assumptions",
                          "Shaded: 90% of futures (chance and the assumptions). Hatched: the 90% "
                          "band chance alone gives around one set of assumptions; the rest of the "
@@ -576,6 +576,9 @@ def _uncertainty_section(result: Any, num: dict[str, Any]) -> str:
     rows = []
     for key, sh in (u.get("shares") or {}).items():
         if sh is None:
+            continue
+        if not sh["var_total"] > 0:
+            rows.append([esc(sh["label"]), "no spread: every future gave the same value", ""])
             continue
         rows.append([
             esc(sh["label"]),
@@ -605,7 +608,7 @@ def _uncertainty_section(result: Any, num: dict[str, Any]) -> str:
             trows.append([
                 f"<code>{esc(t['path'])}</code>",
                 f"{number_span(f'uncertainty.top.{i}.rho', t['rho'], 'level')} "
-                f"(higher values {t['direction']} the change)",
+                f"(higher values {t['direction'].removesuffix('s')} the change)",
                 fmt(other["rho"], "level") if other else "n/a",
             ])
         parts.append("<h3>The assumptions that move the result most</h3>")
