@@ -54,7 +54,7 @@ SIGNIFICANT_CHANGE_PP = 1.0
 #: Replications (futures) of an ensemble unless told otherwise: the count at which the 5th, 50th
 #: and 95th percentiles of population change at year 10 agree across independent master seeds
 #: (see docs/uncertainty.md, "How many futures").
-DEFAULT_REPLICATIONS = 20
+DEFAULT_REPLICATIONS = 60
 
 #: Replications that share one parameter set (with different seeds): two is the cheapest nested
 #: design in which chance and the assumptions can be told apart.
