@@ -310,6 +310,15 @@ def test_report_states_variance_shares_and_the_distribution(drawn_ensemble):
     assert embedded["uncertainty"]["kind"] == drawn_ensemble.distribution["kind"]
 
 
+def test_cli_seed_only_summary_says_it_understates(tiny_file, tmp_path):
+    code, stdout, err = _run_cli(["run", str(tiny_file), "-n", "1", "-j", "1", "--no-figures",
+                                  "--seed-only", "-o", str(tmp_path / "o")])
+    assert code == 0, err
+    assert "understate the uncertainty" in stdout
+    info = json.loads((tmp_path / "o" / "distribution.json").read_text(encoding="utf-8"))
+    assert info["kind"] == "none"
+
+
 def test_seed_only_report_says_it_understates(tiny):
     fixed = ensemble(tiny, 2, seed=2, parameters="seed_only", n_jobs=1)
     page = _Keyed()
@@ -357,9 +366,10 @@ def test_cli_run_with_a_posterior_file_records_and_reports_it(tiny_file, tmp_pat
     post = tmp_path / "post.csv"
     pd.DataFrame({p: values, "weight": [1.0, 3.0]}).to_csv(post, index=False)
     out = tmp_path / "run"
-    code, _, err = _run_cli(["run", str(tiny_file), "-n", "4", "-j", "1", "--no-figures",
-                             "--parameters", str(post), "-o", str(out)])
+    code, stdout, err = _run_cli(["run", str(tiny_file), "-n", "4", "-j", "1", "--no-figures",
+                                  "--parameters", str(post), "-o", str(out)])
     assert code == 0, err
+    assert f"drew 1 uncertain assumption(s) from {post}" in stdout
     table = pd.read_csv(out / "parameters.csv")
     assert all(min(abs(x - v) for v in values) < 1e-12 for x in table[p])
     info = json.loads((out / "distribution.json").read_text(encoding="utf-8"))

@@ -260,10 +260,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _assumptions_text(comparison: Any) -> str:
+    dist = getattr(comparison.designs[0].result, "distribution", None) or {}
+    if dist.get("kind", "none") == "none":
+        return ("Seed only: every assumption fixed at each design's values; the spread is chance "
+                "alone and understates the uncertainty.")
+    where = "the documented priors" if dist.get("kind") == "prior" else dist.get("source", "")
+    return (f"Assumptions drawn from {where}: replication k of every design used the same draw "
+            "(paths a design sets itself keep its value).")
+
+
 def _comparison_text(comparison: Any) -> str:
     lines = [f"{len(comparison.labels)} designs, "
              f"{int(comparison.probabilities['n'].iloc[0])} paired replications each"
-             + (" (common random numbers)." if comparison.crn else ".")]
+             + (" (common random numbers)." if comparison.crn else "."),
+             _assumptions_text(comparison)]
     for metric in comparison.metrics:
         lines.append("")
         lines.append(f"P(row beats column) on {metric.label}:")
@@ -306,10 +317,10 @@ def _run(scenario: Any, args: argparse.Namespace) -> Any:
 
     if args.replications < 1:
         raise UsageError(f"--replications must be at least 1, got {args.replications}")
+    parameters = parameters_from_args(args)
     with tqdm_progress(scenario.name, args.replications, leave=False) as progress:
         return ensemble(scenario, replications=args.replications, seed=args.seed,
-                        n_jobs=args.jobs, progress=progress,
-                        parameters=parameters_from_args(args))
+                        n_jobs=args.jobs, progress=progress, parameters=parameters)
 
 
 def _unique(labels: list[str]) -> list[str]:
