@@ -60,6 +60,10 @@ DEFAULT_REPLICATIONS = 60
 #: design in which chance and the assumptions can be told apart.
 SEEDS_PER_DRAW = 2
 
+#: The description of a seed-only ensemble: every assumption fixed at the scenario's values.
+SEED_ONLY: dict[str, Any] = {"kind": "none", "source": "fixed at the scenario's values (seed only)",
+                             "names": [], "pinned": [], "seeds_per_draw": 1}
+
 
 @dataclass
 class SimulationResult:
@@ -311,9 +315,6 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
     return [int(c.generate_state(1, np.uint64)[0] >> np.uint64(2)) for c in children]
 
 
-#: The description of a seed-only ensemble: every assumption fixed at the scenario's values.
-SEED_ONLY: dict[str, Any] = {"kind": "none", "source": "fixed at the scenario's values (seed only)",
-                             "names": [], "pinned": [], "seeds_per_draw": 1}
 
 def resolve_parameters(parameters: str | Path | ParameterDistribution
                        ) -> ParameterDistribution | None:
