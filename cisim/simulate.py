@@ -315,7 +315,6 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
     return [int(c.generate_state(1, np.uint64)[0] >> np.uint64(2)) for c in children]
 
 
-
 def resolve_parameters(parameters: str | Path | ParameterDistribution
                        ) -> ParameterDistribution | None:
     """The parameter distribution an ensemble draws from (None: seed only).
