@@ -9,7 +9,7 @@ Every measurement runs in its own subprocess (:mod:`benchmarks._worker`), so eac
 peak memory, numba thread count and numba cache. One-core figures run with
 ``NUMBA_NUM_THREADS=1``. The table is printed and the raw figures are written as JSON to
 ``--out`` (default in the system temp directory: nothing is written into the tree). The goals
-are those of issue 3 (see benchmarks/README.md).
+are listed in benchmarks/README.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Mesa agents: Partner, Backbone and Beneficiary.
 
-The state lives in arrays (struct of arrays, DESIGN.md §3) so that populations of millions run
+The state lives in arrays (struct of arrays) so that populations of millions run
 in numba kernels; each agent is a view on its row, so a notebook or the teaching app can inspect
 one organisation or one young person through the ordinary Mesa interface
 (``model.agents_by_type[Partner]``). Agents are those of the factual world.

@@ -4,10 +4,10 @@ Run it with ``cisim app`` or ``solara run cisim/app.py``. A teacher moves the sl
 cadence, facilitation, backbone staff, shared measurement, funding years, beneficiary engagement,
 equity focus, partners per sector), presses *Reset* to build the partnership they describe, and
 plays it week by week: the partner network (agenda positions, trust as edge strength), a sample
-of the beneficiaries, the seven components of the refined collective impact model (seed 000),
-population change against the counterfactual (seed 004) and SROI, with the current phase shown
-at the top. The page is built on Mesa's SolaraViz (Mesa 3.5) and matplotlib; the model is
-:class:`cisim.model.CollectiveImpactModel` over the bundled default scenario
+of the beneficiaries, the seven components of the refined collective impact model (Save the Children
+Sweden 2021), population change against the counterfactual (ORS Impact 2018) and SROI, with the
+current phase shown at the top. The page is built on Mesa's SolaraViz (Mesa 3.5) and matplotlib; the
+model is :class:`cisim.model.CollectiveImpactModel` over the bundled default scenario
 (``scenarios/default.toml``) with a smaller population (2,000) so each step renders quickly.
 
 Sliders carry identifier names (SolaraViz passes them to the model as keyword arguments);

@@ -116,10 +116,11 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.replications < 1:
         raise UsageError(f"--replications must be at least 1, got {args.replications}")
+    from cisim.provenance import derive
+
     overrides = parse_sets(args.set)
-    scenario = load_scenario(args.file)
-    if overrides:
-        scenario = scenario.with_overrides(overrides, source="--set")
+    scenario = derive(load_scenario(args.file), [("--set", overrides)], str(args.file),
+                      source="--set")
     outdir = Path(args.out) if args.out else Path("out") / Path(args.file).stem
     try:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -143,10 +144,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         files = _write_results(result, scenario, outdir, figures=not args.no_figures)
         if args.report:
-            from cisim.report.html import write_report
+            from cisim.report.html import tables_dir, write_report
 
             files.append(write_report(result, outdir / "report.html", seed=args.seed,
                                       source=args.file))
+            files.append(tables_dir(files[-1]))
     except OSError as err:
         print(f"cisim: cannot write results to {outdir}: {err}", file=sys.stderr)
         return EXIT_INVALID
@@ -168,6 +170,7 @@ def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool)
         ("subgroups.parquet", "subgroups"),
         ("partners.csv", "partners"),
         ("partner_values.parquet", "partner_values"),
+        ("costs.csv", "costs"),
         ("parameters.csv", "parameters"),
     ]
     paths: list[Path] = []
@@ -178,8 +181,10 @@ def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool)
         path = outdir / name
         _write_frame(path, frame)
         paths.append(path)
+    from cisim.provenance import toml_header
+
     path = outdir / "scenario.toml"
-    scenario.save(path)
+    write_text_atomic(path, toml_header(scenario, "cisim run") + scenario.to_toml())
     paths.append(path)
     distribution = getattr(result, "distribution", None)
     if distribution is not None:
@@ -256,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_parameter_options(p_run)
     p_run.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     p_run.add_argument("--report", action="store_true",
-                       help="also write the strategist's HTML report (report.html)")
+                       help="also write the strategist's HTML report (report.html) and its "
+                       "tables as CSV (report_tables/)")
     p_run.set_defaults(func=_cmd_run)
 
     p_compile = sub.add_parser(
@@ -267,11 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_compile.set_defaults(func=_cmd_compile)
     from cisim.app_cli import add_parser as add_app_parser
+    from cisim.calibrate.cli import add_parser as add_calibrate_parser
     from cisim.report.cli import add_parser as add_report_parsers
     from cisim.sweep.cli import add_parser as add_sweep_parsers
 
     add_report_parsers(sub)
     add_sweep_parsers(sub)
+    add_calibrate_parser(sub)
     add_app_parser(sub)
     return parser
 

@@ -1,17 +1,17 @@
 """Parameter tables of ``docs/model.md``, generated from the scenario schema.
 
 The ODD protocol in ``docs/model.md`` (Grimm et al. 2020) lists every scenario parameter with
-its unit, default, bounds, source and meaning. The tables are rendered here from
-:func:`cisim.scenario.parameter_table`, so the documentation cannot drift from the code:
+its unit, default, bounds, evidence class, prior, source and meaning. The tables are rendered
+here from :func:`cisim.scenario.parameter_table`, so the documentation cannot drift from the code:
 ``python -m cisim.docs`` rewrites the block between the markers ``<!-- parameters:start -->``
 and ``<!-- parameters:end -->`` (atomically), and ``tests/test_docs.py`` fails when the block
 is stale.
 
 The rendering fills in what the schema leaves implicit: units and sources of the per-sector
 profile fields and of free-text labels, readable defaults for optional fields whose value is
-derived at run time, the default contents of list and dict sections (the two default subgroups,
-the six sector profiles), and a marker where the source motivates a parameter but does not give
-its value (then the number is a modelling assumption).
+derived at run time and the default contents of list and dict sections (the two default
+subgroups, the six sector profiles). The evidence class and the prior of each parameter come from
+the priors table (:mod:`cisim.priors`), and the counts per class are computed from it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cisim.priors import EVIDENCE_CLASSES, registry
 from cisim.scenario import SECTORS, Scenario, _default_profiles, parameter_table
 
 __all__ = ["END_MARKER", "MODEL_MD", "START_MARKER", "main", "parameter_markdown", "update_file"]
@@ -72,7 +73,7 @@ FILL = {
     "name": ("text", "user input"),
     "description": ("text", "user input"),
     "partners[].name": ("text", "user input"),
-    "partners[].sector": ("category", "seed 000_2554717acccc0b4a.txt (cross-sector partners)"),
+    "partners[].sector": ("category", "Kania & Kramer 2011 (cross-sector partners)"),
     "funding.streams[].name": ("text", "user input"),
     "population.subgroups[].name": ("text", "user input"),
 }
@@ -99,29 +100,6 @@ DERIVED_DEFAULTS = {
     "target.outcome_rate": "none (set this or population_change_pp)",
     "target.population_change_pp": "none (set this or outcome_rate)",
 }
-
-#: Paths whose default *value* is stated in (or directly implied by) the cited source. For
-#: every other numeric default citing a seed or a publication, the source motivates the
-#: parameter but the number is a modelling assumption, and the table says so.
-VALUE_FROM_SOURCE = frozenset({
-    "horizon_years",  # seed 004: many sites with population change ran for about a decade
-    "partners[].grant_years",  # seed 003: 2-3 years of funding
-    "funding.streams[].years",  # seed 003: 2-3 years of funding
-    "funding.renewal_term_years",  # seed 003: 2-3 years of funding
-    "partner_generation.champions",  # seed 003: an influential champion
-    "backbone.staff.project_manager",  # seed 002: Strive's three roles
-    "backbone.staff.data_manager",
-    "backbone.staff.facilitator",
-    "meetings.hours_per_meeting",  # Kania & Kramer 2011: two-hour meetings
-    "population.subgroups[].baseline_rate",  # Measure of America: 10.9% opportunity youth
-    "population.years_in_population",  # Belfield et al. 2012: ages 16-24
-    "valuation.value_per_outcome_year",  # Belfield et al. 2012: $37,450
-    "valuation.discount_rate",  # HM Treasury Green Book: 3.5%
-    "dynamics.trust_gain",  # Pant & Yu 2025: lambda+ = 0.10
-    "dynamics.trust_loss",  # Pant & Yu 2025: lambda- = 0.30
-    "dynamics.trust_damage_recovery_per_year",  # Pant & Yu 2025: 0.03 a (biweekly) period
-})
-ASSUMED_MARK = " (value assumed)"
 
 #: Schema descriptions too generic for a row of the profile table (replaced by PROFILE_FILL).
 GENERIC_DESCRIPTIONS = ("Mean of the distribution.", "Coefficient of variation (sd / mean).")
@@ -194,6 +172,51 @@ def _schema_default(path: str) -> Any:
     return None
 
 
+#: How the evidence classes read in the tables.
+EVIDENCE_LABELS = {"measured": "measured", "cited_range": "cited range",
+                   "assumption": "assumption", "design": "design"}
+
+
+def _prior_text(entry: Any) -> str:
+    """The prior of a table row: the distribution, marked when forecasts do not draw it."""
+    text = entry.describe()
+    if text and not entry.sampled:
+        text += " (not drawn)"
+    return text
+
+
+def evidence_counts() -> dict[str, int]:
+    """How many scenario parameters fall in each evidence class (rows without an entry apart)."""
+    table = registry()
+    counts = dict.fromkeys(EVIDENCE_CLASSES, 0)
+    missing = 0
+    for row in parameter_table():
+        entry = table.get(row["path"])
+        if entry is None:
+            missing += 1
+        else:
+            counts[entry.evidence] += 1
+    if missing:
+        counts["(missing)"] = missing
+    return counts
+
+
+def _counts_sentence() -> str:
+    counts = evidence_counts()
+    table = registry()
+    drawn = sum(1 for row in parameter_table()
+                if (e := table.get(row["path"])) is not None and e.sampled)
+    plural = {"measured": "measured", "cited_range": "cited ranges",
+              "assumption": "assumptions", "design": "design inputs"}
+    parts = [f"{counts[c]} {plural[c]}" for c in EVIDENCE_CLASSES]
+    if "(missing)" in counts:
+        parts.append(f"{counts['(missing)']} without an entry in the priors table")
+    return ("Evidence classes (computed from `cisim/data/priors.toml`): " + ", ".join(parts)
+            + f". {drawn} parameters (the assumptions and cited ranges at plain dotted paths) "
+            "carry a prior that forecasts draw; the priors of list and per-sector parameters "
+            "are documented but not drawn.")
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -222,23 +245,23 @@ def _rows() -> list[dict[str, str]]:
                 r["default"] = DERIVED_DEFAULTS[path]
             elif r["default"] != "required":
                 r["default"] = _default_text(value)
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if (numeric and r["source"] not in ("assumption", "user input")
-                and path not in VALUE_FROM_SOURCE and not path.startswith(PROFILE_PREFIX)):
-            r["source"] += ASSUMED_MARK
+        entry = registry().get(path)
+        r["evidence"] = EVIDENCE_LABELS[entry.evidence] if entry else "(missing)"
+        r["prior"] = _prior_text(entry) if entry else ""
         out.append(r)
     return out
 
 
 def _table(rows: list[dict[str, str]]) -> list[str]:
     lines = [
-        "| parameter | unit | default | bounds | source | meaning |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| parameter | unit | default | bounds | evidence | prior | source | meaning |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
             f"| `{r['path']}` | {_cell(r['unit'])} | {_cell(r['default'])} | "
-            f"{_cell(_bounds(r['bounds']))} | {_cell(r['source'])} | {_cell(r['description'])} |"
+            f"{_cell(_bounds(r['bounds']))} | {_cell(r['evidence'])} | {_cell(r['prior'])} | "
+            f"{_cell(r['source'])} | {_cell(r['description'])} |"
         )
     return lines
 
@@ -247,7 +270,7 @@ def _profiles_table() -> list[str]:
     """The six default sector profiles, one row per sector."""
     profiles = _default_profiles()
     lines = [
-        "Default sector profiles (`partner_generation.profiles.<sector>`; source: assumption, "
+        "Default sector profiles (`partner_generation.profiles.<sector>`; placeholders, "
         "chosen to give each sector a plausible size and its typical strengths):",
         "",
         "| sector | staff_fte mean (cv) | budget_per_year mean (cv) | grant_per_year mean (cv) "
@@ -272,7 +295,7 @@ def _subgroups_table() -> list[str]:
     lines = [
         "Default subgroups (`population.subgroups`; shares and needs are assumptions, the "
         "baseline rates bracket the 10.9% opportunity-youth rate of Measure of America 2022, "
-        "the disadvantaged flag follows seed 004_3bb96125d6535f05.txt):",
+        "the disadvantaged flag follows ORS Impact & Spark Policy Institute 2018):",
         "",
         "| name | share | baseline_rate | need_level | needs | disadvantaged |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -291,7 +314,8 @@ def parameter_markdown() -> str:
 
     Returns:
         Markdown text (ending in a newline) with a heading and a table per section of the
-        scenario (columns: parameter path, unit, default, bounds, source, meaning), the default
+        scenario (columns: parameter path, unit, default, bounds, evidence class, prior,
+        source, meaning), the evidence counts, the default
         sector profiles and the default subgroups.
     """
     rows = _rows()
@@ -307,8 +331,12 @@ def parameter_markdown() -> str:
         f"{len(rows)} parameters. Paths are dotted scenario paths as used in TOML files, "
         "`--set` and `CollectiveImpactModel(**{path: value})`; `[]` marks an entry of a list "
         "(`partners[2].commitment` in `--set`) and `<sector>` one of "
-        + ", ".join(SECTORS) + ". *(value assumed)* marks a default whose source motivates the "
-        "parameter without giving its number: the number is a modelling assumption.",
+        + ", ".join(SECTORS) + ". The evidence column says where the default comes from "
+        "(measured, cited range, assumption or design) and the prior column gives the "
+        "distribution of an uncertain parameter in the sweep specification's conventions; "
+        "the reasoning behind each is in `cisim/data/priors.toml`.",
+        "",
+        _counts_sentence(),
         "",
     ]
     for key, title in SECTION_TITLES.items():

@@ -1,8 +1,8 @@
 """CollectiveImpactModel: a Mesa model of a collective impact partnership.
 
 Builds the partners, the backbone and the beneficiaries from a :class:`~cisim.scenario.Scenario`,
-and steps, one week at a time, the mechanisms of the refined collective impact model (seed 000,
-DESIGN.md §1) in two worlds side by side: the scenario's, and its counterfactual (the same
+and steps, one week at a time, the mechanisms of the refined collective impact model (Save the
+Children Sweden 2021) in two worlds side by side: the scenario's, and its counterfactual (the same
 partners, population and money with organisations working in isolation), with common random
 numbers. A run is a pure function of (scenario, seed).
 

@@ -6,7 +6,12 @@ are valued with a financial proxy; deadweight is what the counterfactual world a
 and investments are discounted (HM Treasury Green Book, 3.5% a year); the final-year outcome can
 be projected ``projection_years`` beyond the horizon with ``drop_off`` a year. The ratio is the
 present value of the adjusted social value over the present value of the investment (initiative
-money plus partners' in-kind coordination time).
+money plus partners' in-kind coordination time). That ``sroi`` column (and the summary's
+``sroi_final``) sets the value of collaborating over all the initiative's money, neither of the
+guide's framings; it is kept for sweeps. The report uses the two framings of :mod:`cisim.sroi`:
+``sroi_initiative`` (change against the start-of-run status quo, less deadweight, over all
+initiative money and time) and ``sroi_collaboration`` (change against the counterfactual over
+the cost of collaborating).
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cisim.costs import CostLedger
 from cisim.numeric import weighted_mean
 from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
     from cisim.model import CollectiveImpactModel
 
-__all__ = ["TRAJECTORY_COLUMNS", "Recorder", "projected_value", "sroi_ratio"]
+__all__ = ["TRAJECTORY_COLUMNS", "Recorder", "log_odds_gap", "projected_value", "sroi_ratio"]
 
 #: Numeric trajectory columns, in order (``phase`` and ``phase_blockers`` are added as text).
 TRAJECTORY_COLUMNS = (
@@ -55,6 +61,9 @@ TRAJECTORY_COLUMNS = (
     "social_value",
     "sroi",
     "sroi_measured",
+    "collaboration_cost",
+    "sroi_initiative",
+    "sroi_collaboration",
     "service_years",
     "served_share",
     "served_outcome_rate",
@@ -64,7 +73,34 @@ TRAJECTORY_COLUMNS = (
     "good_interactions",
 )
 
-RUNWAY_FULL_YEARS = 3.0  # seed 003: 2-3 years of funding; a full indicator at three years
+RUNWAY_FULL_YEARS = 3.0  # NCIOM task force: 2-3 years of funding; a full indicator at three years
+
+
+def log_odds_gap(subgroups: pd.DataFrame, shares: dict[str, float], disadvantaged: set[str],
+                 world: str, step: int) -> float:
+    """Log odds ratio of the outcome state, majority over disadvantaged subgroups, at a step.
+
+    Args:
+        subgroups: A run's subgroup frame (:meth:`Recorder.subgroups`).
+        shares: Population share of each subgroup (weights of the group means).
+        disadvantaged: Names of the disadvantaged subgroups.
+        world: ``"factual"`` or ``"counterfactual"``.
+        step: The step.
+
+    Returns:
+        log(odds of the others) - log(odds of the disadvantaged), rates clipped to [1e-4, 1-1e-4].
+    """
+    g = subgroups[(subgroups["world"] == world) & (subgroups["step"] == step)]
+
+    def mean_rate(names: set[str]) -> float:
+        rows = g[g["subgroup"].isin(names)]
+        w = np.array([shares[n] for n in rows["subgroup"]])
+        return float((rows["outcome_rate"].to_numpy() * w).sum() / w.sum())
+
+    eps = 1e-4
+    a = min(max(mean_rate(set(shares) - disadvantaged), eps), 1 - eps)
+    b = min(max(mean_rate(disadvantaged), eps), 1 - eps)
+    return float(np.log(a / (1 - a)) - np.log(b / (1 - b)))
 
 
 def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
@@ -129,6 +165,12 @@ class Recorder:
         self.start_gap = (float("nan"), float("nan"))
         v = sc.valuation
         self.adjusted_value = v.value_per_outcome_year * (1 - v.attribution) * (1 - v.displacement)
+        # the two framings of cisim.sroi: the initiative against the start-of-run status quo
+        # (less deadweight) over all its money, and collaborating against isolation over the
+        # cost of collaborating (backbone, measurement, coordination time)
+        self.initiative_value_pv = 0.0
+        self.collaboration_cost_pv = 0.0
+        self.ledger = CostLedger(model)
 
     def true_rate(self, w: int, step: int) -> float:
         """Recorded outcome rate of world ``w`` at ``step`` (clamped to the recorded range)."""
@@ -160,12 +202,18 @@ class Recorder:
             hours = f.burden_hours.sum() + m.design.meetings.hours_per_meeting * f.attended.sum()
             inkind = hours * v.coordination_hour_cost
         investment = (f.income + inkind) if step > 0 else 0.0
+        collaboration_cost = (
+            (f.backbone_spend + f.measurement_spend + inkind) if step > 0 else 0.0)
         gain_years = (rate_f - rate_cf) * pop.n / STEPS_PER_YEAR if step > 0 else 0.0
         d = float(discount(step, v.discount_rate))
         self.value_pv += gain_years * self.adjusted_value * d
         self.investment_pv += investment * d
         self.cumulative_investment += investment
         self.running_sroi = sroi_ratio(self.value_pv, self.investment_pv)
+        if step > 0:
+            self.initiative_value_pv += ((rate_f - self.start_rate[0]) * pop.n / STEPS_PER_YEAR
+                                         * self.adjusted_value * (1 - v.deadweight) * d)
+        self.collaboration_cost_pv += collaboration_cost * d
         # What the partnership can show from its own data: measured change against its baseline
         # (the flat "curve" of Results-Based Accountability), without the counterfactual.
         measured_gain = (f.measured_rate - f.measured_baseline) * pop.n / STEPS_PER_YEAR
@@ -207,6 +255,9 @@ class Recorder:
             "social_value": self.value_pv,
             "sroi": self.running_sroi,
             "sroi_measured": self.measured_sroi,
+            "collaboration_cost": collaboration_cost,
+            "sroi_initiative": sroi_ratio(self.initiative_value_pv, self.investment_pv),
+            "sroi_collaboration": sroi_ratio(self.value_pv, self.collaboration_cost_pv),
             "service_years": service_years,
             "served_share": served / n,
             "served_outcome_rate": served_in / served if served > 0 else np.nan,
@@ -219,6 +270,7 @@ class Recorder:
         self.phase.append(m.phase_label(f))
         self.blockers.append("; ".join(m.phase_state[0].blockers))
         self.partner_realised[step] = f.realised
+        self.ledger.record(step)
         self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
 
     def _equity_gap(self, rates: np.ndarray) -> float:
@@ -242,6 +294,10 @@ class Recorder:
         df.insert(2, "phase", self.phase)
         df.insert(3, "phase_blockers", self.blockers)
         return df
+
+    def costs(self) -> pd.DataFrame:
+        """Who paid what, on what, per year (see :mod:`cisim.costs`)."""
+        return self.ledger.frame()
 
     def partner_values(self) -> pd.DataFrame:
         """Each partner's realised value per step (long format, one row per step and partner).

@@ -1,19 +1,20 @@
 """Phase models: state machines with explicit entry conditions and per-phase emphasis.
 
-The default is the refined model of seed 000 (Initiation -> Run -> Re-design -> Run ... ->
-Exponential Value). Its phase tables give each phase's purpose and main activities per
+The default is the refined model of Save the Children Sweden 2021 (Initiation -> Run -> Re-design ->
+Run ... -> Exponential Value). Its phase tables give each phase's purpose and main activities per
 component; they are turned here into *emphasis* multipliers on each mechanism's rate (1 = the
-component is fully active, lower = in the background). Seed 000's Initiation and Run tables
-survive only as their purposes ("create a collaborative value proposition"; "implement the plan
-... to create collective impact"); the Re-design and Exponential Value tables are given in full.
-The second model is NCIOM's three phases (seed 003: Initiate Action, Organize for Impact,
-Sustain Action & Impact), whose component table maps the same way.
+component is fully active, lower = in the background). Save the Children Sweden's (2021) Initiation
+and Run tables survive only as their purposes ("create a collaborative value proposition";
+"implement the plan ... to create collective impact"); the Re-design and Exponential Value tables
+are given in full. The second model is NCIOM's three phases (NCIOM task force: Initiate Action,
+Organize for Impact, Sustain Action & Impact), whose component table maps the same way.
 
-Entry conditions follow DESIGN.md and the seeds: Run needs agenda agreement, trust, a backbone in
-place and secured funding (seed 002; seed 003's "2-3 years of funding"); Re-design follows a
-period of Run with data to analyse; Exponential Value needs systems change and a demonstrated
-SROI. A run records every transition with its step and cause; while a phase's exit conditions
-are unmet, the unmet ones are reported as *blockers*.
+Entry conditions follow the source documents: Run needs agenda agreement, trust, a backbone in place
+and secured funding (Kania & Kramer 2011; Hanleybrown, Kania & Kramer 2012's "2-3 years of funding",
+as the NCIOM task force slides present it); Re-design follows a period of Run with data to analyse;
+Exponential Value needs systems change and a demonstrated SROI. A run records every transition with
+its step and cause; while a phase's exit conditions are unmet, the unmet ones are reported as
+*blockers*.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def _lost(fn: Callable[[CollectiveImpactModel, World], float], threshold: float
 
 
 def refined_model(m: CollectiveImpactModel) -> PhaseModel:
-    """Seed 000's four phases with the scenario's thresholds."""
+    """Save the Children Sweden's (2021) four phases with the scenario's thresholds."""
     ph = m.design.phases
     run_conditions: list[Condition] = [
         ("agenda agreement", _agreement, ph.run_min_agreement),
@@ -221,7 +222,7 @@ def refined_model(m: CollectiveImpactModel) -> PhaseModel:
 
 
 def nciom_model(m: CollectiveImpactModel) -> PhaseModel:
-    """NCIOM's three phases (seed 003) with the scenario's thresholds."""
+    """NCIOM's three phases (NCIOM task force) with the scenario's thresholds."""
     ph = m.design.phases
     phases = [
         Phase("initiate", "Initiate Action", _emph(

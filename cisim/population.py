@@ -4,8 +4,9 @@ Each beneficiary has barriers (needs) over the strategy areas, a subgroup, an en
 propensity, and an outcome state in each world (factual and counterfactual). The entry hazard
 of each subgroup is calibrated so that, with the services of the status quo (the partners
 working alone, before the initiative's money), the expected outcome rate equals the subgroup's
-``baseline_rate``: the counterfactual then shows "the curve" without the initiative (seed 003's
-Results-Based Accountability baseline). The hot loop is :func:`cisim.kernels.population_step`.
+``baseline_rate``: the counterfactual then shows "the curve" without the initiative (the NCIOM task
+force's Results-Based Accountability baseline). The hot loop is
+:func:`cisim.kernels.population_step`.
 """
 
 from __future__ import annotations

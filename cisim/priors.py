@@ -32,7 +32,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
 
 from cisim.scenario import Scenario, ScenarioError, parameter_table
 
@@ -56,6 +55,7 @@ POSTERIOR_PROVENANCE = DATA / "posterior.json"
 
 EvidenceClass = Literal["measured", "cited_range", "assumption", "design"]
 EVIDENCE_CLASSES: tuple[str, ...] = ("measured", "cited_range", "assumption", "design")
+#: Numbers in ``bounds`` per distribution; the same as the sweep's (``cisim.sweep.spec``).
 DISTRIBUTIONS = {"uniform": 2, "loguniform": 2, "normal": 2, "lognormal": 2, "triangular": 3,
                  "truncnormal": 4}
 
@@ -100,13 +100,10 @@ class ParameterEvidence:
         if self.distribution is None or self.bounds is None:
             raise ValueError(f"{self.path} has no prior")
         q = np.clip(np.asarray(q, dtype=float), 1e-12, 1 - 1e-12)
-        b = self.bounds
-        if self.distribution == "loguniform":
-            return np.exp(math.log(b[0]) + q * (math.log(b[1]) - math.log(b[0])))
         from cisim.sweep.samplers import to_values
         from cisim.sweep.spec import Parameter
 
-        p = Parameter(path=self.path, distribution=self.distribution, bounds=list(b))
+        p = Parameter(path=self.path, distribution=self.distribution, bounds=list(self.bounds))
         return np.asarray(to_values(p, q, integer=False), dtype=float)
 
     def scipy(self) -> Any:
@@ -324,9 +321,17 @@ class ParameterDistribution:
     def apply(self, scenario: Scenario, row: Mapping[str, Any]) -> Scenario:
         """The scenario with one drawn parameter set (pinned paths keep the scenario's value)."""
         keep = set(self.pinned(scenario))
-        overrides = {p: float(v) for p, v in row.items() if p not in keep}
+        overrides = {p: _as_schema_type(p, v) for p, v in row.items() if p not in keep}
         return scenario.with_overrides(overrides, source="parameter draw") if overrides \
             else scenario
+
+
+def _as_schema_type(path: str, value: Any) -> float | int:
+    """A drawn value as the field takes it: rounded for integer fields (counts of contacts)."""
+    default = _schema_default(path)
+    if isinstance(default, int) and not isinstance(default, bool):
+        return round(float(value))
+    return float(value)
 
 
 def _get(data: Mapping[str, Any], path: str) -> Any:
@@ -339,17 +344,21 @@ def _get(data: Mapping[str, Any], path: str) -> Any:
 
 
 def _schema_default(path: str) -> Any:
-    """The schema's default at a plain dotted path (sections' defaults walked down)."""
+    """The schema's default at a plain dotted path.
+
+    Sections are walked through their models, so an optional section that is absent by default
+    (``partner_generation``) still gives its fields' defaults.
+    """
+    from cisim.scenario import _inner_model
+
     model: Any = Scenario
     value: Any = None
     for part in path.split("."):
-        if value is not None and not isinstance(value, BaseModel):
-            return None
         field = model.model_fields.get(part) if model is not None else None
         if field is None:
             return None
-        value = field.get_default(call_default_factory=True)
-        model = type(value) if isinstance(value, BaseModel) else None
+        value = None if field.is_required() else field.get_default(call_default_factory=True)
+        model = _inner_model(field.annotation)
     return value
 
 

@@ -3,9 +3,11 @@
 A scenario is everything a strategist decides or assumes before a run: the partners, the backbone
 (orchestrator), the money, the meeting cadence, the shared-measurement plan, the beneficiary
 population, the phase model, the horizon and the SROI valuation. It is read from and written to
-TOML; every field has a unit, a default and bounds, and every default names its source (the seed
-documents in ``shared/seeds/`` by file name, published work by author and year, or "assumption"
-where no source gives a number). ``docs/model.md`` lists them all.
+TOML; every field has a unit, a default and bounds, and every default names its source (published
+work and practice documents by author, title and year, or "assumption" where no source gives the
+number; "assumption; mechanism after X" where X motivates the mechanism but not its value). Each
+parameter's evidence class and prior live in ``cisim/data/priors.toml`` (:mod:`cisim.priors`);
+``docs/model.md`` lists them all.
 
 Bad input never passes silently: wrong types, out-of-range values, unknown or misspelt keys, an
 empty partnership and a zero horizon raise :class:`ScenarioError`, which names the file and the
@@ -47,10 +49,24 @@ Cadence = Literal["none", "weekly", "biweekly", "monthly", "quarterly"]
 CADENCE_WEEKS = {"weekly": 1, "biweekly": 2, "monthly": 4, "quarterly": 13}
 
 ASSUMPTION = "assumption"
-SEED000 = "seed 000_2554717acccc0b4a.txt (Refined Collective Impact Model, 2021)"
-SEED002 = "seed 002_4833aa6d250b0c69.txt (Kania & Kramer 2011)"
-SEED003 = "seed 003_ece90f17b78b657e.txt (NCIOM task force)"
-SEED004 = "seed 004_3bb96125d6535f05.txt (ORS Impact 2018)"
+DESIGN = "scenario author"
+RCIM = "Save the Children Sweden, Refined Collective Impact Model (2021)"
+SOPACT = "Sopact, The power of collective impact model (2019)"
+KANIA = "Kania & Kramer, Collective Impact (2011)"
+NCIOM = "NCIOM task force on collective impact (slides)"
+HANLEYBROWN = "Hanleybrown, Kania & Kramer, Channeling Change (2012)"
+TURNER = "Turner et al., Understanding the Value of Backbone Organizations (2012)"
+ORS = "ORS Impact & Spark Policy Institute, When Collective Impact Has an Impact (2018)"
+
+
+def after(*sources: str) -> str:
+    """The source text of an assumed number whose mechanism the sources motivate."""
+    return "assumption; mechanism after " + "; ".join(sources)
+
+
+def design(*sources: str) -> str:
+    """The source text of a design input whose default value no source gives."""
+    return "scenario author (default assumed); after " + "; ".join(sources)
 
 
 def P(default: Any, unit: str, source: str, description: str, **bounds: Any) -> Any:  # noqa: N802
@@ -85,12 +101,14 @@ class Section(BaseModel):
 
 
 class ValueSought(Section):
-    """What a partner seeks from the partnership (seed 000: a broad definition of value)."""
+    """What a partner seeks from the partnership (Save the Children Sweden 2021: a broad value)."""
 
-    social_impact: float = P(0.5, "weight", SEED000, "Weight on population change.", ge=0, le=1)
-    knowledge: float = P(0.2, "weight", SEED000, "Weight on learning from others.", ge=0, le=1)
-    reputation: float = P(0.15, "weight", SEED000, "Weight on visibility.", ge=0, le=1)
-    engagement: float = P(0.15, "weight", SEED000, "Weight on reaching beneficiaries.", ge=0, le=1)
+    social_impact: float = P(0.5, "weight", after(RCIM), "Weight on population change.", ge=0, le=1)
+    knowledge: float = P(0.2, "weight", after(RCIM), "Weight on learning from others.", ge=0, le=1)
+    reputation: float = P(0.15, "weight", after(RCIM), "Weight on visibility.", ge=0, le=1)
+    engagement: float = P(
+        0.15, "weight", after(RCIM), "Weight on reaching beneficiaries.", ge=0, le=1
+    )
 
     @model_validator(mode="after")
     def _some_value(self) -> ValueSought:
@@ -108,15 +126,15 @@ class PartnerSpec(Section):
     )
     sector: Sector = Field(
         ..., description="Sector: one of " + ", ".join(SECTORS) + ".",
-        json_schema_extra={"unit": "category", "source": SEED002},
+        json_schema_extra={"unit": "category", "source": KANIA},
     )
     staff_fte: float = P(
-        5.0, "FTE", ASSUMPTION, "Staff time the organisation gives to the problem.", ge=0, le=1e5
+        5.0, "FTE", DESIGN, "Staff time the organisation gives to the problem.", ge=0, le=1e5
     )
     budget_per_year: float = P(
         400_000.0,
         "currency/year",
-        ASSUMPTION,
+        DESIGN,
         "Own money spent on services for the population (buys service-years).",
         ge=0,
         le=1e11,
@@ -124,13 +142,13 @@ class PartnerSpec(Section):
     grant_per_year: float = P(
         0.0,
         "currency/year",
-        ASSUMPTION,
+        DESIGN,
         "Money given to the initiative's pooled fund (funders' main contribution).",
         ge=0,
         le=1e11,
     )
     grant_years: float = P(
-        3.0, "years", SEED003, "Years the grant is committed before review.", ge=0, le=50
+        3.0, "years", HANLEYBROWN, "Years the grant is committed before review.", ge=0, le=50
     )
     expertise: list[float] | None = P(
         None,
@@ -139,22 +157,23 @@ class PartnerSpec(Section):
         "Effectiveness in each strategy area; drawn from the sector profile when omitted.",
     )
     commitment: float = P(
-        0.7, "probability", SEED002, "Base chance that a CEO-level leader attends.", ge=0, le=1
+        0.7, "probability", after(KANIA), "Base chance that a CEO-level leader attends.", ge=0, le=1
     )
     data_maturity: float = P(
         0.3, "0-1", ASSUMPTION, "Readiness to collect and share data.", ge=0, le=1
     )
     influence: float = P(
-        1.0, "relative weight", SEED003, "Weight in agenda setting (a champion has 3-5).", gt=0,
+        1.0, "relative weight", after(HANLEYBROWN),
+        "Weight in agenda setting (a champion has 3-5).", gt=0,
         le=100,
     )
     agenda_position: list[float] | None = P(
         None,
         "point in [0,1]^2",
-        SEED002,
+        after(KANIA),
         "The organisation's own definition of problem and goal; random when omitted.",
     )
-    seeks: ValueSought = PF(ValueSought, "weights", SEED000, "Value sought from the partnership.")
+    seeks: ValueSought = PF(ValueSought, "weights", RCIM, "Value sought from the partnership.")
 
     @model_validator(mode="after")
     def _positions(self) -> PartnerSpec:
@@ -171,7 +190,7 @@ class Distribution(Section):
 
     mean: float = Field(
         ..., ge=0, description="Mean of the distribution.",
-        json_schema_extra={"unit": "as the quantity", "source": ASSUMPTION},
+        json_schema_extra={"unit": "as the quantity", "source": DESIGN},
     )
     cv: float = P(0.5, "ratio", ASSUMPTION, "Coefficient of variation (sd / mean).", ge=0, le=5)
 
@@ -182,10 +201,10 @@ class SectorProfile(Section):
     staff_fte: Distribution
     budget_per_year: Distribution
     grant_per_year: Distribution = Field(default_factory=lambda: Distribution(mean=0.0, cv=0.0))
-    commitment: float = P(0.7, "probability", SEED002, "Base attendance chance.", ge=0, le=1)
+    commitment: float = P(0.7, "probability", after(KANIA), "Base attendance chance.", ge=0, le=1)
     data_maturity: float = P(0.3, "0-1", ASSUMPTION, "Readiness to share data.", ge=0, le=1)
     strong_areas: list[str] = PF(
-        list, "areas", ASSUMPTION, "Strategy areas where the sector is expert."
+        list, "areas", DESIGN, "Strategy areas where the sector is expert."
     )
 
 
@@ -242,16 +261,18 @@ class PartnerGeneration(Section):
     """Partners generated from counts per sector, each drawn from its sector's profile."""
 
     counts: dict[Sector, int] = PF(
-        dict, "organisations", ASSUMPTION, "Number of generated partners per sector."
+        dict, "organisations", DESIGN, "Number of generated partners per sector."
     )
     profiles: dict[Sector, SectorProfile] = PF(
         _default_profiles, "per sector", ASSUMPTION, "Distributions per sector."
     )
     champions: int = P(
-        1, "organisations", SEED003, "Generated partners made influential champions.", ge=0, le=1000
+        1, "organisations", HANLEYBROWN, "Generated partners made influential champions.", ge=0,
+        le=1000,
     )
     champion_influence: float = P(
-        4.0, "relative weight", SEED003, "Influence of a champion (others have 1).", ge=1, le=100
+        4.0, "relative weight", after(HANLEYBROWN), "Influence of a champion (others have 1).",
+        ge=1, le=100,
     )
 
     @model_validator(mode="after")
@@ -268,25 +289,25 @@ class PartnerGeneration(Section):
 
 
 class BackboneStaff(Section):
-    """Backbone staff in Strive's three roles (seed 002)."""
+    """Backbone staff in Strive's three roles (Kania & Kramer 2011)."""
 
-    project_manager: float = P(1.0, "FTE", SEED002, "Project manager: coordination.", ge=0, le=100)
-    data_manager: float = P(1.0, "FTE", SEED002, "Data manager: shared measurement.", ge=0, le=100)
-    facilitator: float = P(1.0, "FTE", SEED002, "Facilitator: meetings and trust.", ge=0, le=100)
+    project_manager: float = P(1.0, "FTE", KANIA, "Project manager: coordination.", ge=0, le=100)
+    data_manager: float = P(1.0, "FTE", KANIA, "Data manager: shared measurement.", ge=0, le=100)
+    facilitator: float = P(1.0, "FTE", KANIA, "Facilitator: meetings and trust.", ge=0, le=100)
 
 
 class Backbone(Section):
     """The orchestrator organisation; ``present = false`` models a design without one."""
 
-    present: bool = P(True, "flag", SEED002, "Whether the design has a backbone at all.")
+    present: bool = P(True, "flag", KANIA, "Whether the design has a backbone at all.")
     type: BackboneType = P(
-        "new_nonprofit", "category", SEED003, "One of the six backbone types (Turner et al. 2012)."
+        "new_nonprofit", "category", TURNER, "One of the six backbone types (Turner et al. 2012)."
     )
-    staff: BackboneStaff = PF(BackboneStaff, "FTE", SEED002, "Staff in the three roles.")
+    staff: BackboneStaff = PF(BackboneStaff, "FTE", KANIA, "Staff in the three roles.")
     budget_per_year: float = P(
         300_000.0,
         "currency/year",
-        ASSUMPTION,
+        DESIGN,
         "Backbone running cost, paid from the initiative's fund before programmes.",
         ge=0,
         le=1e10,
@@ -294,16 +315,17 @@ class Backbone(Section):
     neutrality: float | None = P(
         None,
         "0-1",
-        SEED003,
+        design(NCIOM, TURNER),
         "Perceived neutrality; the backbone type's typical value when omitted.",
         ge=0,
         le=1,
     )
     skill: float = P(
-        0.7, "0-1", SEED003, "Adaptive leadership and facilitation skill.", ge=0, le=1
+        0.7, "0-1", after(NCIOM), "Adaptive leadership and facilitation skill.", ge=0, le=1
     )
     advocacy: float = P(
-        0.5, "0-1", SEED003, "Effort on building public will and advancing policy.", ge=0, le=1
+        0.5, "0-1", design(NCIOM), "Effort on building public will and advancing policy.", ge=0,
+        le=1,
     )
 
 
@@ -314,24 +336,24 @@ class FundingStream(Section):
         ..., min_length=1, description="Name of the funder or grant.",
         json_schema_extra={"unit": "label", "source": "scenario author"},
     )
-    amount_per_year: float = P(0.0, "currency/year", ASSUMPTION, "Money per year.", ge=0, le=1e11)
-    start_year: float = P(0.0, "years", ASSUMPTION, "When the money starts.", ge=0, le=100)
-    years: float = P(3.0, "years", SEED003, "Years committed before a review.", ge=0, le=100)
-    renewable: bool = P(True, "flag", SEED000, "Whether it may be renewed at review.")
-    anchor: bool = P(False, "flag", SEED003, "An anchor funder: involved from the start.")
+    amount_per_year: float = P(0.0, "currency/year", DESIGN, "Money per year.", ge=0, le=1e11)
+    start_year: float = P(0.0, "years", DESIGN, "When the money starts.", ge=0, le=100)
+    years: float = P(3.0, "years", HANLEYBROWN, "Years committed before a review.", ge=0, le=100)
+    renewable: bool = P(True, "flag", RCIM, "Whether it may be renewed at review.")
+    anchor: bool = P(False, "flag", HANLEYBROWN, "An anchor funder: involved from the start.")
 
 
 class Funding(Section):
     """The initiative's money and how funders react to results."""
 
     streams: list[FundingStream] = PF(
-        list, "streams", ASSUMPTION, "External funding streams into the pooled fund."
+        list, "streams", DESIGN, "External funding streams into the pooled fund."
     )
     conditional_on_results: bool = P(
-        True, "flag", SEED000, "Funders renew only when measured results justify it."
+        True, "flag", RCIM, "Funders renew only when measured results justify it."
     )
     renewal_term_years: float = P(
-        2.0, "years", SEED003, "Length of a renewed commitment.", gt=0, le=50
+        2.0, "years", after(HANLEYBROWN), "Length of a renewed commitment.", gt=0, le=50
     )
     renewal_base_probability: float = P(
         0.5,
@@ -352,7 +374,7 @@ class Funding(Section):
     early_involvement_bonus: float = P(
         1.0,
         "logit",
-        SEED000,
+        after(RCIM),
         "Extra odds of renewal for funders involved from the initial phase.",
         ge=0,
         le=10,
@@ -360,7 +382,7 @@ class Funding(Section):
     max_years: float | None = P(
         None,
         "years",
-        ASSUMPTION,
+        DESIGN,
         "Hard stop: no money after this year whatever funders decide (a funding cliff).",
         ge=0,
         le=100,
@@ -371,12 +393,12 @@ class Meetings(Section):
     """Leaders' meetings: the continuous communication condition."""
 
     cadence: Cadence = P(
-        "biweekly", "category", SEED002, "How often leaders meet (monthly or biweekly in Strive)."
+        "biweekly", "category", KANIA, "How often leaders meet (monthly or biweekly in Strive)."
     )
     attendance: float = P(
         0.85,
         "probability",
-        SEED002,
+        after(KANIA),
         "Chance that a committed leader attends (scaled by the partner's commitment).",
         ge=0,
         le=1,
@@ -390,18 +412,18 @@ class Meetings(Section):
         le=1000,
     )
     hours_per_meeting: float = P(
-        2.0, "hours", SEED002, "Length of a meeting (two hours at Strive).", ge=0, le=40
+        2.0, "hours", KANIA, "Length of a meeting (two hours at Strive).", ge=0, le=40
     )
 
 
 class Measurement(Section):
     """The shared-measurement plan."""
 
-    shared: bool = P(True, "flag", SEED002, "Whether a shared measurement system is built.")
+    shared: bool = P(True, "flag", KANIA, "Whether a shared measurement system is built.")
     investment_per_year: float = P(
         50_000.0,
         "currency/year",
-        SEED003,
+        design(NCIOM),
         "Money for the data system (needs substantial funding).",
         ge=0,
         le=1e10,
@@ -428,10 +450,10 @@ class Measurement(Section):
 
 
 class Engagement(Section):
-    """Beneficiary engagement (seed 000's added component)."""
+    """Beneficiary engagement (the component Save the Children Sweden 2021 adds)."""
 
     intensity: float = P(
-        0.4, "0-1", SEED000, "Effort spent engaging beneficiaries throughout.", ge=0, le=1
+        0.4, "0-1", design(RCIM), "Effort spent engaging beneficiaries throughout.", ge=0, le=1
     )
     initial_level: float = P(
         0.1, "0-1", ASSUMPTION, "Engagement of beneficiaries before the initiative.", ge=0, le=1
@@ -439,7 +461,7 @@ class Engagement(Section):
     equity_focus: float = P(
         0.2,
         "0-1",
-        SEED004,
+        design(ORS),
         "Intent and action on equity: targeting toward the most disadvantaged subgroups.",
         ge=0,
         le=1,
@@ -458,7 +480,7 @@ class Subgroup(Section):
         ..., min_length=1, description="Name of the subgroup.",
         json_schema_extra={"unit": "label", "source": "scenario author"},
     )
-    share: float = P(0.5, "fraction", ASSUMPTION, "Share of the population.", gt=0, le=1)
+    share: float = P(0.5, "fraction", DESIGN, "Share of the population.", gt=0, le=1)
     baseline_rate: float = P(
         0.89,
         "fraction",
@@ -477,7 +499,7 @@ class Subgroup(Section):
         "Mean barrier per strategy area; need_level in every area when omitted.",
     )
     disadvantaged: bool = P(
-        False, "flag", SEED004, "Whether an equity focus targets this subgroup."
+        False, "flag", ORS, "Whether an equity focus targets this subgroup."
     )
 
     @model_validator(mode="after")
@@ -499,12 +521,12 @@ def _default_subgroups() -> list[Subgroup]:
 class Population(Section):
     """The beneficiaries: by default youth aged 16-24 in one city."""
 
-    size: int = P(10_000, "people", ASSUMPTION, "Number of beneficiaries.", ge=10, le=50_000_000)
+    size: int = P(10_000, "people", DESIGN, "Number of beneficiaries.", ge=10, le=50_000_000)
     outcome: str = P(
-        "in education or employment", "label", SEED000, "What the outcome state means."
+        "in education or employment", "label", RCIM, "What the outcome state means."
     )
     subgroups: list[Subgroup] = PF(
-        _default_subgroups, "subgroups", SEED004, "Subgroups (shares must sum to 1).",
+        _default_subgroups, "subgroups", ORS, "Subgroups (shares must sum to 1).",
         min_length=1,
     )
     need_spread: float = P(
@@ -529,7 +551,7 @@ class Population(Section):
     cost_per_service_year: float = P(
         10_000.0,
         "currency/service-year",
-        "assumption, calibrated to seed 004's equity pattern (docs/validation.md)",
+        "assumption, calibrated to ORS Impact 2018's equity pattern (docs/validation.md)",
         "What one youth-year of service costs a provider.",
         gt=0,
         le=1e8,
@@ -537,7 +559,7 @@ class Population(Section):
     mesa_agents: int = P(
         500,
         "agents",
-        ASSUMPTION,
+        DESIGN,
         "Beneficiaries also shown as Mesa agents (a random sample; the state is in arrays).",
         ge=0,
         le=100_000,
@@ -558,32 +580,36 @@ class Phases(Section):
     """The phase model and its entry conditions."""
 
     model: Literal["refined", "nciom"] = P(
-        "refined", "category", SEED000, "refined (seed 000, four phases) or nciom (seed 003)."
+        "refined", "category", RCIM,
+        "refined (Save the Children Sweden 2021, four phases) or nciom (NCIOM, three phases).",
     )
     run_min_agreement: float = P(
-        0.55, "0-1", SEED000, "Agenda agreement needed to enter Run.", ge=0, le=1
+        0.55, "0-1", after(RCIM), "Agenda agreement needed to enter Run.", ge=0, le=1
     )
-    run_min_trust: float = P(0.3, "0-1", SEED002, "Mean trust needed to enter Run.", ge=0, le=1)
+    run_min_trust: float = P(
+        0.3, "0-1", after(KANIA), "Mean trust needed to enter Run.", ge=0, le=1
+    )
     run_min_backbone: float = P(
-        0.5, "0-1", SEED002, "Backbone capacity needed to enter Run (none: never).", ge=0, le=1
+        0.5, "0-1", after(KANIA), "Backbone capacity needed to enter Run (none: never).", ge=0,
+        le=1,
     )
     run_min_runway_years: float = P(
-        1.0, "years", SEED003, "Secured funding needed to enter Run.", ge=0, le=20
+        1.0, "years", after(HANLEYBROWN), "Secured funding needed to enter Run.", ge=0, le=20
     )
     min_initiation_years: float = P(
-        0.5, "years", SEED000, "Shortest Initiation phase.", ge=0, le=20
+        0.5, "years", after(RCIM), "Shortest Initiation phase.", ge=0, le=20
     )
     run_years_before_redesign: float = P(
-        2.0, "years", SEED000, "Time in Run before a Re-design.", gt=0, le=20
+        2.0, "years", after(RCIM), "Time in Run before a Re-design.", gt=0, le=20
     )
-    redesign_years: float = P(0.5, "years", SEED000, "Length of Re-design.", gt=0, le=10)
+    redesign_years: float = P(0.5, "years", after(RCIM), "Length of Re-design.", gt=0, le=10)
     exponential_min_systems_change: float = P(
-        0.4, "0-1", SEED000,
+        0.4, "0-1", after(RCIM),
         "Systems change (mean of services, practices and policy) needed for Exponential Value.",
         ge=0, le=1,
     )
     exponential_min_sroi: float = P(
-        1.0, "ratio", SEED000,
+        1.0, "ratio", after(RCIM, "Nicholls et al. 2012"),
         "SROI the partnership can show from its own measurements, for Exponential Value.",
         ge=0, le=1000,
     )
@@ -592,7 +618,7 @@ class Phases(Section):
 class Valuation(Section):
     """SROI valuation (Nicholls et al. 2012, the SROI guide)."""
 
-    currency: str = P("USD", "ISO code", ASSUMPTION, "Currency of all money in the scenario.")
+    currency: str = P("USD", "ISO code", DESIGN, "Currency of all money in the scenario.")
     value_per_outcome_year: float = P(
         37_450.0,
         "currency/outcome-year",
@@ -600,6 +626,17 @@ class Valuation(Section):
         "Financial proxy: value of one person-year in the outcome state.",
         ge=0,
         le=1e9,
+    )
+    deadweight: float = P(
+        0.0,
+        "fraction",
+        ASSUMPTION,
+        "Share of the change against the start-of-run rate that would have happened anyway "
+        "through trends the model leaves out (initiative SROI only; the model's status quo is "
+        "flat by calibration, and the collaboration SROI's deadweight is the simulated "
+        "counterfactual). Prior range 0-0.5; the report's sensitivity table shows its effect.",
+        ge=0,
+        lt=1,
     )
     attribution: float = P(
         0.25,
@@ -628,7 +665,7 @@ class Valuation(Section):
     projection_years: float = P(
         0.0,
         "years",
-        "Nicholls et al. 2012",
+        "scenario author; Nicholls et al. 2012",
         "Years the final-year outcome is projected after the horizon (with drop-off).",
         ge=0,
         le=50,
@@ -649,23 +686,23 @@ class Valuation(Section):
 class Target(Section):
     """A result the partnership commits to reach by a year (Results-Based Accountability).
 
-    Seed 003 asks "what is the result you want to achieve?" and "what indicator(s) do we need to
-    examine?". A target names one indicator, exactly one of ``outcome_rate`` (the population's
-    outcome rate itself) or ``population_change_pp`` (its change since the start), and the year
-    by which it should be reached. It does not change the simulation; the report reads it to give
-    the probability of reaching it with and without the initiative.
+    The NCIOM task force asks "what is the result you want to achieve?" and "what indicator(s)
+    do we need to examine?". A target names one indicator, exactly one of ``outcome_rate`` (the
+    population's outcome rate itself) or ``population_change_pp`` (its change since the start),
+    and the year by which it should be reached. It does not change the simulation; the report
+    reads it to give the probability of reaching it with and without the initiative.
     """
 
     outcome_rate: float | None = P(
-        None, "fraction", SEED003,
+        None, "fraction", NCIOM,
         "Population outcome rate to reach (e.g. 0.9 = 90% in the outcome state).", gt=0, lt=1,
     )
     population_change_pp: float | None = P(
-        None, "percentage points", SEED003,
+        None, "percentage points", NCIOM,
         "Rise of the population outcome rate since the start to reach.", ge=-100, le=100,
     )
     year: float = P(
-        5.0, "years", SEED003, "Year (since the start) by which the target is to be reached.",
+        5.0, "years", NCIOM, "Year (since the start) by which the target is to be reached.",
         gt=0, le=50,
     )
 
@@ -688,7 +725,8 @@ class Dynamics(Section):
         "Share of trust lost in a bad interaction (three times the gain).", gt=0, le=1,
     )
     trust_damage: float = P(
-        0.1, "ceiling", "Pant & Yu 2025", "Fall of the trust ceiling after a bad interaction.",
+        0.1, "ceiling", after("Pant & Yu 2025"),
+        "Fall of the trust ceiling after a bad interaction.",
         ge=0, le=1,
     )
     trust_damage_recovery_per_year: float = P(
@@ -699,28 +737,30 @@ class Dynamics(Section):
         0.1, "1/year", ASSUMPTION, "Decay of trust between partners without contact.",
         ge=0, le=52,
     )
-    initial_trust: float = P(0.1, "0-1", SEED002, "Trust between partners at the start.",
+    initial_trust: float = P(0.1, "0-1", after(KANIA), "Trust between partners at the start.",
                              ge=0, le=1)
     good_experience_base: float = P(
-        0.68, "probability", "calibrated to seed 002 and Slovic 1993 (docs/validation.md)",
+        0.68, "probability",
+        "assumption, calibrated (docs/validation.md); mechanism after Kania & Kramer 2011; "
+        "Slovic 1993",
         "Chance that an unfacilitated interaction between strangers is good.", ge=0, le=1,
     )
     good_experience_facilitation: float = P(
-        0.35, "probability", SEED002,
+        0.35, "probability", after(KANIA),
         "Extra chance of a good interaction with full facilitation quality.", ge=0, le=1,
     )
     distance_penalty: float = P(
         0.25, "probability per unit distance",
-        "seed 002; calibrated (docs/validation.md)",
+        "assumption, calibrated (docs/validation.md); mechanism after Kania & Kramer 2011",
         "Lower chance of a good interaction between partners far apart on the agenda.",
         ge=0, le=2,
     )
     confidence_bound: float = P(
-        0.3, "agenda distance", "Deffuant et al. 2000",
+        0.3, "agenda distance", after("Deffuant et al. 2000"),
         "Bounded confidence: partners further apart do not move toward each other.", gt=0, le=2,
     )
     facilitation_bound: float = P(
-        0.3, "agenda distance", SEED002, "How much full facilitation widens the bound.",
+        0.3, "agenda distance", after(KANIA), "How much full facilitation widens the bound.",
         ge=0, le=2,
     )
     convergence_rate: float = P(
@@ -728,7 +768,7 @@ class Dynamics(Section):
         "Step toward the other partner's position at full trust.", gt=0, le=0.5,
     )
     proposal_pull: float = P(
-        0.05, "per meeting", SEED003,
+        0.05, "per meeting", after(NCIOM),
         "Pull toward the backbone's shared proposal at full facilitation and trust.", ge=0, le=1,
     )
     alignment_rate_per_year: float = P(
@@ -737,7 +777,7 @@ class Dynamics(Section):
         "coordination.", ge=0, le=52,
     )
     duplication_waste: float = P(
-        0.35, "fraction", SEED002,
+        0.35, "fraction", after(KANIA),
         "Effort lost when uncoordinated partners crowd into the same area.", ge=0, le=1,
     )
     service_efficacy: float = P(
@@ -746,14 +786,14 @@ class Dynamics(Section):
         gt=0, le=1,
     )
     fit_floor: float = P(
-        0.5, "0-1", SEED000,
+        0.5, "0-1", after(RCIM),
         "Effectiveness of services designed on assumed rather than real needs.", ge=0, le=1,
     )
     engagement_rate_per_year: float = P(
-        0.5, "1/year", SEED000, "Growth of engagement at full intensity.", ge=0, le=52,
+        0.5, "1/year", after(RCIM), "Growth of engagement at full intensity.", ge=0, le=52,
     )
     measurement_rate_per_year: float = P(
-        0.8, "1/year", SEED003,
+        0.8, "1/year", after(NCIOM),
         "Maturation of the shared data system with a full data manager and willing partners.",
         ge=0, le=52,
     )
@@ -761,54 +801,54 @@ class Dynamics(Section):
         0.1, "1/year", ASSUMPTION, "Decay of an unmaintained data system.", ge=0, le=52,
     )
     commitment_fatigue_per_year: float = P(
-        0.15, "1/year", "seed 001_35a3f2a2dd8c3f7d.txt (maintaining momentum)",
+        0.15, "1/year", after(SOPACT),
         "Loss of commitment without accountability or visible results.", ge=0, le=52,
     )
     coordination_hours_per_partner: float = P(
-        1.5, "hours/week per partner", SEED002,
+        1.5, "hours/week per partner", after(KANIA),
         "Coordination work (logistics, data, communications) the initiative needs per "
         "partner; the backbone absorbs it if staffed.", ge=0, le=40,
     )
     partners_per_backbone_fte: float = P(
-        20.0, "partners per FTE", SEED002,
+        20.0, "partners per FTE", after(KANIA),
         "Partners one FTE in each backbone role can serve (Strive started with one person "
         "per role).", gt=0, le=1000,
     )
     non_neutral_penalty: float = P(
-        0.3, "probability", SEED003,
+        0.3, "probability", after(NCIOM, TURNER),
         "Lower chance of a good interaction with a backbone of no perceived neutrality.",
         ge=0, le=1,
     )
     overload_friction: float = P(
-        0.15, "probability", SEED002,
+        0.15, "probability", after(KANIA),
         "Lower chance of a good interaction, and lower commitment, when no one absorbs the "
         "coordination work.", ge=0, le=1,
     )
     self_coordination: float = P(
-        0.25, "0-1", SEED002,
+        0.25, "0-1", after(KANIA, TURNER),
         "Coordination capacity of a partnership without a backbone.", ge=0, le=1,
     )
     systems_change_rate_per_year: float = P(
-        0.25, "1/year", SEED004,
+        0.25, "1/year", after(ORS),
         "Growth of services/practices change under full alignment and agreement.", ge=0, le=52,
     )
     policy_change_rate_per_year: float = P(
-        1.0, "events/year", SEED004,
+        1.0, "events/year", after(ORS),
         "Rate of policy wins with full advocacy and changed practices.", ge=0, le=52,
     )
     policy_step: float = P(
-        0.2, "0-1", SEED004, "Rise of the policy level with one policy win.", ge=0, le=1,
+        0.2, "0-1", after(ORS), "Rise of the policy level with one policy win.", ge=0, le=1,
     )
     policy_barrier_reduction: float = P(
-        0.3, "fraction", SEED004,
+        0.3, "fraction", after(ORS),
         "Reduction of everyone's barriers at full policy change (served or not).", ge=0, le=1,
     )
     practice_effectiveness_gain: float = P(
-        0.4, "fraction", SEED004,
+        0.4, "fraction", after(ORS),
         "Extra effectiveness of services at fully changed practices.", ge=0, le=2,
     )
     systems_change_decay_per_year: float = P(
-        0.05, "1/year", "DOMAIN.md (effects fade after support ends)",
+        0.05, "1/year", after("Bailey et al. 2017", "Economos et al. 2013"),
         "Erosion of changed services and practices without aligned work.", ge=0, le=52,
     )
 
@@ -819,35 +859,35 @@ class Scenario(Section):
     name: str = P("unnamed", "label", "scenario author", "Short name of the design.",
                   min_length=1)
     description: str = P("", "text", "scenario author", "What the design represents.")
-    horizon_years: float = P(10.0, "years", SEED004, "Simulated time.", gt=0, le=50)
+    horizon_years: float = P(10.0, "years", ORS, "Simulated time.", gt=0, le=50)
     strategy_areas: list[str] = PF(
         lambda: ["education", "skills", "employment", "wellbeing", "transport"],
         "areas",
-        SEED000,
+        RCIM,
         "Strategy areas over which needs and activities are spread.",
         min_length=1,
         max_length=16,
     )
-    partners: list[PartnerSpec] = PF(list, "organisations", SEED002, "Partners listed one by one.")
+    partners: list[PartnerSpec] = PF(list, "organisations", KANIA, "Partners listed one by one.")
     partner_generation: PartnerGeneration | None = P(
-        None, "section", ASSUMPTION, "Partners generated from counts per sector."
+        None, "section", DESIGN, "Partners generated from counts per sector."
     )
-    backbone: Backbone = PF(Backbone, "section", SEED002, "The backbone organisation.")
-    funding: Funding = PF(Funding, "section", SEED003, "Money and funders' reactions.")
-    meetings: Meetings = PF(Meetings, "section", SEED002, "Leaders' meetings.")
-    measurement: Measurement = PF(Measurement, "section", SEED002, "Shared measurement plan.")
-    engagement: Engagement = PF(Engagement, "section", SEED000, "Beneficiary engagement.")
-    population: Population = PF(Population, "section", SEED000, "Beneficiary population.")
-    phases: Phases = PF(Phases, "section", SEED000, "Phase model.")
+    backbone: Backbone = PF(Backbone, "section", KANIA, "The backbone organisation.")
+    funding: Funding = PF(Funding, "section", NCIOM, "Money and funders' reactions.")
+    meetings: Meetings = PF(Meetings, "section", KANIA, "Leaders' meetings.")
+    measurement: Measurement = PF(Measurement, "section", KANIA, "Shared measurement plan.")
+    engagement: Engagement = PF(Engagement, "section", RCIM, "Beneficiary engagement.")
+    population: Population = PF(Population, "section", RCIM, "Beneficiary population.")
+    phases: Phases = PF(Phases, "section", RCIM, "Phase model.")
     valuation: Valuation = PF(Valuation, "section", "Nicholls et al. 2012", "SROI valuation.")
     dynamics: Dynamics = PF(Dynamics, "section", ASSUMPTION, "Mechanism rate constants.")
     target: Target | None = P(
-        None, "section", SEED003, "Result to reach by a year (Results-Based Accountability)."
+        None, "section", NCIOM, "Result to reach by a year (Results-Based Accountability)."
     )
     isolated: bool = P(
         False,
         "flag",
-        "DESIGN.md",
+        "model design (the counterfactual)",
         "Organisations work in isolation: no backbone, no shared measurement, no alignment. "
         "Set on counterfactual scenarios.",
     )

@@ -29,6 +29,7 @@ from joblib import Parallel, delayed
 from cisim.model import CollectiveImpactModel
 from cisim.outcomes import projected_value
 from cisim.scenario import STEPS_PER_YEAR, Scenario
+from cisim.sroi import FRAMINGS, adjustments_of, framing_components, framing_ratio
 from cisim.world import VALUE_KINDS
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class SimulationResult:
         events: The event log: step, year, world, kind, message.
         phases: Phase transitions: step, year, from_phase, to_phase, cause.
         summary: Scalar outcomes (see :func:`summarise`).
+        costs: Who paid what, on what, per year (see :mod:`cisim.costs`).
     """
 
     scenario: Scenario
@@ -90,6 +92,7 @@ class SimulationResult:
     phases: pd.DataFrame
     partner_values: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: dict[str, Any] = field(default_factory=dict)
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def simulate(scenario: Scenario, seed: int = 0, *, collect_agents: bool = False
@@ -149,6 +152,7 @@ def result_of(model: CollectiveImpactModel) -> SimulationResult:
         events=events,
         phases=phases,
         partner_values=model.recorder.partner_values(),
+        costs=model.recorder.costs(),
     )
     result.summary = summarise(result, model)
     return result
@@ -190,7 +194,14 @@ def _first_sustained(years: np.ndarray, ok: np.ndarray, hold: int) -> float:
 
 def summarise(result: SimulationResult, model: CollectiveImpactModel | None = None
               ) -> dict[str, Any]:
-    """Scalar outcomes of a run: changes, SROI, timing, phases, equity, costs."""
+    """Scalar outcomes of a run: changes, SROI, timing, phases, equity, costs.
+
+    ``sroi_final``/``sroi_projected`` are the running ``sroi`` (value of collaborating over all
+    initiative money, kept for sweeps); ``sroi_initiative`` and ``sroi_collaboration`` are the
+    SROI guide's two framings with the projection beyond the horizon, and
+    ``<framing>_gain_years_pv``, ``_final_gain`` and ``_input_pv`` their parts (see
+    :mod:`cisim.sroi`).
+    """
     t = result.trajectory
     sc = result.scenario
     v = sc.valuation
@@ -245,6 +256,15 @@ def summarise(result: SimulationResult, model: CollectiveImpactModel | None = No
         "policy_changes": int((result.events["kind"] == "policy").sum())
         if len(result.events) else 0,
     }
+    # the SROI guide's two framings (cisim.sroi), with the projection beyond the horizon
+    parts = framing_components(t, sc.population.size, v.discount_rate)
+    for framing in FRAMINGS:
+        k = framing.key
+        summary[f"sroi_{k}"] = float(framing_ratio(
+            parts[f"{k}_gain_years_pv"], parts[f"{k}_final_gain"], parts[f"{k}_input_pv"],
+            adjustments_of(v, k), sc.horizon_years))
+    summary.update(parts)
+    summary["collaboration_cost"] = float(t["collaboration_cost"].iloc[1:].sum())
     first = t["phase"].iloc[0]
     summary["first_phase"] = str(first)
     for label in pd.unique(t["phase"]):
@@ -270,6 +290,7 @@ class EnsembleResult:
         events: All event logs with ``replication``.
         phases: All phase transitions with ``replication``.
         summaries: One row per replication.
+        costs: All cost frames with ``replication`` (see :mod:`cisim.costs`).
         parameters: One row per replication: ``replication``, ``parameter_set`` (replications
             with the same number shared the parameter values) and one column per drawn path
             holding the value the run used (a path the scenario pins keeps the scenario's
@@ -288,6 +309,7 @@ class EnsembleResult:
     phases: pd.DataFrame
     summaries: pd.DataFrame
     partner_values: pd.DataFrame = field(default_factory=pd.DataFrame)
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
     parameters: pd.DataFrame = field(default_factory=pd.DataFrame)
     distribution: dict[str, Any] = field(default_factory=lambda: dict(SEED_ONLY))
 
@@ -378,6 +400,8 @@ def parameter_plan(scenario: Scenario, distribution: ParameterDistribution | Non
     Returns:
         (one scenario per replication, the ``parameters`` frame of :class:`EnsembleResult`).
     """
+    from cisim.priors import _as_schema_type
+
     if seeds_per_draw < 1:
         raise ValueError(f"seeds_per_draw must be at least 1, got {seeds_per_draw}")
     reps = np.arange(replications)
@@ -391,7 +415,8 @@ def parameter_plan(scenario: Scenario, distribution: ParameterDistribution | Non
     rows: list[dict[str, float]] = []
     for j in range(sets):
         draw = distribution.draw(1, _draw_seed(seed, j)).iloc[0]
-        overrides = {p: float(draw[p]) for p in distribution.names if p not in pinned}
+        overrides = {p: _as_schema_type(p, draw[p]) for p in distribution.names
+                     if p not in pinned}
         scenarios_per_set.append(scenario.with_overrides(overrides, source="parameter draw")
                                  if overrides else scenario)
         rows.append({p: overrides[p] if p in overrides else float(_get_path(mine, p))
@@ -509,6 +534,7 @@ def combine(scenario: Scenario, results: Sequence[SimulationResult], *,
         phases=stack("phases"),
         summaries=summaries,
         partner_values=stack("partner_values"),
+        costs=stack("costs"),
         parameters=parameters if parameters is not None else pd.DataFrame(
             {"replication": range(len(results)), "parameter_set": range(len(results))}),
         distribution=dict(distribution) if distribution is not None else dict(SEED_ONLY),

@@ -2,7 +2,7 @@
 
 A run keeps two worlds side by side: the *factual* world of the scenario and the
 *counterfactual* world of the same partners, population and money with organisations working in
-isolation (DESIGN.md §1). Both are built from the same draws, so they start identical.
+isolation. Both are built from the same draws, so they start identical.
 Partner state is a struct of arrays (one row per organisation); the Mesa ``Partner`` agents are
 views on these rows. The beneficiary population is shared (see :mod:`cisim.population`).
 """
@@ -136,7 +136,7 @@ def build_partners(sc: Scenario, rng: np.random.Generator) -> PartnerTable:
         seeks[k] = [s[v] for v in VALUE_KINDS]
     seeks /= seeks.sum(axis=1, keepdims=True)
     # Alone, an organisation spreads its effort by its own priorities: mostly where it is expert,
-    # with idiosyncratic preferences (its own definition of the problem, seed 002).
+    # with idiosyncratic preferences (its own definition of the problem, Kania & Kramer 2011).
     taste = rng.gamma(2.0, 1.0, (N, A))
     own = np.maximum(expertise, 1e-3) * taste
     own /= own.sum(axis=1, keepdims=True)
@@ -169,6 +169,7 @@ class FundingLine:
     early: bool  # involved from the initial phase (anchor, or a partner at the table)
     partner: int = -1  # index of the granting partner, -1 for external streams
     active: bool = True
+    paid: float = 0.0  # money paid into the fund this step (recorded by the cost ledger)
 
 
 @dataclass

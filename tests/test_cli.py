@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import tomllib
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pandas as pd
 import pytest
 
 from cisim.cli import UsageError, main, parse_set, parse_sets
+from cisim.provenance import changes_of
+from cisim.scenario import Scenario
 
 GOOD = """
 name = "good design"
@@ -68,6 +71,7 @@ RESULT_FILES = [
     "subgroups.parquet",
     "partners.csv",
     "partner_values.parquet",
+    "costs.csv",
     "parameters.csv",
     "distribution.json",
     "scenario.toml",
@@ -291,9 +295,52 @@ def test_run_results_hold_both_replications(tiny_run):
 
 def test_run_saves_the_overridden_scenario(tiny_run):
     _, _, _, outdir = tiny_run
-    saved = tomllib.loads((outdir / "scenario.toml").read_text(encoding="utf-8"))
-    assert saved["name"] == "tiny cli design"
+    text = (outdir / "scenario.toml").read_text(encoding="utf-8")
+    saved = tomllib.loads(text)
+    assert saved["name"] == "tiny cli design (backbone.staff.facilitator=0.5)"
     assert saved["backbone"]["staff"]["facilitator"] == 0.5
+    assert text.startswith("# Written by cisim run")
+    header = text.split("\n\n", 1)[0]
+    assert "--set backbone.staff.facilitator=0.5" in header and "tiny.toml" in header
+    # the saved file still loads, and carries the record in its description
+    again = Scenario.load(outdir / "scenario.toml")
+    assert changes_of(again) == [
+        f"Changed from {outdir.parent / 'tiny.toml'}: --set backbone.staff.facilitator=0.5"]
+
+
+def test_run_names_the_override_in_every_output(tiny_run):
+    """Summary, figure titles, scenario.toml and a report built later from the saved results."""
+    from cisim.report.cli import load_results
+    from cisim.report.figures import population_change_figure, sroi_figure
+    from cisim.report.html import report_html
+
+    _, out, _, outdir = tiny_run
+    override = "backbone.staff.facilitator=0.5"
+    assert f"Scenario: tiny cli design ({override})" in out
+    assert f"--set {override}" in out
+    result = load_results(outdir)
+    fig = population_change_figure(result)
+    assert override in fig.get_suptitle()
+    assert override in sroi_figure(result).axes[0].get_title()
+    page = report_html(result)
+    h1 = re.search(r"<h1>(.*?)</h1>", page).group(1)
+    assert override in h1
+    line = re.search(r'<p class="meta" id="provenance">(.*?)</p>', page).group(1)
+    assert f"--set {override}" in line and "tiny.toml" in line
+
+
+def test_run_writes_costs_and_mentions_total_investment(tiny_run):
+    _, out, _, outdir = tiny_run
+    costs = pd.read_csv(outdir / "costs.csv")
+    traj = pd.read_parquet(outdir / "trajectories.parquet")
+    counted = costs[(costs["side"] == "source") & costs["counted"]]
+    total = counted.groupby("replication")["amount"].sum()
+    final = traj.sort_values("step").groupby("replication")["cumulative_investment"].last()
+    assert total.to_numpy() == pytest.approx(final.to_numpy(), rel=1e-9)
+    m = re.search(r"total over the horizon: (?:median )?([\d.]+) (k|M) ", out)
+    assert m, out
+    unit = 1e3 if m.group(2) == "k" else 1e6
+    assert abs(float(m.group(1)) * unit - float(final.median())) <= 0.05 * unit
 
 
 def test_run_prints_a_plain_summary(tiny_run):

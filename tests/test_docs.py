@@ -12,6 +12,7 @@ import pytest
 
 import cisim.mechanisms
 from cisim import docs
+from cisim.priors import registry
 from cisim.scenario import SECTORS, _default_profiles, parameter_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,8 +72,8 @@ def test_every_mechanism_class_is_described(model_md: str) -> None:
 def test_every_row_has_unit_default_and_source(markdown: str) -> None:
     rows = _table_rows(markdown)
     assert set(rows) == {r["path"] for r in parameter_table()}
-    for path, (_, unit, default, _bounds, source, meaning) in rows.items():
-        assert unit and default and source and meaning, f"incomplete row for {path}"
+    for path, (_, unit, default, _bounds, evidence, _prior, source, meaning) in rows.items():
+        assert unit and default and evidence and source and meaning, f"incomplete row for {path}"
 
 
 def test_profile_rows_are_rendered_per_sector(markdown: str) -> None:
@@ -86,15 +87,36 @@ def test_profile_rows_are_rendered_per_sector(markdown: str) -> None:
         assert docs._num(profiles[sector].budget_per_year.mean) in line
 
 
-def test_value_marker_follows_the_source(markdown: str) -> None:
+def test_evidence_and_prior_columns_follow_the_priors_table(markdown: str) -> None:
     rows = _table_rows(markdown)
-    # The number comes from the cited source: no marker.
-    assert "value assumed" not in rows["valuation.discount_rate"][4]
-    assert "value assumed" not in rows["dynamics.trust_loss"][4]
-    # A seed motivates the parameter but gives no number: marked.
-    assert rows["dynamics.duplication_waste"][4].endswith("(value assumed)")
-    # Plain assumptions are not marked twice.
-    assert rows["valuation.attribution"][4] == "assumption"
+    header = next(x for x in markdown.splitlines() if x.startswith("| parameter |"))
+    assert [c.strip() for c in header.strip("|").split("|")][4:6] == ["evidence", "prior"]
+    table = registry()
+    labels = {"cited_range": "cited range"}
+    for path, cells in rows.items():
+        entry = table[path]
+        assert cells[4] == labels.get(entry.evidence, entry.evidence), path
+        if entry.uncertain:
+            assert cells[5].startswith(f"{entry.distribution}("), path
+            assert cells[5].endswith("(not drawn)") == (not entry.sampled), path
+        else:
+            assert cells[5] == "", path
+    # a measured number, an assumption with its prior, a design input without one
+    assert rows["valuation.discount_rate"][4] == "measured"
+    assert rows["dynamics.trust_decay_per_year"][5] == "loguniform(0.02, 0.3)"
+    assert rows["backbone.staff.facilitator"][4:6] == ["design", ""]
+    assert rows["partners[].commitment"][5].endswith("(not drawn)")
+
+
+def test_evidence_counts_are_computed_from_the_table(markdown: str) -> None:
+    counts = docs.evidence_counts()
+    assert sum(counts.values()) == len(parameter_table())
+    table = registry()
+    assert counts["assumption"] == sum(e.evidence == "assumption" for e in table.values())
+    line = next(x for x in markdown.splitlines() if x.startswith("Evidence classes"))
+    assert f"{counts['measured']} measured" in line
+    assert f"{counts['assumption']} assumptions" in line
+    assert f"{counts['design']} design inputs" in line
 
 
 def test_main_rewrites_only_the_block(tmp_path: Path, markdown: str) -> None:

@@ -23,6 +23,7 @@ def test_every_shipped_scenario_runs(path: Path):
     t = r.trajectory
     assert len(t) == sc.steps + 1
     numeric = t.drop(columns=["phase", "phase_blockers", "sroi", "sroi_measured",
+                              "sroi_initiative", "sroi_collaboration",
                               "served_outcome_rate",
                               "unserved_outcome_rate", "outcome_rate_cf_served"])
     assert np.isfinite(numeric.to_numpy(dtype=float)).all()

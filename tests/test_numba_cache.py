@@ -1,4 +1,4 @@
-"""cisim imports and runs from a read-only installation (issue 3, item 4).
+"""cisim imports and runs from a read-only installation.
 
 numba caches compiled kernels next to the source (``cisim/__pycache__``). An installed package
 may live in a read-only directory (a system site-packages, a container image); cisim must then

@@ -1,4 +1,4 @@
-"""Tests of the strategist's HTML report and the design comparison (issue 5).
+"""Tests of the strategist's HTML report and the design comparison.
 
 The browser tests open the reports in Debian's Chromium driven by Playwright. They fail (they do
 not skip) when either is missing, with the command that installs it.
@@ -28,7 +28,15 @@ from cisim.report.compare import (
     quantile_beat_probability,
     run_comparison,
 )
-from cisim.report.html import report_html
+from cisim.report.html import (
+    MIN_FOR_INTERVAL,
+    read_validation_results,
+    report_html,
+    report_numbers,
+    report_tables,
+    subset_cells,
+    subset_stat,
+)
 from cisim.scenario import Scenario, ScenarioError
 from cisim.simulate import ensemble
 
@@ -97,6 +105,7 @@ year = 2
 
 REPS = 8
 SEED = 7
+VALIDATION_FIXTURE = Path(__file__).resolve().parent / "data" / "validation_results.json"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -137,7 +146,7 @@ def base(comparison):
 
 @pytest.fixture(scope="module")
 def report(base, tmp_path_factory) -> tuple[str, Path]:
-    text = report_html(base, seed=SEED, source="SCARCE")
+    text = report_html(base, seed=SEED, source="SCARCE", validation=VALIDATION_FIXTURE)
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(text, encoding="utf-8")
     return text, path
@@ -253,7 +262,7 @@ def test_report_opens_in_chromium_with_every_figure(report):
 def test_comparison_opens_in_chromium_with_every_figure(comparison_page):
     _, path = comparison_page
     images, errors, external = _open_in_chromium(path)
-    assert len(images) == 3
+    assert len(images) == 4  # costs, probabilities, distributions, trajectories
     assert [alt for complete, width, alt in images if not complete or width <= 0] == []
     assert errors == []
     assert external == []
@@ -277,8 +286,6 @@ def test_summary_numbers_match_the_result_frames(report, base):
     s = base.summaries
     n = len(s)
     effect = s["population_change_vs_cf_final"].to_numpy(float)
-    sroi = s["sroi_final"].to_numpy(float)
-    sroi = sroi[np.isfinite(sroi)]
     cost = s["cost_per_outcome_year"].to_numpy(float)
     cost = cost[np.isfinite(cost)]
     expected = {
@@ -287,11 +294,14 @@ def test_summary_numbers_match_the_result_frames(report, base):
         "effect_p5": (np.percentile(effect, 5), f"{np.percentile(effect, 5):+.2f}"),
         "effect_p95": (np.percentile(effect, 95), f"{np.percentile(effect, 95):+.2f}"),
         "effect_p10": (np.percentile(effect, 10), f"{np.percentile(effect, 10):+.2f}"),
-        "sroi_p50": (np.median(sroi), f"{np.median(sroi):.2f}"),
         "equity_final_p50": (np.median(s["equity_gap_final"]),
                              f"{np.median(s['equity_gap_final']):.2f}"),
     }
-    if cost.size:
+    for framing in ("initiative", "collaboration"):
+        sroi = s[f"sroi_{framing}"].to_numpy(float)
+        sroi = sroi[np.isfinite(sroi)]
+        expected[f"sroi_{framing}_p50"] = (np.median(sroi), f"{np.median(sroi):.2f}")
+    if cost.size >= MIN_FOR_INTERVAL and np.ptp(cost) > 0:
         expected["cost_p50"] = (np.median(cost), f"{np.median(cost):,.0f} USD")
     for key, (value, shown) in expected.items():
         assert key in spans.spans, key
@@ -303,11 +313,12 @@ def test_summary_numbers_match_the_result_frames(report, base):
     summary = re.search(r'<p class="lead" id="summary">(.*?)</p>', text, re.S).group(1)
     assert f"the partnership {verb}" in summary
 
-    # break-even: replications whose SROI ever reached 1 (from the trajectories)
+    # break-even: replications whose running SROI of each framing ever reached 1
     traj = base.trajectories
-    sroi_t = traj["sroi"].replace([np.inf, -np.inf], np.nan)
-    broke_even = int((sroi_t.groupby(traj["replication"]).max() >= 1.0).sum())
-    assert spans.spans["break_even_count"][0] == broke_even
+    for framing in ("initiative", "collaboration"):
+        sroi_t = traj[f"sroi_{framing}"].replace([np.inf, -np.inf], np.nan)
+        broke_even = int((sroi_t.groupby(traj["replication"]).max() >= 1.0).sum())
+        assert spans.spans[f"break_even_{framing}_count"][0] == broke_even
 
     # phases: replications that ever were in Run (from the trajectories)
     numbers = _embedded(text)
@@ -442,5 +453,292 @@ def test_cli_run_report_and_report_from_saved_results(scarce_file, tmp_path):
     for key, (value, shown) in first.items():
         assert again[key][1] == shown, key
         assert again[key][0] == pytest.approx(value, nan_ok=True, rel=1e-9), key
+    # the report's tables, as CSV next to the HTML, hold the numbers the HTML shows
+    assert "again_tables" in stdout
+    key_numbers = pd.read_csv(tmp_path / "again_tables" / "key_numbers.csv").set_index("key")
+    assert key_numbers.loc["effect", "median"] == pytest.approx(again["effect_p50"][0])
+    assert (key_numbers["futures"] == 2).all()
+    for name in ("sroi_framings", "sroi_sensitivity", "risk", "forecast", "phases", "futures"):
+        assert (tmp_path / "again_tables" / f"{name}.csv").stat().st_size > 0, name
+    assert (outdir / "report_tables" / "key_numbers.csv").exists()
     code, _, err = _run_cli(["report", str(tmp_path)])
     assert code == 2 and "trajectories.parquet" in err
+
+
+# ---- limitations, both SROI framings, sensitivity, risk, print (in the browser) -----------------
+
+
+def _in_chromium(path: Path, script: str, media: str | None = None):
+    """Evaluate a script on a page loaded in headless Chromium (optionally as printed)."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is required for the browser tests: apt-get install -y chromium",
+                    pytrace=False)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright is required for the browser tests: pip install playwright",
+                    pytrace=False)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(path.as_uri(), wait_until="load")
+            if media:
+                page.emulate_media(media=media)
+            return page.evaluate(script)
+        finally:
+            browser.close()
+
+
+_SECTIONS_JS = """() => {
+  const ids = ['limitations', 'summary', 'key-numbers', 'risk', 'sroi', 'sensitivity'];
+  const el = Object.fromEntries(ids.map(i => [i, document.getElementById(i)]));
+  const before = (a, b) => !!(el[a].compareDocumentPosition(el[b])
+                              & Node.DOCUMENT_POSITION_FOLLOWING);
+  const firstNumber = document.querySelector('span.num');
+  const rows = cls => Array.from(document.querySelectorAll('table.' + cls + ' tbody tr'))
+      .map(tr => Array.from(tr.cells).map(td => td.innerText.trim()));
+  return {
+    limitations: el['limitations'].innerText,
+    limitationsFirst: ids.slice(1).every(i => before('limitations', i)),
+    numberInsideLimitations: el['limitations'].contains(firstNumber),
+    initiative: document.getElementById('sroi-initiative').nextElementSibling.innerText,
+    collaboration: document.getElementById('sroi-collaboration').nextElementSibling.innerText,
+    sensInitiative: rows('sensitivity-initiative'),
+    sensCollaboration: rows('sensitivity-collaboration'),
+    risk: el['risk'].innerText,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def sections(report):
+    _, path = report
+    return _in_chromium(path, _SECTIONS_JS)
+
+
+def test_limitations_box_comes_first_and_reads_the_validation_file(sections, scarce):
+    assert sections["limitationsFirst"], "the limitations box is not before every number section"
+    text = sections["limitations"]
+    for heading in ("What the model includes", "What it leaves out", "Validation status",
+                    "Valuation in use", "Your own inputs"):
+        assert heading in text
+    # tests/data/validation_results.json (invented values): A and C hold in both seeds, B
+    # (held out) fails in seed 11
+    assert "2 of 3 patterns from the literature hold in every seed" in text
+    assert "of the 2 held out from calibration, 1 hold" in text
+    assert "generated 2026-01-15, seeds 11, 12, 40 sampled designs per seed" in text
+    assert "seed 11: 0.14 (0.07 to 0.22), fails" in text
+    assert "seed 12: n/a (n/a to n/a), holds" in text
+    # the valuation in use, with its source, and the strategist's inputs from the scenario
+    assert "37,450 USD" in text and "Belfield, Levin & Rosen 2012" in text
+    assert "25%" in text  # attribution
+    assert "5 listed" in text and "Anchor grant 250,000 USD a year" in text
+    assert "150,000 USD a year" in text  # backbone budget
+    assert f"{scarce.population.size:,} people" in text
+
+
+def test_validation_status_is_never_invented(base, tmp_path):
+    missing = read_validation_results(tmp_path / "none.json")
+    assert not missing.available and "no validation results file" in missing.reason
+    text = report_html(base, validation=tmp_path / "none.json")
+    assert "Validation status unavailable" in text and "patterns hold" not in text
+    bad = json.loads(VALIDATION_FIXTURE.read_text(encoding="utf-8"))
+    bad["patterns"][1]["holds"] = "yes"
+    del bad["seeds"]
+    (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
+    status = read_validation_results(tmp_path / "bad.json")
+    assert not status.available
+    assert "seeds" in status.reason and "patterns[1].holds" in status.reason
+    (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    assert "cannot be read" in read_validation_results(tmp_path / "broken.json").reason
+    # the fixture is in the validation study's own format (its checker accepts it)
+    from experiments.validation.results import validate_results
+
+    validate_results(json.loads(VALIDATION_FIXTURE.read_text(encoding="utf-8")))
+    good = read_validation_results(VALIDATION_FIXTURE)
+    assert good.available and [p["holds"] for p in good.patterns] == [True, False, True]
+    assert [p["held_out"] for p in good.patterns] == [False, True, True]
+    # the simpler format: held_out as a flag and one interval per pattern
+    simple = {"generated": "2026-02-01", "seeds": [0], "patterns": [
+        {"id": "1", "name": "x", "holds": True, "held_out": True, "interval": [0.1, 0.2],
+         "criterion": "c"}]}
+    (tmp_path / "simple.json").write_text(json.dumps(simple), encoding="utf-8")
+    status = read_validation_results(tmp_path / "simple.json")
+    assert status.available and status.patterns[0]["per_seed"][0]["interval"] == [0.1, 0.2]
+    del simple["patterns"][0]["interval"]
+    simple["patterns"][0]["role"] = "tuned"
+    (tmp_path / "simple.json").write_text(json.dumps(simple), encoding="utf-8")
+    reason = read_validation_results(tmp_path / "simple.json").reason
+    assert "patterns[0].role" in reason and "patterns[0].interval" in reason
+
+
+def test_both_sroi_framings_in_the_browser(sections, base):
+    s = base.summaries
+    for framing in ("initiative", "collaboration"):
+        text = sections[framing]
+        median = np.median(s[f"sroi_{framing}"].dropna())
+        assert f"Median ratio {median:.2f}" in text, framing
+        assert "Value:" in text and "Input:" in text
+    assert "start-of-run rate" in sections["initiative"]
+    assert "cost of collaborating" in sections["collaboration"]
+    # the cost of collaborating is a part of all the money and time
+    assert (s["collaboration_input_pv"] < s["initiative_input_pv"]).all()
+
+
+def test_sensitivity_table_in_the_browser(sections, base, scarce):
+    """The ratio is proportional to (1 - attribution) and to the proxy, so break-even values
+    have closed forms: a* = 1 - (1 - a) / R and p* = p / R for the median ratio R."""
+    v = scarce.valuation
+    for framing in ("initiative", "collaboration"):
+        rows = sections[f"sens{framing.capitalize()}"]
+        assert [r[0] for r in rows] == [
+            "Deadweight", "Attribution", "Displacement", "Drop-off (per year after the horizon)",
+            "Financial proxy (value per outcome-year)"]
+        ratio = float(np.median(base.summaries[f"sroi_{framing}"].dropna()))
+        attribution = dict(zip(["label", "base", "low", "high", "break_even", "change"],
+                               rows[1], strict=True))
+        assert attribution["base"] == f"{v.attribution:.2f} (ratio {ratio:.2f})"
+        assert attribution["high"] == f"0.50: {ratio * 0.5 / (1 - v.attribution):.2f}"
+        a_star = 1 - (1 - v.attribution) / ratio
+        if 0 <= a_star <= 1:
+            assert attribution["break_even"] == f"{a_star:.2f}"
+        else:
+            assert attribution["break_even"] == "not reachable within [0, 1]"
+        proxy = rows[4]
+        if ratio > 0:
+            assert proxy[4] == f"{v.value_per_outcome_year / ratio:,.0f} USD"
+            assert proxy[5] == f"{100 * (1 / ratio - 1):+.0f}%"
+        else:  # a negative value: no proxy brings the ratio to 1
+            assert proxy[4] == "not reachable: the value is not positive"
+        assert "no effect" in rows[3][4]  # projection_years = 0
+
+
+def _sustained(pc: np.ndarray, hold: int = 52) -> bool:
+    run = 0
+    for ok in pc >= 1.0:
+        run = run + 1 if ok else 0
+        if run >= hold:
+            return True
+    return False
+
+
+def test_risk_section_in_the_browser(sections, base):
+    traj = base.trajectories.sort_values(["replication", "step"])
+    text = sections["risk"]
+    stalled = sum(not _sustained(g["population_change_vs_cf"].to_numpy())
+                  for _, g in traj.groupby("replication"))
+    assert f"Stall: {stalled} of {REPS} futures" in text
+    fell = 0
+    for _, g in traj.groupby("replication"):
+        phase = g["phase"].to_numpy()
+        fell += int((phase != phase[0]).any() and phase[-1] == phase[0])
+    assert f"Fall back: {fell} of {REPS} futures" in text
+    final = traj.groupby("replication")["population_change_vs_cf"].last()
+    assert (f"is {final.min():+.2f} points, in replication {int(final.idxmin())}") in text
+    assert "Spending that stopped" in text or "Warning" in text
+
+
+def test_print_stylesheet_gives_a_clean_printout(report):
+    _, path = report
+    script = """() => ({
+      details: getComputedStyle(document.querySelector('details')).display,
+      breakRisk: getComputedStyle(document.querySelector('#risk h2')).breakBefore,
+      breakLimits: getComputedStyle(document.querySelector('#limitations h2')).breakBefore,
+      wide: Array.from(document.images).filter(
+          i => i.getBoundingClientRect().width > document.querySelector('main')
+               .getBoundingClientRect().width + 1).length,
+    })"""
+    screen = _in_chromium(path, script)
+    printed = _in_chromium(path, script, media="print")
+    assert screen["details"] != "none" and printed["details"] == "none"
+    assert screen["breakRisk"] != "page" and printed["breakRisk"] == "page"
+    assert printed["breakLimits"] != "page"  # the box stays on the first page
+    assert printed["wide"] == 0
+
+
+# ---- statistics over some of the futures --------------------------------------------------------
+
+
+def _text(fragment: str) -> str:
+    return re.sub(r"<[^>]+>", "", fragment)
+
+
+def test_subset_statistics_say_how_many_and_never_fake_certainty():
+    few = _text(subset_stat([1.0, np.nan, 3.0], 20, "x", "year"))
+    assert few == "1.0, 3.0 (computed from 2 of 20 futures)"
+    one = _text(subset_stat([4.25], 20, "x", "year"))
+    assert one == "4.2 (computed from 1 of 20 futures)" and " to " not in one
+    same = _text(subset_stat([2.5] * 6, 6, "x", "year"))
+    assert same == "2.5 in all 6 futures"
+    same_subset = _text(subset_stat([2.5] * 6 + [np.nan] * 4, 10, "x", "year"))
+    assert same_subset == "2.5 in all 6 (computed from 6 of 10 futures)"
+    # 21 values 0..20: the 5th and 95th percentiles fall on 1 and 19
+    spread = _text(subset_stat(np.r_[np.arange(21.0), [np.nan] * 19], 40, "x", "year"))
+    assert spread == "median 10.0 (90%: 1.0 to 19.0; computed from 21 of 40 futures)"
+    assert _text(subset_stat(np.arange(21.0), 21, "x", "year")) == "median 10.0 (90%: 1.0 to 19.0)"
+    assert subset_stat([np.nan] * 3, 3, "x", "year") == "none of the 3 futures"
+    median, interval, count = (_text(c) for c in subset_cells([7.0, 9.0], 5, "x", "ratio"))
+    assert (median, interval, count) == ("7.00, 9.00", "no interval from 2 futures",
+                                         "2 of 5 futures")
+
+
+def test_one_future_shows_values_not_intervals(scarce):
+    single = ensemble(scarce.with_overrides({"horizon_years": 2.5}), 1, seed=SEED, n_jobs=1)
+    text = report_html(single)
+    plain = _text(text)
+    # no "x to x" anywhere: an interval from one future would read as certainty
+    assert not re.search(r"(?<![\d.])([+-]?[\d,]+\.?\d*(?: USD)?) to \1(?![\d.])", plain)
+    assert "no interval from 1 future" in plain
+    assert "(computed from" in plain or "all 1 futures" in plain or "only 1 value" in plain
+
+
+def test_high_sroi_from_stopped_spending_is_flagged():
+    """Ten futures of three years; the one with the highest initiative SROI stopped spending
+    money after its first year (partners' time went on), another stopped too but has a low SROI
+    (not flagged); the backbone and measurement money (100 a week) never stopped."""
+    from cisim.report.html import _risk_numbers, _risk_section
+
+    steps = np.arange(157)
+    frames = []
+    for rep in range(10):
+        invest = np.where(steps > 0, 1000.0, 0.0)
+        if rep in (0, 1):
+            invest[steps > 52] = 0.0
+        frames.append(pd.DataFrame({
+            "replication": rep, "step": steps, "year": steps / 52, "phase": "Run",
+            # the income, plus 50 a week of partners' time that goes on after the money
+            "income": invest, "investment": invest + np.where(steps > 0, 50.0, 0.0),
+            "collaboration_cost": np.where(steps > 0, 150.0, 0.0),
+            "population_change_vs_cf": 2.0,
+        }))
+    traj = pd.concat(frames, ignore_index=True)
+    summaries = pd.DataFrame({
+        "replication": range(10), "seed": range(100, 110),
+        "sroi_initiative": [9.0, 0.5, 1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7],
+        "sroi_collaboration": [3.0] * 10,
+        "first_significant_change_year": [1.0] * 9 + [np.nan],
+        "population_change_vs_cf_final": [2.0] * 9 + [-0.5],
+    })
+    risk = _risk_numbers(traj, summaries, 10)
+    assert [(f["framing"], f["replication"]) for f in risk["stopped_spending"]] == [
+        ("initiative", 0)]
+    assert risk["stopped_spending"][0]["late_share"] == 0.0
+    assert risk["stopped_initiative_count"] == 2 and risk["stopped_collaboration_count"] == 0
+    assert risk["stall_count"] == 1 and risk["worst_replication"] == 9
+    assert risk["worst_seed"] == 109 and risk["fell_back_count"] == 0
+    html_text = _text(_risk_section({"risk": risk, "n": 10, "currency": "USD"}))
+    assert "Warning: a high SROI from spending that stopped" in html_text
+    assert "replication 0: initiative SROI 9.00" in html_text
+    assert "In all, 2 of 10 futures' initiative money fell that low" in html_text
+
+
+def test_report_numbers_follow_the_framings(base):
+    num = report_numbers(base)
+    assert set(num["sensitivity"]) == {"initiative", "collaboration"}
+    tables = report_tables(base, num)
+    assert {"key_numbers", "sroi_framings", "sroi_sensitivity", "risk", "forecast", "phases",
+            "futures"} <= set(tables)
+    framings = tables["sroi_framings"].set_index("framing")
+    assert framings.loc["initiative", "median"] == pytest.approx(
+        np.median(base.summaries["sroi_initiative"].dropna()))

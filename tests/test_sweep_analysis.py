@@ -102,6 +102,56 @@ def test_factorial_main_effects(tmp_path):
                            sampler="factorial", n=1, sampler_options={"levels": 5})
     assert len(store.points()) == 25
     a = analyze(store)
-    s1 = a.indices.set_index("parameter")["value"]
+    s1 = a.indices.query("index == 'S1'").set_index("parameter")["value"]
     # additive: eta^2 = 4 / 5 and 1 / 5 exactly
     assert s1["a"] == pytest.approx(0.8) and s1["b"] == pytest.approx(0.2)
+
+
+def test_pawn_sees_an_interaction_only_parameter_and_not_a_dummy(tmp_path):
+    def ishigami_and_dummy(params, seed):
+        return ishigami({k: params[k] for k in ("x1", "x2", "x3")}, seed)
+
+    space = {**SPACE, "dummy": [0.0, 1.0]}
+    store = sweep_function(ishigami_and_dummy, space, tmp_path / "s", sampler="latin", n=2000,
+                           seed=4)
+    a = analyze(store, num_resamples=50)
+    pawn = a.indices.query("index == 'PAWN'").set_index("parameter")
+    # x3 has no first-order effect (S1 = 0) but changes the output's distribution with x1
+    assert pawn.loc["x3", "lower"] > pawn.loc["dummy", "value"]
+    assert pawn.loc["x3", "value"] - pawn.loc["dummy", "value"] > 0.02
+    assert min(pawn.loc["x1", "lower"], pawn.loc["x2", "lower"]) > pawn.loc["x3", "upper"]
+    assert (pawn["conf"] > 0).all()
+
+
+def test_sobol_convergence_reports_the_leading_blocks(tmp_path):
+    from cisim.sweep.analyze import sobol_convergence
+
+    store = sweep_function(ishigami, SPACE, tmp_path / "s", sampler="sobol", n=1024, seed=3)
+    conv = sobol_convergence(store, "y", num_resamples=50)
+    assert sorted(conv["n"].unique()) == [256, 512, 1024]
+    st = conv.query("index == 'ST'").pivot(index="n", columns="parameter", values="value")
+    # the estimates settle toward the analytic values as N grows
+    err = (st - np.asarray(ISHIGAMI_ST)).abs().max(axis=1)
+    assert err.loc[1024] < 0.1
+    ci = conv.query("index == 'ST'").groupby("n")["conf"].mean()
+    assert ci.loc[1024] < ci.loc[256]
+
+
+def test_pawn_median_is_salibs():
+    from SALib.analyze import pawn
+
+    from cisim.sweep.analyze import pawn_median
+
+    rng = np.random.default_rng(5)
+    X = rng.random((1501, 3))
+    for y in (X @ [1.0, 2.0, 0.0] + rng.random(1501), np.round(X @ [1.0, 0.5, 0.2], 1)):
+        ours = pawn_median(X, y)
+        theirs = pawn.analyze({"num_vars": 3, "names": ["a", "b", "c"],
+                               "bounds": [[0.0, 1.0]] * 3}, X, y, S=10)["median"]
+        assert np.allclose(ours, theirs, atol=1e-12)
+
+
+def test_a_zero_bootstrap_seed_is_refused(tmp_path):
+    store = sweep_function(ishigami, SPACE, tmp_path / "s", sampler="latin", n=20, seed=3)
+    with pytest.raises(ValueError, match="positive"):
+        analyze(store, seed=0)

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cisim.cli import main
-from cisim.priors import ParameterDistribution, registry
+from cisim.priors import ParameterDistribution, _schema_default, registry
 from cisim.report.compare import run_comparison
 from cisim.report.html import report_html
 from cisim.scenario import Scenario
@@ -57,6 +57,11 @@ def drawn() -> ParameterDistribution:
     dist = ParameterDistribution.from_priors()
     assert dist.names, "the priors table has no parameter to draw"
     return dist
+
+
+def _float_path(paths: list[str]) -> str:
+    """The first path whose field takes any real number (integer fields round the draws)."""
+    return next(p for p in paths if isinstance(_schema_default(p), float))
 
 
 # ---- draws ---------------------------------------------------------------------------------------
@@ -126,7 +131,7 @@ def test_unknown_parameters_keyword_is_refused(tiny):
 
 def test_compare_gives_every_design_the_same_draws_except_pinned_paths(tiny, drawn):
     free = [p for p in drawn.names if p not in drawn.pinned(tiny)]
-    pin = free[0]
+    pin = _float_path(free)
     lo, hi = registry()[pin].support()
     value = lo + 0.37 * (min(hi, 10 * lo + 1) - lo)
     other = tiny.with_overrides({pin: value})
@@ -360,7 +365,7 @@ def test_cli_parameter_options_are_validated(tiny_file, tmp_path):
 def test_cli_run_with_a_posterior_file_records_and_reports_it(tiny_file, tmp_path, drawn):
     free = [p for p in drawn.names if p not in drawn.pinned(Scenario.from_toml(
         tiny_file.read_text(encoding="utf-8")))]
-    p = free[0]
+    p = _float_path(free)
     lo, hi = registry()[p].support()
     values = [lo + 0.25 * (min(hi, 10 * lo + 1) - lo), lo + 0.5 * (min(hi, 10 * lo + 1) - lo)]
     post = tmp_path / "post.csv"

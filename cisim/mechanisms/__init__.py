@@ -1,4 +1,4 @@
-"""The mechanisms of the model, one module per component of the refined model (seed 000).
+"""The mechanisms of the model, one module per component of the refined model (2021).
 
 Each mechanism is a small class with a ``component`` name (the key of its phase emphasis) and a
 ``step(model, world)`` method that reads and writes the arrays of one :class:`~cisim.world.World`.

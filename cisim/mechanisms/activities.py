@@ -1,16 +1,17 @@
 """Mutually reinforcing activities: partners re-tune their effort toward a coordinated plan.
 
-Seed 002: "each participant undertakes the specific set of activities at which it excels in a
-way that supports and is coordinated with the actions of others"; the causes and the solutions
-are interdependent. The plan gives each partner an allocation over strategy areas, proportional
-to its expertise, such that the partnership's capacity covers the needs *as the partners see
-them* (assumed needs corrected by engagement and measured data: data-driven management, seed
-000). Partners move toward the plan at a speed set by their trust, the agreement, the
-coordination capacity and measurement; at the same speed they redesign their services around
-what engagement has taught them of the real needs (the *fit* of services). Effort several
-partners put into the same area without coordination is partly wasted (duplication); an area
-with less capacity than its share of needs is under-covered, which blunts the services in the
-other areas (complementary needs, in the population kernel).
+Kania & Kramer 2011: "each participant undertakes the specific set of activities at which it excels
+in a way that supports and is coordinated with the actions of others"; the causes and the solutions
+are interdependent. The plan gives each partner an allocation over strategy areas, proportional to
+its expertise, such that the partnership's capacity covers the needs *as the partners see them*
+(assumed needs corrected by engagement and measured data: data-driven management, Save the
+Children Sweden 2021).
+Partners move toward the plan at a speed set by their trust, the agreement, the coordination
+capacity and measurement; at the same speed they redesign their services around what engagement has
+taught them of the real needs (the *fit* of services). Effort several partners put into the same
+area without coordination is partly wasted (duplication); an area with less capacity than its share
+of needs is under-covered, which blunts the services in the other areas (complementary needs, in the
+population kernel).
 """
 
 from __future__ import annotations

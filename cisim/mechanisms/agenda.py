@@ -1,13 +1,13 @@
 """Common agenda: agenda positions converge through trust-weighted bounded confidence.
 
-Seed 002: "each organization often has a slightly different definition of the problem and the
-ultimate goal ... collective impact requires that these differences be discussed and resolved."
-Pairs that interacted this week and lie within the confidence bound (Deffuant et al. 2000),
-widened by facilitation, move toward each other by ``convergence_rate`` times their trust,
-champions (more influence) moving less and pulling more. At meetings the backbone's facilitation
-pulls attendees toward a shared proposal, the influence-weighted centre of those present (seed
-003: the backbone guides vision and strategy). Agreement is ``1 - 2 x`` the mean distance of
-active partners from their influence-weighted centre, clipped to [0, 1].
+Kania & Kramer 2011: "each organization often has a slightly different definition of the problem and
+the ultimate goal ... collective impact requires that these differences be discussed and resolved."
+Pairs that interacted this week and lie within the confidence bound (Deffuant et al. 2000), widened
+by facilitation, move toward each other by ``convergence_rate`` times their trust, champions (more
+influence) moving less and pulling more. At meetings the backbone's facilitation pulls attendees
+toward a shared proposal, the influence-weighted centre of those present (NCIOM task force: the
+backbone guides vision and strategy). Agreement is ``1 - 2 x`` the mean distance of active
+partners from their influence-weighted centre, clipped to [0, 1].
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Backbone (orchestrator) support: capacity that absorbs the cost of coordination.
 
-Seed 002: "coordination takes time, and none of the participating organizations has any to
-spare"; the backbone's three roles are project manager, data manager and facilitator. Each role's
-saturation is its funded FTE against what the number of partners requires. Facilitation quality
-is the facilitator's saturation times skill; coordination capacity is the project manager's; the
-data manager's feeds shared measurement. Without a backbone, partners coordinate themselves at a
-low ``self_coordination`` level and carry the coordination hours, which costs them service
-capacity and frays collaboration (seed 002; Turner et al. 2012).
+Kania & Kramer 2011: "coordination takes time, and none of the participating organizations has any
+to spare"; the backbone's three roles are project manager, data manager and facilitator. Each role's
+saturation is its funded FTE against what the number of partners requires. Facilitation quality is
+the facilitator's saturation times skill; coordination capacity is the project manager's; the data
+manager's feeds shared measurement. Without a backbone, partners coordinate themselves at a low
+``self_coordination`` level and carry the coordination hours, which costs them service capacity and
+frays collaboration (Kania & Kramer 2011; Turner et al. 2012).
 """
 
 from __future__ import annotations

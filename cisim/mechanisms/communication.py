@@ -1,12 +1,12 @@
 """Continuous communication: meetings build and break trust between partners.
 
-Seed 002: "participants need several years of regular meetings to build up enough experience
-with each other"; leaders met monthly or biweekly, with external facilitators. Attendance is the
-scenario's attendance times each partner's commitment. At a meeting each attendee works with a
-few others (``contacts_per_meeting``); an interaction is good with a chance raised by
-facilitation and lowered by agenda distance, a non-neutral backbone and overload from unabsorbed
-coordination work. Trust follows the asymmetric update of Pant & Yu (2025) (slow to build, fast
-to lose; Slovic 1993) in :func:`cisim.kernels.meeting_interactions`, and decays without contact.
+Kania & Kramer 2011: "participants need several years of regular meetings to build up enough
+experience with each other"; leaders met monthly or biweekly, with external facilitators. Attendance
+is the scenario's attendance times each partner's commitment. At a meeting each attendee works with
+a few others (``contacts_per_meeting``); an interaction is good with a chance raised by facilitation
+and lowered by agenda distance, a non-neutral backbone and overload from unabsorbed coordination
+work. Trust follows the asymmetric update of Pant & Yu (2025) (slow to build, fast to lose; Slovic
+1993) in :func:`cisim.kernels.meeting_interactions`, and decays without contact.
 """
 
 from __future__ import annotations

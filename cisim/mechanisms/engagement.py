@@ -1,11 +1,11 @@
 """Beneficiary engagement: services that fit real rather than assumed needs.
 
-Seed 000: "actively engaging the beneficiaries throughout the initiative is foundational";
-the Re-design phase revisits the needs analysis and re-aligns with the beneficiaries. Engagement
-``E`` grows toward 1 at ``engagement_rate_per_year x intensity``; it raises take-up of services,
-the fit that services can reach once partners redesign them (``fit_floor + (1 - fit_floor) E``,
-see :mod:`.activities`) and moves
-the needs the partners assume toward the real ones, with a jump when Re-design begins.
+Save the Children Sweden 2021: "actively engaging the beneficiaries throughout the initiative is
+foundational"; the Re-design phase revisits the needs analysis and re-aligns with the
+beneficiaries. Engagement ``E`` grows toward 1 at ``engagement_rate_per_year x intensity``; it
+raises take-up of services, the fit that services can reach once partners redesign them
+(``fit_floor + (1 - fit_floor) E``, see :mod:`.activities`) and moves the needs the partners
+assume toward the real ones, with a jump when Re-design begins.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Investment: money into the pooled fund, funders reacting to measured results.
 
-Seed 000 (investment component: early financial and human capital, funders involved from the
-initial phase) and seed 003 (financial resources for at least 2-3 years with an anchor funder).
-Each funding line is reviewed when its commitment ends; with ``conditional_on_results`` a funder
-renews with log-odds rising with the measured population change and with early involvement.
-The backbone is paid first, then the data system, then programmes. The counterfactual world gets
-exactly the factual world's money each week, all of it for programmes ("the same money").
+Save the Children Sweden 2021 (investment component: early financial and human capital, funders
+involved from the initial phase) and NCIOM task force (financial resources for at least 2-3 years
+with an anchor funder). Each funding line is reviewed when its commitment ends; with
+``conditional_on_results`` a funder renews with log-odds rising with the measured population change
+and with early involvement. The backbone is paid first, then the data system, then programmes. The
+counterfactual world gets exactly the factual world's money each week, all of it for programmes
+("the same money").
 """
 
 from __future__ import annotations
@@ -72,11 +73,12 @@ class Investment:
             if t >= line.end_step:
                 self._review(model, world, idx, line, t)
         income = 0.0
-        if cliff is None or t < cliff * STEPS_PER_YEAR:
-            for line in world.funding:
-                if line.active and t >= line.start_step:
-                    income += line.amount / STEPS_PER_YEAR
-        elif not self._cliff_logged:
+        paying = cliff is None or t < cliff * STEPS_PER_YEAR
+        for line in world.funding:
+            line.paid = (line.amount / STEPS_PER_YEAR
+                         if paying and line.active and t >= line.start_step else 0.0)
+            income += line.paid
+        if not paying and not self._cliff_logged:
             self._cliff_logged = True
             model.log(world, "funding", f"funding cliff: all money stops after {cliff:g} years")
         world.income = income

@@ -1,10 +1,10 @@
 """Shared measurement: a data system that matures and makes measured outcomes trustworthy.
 
-Seed 002: shared measurement on a short list of indicators keeps efforts aligned and lets
-participants hold each other accountable; seed 003: it needs a strong data partner, substantial
-funding and ongoing staffing from the backbone. Maturity ``M`` grows with the data manager's
-saturation, the money for the data system and the partners' willingness to share (trust and
-their own data maturity), and decays when unmaintained. Measured outcome rates lag the true ones
+Kania & Kramer 2011: shared measurement on a short list of indicators keeps efforts aligned and lets
+participants hold each other accountable; NCIOM task force: it needs a strong data partner,
+substantial funding and ongoing staffing from the backbone. Maturity ``M`` grows with the data
+manager's saturation, the money for the data system and the partners' willingness to share (trust
+and their own data maturity), and decays when unmaintained. Measured outcome rates lag the true ones
 by ``report_lag_weeks x (1 - M)`` and carry noise of ``noise_pp x (1 - M)`` points; they drive
 funders' renewals, data-driven management (:mod:`.activities`) and accountability (:mod:`.value`).
 Organisations working in isolation keep their initial data practice.
@@ -43,7 +43,7 @@ class SharedMeasurement:
         dyn = sc.dynamics
         if not world.isolated and m.shared:
             # Staff alone get half way; the data system's money (tools, data sharing
-            # agreements) the rest (seed 003: "substantial funding").
+            # agreements) the rest (NCIOM task force: "substantial funding").
             funded = 0.5
             if m.investment_per_year > 0:
                 funded += 0.5 * world.measurement_spend * STEPS_PER_YEAR / m.investment_per_year

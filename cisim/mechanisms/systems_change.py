@@ -1,12 +1,12 @@
 """Systems change: sustained aligned work changes services, practices and policies.
 
-Seed 004: "population change generally stemmed from changes in services, practices, and
-policies"; seed 003: the backbone advances policy and builds public will. Services change grows
-with alignment and agreement, practices change with alignment and measurement (data used to
-adapt strategies); both erode without aligned work. Policy changes are discrete wins, with a
-weekly chance proportional to advocacy, changed practices, agreement and the champions' influence;
-a win lasts. Changed services and practices make services more effective for those served;
-changed policy lowers the barriers of the whole population, served or not.
+ORS Impact 2018: "population change generally stemmed from changes in services, practices, and
+policies"; NCIOM task force: the backbone advances policy and builds public will. Services change
+grows with alignment and agreement, practices change with alignment and measurement (data used to
+adapt strategies); both erode without aligned work. Policy changes are discrete wins, with a weekly
+chance proportional to advocacy, changed practices, agreement and the champions' influence; a win
+lasts. Changed services and practices make services more effective for those served; changed policy
+lowers the barriers of the whole population, served or not.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Partners' realised value and commitment (accountability and momentum).
 
-Seed 000: partners seek different value (social impact, knowledge, reputation, engagement) and
-"the partner values can be very different for each partner"; seed 001: maintaining momentum is a
-challenge; seed 002: shared measurement lets participants hold each other accountable; Ansell &
-Gash (2008): small wins feed commitment. Each week a partner realises value of each kind at a rate
-in [0, 1]; its satisfaction is the rate weighted by what it seeks. Commitment relaxes toward a
-target that rises with satisfaction and accountability (measurement maturity) and falls with
-unabsorbed coordination work; fatigue erodes it. A partner whose commitment falls below 0.1
-leaves the partnership (it keeps serving the population alone).
+Save the Children Sweden 2021: partners seek different value (social impact, knowledge, reputation,
+engagement) and "the partner values can be very different for each partner"; Sopact 2019:
+maintaining momentum is a challenge; Kania & Kramer 2011: shared measurement lets participants hold
+each other accountable; Ansell & Gash (2008): small wins feed commitment. Each week a partner
+realises value of each kind at a rate in [0, 1]; its satisfaction is the rate weighted by what it
+seeks. Commitment relaxes toward a target that rises with satisfaction and accountability
+(measurement maturity) and falls with unabsorbed coordination work; fatigue erodes it. A partner
+whose commitment falls below 0.1 leaves the partnership (it keeps serving the population alone).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 EXIT_COMMITMENT = 0.1
 VISIBILITY = {
-    "initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0,  # refined (seed 000)
-    "initiate": 0.2, "organize": 0.4, "sustain": 0.7,  # NCIOM (seed 003)
+    "initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0,  # refined model (2021)
+    "initiate": 0.2, "organize": 0.4, "sustain": 0.7,  # NCIOM (NCIOM task force)
 }
 
 

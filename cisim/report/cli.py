@@ -1,4 +1,4 @@
-"""Command-line handlers of ``cisim report`` and ``cisim compare`` (issue 5).
+"""Command-line handlers of ``cisim report`` and ``cisim compare``.
 
 ``cisim report FILE.toml`` runs an ensemble of a design and writes the strategist's HTML report;
 ``cisim report DIR`` writes it from the results ``cisim run`` saved in DIR. ``cisim compare A.toml
@@ -34,15 +34,18 @@ def add_parser(subparsers: Any) -> None:
         "report",
         help="write the strategist's HTML report of a design",
         description="Run an ensemble of a scenario (or read the results 'cisim run' wrote to a "
-        "directory) and write a self-contained HTML report: what to expect, when, how sure, "
-        "at what return and cost.",
+        "directory) and write a self-contained HTML report: its assumptions and limitations, "
+        "what to expect, when, how sure, with what risk, at what return (the SROI guide's "
+        "initiative and collaboration framings, with a sensitivity table) and cost. The "
+        "report's tables are written as CSV files next to it (report.html -> "
+        "report_tables/*.csv); the HTML prints cleanly from a browser.",
     )
     p.add_argument("path", metavar="FILE|DIR",
                    help="scenario TOML file, or a results directory written by 'cisim run'")
     _ensemble_options(p)
     p.add_argument("-o", "--out", metavar="FILE", default=None,
                    help="HTML file to write (default: out/<scenario>/report.html, or "
-                   "DIR/report.html)")
+                   "DIR/report.html); its CSV tables go to <FILE stem>_tables/")
     p.set_defaults(func=cmd_report)
 
     c = subparsers.add_parser(
@@ -123,7 +126,7 @@ def _ensemble_options(p: argparse.ArgumentParser) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     """Handle ``cisim report``; return the exit status."""
     from cisim.cli import EXIT_INVALID, EXIT_OK, UsageError
-    from cisim.report.html import write_report
+    from cisim.report.html import tables_dir, write_report
 
     path = Path(args.path)
     if path.is_dir():
@@ -148,7 +151,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"cisim: cannot write the report to {out}: {err}", file=sys.stderr)
         return EXIT_INVALID
-    print(f"Report written to {out} (generated in {time.perf_counter() - start:.1f} s)")
+    print(f"Report written to {out} (generated in {time.perf_counter() - start:.1f} s); "
+          f"its tables as CSV in {tables_dir(out)}")
     return EXIT_OK
 
 
@@ -206,6 +210,7 @@ def load_results(directory: Path) -> Any:
         phases=read("phases.csv", False),
         summaries=summaries,
         partner_values=read("partner_values.parquet", False),
+        costs=read("costs.csv", False),
         **extra,
     )
 
@@ -230,11 +235,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         labels.append(scenarios[-1].name)
         sources.append(str(file) + _overrides_text(args.set))
     for items in args.what_if:
-        overrides = parse_sets(items)
-        what = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        variant = scenarios[0].with_overrides(overrides, source=f"--what-if {' '.join(items)}")
+        variant = _load(Path(args.files[0]), args.set, parse_sets(items),
+                        source=f"--what-if {' '.join(items)}")
         scenarios.append(variant)
-        labels.append(f"{scenarios[0].name} [{what}]")
+        labels.append(variant.name)
         sources.append(f"{sources[0]} with --what-if {' '.join(items)}")
     if len(scenarios) < 2:
         raise UsageError("compare needs at least two designs: give two or more files, or one "
@@ -271,10 +275,17 @@ def _assumptions_text(comparison: Any) -> str:
 
 
 def _comparison_text(comparison: Any) -> str:
+    from cisim.provenance import changes_of
+    from cisim.report.compare import design_lines
+
     lines = [f"{len(comparison.labels)} designs, "
              f"{int(comparison.probabilities['n'].iloc[0])} paired replications each"
              + (" (common random numbers)." if comparison.crn else "."),
              _assumptions_text(comparison)]
+    for d in comparison.designs:
+        lines.extend(f"  {d.label}: {line}" for line in changes_of(d.result.scenario))
+    lines.append("")
+    lines.extend(design_lines(comparison))
     for metric in comparison.metrics:
         lines.append("")
         lines.append(f"P(row beats column) on {metric.label}:")
@@ -295,15 +306,16 @@ def _comparison_text(comparison: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _load(path: Path, sets: list[str]) -> Any:
+def _load(path: Path, sets: list[str], what_if: dict[str, Any] | None = None,
+          source: str | None = None) -> Any:
+    """Read a scenario file and apply ``--set`` (and ``--what-if``), recording the changes."""
     from cisim.cli import parse_sets
+    from cisim.provenance import derive
     from cisim.scenario import load_scenario
 
-    overrides = parse_sets(sets)
-    scenario = load_scenario(path)
-    if overrides:
-        scenario = scenario.with_overrides(overrides, source=f"--set (applied to {path})")
-    return scenario
+    changes = [("--set", parse_sets(sets)), ("--what-if", what_if or {})]
+    return derive(load_scenario(path), changes, str(path),
+                  source=source or f"--set (applied to {path})")
 
 
 def _overrides_text(sets: list[str]) -> str:

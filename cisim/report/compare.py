@@ -21,6 +21,14 @@ for B is estimated by a paired bootstrap: replications are resampled with the sa
 both designs (keeping the CRN pairing), ties again count one half; its standard error is the
 Monte Carlo error of that share, and the per-design table gives each 10th percentile with its
 bootstrap standard error.
+
+A statistic that only some futures have (the year of a significant change exists only where one
+came; the cost per outcome-year only where outcome-years were gained) always says on how many
+futures it rests, and with fewer than five values, or values that do not differ, it lists them
+instead of drawing an interval (:func:`describe_subset`); the share of futures reaching a
+significant change stands next to its timing. Costs come from each ensemble's cost ledger
+(:mod:`cisim.costs`): total investment and its sources side by side with the cost per
+outcome-year, drawn on a log axis so that one dear future cannot flatten the others.
 """
 
 from __future__ import annotations
@@ -39,9 +47,12 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from cisim.costs import cost_totals
 from cisim.io import write_text_atomic
+from cisim.provenance import changes_of
 from cisim.report.figures import bands
 from cisim.report.html import figure_data_uri, fmt, html_table, number_span, page
+from cisim.simulate import SIGNIFICANT_CHANGE_PP
 
 __all__ = [
     "METRICS",
@@ -51,6 +62,10 @@ __all__ = [
     "beat_probability",
     "compare_results",
     "comparison_html",
+    "cost_table",
+    "costs_figure",
+    "describe_subset",
+    "design_lines",
     "distributions_figure",
     "paired_scores",
     "probability_figure",
@@ -62,6 +77,9 @@ __all__ = [
 
 RISK_PERCENTILE = 10.0
 N_BOOTSTRAP = 2000
+#: Fewest futures with a value for which a 90% interval is shown; with fewer, the values are
+#: listed (an interval from one to four values is mostly the values themselves).
+MIN_FOR_INTERVAL = 5
 
 
 @dataclass(frozen=True)
@@ -198,6 +216,83 @@ def _bootstrap_se_of_quantile(values: Any, q: float, n_boot: int, seed: int) -> 
 
 
 # --------------------------------------------------------------------------------------------
+# Honest statistics of a subset of futures
+# --------------------------------------------------------------------------------------------
+
+
+def _plain(value: float, kind: str, currency: str) -> str:
+    if kind == "money" and math.isfinite(value):
+        for div, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+            if abs(value) >= div:
+                return f"{value / div:.3g}{suffix} {currency}".rstrip()
+    return fmt(value, kind, currency)
+
+
+def describe_subset(values: Any, n: int | None = None, kind: str = "level", currency: str = "",
+                    what: str = "futures", count: bool = True) -> str:
+    """Describe values that only some futures have, without overstating what they show.
+
+    With at least :data:`MIN_FOR_INTERVAL` values that differ: the median and the 90% interval
+    (5th to 95th percentile). With fewer values, or all equal: the values themselves, never an
+    interval such as "2.2 to 2.2". Whenever some futures have no value, the text says how many
+    have one ("1 of 20 futures").
+
+    Args:
+        values: One value per future; NaN (or None) where the future has none.
+        n: The number of futures (default: the number of values).
+        kind: Number format (see :func:`cisim.report.html.fmt`; ``money`` is shortened to
+            k/M/bn).
+        currency: The currency of ``money`` values.
+        what: The plural noun of the futures ("futures", "replications").
+        count: Say how many futures have a value (leave it to the caller when False).
+
+    Returns:
+        Plain text, e.g. ``median 2.8 (90% interval 2.1 to 4.0), 18 of 20 futures`` or
+        ``2.2 (1 of 20 futures; too few for an interval)``.
+
+    """
+    arr = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float)
+    total = int(arr.size if n is None else n)
+    finite = np.sort(arr[np.isfinite(arr)])
+    k = int(finite.size)
+    if k == 0:
+        return f"none of {total} {what}" if count else "no value"
+    notes = [f"{k} of {total} {what}"] if count and k < total else []
+
+    def note(*extra: str) -> str:
+        parts = notes + list(extra)
+        return f" ({'; '.join(parts)})" if parts else ""
+
+    if k == 1:
+        return f"{_plain(finite[0], kind, currency)}{note('too few for an interval')}"
+    if float(np.ptp(finite)) == 0.0:
+        return f"{_plain(finite[0], kind, currency)} in each{note('no spread')}"
+    if k < MIN_FOR_INTERVAL:
+        listed = ", ".join(_plain(v, kind, currency) for v in finite)
+        return f"values {listed}{note('too few for an interval')}"
+    lo, med, hi = (_plain(v, kind, currency) for v in np.percentile(finite, [5, 50, 95]))
+    if lo == hi:  # the spread is below the precision shown
+        return f"{med} in each{note('differences below the precision shown')}"
+    return f"median {med} (90% interval {lo} to {hi}){note()}"
+
+
+def _reach_text(values: Any, n: int) -> str:
+    """'18 of 20 futures (90%), year ...' for the time to an event that may never come."""
+    arr = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float)
+    k = int(np.isfinite(arr).sum())
+    if k == 0:
+        return f"in none of {n} futures by the horizon"
+    when = describe_subset(arr, kind="year", count=False)
+    for start, phrase in (("median ", "median year "), ("values ", "in years ")):
+        if when.startswith(start):
+            when = phrase + when[len(start):]
+            break
+    else:
+        when = "in year " + when
+    return f"in {k} of {n} futures ({100 * k / n:.0f}%), {when}"
+
+
+# --------------------------------------------------------------------------------------------
 # Comparison
 # --------------------------------------------------------------------------------------------
 
@@ -229,6 +324,10 @@ class Comparison:
             ``missing`` (replications without a value).
         crn: Whether every design used the same replication seeds (common random numbers).
         seed: The master seed, when known.
+        metrics: The outcomes compared.
+        costs: Per design and replication: ``total`` investment (money into the pooled fund
+            plus coordination time), its parts by source, the uses of the pooled fund,
+            ``cost_per_outcome_year`` and ``outcome_years_gained`` (see :func:`cost_table`).
     """
 
     designs: list[Design]
@@ -237,6 +336,7 @@ class Comparison:
     crn: bool
     seed: int | None = None
     metrics: tuple[Metric, ...] = field(default=METRICS)
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def labels(self) -> list[str]:
@@ -330,8 +430,76 @@ def compare_results(
                 "p10_se": _bootstrap_se_of_quantile(finite, RISK_PERCENTILE, n_boot, 1),
                 "missing": int(values.size - finite.size), "n": int(values.size),
             })
+    costs = pd.concat([_design_costs(d) for d in designs], ignore_index=True)
     return Comparison(designs, probabilities, pd.DataFrame(summary_rows), crn, seed,
-                      tuple(metrics))
+                      tuple(metrics), costs)
+
+
+def _design_costs(design: Design) -> pd.DataFrame:
+    """Per replication of a design: investment totals and the cost per outcome-year."""
+    res = design.result
+    summaries = res.summaries
+    if "replication" in summaries.columns:
+        summaries = summaries.sort_values("replication").set_index("replication")
+    costs = getattr(res, "costs", None)
+    if isinstance(costs, pd.DataFrame) and not costs.empty:
+        frame = cost_totals(costs).set_index("replication").reindex(summaries.index)
+    else:  # results saved before the cost ledger: the total only
+        total = summaries.get("cumulative_investment", pd.Series(np.nan, summaries.index))
+        frame = pd.DataFrame({"total": total}, index=summaries.index)
+    for col in ("cost_per_outcome_year", "outcome_years_gained"):
+        frame[col] = pd.to_numeric(summaries.get(col, pd.Series(np.nan, summaries.index)),
+                                   errors="coerce")
+    frame.index.name = "replication"
+    frame = frame.reset_index()
+    frame.insert(0, "design", design.label)
+    return frame
+
+
+#: Parts of the investment shown per design, as (column of the cost frame, label).
+COST_PARTS: tuple[tuple[str, str], ...] = (
+    ("funding stream", "Funding streams"),
+    ("partner grant", "Partners' grants"),
+    ("coordination time", "Coordination time"),
+)
+
+
+def cost_table(comparison: Comparison) -> pd.DataFrame:
+    """Totals and cost per outcome side by side, one row per design.
+
+    Returns:
+        Columns ``design``, ``n``, ``total_median``, ``total_p5``, ``total_p95``, the median of
+        each part in :data:`COST_PARTS` (0 when the design has none), ``cost_per_outcome_median``
+        and ``cost_per_outcome_count`` (futures that gained outcome-years, where the cost per
+        outcome exists), ``outcome_years_median``.
+
+    """
+    rows = []
+    for label in comparison.labels:
+        c = comparison.costs[comparison.costs["design"] == label]
+        total = _finite(c["total"]) if "total" in c.columns else np.array([])
+        cpo = _finite(c["cost_per_outcome_year"]) if len(c) else np.array([])
+        row: dict[str, Any] = {
+            "design": label, "n": len(c),
+            "total_median": _pct_or_nan(total, 50), "total_p5": _pct_or_nan(total, 5),
+            "total_p95": _pct_or_nan(total, 95),
+        }
+        for col, _ in COST_PARTS:
+            row[col] = _pct_or_nan(_finite(c[col]), 50) if col in c.columns else float("nan")
+        row["cost_per_outcome_median"] = _pct_or_nan(cpo, 50)
+        row["cost_per_outcome_count"] = int(cpo.size)
+        row["outcome_years_median"] = _pct_or_nan(_finite(c.get("outcome_years_gained", [])), 50)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _finite(values: Any) -> np.ndarray:
+    arr = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float)
+    return arr[np.isfinite(arr)]
+
+
+def _pct_or_nan(arr: np.ndarray, q: float) -> float:
+    return float(np.percentile(arr, q)) if arr.size else float("nan")
 
 
 def run_comparison(
@@ -431,7 +599,7 @@ def probability_figure(comparison: Comparison) -> Figure:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8,
                      label="P(row design beats column design)")
     fig.suptitle("Probability that each design (row) beats each other (column), "
-                 "over paired replications")
+                 "over paired replications" + _changes_note(comparison))
     return fig
 
 
@@ -462,12 +630,16 @@ def distributions_figure(comparison: Comparison) -> Figure:
             missing.append(int((~np.isfinite(values)).sum()))
         positions = np.arange(1, k + 1)
         shown = [j for j in range(k) if data[j].size]
-        if shown:
-            parts = ax.boxplot([data[j] for j in shown], positions=positions[shown],
+        boxed = [j for j in shown if data[j].size >= MIN_FOR_INTERVAL]
+        if boxed:
+            parts = ax.boxplot([data[j] for j in boxed], positions=positions[boxed],
                                widths=0.5, patch_artist=True, showfliers=True)
-            for j, box in zip(shown, parts["boxes"], strict=True):
+            for j, box in zip(boxed, parts["boxes"], strict=True):
                 box.set_facecolor(_COLOURS[j % len(_COLOURS)])
                 box.set_alpha(0.5)
+        for j in (j for j in shown if j not in boxed):  # too few for a box: the values
+            ax.scatter(np.full(data[j].size, positions[j]), data[j], marker="D", s=24,
+                       color=_COLOURS[j % len(_COLOURS)], zorder=3)
         if not shown:
             ax.text(0.5, 0.5, "No replication has a value", ha="center", va="center",
                     transform=ax.transAxes)
@@ -479,12 +651,107 @@ def distributions_figure(comparison: Comparison) -> Figure:
                         label="10th percentile (risk)" if j == shown[0] else None)
             if shown:
                 ax.legend(loc="best", fontsize="small")
-        ax.set_xticks(positions, [f"{s}\n({m} missing)" if m else s
-                                  for s, m in zip(short, missing, strict=True)],
+        n_all = [data[j].size + missing[j] for j in range(k)]
+        ax.set_xticks(positions, [f"{s}\n(only {data[j].size} of {n_all[j]})" if m else s
+                                  for j, (s, m) in enumerate(zip(short, missing, strict=True))],
                       fontsize="small")
-        ax.set_title(metric.label, fontsize="medium")
+        title = metric.label
+        if metric.kind == "money" and shown and all((data[j] > 0).all() for j in shown):
+            ax.set_yscale("log")  # one dear future must not flatten the others
+            title += " (log scale)"
+        ax.set_title(title, fontsize="medium")
         ax.grid(True, axis="y", alpha=0.3)
-    fig.suptitle("Outcomes of each design across replications")
+    fig.suptitle("Outcomes of each design across replications" + _changes_note(comparison))
+    return fig
+
+
+def _changes_note(comparison: Comparison) -> str:
+    """A second title line naming the command-line changes of the designs (empty if none)."""
+    seen: list[str] = []
+    for d in comparison.designs:
+        for line in changes_of(d.result.scenario):
+            flags = line.partition(": ")[2]
+            if flags and flags not in seen:
+                seen.append(flags)
+    if not seen:
+        return ""
+    return "\n" + textwrap.shorten("Changed on the command line: " + "; ".join(seen), 160)
+
+
+def costs_figure(comparison: Comparison) -> Figure:
+    """Investment per design by source, and the cost per outcome-year on a log axis.
+
+    Left: stacked medians of the investment's parts (funding streams, partners' grants,
+    coordination time). Right: every future's cost per outcome-year gained on a log axis (one
+    dear future cannot flatten the others), with a box of the middle half; futures beyond the
+    whiskers are labelled with their value, and futures that gained no outcome-years (no cost
+    per outcome) are counted under each design.
+
+    Returns:
+        The figure.
+
+    """
+    table = cost_table(comparison)
+    k = len(comparison.labels)
+    fig, axes = _new(11, 4.2, 1, 2)
+    ax_inv, ax_cpo = axes[0]
+    short = [lab if len(lab) <= 18 else lab[:17] + "…" for lab in comparison.labels]
+    positions = np.arange(1, k + 1)
+    cur = str(getattr(getattr(comparison.designs[0].result.scenario, "valuation", None),
+                      "currency", "") or "")
+    bottom = np.zeros(k)
+    shades = ("#1f6fb4", "#9ecae1", "#fdae6b")
+    for (col, label), colour in zip(COST_PARTS, shades, strict=True):
+        heights = np.nan_to_num(table[col].to_numpy(dtype=float)) / 1e6
+        if heights.any():
+            ax_inv.bar(positions, heights, bottom=bottom, width=0.6, color=colour, label=label)
+            bottom += heights
+    totals = table["total_median"].to_numpy(dtype=float) / 1e6
+    for x, t in zip(positions, totals, strict=True):
+        if math.isfinite(t):
+            ax_inv.text(x, t, f"{t:.2f} M", ha="center", va="bottom", fontsize="small")
+    ax_inv.set_xticks(positions, short, fontsize="small")
+    ax_inv.set_ylabel(f"Investment over the horizon (M {cur}, median)".replace("M )", "M)"))
+    ax_inv.set_title("Total investment by source (medians)", fontsize="medium")
+    if bottom.any():
+        ax_inv.legend(loc="best", fontsize="small")
+    ax_inv.grid(True, axis="y", alpha=0.3)
+
+    labels = []
+    any_value = False
+    for j, label in enumerate(comparison.labels):
+        c = comparison.costs[comparison.costs["design"] == label]
+        values = pd.to_numeric(c["cost_per_outcome_year"], errors="coerce").to_numpy(float)
+        finite = values[np.isfinite(values) & (values > 0)]
+        labels.append(f"{short[j]}\n({finite.size} of {values.size} futures)")
+        if not finite.size:
+            continue
+        any_value = True
+        colour = _COLOURS[j % len(_COLOURS)]
+        parts = ax_cpo.boxplot([finite], positions=[positions[j]], widths=0.5,
+                               patch_artist=True, showfliers=False)
+        parts["boxes"][0].set_facecolor(colour)
+        parts["boxes"][0].set_alpha(0.35)
+        jitter = (np.arange(finite.size) % 5 - 2) * 0.05
+        ax_cpo.scatter(positions[j] + jitter, finite, s=14, color=colour, zorder=3)
+        whiskers = [float(w.get_ydata()[1]) for w in parts["whiskers"]]
+        low, high = min(whiskers), max(whiskers)
+        for v in finite[(finite > high) | (finite < low)]:
+            ax_cpo.annotate(_plain(float(v), "money", cur), (positions[j], v),
+                            xytext=(8, 0), textcoords="offset points", fontsize="x-small",
+                            va="center", gid="outlier")
+    if any_value:
+        ax_cpo.set_yscale("log")
+    else:
+        ax_cpo.text(0.5, 0.5, "No future gained outcome-years", ha="center", va="center",
+                    transform=ax_cpo.transAxes)
+    ax_cpo.set_xlim(0.5, k + 0.5)
+    ax_cpo.set_xticks(positions, labels, fontsize="small")
+    ax_cpo.set_ylabel(f"Cost per outcome-year gained ({cur}, log scale)")
+    ax_cpo.set_title("Cost per outcome-year: every future, log scale; outliers labelled",
+                     fontsize="medium")
+    ax_cpo.grid(True, axis="y", which="both", alpha=0.3)
+    fig.suptitle("What each design costs" + _changes_note(comparison))
     return fig
 
 
@@ -507,7 +774,8 @@ def trajectories_figure(comparison: Comparison) -> Figure:
     ax.set_ylabel("Population change vs counterfactual (pp)")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    ax.set_title("Population change against the counterfactual (median, 50% band shaded)")
+    ax.set_title("Population change against the counterfactual (median, 50% band shaded)"
+                 + _changes_note(comparison))
     return fig
 
 
@@ -557,7 +825,92 @@ def _summary_text(comparison: Comparison) -> str:
                 f"<strong>{html.escape(best)}</strong> beats {vs} with probability at least "
                 f"{number_span(key, p, 'level')} (± {fmt(s, 'level')})."
             )
+        if metric.key == "time_to_change":
+            reach = "; by ".join(
+                f"<strong>{html.escape(d.label)}</strong> "
+                f'<span class="reach">{html.escape(_reach_text(_metric_values(d, metric), n))}'
+                "</span>" for d in comparison.designs)
+            sentences.append("A significant population change (at least "
+                             f"{SIGNIFICANT_CHANGE_PP:g} pp against the counterfactual, held for "
+                             f"a year) was reached by {reach}.")
     return " ".join(sentences)
+
+
+def _metric_values(design: Design, metric: Metric) -> np.ndarray:
+    summaries = design.result.summaries
+    if "replication" in summaries.columns:
+        summaries = summaries.sort_values("replication")
+    col = summaries.get(metric.column, pd.Series(np.nan, summaries.index))
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+
+
+def _costs_section(comparison: Comparison) -> list[str]:
+    """The costs table (totals and cost per outcome side by side) and the cost figure."""
+    esc = html.escape
+    table = cost_table(comparison)
+    rows = []
+    for d, (_, r) in zip(comparison.designs, table.iterrows(), strict=True):
+        cur = str(getattr(getattr(d.result.scenario, "valuation", None), "currency", ""))
+        c = comparison.costs[comparison.costs["design"] == d.label]
+        n = int(r["n"])
+        key = f"cost.{d.label}"
+        total = (number_span(f"{key}.total", r["total_median"], "money", cur)
+                 + "<br><small>" + esc(describe_subset(c["total"], kind="money", currency=cur))
+                 + "</small>")
+        parts = [number_span(f"{key}.{col}", r[col], "money", cur) for col, _ in COST_PARTS]
+        cpo = esc(describe_subset(c["cost_per_outcome_year"], n, "money", cur))
+        gained = int(r["cost_per_outcome_count"])
+        cpo += (f'<br><small><span data-key="{esc(key)}.cost_per_outcome_count" '
+                f'data-value="{gained}">{gained} of {n}</span> futures gained outcome-years'
+                + ("; in the others there is no cost per outcome" if gained < n else "")
+                + "</small>")
+        rows.append([esc(d.label), total, *parts, cpo,
+                     esc(describe_subset(c["outcome_years_gained"], kind="ratio"))])
+    figure = costs_figure(comparison)
+    cost_axes = figure.axes[1]
+    scale = cost_axes.get_yscale()  # read back from the drawn axis, not assumed
+    labelled = sum(1 for t in cost_axes.texts if t.get_gid() == "outlier")
+    fig = figure_data_uri(figure)
+    return [
+        '<h2 id="costs">What each design costs</h2>',
+        "<p>Investment is the money paid into the pooled fund (funding streams and partners' "
+        "grants) plus partners' coordination time valued at the hourly cost, undiscounted, "
+        "over the horizon. Partners' own service budgets are spent with or without the "
+        "partnership and are not counted. Totals and parts are medians across futures.</p>",
+        html_table(["Design", "Total investment", *[lab for _, lab in COST_PARTS],
+                    "Cost per outcome-year gained", "Outcome-years gained"], rows, "costs"),
+        f'<figure><img src="{fig}" data-cost-scale="{scale}" data-outliers-labelled='
+        f'"{labelled}" alt="Investment by source and cost per outcome-year gained on a '
+        f'{scale} scale, {labelled} outlier(s) labelled"><figcaption>Left: '
+        "median investment by source. Right: every future's cost per outcome-year gained on a "
+        "log scale (a dear future cannot flatten the others); futures beyond the whiskers are "
+        "labelled with their value.</figcaption></figure>",
+    ]
+
+
+def design_lines(comparison: Comparison) -> list[str]:
+    """Plain-text lines per design: investment, cost per outcome, significant change.
+
+    Returns:
+        Lines for the terminal, every subset statistic saying how many futures it rests on.
+
+    """
+    table = cost_table(comparison)
+    time_metric = next((m for m in comparison.metrics if m.key == "time_to_change"), None)
+    lines = []
+    for d, (_, r) in zip(comparison.designs, table.iterrows(), strict=True):
+        cur = str(getattr(getattr(d.result.scenario, "valuation", None), "currency", ""))
+        c = comparison.costs[comparison.costs["design"] == d.label]
+        n = int(r["n"])
+        lines.append(f"{d.label}:")
+        lines.append("  total investment: "
+                     + describe_subset(c["total"], kind="money", currency=cur))
+        lines.append("  cost per outcome-year gained: "
+                     + describe_subset(c["cost_per_outcome_year"], n, "money", cur))
+        if time_metric is not None:
+            lines.append("  significant population change reached "
+                     + _reach_text(_metric_values(d, time_metric), n))
+    return lines
 
 
 def comparison_html(comparison: Comparison) -> str:
@@ -574,8 +927,11 @@ def comparison_html(comparison: Comparison) -> str:
         sc = d.result.scenario
         designs_rows.append([esc(d.label), esc(d.source or ""),
                              esc(str(getattr(sc, "description", "") or ""))])
+    changes = [f"{esc(d.label)}: {esc(line)}" for d in comparison.designs
+               for line in changes_of(d.result.scenario)]
     body = [
         "<h1>Comparison of partnership designs</h1>",
+        (f'<p class="meta" id="provenance">{"<br>".join(changes)}</p>' if changes else ""),
         f'<p class="meta">{len(labels)} designs · master seed '
         f'{esc(str(comparison.seed)) if comparison.seed is not None else "n/a"} · '
         f'{"common random numbers" if comparison.crn else "independent seeds"}</p>',
@@ -590,19 +946,23 @@ def comparison_html(comparison: Comparison) -> str:
             r = comparison.summary[(comparison.summary["metric"] == metric.key)
                                    & (comparison.summary["design"] == d.label)].iloc[0]
             cur = str(getattr(getattr(d.result.scenario, "valuation", None), "currency", ""))
+            n, have = int(r["n"]), int(r["n"]) - int(r["missing"])
+            key = f"s.{metric.key}.{d.label}"
             if metric.statistic == "p10":
-                value = (f"{number_span(f's.{metric.key}.{d.label}.p10', r['p10'], metric.kind)}"
-                         f" (bootstrap SE {fmt(r['p10_se'], 'level')})")
-                spread = ""
+                text = (f"10th percentile {number_span(f'{key}.p10', r['p10'], metric.kind)}"
+                        f" (bootstrap SE {fmt(r['p10_se'], 'level')})")
             else:
-                value = number_span(f"s.{metric.key}.{d.label}.median", r["median"],
-                                    metric.kind, cur)
-                spread = (f"{fmt(r['p5'], metric.kind, cur)} to "
-                          f"{fmt(r['p95'], metric.kind, cur)}")
-            rows.append([esc(metric.label), esc(d.label), value, spread,
-                         f"{int(r['missing'])} of {int(r['n'])}"])
-    body.append(html_table(["Outcome", "Design", "Median (risk: 10th percentile)", "90% interval",
-                        "Replications without a value"], rows))
+                values = _metric_values(d, metric)
+                text = esc(describe_subset(values, kind=metric.kind, currency=cur))
+                if metric.key == "time_to_change":
+                    text = esc("reached " + _reach_text(values, n))
+            share = f"{have} of {n}"
+            rows.append([esc(metric.label), esc(d.label), text,
+                         f'<span data-key="{esc(key)}.count" data-value="{have}">{share}</span>'])
+    body.append(html_table(["Outcome", "Design", "Across futures (median and 90% interval "
+                            "when at least five futures have a value)",
+                            "Futures with a value"], rows))
+    body.extend(_costs_section(comparison))
     body.append("<h2>Probability that each design beats each other</h2>")
     body.append("<p>Cell: probability that the row design beats the column design ± standard "
                 "error, over paired replications; ties count one half.</p>")
@@ -625,12 +985,15 @@ def comparison_html(comparison: Comparison) -> str:
         (probability_figure, "Probability heat maps",
          "P(row beats column) per metric; blue: the row design tends to win, red: to lose."),
         (distributions_figure, "Outcome distributions",
-         "Each design's outcomes across replications (box: middle half; whiskers: 1.5 IQR)."),
+         "Each design's outcomes across replications (box: middle half; whiskers: 1.5 IQR; "
+         "diamonds: the values themselves when fewer than five futures have one; cost on a "
+         "log scale)."),
         (trajectories_figure, "Population change over time",
          "Median and 50% band of population change against the counterfactual."),
     ):
         body.append(f'<figure><img src="{figure_data_uri(make(comparison))}" alt="{alt}">'
                     f"<figcaption>{caption}</figcaption></figure>")
+    body = [b for b in body if b]
     body.append(
         "<h2>How to read this comparison</h2><ul>"
         "<li>Every design is simulated with the same replication seeds (common random numbers): "
@@ -647,6 +1010,7 @@ def comparison_html(comparison: Comparison) -> str:
         f"({N_BOOTSTRAP} resamples) and its error is the Monte Carlo error.</li></ul>"
     )
     numbers = {
+        "costs": cost_table(comparison).to_dict(orient="records"),
         "crn": comparison.crn,
         "labels": labels,
         "probabilities": comparison.probabilities.to_dict(orient="records"),

@@ -29,6 +29,7 @@ __all__ = [
     "PHASE_COLOURS",
     "VALUE_KINDS",
     "bands",
+    "break_even_by_replication",
     "change_since_start_figure",
     "components_figure",
     "cost_per_outcome_figure",
@@ -42,11 +43,12 @@ __all__ = [
     "rba_figure",
     "save_figures",
     "sroi_figure",
+    "sroi_framings_figure",
     "trajectories_of",
 ]
 
-#: The seven components of the refined collective impact model (seed 000) and the trajectory
-#: column that measures each, as (label, column).
+#: The seven components of the refined collective impact model (Save the Children Sweden 2021) and
+#: the trajectory column that measures each, as (label, column).
 COMPONENTS: tuple[tuple[str, str], ...] = (
     ("Communication (trust)", "trust"),
     ("Common agenda (agreement)", "agreement"),
@@ -59,12 +61,12 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
 
 #: Fixed colours of the phases of both phase models, in the order the phases are passed through.
 PHASE_COLOURS: dict[str, str] = {
-    # Refined Collective Impact Model (seed 000)
+    # Refined Collective Impact Model (Save the Children Sweden 2021)
     "Initiation": "#9ecae1",
     "Run": "#3182bd",
     "Re-design": "#fd8d3c",
     "Exponential Value": "#31a354",
-    # NCIOM task force (seed 003)
+    # NCIOM task force slides
     "Initiate Action": "#c6dbef",
     "Organize for Impact": "#6baed6",
     "Sustain Action & Impact": "#238b45",
@@ -289,6 +291,64 @@ def sroi_figure(result: Any) -> Figure:
     ax.set_title(f"{_scenario_name(result)}: social return on investment, {n} replication(s)")
     ax.legend(loc="best", fontsize="small")
     return fig
+
+
+#: The SROI guide's two framings (cisim.sroi) as (trajectory column, panel title, input).
+SROI_FRAMINGS: tuple[tuple[str, str, str], ...] = (
+    ("sroi_initiative", "Initiative SROI: change against the status quo",
+     "all initiative money and time"),
+    ("sroi_collaboration", "Collaboration SROI: change against isolation",
+     "the cost of collaborating"),
+)
+
+
+def sroi_framings_figure(result: Any) -> Figure:
+    """The running SROI of both framings of the SROI guide, side by side, with break-even lines.
+
+    Left: the initiative against the start-of-run status quo over all its money and time.
+    Right: collaborating against the same money in isolation over the cost of collaborating.
+    Each panel shows the median with 50% and 90% bands across replications.
+
+    Args:
+        result: An ensemble result, or a single run.
+
+    Returns:
+        The figure.
+
+    Raises:
+        KeyError: The trajectories lack the framings' columns (results saved by an older cisim).
+
+    """
+    traj = trajectories_of(result)
+    n = _n_replications(traj)
+    missing = [col for col, _, _ in SROI_FRAMINGS if col not in traj.columns]
+    if missing:
+        raise KeyError(f"trajectory columns {missing} (results saved by an older cisim?)")
+    fig, axes = _new_figure(11, 4.2, ncols=2)
+    for ax, (col, title, denominator) in zip(axes, SROI_FRAMINGS, strict=True):
+        b = bands(traj, col)
+        _band(ax, b, "p5", "p95", "#2ca02c", 0.15, "90% of replications")
+        _band(ax, b, "p25", "p75", "#2ca02c", 0.3, "50% of replications")
+        ax.plot(b["year"], b["p50"], color="#1b7a1b", linewidth=2, label="Median")
+        ax.axhline(1.0, color="#d62728", linestyle="--", linewidth=1.2, label="Break-even (1)")
+        settled = b[b["year"] >= min(1.0, float(b["year"].max()) / 2)]
+        vals = settled[["p5", "p50", "p95"]].to_numpy(dtype=float)
+        if np.isfinite(vals).any():
+            top, bottom = np.nanmax(vals), np.nanmin(vals)
+            ax.set_ylim(min(0.0, bottom * 1.05), max(1.2, top * 1.1))
+        ax.set_ylabel(f"Social value per unit of {denominator}")
+        ax.set_title(title, fontsize="medium")
+        _year_axis(ax, traj)
+        ax.legend(loc="best", fontsize="small")
+    fig.suptitle(f"{_scenario_name(result)}: SROI in two framings, {n} replication(s)")
+    return fig
+
+
+def break_even_by_replication(traj: pd.DataFrame, column: str) -> pd.Series:
+    """First year each replication's running ratio in ``column`` reaches 1 (NaN if never)."""
+    reps = pd.Index(sorted(traj["replication"].unique()), name="replication")
+    reached = traj.loc[traj[column].to_numpy(dtype=float) >= 1.0]
+    return reached.groupby("replication")["year"].min().reindex(reps)
 
 
 def _break_even_years(result: Any) -> np.ndarray:
@@ -540,9 +600,10 @@ def _reached_share(values: Any, years: np.ndarray, n: int) -> np.ndarray:
 def milestones_figure(result: Any) -> Figure:
     """Share of replications that have reached each milestone by every year.
 
-    Milestones: break-even (SROI reaches 1), a significant population change (at least one
-    percentage point against the counterfactual, held for a year) and, when the scenario sets a
-    target, the target met (annual average at or above it, with and without the initiative).
+    Milestones: break-even (each SROI framing reaches 1), a significant population change (at
+    least one percentage point against the counterfactual, held for a year) and, when the
+    scenario sets a target, the target met (annual average at or above it, with and without
+    the initiative).
     The spread of each curve is the spread of the milestone's timing across replications.
 
     Args:
@@ -559,15 +620,22 @@ def milestones_figure(result: Any) -> Figure:
     n = _n_replications(traj)
     years = np.unique(traj["year"].to_numpy(dtype=float))
     fig, (ax,) = _new_figure(10, 4.2)
-    for column, label, colour in (
-        ("break_even_year", "Break-even (SROI reaches 1)", "#2ca02c"),
-        ("first_significant_change_year", "Significant population change (>= 1 pp for a year)",
-         _FACTUAL),
-    ):
-        if column in summaries.columns:
-            share = _reached_share(summaries[column], years, n)
-            ax.step(years, 100 * share, where="post", color=colour, linewidth=2,
-                    label=f"{label}: {100 * share[-1]:.0f}% by the horizon")
+    curves: list[tuple[pd.Series, str, str, str]] = []
+    if all(col in traj.columns for col, _, _ in SROI_FRAMINGS):
+        for (col, _, _), label, style in zip(
+                SROI_FRAMINGS, ("Initiative SROI reaches 1", "Collaboration SROI reaches 1"),
+                ("-", "-."), strict=True):
+            curves.append((break_even_by_replication(traj, col), label, "#2ca02c", style))
+    elif "break_even_year" in summaries.columns:
+        curves.append((summaries["break_even_year"], "Break-even (SROI reaches 1)", "#2ca02c",
+                       "-"))
+    if "first_significant_change_year" in summaries.columns:
+        curves.append((summaries["first_significant_change_year"],
+                       "Significant population change (>= 1 pp for a year)", _FACTUAL, "-"))
+    for values, label, colour, style in curves:
+        share = _reached_share(values, years, n)
+        ax.step(years, 100 * share, where="post", color=colour, linewidth=2, linestyle=style,
+                label=f"{label}: {100 * share[-1]:.0f}% by the horizon")
     spec = target_of(getattr(result, "scenario", None))
     if spec is not None:
         share = target_share_by_step(traj, spec)

@@ -1,6 +1,6 @@
 """Results-Based Accountability views of an ensemble: the curve, the forecast and the target.
 
-Seed 003 (NCIOM task force, ``shared/seeds/003_ece90f17b78b657e.txt``) frames collective impact
+The NCIOM task force slides frame collective impact
 with Results-Based Accountability: name the result, pick the indicator, read the story behind the
 baseline and "turn the curve". Here the *baseline forecast* is the counterfactual world (the same
 organisations and money working in isolation, ``outcome_rate_cf``), the *initiative's forecast* is

@@ -1,7 +1,10 @@
 """Plain-language summary of an ensemble: the text ``cisim run`` prints after a run.
 
-:func:`format_summary` reads only the ensemble's frames (``trajectories`` and ``summaries``) and
-its scenario, so reports and notebooks can reuse it. Numbers are medians across replications with
+:func:`format_summary` reads only the ensemble's frames (``trajectories``, ``summaries`` and, when
+present, ``costs``) and its scenario, so reports and notebooks can reuse it. It names the
+command-line changes recorded in the scenario (:mod:`cisim.provenance`), the total investment and
+its parts (:mod:`cisim.costs`), the phases reached, where the futures ended and how many fell back
+to their first phase and stayed there. Numbers are medians across replications with
 90% intervals (5th to 95th percentile); population change is in percentage points (pp).
 """
 
@@ -18,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cisim.costs import cost_totals
+from cisim.provenance import changes_of
 from cisim.report.figures import PHASE_COLOURS, trajectories_of
 
 __all__ = ["format_summary"]
@@ -75,6 +80,7 @@ def format_summary(
 
     name = str(getattr(scenario, "name", "scenario"))
     lines.append(f"Scenario: {name}")
+    lines.extend(changes_of(scenario))
     phase_model = getattr(getattr(scenario, "phases", None), "model", None)
     model_text = f", {phase_model} phase model" if phase_model else ""
     lines.append(f"{n} replication(s), horizon {_years(horizon)} years{model_text}.")
@@ -115,10 +121,16 @@ def format_summary(
         inv = _median(_last(traj, "cumulative_investment"))
         val = _median(_last(traj, "social_value"))
         lines.append(
-            f"  invested {_money(inv, currency)}, social value {_money(val, currency)} "
-            "(present value, medians)"
+            f"  invested {_money(inv, currency)} (undiscounted), social value "
+            f"{_money(val, currency)} (present value); medians"
         )
     lines.append("  " + _break_even(summaries, n))
+
+    # ---- costs ------------------------------------------------------------------------------
+    costs = getattr(result, "costs", None)
+    if isinstance(costs, pd.DataFrame) and not costs.empty:
+        lines.append("")
+        lines.extend(_costs(costs, currency))
 
     # ---- phases -----------------------------------------------------------------------------
     if "phase" in traj.columns:
@@ -175,6 +187,8 @@ def _phases(traj: pd.DataFrame, summaries: pd.DataFrame, n: int) -> list[str]:
             f"year {_year(float(np.median(years)))}"
         )
 
+    lines.extend(_phases_at_horizon(traj, start, order, n))
+
     phases_per_rep = traj.groupby("replication")["phase"].nunique()
     stuck = [rep for rep, k in phases_per_rep.items() if k == 1]
     if stuck:
@@ -191,6 +205,76 @@ def _phases(traj: pd.DataFrame, summaries: pd.DataFrame, n: int) -> list[str]:
             typical = f", median value {_num(float(np.median(values)))}" if values else ""
             lines.append(f"    {key} (in {k} of {len(stuck)}{typical})")
     return lines
+
+
+def _phases_at_horizon(traj: pd.DataFrame, start: pd.Series, order: Sequence[str],
+                       n: int) -> list[str]:
+    """Where the futures ended, and how many fell back to their first phase and stayed."""
+    ordered = traj.sort_values("step")
+    last = ordered.groupby("replication")["phase"].last().astype(str)
+    counts = Counter(last)
+    width = max(len(p) for p in order) if order else 0
+    lines = ["Phase at the horizon (share of replications):"]
+    for phase in order:
+        k = counts.get(phase, 0)
+        lines.append(f"  {phase + ':':<{width + 1}} {k}/{n} ({_pct(k, n)})")
+    back = []
+    for rep, first in start.items():
+        phases = ordered.loc[ordered["replication"] == rep, ["year", "phase"]]
+        labels = phases["phase"].astype(str).to_numpy()
+        if last[rep] != first or (labels == first).all():
+            continue
+        left = np.flatnonzero(labels != first)
+        back.append(float(phases["year"].to_numpy()[left[-1] + 1]))
+    if back:
+        first = Counter(start).most_common(1)[0][0]
+        lines.append(
+            f"  {len(back)} of {n} replication(s) ({_pct(len(back), n)}) left {first}, fell "
+            f"back to it and stayed there to the horizon"
+        )
+        lines.append(f"    (median year of the fall {_year(float(np.median(back)))})")
+    else:
+        lines.append("  no replication fell back to its first phase and stayed there")
+    return lines
+
+
+def _costs(costs: pd.DataFrame, currency: str) -> list[str]:
+    """Total investment and its parts (medians across replications)."""
+    totals = cost_totals(costs)
+    lines = [
+        "Investment (undiscounted, money into the pooled fund plus partners' coordination "
+        "time):",
+        f"  total over the horizon: {_money_interval(totals['total'], currency)}",
+    ]
+    parts = {"funding stream": "funding streams", "partner grant": "partners' grants",
+             "coordination time": "coordination time"}
+    text = ", ".join(f"{label} {_money(_median(totals[c]), currency)}"
+                     for c, label in parts.items() if c in totals.columns)
+    if text:
+        lines.extend(textwrap.wrap("of which (medians): " + text, width=96,
+                                   initial_indent="  ", subsequent_indent="    "))
+    text = ", ".join(f"{c} {_money(_median(totals[f'use: {c}']), currency)}"
+                     for c in ("backbone", "shared measurement", "programmes")
+                     if f"use: {c}" in totals.columns)
+    if text:
+        lines.extend(textwrap.wrap("pooled fund spent on (medians): " + text, width=96,
+                                   initial_indent="  ", subsequent_indent="    "))
+    if "partner budget" in totals.columns:
+        lines.append("  not counted: partners' own service budgets, spent with or without the "
+                     f"partnership, {_money(_median(totals['partner budget']), currency)}")
+    return lines
+
+
+def _money_interval(values: Any, currency: str) -> str:
+    arr = _finite(values)
+    if not arr.size:
+        return "n/a"
+    med = _money(float(np.median(arr)), currency)
+    if arr.size < 2 or np.ptp(arr) == 0:
+        return f"{med}" + (f" in each of {arr.size} replications" if arr.size > 1 else "")
+    lo, hi = np.percentile(arr, [5, 95])
+    return f"median {med} (90% interval {_money(float(lo), currency)} to " \
+           f"{_money(float(hi), currency)})"
 
 
 def _blockers_of(

@@ -5,8 +5,8 @@ A sweep is: a TOML spec (:mod:`cisim.sweep.spec`) -> a SALib sample in the unit 
 Dask (:mod:`cisim.sweep.execute`) -> a Parquet store written as tasks finish, resumable
 (:mod:`cisim.sweep.store`) -> SALib indices with intervals, per outcome and over time
 (:mod:`cisim.sweep.analyze`) and scenario discovery (:mod:`cisim.sweep.discovery`). Any model
-``f(params, seed) -> outcomes`` can be swept (:mod:`cisim.sweep.model_function`). See DESIGN.md
-section 4 and docs/sweeps.md.
+``f(params, seed) -> outcomes`` can be swept (:mod:`cisim.sweep.model_function`). See
+docs/sweeps.md.
 """
 
 from cisim.sweep.analyze import SweepAnalysis, analyze

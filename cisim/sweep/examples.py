@@ -3,6 +3,12 @@
 The Ishigami function (Ishigami & Homma 1990) on [-pi, pi]^3 with a = 7, b = 0.1 has analytic
 Sobol indices S1 = (0.3139, 0.4424, 0), ST = (0.5576, 0.4424, 0.2437) (Saltelli et al. 2008).
 The noisy and failing variants exercise the handling of seed noise and of failed runs.
+
+:func:`normal_mean` is a calibration problem with a known posterior: the mean of
+:data:`NORMAL_MEAN_OBSERVATIONS` draws from a normal distribution with unknown mean ``mu`` and
+standard deviation 1. With a flat prior on ``mu`` that is wide against the observation, the
+posterior of ``mu`` given an observed mean ``ybar`` is normal with mean ``ybar`` and standard
+deviation ``1 / sqrt(n)`` (Gelman et al. 2013, Bayesian Data Analysis, section 2.5).
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ISHIGAMI_S1", "ISHIGAMI_ST", "failing_ishigami", "ishigami", "noisy_ishigami",
-           "slow_ishigami"]
+__all__ = ["ISHIGAMI_S1", "ISHIGAMI_ST", "NORMAL_MEAN_OBSERVATIONS", "failing_ishigami",
+           "ishigami", "noisy_ishigami", "normal_mean", "slow_ishigami"]
 
 ISHIGAMI_A = 7.0
 ISHIGAMI_B = 0.1
@@ -56,3 +62,14 @@ def slow_ishigami(params: dict[str, Any], seed: int) -> dict[str, float]:
     """Noisy Ishigami that takes about 20 ms, for interruption tests."""
     time.sleep(0.02)
     return {"y": noisy_ishigami(params, seed)["y"]}
+
+
+#: Draws averaged by :func:`normal_mean` (its sampling standard deviation is 1 / sqrt of this).
+NORMAL_MEAN_OBSERVATIONS = 4
+
+
+def normal_mean(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """The mean of :data:`NORMAL_MEAN_OBSERVATIONS` normal draws with mean ``mu`` and sd 1."""
+    rng = np.random.default_rng(seed)
+    draws = rng.normal(float(params["mu"]), 1.0, size=NORMAL_MEAN_OBSERVATIONS)
+    return {"y": float(draws.mean())}

@@ -82,7 +82,7 @@ def unit_sample(spec: SweepSpec) -> np.ndarray:
             if p.values is not None:
                 k = len(p.values)
                 axes.append([(i + 0.5) / k for i in range(k)])
-            elif p.distribution == "uniform":
+            elif p.distribution in ("uniform", "loguniform"):
                 axes.append(list(np.linspace(0.0, 1.0, s.levels)))
             else:
                 axes.append([(i + 0.5) / s.levels for i in range(s.levels)])
@@ -105,6 +105,9 @@ def to_values(p: Parameter, u: np.ndarray, integer: bool) -> list[Any] | np.ndar
             lo_i, hi_i = int(np.ceil(lo)), int(np.floor(hi))
             return np.minimum(hi_i, lo_i + np.floor(u * (hi_i - lo_i + 1))).astype(np.int64)
         x = lo + u * (hi - lo)
+    elif d == "loguniform":
+        lo, hi = b
+        x = np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
     else:
         eps = 1e-12
         q = np.clip(u, eps, 1 - eps)

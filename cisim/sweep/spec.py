@@ -2,7 +2,8 @@
 
 A sweep spec is a TOML file validated with pydantic like a scenario (``cisim/scenario.py``): the
 base scenario (or an importable model function), the parameters to vary named by their dotted
-path in the scenario with their bounds or distribution, the sampler and its size, the
+path in the scenario with their bounds or distribution (or ``prior = true`` for the documented
+prior of :mod:`cisim.priors`), the sampler and its size, the
 replications per design point, and the outcomes to keep. Every problem is reported at once as a
 :class:`SweepSpecError` naming the file and the field; a misspelt parameter path names the nearest
 valid one (``difflib``), checked against :func:`cisim.scenario.parameter_table`. See
@@ -38,7 +39,13 @@ __all__ = [
 ]
 
 SamplerName = Literal["sobol", "morris", "fast", "rbd_fast", "latin", "factorial"]
-DistName = Literal["uniform", "normal", "lognormal", "triangular", "truncnormal"]
+DistName = Literal["uniform", "loguniform", "normal", "lognormal", "triangular", "truncnormal"]
+
+#: How many numbers ``bounds`` holds for each distribution (the priors table uses the same).
+DIST_PARAMS: dict[str, int] = {"uniform": 2, "loguniform": 2, "normal": 2, "lognormal": 2,
+                               "triangular": 3, "truncnormal": 4}
+#: Distributions with a lower and an upper end (their extreme values are checked up front).
+BOUNDED = ("uniform", "loguniform", "triangular", "truncnormal")
 
 #: Friendly outcome names for cisim runs and what they stand for (``column@year`` reads a
 #: trajectory column at a year; other names are keys of ``SimulationResult.summary``).
@@ -70,6 +77,10 @@ class Parameter(_Section):
         None, description="[low, high] for uniform; distribution parameters otherwise."
     )
     distribution: DistName = Field("uniform", description="Distribution of the parameter.")
+    prior: bool = Field(
+        False, description="Take the distribution and bounds from the documented prior "
+        "(cisim/data/priors.toml) instead of giving them."
+    )
     values: list[Any] | None = Field(
         None, description="Discrete values (categories, booleans), sampled with equal weight."
     )
@@ -79,8 +90,10 @@ class Parameter(_Section):
 
     @model_validator(mode="after")
     def _shape(self) -> Parameter:
+        if self.prior:
+            self._take_prior()
         if (self.bounds is None) == (self.values is None):
-            raise ValueError("give exactly one of 'bounds' or 'values'")
+            raise ValueError("give exactly one of 'bounds', 'values' or 'prior = true'")
         if self.values is not None:
             if len(self.values) < 1:
                 raise ValueError("values must not be empty")
@@ -90,13 +103,15 @@ class Parameter(_Section):
         b = self.bounds or []
         if not all(math.isfinite(v) for v in b):
             raise ValueError(f"bounds must be finite numbers, got {b}")
-        need = {"uniform": 2, "normal": 2, "lognormal": 2, "triangular": 3, "truncnormal": 4}
-        n = need[self.distribution]
+        n = DIST_PARAMS[self.distribution]
         if len(b) != n:
             raise ValueError(f"bounds of a {self.distribution} distribution need {n} numbers, "
                              f"got {len(b)}")
-        if self.distribution in ("uniform", "triangular", "truncnormal") and not b[0] < b[1]:
+        if self.distribution in BOUNDED and not b[0] < b[1]:
             raise ValueError(f"bounds: the lower bound {b[0]} must be below the upper {b[1]}")
+        if self.distribution == "loguniform" and b[0] <= 0:
+            raise ValueError(f"bounds: a loguniform distribution needs a positive lower bound, "
+                             f"got {b[0]}")
         if self.distribution == "triangular" and not b[0] <= b[2] <= b[1]:
             raise ValueError(f"bounds: the mode {b[2]} must lie between {b[0]} and {b[1]}")
         if self.distribution in ("normal", "lognormal") and b[1] <= 0:
@@ -104,6 +119,36 @@ class Parameter(_Section):
         if self.distribution == "truncnormal" and b[3] <= 0:
             raise ValueError(f"bounds: the standard deviation must be positive, got {b[3]}")
         return self
+
+    def _take_prior(self) -> None:
+        """Fill in the distribution and bounds of ``prior = true`` from the priors table.
+
+        A spec written back by the sweep store carries the prior's distribution and bounds
+        beside ``prior = true``; they are accepted when they are the documented ones.
+        """
+        from cisim.priors import PRIORS_FILE, registry
+
+        if self.values is not None:
+            raise ValueError("'prior = true' takes the documented distribution; drop 'values'")
+        entry = registry().get(_table_path(self.path, {p: None for p in registry()}) or "")
+        if entry is None or not entry.uncertain or entry.bounds is None:
+            kind = f" (evidence: {entry.evidence})" if entry is not None else ""
+            raise ValueError(
+                f"'{self.path}' has no prior in {PRIORS_FILE.name}{kind}; give 'bounds' "
+                "(and 'distribution') or 'values' instead of 'prior = true'"
+            )
+        documented = (entry.distribution, list(entry.bounds))
+        given_dist = "distribution" in self.model_fields_set
+        if (self.bounds is not None or given_dist) and (
+                (self.distribution, self.bounds) != documented):
+            given = f"{self.distribution}({', '.join(f'{v:g}' for v in self.bounds or [])})"
+            raise ValueError(
+                f"'prior = true' takes {entry.describe()} from {PRIORS_FILE.name} but the spec "
+                f"also gives {given} (a stored spec from before the priors changed?); drop "
+                "'bounds' and 'distribution', or drop 'prior' to give your own"
+            )
+        self.distribution = entry.distribution  # type: ignore[assignment]
+        self.bounds = list(entry.bounds)
 
     @property
     def label(self) -> str:
@@ -384,7 +429,7 @@ def _check_against_scenario(
     if p.values is not None:
         probes = list(p.values)
         field = f"{where}.values"
-    elif p.distribution in ("uniform", "triangular", "truncnormal"):
+    elif p.distribution in BOUNDED:
         lo, hi = (p.bounds or [0, 0])[:2]
         probes = [lo, hi]
         field = f"{where}.bounds"
@@ -461,6 +506,10 @@ _SUMMARY_KEYS = {
     "outcome_years_gained", "cost_per_outcome_year", "social_value_pv",
     "active_partners_final", "trust_final", "agreement_final", "alignment_final",
     "policy_changes",
+    # the SROI guide's two framings (cisim.sroi) and their parts
+    "sroi_initiative", "sroi_collaboration", "collaboration_cost",
+    "initiative_gain_years_pv", "initiative_final_gain", "initiative_input_pv",
+    "collaboration_gain_years_pv", "collaboration_final_gain", "collaboration_input_pv",
 }
 
 
@@ -481,6 +530,16 @@ def _drop_none(obj: Any) -> Any:
 
 
 def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    return pydantic_problems(err, SweepSpec)
+
+
+def pydantic_problems(err: ValidationError, root: type[BaseModel]) -> list[tuple[str, str]]:
+    """A pydantic error of a spec model as (field path, message) pairs, with suggestions.
+
+    Args:
+        err: The validation error.
+        root: The model validated (to suggest the nearest key for an unknown one).
+    """
     out = []
     for e in err.errors(include_url=False):
         loc = e["loc"]
@@ -490,7 +549,7 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
         path = path or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            parent = _spec_model_at(loc[:-1])
+            parent = _spec_model_at(loc[:-1], root)
             msg = "unknown key"
             if parent is not None:
                 near = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1)
@@ -506,8 +565,8 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def _spec_model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = SweepSpec
+def _spec_model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue

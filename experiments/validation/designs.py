@@ -4,11 +4,12 @@ Pattern-oriented modelling (Grimm et al. 2005, Science 310) checks a model again
 observed across *many* real initiatives, so the study simulates a population of designs rather
 than one scenario. Each design is a point of the unit hypercube (one coordinate per row of
 :data:`DIMENSIONS`), sampled as a Latin hypercube by :mod:`cisim.sweep`, and mapped here to
-scenario overrides through the distributions below. Every distribution names its basis: the seed
-documents by file name (``/work/shared/seeds/``: 000 Save the Children Sweden 2021, 002 Kania &
-Kramer 2011, 003 NCIOM task force slides, 004 ORS Impact & Spark Policy Institute 2018) and
-published work from ``DOMAIN.md``; where no source gives a number the distribution is a
-modelling assumption, wide enough that the sensitivity analysis shows how much it matters.
+scenario overrides through the distributions below. Every distribution names its basis: Save
+the Children Sweden 2021 (Refined Collective Impact Model), Kania & Kramer 2011 (Collective
+Impact), the NCIOM task force slides (Clark, Collective Impact: A Framework for Systemic
+Change), ORS Impact & Spark Policy Institute 2018 (When Collective Impact Has an Impact) and
+other published work; where no source gives a number the distribution is a modelling
+assumption, wide enough that the sensitivity analysis shows how much it matters.
 
 Everything not listed keeps the documented default of :class:`cisim.scenario.Scenario`
 (``docs/model.md``), so the study validates the model *with its defaults*.
@@ -34,6 +35,7 @@ __all__ = [
     "base_scenario",
     "design_overrides",
     "design_scenario",
+    "sample_designs",
 ]
 
 #: Beneficiaries per simulated initiative: the default city's 10,000 youth. The cost of a run is
@@ -45,8 +47,9 @@ __all__ = [
 POPULATION_SIZE = 10_000
 
 #: Expected mix of sectors among partners (shares; a Dirichlet draw around them per design).
-#: Seed 002: "nonprofits, corporations, and government agencies"; seed 003: "corporate and
-#: government sectors are essential partners"; seed 000: beneficiaries' own organisations.
+#: Kania & Kramer 2011: "nonprofits, corporations, and government agencies"; NCIOM task force:
+#: "corporate and government sectors are essential partners"; Save the Children Sweden 2021:
+#: beneficiaries' own organisations.
 #: The shares follow the default scenario's 20 partners (6 nonprofit, 3 public, 5 private,
 #: 1 philanthropy, 1 academia, 4 community, rounded). Assumption.
 SECTOR_WEIGHTS = {
@@ -58,10 +61,10 @@ SECTOR_WEIGHTS = {
     "community": 0.18,
 }
 
-#: Meeting cadences and their weights. Seed 002: every initiative studied held "monthly or even
-#: biweekly" meetings, so most designs meet monthly or biweekly; weekly work groups (Strive's
-#: networks met every two weeks) and designs that meet rarely or not at all are the tails that
-#: the trust pattern needs. Assumption for the weights.
+#: Meeting cadences and their weights. Kania & Kramer 2011: every initiative studied held "monthly
+#: or even biweekly" meetings, so most designs meet monthly or biweekly; weekly work groups
+#: (Strive's networks met every two weeks) and designs that meet rarely or not at all are the tails
+#: that the trust pattern needs. Assumption for the weights.
 CADENCES = {"weekly": 0.1, "biweekly": 0.3, "monthly": 0.35, "quarterly": 0.2, "none": 0.05}
 
 BACKBONE_TYPES = ("funder_based", "new_nonprofit", "existing_nonprofit", "government", "shared",
@@ -80,41 +83,46 @@ class Dimension:
 #: The design space, in the order of the unit-hypercube coordinates.
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("partners", "integer, triangular on [6, 40], mode 15",
-              "seed 002 (Strive: 300+ leaders in 15 networks of ~20); default scenario 20; "
-              "capped at 40 for run time. Assumption."),
+              "Kania & Kramer 2011 (Strive: 300+ leaders in 15 networks of ~20); default "
+              "scenario 20; capped at 40 for run time. Assumption."),
     Dimension("partner_mix", "Dirichlet(20 x SECTOR_WEIGHTS), multinomial counts",
-              "seeds 002/003 (cross-sector); default scenario. Assumption."),
+              "Kania & Kramer 2011; NCIOM task force (cross-sector); default scenario. "
+              "Assumption."),
     Dimension("champion_influence", "uniform on [1, 5] (1 = no champion)",
-              "seed 003: influential champion(s); DOMAIN.md: a champion weighs 3-5."),
+              "NCIOM task force: influential champion(s). Assumption for the weight."),
     Dimension("backbone_present", "Bernoulli(0.75)",
-              "seed 002: lack of a backbone is among the most frequent causes of failure; "
-              "Turner et al. 2012: the number one reason. Share is an assumption."),
+              "Kania & Kramer 2011: lack of a backbone is among the most frequent causes of "
+              "failure; Turner et al. 2012: the number one reason. Share is an assumption."),
     Dimension("backbone_fte_per_role", "uniform on [0.25, 1.5] FTE in each of the three roles",
-              "seed 002: Strive's three roles, one person each; under-staffing is common "
-              "(seed 003: should be sufficiently well-resourced). Assumption for the range."),
+              "Kania & Kramer 2011: Strive's three roles, one person each; under-staffing is "
+              "common (NCIOM task force: should be sufficiently well-resourced). Assumption for"
+              " the range."),
     Dimension("backbone_type", "the six types, equal weight",
-              "seed 003 / Turner et al. 2012: six types, selection situation-specific."),
+              "NCIOM task force; Turner et al. 2012: six types, selection situation-specific."),
     Dimension("backbone_skill", "uniform on [0.4, 0.9]",
-              "seed 003: adaptive leadership skills vary. Assumption."),
+              "NCIOM task force: adaptive leadership skills vary. Assumption."),
     Dimension("anchor_funder", "Bernoulli(0.7)",
-              "seed 003: an anchor funder is a condition for success (not always present)."),
+              "NCIOM task force: an anchor funder is a condition for success (not always "
+              "present)."),
     Dimension("anchor_amount", "uniform on [300k, 1.5M] a year",
               "default scenario's anchor 900k. Assumption."),
     Dimension("anchor_years", "integer 1-5 years, equal weight",
-              "seed 003: at least 2-3 years; DOMAIN.md (Hanleybrown et al. 2012)."),
+              "NCIOM task force: at least 2-3 years; Hanleybrown, Kania & Kramer 2012."),
     Dimension("second_stream", "with probability 0.5 a stream of 200k-800k a year from year 1",
               "default scenario's municipal stream (600k from year 1). Assumption."),
     Dimension("measurement_shared", "Bernoulli(0.8)",
-              "seed 002: shared measurement essential; seed 003: one of the most challenging "
-              "aspects. Assumption."),
+              "Kania & Kramer 2011: shared measurement essential; NCIOM task force: one of the "
+              "most challenging aspects. Assumption."),
     Dimension("measurement_investment", "uniform on [0, 150k] a year",
-              "seed 003: needs substantial funding; default 50k. Assumption."),
+              "NCIOM task force: needs substantial funding; default 50k. Assumption."),
     Dimension("engagement_intensity", "uniform on [0.1, 0.9]",
-              "seed 000: beneficiary engagement foundational, practice varies. Assumption."),
+              "Save the Children Sweden 2021: beneficiary engagement foundational, practice "
+              "varies. Assumption."),
     Dimension("equity_focus", "uniform on [0, 1]",
-              "seed 004: equity intent and action vary from none to strongest."),
+              "ORS Impact & Spark Policy Institute 2018: equity intent and action vary from "
+              "none to strongest."),
     Dimension("meeting_cadence", "categorical, weights CADENCES",
-              "seed 002: monthly or biweekly CEO-level meetings."),
+              "Kania & Kramer 2011: monthly or biweekly CEO-level meetings."),
 )
 
 NAMES = tuple(d.name for d in DIMENSIONS)
@@ -215,3 +223,15 @@ def design_scenario(u: dict[str, float], base: Scenario | None = None,
     if extra:
         overrides.update(extra)
     return base.with_overrides(overrides, source="validation design")
+
+
+def sample_designs(n: int, seed: int) -> list[dict[str, Any]]:
+    """Overrides of ``n`` designs of the study's design space, a Latin hypercube seeded by seed.
+
+    A fixed small sample for calibration targets about a population of initiatives (see
+    ``docs/calibration.md``): the same designs for every parameter set.
+    """
+    from scipy.stats import qmc
+
+    u = qmc.LatinHypercube(d=len(NAMES), seed=np.random.default_rng(seed)).random(n)
+    return [design_overrides(dict(zip(NAMES, map(float, row), strict=True))) for row in u]

@@ -1,17 +1,18 @@
 """The observed patterns and their checks on the simulated population of initiatives.
 
-Each pattern is a function of the study's runs (:class:`.study.StudyData`) returning a
-:class:`PatternResult`: the measured value, its 95% interval (Clopper-Pearson for shares over
-the sampled initiatives, percentile bootstrap otherwise), the criterion taken from the source and
-whether it holds. Pattern-oriented modelling (Grimm et al. 2005, Science 310) asks a model to
-reproduce several such patterns at once. Sources: the seed documents by file name
-(``/work/shared/seeds/``) and the published studies listed in ``DOMAIN.md``.
+Each pattern is a function of the study's runs (:class:`.study.StudyData`) and the criteria
+fixed before the run (:mod:`.criteria`, ``criteria.toml``), returning a :class:`PatternResult`:
+the measured value, its interval (Clopper-Pearson for shares over the sampled initiatives,
+percentile bootstrap otherwise), the pattern's own statistics, and whether every check of its
+criterion holds. The numbers of the criteria (thresholds, years, observed counts) live in
+``criteria.toml`` only. Pattern-oriented modelling: Grimm et al. 2005 (Science 310).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,26 +21,22 @@ from scipy import stats
 
 from cisim.scenario import Scenario
 
-from .designs import NAMES
-from .study import CONDITIONS_YEAR, StudyData
+from .criteria import CRITERIA_FILE, Criteria, PatternSpec, describe, judge, load_criteria
+from .study import StudyData
 
-__all__ = ["PATTERNS", "PatternResult", "check_all", "five_conditions_in_place"]
+__all__ = [
+    "PATTERNS",
+    "SPECS",
+    "PatternResult",
+    "check_all",
+    "default_criteria",
+    "five_conditions_in_place",
+]
 
-Y = CONDITIONS_YEAR
 _PH = Scenario.model_fields["phases"].default_factory()  # documented phase thresholds
 RUN_MIN_AGREEMENT = _PH.run_min_agreement
 RUN_MIN_TRUST = _PH.run_min_trust
 RUN_MIN_BACKBONE = _PH.run_min_backbone
-#: Shared measurement "in place": the maturity the phase model asks before a Re-design
-#: analyses data (docs/model.md 7.11).
-MIN_MEASUREMENT = 0.3
-#: Mutually reinforcing activities "in place": allocations have moved toward the coordinated
-#: plan, alignment up by at least this much since the start.
-MIN_ALIGNMENT_GAIN = 0.005
-#: Continuous communication "in place": leaders meet at least monthly (seed 002).
-MIN_MEETINGS_PER_YEAR = 12
-B = 1000  # bootstrap resamples
-MIN_SA_DESIGNS = 64  # fewer designs: no sensitivity indices
 
 
 @dataclass
@@ -47,15 +44,17 @@ class PatternResult:
     """The check of one pattern.
 
     Attributes:
-        key: Short identifier (used for figures and tests).
+        key: The pattern's id in the criteria file (used for figures and tests).
         title: The pattern in words.
-        source: Where it was observed.
+        source: Where it was observed (author, title, year).
         measure: How it is measured on simulated trajectories.
         value: The measured value.
-        interval: Its 95% interval (low, high).
-        criterion: The criterion, from the source.
-        holds: Whether the criterion holds.
+        interval: Its interval (low, high) at the criteria's confidence.
+        criterion: The criterion in words, with its checks.
+        holds: Whether every check of the criterion holds.
         n: Initiatives (or pairs) the value rests on.
+        role: ``"calibration"`` or ``"held_out"``.
+        stats: The statistics the checks are evaluated on (value, low, high and the pattern's).
         details: Other numbers shown in the report and the figure.
     """
 
@@ -68,13 +67,29 @@ class PatternResult:
     criterion: str
     holds: bool
     n: int
+    role: str = "held_out"
+    stats: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         """One row of the results table."""
-        return {"pattern": self.key, "value": self.value, "low": self.interval[0],
-                "high": self.interval[1], "n": self.n, "holds": self.holds,
-                "criterion": self.criterion}
+        return {"pattern": self.key, "role": self.role, "value": self.value,
+                "low": self.interval[0], "high": self.interval[1], "n": self.n,
+                "holds": self.holds, "criterion": self.criterion}
+
+
+def _result(c: Criteria, key: str, value: float, interval: tuple[float, float], n: int,
+            extra: Mapping[str, float] | None = None,
+            details: dict[str, Any] | None = None) -> PatternResult:
+    """A pattern's result, judged on the checks of its entry in the criteria."""
+    entry = c[key]
+    values = {"value": float(value), "low": float(interval[0]), "high": float(interval[1]),
+              **{k: float(v) for k, v in (extra or {}).items()}}
+    return PatternResult(
+        key, entry.name, "; ".join(entry.sources), entry.statistic, float(value),
+        (float(interval[0]), float(interval[1])),
+        f"{' '.join(entry.criterion.split())} [checks: {describe(entry.checks, values)}]",
+        judge(entry.checks, values), int(n), entry.role, values, dict(details or {}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,19 +97,20 @@ class PatternResult:
 # --------------------------------------------------------------------------------------------
 
 
-def share_ci(k: int, n: int) -> tuple[float, float]:
-    """Clopper-Pearson 95% interval of a share k/n."""
+def share_ci(k: int, n: int, confidence: float) -> tuple[float, float]:
+    """Clopper-Pearson interval of a share k/n."""
     if n == 0:
         return (float("nan"), float("nan"))
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(0.95, method="exact")
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence, method="exact")
     return (float(ci.low), float(ci.high))
 
 
-def bootstrap(frame: pd.DataFrame, stat: Callable[[dict[str, np.ndarray]], float],
-              seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of a statistic over initiatives (rows).
+def bootstrap(frame: pd.DataFrame, stat: Callable[[dict[str, np.ndarray]], float], *,
+              resamples: int, confidence: float, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of a statistic over initiatives (rows).
 
-    ``stat`` receives the resampled columns as a dict of NumPy arrays.
+    ``stat`` receives the resampled columns as a dict of NumPy arrays. NaN when fewer than
+    half the resamples give a finite statistic.
     """
     rng = np.random.default_rng(seed)
     cols = {c: frame[c].to_numpy() for c in frame.columns}
@@ -102,14 +118,25 @@ def bootstrap(frame: pd.DataFrame, stat: Callable[[dict[str, np.ndarray]], float
     if n == 0:
         return (float("nan"), float("nan"))
     values = []
-    for _ in range(B):
+    for _ in range(resamples):
         idx = rng.integers(0, n, n)
         v = stat({c: a[idx] for c, a in cols.items()})
         if np.isfinite(v):
             values.append(v)
-    if len(values) < B // 2:
+    if len(values) < resamples // 2:
         return (float("nan"), float("nan"))
-    return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+    tail = 100 * (1 - confidence) / 2
+    return (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail)))
+
+
+def _ci(c: Criteria, k: int, n: int) -> tuple[float, float]:
+    return share_ci(k, n, c.method.confidence)
+
+
+def _boot(c: Criteria, frame: pd.DataFrame, stat: Callable[[dict[str, np.ndarray]], float]
+          ) -> tuple[float, float]:
+    return bootstrap(frame, stat, resamples=c.method.bootstrap_resamples,
+                     confidence=c.method.confidence)
 
 
 def group_means(f: Any, flag: str, value: str) -> tuple[float, float] | None:
@@ -118,10 +145,10 @@ def group_means(f: Any, flag: str, value: str) -> tuple[float, float] | None:
     ``f`` is a frame or :func:`bootstrap`'s dict of resampled arrays; None when either group
     is empty.
     """
-    c = f[flag].astype(bool)
-    if c.all() or not c.any():
+    cond = f[flag].astype(bool)
+    if cond.all() or not cond.any():
         return None
-    return float(f[value][c].mean()), float(f[value][~c].mean())
+    return float(f[value][cond].mean()), float(f[value][~cond].mean())
 
 
 def pc(frame: pd.DataFrame, year: int, prefix: str = "") -> pd.Series:
@@ -134,26 +161,37 @@ def horizon(frame: pd.DataFrame, prefix: str = "") -> int:
     return max(int(c.split("@")[1]) for c in frame.columns if c.startswith(f"{prefix}pc@"))
 
 
+def _year(frame: pd.DataFrame, year: int) -> int:
+    """A year of the criteria, capped at the study's horizon (short test studies)."""
+    return min(int(year), horizon(frame))
+
+
+def _rank(order: list[str], name: str) -> float:
+    return float(order.index(name) + 1) if name in order else float("nan")
+
+
 # --------------------------------------------------------------------------------------------
 # Definitions on the sampled designs and trajectories
 # --------------------------------------------------------------------------------------------
 
 
-def condition_flags(pop: pd.DataFrame) -> pd.DataFrame:
-    """Which of the five conditions are in place at year 3 (one boolean column each)."""
+def condition_flags(pop: pd.DataFrame, c: Criteria) -> pd.DataFrame:
+    """Which of the five conditions are in place at the conditions year (a column each)."""
+    d = c.definitions
+    y = _year(pop, d.conditions_year)
     return pd.DataFrame({
-        "backbone support": pop[f"backbone_capacity@{Y}"] >= RUN_MIN_BACKBONE,
-        "common agenda": pop[f"agreement@{Y}"] >= RUN_MIN_AGREEMENT,
-        "shared measurement": pop[f"measurement@{Y}"] >= MIN_MEASUREMENT,
+        "backbone support": pop[f"backbone_capacity@{y}"] >= RUN_MIN_BACKBONE,
+        "common agenda": pop[f"agreement@{y}"] >= RUN_MIN_AGREEMENT,
+        "shared measurement": pop[f"measurement@{y}"] >= d.min_measurement,
         "mutually reinforcing activities":
-            pop[f"alignment@{Y}"] - pop["alignment@0"] >= MIN_ALIGNMENT_GAIN,
-        "continuous communication": pop["meetings_per_year"] >= MIN_MEETINGS_PER_YEAR,
+            pop[f"alignment@{y}"] - pop["alignment@0"] >= d.min_alignment_gain,
+        "continuous communication": pop["meetings_per_year"] >= d.min_meetings_per_year,
     })
 
 
-def five_conditions_in_place(pop: pd.DataFrame) -> pd.Series:
-    """True where all five conditions are in place at year 3."""
-    return condition_flags(pop).all(axis=1)
+def five_conditions_in_place(pop: pd.DataFrame, c: Criteria) -> pd.Series:
+    """True where all five conditions are in place at the conditions year."""
+    return condition_flags(pop, c).all(axis=1)
 
 
 def changed(pop: pd.DataFrame) -> pd.Series:
@@ -161,86 +199,80 @@ def changed(pop: pd.DataFrame) -> pd.Series:
     return pop["change_reached"] > 0.5
 
 
+def equity_outcome(frame: pd.DataFrame, c: Criteria) -> pd.Series:
+    """An equity outcome: the subgroup gap narrower than without the initiative (criteria)."""
+    narrowing = c.param("equity", "narrowing_pp")
+    return frame["equity_gap_cf_final"] - frame["equity_gap_final"] >= narrowing
+
+
+def funding_condition(pop: pd.DataFrame, c: Criteria) -> pd.Series:
+    """An anchor funder committed for at least the criteria's years."""
+    years = c.param("funding", "anchor_min_years")
+    return (pop["anchor"] > 0.5) & (pop["anchor_committed_years"] >= years)
+
+
+def regular_meetings(pop: pd.DataFrame, c: Criteria) -> pd.Series:
+    """Initiatives meeting at least as often as the criteria's regular meetings."""
+    return pop["meetings_per_year"] >= c.definitions.min_meetings_per_year
+
+
 # --------------------------------------------------------------------------------------------
-# Patterns from the seed documents
+# Patterns
 # --------------------------------------------------------------------------------------------
 
-SEED004 = "ORS Impact & Spark Policy Institute 2018, seed 004_3bb96125d6535f05.txt"
 
-
-def p_five_conditions(data: StudyData) -> PatternResult:
-    """Most initiatives with the five conditions in place show population change (20 of 25)."""
+def p_five_conditions(data: StudyData, c: Criteria) -> PatternResult:
+    """Most initiatives with the five conditions in place show population change."""
+    key = "five_conditions"
     pop = data.population
-    five = five_conditions_in_place(pop)
+    five = five_conditions_in_place(pop, c)
     ok = changed(pop)
     k, n = int((ok & five).sum()), int(five.sum())
     value = k / n if n else float("nan")
-    ors = share_ci(20, 25)
+    obs = _ci(c, int(c.param(key, "observed_changed")), int(c.param(key, "observed_sites")))
     others = ok[~five]
-    holds = bool(n > 0 and ors[0] <= value <= ors[1] and value > others.mean())
-    return PatternResult(
-        "five_conditions", "Most initiatives with the five conditions in place show "
-        "population change (20 of 25 sites)", SEED004,
-        f"Five conditions in place at year {Y}: backbone capacity >= {RUN_MIN_BACKBONE}, "
-        f"agenda agreement >= {RUN_MIN_AGREEMENT}, measurement maturity >= {MIN_MEASUREMENT}, "
-        f"alignment up >= {MIN_ALIGNMENT_GAIN} since the start, meetings at least monthly. "
-        "Population change: >= 1 pp against the counterfactual sustained a year within the "
-        "horizon. Value: share with change among initiatives with the five conditions.",
-        value, share_ci(k, n),
-        f"inside the 95% interval of ORS's 20/25 ({ors[0]:.2f}-{ors[1]:.2f}) and above the "
-        "share among initiatives without them",
-        holds, n,
-        {"share_without": float(others.mean()), "n_without": int((~five).sum()),
-         "share_all": float(ok.mean()), "ors_interval": ors,
-         "conditions_in_place": condition_flags(pop).mean().to_dict()},
-    )
+    share_without = float(others.mean()) if len(others) else float("nan")
+    return _result(
+        c, key, value, _ci(c, k, n), n,
+        {"share_without": share_without, "observed_low": obs[0], "observed_high": obs[1]},
+        {"share_without": share_without, "n_without": int((~five).sum()),
+         "share_all": float(ok.mean()), "observed_interval": obs,
+         "conditions_in_place": condition_flags(pop, c).mean().to_dict()})
 
 
-def p_not_before_three_years(data: StudyData) -> PatternResult:
-    """No population change in fewer than about three years (seeds 000, 003, 004)."""
-    pop = data.population
-    first = pop.loc[changed(pop), "first_change_year"]
-    k, n = int((first < 3).sum()), len(first)
-    # 0 of the 20 ORS sites with change was younger than three years: p_early is compatible
-    # with that observation (P(0 of 20) >= 0.05) for p_early <= 1 - 0.05 ** (1 / 20).
-    limit = 1 - 0.05 ** (1 / 20)
+def _first_years(pop: pd.DataFrame) -> pd.Series:
+    return pop.loc[changed(pop), "first_change_year"]
+
+
+def p_not_before_three_years(data: StudyData, c: Criteria) -> PatternResult:
+    """No population change in fewer than about three years."""
+    key = "not_before_three_years"
+    first = _first_years(data.population)
+    k, n = int((first < c.param(key, "before_year")).sum()), len(first)
+    limit = 1 - c.param(key, "alpha") ** (1 / c.param(key, "observed_successes"))
     value = k / n if n else float("nan")
-    return PatternResult(
-        "not_before_three_years", "No population change appears in fewer than about three "
-        "years", f"{SEED004}; seed 000 ('2-5 years'); seed 003 (2-3 years of funding)",
-        "Among initiatives with population change, the share whose sustained change starts "
-        "(first_significant_change_year) before year 3.",
-        value, share_ci(k, n),
-        f"<= {limit:.3f}: ORS saw none of its 20 sites with change below three years, which "
-        "would be a surprising (p < 0.05) draw only for a larger share",
-        bool(n > 0 and value <= limit), n,
-        {"first_years": first.to_numpy(), "median_first_year": float(first.median())},
-    )
+    return _result(c, key, value, _ci(c, k, n), n, {"compatible_limit": limit},
+                   {"first_years": first.to_numpy(),
+                    "median_first_year": float(first.median()) if n else float("nan")})
 
 
-def p_many_take_longer(data: StudyData) -> PatternResult:
-    """Many initiatives take much longer than three years (seed 004: many after a decade)."""
+def p_many_take_longer(data: StudyData, c: Criteria) -> PatternResult:
+    """Many initiatives take much longer than three years."""
+    key = "many_take_longer"
     pop = data.population
-    first = pop.loc[changed(pop), "first_change_year"]
-    k, n = int((first >= 5).sum()), len(first)
+    first = _first_years(pop)
+    k, n = int((first >= c.param(key, "from_year")).sum()), len(first)
     value = k / n if n else float("nan")
-    return PatternResult(
-        "many_take_longer", "Many initiatives take much longer than three years",
-        f"{SEED004} (many sites with population change had run more than a decade)",
-        "Among initiatives with population change within the 10-year horizon, the share whose "
-        "sustained change starts at year 5 or later.",
-        value, share_ci(k, n),
-        ">= 0.25 ('many'; the horizon of 10 years cannot show changes after a decade, so this "
-        "is a lower bound of the observed pattern)",
-        bool(n > 0 and value >= 0.25), n,
-        {"never_share": float(1 - changed(pop).mean())},
-    )
+    return _result(c, key, value, _ci(c, k, n), n, None,
+                   {"never_share": float(1 - changed(pop).mean())})
 
 
-def _first_order(x: np.ndarray, y: np.ndarray, bins: int = 8) -> float:
+def _first_order(x: np.ndarray, y: np.ndarray, bins: int) -> float:
     """Correlation ratio eta^2 of y on quantile bins of x (a given-data first-order index)."""
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
+    if len(y) == 0:
+        return float("nan")
     if len(np.unique(x)) <= bins:
         codes = np.unique(x, return_inverse=True)[1]
     else:
@@ -249,17 +281,18 @@ def _first_order(x: np.ndarray, y: np.ndarray, bins: int = 8) -> float:
     total = ((y - y.mean()) ** 2).sum()
     if total <= 0:
         return float("nan")
-    between = sum(((y[codes == c].mean() - y.mean()) ** 2) * (codes == c).sum()
-                  for c in np.unique(codes))
+    between = sum(((y[codes == g].mean() - y.mean()) ** 2) * (codes == g).sum()
+                  for g in np.unique(codes))
     return float(between / total)
 
 
-def design_sensitivity(data: StudyData) -> pd.DataFrame:
+def design_sensitivity(data: StudyData, c: Criteria) -> pd.DataFrame:
     """RBD-FAST first-order indices of the design dimensions for population change at the horizon.
 
     SALib's RBD-FAST (Tarantola et al. 2006; Herman & Usher 2017) on the population store's
     Latin hypercube, in the unit coordinates :mod:`cisim.sweep` sampled, as ``cisim analyze``
-    does for a ``latin`` sweep, for the one outcome the pattern needs.
+    does for a ``latin`` sweep, for the one outcome the pattern needs. NaN below the
+    criteria's minimum number of designs.
     """
     from SALib.analyze import rbd_fast
 
@@ -267,15 +300,15 @@ def design_sensitivity(data: StudyData) -> pd.DataFrame:
 
     pop = data.population
     H = horizon(pop)
-    spec = data.population_store.spec()
-    problem = salib_problem(spec)
+    problem = salib_problem(data.population_store.spec())
     X = pop[[UNIT_PREFIX + n for n in problem["names"]]].to_numpy(dtype=float)
     y = pc(pop, H).to_numpy(dtype=float)
-    if len(y) < MIN_SA_DESIGNS:  # RBD-FAST's bias correction needs 2M << N
+    if len(y) < c.param("backbone_driver", "min_designs"):
         nan = np.full(len(problem["names"]), np.nan)
         res = {"S1": nan, "S1_conf": nan}
     else:
-        res = rbd_fast.analyze(problem, X, y, M=4, num_resamples=200, conf_level=0.95, seed=0)
+        res = rbd_fast.analyze(problem, X, y, M=4, num_resamples=200,
+                               conf_level=c.method.confidence, seed=0)
     table = pd.DataFrame({"parameter": problem["names"], "value": res["S1"],
                           "conf": res["S1_conf"]})
     table["lower"] = table["value"] - table["conf"]
@@ -283,96 +316,74 @@ def design_sensitivity(data: StudyData) -> pd.DataFrame:
     return table.sort_values("value", ascending=False).reset_index(drop=True)
 
 
-def p_backbone_driver(data: StudyData) -> PatternResult:
+def p_backbone_driver(data: StudyData, c: Criteria) -> PatternResult:
     """Backbone support is among the strongest design drivers of population change."""
-    table = design_sensitivity(data)
-    names = list(table["parameter"])
-    backbone = [n for n in names if n.startswith("backbone_present")]
-    rank = (names.index(backbone[0]) + 1 if backbone and table["value"].notna().all()
-            else len(names) + 1)
+    table = design_sensitivity(data, c)
+    rank = (_rank(list(table["parameter"]), "backbone_present")
+            if table["value"].notna().all() else float("nan"))
     row = table[table["parameter"] == "backbone_present"].iloc[0]
-    return PatternResult(
-        "backbone_driver", "Backbone support is among the strongest drivers of population "
-        "change (global sensitivity analysis over designs)",
-        f"{SEED004} (backbone and common agenda most foundational); Kania & Kramer 2011, "
-        "seed 002_4833aa6d250b0c69.txt; Turner et al. 2012",
-        "RBD-FAST first-order index (SALib via cisim.sweep.analyze) of each of the "
-        f"{len(NAMES)} design dimensions for population change against the counterfactual at "
-        "the horizon; value: the index of backbone presence, with SALib's bootstrap interval.",
-        float(row["value"]), (float(row["lower"]), float(row["upper"])),
-        "backbone presence ranks among the three largest first-order indices",
-        bool(rank <= 3), len(data.population),
-        {"rank": rank, "table": table[["parameter", "value", "lower", "upper"]]},
-    )
+    return _result(c, "backbone_driver", float(row["value"]),
+                   (float(row["lower"]), float(row["upper"])), len(data.population),
+                   {"rank": rank},
+                   {"rank": rank, "table": table[["parameter", "value", "lower", "upper"]]})
 
 
+#: The components' indicators (column prefixes, read at the conditions year).
 CONDITION_INDICATORS = {
-    "backbone support": f"backbone_capacity@{Y}",
-    "common agenda": f"agreement@{Y}",
-    "shared measurement": f"measurement@{Y}",
-    "mutually reinforcing activities": f"alignment@{Y}",
-    "continuous communication (trust)": f"trust@{Y}",
-    "beneficiary engagement": f"engagement@{Y}",
-    "funding runway": f"runway_years@{Y}",
+    "backbone support": "backbone_capacity",
+    "common agenda": "agreement",
+    "shared measurement": "measurement",
+    "mutually reinforcing activities": "alignment",
+    "continuous communication (trust)": "trust",
+    "beneficiary engagement": "engagement",
+    "funding runway": "runway_years",
 }
 
 
-def condition_importance(pop: pd.DataFrame) -> pd.DataFrame:
-    """First-order share (eta^2) of population change explained by each condition at year 3."""
+def condition_importance(pop: pd.DataFrame, c: Criteria) -> pd.DataFrame:
+    """First-order share (eta^2) of population change explained by each condition's indicator."""
     H = horizon(pop)
+    y_col = f"pc@{H}"
+    yr = _year(pop, c.definitions.conditions_year)
+    bins = int(c.param("foundational_conditions", "bins"))
     y = pc(pop, H).to_numpy(dtype=float)
     rows = []
-    for label, col in CONDITION_INDICATORS.items():
+    for label, prefix in CONDITION_INDICATORS.items():
+        col = f"{prefix}@{yr}"
         x = pop[col].to_numpy(dtype=float)
-        lo, hi = bootstrap(pop[[col, f"pc@{H}"]], lambda f, c=col: _first_order(
-            f[c].astype(float), f[f"pc@{H}"].astype(float)))
-        rows.append({"condition": label, "eta2": _first_order(x, y), "low": lo, "high": hi})
+        lo, hi = _boot(c, pop[[col, y_col]], lambda f, col=col: _first_order(
+            f[col].astype(float), f[y_col].astype(float), bins))
+        rows.append({"condition": label, "eta2": _first_order(x, y, bins), "low": lo,
+                     "high": hi})
     return pd.DataFrame(rows).sort_values("eta2", ascending=False).reset_index(drop=True)
 
 
-def p_conditions_drivers(data: StudyData) -> PatternResult:
+def p_conditions_drivers(data: StudyData, c: Criteria) -> PatternResult:
     """Backbone support and common agenda are the most foundational conditions."""
-    table = condition_importance(data.population)
-    top = list(table["condition"][:3])
-    both = "backbone support" in top and "common agenda" in top
+    table = condition_importance(data.population, c)
+    order = list(table["condition"]) if table["eta2"].notna().all() else []
     row = table[table["condition"] == "common agenda"].iloc[0]
-    return PatternResult(
-        "foundational_conditions", "Backbone support and common agenda are among the strongest "
-        "drivers of population change", SEED004,
-        f"Share of the variance of population change at the horizon explained by each "
-        f"condition's indicator at year {Y} (correlation ratio on 8 quantile bins, bootstrap "
-        "interval; the conditions are correlated, so each share includes what it shares with "
-        "others). Value: the share explained by agenda agreement.",
-        float(row["eta2"]), (float(row["low"]), float(row["high"])),
-        "backbone capacity and agenda agreement both rank among the top three of the seven "
-        "components' indicators",
-        bool(both), len(data.population), {"table": table},
-    )
+    ranks = {"backbone_rank": _rank(order, "backbone support"),
+             "agenda_rank": _rank(order, "common agenda")}
+    return _result(c, "foundational_conditions", float(row["eta2"]),
+                   (float(row["low"]), float(row["high"])), len(data.population), ranks,
+                   {**ranks, "table": table})
 
 
-def p_failure_causes(data: StudyData) -> PatternResult:
+def p_failure_causes(data: StudyData, c: Criteria) -> PatternResult:
     """The absence of backbone support or a common agenda is the most common cause of failure."""
     pop = data.population
-    failed = pop[~changed(pop)]
-    absent = (~condition_flags(failed)).mean().sort_values(ascending=False)
-    top = absent.index[0]
-    either = (~condition_flags(failed)[["backbone support", "common agenda"]]).any(axis=1)
-    k, n = int(either.sum()), len(failed)
-    return PatternResult(
-        "failure_causes", "The absence of a backbone or a common agenda is the most common "
-        "cause of failure",
-        "Kania & Kramer 2011, seed 002_4833aa6d250b0c69.txt (lack of a backbone among the most "
-        f"frequent reasons for failure); Turner et al. 2012; {SEED004}",
-        f"Among initiatives without population change, the share in which each condition is "
-        f"absent at year {Y}. Value: the share lacking backbone support or a common agenda.",
-        k / n if n else float("nan"), share_ci(k, n),
-        "the condition most often absent among failures is backbone support or common agenda",
-        bool(n > 0 and top in ("backbone support", "common agenda")), n,
-        {"absent_share": absent.to_dict()},
-    )
+    flags = condition_flags(pop[~changed(pop)], c)
+    absent = (~flags).mean().sort_values(ascending=False, kind="stable")
+    either = (~flags[["backbone support", "common agenda"]]).any(axis=1)
+    k, n = int(either.sum()), len(flags)
+    order = list(absent.index) if n else []
+    best = min(_rank(order, "backbone support"), _rank(order, "common agenda"))
+    return _result(c, "failure_causes", k / n if n else float("nan"), _ci(c, k, n), n,
+                   {"best_rank": best}, {"best_rank": best, "absent_share": absent.to_dict()})
 
 
-def p_systems_change(data: StudyData) -> PatternResult:
+def p_systems_change(data: StudyData, c: Criteria) -> PatternResult:
     """Population change comes through systems change, not only direct service."""
     pair = data.paired
     H = horizon(pair, "on_")
@@ -382,87 +393,51 @@ def p_systems_change(data: StudyData) -> PatternResult:
         m = f[f"on_pc@{H}"].mean()
         return float(1 - f[f"off_pc@{H}"].mean() / m) if m > 0 else float("nan")
 
-    value = lost(pair)
     unserved_on = (pair["on_unserved_rate_final"] - pair["on_unserved_rate_cf_final"]) * 100
     unserved_off = (pair["off_unserved_rate_final"] - pair["off_unserved_rate_cf_final"]) * 100
-    return PatternResult(
-        "systems_change", "Population change comes through changes in services, practices and "
-        "policies, not only through direct service",
-        f"{SEED004} ('population change generally stemmed from changes in services, practices, "
-        "and policies')",
-        "Each of a second sample of designs run twice with common random numbers: as designed "
-        "and with systems change off (dynamics.systems_change_rate_per_year = 0, "
-        "dynamics.policy_change_rate_per_year = 0). Value: share of the mean population change "
-        "at the horizon lost without systems change (bootstrap interval).",
-        value, bootstrap(pair[[f"on_pc@{H}", f"off_pc@{H}"]], lost),
-        ">= 0.5: most of the population change goes through systems change",
-        bool(np.isfinite(value) and value >= 0.5), len(pair),
+    return _result(
+        c, "systems_change", lost(pair), _boot(c, pair[[f"on_pc@{H}", f"off_pc@{H}"]], lost),
+        len(pair), None,
         {"mean_on": float(on.mean()), "mean_off": float(off.mean()),
          "changed_on": float(pair["on_change_reached"].mean()),
          "changed_off": float(pair["off_change_reached"].mean()),
          "unserved_gain_on": float(unserved_on.mean()),
-         "unserved_gain_off": float(unserved_off.mean())},
-    )
+         "unserved_gain_off": float(unserved_off.mean())})
 
 
-def p_unserved(data: StudyData) -> PatternResult:
+def p_unserved(data: StudyData, c: Criteria) -> PatternResult:
     """Systems change reaches people who were never served."""
     pair = data.paired
     gain = (pair["on_unserved_rate_final"] - pair["on_unserved_rate_cf_final"]) * 100
     gain_off = (pair["off_unserved_rate_final"] - pair["off_unserved_rate_cf_final"]) * 100
     diff = gain - gain_off
-    frame = pd.DataFrame({"d": diff})
-    value = float(diff.mean())
-    ci = bootstrap(frame, lambda f: float(f["d"].mean()))
-    return PatternResult(
-        "reaches_unserved", "Systems change reaches beyond those directly served",
-        f"{SEED004}; DESIGN.md mechanism 8",
-        "Outcome rate of people never served (under 0.1 service-years) against the same "
-        "people in the counterfactual, in pp at the horizon; value: its mean difference "
-        "between the runs with and without systems change (paired designs, bootstrap).",
-        value, ci, "> 0 with the interval above 0", bool(ci[0] > 0), len(pair),
-        {"gain_on": float(gain.mean()), "gain_off": float(gain_off.mean())},
-    )
+    ci = _boot(c, pd.DataFrame({"d": diff}), lambda f: float(f["d"].mean()))
+    return _result(c, "reaches_unserved", float(diff.mean()), ci, len(pair), None,
+                   {"gain_on": float(gain.mean()), "gain_off": float(gain_off.mean())})
 
 
-def equity_outcome(frame: pd.DataFrame) -> pd.Series:
-    """An equity outcome: the gap between subgroups at least 1 pp narrower than without."""
-    return frame["equity_gap_cf_final"] - frame["equity_gap_final"] >= 1.0
-
-
-def p_equity(data: StudyData) -> PatternResult:
-    """Equity outcomes appear with an equity focus and rarely without one (seed 004)."""
+def p_equity(data: StudyData, c: Criteria) -> PatternResult:
+    """Equity outcomes appear with an equity focus and rarely without one."""
+    key = "equity"
     pop = data.population
-    eq = equity_outcome(pop)
-    strong = pop["equity_focus_level"] >= 0.5
-    weak = pop["equity_focus_level"] <= 0.2
+    eq = equity_outcome(pop, c)
+    strong = pop["equity_focus_level"] >= c.param(key, "strong_focus_min")
+    weak = pop["equity_focus_level"] <= c.param(key, "weak_focus_max")
     k_s, n_s = int(eq[strong].sum()), int(strong.sum())
     k_w, n_w = int(eq[weak].sum()), int(weak.sum())
     s_s = k_s / n_s if n_s else float("nan")
     s_w = k_w / n_w if n_w else float("nan")
-    return PatternResult(
-        "equity", "Equity outcomes appear with an equity focus and rarely without one",
-        f"{SEED004} ('those with no focus typically see no equity outcomes')",
-        "Equity outcome: the gap between the majority and the disadvantaged subgroup at the "
-        "horizon at least 1 pp narrower than in the counterfactual (equity_gap vs "
-        "equity_gap_cf). Value: share with an equity outcome among initiatives with little or "
-        "no equity focus (engagement.equity_focus <= 0.2).",
-        s_w, share_ci(k_w, n_w),
-        "<= 0.25 without focus ('typically no equity outcomes') and >= 0.5 with a strong focus "
-        "(>= 0.5)",
-        bool(n_w > 0 and n_s > 0 and s_w <= 0.25 and s_s >= 0.5), n_w,
-        {"share_strong": s_s, "ci_strong": share_ci(k_s, n_s), "n_strong": n_s,
-         "mean_narrowing_weak": float((pop["equity_gap_cf_final"]
-                                       - pop["equity_gap_final"])[weak].mean()),
-         "mean_narrowing_strong": float((pop["equity_gap_cf_final"]
-                                         - pop["equity_gap_final"])[strong].mean())},
-    )
+    narrowing = pop["equity_gap_cf_final"] - pop["equity_gap_final"]
+    return _result(c, key, s_w, _ci(c, k_w, n_w), n_w, {"share_strong": s_s},
+                   {"share_strong": s_s, "ci_strong": _ci(c, k_s, n_s), "n_strong": n_s,
+                    "mean_narrowing_weak": float(narrowing[weak].mean()),
+                    "mean_narrowing_strong": float(narrowing[strong].mean())})
 
 
-def p_trust_years(data: StudyData) -> PatternResult:
-    """Trust takes years of regular meetings to build (seed 002)."""
+def p_trust_years(data: StudyData, c: Criteria) -> PatternResult:
+    """Trust takes years of regular meetings to build."""
     pop = data.population
-    regular = pop["meetings_per_year"] >= MIN_MEETINGS_PER_YEAR
+    regular = regular_meetings(pop, c)
     years = pop["years_to_trust"].fillna(np.inf)
 
     def median(f: Any) -> float:
@@ -470,34 +445,20 @@ def p_trust_years(data: StudyData) -> PatternResult:
                                         f["years_to_trust"])))
 
     value = float(np.median(years[regular])) if regular.any() else float("nan")
-    reached_reg = np.isfinite(years[regular]).mean()
-    reached_rare = np.isfinite(years[~regular]).mean() if (~regular).any() else float("nan")
-    ci = bootstrap(pop.loc[regular, ["years_to_trust"]], median)
-    return PatternResult(
-        "trust_years", "Trust takes several years of regular meetings to build",
-        "Kania & Kramer 2011, seed 002_4833aa6d250b0c69.txt ('several years of regular "
-        "meetings to build up enough experience with each other')",
-        f"Years until mean trust between partners first reaches phases.run_min_trust = "
-        f"{RUN_MIN_TRUST} (the trust the phase model asks before running), among initiatives "
-        "meeting at least monthly; value: the median (never = infinite), bootstrap interval.",
-        value, ci,
-        "between 2 and 5 years ('several years'; Strive's networks met biweekly for three "
-        "years), and fewer initiatives meeting less than monthly get there at all",
-        bool(2 <= value <= 5 and reached_rare < reached_reg), int(regular.sum()),
-        {"reached_regular": float(reached_reg), "reached_rare": float(reached_rare),
-         "n_rare": int((~regular).sum())},
-    )
+    reached_reg = float(np.isfinite(years[regular]).mean()) if regular.any() else float("nan")
+    reached_rare = (float(np.isfinite(years[~regular]).mean()) if (~regular).any()
+                    else float("nan"))
+    ci = _boot(c, pop.loc[regular, ["years_to_trust"]], median)
+    return _result(c, "trust_years", value, ci, int(regular.sum()),
+                   {"reached_regular": reached_reg, "reached_rare": reached_rare},
+                   {"reached_regular": reached_reg, "reached_rare": reached_rare,
+                    "n_rare": int((~regular).sum())})
 
 
-def funding_condition(pop: pd.DataFrame) -> pd.Series:
-    """An anchor funder committed for at least two years."""
-    return (pop["anchor"] > 0.5) & (pop["anchor_committed_years"] >= 2)
-
-
-def p_funding(data: StudyData) -> PatternResult:
+def p_funding(data: StudyData, c: Criteria) -> PatternResult:
     """Funding of at least two to three years with an anchor funder is a condition for success."""
     pop = data.population
-    cond = funding_condition(pop)
+    cond = funding_condition(pop, c)
     ok = changed(pop).astype(float)
     frame = pd.DataFrame({"c": cond, "ok": ok})
 
@@ -508,149 +469,144 @@ def p_funding(data: StudyData) -> PatternResult:
         a, b = means
         return a / b if b > 0 else float("inf")
 
-    value = ratio(frame)
-    ci = bootstrap(frame, ratio)
-    return PatternResult(
-        "funding", "Funding of at least two to three years with an anchor funder is a "
-        "condition for success",
-        "NCIOM task force, seed 003_ece90f17b78b657e.txt; Hanleybrown, Kania & Kramer 2012",
-        "Share of initiatives with population change with an anchor funder committed for >= 2 "
-        "years, over the share without (no anchor, or committed for one year); value: the "
-        "ratio, bootstrap interval.",
-        value, ci, "> 1 with the interval above 1", bool(ci[0] > 1), len(pop),
-        {"share_with": float(ok[cond].mean()), "share_without": float(ok[~cond].mean()),
-         "n_with": int(cond.sum()), "n_without": int((~cond).sum())},
-    )
+    return _result(c, "funding", ratio(frame), _boot(c, frame, ratio), len(pop), None,
+                   {"share_with": float(ok[cond].mean()), "share_without": float(ok[~cond].mean()),
+                    "n_with": int(cond.sum()), "n_without": int((~cond).sum())})
 
 
-# --------------------------------------------------------------------------------------------
-# Patterns from published research on collaboration and trust
-# --------------------------------------------------------------------------------------------
-
-
-def p_trust_asymmetry(data: StudyData) -> PatternResult:
+def p_trust_asymmetry(data: StudyData, c: Criteria) -> PatternResult:
     """Trust is destroyed faster than it is built (Slovic 1993)."""
     pop = data.population.dropna(subset=["trust_good_effect", "trust_bad_effect"])
     pop = pop[pop["trust_good_effect"] > 0]
     ratio = -pop["trust_bad_effect"] / pop["trust_good_effect"]
-    frame = pd.DataFrame({"r": ratio})
-    value = float(ratio.median())
-    ci = bootstrap(frame, lambda f: float(np.median(f["r"])))
-    return PatternResult(
-        "trust_asymmetry", "Trust is created slowly and destroyed quickly: a bad experience "
-        "weighs more than a good one",
-        "Slovic 1993, Risk Analysis 13(6); Poortinga & Pidgeon 2004, Risk Analysis 24(6)",
-        "Per initiative, the weekly change of mean trust regressed on the good and the bad "
-        "interactions of that week (per pair of partners; with lagged trust and a constant); "
-        "value: the median over initiatives of -effect(bad) / effect(good), bootstrap.",
-        value, ci, "> 1 with the interval above 1 (negative events weigh more)",
-        bool(ci[0] > 1), len(pop), {},
-    )
+    value = float(ratio.median()) if len(ratio) else float("nan")
+    ci = _boot(c, pd.DataFrame({"r": ratio}), lambda f: float(np.median(f["r"])))
+    return _result(c, "trust_asymmetry", value, ci, len(pop))
 
 
-def p_small_wins(data: StudyData) -> PatternResult:
+def p_small_wins(data: StudyData, c: Criteria) -> PatternResult:
     """Small wins feed commitment (Ansell & Gash 2008)."""
+    key = "small_wins"
     pop = data.population
     H = horizon(pop)
-    win = pop["measured_change@3"] >= 1.0
-    keep = pop[f"trust@{H}"] - pop["trust@3"]
+    y = _year(pop, int(c.param(key, "win_year")))
+    win = pop[f"measured_change@{y}"] >= c.param(key, "win_pp")
+    keep = pop[f"trust@{H}"] - pop[f"trust@{y}"]
     frame = pd.DataFrame({"w": win, "k": keep})
 
     def diff(f: Any) -> float:
         means = group_means(f, "w", "k")
         return float("nan") if means is None else means[0] - means[1]
 
-    value = diff(frame)
-    ci = bootstrap(frame, diff)
-    return PatternResult(
-        "small_wins", "Small wins feed trust and commitment: partnerships with early measured "
-        "wins build more trust afterwards",
-        "Ansell & Gash 2008, JPART 18(4) (137 cases of collaborative governance)",
-        "Rise of mean trust from year 3 to the horizon, initiatives whose measured outcome rate "
-        "rose >= 1 pp by year 3 minus those whose did not; bootstrap interval. Correlational, "
-        "as in the source.",
-        value, ci, "> 0 with the interval above 0", bool(ci[0] > 0), len(pop),
-        {"n_win": int(win.sum()), "trust_rise_win": float(keep[win].mean()),
-         "trust_rise_no_win": float(keep[~win].mean())},
-    )
+    return _result(c, key, diff(frame), _boot(c, frame, diff), len(pop), None,
+                   {"n_win": int(win.sum()), "trust_rise_win": float(keep[win].mean()),
+                    "trust_rise_no_win": float(keep[~win].mean())})
 
 
-def p_inclusiveness(data: StudyData) -> PatternResult:
+def p_inclusiveness(data: StudyData, c: Criteria) -> PatternResult:
     """Larger, more inclusive partnerships build trust more slowly (Smaldino & Lubell 2011)."""
     pop = data.population[data.population["meetings_per_year"] > 0]
-    frame = pop[["n_partners", f"trust@{Y}"]]
+    col = f"trust@{_year(pop, int(c.param('inclusiveness', 'trust_year')))}"
+    frame = pop[["n_partners", col]]
 
     def rho(f: Any) -> float:
-        return float(stats.spearmanr(f["n_partners"], f[f"trust@{Y}"]).statistic)
+        if len(np.unique(f["n_partners"])) < 2 or len(np.unique(f[col])) < 2:
+            return float("nan")
+        return float(stats.spearmanr(f["n_partners"], f[col]).statistic)
 
-    value = rho(frame)
-    ci = bootstrap(frame, rho)
-    return PatternResult(
-        "inclusiveness", "More inclusive (larger) partnerships build trust more slowly",
-        "Smaldino & Lubell 2011, PLoS ONE 6(8); Provan & Kenis 2008, JPART 18(2)",
-        f"Spearman correlation between the number of partners and mean trust at year {Y}, "
-        "among initiatives that meet; bootstrap interval.",
-        value, ci, "< 0 with the interval below 0", bool(ci[1] < 0), len(pop), {},
-    )
+    return _result(c, "inclusiveness", rho(frame), _boot(c, frame, rho), len(pop))
 
 
+#: The cadences that meet, with meetings per year (designs that never meet are left out).
 CADENCE_ORDER = [("weekly", 52.0), ("biweekly", 26.0), ("monthly", 13.0), ("quarterly", 4.0)]
 
 
-def p_meeting_intensity(data: StudyData) -> PatternResult:
+def quadratic_in_log_cadence(f: Mapping[str, np.ndarray]) -> tuple[float, float]:
+    """Least squares of ``y`` on z = log2(``m`` meetings a year) and z^2.
+
+    Returns:
+        The coefficient of z^2 and the cadence (meetings a year) of the fitted extremum
+        (NaN without at least three distinct cadences or without curvature).
+    """
+    m, y = np.asarray(f["m"], dtype=float), np.asarray(f["y"], dtype=float)
+    if len(np.unique(m)) < 3:
+        return float("nan"), float("nan")
+    z = np.log2(m)
+    z0 = z.mean()  # centred: a better-conditioned fit, the same curvature
+    X = np.column_stack([np.ones_like(z), z - z0, (z - z0) ** 2])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    b1, b2 = float(coef[1]), float(coef[2])
+    with np.errstate(over="ignore"):  # a nearly straight fit: the extremum far outside
+        peak = float(np.exp2(z0 - b1 / (2 * b2))) if b2 != 0 else float("nan")
+    return b2, peak
+
+
+def p_meeting_intensity(data: StudyData, c: Criteria) -> PatternResult:
     """An intermediate meeting intensity works best (Tomasello, Tessone & Schweitzer 2016)."""
     pop = data.population
-    pop = pop[pop["backbone"] > 0.5]
+    pop = pop[(pop["backbone"] > 0.5) & (pop["meetings_per_year"] > 0)]
     H = horizon(pop)
-
-    def means(m_per_year: np.ndarray, y: np.ndarray) -> list[float]:
-        return [float(y[m_per_year == m].mean()) if (m_per_year == m).any() else float("nan")
-                for _, m in CADENCE_ORDER]
-
-    mpy = pop["meetings_per_year"].to_numpy()
-    y = pc(pop, H).to_numpy(dtype=float)
-    observed = means(mpy, y)
-    rng = np.random.default_rng(1)
-    best = []
-    for _ in range(B):
-        idx = rng.integers(0, len(pop), len(pop))
-        m = means(mpy[idx], y[idx])
-        best.append(float(np.nanargmax(m) in (1, 2)) if np.isfinite(m).any() else 0.0)
-    share = float(np.mean(best))
-    lo, hi = share_ci(round(share * B), B)
-    return PatternResult(
-        "meeting_intensity", "Performance is inverted-U shaped in meeting intensity: an "
-        "intermediate cadence does best",
-        "Tomasello, Tessone & Schweitzer 2016, Adv. Complex Syst. 19 (inverted U in the rate "
-        "of forming alliances); Kania & Kramer 2011, seed 002 (monthly or biweekly)",
-        "Mean population change at the horizon by meeting cadence among designs with a "
-        "backbone; value: bootstrap share of resamples in which biweekly or monthly meetings "
-        "do best.",
-        share, (lo, hi), ">= 0.9 (an intermediate cadence does best in nine resamples of ten)",
-        bool(share >= 0.9), len(pop),
-        {"mean_by_cadence": dict(zip([c for c, _ in CADENCE_ORDER], observed, strict=True))},
-    )
+    frame = pd.DataFrame({"m": pop["meetings_per_year"].to_numpy(dtype=float),
+                          "y": pc(pop, H).to_numpy(dtype=float)})
+    curvature, peak = quadratic_in_log_cadence(frame)
+    ci = _boot(c, frame, lambda f: quadratic_in_log_cadence(f)[0])
+    by = {name: float(frame["y"][frame["m"] == m].mean()) if (frame["m"] == m).any()
+          else float("nan") for name, m in CADENCE_ORDER}
+    return _result(c, "meeting_intensity", curvature, ci, len(pop),
+                   {"peak_meetings_per_year": peak},
+                   {"peak_meetings_per_year": peak, "mean_by_cadence": by,
+                    "n_by_cadence": {name: int((frame["m"] == m).sum())
+                                     for name, m in CADENCE_ORDER}})
 
 
-PATTERNS: tuple[Callable[[StudyData], PatternResult], ...] = (
-    p_five_conditions,
-    p_not_before_three_years,
-    p_many_take_longer,
-    p_backbone_driver,
-    p_conditions_drivers,
-    p_failure_causes,
-    p_systems_change,
-    p_unserved,
-    p_equity,
-    p_trust_years,
-    p_funding,
-    p_trust_asymmetry,
-    p_small_wins,
-    p_inclusiveness,
-    p_meeting_intensity,
-)
+PATTERNS: dict[str, Callable[[StudyData, Criteria], PatternResult]] = {
+    "five_conditions": p_five_conditions,
+    "not_before_three_years": p_not_before_three_years,
+    "many_take_longer": p_many_take_longer,
+    "backbone_driver": p_backbone_driver,
+    "foundational_conditions": p_conditions_drivers,
+    "failure_causes": p_failure_causes,
+    "systems_change": p_systems_change,
+    "reaches_unserved": p_unserved,
+    "equity": p_equity,
+    "trust_years": p_trust_years,
+    "funding": p_funding,
+    "trust_asymmetry": p_trust_asymmetry,
+    "small_wins": p_small_wins,
+    "inclusiveness": p_inclusiveness,
+    "meeting_intensity": p_meeting_intensity,
+}
+
+#: What each pattern's entry in the criteria file must give (parameters) and may name
+#: (statistics beyond value, low and high).
+SPECS: dict[str, PatternSpec] = {
+    "five_conditions": PatternSpec(("observed_changed", "observed_sites"),
+                                   ("share_without", "observed_low", "observed_high")),
+    "not_before_three_years": PatternSpec(("before_year", "observed_successes", "alpha"),
+                                          ("compatible_limit",)),
+    "many_take_longer": PatternSpec(("from_year",)),
+    "backbone_driver": PatternSpec(("min_designs",), ("rank",)),
+    "foundational_conditions": PatternSpec(("bins",), ("backbone_rank", "agenda_rank")),
+    "failure_causes": PatternSpec((), ("best_rank",)),
+    "systems_change": PatternSpec(()),
+    "reaches_unserved": PatternSpec(()),
+    "equity": PatternSpec(("narrowing_pp", "weak_focus_max", "strong_focus_min"),
+                          ("share_strong",)),
+    "trust_years": PatternSpec((), ("reached_regular", "reached_rare")),
+    "funding": PatternSpec(("anchor_min_years",)),
+    "trust_asymmetry": PatternSpec(()),
+    "small_wins": PatternSpec(("win_pp", "win_year")),
+    "inclusiveness": PatternSpec(("trust_year",)),
+    "meeting_intensity": PatternSpec((), ("peak_meetings_per_year",)),
+}
 
 
-def check_all(data: StudyData) -> list[PatternResult]:
-    """Check every pattern on the study's runs."""
-    return [p(data) for p in PATTERNS]
+def default_criteria(path: str | Path = CRITERIA_FILE) -> Criteria:
+    """The study's criteria file, validated against the patterns implemented here."""
+    return load_criteria(path, SPECS)
+
+
+def check_all(data: StudyData, c: Criteria) -> list[PatternResult]:
+    """Check every pattern on the study's runs, in the criteria file's order."""
+    return [PATTERNS[key](data, c) for key in c.patterns]
+

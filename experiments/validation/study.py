@@ -6,7 +6,9 @@ The population is a Latin hypercube over the design space of :mod:`.designs`, ru
 sweep machinery rather than a copy of it. Each run returns the per-initiative measurements the
 patterns need (:func:`run_design`). A second, smaller sweep runs each of its designs twice with
 common random numbers, once as designed and once with systems change switched off
-(:func:`run_design_without_systems_change`), for the systems-change pattern (seed 004).
+(:func:`run_design_without_systems_change`), for the systems-change pattern (ORS Impact & Spark
+Policy Institute 2018). One study seed drives both sweeps: the Latin hypercube of designs and
+every run's seed (:func:`sweep_seeds`), so another seed is a fresh sample of initiatives.
 """
 
 from __future__ import annotations
@@ -20,20 +22,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cisim.outcomes import log_odds_gap
 from cisim.scenario import CADENCE_WEEKS, STEPS_PER_YEAR, Scenario
 from cisim.simulate import SimulationResult, simulate
 from cisim.sweep import ResultStore, sweep_function
 
-from .designs import DIMENSIONS, NAMES, base_scenario, design_scenario
+from .designs import DIMENSIONS, NAMES, POPULATION_SIZE, base_scenario, design_scenario
 
 __all__ = [
     "NO_SYSTEMS_CHANGE",
+    "DesignRun",
     "StudyConfig",
     "StudyData",
     "measure",
     "run_design",
     "run_design_without_systems_change",
     "run_study",
+    "sweep_seeds",
 ]
 
 #: Overrides that switch systems change off (services, practices and policy never change).
@@ -41,12 +46,6 @@ NO_SYSTEMS_CHANGE = {
     "dynamics.systems_change_rate_per_year": 0.0,
     "dynamics.policy_change_rate_per_year": 0.0,
 }
-
-#: Year at which the five conditions are judged "in place": ORS Impact's sites had all run at
-#: least three years and many more than a decade (seed 004; DOMAIN.md: 39 eligible sites were at
-#: least three years old); the middle of the 10-year horizon.
-CONDITIONS_YEAR = 5
-
 
 def _at(t: pd.DataFrame, col: str, year: float) -> float:
     return float(t[col].iloc[min(len(t) - 1, round(year * STEPS_PER_YEAR))])
@@ -59,21 +58,9 @@ def _first_year(t: pd.DataFrame, col: str, level: float) -> float:
 
 def _odds_gap(result: SimulationResult, world: str, step: int) -> float:
     """Log odds ratio of the outcome state, majority over disadvantaged subgroups, at a step."""
-    g = result.subgroups
-    g = g[(g["world"] == world) & (g["step"] == step)]
-    dis = {s.name for s in result.scenario.population.subgroups if s.disadvantaged}
-    shares = {s.name: s.share for s in result.scenario.population.subgroups}
-
-    def mean_rate(names: set[str]) -> float:
-        rows = g[g["subgroup"].isin(names)]
-        w = np.array([shares[n] for n in rows["subgroup"]])
-        return float((rows["outcome_rate"].to_numpy() * w).sum() / w.sum())
-
-    a = mean_rate(set(shares) - dis)
-    b = mean_rate(dis)
-    eps = 1e-4
-    a, b = min(max(a, eps), 1 - eps), min(max(b, eps), 1 - eps)
-    return math.log(a / (1 - a)) - math.log(b / (1 - b))
+    groups = result.scenario.population.subgroups
+    return log_odds_gap(result.subgroups, {s.name: s.share for s in groups},
+                        {s.name for s in groups if s.disadvantaged}, world, step)
 
 
 def _trust_asymmetry(t: pd.DataFrame) -> tuple[float, float]:
@@ -156,31 +143,54 @@ def measure(result: SimulationResult) -> dict[str, Any]:
 
 
 def _design(params: Mapping[str, Any], extra: dict[str, Any] | None = None,
-            horizon_years: float = 10.0, population_size: int | None = None) -> Scenario:
+            horizon_years: float = 10.0, population_size: int = POPULATION_SIZE) -> Scenario:
     u = {k: float(params[k]) for k in NAMES}
-    kwargs = {"horizon_years": horizon_years}
-    if population_size is not None:
-        kwargs["population_size"] = population_size
-    return design_scenario(u, base_scenario(**kwargs), extra)
+    base = base_scenario(population_size=population_size, horizon_years=horizon_years)
+    return design_scenario(u, base, extra)
+
+
+#: The measurements the paired sweep keeps from each of its two runs.
+PAIRED_KEYS = ("pc", "change_reached", "unserved_rate_final", "unserved_rate_cf_final",
+               "served_rate_final", "served_rate_cf_final", "served_share_final",
+               "systems_change_final", "policy_change_final")
+
+
+@dataclass(frozen=True)
+class DesignRun:
+    """The model function of a sweep: one sampled design, one seed (picklable for workers).
+
+    Attributes:
+        horizon_years: Simulated years.
+        population_size: Beneficiaries per initiative.
+        paired: Run the design as designed and without systems change (common random numbers).
+    """
+
+    horizon_years: float = 10.0
+    population_size: int = POPULATION_SIZE
+    paired: bool = False
+
+    def __call__(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        """Measure one design at one seed."""
+        sc = _design(params, horizon_years=self.horizon_years,
+                     population_size=self.population_size)
+        on = measure(simulate(sc, seed))
+        if not self.paired:
+            return on
+        off = measure(simulate(sc.with_overrides(NO_SYSTEMS_CHANGE, source="no systems change"),
+                               seed))
+        out = {f"on_{k}": on[k] for k in PAIRED_KEYS}
+        out.update({f"off_{k}": off[k] for k in PAIRED_KEYS})
+        return out
 
 
 def run_design(params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Model function of the population sweep: one sampled design, one seed."""
-    return measure(simulate(_design(params), seed))
+    """Model function of the population sweep at the study's sizes: one design, one seed."""
+    return DesignRun()(params, seed)
 
 
 def run_design_without_systems_change(params: dict[str, Any], seed: int) -> dict[str, Any]:
     """The same design and seed run as designed and without systems change (paired)."""
-    sc = _design(params)
-    on = measure(simulate(sc, seed))
-    off = measure(simulate(sc.with_overrides(NO_SYSTEMS_CHANGE, source="no systems change"),
-                           seed))
-    keys = ("pc", "change_reached", "unserved_rate_final", "unserved_rate_cf_final",
-            "served_rate_final", "served_rate_cf_final", "served_share_final",
-            "systems_change_final", "policy_change_final")
-    out = {f"on_{k}": on[k] for k in keys}
-    out.update({f"off_{k}": off[k] for k in keys})
-    return out
+    return DesignRun(paired=True)(params, seed)
 
 
 @dataclass(frozen=True)
@@ -190,17 +200,31 @@ class StudyConfig:
     Attributes:
         designs: Initiatives in the sampled population (Latin hypercube points).
         paired_designs: Designs run with and without systems change.
-        seed: Master seed of both sweeps.
+        seed: Study seed: drives the sample of designs and every run's seed (both sweeps).
         jobs: joblib workers.
+        horizon_years: Simulated years (10: the patterns' horizon; shorter only for tests).
+        population_size: Beneficiaries per initiative (smaller only for tests).
     """
 
     designs: int = 320
     paired_designs: int = 48
-    seed: int = 2005  # Grimm et al. 2005
+    seed: int = 2005  # Grimm et al. 2005; the sample the earlier recalibration looked at
     jobs: int = 2
+    horizon_years: float = 10.0
+    population_size: int = POPULATION_SIZE
 
 
 QUICK = StudyConfig(designs=40, paired_designs=10)
+
+
+def sweep_seeds(seed: int) -> tuple[int, int]:
+    """Master seeds of the population and the paired sweep of one study seed.
+
+    The population sweep uses the study seed itself; the paired sweep a 32-bit seed spawned
+    from it (``SeedSequence(seed, spawn_key=(1,))``), so no two study seeds share a stream.
+    """
+    child = np.random.SeedSequence(int(seed), spawn_key=(1,))
+    return int(seed), int(child.generate_state(1, dtype=np.uint32)[0])
 
 
 @dataclass
@@ -245,13 +269,15 @@ def run_study(out: str | Path, config: StudyConfig = StudyConfig(), *, resume: b
     out = Path(out)
     pop = ResultStore(out / "population")
     pair = ResultStore(out / "paired")
-    common = {"sampler": "latin", "replications": 1, "seed": config.seed, "jobs": config.jobs,
-              "progress": progress}
-    if not (pop.exists() and resume and pop.done() and len(pop.done()) >= config.designs):
-        sweep_function(run_design, _space(), pop.path, n=config.designs, resume=resume,
-                       name="validation_population", **common)
-    if not (pair.exists() and resume and len(pair.done()) >= config.paired_designs):
-        sweep_function(run_design_without_systems_change, _space(), pair.path,
-                       n=config.paired_designs, resume=resume, name="validation_paired",
-                       **{**common, "seed": config.seed + 1})
+    pop_seed, pair_seed = sweep_seeds(config.seed)
+    sizes = f"h{config.horizon_years:g}_p{config.population_size}"
+    common = {"sampler": "latin", "replications": 1, "jobs": config.jobs, "progress": progress}
+    # Always through the sweep: on resume it refuses a store of another spec (sizes, seed)
+    # and runs only what is missing.
+    sweep_function(DesignRun(config.horizon_years, config.population_size), _space(),
+                   pop.path, n=config.designs, resume=resume, seed=pop_seed,
+                   name=f"validation_population_{sizes}", **common)
+    sweep_function(DesignRun(config.horizon_years, config.population_size, paired=True),
+                   _space(), pair.path, n=config.paired_designs, resume=resume,
+                   seed=pair_seed, name=f"validation_paired_{sizes}", **common)
     return StudyData(_read(pop), _read(pair), pop, pair)

@@ -1,0 +1,183 @@
+"""From one parameter set to the targets' statistics: the runs behind a particle.
+
+A particle (one parameter set) is turned into one number per target by running the model
+several times: the spec's scenario with ``replications`` seeds for ``over = "scenario"`` targets,
+and each design of the spec's fixed design sample with its seeds for ``over = "designs"``
+targets. Each run gives its outcomes the way a sweep does
+(:func:`cisim.sweep.model_function.extract`: summary keys, ``column@year``, aliases, a
+``first_significant_change_year`` censored at horizon + 1 year when never reached), plus the
+derived equity outcomes in :data:`DERIVED`; each target's statistic
+(:func:`cisim.calibrate.targets.statistic`) is then taken over its runs.
+
+Run seeds are a pure function of the particle's seed (``numpy.random.SeedSequence``), so a
+particle's statistics are a pure function of (parameters, seed). A run that raises is logged as a
+warning and gives NaN outcomes; a statistic with no value left is NaN, which puts the particle at
+infinite distance (rejected) and shows in the predictive checks' ``failed`` column.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cisim.calibrate.targets import Target, statistic
+from cisim.outcomes import log_odds_gap
+from cisim.priors import _as_schema_type
+from cisim.scenario import STEPS_PER_YEAR, Scenario
+from cisim.sweep.model_function import ModelFunction, extract, flatten_outputs
+
+__all__ = ["DERIVED", "ParticleModel", "run_seeds"]
+
+logger = logging.getLogger(__name__)
+
+
+def _gap(result: Any, world: str, step: int) -> float:
+    groups = result.scenario.population.subgroups
+    return log_odds_gap(result.subgroups, {s.name: s.share for s in groups},
+                        {s.name for s in groups if s.disadvantaged}, world, step)
+
+
+def equity_log_odds_gap_change(result: Any) -> float:
+    """Change of the majority/disadvantaged log odds ratio from the start to the horizon."""
+    last = len(result.trajectory) - 1
+    return _gap(result, "factual", last) - _gap(result, "factual", 0)
+
+
+def equity_log_odds_gap_vs_cf(result: Any) -> float:
+    """Log odds gap at the horizon minus the counterfactual's (negative: the gap narrowed)."""
+    last = len(result.trajectory) - 1
+    return _gap(result, "factual", last) - _gap(result, "counterfactual", last)
+
+
+def significant_change_reached(result: Any) -> float:
+    """1 if sustained population change (cisim.simulate.SIGNIFICANT_CHANGE_PP) was reached."""
+    return float(np.isfinite(result.summary["first_significant_change_year"]))
+
+
+def population_change_gain_1_to_3(result: Any) -> float:
+    """Population change against the counterfactual at year 3 minus at year 1 (pp)."""
+    t = result.trajectory
+    if result.scenario.horizon_years < 3:
+        return float("nan")
+    col = t["population_change_vs_cf"]
+    return float(col.iloc[3 * STEPS_PER_YEAR] - col.iloc[STEPS_PER_YEAR])
+
+
+#: Outcomes computed from a whole run (beyond the trajectory and summary keys).
+DERIVED: dict[str, Callable[[Any], float]] = {
+    "equity_log_odds_gap_change": equity_log_odds_gap_change,
+    "equity_log_odds_gap_vs_cf": equity_log_odds_gap_vs_cf,
+    "significant_change_reached": significant_change_reached,
+    "population_change_vs_cf_gain_1_to_3": population_change_gain_1_to_3,
+}
+
+
+def run_seeds(seed: int, group: int, n_designs: int, replications: int) -> np.ndarray:
+    """Seeds of a particle's runs: ``[design, replication]``, a pure function of the inputs."""
+    ss = np.random.SeedSequence([int(seed), int(group)])
+    return ss.generate_state(n_designs * replications, dtype=np.uint32).reshape(
+        n_designs, replications).astype(np.int64)
+
+
+class ParticleModel:
+    """A picklable ``f(params, seed) -> {target id: statistic}`` for a list of targets.
+
+    Args:
+        targets: The targets whose statistics are returned.
+        replications: Default seeds per scenario or design (a target may ask for more or fewer).
+        scenario: The scenario (fixed overrides applied); None for a function model.
+        designs: Override tables of the design sample (``over = "designs"`` targets).
+        function: A model function ``f(params, seed) -> outcomes`` instead of a scenario.
+        numba_threads: Kernel threads per run (1 when particles run in parallel).
+    """
+
+    def __init__(self, targets: Sequence[Target], replications: int,
+                 scenario: Scenario | None = None, designs: Sequence[Mapping[str, Any]] = (),
+                 function: ModelFunction | None = None, numba_threads: int | None = None):
+        if (scenario is None) == (function is None):
+            raise ValueError("give exactly one of a scenario or a model function")
+        self.targets = list(targets)
+        self.replications = int(replications)
+        self.scenario = scenario
+        self.designs = [dict(d) for d in designs]
+        self.function = function
+        self.numba_threads = numba_threads
+        if function is not None and any(t.over == "designs" for t in self.targets):
+            raise ValueError("targets over designs need a scenario, not a model function")
+
+    def _reps(self, over: str) -> int:
+        reps = [t.replications or self.replications for t in self.targets if t.over == over]
+        return max(reps, default=0)
+
+    def runs(self, params: Mapping[str, Any], seed: int) -> pd.DataFrame:
+        """Every run of one particle: ``over``, ``design``, ``replication``, ``seed``, outcomes."""
+        return pd.DataFrame(self._rows(params, seed))
+
+    def _rows(self, params: Mapping[str, Any], seed: int) -> list[dict[str, Any]]:
+        if self.numba_threads is not None and self.function is None:
+            import numba
+
+            numba.set_num_threads(max(1, min(self.numba_threads, numba.config.NUMBA_NUM_THREADS)))
+        rows: list[dict[str, Any]] = []
+        for g, over in enumerate(("scenario", "designs")):
+            reps = self._reps(over)
+            if reps == 0:
+                continue
+            names = sorted({t.outcome for t in self.targets if t.over == over})
+            overrides = [{}] if over == "scenario" else self.designs
+            seeds = run_seeds(seed, g, len(overrides), reps)
+            for d, design in enumerate(overrides):
+                for r in range(reps):
+                    s = int(seeds[d, r])
+                    row: dict[str, Any] = {"over": over, "design": d, "replication": r,
+                                           "seed": s}
+                    try:
+                        row.update(self._one(params, design, s, names))
+                    except Exception as err:  # kept as NaN: the particle is rejected, not lost
+                        logger.warning("calibration run failed (params %s, design %d, seed %d): "
+                                       "%s: %s", dict(params), d, s, type(err).__name__, err)
+                        row.update({n: float("nan") for n in names})
+                    rows.append(row)
+        return rows
+
+    def _one(self, params: Mapping[str, Any], design: Mapping[str, Any], seed: int,
+             names: Sequence[str]) -> dict[str, float]:
+        if self.function is not None:
+            flat = flatten_outputs(self.function(dict(params), seed))
+            return {n: float(flat.get(n, float("nan"))) for n in names}
+        from cisim.simulate import simulate
+
+        assert self.scenario is not None
+        scenario = self.scenario
+        if design:
+            scenario = scenario.with_overrides(dict(design), source="calibration design")
+        scenario = scenario.with_overrides({k: _as_schema_type(k, v) for k, v in params.items()},
+                                           source="calibration particle")
+        result = simulate(scenario, seed)
+        plain = [n for n in names if n not in DERIVED]
+        out = extract(result.trajectory, result.summary, scenario.horizon_years, plain, [])
+        values = {n: float(out[n]) for n in plain}
+        for n in names:
+            if n in DERIVED:
+                values[n] = float(DERIVED[n](result))
+        return values
+
+    def statistics(self, runs: pd.DataFrame | Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """Each target's statistic over its runs (a frame or the rows of :meth:`runs`)."""
+        rows = runs.to_dict("records") if isinstance(runs, pd.DataFrame) else runs
+        out = {}
+        for t in self.targets:
+            reps = t.replications or self.replications
+            values = [r[t.outcome] for r in rows
+                      if r["over"] == t.over and r["replication"] < reps]
+            out[t.id] = statistic(t, values) if values else float("nan")
+        return out
+
+    def __call__(self, params: Mapping[str, Any], seed: int) -> dict[str, float]:
+        """The targets' statistics of one particle."""
+        return self.statistics(self._rows(params, seed))
+

@@ -1,0 +1,433 @@
+"""cisim calibrate: a known posterior, reproducibility, resume, outputs and bad input."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cisim.calibrate import CalibrationError, calibrate, load_calibration
+from cisim.calibrate.run import IntervalDistance
+from cisim.calibrate.targets import Target, statistic
+from cisim.cli import main
+from cisim.sweep.examples import NORMAL_MEAN_OBSERVATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = 'source = { author = "Tester", title = "A test", year = 2024 }'
+
+NORMAL_TARGETS = f"""
+[[target]]
+id = "ybar"
+description = "the observed mean of four draws"
+role = "calibration"
+outcome = "y"
+statistic = "mean"
+observed = 1.0
+scale = 1.0
+{SOURCE}
+
+[[target]]
+id = "ybar_median"
+description = "a held-out check"
+role = "validation"
+outcome = "y"
+statistic = "median"
+interval = [0.0, 2.0]
+scale = 1.0
+{SOURCE}
+"""
+
+
+def normal_spec(tmp_path: Path, *, seed: int = 1, particles: int = 200, generations: int = 4,
+                extra: str = "", name: str = "spec.toml") -> Path:
+    (tmp_path / "targets.toml").write_text(NORMAL_TARGETS)
+    spec = tmp_path / name
+    spec.write_text(f"""
+name = "normal_mean"
+model = "cisim.sweep.examples:normal_mean"
+targets = "targets.toml"
+population_size = {particles}
+max_generations = {generations}
+replications = 1
+seed = {seed}
+backend = "serial"
+{extra}
+[[parameters]]
+path = "mu"
+distribution = "uniform"
+bounds = [-5.0, 5.0]
+
+[ppc]
+draws = 30
+""")
+    return spec
+
+
+@pytest.fixture(autouse=True)
+def _quiet_pyabc():
+    logging.getLogger("ABC").setLevel(logging.WARNING)
+
+
+def weighted_moments(frame: pd.DataFrame, col: str) -> tuple[float, float]:
+    w = frame["weight"].to_numpy(float)
+    w = w / w.sum()
+    x = frame[col].to_numpy(float)
+    m = float((w * x).sum())
+    return m, float(math.sqrt((w * (x - m) ** 2).sum()))
+
+
+# ---- statistics and distance -----------------------------------------------------------------
+
+
+def target(**kw) -> Target:
+    base = {"id": "t", "description": "d", "role": "calibration", "outcome": "y", "scale": 0.5,
+            "source": {"author": "A", "title": "T", "year": 2020}}
+    base.update(kw)
+    return Target.model_validate(base)
+
+
+def test_statistics_over_runs():
+    x = [0.5, 2.0, 11.0, float("nan"), 4.0]  # NaN dropped; 11 = a censored 'never'
+    assert statistic(target(statistic="share_below", threshold=3.0, observed=0.0), x) == 0.5
+    assert statistic(target(statistic="share_above", threshold=3.0, observed=0.0), x) == 0.5
+    assert statistic(target(statistic="median", observed=0.0), x) == 3.0
+    assert statistic(target(statistic="quantile", q=0.75, observed=0.0), x) == pytest.approx(
+        np.quantile([0.5, 2.0, 11.0, 4.0], 0.75))
+    assert math.isnan(statistic(target(observed=0.0), [float("nan")]))
+
+
+def test_interval_distance_counts_misses_in_scales():
+    a = target(id="a", interval=[1.0, 6.0], scale=1.0)
+    b = target(id="b", observed=0.0, scale=0.5)
+    d = IntervalDistance([a, b])
+    assert d({"a": 3.0, "b": 0.0}, {}) == 0.0  # inside the interval, on the point
+    assert d({"a": 8.0, "b": 0.0}, {}) == pytest.approx(2.0)
+    assert d({"a": 0.0, "b": 1.5}, {}) == pytest.approx(math.hypot(1.0, 3.0))
+    assert d({"a": float("nan"), "b": 0.0}, {}) == math.inf
+
+
+# ---- a problem with a known posterior ----------------------------------------------------------
+
+
+def test_normal_mean_posterior_matches_the_analytic_one(tmp_path):
+    """mu ~ U(-5, 5); ybar | mu ~ N(mu, 1/4); observed ybar = 1 -> posterior N(1, 0.5^2).
+
+    ABC with a uniform kernel of half-width eps on ybar targets N(1, 1/4 + eps^2/3) exactly.
+    """
+    loaded = load_calibration(normal_spec(tmp_path), output=tmp_path / "out")
+    result = calibrate(loaded, figures=False)
+    post = pd.read_csv(tmp_path / "out" / "posterior.csv")
+    assert list(post.columns) == ["mu", "weight"]
+    assert len(post) == 200
+    mean, sd = weighted_moments(post, "mu")
+    abc_sd = math.sqrt(1 / NORMAL_MEAN_OBSERVATIONS + result.epsilon**2 / 3)
+    assert result.epsilon < 0.5
+    assert mean == pytest.approx(1.0, abs=0.2)
+    assert sd == pytest.approx(abc_sd, rel=0.25)
+    # the prior's sd is 10/sqrt(12) = 2.9: the sample has really moved
+    meta = json.loads((tmp_path / "out" / "posterior.json").read_text())
+    assert meta["method"]["package"].startswith("pyabc 0.13")
+    gens = meta["generations"]
+    assert [g["t"] for g in gens] == [0, 1, 2, 3]
+    assert all(0 < g["acceptance_rate"] <= 1 for g in gens)
+    eps = [g["epsilon"] for g in gens]
+    assert eps == sorted(eps, reverse=True)
+    assert meta["simulations"] >= sum(g["samples"] for g in gens)
+    assert meta["targets"]["calibration"] == ["ybar"]
+    assert meta["targets"]["validation"] == ["ybar_median"]
+    ppc = pd.read_csv(tmp_path / "out" / "ppc.csv")
+    assert set(ppc["target"]) == {"ybar", "ybar_median"}
+    row = ppc.set_index("target").loc["ybar"]
+    assert row["predicted_low"] < 1.0 < row["predicted_high"]
+    assert bool(row["covered"])
+    assert "ybar_median" in (tmp_path / "out" / "ppc.txt").read_text()
+
+
+def test_serial_backend_is_reproducible_and_seed_dependent(tmp_path):
+    runs = []
+    for k, seed in enumerate((5, 5, 6)):
+        d = tmp_path / str(k)
+        d.mkdir()
+        loaded = load_calibration(normal_spec(d, seed=seed, particles=40, generations=2),
+                                  output=d / "out")
+        calibrate(loaded, figures=False)
+        runs.append(pd.read_csv(d / "out" / "posterior.csv"))
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    assert not runs[0].equals(runs[2])
+
+
+# ---- resume ----------------------------------------------------------------------------------
+
+
+def test_resume_continues_the_generations(tmp_path):
+    spec = normal_spec(tmp_path, particles=40, generations=1)
+    out = tmp_path / "out"
+    first = calibrate(load_calibration(spec, output=out), figures=False)
+    assert first.generations == 1
+    with pytest.raises(CalibrationError, match="--resume"):
+        calibrate(load_calibration(spec, output=out), figures=False)
+    # raising max_generations is allowed on resume: it says how long to run, not what
+    spec.write_text(spec.read_text().replace("max_generations = 1", "max_generations = 3"))
+    second = calibrate(load_calibration(spec, output=out), resume=True, figures=False)
+    assert second.generations == 3
+    meta = json.loads((out / "posterior.json").read_text())
+    assert [g["t"] for g in meta["generations"]] == [0, 1, 2]
+    assert [s["resumed"] for s in meta["sessions"]] == [False, True]
+    assert len(pd.read_csv(out / "posterior.csv")) == 40
+
+
+def test_resume_refuses_a_changed_problem(tmp_path, capsys):
+    spec = normal_spec(tmp_path, particles=20, generations=1)
+    out = tmp_path / "out"
+    calibrate(load_calibration(spec, output=out), figures=False)
+    targets = tmp_path / "targets.toml"
+    targets.write_text(targets.read_text().replace("observed = 1.0", "observed = 1.5"))
+    assert main(["calibrate", str(spec), "--out", str(out), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "targets" in err and "changed" in err
+    assert main(["calibrate", str(spec), "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "no calibration to resume" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes(tmp_path):
+    spec = normal_spec(tmp_path, particles=100, generations=4)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cisim.cli", "calibrate", str(spec), "--out", str(out),
+           "--no-figures"]
+    env = dict(os.environ, ABC_LOG_LEVEL="INFO")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    deadline = time.time() + 120
+    for line in proc.stderr:  # "t: 2," starts generation 2: generations 0 and 1 are stored
+        if line.startswith("ABC INFO: t: 2,") or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "posterior.csv").exists()
+    import pyabc
+
+    assert pyabc.History(f"sqlite:///{out / 'history.db'}").max_t in (1, 2)
+    done = subprocess.run([*cmd, "--resume", "--quiet"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((out / "posterior.json").read_text())
+    assert [g["t"] for g in meta["generations"]] == [0, 1, 2, 3]
+    assert len(pd.read_csv(out / "posterior.csv")) == 100
+    killed, resumed = meta["sessions"]
+    assert killed["seconds"] is None and not killed["resumed"]
+    assert resumed["resumed"] and resumed["generations_before"] in (2, 3)
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_bad_specs_exit_2_naming_file_and_field(tmp_path, capsys):
+    targets = write(tmp_path / "targets.toml", NORMAL_TARGETS)
+    scenario = ROOT / "scenarios" / "default.toml"
+    cases = {
+        "unknown_key": (f'scenario = "{scenario}"\ntargets = "targets.toml"\npopulation = 5\n',
+                        "population"),
+        "bad_scenario": ('scenario = "no_such.toml"\ntargets = "targets.toml"\n', "scenario"),
+        "no_targets": (f'scenario = "{scenario}"\ntargets = "missing.toml"\n', "targets"),
+        "no_prior": (f'scenario = "{scenario}"\ntargets = "targets.toml"\n'
+                     '[[parameters]]\npath = "horizon_years"\n', "parameters[0]"),
+        "wrong_type": (f'scenario = "{scenario}"\ntargets = "targets.toml"\n'
+                       'population_size = "many"\n', "population_size"),
+        "bad_backend": (f'scenario = "{scenario}"\ntargets = "targets.toml"\n'
+                        'backend = "spark"\n', "backend"),
+    }
+    for name, (text, field) in cases.items():
+        spec = write(tmp_path / f"{name}.toml", text)
+        assert main(["calibrate", str(spec)]) == 2, name
+        err = capsys.readouterr().err
+        assert str(spec) in err, name
+        assert field in err, (name, err)
+        assert "Traceback" not in err
+    assert targets.exists()
+
+
+def test_targets_without_a_calibration_role_are_refused(tmp_path, capsys):
+    write(tmp_path / "targets.toml", NORMAL_TARGETS.replace('role = "calibration"',
+                                                            'role = "validation"'))
+    spec = normal_spec(tmp_path)
+    (tmp_path / "targets.toml").write_text(NORMAL_TARGETS.replace('role = "calibration"',
+                                                                  'role = "validation"'))
+    assert main(["calibrate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert str(spec) in err and "targets" in err and "no target with role" in err
+
+
+def test_bad_targets_file_names_its_own_file_and_field(tmp_path, capsys):
+    spec = normal_spec(tmp_path)
+    bad = NORMAL_TARGETS.replace('statistic = "mean"', 'statistic = "mean"\nthreshold = 2.0')
+    bad = bad.replace('interval = [0.0, 2.0]', 'interval = [2.0, 0.0]\ncolour = "red"')
+    (tmp_path / "targets.toml").write_text(bad)
+    assert main(["calibrate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "targets.toml") in err
+    assert "target[0]" in err and "threshold" in err
+    assert "target[1].colour" in err and "unknown key" in err
+
+
+def test_a_target_outcome_the_model_does_not_have_is_named(tmp_path, capsys):
+    write(tmp_path / "targets.toml", NORMAL_TARGETS.replace('outcome = "y"',
+                                                            'outcome = "populaton_change@3"', 1))
+    spec = write(tmp_path / "spec.toml", f'scenario = "{ROOT / "scenarios" / "default.toml"}"\n'
+                 'targets = "targets.toml"\n')
+    assert main(["calibrate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "target[0] (ybar).outcome" in err and "populaton_change" in err
+
+
+def test_the_shipped_files_load():
+    loaded = load_calibration(ROOT / "experiments" / "calibration" / "default.toml")
+    assert loaded.calibration_targets
+    assert {t.role for t in loaded.targets.target} == {"calibration", "validation"}
+    assert len(loaded.designs) == loaded.spec.designs.n
+    from cisim.priors import uncertain_parameters
+
+    assert loaded.names == [e.path for e in uncertain_parameters()]
+
+
+# ---- the real model, end to end ----------------------------------------------------------------
+
+REAL_TARGETS = f"""
+[[target]]
+id = "near_zero_year1"
+description = "median change at year 1"
+role = "calibration"
+outcome = "population_change_vs_cf@1"
+statistic = "median"
+interval = [-0.5, 0.5]
+scale = 0.5
+{SOURCE}
+
+[[target]]
+id = "reached"
+description = "share of designs with sustained change"
+role = "validation"
+outcome = "significant_change_reached"
+statistic = "mean"
+interval = [0.0, 0.5]
+scale = 0.1
+over = "designs"
+{SOURCE}
+"""
+
+
+@pytest.mark.slow
+def test_calibrate_the_real_model_end_to_end(tmp_path, monkeypatch, capsys):
+    write(tmp_path / "targets.toml", REAL_TARGETS)
+    spec = write(tmp_path / "spec.toml", f"""
+scenario = "{ROOT / "scenarios" / "default.toml"}"
+targets = "targets.toml"
+population_size = 12
+max_generations = 2
+replications = 1
+seed = 4
+backend = "serial"
+output = "out"
+[set]
+"population.size" = 500
+"population.mesa_agents" = 0
+horizon_years = 1.5
+[designs]
+sets = [{{"meetings.cadence" = "monthly"}}, {{"backbone.present" = false}}]
+[ppc]
+draws = 4
+""")
+    data = tmp_path / "data"
+    data.mkdir()
+    import cisim.calibrate.run as run_mod
+    import cisim.priors as priors_mod
+
+    for mod in (run_mod, priors_mod):
+        monkeypatch.setattr(mod, "POSTERIOR_FILE", data / "posterior.csv")
+        monkeypatch.setattr(mod, "POSTERIOR_PROVENANCE", data / "posterior.json")
+    assert main(["calibrate", str(spec), "--ship", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "near_zero_year1" in printed and "reached" in printed
+    out = tmp_path / "out"
+    for name in ("posterior.csv", "posterior.json", "ppc.csv", "ppc.txt", "marginals.png",
+                 "history.db"):
+        assert (out / name).is_file(), name
+    from cisim.priors import ParameterDistribution, uncertain_parameters
+
+    dist = ParameterDistribution.default()
+    assert dist.kind == "posterior"
+    assert list(dist.names) == [e.path for e in uncertain_parameters()]
+    draws = dist.draw(50, seed=1)
+    post = pd.read_csv(out / "posterior.csv")
+    assert set(draws.round(12).itertuples(index=False)) <= set(
+        post[list(dist.names)].round(12).itertuples(index=False))
+    meta = json.loads((data / "posterior.json").read_text())
+    assert meta["method"]["model_runs_per_particle"] == 1
+    assert meta["designs"] == [{"meetings.cadence": "monthly"}, {"backbone.present": False}]
+
+
+def test_log_odds_gap_weights_subgroups_by_share():
+    from cisim.outcomes import log_odds_gap
+
+    frame = pd.DataFrame({
+        "step": [3, 3, 3, 3], "world": ["factual"] * 3 + ["counterfactual"],
+        "subgroup": ["a", "b", "c", "a"], "outcome_rate": [0.6, 0.3, 0.2, 0.9],
+    })
+    shares = {"a": 0.5, "b": 0.25, "c": 0.25}
+    gap = log_odds_gap(frame, shares, {"b", "c"}, "factual", 3)
+    assert gap == pytest.approx(math.log(0.6 / 0.4) - math.log(0.25 / 0.75))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["loky", "dask"])
+def test_parallel_backends_give_a_posterior(tmp_path, backend):
+    spec = normal_spec(tmp_path, particles=30, generations=2,
+                       extra='n_jobs = 2\n').read_text()
+    spec = spec.replace('backend = "serial"', f'backend = "{backend}"')
+    path = write(tmp_path / "parallel.toml", spec)
+    result = calibrate(load_calibration(path, output=tmp_path / "out"), figures=False)
+    assert result.generations == 2
+    post = pd.read_csv(tmp_path / "out" / "posterior.csv")
+    assert len(post) == 30
+    mean, sd = weighted_moments(post, "mu")
+    assert abs(mean - 1.0) < 1.0 and sd < 1.5  # the prior's sd is 2.9
+
+
+def test_adaptive_distance_runs_and_concentrates(tmp_path):
+    spec = normal_spec(tmp_path, particles=60, generations=3, extra='distance = "adaptive"')
+    result = calibrate(load_calibration(spec, output=tmp_path / "out"), figures=False)
+    assert result.generations == 3
+    mean, sd = weighted_moments(pd.read_csv(tmp_path / "out" / "posterior.csv"), "mu")
+    assert abs(mean - 1.0) < 0.5 and sd < 1.2  # the prior: mean 0, sd 2.9
+    meta = json.loads((tmp_path / "out" / "posterior.json").read_text())
+    assert "Adaptive" in meta["method"]["distance"]
+
+
+def test_a_failing_run_rejects_its_particle_and_is_logged(caplog):
+    from cisim.calibrate.summaries import ParticleModel
+    from cisim.sweep.examples import failing_ishigami
+
+    t = target(id="y", outcome="y", statistic="mean", observed=0.0)
+    model = ParticleModel([t], replications=2, function=failing_ishigami)
+    with caplog.at_level(logging.WARNING, logger="cisim.calibrate.summaries"):
+        stats = model({"x1": -3.0, "x2": 0.0, "x3": 0.0}, seed=1)  # x1 < -2.8 raises
+    assert math.isnan(stats["y"])
+    assert "model diverged" in caplog.text
+    assert IntervalDistance([t])(stats, {}) == math.inf
+    ok = model({"x1": 0.5, "x2": 0.0, "x3": 0.0}, seed=1)
+    assert ok["y"] == pytest.approx(math.sin(0.5))
