@@ -42,6 +42,7 @@ __all__ = [
     "SimulationResult",
     "compile_kernels",
     "ensemble",
+    "forecast_distribution",
     "parameter_plan",
     "replication_seeds",
     "resolve_parameters",
@@ -356,17 +357,44 @@ def resolve_parameters(parameters: str | Path | ParameterDistribution
     if isinstance(parameters, ParameterDistribution):
         return parameters
     if isinstance(parameters, Path):
-        return ParameterDistribution.from_posterior(parameters)
+        return forecast_distribution(ParameterDistribution.from_posterior(parameters))
     if parameters == "seed_only":
         return None
     if parameters == "default":
-        return ParameterDistribution.default()
+        return forecast_distribution(ParameterDistribution.default())
     if parameters == "priors":
-        return ParameterDistribution.from_priors()
+        return forecast_distribution(ParameterDistribution.from_priors())
     if isinstance(parameters, str) and Path(parameters).suffix in (".csv", ".parquet"):
-        return ParameterDistribution.from_posterior(parameters)
+        return forecast_distribution(ParameterDistribution.from_posterior(parameters))
     raise ValueError(f"parameters must be 'default', 'priors', 'seed_only', a "
                      f"ParameterDistribution or a posterior file, got {parameters!r}")
+
+
+#: Scenario sections a forecast does not draw: the SROI valuation judgments (deadweight,
+#: attribution, displacement, drop-off, the hourly cost of coordination) are the strategist's to
+#: set, and the report's SROI sensitivity table shows how far each must move for the ratio to
+#: fall to 1 (Nicholls et al., *A Guide to Social Return on Investment*, 2012). Drawing them too
+#: would blur that table and the headline ratio it explains.
+NOT_DRAWN_IN_FORECASTS: tuple[str, ...] = ("valuation.",)
+
+
+def forecast_distribution(distribution: ParameterDistribution) -> ParameterDistribution:
+    """The distribution without the paths a forecast leaves to the strategist.
+
+    Returns:
+        A distribution of the same kind and source over the other paths
+        (:data:`NOT_DRAWN_IN_FORECASTS` lists the prefixes left out); a posterior keeps its
+        joint rows.
+    """
+    from cisim.priors import ParameterDistribution, registry
+
+    keep = [p for p in distribution.names if not p.startswith(NOT_DRAWN_IN_FORECASTS)]
+    if len(keep) == len(distribution.names):
+        return distribution
+    sample = getattr(distribution, "_sample", None)
+    priors = [] if sample is not None else [registry()[p] for p in keep]
+    return ParameterDistribution(keep, distribution.kind, distribution.source, priors=priors,
+                                 sample=sample)
 
 
 def _draw_seed(seed: int, parameter_set: int) -> int:
@@ -419,7 +447,7 @@ def parameter_plan(scenario: Scenario, distribution: ParameterDistribution | Non
                      if p not in pinned}
         scenarios_per_set.append(scenario.with_overrides(overrides, source="parameter draw")
                                  if overrides else scenario)
-        rows.append({p: overrides[p] if p in overrides else float(_get_path(mine, p))
+        rows.append({p: overrides[p] if p in overrides else _value_at(mine, p)
                      for p in distribution.names})
     set_of = reps // seeds_per_draw
     frame = pd.DataFrame({"replication": reps, "parameter_set": set_of})
@@ -428,11 +456,14 @@ def parameter_plan(scenario: Scenario, distribution: ParameterDistribution | Non
     return [scenarios_per_set[j] for j in set_of], frame
 
 
-def _get_path(data: dict[str, Any], path: str) -> Any:
+def _value_at(data: dict[str, Any], path: str) -> float:
+    """The scenario's value at a dotted path; NaN where the scenario has no such section."""
     node: Any = data
     for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return float("nan")
         node = node[part]
-    return node
+    return float(node)
 
 
 def _describe(distribution: ParameterDistribution | None, scenario: Scenario,

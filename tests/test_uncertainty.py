@@ -26,7 +26,14 @@ from cisim.priors import ParameterDistribution, _schema_default, registry
 from cisim.report.compare import run_comparison
 from cisim.report.html import report_html
 from cisim.scenario import Scenario
-from cisim.simulate import combine, ensemble, parameter_plan, replication_seeds, simulate
+from cisim.simulate import (
+    combine,
+    ensemble,
+    forecast_distribution,
+    parameter_plan,
+    replication_seeds,
+    simulate,
+)
 from cisim.uncertainty import (
     KEY_OUTCOMES,
     chance_band,
@@ -54,7 +61,7 @@ def tiny(default_scenario: Scenario) -> Scenario:
 
 @pytest.fixture(scope="module")
 def drawn() -> ParameterDistribution:
-    dist = ParameterDistribution.from_priors()
+    dist = forecast_distribution(ParameterDistribution.from_priors())
     assert dist.names, "the priors table has no parameter to draw"
     return dist
 
@@ -119,6 +126,18 @@ def test_seed_only_reproduces_fixed_parameter_runs_bit_for_bit(tiny):
     drawn = ensemble(tiny, 3, seed=9, n_jobs=1)
     assert drawn.seeds == fixed.seeds  # the same seeds: only the assumptions differ
     assert not drawn.summaries["sroi_final"].equals(fixed.summaries["sroi_final"])
+
+
+def test_forecasts_leave_the_valuation_judgments_to_the_strategist(tiny):
+    everything = ParameterDistribution.from_priors()
+    assert any(p.startswith("valuation.") for p in everything.names)
+    res = ensemble(tiny, 2, seed=1, n_jobs=1)
+    assert not any(str(c).startswith("valuation.") for c in res.parameters.columns)
+    assert res.distribution["names"] and not any(
+        p.startswith("valuation.") for p in res.distribution["names"])
+    # an explicit distribution is used as given, valuation included
+    _, table = parameter_plan(tiny, everything, 2, seed=1)
+    assert any(str(c).startswith("valuation.") for c in table.columns)
 
 
 def test_unknown_parameters_keyword_is_refused(tiny):

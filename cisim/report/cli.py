@@ -89,16 +89,16 @@ def parameters_from_args(args: argparse.Namespace) -> Any:
         cisim.priors.PriorsError: The file cannot be read or names unknown paths.
     """
     from cisim.cli import UsageError
-    from cisim.priors import ParameterDistribution
+    from cisim.simulate import resolve_parameters
 
     if getattr(args, "seed_only", False):
         return "seed_only"
     file = getattr(args, "parameters", None)
     if file is None:
-        return ParameterDistribution.default()
+        return resolve_parameters("default")
     if not Path(file).is_file():
         raise UsageError(f"--parameters {file}: no such file")
-    return ParameterDistribution.from_posterior(file)
+    return resolve_parameters(Path(file))
 
 
 def _ensemble_options(p: argparse.ArgumentParser) -> None:
