@@ -1028,7 +1028,8 @@ def _uncertainty_section(result: Any, num: dict[str, Any]) -> str:
         "only) shows chance alone and understates the uncertainty. A future is re-run by its "
         "replication number under the same master seed (its seed alone no longer fixes it); "
         "<code>cisim run</code> writes the values each future used to "
-        "<code>parameters.csv</code>.</p>")
+        "<code>parameters.csv</code>. The SROI valuation judgments are not drawn: they are "
+        "stated above and the SROI sensitivity table shows how far each must move.</p>")
     parts.append(_figure(result, uncertainty_figure, "Chance and assumptions",
                          "Shaded: 90% of futures (chance and the assumptions). Hatched: the 90% "
                          "band chance alone gives around one set of assumptions; the rest of the "
