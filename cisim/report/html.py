@@ -1004,7 +1004,7 @@ def _uncertainty_section(result: Any, num: dict[str, Any]) -> str:
     if u.get("seed_only", True):
         parts.append(
             '<p class="lead" id="uncertainty-source"><strong>These futures differ only by '
-            "chance.</strong> Every assumption (the rate constants and valuation choices the "
+            "chance.</strong> Every assumption (the rate constants, thresholds and behaviours the "
             "evidence does not pin down) was fixed at the scenario's values, so the bands show the "
             "luck of the draw alone and <strong>understate the uncertainty</strong>. Run the "
             "report without <code>--seed-only</code> to draw the assumptions as well.</p>")
