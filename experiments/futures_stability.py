@@ -5,12 +5,15 @@ report) and compares the 5th, 50th and 95th percentiles of population change aga
 counterfactual at the horizon (year 10) between the two, for growing numbers of futures (the first
 N replications of each; replication k does not depend on N). Because one pair of seeds is itself
 a single noisy draw, it also gives the bootstrap expectation: the 90th percentile, over 2,000
-resamples of two independent N-samples from the pooled futures, of the absolute difference.
+resamples of two independent N-samples from the pooled futures, of the absolute difference. The
+resamples draw whole parameter sets (the two futures that share a draw), since futures of one
+set are not independent.
 
     .venv/bin/python experiments/futures_stability.py --size 2000 --max 120
     .venv/bin/python experiments/futures_stability.py --size 10000 --max 60 --counts 20 40 60
 
-Prints a table; with ``--save FILE`` also writes the per-future values as JSON.
+Prints a table; with ``--save FILE`` also writes the per-future values as JSON, which
+``--load FILE`` analyses again without running anything.
 """
 
 from __future__ import annotations
@@ -36,19 +39,26 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs=2, default=(101, 202))
     ap.add_argument("--jobs", type=int, default=-1)
     ap.add_argument("--save", type=Path, default=None)
+    ap.add_argument("--load", type=Path, default=None)
     args = ap.parse_args()
 
     from cisim import ensemble, load_scenario
+    from cisim.simulate import SEEDS_PER_DRAW
 
-    sc = load_scenario(ROOT / "scenarios" / "default.toml").with_overrides(
-        {"population.size": args.size}, source="futures_stability")
     values = {}
-    for s in args.seeds:
-        t = time.perf_counter()
-        res = ensemble(sc, args.max, seed=s, n_jobs=args.jobs)
-        values[s] = res.summaries.sort_values("replication")[
-            "population_change_vs_cf_final"].to_numpy(dtype=float)
-        print(f"seed {s}: {args.max} futures in {time.perf_counter() - t:.0f} s", flush=True)
+    if args.load:
+        values = {int(k): np.asarray(v) for k, v in json.loads(args.load.read_text()).items()}
+        args.seeds = list(values)
+        args.max = min(len(v) for v in values.values())
+    else:
+        sc = load_scenario(ROOT / "scenarios" / "default.toml").with_overrides(
+            {"population.size": args.size}, source="futures_stability")
+        for s in args.seeds:
+            t = time.perf_counter()
+            res = ensemble(sc, args.max, seed=s, n_jobs=args.jobs)
+            values[s] = res.summaries.sort_values("replication")[
+                "population_change_vs_cf_final"].to_numpy(dtype=float)
+            print(f"seed {s}: {args.max} futures in {time.perf_counter() - t:.0f} s", flush=True)
     a, b = (values[s] for s in args.seeds)
     pooled = np.concatenate([a, b])
     width = float(np.percentile(pooled, 95) - np.percentile(pooled, 5))
@@ -60,11 +70,14 @@ def main() -> int:
     rng = np.random.default_rng(0)
     print(f"{'N':>4} " + " ".join(f"{'|d p' + str(q) + '|':>9}" for q in QS)
           + "   " + " ".join(f"{'boot90 p' + str(q):>11}" for q in QS) + "   (pp; / width)")
+    s = SEEDS_PER_DRAW
+    sets = np.concatenate([x[: x.size // s * s].reshape(-1, s) for x in (a, b)])
     for n in counts:
         d = [abs(np.percentile(a[:n], q) - np.percentile(b[:n], q)) for q in QS]
-        i = rng.integers(0, pooled.size, size=(2000, 2, n))
-        boot = [float(np.percentile(np.abs(np.percentile(pooled[i[:, 0]], q, axis=1)
-                                           - np.percentile(pooled[i[:, 1]], q, axis=1)), 90))
+        i = rng.integers(0, sets.shape[0], size=(2000, 2, n // s))
+        one, two = sets[i[:, 0]].reshape(2000, -1), sets[i[:, 1]].reshape(2000, -1)
+        boot = [float(np.percentile(np.abs(np.percentile(one, q, axis=1)
+                                           - np.percentile(two, q, axis=1)), 90))
                 for q in QS]
         print(f"{n:>4} " + " ".join(f"{x:>9.3f}" for x in d) + "   "
               + " ".join(f"{x:>6.3f} ({x / width:.0%})" for x in boot))
