@@ -187,16 +187,19 @@ def top_assumptions(result: Any, outcome: Outcome = KEY_OUTCOMES[0], k: int = 5
 
 def chance_band(result: Any, column: str = "population_change_vs_cf",
                 level: float = 0.9, smooth: int = 13) -> pd.DataFrame:
-    """Per step: the full band across replications and the part of its width due to chance.
+    """Per step: the full band across replications, the part due to chance, the variance split.
 
     The chance band is the median plus and minus the normal quantile times the within-set
-    standard deviation (the spread seeds alone give around a fixed parameter set), its variance
-    averaged over a centred window of ``smooth`` steps (a quarter) to damp the noise of few pairs.
+    standard deviation (the spread seeds alone give around a fixed parameter set), cut at the
+    full band (chance alone is never wider than everything); ``share_parameters`` is the law of
+    total variance split of :func:`variance_shares` at each step. Both use complete sets of the
+    commonest size, with their variances averaged over a centred window of ``smooth`` steps (a
+    quarter) to damp the noise of few pairs.
 
     Returns:
         A frame with ``year``, ``low``, ``median``, ``high`` (percentiles across every
-        replication) and ``chance_low``, ``chance_high``; the chance columns are NaN when the
-        ensemble has no repeated parameter sets.
+        replication), ``chance_low``, ``chance_high`` and ``share_parameters``; the last three
+        are NaN when the ensemble has fewer than three repeated parameter sets.
     """
     from cisim.scenario import STEPS_PER_YEAR
 
@@ -206,26 +209,32 @@ def chance_band(result: Any, column: str = "population_change_vs_cf",
     tail = (1 - level) / 2 * 100
     out = pd.DataFrame(index=wide.index)
     out["year"] = wide.index / STEPS_PER_YEAR
+    sd = share = np.full(len(out), np.nan)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         out["low"] = np.nanpercentile(values, tail, axis=1)
         out["median"] = np.nanpercentile(values, 50, axis=1)
         out["high"] = np.nanpercentile(values, 100 - tail, axis=1)
         params = getattr(result, "parameters", pd.DataFrame())
-        sd = np.full(len(out), np.nan)
         if len(params) and "parameter_set" in params:
             sets = params.set_index("replication")["parameter_set"].reindex(wide.columns)
             counts = sets.value_counts()
-            repeated = counts[counts >= 2].index
-            if len(repeated) and counts.size < len(sets):
-                var = [np.nanvar(values[:, (sets == g).to_numpy()], axis=1, ddof=1)
-                       for g in repeated]
-                pooled = pd.Series(np.nanmean(np.vstack(var), axis=0))
-                sd = np.sqrt(pooled.rolling(smooth, center=True, min_periods=1).mean()
-                             .to_numpy())
+            size = int(counts.mode().iloc[0]) if len(counts) else 0
+            full = counts[counts == size].index
+            if size >= 2 and len(full) >= 3:
+                y = np.stack([values[:, (sets == g).to_numpy()] for g in full])  # set, step, seed
+                window = {"window": smooth, "center": True, "min_periods": 1}
+                chance = pd.Series(np.nanmean(np.nanvar(y, axis=2, ddof=1), axis=0))
+                between = pd.Series(np.nanvar(np.nanmean(y, axis=2), axis=0, ddof=1))
+                chance = chance.rolling(**window).mean().to_numpy()
+                between = between.rolling(**window).mean().to_numpy()
+                param = np.maximum(0.0, between - chance / size)
+                sd = np.sqrt(chance)
+                share = np.where(param + chance > 0, param / (param + chance), np.nan)
     z = _normal_quantile(level)
-    out["chance_low"] = out["median"] - z * sd
-    out["chance_high"] = out["median"] + z * sd
+    out["chance_low"] = np.maximum(out["median"] - z * sd, out["low"])
+    out["chance_high"] = np.minimum(out["median"] + z * sd, out["high"])
+    out["share_parameters"] = share
     return out
 
 
@@ -247,8 +256,9 @@ def uncertainty_summary(result: Any, k: int = 5) -> dict[str, Any]:
     Returns:
         ``kind`` (``prior``, ``posterior`` or ``none``), ``source``, ``seed_only``, ``drawn``
         (paths drawn), ``pinned``, ``seeds_per_draw``, ``sets``, ``shares`` (per outcome key:
-        :func:`variance_shares` or None, plus ``label``) and ``top`` (per outcome key:
-        :func:`top_assumptions`).
+        :func:`variance_shares` or None, plus ``label``), ``top`` (per outcome key: the ``k``
+        strongest of :func:`top_assumptions`) and ``rho`` (per outcome key: every drawn path's
+        rank correlation).
     """
     dist = dict(getattr(result, "distribution", None) or {})
     kind = str(dist.get("kind", "none"))
@@ -264,6 +274,7 @@ def uncertainty_summary(result: Any, k: int = 5) -> dict[str, Any]:
         "sets": int(params["parameter_set"].nunique()) if "parameter_set" in params else 0,
         "shares": {},
         "top": {},
+        "rho": {},
     }
     if seed_only:
         return out
@@ -272,5 +283,7 @@ def uncertainty_summary(result: Any, k: int = 5) -> dict[str, Any]:
         shares = variance_shares(outcome_values(result, outcome), groups)
         out["shares"][outcome.key] = None if shares is None else {"label": outcome.label,
                                                                    **shares}
-        out["top"][outcome.key] = top_assumptions(result, outcome, k)
+        ranked = top_assumptions(result, outcome, k=len(out["drawn"]) or k)
+        out["top"][outcome.key] = ranked[:k]
+        out["rho"][outcome.key] = {r["path"]: r["rho"] for r in ranked}
     return out

@@ -260,10 +260,11 @@ def test_summary_censors_time_to_change_at_the_horizon():
 
 
 def test_chance_band_is_the_within_set_spread():
-    """Two sets far apart, each with seeds spread by one: the chance band is +-1.645 sd wide."""
+    """Three sets far apart, each with seeds one either side: chance is +-1.645 sd of them."""
     steps = np.arange(3)
     rows = []
-    for rep, (offset, jitter) in enumerate([(0, -1), (0, 1), (10, -1), (10, 1)]):
+    for rep, (offset, jitter) in enumerate([(0, -1), (0, 1), (10, -1), (10, 1), (20, -1),
+                                            (20, 1)]):
         rows += [{"replication": rep, "step": s, "population_change_vs_cf": offset + jitter}
                  for s in steps]
 
@@ -272,12 +273,18 @@ def test_chance_band_is_the_within_set_spread():
         trajectories: pd.DataFrame
         parameters: pd.DataFrame
 
-    res = _R(pd.DataFrame(rows), pd.DataFrame({"replication": range(4),
-                                               "parameter_set": [0, 0, 1, 1]}))
+    res = _R(pd.DataFrame(rows), pd.DataFrame({"replication": range(6),
+                                               "parameter_set": [0, 0, 1, 1, 2, 2]}))
     band = chance_band(res)
     half = (band["chance_high"] - band["chance_low"]) / 2
     assert half.to_numpy() == pytest.approx(1.6448536 * math.sqrt(2.0))
     assert (band["high"] - band["low"] > band["chance_high"] - band["chance_low"]).all()
+    # law of total variance: set means 0, 10, 20 (variance 100), chance 2 -> (100 - 1) / 101
+    assert band["share_parameters"].to_numpy() == pytest.approx(99 / 101)
+    # without three repeated sets there is nothing to split
+    two = _R(res.trajectories[res.trajectories["replication"] < 4],
+             res.parameters.iloc[:4])
+    assert chance_band(two)["share_parameters"].isna().all()
 
 
 # ---- the report ----------------------------------------------------------------------------

@@ -1031,9 +1031,11 @@ def _uncertainty_section(result: Any, num: dict[str, Any]) -> str:
         "<code>parameters.csv</code>. The SROI valuation judgments are not drawn: they are "
         "stated above and the SROI sensitivity table shows how far each must move.</p>")
     parts.append(_figure(result, uncertainty_figure, "Chance and assumptions",
-                         "Shaded: 90% of futures (chance and the assumptions). Hatched: the 90% "
-                         "band chance alone gives around one set of assumptions; the rest of the "
-                         "shaded band is what the assumptions add."))
+                         "Top: shaded, 90% of futures (chance and the assumptions); hatched, the "
+                         "90% band chance alone gives around one set of assumptions (a symmetric "
+                         "approximation, cut at the shaded band); the rest of the shaded band is "
+                         "what the assumptions add. Bottom: the share of the variance across "
+                         "futures from each source, year by year."))
     rows = []
     for key, sh in (u.get("shares") or {}).items():
         if sh is None:
@@ -1062,15 +1064,14 @@ def _uncertainty_section(result: Any, num: dict[str, Any]) -> str:
                      "assumptions (at least three draws of two futures each are needed).</p>")
     top = (u.get("top") or {}).get("population_change", [])
     if top:
-        sroi = {t["path"]: t for t in (u.get("top") or {}).get("sroi", [])}
+        sroi = (u.get("rho") or {}).get("sroi", {})
         trows = []
         for i, t in enumerate(top):
-            other = sroi.get(t["path"])
             trows.append([
                 f"<code>{esc(t['path'])}</code>",
                 f"{number_span(f'uncertainty.top.{i}.rho', t['rho'], 'level')} "
                 f"(higher values {t['direction'].removesuffix('s')} the change)",
-                fmt(other["rho"], "level") if other else "n/a",
+                fmt(sroi.get(t["path"]), "level"),
             ])
         parts.append("<h3>The assumptions that move the result most</h3>")
         parts.append(html_table(["Assumption (scenario path)", "Rank correlation with "
