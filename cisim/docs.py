@@ -97,6 +97,8 @@ DERIVED_DEFAULTS = {
     "backbone.neutrality": "by type (world.BACKBONE_NEUTRALITY)",
     "funding.max_years": "none (no cliff)",
     "population.subgroups[].needs": "need_level in every area",
+    "population.subgroups[].structural_barrier": "dynamics.structural_barrier if "
+    "disadvantaged, else 0",
     "target.outcome_rate": "none (set this or population_change_pp)",
     "target.population_change_pp": "none (set this or outcome_rate)",
 }

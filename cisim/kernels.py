@@ -174,6 +174,8 @@ W_BARRIER = 3  # barrier multiplier from changed policy (1 = no change)
 W_TAKEUP = 4  # population engagement level E, 0-1
 W_EQUITY = 5  # equity focus, 0-1
 W_EFFICACY = 6  # share of a barrier a full, fitting, covered year of service removes
+W_TREND = 7  # secular-trend multiplier on the entry hazard (the same in both worlds)
+W_SBARRIER = 8  # structural-barrier multiplier from policy directed by an equity focus
 
 
 # Columns of the per-world terms derived from the parameters (see world_terms).
@@ -193,7 +195,9 @@ class WP:
     TAKEUP = W_TAKEUP
     EQUITY = W_EQUITY
     EFFICACY = W_EFFICACY
-    N = 7
+    TREND = W_TREND
+    SBARRIER = W_SBARRIER
+    N = 9
 
 
 @_inner
@@ -235,19 +239,23 @@ def creaming_exponent(equity: float) -> float:
 
 
 def status_quo_multipliers(needs: np.ndarray, weight: np.ndarray, scale: float, wp: np.ndarray,
-                           coverage: np.ndarray, out: np.ndarray) -> None:
+                           coverage: np.ndarray, barriers: np.ndarray, out: np.ndarray) -> None:
     """Each person's entry-hazard multiplier in a status-quo world, into ``out``.
 
     The product of :func:`population_step` for the world's row ``wp`` and ``coverage`` when
     the service intensity is ``min(1, scale * weight)``, with the same operations in the same
-    order (so the same doubles); used to calibrate the entry hazards. Plain numpy: it runs a
-    few times a run.
+    order (so the same doubles); ``barriers`` (n, 2) holds each person's row of the kernel's
+    ``barriers`` (the person's subgroup in this world). Used to calibrate the entry hazards.
+    Plain numpy: it runs a few times a run.
     """
     s = np.minimum(1.0, scale * weight)
     out[:] = 1.0
+    reachable = barriers[:, 0]
+    structural = barriers[:, 1]
     for a in range(needs.shape[1]):
         help_ = wp[W_EFFICACY] * np.minimum(1.0, s * coverage[a] * wp[W_FIT] * wp[W_EFFECT])
-        out *= 1.0 - needs[:, a].astype(np.float64) * wp[W_BARRIER] * (1.0 - help_)
+        n = needs[:, a].astype(np.float64)
+        out *= 1.0 - (n * reachable * (1.0 - help_) + n * structural)
 
 
 def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
@@ -257,9 +265,11 @@ def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     equity boost of the disadvantaged, whether every factor of the entry hazard's product is
     in [0, 1] ("bounded"), and then the chord that bounds the product from a person's mean
     need. When bounded, each factor is at most ``1 - need_a c`` with ``c = barrier (1 -
-    efficacy)`` (help is at most the efficacy), so the product is at most ``(1 - m c)^A``
-    (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the chord
-    ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in`` times that cannot be an entry.
+    efficacy)`` (help is at most the efficacy, and a structural share ``σ`` of the barrier is
+    left at ``B_s >= barrier (1 - efficacy)`` instead), so the product is at most
+    ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the
+    chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that cannot
+    be an entry.
     """
     A = coverage.shape[1]
     covered = (coverage >= 0.0).all(axis=1).tolist()
@@ -269,6 +279,8 @@ def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
         bounded = (0.0 <= eq <= 1.0 and row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0
                    and row[W_FIT] >= 0.0 and row[W_EFFECT] >= 0.0
                    and 0.0 <= row[W_BARRIER] <= 1.0 and 0.0 <= row[W_EFFICACY] <= 1.0
+                   and row[W_TREND] >= 0.0
+                   and row[W_BARRIER] * (1.0 - row[W_EFFICACY]) <= row[W_SBARRIER] <= 1.0
                    and cov_ok)
         chord = 1.0 - (1.0 - row[W_BARRIER] * (1.0 - row[W_EFFICACY])) ** A if bounded else 0.0
         rows.append((creaming_exponent(eq), 1.0 + EQUITY_BOOST * eq, float(bounded), chord))
@@ -357,6 +369,7 @@ def population_step(
     wp: np.ndarray,  # (2, WP.N) per-world parameters
     wd: np.ndarray,  # (2, 4) terms derived from them (columns D_*, see world_terms)
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
+    barriers: np.ndarray,  # (2, G, 2) per world, subgroup: [B (1 - σ_g), σ_g B_s]
     h_in: np.ndarray,  # (G,) weekly entry hazard scale per subgroup
     p_exit: np.ndarray,  # (G,) weekly chance of leaving the outcome state per subgroup
     disadvantaged: np.ndarray,  # (G,) bool
@@ -372,11 +385,16 @@ def population_step(
 ) -> None:
     """Advance the beneficiaries of chunks ``c_lo..c_hi-1`` one week in both worlds.
 
-    Each person's weekly hazard of entering the outcome state is ``h_in[g] * prod_a (1 - r_a)``
-    where ``r_a = need_a * barrier * (1 - efficacy * min(1, s * coverage_a * fit * effect))``
-    is the barrier left in area ``a`` after the services the person receives (intensity ``s``);
-    needs are complementary, so an uncovered area blunts the help in the others. The targeting
-    weight of a person out of the outcome state is ``t (1 - mean need)^(3 (1 - q))
+    Each person's weekly hazard of entering the outcome state is
+    ``h_in[g] * trend * prod_a (1 - r_a)`` where
+    ``r_a = need_a * (B (1 - σ_g) (1 - efficacy * min(1, s * coverage_a * fit * effect))
+    + σ_g B_s)`` is the barrier left in area ``a`` after the services the person receives
+    (intensity ``s``): services reach the share ``1 - σ_g`` of the subgroup's barriers, which
+    policy lowers by ``B`` (``barrier``); the structural share ``σ_g`` is out of their reach
+    and lowered only by policy directed by an equity focus (``B_s``, ``wp``'s ``SBARRIER``).
+    Needs are complementary, so an uncovered area blunts the help in the others. ``trend``
+    (``wp``'s secular-trend column) is the same in both worlds. The
+    targeting weight of a person out of the outcome state is ``t (1 - mean need)^(3 (1 - q))
     (1 + 2 q d)``: take-up ``t``, creaming unless the equity focus ``q`` is high, and extra
     weight ``d`` on disadvantaged subgroups. Random numbers are common to both worlds.
 
@@ -465,15 +483,19 @@ def population_step(
                     weight = _weight(prop, takeup, cream[w, i], boost)
                     s = wp[w, W_CAP_NORM] * weight
                     s = s if s < 1.0 else 1.0  # min(1, s)
-                    # The hazard is at most h_in[g] (1 - mean need * chord) when bounded.
-                    if not (wd[w, D_BOUNDED] > 0.0 and u > h_in[g] * (
+                    h = h_in[g] * wp[w, W_TREND]
+                    # The hazard is at most h (1 - mean need * chord) when bounded.
+                    if not (wd[w, D_BOUNDED] > 0.0 and u > h * (
                             1.0 - mean_need[i] * wd[w, D_CHORD]) * (1.0 + 1e-9) + _EXP_SKIP):
                         mult = 1.0
+                        b_r = barriers[w, g, 0]
+                        b_s = barriers[w, g, 1]
                         for a in range(A):
                             cov = s * coverage[w, a] * wp[w, W_FIT] * wp[w, W_EFFECT]
                             help_ = wp[w, W_EFFICACY] * (cov if cov < 1.0 else 1.0)
-                            mult *= 1.0 - needs[i, a] * wp[w, W_BARRIER] * (1.0 - help_)
-                        x = h_in[g] * mult
+                            n_a = float(needs[i, a])
+                            mult *= 1.0 - (n_a * b_r * (1.0 - help_) + n_a * b_s)
+                        x = h * mult
                         if u <= x + _EXP_SKIP and u < 1.0 - math.exp(-x):
                             outcome[w, i] = 1
                 elif u < p_exit[g]:

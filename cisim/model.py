@@ -231,7 +231,8 @@ class CollectiveImpactModel(Model):
         row = world_parameters(
             world, equity,
             SystemsChange.effectiveness(self, world), SystemsChange.barrier(self, world),
-            sc.dynamics.service_efficacy,
+            sc.dynamics.service_efficacy, self.population.trend_multiplier(self.steps),
+            SystemsChange.structural_barrier(self, world, equity),
         )
         if spread:
             row[WP.CAP_NORM] = world.service_capacity / max(self.population.weight_sum(w), 1e-12)

@@ -39,6 +39,8 @@ TRAJECTORY_COLUMNS = (
     "population_change_vs_cf",
     "equity_gap",
     "equity_gap_cf",
+    "equity_gap_logodds",
+    "equity_gap_logodds_cf",
     "trust",
     "agreement",
     "alignment",
@@ -137,6 +139,12 @@ def projected_value(gain_rate: float, population: int, value_per_year: float, ye
     return gain_rate * population * value_per_year * total
 
 
+def _logit(rates: np.ndarray) -> np.ndarray:
+    """Log-odds of rates, kept finite (a rate of 0 or 1 is read as 1e-4 or 1 - 1e-4)."""
+    p = np.clip(rates, 1e-4, 1.0 - 1e-4)
+    return np.log(p / (1.0 - p))
+
+
 class Recorder:
     """Collects one row per step of the run into preallocated arrays."""
 
@@ -193,6 +201,8 @@ class Recorder:
         self.subgroup_rates[step, 0] = pop.in_outcome(0) / sizes
         self.subgroup_rates[step, 1] = pop.in_outcome(1) / np.maximum(pop.group_sizes(1), 1.0)
         gap_f, gap_cf = (self._equity_gap(self.subgroup_rates[step, w]) for w in (0, 1))
+        lgap_f, lgap_cf = (self._equity_gap(_logit(self.subgroup_rates[step, w]))
+                           for w in (0, 1))
         if step == 0:
             self.start_rate = (rate_f, rate_cf)
             self.start_gap = (gap_f, gap_cf)
@@ -233,6 +243,8 @@ class Recorder:
             "population_change_vs_cf": 100 * (rate_f - rate_cf),
             "equity_gap": 100 * gap_f,
             "equity_gap_cf": 100 * gap_cf,
+            "equity_gap_logodds": lgap_f,
+            "equity_gap_logodds_cf": lgap_cf,
             "trust": f.trust_mean,
             "agreement": f.agreement,
             "alignment": f.alignment,
@@ -274,7 +286,11 @@ class Recorder:
         self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
 
     def _equity_gap(self, rates: np.ndarray) -> float:
-        """Gap between the other subgroups and the disadvantaged ones (max - min if none)."""
+        """Gap between the other subgroups and the disadvantaged ones (max - min if none).
+
+        Given log-odds instead of rates, the gap on the relative scale the equity criterion
+        is judged on (Section 7.12 of docs/model.md).
+        """
         pop = self.model.population
         sizes = pop.group_sizes(0)
         dis = pop.disadvantaged

@@ -7,6 +7,15 @@ working alone, before the initiative's money), the expected outcome rate equals 
 ``baseline_rate``: the counterfactual then shows "the curve" without the initiative (the NCIOM task
 force's Results-Based Accountability baseline). The hot loop is
 :func:`cisim.kernels.population_step`.
+
+A secular trend (``dynamics.trend_pp_per_year``) moves the status quo's outcome rate the same
+way in both worlds: the entry hazards and the entrants' odds of starting in the outcome state
+are multiplied by the odds ratio that takes the population's baseline rate ``p0`` to
+``p0 + trend · years`` (Measure of America's opportunity-youth series, *A Decade Undone*, 2020,
+and *Ensuring an Equitable Recovery*, 2022: from 14.7% in 2010 to about 10.9% in 2022, about
+-0.3 points a year of disconnection, partly cyclical). A subgroup's *structural barrier* is
+the share of its barriers that services do not reach; policy change lowers it only as far as
+an equity focus directs policy at it.
 """
 
 from __future__ import annotations
@@ -62,6 +71,13 @@ class Population:
         self.need_sd = pop.need_spread
         self.baseline = np.array([g.baseline_rate for g in groups])
         self.disadvantaged = np.array([g.disadvantaged for g in groups], dtype=np.bool_)
+        self.structural = np.array([
+            g.structural_barrier if g.structural_barrier is not None
+            else (sc.dynamics.structural_barrier if g.disadvantaged else 0.0)
+            for g in groups
+        ])
+        self.base_rate = float((shares * self.baseline).sum())
+        self.trend_pp = sc.dynamics.trend_pp_per_year
         self.subgroup = np.searchsorted(self.share_cum, rng.random(self.n), side="right")
         self.subgroup = np.minimum(self.subgroup, self.G - 1).astype(np.int8)
         noise = rng.standard_normal((self.n, A), dtype=np.float32) * np.float32(self.need_sd)
@@ -116,10 +132,11 @@ class Population:
         p_in = self.baseline[self.subgroup].astype(float)
         members = [np.flatnonzero(self.subgroup == g) for g in range(self.G)]
         mult = np.empty(self.n)
+        barriers = self.barriers(wp[None, :])[0][self.subgroup]
         for _ in range(4):  # fixed point: who is out determines how thinly services spread
             w_sum = float(((1 - p_in) * weight).sum())
             status_quo_multipliers(self.needs, weight, capacity / max(w_sum, 1e-12), wp,
-                                   coverage, mult)
+                                   coverage, barriers, mult)
             for g in range(self.G):
                 idx = members[g]
                 if not idx.size:
@@ -156,9 +173,40 @@ class Population:
         eq = wp[WP.EQUITY]
         return takeup * (1 - mean_need) ** creaming_exponent(eq) * (1 + EQUITY_BOOST * eq * dis)
 
-    def entrant_rate(self) -> np.ndarray:
-        """Chance that a new entrant starts in the outcome state, per subgroup."""
-        return self.baseline
+    def entrant_rate(self, trend: float = 1.0) -> np.ndarray:
+        """Chance that a new entrant starts in the outcome state, per subgroup.
+
+        Args:
+            trend: The secular-trend multiplier on the odds (:meth:`trend_multiplier`).
+        """
+        if trend == 1.0:
+            return self.baseline
+        odds = self.baseline / (1.0 - self.baseline) * trend
+        return odds / (1.0 + odds)
+
+    def trend_multiplier(self, step: int) -> float:
+        """Odds ratio of the status quo's outcome rate at ``step`` to the baseline's.
+
+        The population's baseline rate moves ``dynamics.trend_pp_per_year`` points a year
+        (kept within [0.5%, 99.5%]); 1 without a trend.
+        """
+        if self.trend_pp == 0.0 or step <= 0:
+            return 1.0
+        p0 = self.base_rate
+        p = min(0.995, max(0.005, p0 + self.trend_pp / 100.0 * step / STEPS_PER_YEAR))
+        return (p / (1.0 - p)) / (p0 / (1.0 - p0))
+
+    def barriers(self, wp: np.ndarray) -> np.ndarray:
+        """(worlds, G, 2) barrier multipliers of the kernel: services' share and structural.
+
+        ``[..., 0]`` is the policy multiplier ``B`` times the share services reach,
+        ``1 - σ_g``; ``[..., 1]`` the structural share ``σ_g`` times its own multiplier
+        ``B_s`` (policy directed by an equity focus).
+        """
+        out = np.empty((wp.shape[0], self.G, 2))
+        out[:, :, 0] = wp[:, WP.BARRIER][:, None] * (1.0 - self.structural[None, :])
+        out[:, :, 1] = self.structural[None, :] * wp[:, WP.SBARRIER][:, None]
+        return out
 
     # ---- weekly update ----------------------------------------------------------------------
 
@@ -179,9 +227,9 @@ class Population:
         args = (
             step_keys(seed, step), self.needs, self.subgroup, self.propensity,
             self.outcome, self.exposure, self.mean_need, self.cream, wp, world_terms(wp, coverage),
-            coverage, self.h_in,
+            coverage, self.barriers(wp), self.h_in,
             self.p_exit, self.disadvantaged, self.turnover, self._t_turn, self._t_exit,
-            self.share_cum, self.entrant_rate(),
+            self.share_cum, self.entrant_rate(float(wp[0, WP.TREND])),
             self.need_mean, self.need_sd, partial,
         )
         threads = min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1
@@ -329,9 +377,12 @@ def _thread_pool(workers: int) -> ThreadPoolExecutor:
 
 
 def world_parameters(world: World, equity: float, effect: float, barrier: float,
-                     efficacy: float) -> np.ndarray:
+                     efficacy: float, trend: float = 1.0,
+                     structural_barrier: float = 1.0) -> np.ndarray:
     """The population kernel's parameter row for one world (see :class:`cisim.kernels.WP`)."""
     row = np.zeros(WP.N)
+    row[WP.TREND] = trend
+    row[WP.SBARRIER] = structural_barrier
     row[WP.EFFICACY] = efficacy
     row[WP.FIT] = world.fit
     row[WP.EFFECT] = effect

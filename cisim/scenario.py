@@ -501,6 +501,16 @@ class Subgroup(Section):
     disadvantaged: bool = P(
         False, "flag", ORS, "Whether an equity focus targets this subgroup."
     )
+    structural_barrier: float | None = P(
+        None,
+        "fraction",
+        ORS,
+        "Share of the subgroup's barriers that services do not reach (only policy change "
+        "lowers it); dynamics.structural_barrier for a disadvantaged subgroup, 0 otherwise, "
+        "when omitted.",
+        ge=0,
+        lt=1,
+    )
 
     @model_validator(mode="after")
     def _needs(self) -> Subgroup:
@@ -850,6 +860,43 @@ class Dynamics(Section):
     systems_change_decay_per_year: float = P(
         0.05, "1/year", after("Bailey et al. 2017", "Economos et al. 2013"),
         "Erosion of changed services and practices without aligned work.", ge=0, le=52,
+    )
+    # Persistence, the counterfactual's own learning and trend, structural barriers.
+    persistence: Literal["fade", "lock_in"] = P(
+        "fade", "category", "Bailey, Duncan, Odgers & Yu 2017",
+        "fade: alignment, fit, changed services/practices and policy fade without "
+        "coordination; lock_in: they stay when coordination and money stop.",
+    )
+    fade_rate_per_year: float = P(
+        0.5, "1/year", "Economos et al. 2013 (Shape Up Somerville); Bailey et al. 2017",
+        "Fade of alignment, fit and changed services and practices without coordination "
+        "(ln(0.10/0.06): 40% of an effect lost a year).", ge=0, le=52,
+    )
+    policy_fade_rate_per_year: float = P(
+        0.1, "1/year", after("Oesterle et al. 2015 (Communities That Care)"),
+        "Fade of won policy change without coordination (slower than practice).", ge=0, le=52,
+    )
+    isolated_learning_per_year: float = P(
+        0.03, "1/year", ASSUMPTION,
+        "Organisational learning without engagement or shared data: each year partners "
+        "close this share of the gap between their services' fit and the real needs.",
+        ge=0, le=52,
+    )
+    isolated_coordination: float = P(
+        0.05, "0-1", ASSUMPTION,
+        "Ad hoc coordination of organisations working alone (no backbone or agenda): the "
+        "share of duplication they avoid.", ge=0, le=1,
+    )
+    trend_pp_per_year: float = P(
+        0.0, "points/year",
+        "Measure of America, A Decade Undone (2020); Ensuring an Equitable Recovery (2022)",
+        "Secular drift of the baseline outcome rate, the same in both worlds (applied to the "
+        "odds of entering the outcome state).", ge=-5, le=5,
+    )
+    structural_barrier: float = P(
+        0.3, "fraction", after(ORS),
+        "Share of a disadvantaged subgroup's barriers that services do not reach, unless the "
+        "subgroup sets its own.", ge=0, lt=1,
     )
 
 

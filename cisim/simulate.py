@@ -243,6 +243,14 @@ def summarise(result: SimulationResult, model: CollectiveImpactModel | None = No
         "equity_gap_start": float(t["equity_gap"].iloc[0]),
         "equity_gap_final": float(last["equity_gap"]),
         "equity_gap_cf_final": float(last["equity_gap_cf"]),
+        "equity_gap_logodds_start": float(t["equity_gap_logodds"].iloc[0]),
+        "equity_gap_logodds_final": float(last["equity_gap_logodds"]),
+        "equity_gap_logodds_cf_final": float(last["equity_gap_logodds_cf"]),
+        # the initiative's effect on the gap: below zero when it narrowed the gap more than
+        # the counterfactual did
+        "equity_gap_vs_cf_final": float(last["equity_gap"] - last["equity_gap_cf"]),
+        "equity_gap_logodds_vs_cf_final": float(last["equity_gap_logodds"]
+                                                - last["equity_gap_logodds_cf"]),
         "cumulative_investment": float(last["cumulative_investment"]),
         "outcome_years_gained": gain_years,
         "cost_per_outcome_year": (float(last["cumulative_investment"]) / gain_years

@@ -221,6 +221,7 @@ class World:
     ideal_plan: np.ndarray = field(init=False)
     coverage: np.ndarray = field(init=False)  # (A,)
     fit: float = 0.0  # fit of services to the beneficiaries' real needs, 0-1
+    learned: float = 0.0  # what organisations learnt of real needs on their own, 0-1
     service_capacity: float = 0.0  # effective service-years per year
     # measurement
     measured_rate: float = float("nan")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cisim import Scenario, simulate
+from cisim import Scenario, load_scenario, simulate
 from cisim.kernels import meeting_interactions
+from cisim.mechanisms import BeneficiaryEngagement, MutuallyReinforcingActivities, SystemsChange
+from cisim.mechanisms.activities import fit_alone
 from cisim.model import CollectiveImpactModel
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def _meeting(trust, damage, p_good, step):
@@ -224,3 +229,183 @@ def test_meeting_draws_do_not_depend_on_the_block_size(monkeypatch):
         assert other[0] == first[0]
         for a, b in zip(other[1:], first[1:], strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+# ---- persistence: what the partnership built fades without coordination -----------------------
+
+
+def _bare(sc: Scenario, persistence: str) -> CollectiveImpactModel:
+    return CollectiveImpactModel(sc.with_overrides({
+        "dynamics.persistence": persistence, "dynamics.isolated_learning_per_year": 0.0,
+    }), rng=3)
+
+
+@pytest.mark.parametrize("persistence", ["fade", "lock_in"])
+@pytest.mark.parametrize("coordination", [0.0, 0.5, 1.0])
+def test_systems_change_fades_at_the_fade_rate_without_coordination(
+        small: Scenario, persistence: str, coordination: float):
+    m = _bare(small, persistence)
+    w = m.factual
+    w.alignment = 0.0  # no aligned work: nothing grows, no policy win can be drawn
+    w.coordination = coordination
+    w.services_change, w.practices_change, w.policy_change = 0.5, 0.0, 0.4
+    mech = SystemsChange()
+    for _ in range(52):
+        mech.step(m, w)
+    dyn = m.design.dynamics
+    missing = (1.0 - coordination) if persistence == "fade" else 0.0
+    keep = (1 - dyn.systems_change_decay_per_year / 52) * (
+        1 - dyn.fade_rate_per_year / 52 * missing)
+    assert w.services_change == pytest.approx(0.5 * keep**52, rel=1e-12)
+    assert w.policy_change == pytest.approx(
+        0.4 * (1 - dyn.policy_fade_rate_per_year / 52 * missing) ** 52, rel=1e-12)
+    if persistence == "fade" and coordination == 0.0:
+        # the default rate loses about 40% of services change a year, policy about 10%
+        assert 0.55 < w.services_change / 0.5 < 0.62
+        assert 0.88 < w.policy_change / 0.4 < 0.92
+
+
+@pytest.mark.parametrize("persistence", ["fade", "lock_in"])
+def test_allocations_fit_and_engagement_drift_back_without_coordination(
+        small: Scenario, persistence: str):
+    m = _bare(small.with_overrides({"engagement.intensity": 0.0}), persistence)
+    w = m.factual
+    p = w.partners
+    w.allocation[:] = w.plan  # as aligned as the plan, then coordination stops
+    w.fit, w.engagement = 0.9, 0.7
+    w.coordination = 0.0
+    alone = fit_alone(m, w)
+    start = float(np.abs(w.allocation - p.own_priority).sum())
+    activities, engagement = MutuallyReinforcingActivities(), BeneficiaryEngagement()
+    for _ in range(26):
+        engagement.step(m, w)
+        activities.step(m, w)
+    f = m.design.dynamics.fade_rate_per_year / 52
+    left = float(np.abs(w.allocation - p.own_priority).sum())
+    e0 = m.design.engagement.initial_level
+    if persistence == "fade":
+        assert left == pytest.approx(start * (1 - f) ** 26, rel=1e-9)
+        assert w.fit - alone == pytest.approx((0.9 - alone) * (1 - f) ** 26, rel=1e-9)
+        assert w.engagement - e0 == pytest.approx((0.7 - e0) * (1 - f) ** 26, rel=1e-9)
+    else:
+        assert left == pytest.approx(start, rel=1e-12)
+        assert w.fit == 0.9 and w.engagement == 0.7
+
+
+def test_a_funding_cliff_fades_under_fade_and_not_under_lock_in(default_scenario: Scenario):
+    """The 5-year cliff the review measured: the gain at year 10 against year 5."""
+    sc = load_scenario(SCENARIO_DIR / "funding_cliff.toml").with_overrides({
+        "population.size": 2000, "funding.max_years": 5.0})
+
+    def gain(persistence: str) -> tuple[float, float]:
+        runs = [simulate(sc.with_overrides({"dynamics.persistence": persistence}), s).trajectory
+                for s in range(1, 5)]
+        y5 = np.mean([t["population_change_vs_cf"].iloc[209:261].mean() for t in runs])
+        y10 = np.mean([t["population_change_vs_cf"].iloc[469:521].mean() for t in runs])
+        return float(y5), float(y10)
+
+    fade5, fade10 = gain("fade")
+    lock5, lock10 = gain("lock_in")
+    assert fade10 < fade5 - 0.25
+    assert lock10 > lock5
+
+
+# ---- a counterfactual that learns and coordinates a little --------------------------------------
+
+
+def test_organisations_alone_learn_slowly(small: Scenario):
+    sc = small.with_overrides({"horizon_years": 8.0})
+    rate = sc.dynamics.isolated_learning_per_year
+    m = CollectiveImpactModel(sc, rng=2)
+    cf = m.counterfactual
+    fit0 = cf.fit
+    while m.running:
+        m.step()
+    assert cf.learned == pytest.approx(1 - (1 - rate / 52) ** sc.steps, rel=1e-9)
+    assert cf.fit == fit_alone(m, cf) > fit0
+    # much slower than an engaged partnership: the factual fit has moved further
+    assert m.factual.fit - fit0 > 2 * (cf.fit - fit0)
+    none = CollectiveImpactModel(sc.with_overrides({"dynamics.isolated_learning_per_year": 0.0}),
+                                 rng=2)
+    for _ in range(20):
+        none.step()
+    assert none.counterfactual.fit == fit0
+
+
+def test_ad_hoc_coordination_avoids_some_duplication(small: Scenario):
+    cap = {}
+    for level in (0.0, 0.1):
+        m = CollectiveImpactModel(small.with_overrides({"dynamics.isolated_coordination": level}),
+                                  rng=2)
+        cap[level] = m.counterfactual.service_capacity
+    assert cap[0.1] > cap[0.0]
+
+
+# ---- structural barriers -------------------------------------------------------------------
+
+
+def test_structural_barriers_yield_only_to_policy_aimed_by_an_equity_focus(small: Scenario):
+    m = CollectiveImpactModel(small, rng=1)
+    w = m.factual
+    w.policy_change = 0.5
+    red = m.design.dynamics.policy_barrier_reduction
+    assert SystemsChange.structural_barrier(m, w, 0.0) == 1.0
+    assert SystemsChange.structural_barrier(m, w, 1.0) == pytest.approx(1 - red * 0.5)
+    assert SystemsChange.barrier(m, w) == pytest.approx(1 - red * 0.5)
+    pop = m.population
+    assert list(pop.structural) == [0.0, m.design.dynamics.structural_barrier]
+
+
+def test_services_help_less_where_barriers_are_structural(small: Scenario):
+    def gain(sigma: float) -> float:
+        sc = small.with_overrides({"horizon_years": 4.0, "dynamics.structural_barrier": sigma})
+        out = []
+        for seed in range(3):
+            sg = simulate(sc, seed).subgroups
+            late = sg[(sg.subgroup == "marginalised") & (sg.step > 3 * 52)]
+            f = late[late.world == "factual"].outcome_rate.mean()
+            c = late[late.world == "counterfactual"].outcome_rate.mean()
+            out.append(f - c)
+        return float(np.mean(out))
+
+    assert gain(0.6) < gain(0.0) - 0.005
+
+
+@pytest.mark.parametrize("persistence", ["fade", "lock_in"])
+def test_engagement_grows_only_as_far_as_coordination_carries_it(small: Scenario,
+                                                                 persistence: str):
+    m = _bare(small.with_overrides({"engagement.intensity": 1.0}), persistence)
+    w = m.factual
+    start = w.engagement
+    w.coordination = 0.0
+    mech = BeneficiaryEngagement()
+    for _ in range(52):
+        mech.step(m, w)
+    if persistence == "fade":
+        assert w.engagement == start  # nobody carries the joint work: no growth, nothing to fade
+    else:
+        assert w.engagement > start + 0.05
+    w.coordination = 1.0
+    before = w.engagement
+    mech.step(m, w)
+    assert w.engagement > before
+
+
+def test_equity_on_the_log_odds_scale_follows_the_equity_focus(default_scenario: Scenario):
+    """Pattern P5 on the scale declared in advance: the log-odds gap between subgroups.
+
+    Without an equity focus the factual gap narrows no more than the counterfactual's over ten
+    years (within noise); with a full focus it narrows clearly more. The default population:
+    services are scarce per head, so whom they reach first (creaming) matters.
+    """
+    def narrowing(q: float) -> float:
+        sc = default_scenario.with_overrides({"engagement.equity_focus": q})
+        out = []
+        for seed in (1, 2, 3):
+            t = simulate(sc, seed).trajectory.iloc[-52:]
+            out.append(t["equity_gap_logodds"].mean() - t["equity_gap_logodds_cf"].mean())
+        return float(np.mean(out))
+
+    none, full = narrowing(0.0), narrowing(1.0)
+    assert none > -0.15
+    assert full < none - 0.4

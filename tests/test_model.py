@@ -156,3 +156,64 @@ def test_each_partners_realised_value_per_step(small: Scenario):
             last.loc[r.partners["partner"], kind].to_numpy() / years,
             r.partners[kind].to_numpy(), rtol=1e-5)
     assert (last[kinds].sum(axis=1) > 0).all()
+
+
+#: Numbers recorded on main before persistence, the counterfactual's own learning and trend and
+#: structural barriers existed (same scenario, overrides and seed). With lock_in and the new
+#: parameters at zero the model must reproduce them bit for bit.
+LEGACY = {
+    "persistence": "lock_in", "isolated_learning_per_year": 0.0, "isolated_coordination": 0.0,
+    "structural_barrier": 0.0, "trend_pp_per_year": 0.0,
+}
+MAIN_NUMBERS = [
+    ("default", {"horizon_years": 4.0}, 5, {
+        "outcome_rate": 0.908, "outcome_rate_cf": 0.8905, "equity_gap": 8.417073122955475,
+        "equity_gap_cf": 11.842569195510377, "alignment": 0.8790682039080423,
+        "services_change": 0.34198337445787813, "practices_change": 0.23070444120956593,
+        "sroi": 0.2748191513139295}),
+    ("funding_cliff", {"horizon_years": 4.0, "funding.max_years": 1.5}, 7, {
+        "outcome_rate": 0.887, "outcome_rate_cf": 0.877, "equity_gap": 6.702570254473061,
+        "equity_gap_cf": 9.184463494170226, "alignment": 0.736532672179057,
+        "services_change": 0.08553980304188664, "practices_change": 0.029316715137046295,
+        "sroi": 0.43372869980481893}),
+    ("default", {}, 2, {
+        "outcome_rate": 0.9505, "outcome_rate_cf": 0.8865, "equity_gap": 1.3854572868641224,
+        "alignment": 0.9771390991036559, "services_change": 0.8110392528177333,
+        "policy_change": 0.488, "sroi": 0.9145314585206293}),
+]
+
+
+@pytest.mark.parametrize(("name", "overrides", "seed", "expected"), MAIN_NUMBERS,
+                         ids=["default-4y", "cliff-4y", "default-10y"])
+def test_lock_in_reproduces_the_earlier_model_bit_for_bit(name, overrides, seed, expected):
+    sc = load_scenario(SCENARIOS[0].parent / f"{name}.toml").with_overrides({
+        "population.size": 2000, **overrides,
+        **{f"dynamics.{k}": v for k, v in LEGACY.items()},
+    })
+    last = simulate(sc, seed).trajectory.iloc[-1]
+    for column, value in expected.items():
+        assert float(last[column]) == value, column
+
+
+def test_the_new_defaults_change_the_run(small: Scenario):
+    """The same run under the new defaults is not the earlier model (the switch matters)."""
+    legacy = small.with_overrides({f"dynamics.{k}": v for k, v in LEGACY.items()})
+    a = simulate(small.with_overrides({"horizon_years": 4.0}), 5).trajectory.iloc[-1]
+    b = simulate(legacy.with_overrides({"horizon_years": 4.0}), 5).trajectory.iloc[-1]
+    assert a["outcome_rate_cf"] != b["outcome_rate_cf"]  # the counterfactual learns now
+
+
+def test_log_odds_equity_gap_column(small: Scenario):
+    r = simulate(small.with_overrides({"horizon_years": 2.0}), 4)
+    sg = r.subgroups
+    t = r.trajectory
+    for step in (0, 52, 104):
+        for world, column in (("factual", "equity_gap_logodds"),
+                              ("counterfactual", "equity_gap_logodds_cf")):
+            rates = sg[(sg.world == world) & (sg.step == step)].set_index("subgroup")
+            p_major = rates.loc["majority", "outcome_rate"]
+            p_minor = rates.loc["marginalised", "outcome_rate"]
+            expected = np.log(p_major / (1 - p_major)) - np.log(p_minor / (1 - p_minor))
+            assert t.loc[step, column] == pytest.approx(expected, rel=1e-12)
+    assert (t["equity_gap_logodds"] > 0).all()  # the marginalised subgroup starts behind
+    assert np.isfinite(t["equity_gap"]).all()  # the points gap is kept

@@ -16,6 +16,7 @@ from cisim.kernels import (
     PARALLEL_MIN_CHUNKS,
     WP,
     recount,
+    status_quo_multipliers,
     world_terms,
 )
 from cisim.model import CollectiveImpactModel
@@ -96,6 +97,14 @@ def test_entry_hazard_bound_holds():
         c = b * (1.0 - eff)
         bound = 1.0 - needs.mean(axis=1) * (1.0 - (1.0 - c) ** A)
         assert (product <= bound * (1.0 + 1e-12)).all()
+        # with a structural share σ left at B_s in [b (1 - eff), 1] (world_terms' condition)
+        sigma = rng.random(20_000)
+        b_s = c + (1.0 - c) * rng.random(20_000)
+        b_s[:200] = c[:200]  # the edge of the condition
+        structural = np.prod(1.0 - needs * (b[:, None] * (1 - sigma[:, None]) * (1.0 - help_)
+                                            + (sigma * b_s)[:, None]), axis=1)
+        assert (structural <= bound * (1.0 + 1e-12)).all()
+        assert (structural >= 0.0).all()
 
 
 def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_interval():
@@ -104,6 +113,8 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
     wp[:, WP.BARRIER] = 0.8
     wp[:, WP.EFFICACY] = 0.5
     wp[:, WP.EQUITY] = [0.2, 1.0]
+    wp[:, WP.TREND] = 1.0
+    wp[:, WP.SBARRIER] = 0.9
     coverage = np.full((2, 4), 0.5)
     terms = world_terms(wp, coverage)
     np.testing.assert_allclose(terms[:, D_EXPO], [3.0 * 0.8, 0.0])  # creaming fades with equity
@@ -111,7 +122,8 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
     assert (terms[:, D_BOUNDED] == 1.0).all()
     np.testing.assert_allclose(terms[:, D_CHORD], 1.0 - (1.0 - 0.8 * 0.5) ** 4)
     for column, value in ((WP.BARRIER, 1.2), (WP.EFFICACY, -0.1), (WP.EQUITY, 1.5),
-                          (WP.FIT, -0.5), ("coverage", -0.01)):
+                          (WP.FIT, -0.5), ("coverage", -0.01), (WP.TREND, -0.1),
+                          (WP.SBARRIER, 1.1), (WP.SBARRIER, 0.8 * 0.5 - 0.01)):
         broken_wp, broken_cov = wp.copy(), coverage.copy()
         if column == "coverage":
             broken_cov[1, 2] = value
@@ -119,3 +131,93 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
             broken_wp[1, column] = value
         terms = world_terms(broken_wp, broken_cov)
         assert terms[0, D_BOUNDED] == 1.0 and terms[1, D_BOUNDED] == 0.0, column
+
+
+# ---- the secular trend and structural barriers ---------------------------------------------
+
+
+def test_trend_multiplier_is_the_odds_ratio_of_the_drifted_baseline(small: Scenario):
+    sc = small.with_overrides({"dynamics.trend_pp_per_year": -0.3})
+    pop = CollectiveImpactModel(sc, rng=1).population
+    p0 = 0.7 * 0.91 + 0.3 * 0.80  # the default subgroups' share-weighted baseline
+    assert pop.base_rate == pytest.approx(p0)
+    p10 = p0 - 0.03
+    assert pop.trend_multiplier(0) == 1.0
+    assert pop.trend_multiplier(520) == pytest.approx((p10 / (1 - p10)) / (p0 / (1 - p0)))
+    assert pop.trend_multiplier(520) < pop.trend_multiplier(260) < 1.0
+    # entrants' odds move by the same ratio; without a trend they are the baselines themselves
+    k = pop.trend_multiplier(520)
+    rates = pop.entrant_rate(k)
+    np.testing.assert_allclose(rates / (1 - rates), pop.baseline / (1 - pop.baseline) * k)
+    assert pop.entrant_rate(1.0) is pop.baseline
+    flat = CollectiveImpactModel(small, rng=1).population
+    assert flat.trend_multiplier(520) == 1.0
+
+
+def test_trend_moves_both_worlds_by_about_the_stated_points(small: Scenario):
+    """An isolated design (factual = counterfactual) over six years: +0.5 points a year."""
+    alone = small.counterfactual().with_overrides({"horizon_years": 6.0})
+    drift = []
+    for seed in range(3):
+        up = simulate(alone.with_overrides({"dynamics.trend_pp_per_year": 0.5}), seed).trajectory
+        flat = simulate(alone, seed).trajectory
+        assert (up["population_change_vs_cf"] == 0).all()  # the trend creates no impact
+        drift.append(up["population_change_cf"].iloc[-52:].mean()
+                     - flat["population_change_cf"].iloc[-52:].mean())
+    # 0.5 points a year, reached with a lag of about a year (the hazards' relaxation time)
+    assert 1.8 < np.mean(drift) < 3.2
+
+
+def test_structural_share_is_out_of_services_reach(small: Scenario):
+    """Full service removes the efficacy share of the reachable barrier only."""
+    pop = CollectiveImpactModel(small, rng=1).population
+    wp = np.zeros(WP.N)
+    wp[[WP.FIT, WP.EFFECT]] = 1.0
+    wp[WP.BARRIER], wp[WP.SBARRIER], wp[WP.EFFICACY] = 0.8, 0.9, 0.6
+    barriers = pop.barriers(wp[None, :])[0]
+    sigma = pop.structural
+    np.testing.assert_allclose(barriers[:, 0], 0.8 * (1 - sigma))
+    np.testing.assert_allclose(barriers[:, 1], 0.9 * sigma)
+    needs = np.full((2, 3), 0.5, dtype=np.float32)
+    out = np.empty(2)
+    status_quo_multipliers(needs, np.ones(2), 1.0, wp, np.ones(3), barriers, out)
+    left = 0.5 * (0.8 * (1 - sigma) * (1 - 0.6) + 0.9 * sigma)  # barrier left in each area
+    np.testing.assert_allclose(out, (1 - left) ** 3)
+    assert out[1] < out[0]  # the disadvantaged subgroup keeps more of its barrier
+
+
+def test_outcomes_are_not_locked_in_once_the_systems_are_as_in_the_counterfactual(
+        small: Scenario):
+    """Nothing keeps people in the outcome state but the same exit hazard in both worlds.
+
+    After four years of the partnership, the factual population is served exactly as the
+    counterfactual (the same parameter row): the gap between the worlds closes within a few
+    years, at the rate the hazards set (entry + exit + turnover, about once a year).
+    """
+
+    class SameServices(CollectiveImpactModel):
+        same = False
+
+        def _world_row(self, w, world, spread=True):
+            if self.same:
+                w, world = 1, self.counterfactual
+            return super()._world_row(w, world, spread)
+
+        def serve_population(self):
+            if not self.same:
+                return super().serve_population()
+            row = self._world_row(1, self.counterfactual)
+            wp = np.stack([row, row])
+            coverage = np.stack([self.counterfactual.coverage] * 2)
+            self.population.step(self.kseed, self.steps, wp, coverage)
+
+    m = SameServices(small.with_overrides({"horizon_years": 8.0}), rng=3)
+    for _ in range(4 * 52):
+        m.step()
+    gap0 = m.population.rate(0) - m.population.rate(1)
+    assert gap0 > 0.01
+    m.same = True
+    for _ in range(3 * 52):
+        m.step()
+    gap3 = m.population.rate(0) - m.population.rate(1)
+    assert abs(gap3) < 0.25 * gap0

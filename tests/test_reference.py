@@ -52,19 +52,28 @@ def test_python_generator_is_the_kernels_generator():
     assert list(normals(11, 4, 20, 3)) == [normal(11, 4, i, 3) for i in range(20)]
 
 
-@pytest.fixture(scope="module")
-def lockstep(default_scenario):
-    """Engine and reference stepped side by side on a small population, with turnover."""
+@pytest.fixture(scope="module", params=[0.0, 4.0], ids=["no-trend", "trend"])
+def lockstep(default_scenario, request):
+    """Engine and reference stepped side by side on a small population, with turnover.
+
+    The default design has a structural barrier on its disadvantaged subgroup; the second
+    variant adds a secular trend (moving the entry hazards and the entrants' odds weekly).
+    """
     sc = default_scenario.with_overrides({
         "population.size": 1500,
         "population.mesa_agents": 0,
         "population.years_in_population": 1.0,  # ~30 replacements a week: exercise entrants
+        "dynamics.trend_pp_per_year": request.param,
     })
     engine = RecordingModel(sc, rng=20240601)
+    assert engine.population.structural.max() > 0
     ref = ReferenceModel.from_engine(engine)
     history = []
     for _ in range(N_STEPS):
         engine.step()
+        trend = engine.last_inputs.wp[:, kernels.WP.TREND]
+        assert trend[0] == trend[1]  # the same in both worlds
+        assert (trend[0] > 1.0) == (request.param > 0)
         ref.inputs = engine.last_inputs
         ref.step()
         pop, world = engine.population, engine.factual

@@ -97,6 +97,8 @@ class StepInputs:
         convergence: Convergence weight (rate times the phase's agenda emphasis, at most 0.5).
         proposal_step: Proposal pull times agenda emphasis times facilitation.
         proposal_on: Whether the proposal pull is switched on.
+        entrant_rate: (G,) chance that an entrant starts in the outcome state this week (the
+            secular trend moves it); None keeps the rate read at construction.
     """
 
     wp: np.ndarray
@@ -117,6 +119,7 @@ class StepInputs:
     convergence: float
     proposal_step: float
     proposal_on: bool
+    entrant_rate: np.ndarray | None = None
 
 
 def _partner_inputs(model: CollectiveImpactModel, world: World) -> dict:
@@ -147,10 +150,11 @@ def _partner_inputs(model: CollectiveImpactModel, world: World) -> dict:
     )
 
 
-def _population_inputs(model: CollectiveImpactModel) -> tuple[np.ndarray, np.ndarray]:
+def _population_inputs(model: CollectiveImpactModel) -> dict:
     wp = np.stack([model._world_row(w, world) for w, world in enumerate(model.worlds)])
     coverage = np.stack([world.coverage for world in model.worlds])
-    return wp, coverage
+    entrant_rate = np.array(model.population.entrant_rate(float(wp[0, WP.TREND])))
+    return dict(wp=wp, coverage=coverage, entrant_rate=entrant_rate)
 
 
 def capture_inputs(model: CollectiveImpactModel) -> StepInputs:
@@ -159,8 +163,7 @@ def capture_inputs(model: CollectiveImpactModel) -> StepInputs:
     The benchmarks hold these fixed for every step of the reference; the engine itself
     recomputes them every week (see :class:`RecordingModel` for exact per-step capture).
     """
-    wp, coverage = _population_inputs(model)
-    return StepInputs(wp=wp, coverage=coverage, **_partner_inputs(model, model.factual))
+    return StepInputs(**_population_inputs(model), **_partner_inputs(model, model.factual))
 
 
 # ---- the engine, recording the inputs it hands the mechanics each step -------------------------
@@ -192,8 +195,7 @@ class RecordingModel(CollectiveImpactModel):
 
     def serve_population(self) -> None:
         """Record the population inputs, then serve as the engine does."""
-        wp, coverage = _population_inputs(self)
-        self.last_inputs = StepInputs(wp=wp, coverage=coverage, **self.recorded_partner_inputs)
+        self.last_inputs = StepInputs(**_population_inputs(self), **self.recorded_partner_inputs)
         super().serve_population()
 
 
@@ -235,7 +237,8 @@ class ReferenceBeneficiary(Agent):
         for a in range(A):
             v = m.need_mean[g][a] + m.need_sd * normal(seed, t, i * A + a, S_NEED)
             self.needs[a] = _f32(min(1.0, max(0.0, v)))
-        start = 1 if u01(seed, t, i, S_ENTRANT) < m.entrant_rate[g] else 0
+        rates = m.inputs.entrant_rate if m.inputs.entrant_rate is not None else m.entrant_rate
+        start = 1 if u01(seed, t, i, S_ENTRANT) < rates[g] else 0
         self.outcome[0] = start
         self.outcome[1] = start
         self.exposure = 0.0
@@ -259,12 +262,18 @@ class ReferenceBeneficiary(Agent):
             s = 0.0
             if self.outcome[w] == 0:
                 s = min(1.0, wp[WP.CAP_NORM] * self._weight(mean_need, wp))
+                # services reach the share 1 - σ of the subgroup's barriers, which policy
+                # lowers; the structural share σ yields only to policy aimed by an equity focus
+                reachable = wp[WP.BARRIER] * (1.0 - m.structural[g])
+                structural = m.structural[g] * wp[WP.SBARRIER]
                 mult = 1.0
                 for a in range(A):
                     help_ = wp[WP.EFFICACY] * min(
                         1.0, s * inputs.coverage[w][a] * wp[WP.FIT] * wp[WP.EFFECT])
-                    mult *= 1.0 - self.needs[a] * wp[WP.BARRIER] * (1.0 - help_)
-                if u < 1.0 - math.exp(-m.h_in[g] * mult):
+                    n = self.needs[a]
+                    mult *= 1.0 - (n * reachable * (1.0 - help_) + n * structural)
+                h = m.h_in[g] * wp[WP.TREND]  # the secular trend, the same in both worlds
+                if u < 1.0 - math.exp(-h * mult):
                     self.outcome[w] = 1
             elif u < 1.0 - math.exp(-m.h_out[g]):
                 self.outcome[w] = 0
@@ -411,6 +420,7 @@ class ReferenceModel(Model):
         self.h_in = [float(v) for v in pop.h_in]
         self.h_out = [float(v) for v in pop.h_out]
         self.disadvantaged = [bool(v) for v in pop.disadvantaged]
+        self.structural = [float(v) for v in pop.structural]
         self.turnover = float(pop.turnover)
         self.share_cum = [float(v) for v in pop.share_cum]
         self.entrant_rate = [float(v) for v in pop.entrant_rate()]

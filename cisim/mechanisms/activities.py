@@ -12,6 +12,20 @@ taught them of the real needs (the *fit* of services). Effort several partners p
 area without coordination is partly wasted (duplication); an area with less capacity than its share
 of needs is under-covered, which blunts the services in the other areas (complementary needs, in the
 population kernel).
+
+Organisations also learn on their own, in both worlds: each year they close
+``isolated_learning_per_year`` of the gap between what they know of the real needs and the
+truth (organisational learning from their own caseloads, much slower than with engagement and
+shared data), which raises the fit they reach alone; and they coordinate ad hoc
+(``isolated_coordination`` of the duplication is avoided without any backbone or agenda).
+
+Persistence (``dynamics.persistence = "fade"``): without coordination, allocations drift back
+to each partner's own priorities and the fit back to what the partners would reach alone, at
+``fade_rate_per_year`` times the missing coordination (``1 - coordination``). The default rate
+is anchored on fade-out evidence: Shape Up Somerville's BMI z-score effect fell from 0.10 after
+one school year to 0.06 after two (Economos et al. 2013), ``ln(0.10 / 0.06) = 0.51`` a year
+(about 40% of the effect lost a year); impacts of most child and adolescent interventions fade
+within a few years of their end (Bailey, Duncan, Odgers & Yu 2017). ``"lock_in"`` keeps them.
 """
 
 from __future__ import annotations
@@ -51,6 +65,15 @@ class MutuallyReinforcingActivities:
         p = world.partners
         if model.steps % PLAN_INTERVAL == 0:
             self._replan(model, world)
+        dyn = sc.dynamics
+        if dyn.isolated_learning_per_year > 0:
+            world.learned += dyn.isolated_learning_per_year / STEPS_PER_YEAR * (
+                1.0 - world.learned)
+            alone = fit_alone(model, world)
+            if world.isolated:
+                world.fit = alone
+            else:
+                world.fit = max(world.fit, alone)
         if not world.isolated:
             m = world.measurement
             emph = model.emphasis(world, self.component)
@@ -66,7 +89,23 @@ class MutuallyReinforcingActivities:
             weights = world.capacity * world.active
             mean_speed = float(weighted_mean(speed[:, 0], weights)) if weights.sum() else 0.0
             world.fit += mean_speed * (target_fit(model, world) - world.fit)
+            if dyn.persistence == "fade":
+                self._fade(model, world)
         self.refresh(model, world)
+
+    @staticmethod
+    def _fade(model: CollectiveImpactModel, world: World) -> None:
+        """Without coordination, allocations and fit drift back to working alone."""
+        dyn = model.design.dynamics
+        fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * (1.0 - world.coordination)
+        if fade <= 0:
+            return
+        p = world.partners
+        back = np.where(world.active[:, None], fade, 0.0)  # inactive ones drift back already
+        world.allocation += back * (p.own_priority - world.allocation)
+        alone = fit_alone(model, world)
+        if world.fit > alone:
+            world.fit -= fade * (world.fit - alone)
 
     def _replan(self, model: CollectiveImpactModel, world: World) -> None:
         """Re-make the coordinated plan and the ideal plan.
@@ -111,6 +150,7 @@ class MutuallyReinforcingActivities:
         # Duplication falls as coordinated work gets under way (the phase's activity emphasis).
         emph = min(1.0, model.emphasis(world, self.component))
         coordinated = 0.0 if world.isolated else world.coordination * world.agreement * emph
+        coordinated = max(coordinated, sc.dynamics.isolated_coordination)  # ad hoc, in any world
         waste = sc.dynamics.duplication_waste * (1.0 - coordinated) * (1.0 - hhi)
         effective = cap_area * (1.0 - waste)
         total = effective.sum()
@@ -131,8 +171,22 @@ class MutuallyReinforcingActivities:
 
 def target_fit(model: CollectiveImpactModel, world: World) -> float:
     """Fit services would have if redesigned around what engagement has revealed."""
-    floor = model.design.dynamics.fit_floor
+    floor = _learned_floor(model, world)
     return floor + (1.0 - floor) * world.engagement
+
+
+def fit_alone(model: CollectiveImpactModel, world: World) -> float:
+    """Fit partners reach on their own: initial engagement and their own learning."""
+    floor = _learned_floor(model, world)
+    return floor + (1.0 - floor) * model.design.engagement.initial_level
+
+
+def _learned_floor(model: CollectiveImpactModel, world: World) -> float:
+    """The fit of services designed on assumed needs, raised by organisational learning."""
+    floor = model.design.dynamics.fit_floor
+    if world.learned > 0:
+        floor += (1.0 - floor) * world.learned
+    return floor
 
 
 def plan_allocation(

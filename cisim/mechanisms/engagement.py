@@ -6,6 +6,13 @@ beneficiaries. Engagement ``E`` grows toward 1 at ``engagement_rate_per_year x i
 raises take-up of services, the fit that services can reach once partners redesign them
 (``fit_floor + (1 - fit_floor) E``, see :mod:`.activities`) and moves the needs the partners
 assume toward the real ones, with a jump when Re-design begins.
+
+Persistence (``dynamics.persistence = "fade"``, the default): engagement is joint work that
+the partnership's coordination carries (the backbone engages the community and builds public
+will: Turner, Merchant, Kania & Martin 2012), so it grows in proportion to ``coordination``, and
+without coordination the relationships with beneficiaries lapse like the partnership's other
+gains (see :mod:`.activities`): engagement drifts back toward its initial level at
+``fade_rate_per_year x (1 - coordination)`` (Bailey, Duncan, Odgers & Yu 2017).
 """
 
 from __future__ import annotations
@@ -39,7 +46,15 @@ class BeneficiaryEngagement:
         sc = model.design
         emph = model.emphasis(world, self.component)
         rate = sc.dynamics.engagement_rate_per_year / STEPS_PER_YEAR
-        world.engagement += rate * sc.engagement.intensity * emph * (1.0 - world.engagement)
+        fade_mode = sc.dynamics.persistence == "fade"
+        carried = world.coordination if fade_mode else 1.0
+        world.engagement += rate * sc.engagement.intensity * emph * carried * (
+            1.0 - world.engagement)
+        if fade_mode:
+            start = sc.engagement.initial_level
+            fade = sc.dynamics.fade_rate_per_year / STEPS_PER_YEAR * (1.0 - world.coordination)
+            if world.engagement > start:
+                world.engagement -= fade * (world.engagement - start)
         true_need = model.need_share(world)
         learn = rate * world.engagement * emph
         if model.entered_phase(world, "redesign"):

@@ -5,8 +5,17 @@ policies"; NCIOM task force: the backbone advances policy and builds public will
 grows with alignment and agreement, practices change with alignment and measurement (data used to
 adapt strategies); both erode without aligned work. Policy changes are discrete wins, with a weekly
 chance proportional to advocacy, changed practices, agreement and the champions' influence; a win
-lasts. Changed services and practices make services more effective for those served; changed policy
-lowers the barriers of the whole population, served or not.
+lasts while the partnership coordinates. Changed services and practices make services more
+effective for those served; changed policy lowers the barriers of the whole population, served or
+not.
+
+Persistence (``dynamics.persistence = "fade"``, the default): without coordination, changed
+services and practices also fade at ``fade_rate_per_year`` and won policy at the slower
+``policy_fade_rate_per_year``, each times the missing coordination ``1 - coordination``
+(effects of interventions fade after they end: Bailey, Duncan, Odgers & Yu 2017; Shape Up
+Somerville lost about 40% of its effect in a year, Economos et al. 2013; the Communities That
+Care coalitions' effects lasted years after the trial's support ended, but by age 19 only the
+lifetime measures remained, Oesterle et al. 2015). ``"lock_in"`` keeps them.
 """
 
 from __future__ import annotations
@@ -46,6 +55,13 @@ class SystemsChange:
             1 - drive_s) * world.services_change
         world.practices_change += rate * drive_p * (1 - world.practices_change) - decay * (
             1 - drive_p) * world.practices_change
+        if dyn.persistence == "fade":
+            missing = 1.0 - world.coordination
+            fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * missing
+            world.services_change -= fade * world.services_change
+            world.practices_change -= fade * world.practices_change
+            world.policy_change -= (dyn.policy_fade_rate_per_year / STEPS_PER_YEAR * missing
+                                    * world.policy_change)
         if sc.backbone.present:
             advocacy = sc.backbone.advocacy * world.backbone_capacity
         else:
@@ -70,3 +86,16 @@ class SystemsChange:
     def barrier(model: CollectiveImpactModel, world: World) -> float:
         """Multiplier on everyone's barriers from changed policy."""
         return 1.0 - model.design.dynamics.policy_barrier_reduction * world.policy_change
+
+    @staticmethod
+    def structural_barrier(model: CollectiveImpactModel, world: World, equity: float) -> float:
+        """Multiplier on structural barriers: policy change as far as an equity focus aims it.
+
+        Universal policy lowers the barriers services also work on; the structural barriers
+        of a disadvantaged group (a subgroup's ``structural_barrier`` share) yield only to
+        policy aimed at them, which takes an equity focus (ORS Impact & Spark Policy
+        Institute 2018: equity outcomes only where an equity focus shaped the strategies;
+        powell, Menendian & Ake 2019, targeted universalism).
+        """
+        reduction = model.design.dynamics.policy_barrier_reduction
+        return 1.0 - reduction * world.policy_change * equity
