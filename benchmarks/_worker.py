@@ -144,11 +144,39 @@ def ensemble_time(n: int, replications: int, n_jobs: int, years: float) -> dict:
     digest = ""
     for _ in range(2):
         t = time.perf_counter()
-        res = ensemble(sc, replications, seed=5, n_jobs=n_jobs)
+        res = ensemble(sc, replications, seed=5, n_jobs=n_jobs, parameters="seed_only")
         times.append(time.perf_counter() - t)
         digest = _digest(res.trajectories)
     return dict(beneficiaries=n, replications=replications, n_jobs=n_jobs, years=years,
                 first_s=times[0], warm_s=times[1], digest=digest)
+
+
+def report_time(replications: int | None = None, n: int | None = None) -> dict:
+    """Wall time of ``cisim report scenarios/default.toml`` (all cores), split into its parts.
+
+    The ensemble (with parameter draws, the default) and the HTML report are timed separately in
+    one process, as the command runs them; ``n`` overrides the population size.
+    """
+    t = time.perf_counter()
+    from cisim import load_scenario
+    from cisim.report.html import report_html
+    from cisim.simulate import DEFAULT_REPLICATIONS, ensemble
+
+    import_s = time.perf_counter() - t
+    reps = int(replications or DEFAULT_REPLICATIONS)
+    sc = load_scenario(DEFAULT)
+    if n is not None:
+        sc = sc.with_overrides({"population.size": int(n)}, source="benchmark")
+    t = time.perf_counter()
+    res = ensemble(sc, reps, seed=0, n_jobs=-1)
+    ensemble_s = time.perf_counter() - t
+    t = time.perf_counter()
+    html = report_html(res, seed=0, source=str(DEFAULT))
+    report_s = time.perf_counter() - t
+    return dict(replications=reps, beneficiaries=sc.population.size, cores=os.cpu_count(),
+                import_s=import_s, ensemble_s=ensemble_s, report_s=report_s,
+                total_s=import_s + ensemble_s + report_s, per_future_s=ensemble_s / reps,
+                html_mb=len(html) / 1e6, kind=res.distribution["kind"])
 
 
 def sweep_time(n: int, points: int, jobs: int, years: float) -> dict:
@@ -198,6 +226,7 @@ KINDS = {
     "compile": compile_time,
     "ensemble": ensemble_time,
     "sweep": sweep_time,
+    "report": report_time,
     "digest": trajectory_digest,
 }
 

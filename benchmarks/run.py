@@ -35,6 +35,7 @@ GOALS = {
     "cold_compile_s": 3.0,
     "warm_compile_s": 0.5,
     "efficiency": 0.85,
+    "report_s": 30.0,
 }
 
 
@@ -163,6 +164,21 @@ def bench_parallel(n: int, replications: int, years: float, with_sweep: bool
     return out
 
 
+def bench_report(repeats: int, n: int | None = None) -> dict[str, Any]:
+    """The default report of the default design at the default replication count (all cores)."""
+    _log("report: cisim report scenarios/default.toml at the default count ...")
+    runs = [measure("report", dict(n=n), threads=1) for _ in range(repeats)]
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[0]
+    out = dict(ok[0])
+    for key in ("import_s", "ensemble_s", "report_s", "total_s", "per_future_s"):
+        out[key] = _median(ok, key)
+    out["share_ensemble"] = out["ensemble_s"] / out["total_s"]
+    out["repeats"] = len(ok)
+    return out
+
+
 def bench_threads(n: int, years: float) -> dict[str, Any]:
     _log(f"reproducibility: {n:,} beneficiaries, NUMBA_NUM_THREADS=1 vs 2 ...")
     runs = {t: measure("digest", dict(n=n, years=years, seed=3), threads=t)
@@ -272,6 +288,20 @@ def table(results: dict[str, Any]) -> str:
                 f"{p[f'{what}_efficiency_first']:.0%}; identical results: "
                 f"{p[f'{what}_identical']}")
         lines.append(f"  goal: >= {GOALS['efficiency']:.0%}")
+    r = results.get("report")
+    if r:
+        lines.append("")
+        lines.append("strategist's report (cisim report scenarios/default.toml, all cores; "
+                     "medians)")
+        if "error" in r:
+            lines.append(f"  error: {r['error']}")
+        else:
+            lines.append(
+                f"  {r['replications']} futures x {r['beneficiaries']:,} beneficiaries "
+                f"({r['kind']} draws): total {r['total_s']:.1f} s = import {r['import_s']:.1f} s"
+                f" + ensemble {r['ensemble_s']:.1f} s ({r['per_future_s']:.2f} s a future, "
+                f"{r['share_ensemble']:.0%} of the total) + report {r['report_s']:.1f} s")
+        lines.append(f"  goal: <= {GOALS['report_s']:g} s on 2 cores")
     t = results.get("threads")
     if t:
         lines.append("")
@@ -290,12 +320,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=None,
                     help="repeats per figure (medians are reported; default 3, quick 1)")
     ap.add_argument("--only", nargs="*",
-                    choices=["speedup", "ladder", "compile", "parallel", "threads"],
+                    choices=["speedup", "ladder", "compile", "parallel", "threads", "report"],
                     help="run only these parts")
     args = ap.parse_args(argv)
     quick = args.quick
     repeats = args.repeats or (1 if quick else 3)
-    parts = set(args.only or ["speedup", "ladder", "compile", "parallel", "threads"])
+    parts = set(args.only or ["speedup", "ladder", "compile", "parallel", "threads", "report"])
     results: dict[str, Any] = {"machine": machine(), "quick": quick, "goals": GOALS}
     t0 = time.perf_counter()
     if "speedup" in parts:
@@ -313,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         results["parallel"] = bench_parallel(10_000, 4 if quick else 8, 10.0, not quick)
     if "threads" in parts:
         results["threads"] = bench_threads(40_000, 2.0 if quick else 10.0)
+    if "report" in parts:
+        results["report"] = bench_report(repeats)
     results["elapsed_s"] = time.perf_counter() - t0
     text = table(results)
     print(text)

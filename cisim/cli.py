@@ -10,6 +10,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -126,13 +127,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise UsageError(f"cannot create output directory {outdir}: {err}") from None
 
+    from cisim.report.cli import parameters_from_args
     from cisim.simulate import ensemble
 
+    parameters = parameters_from_args(args)
     with tqdm_progress(scenario.name, args.replications, leave=False) as progress:
         result = ensemble(
             scenario,
             replications=args.replications,
             seed=args.seed,
+            parameters=parameters,
             n_jobs=args.jobs,
             progress=progress,
         )
@@ -167,6 +171,7 @@ def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool)
         ("partners.csv", "partners"),
         ("partner_values.parquet", "partner_values"),
         ("costs.csv", "costs"),
+        ("parameters.csv", "parameters"),
     ]
     paths: list[Path] = []
     for name, attr in tables:
@@ -181,6 +186,11 @@ def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool)
     path = outdir / "scenario.toml"
     write_text_atomic(path, toml_header(scenario, "cisim run") + scenario.to_toml())
     paths.append(path)
+    distribution = getattr(result, "distribution", None)
+    if distribution is not None:
+        path = outdir / "distribution.json"
+        write_text_atomic(path, json.dumps(distribution, indent=2, sort_keys=True) + "\n")
+        paths.append(path)
     if figures:
         from cisim.report.figures import save_figures
 
@@ -224,9 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
         "figures, and print a plain-language summary.",
     )
     p_run.add_argument("file", metavar="FILE", help="scenario TOML file")
+    from cisim.report.cli import add_parameter_options
+    from cisim.simulate import DEFAULT_REPLICATIONS
+
     p_run.add_argument(
-        "-n", "--replications", type=int, default=20, metavar="N",
-        help="number of replications (default: 20)",
+        "-n", "--replications", type=int, default=DEFAULT_REPLICATIONS, metavar="N",
+        help=f"number of replications (default: {DEFAULT_REPLICATIONS})",
     )
     p_run.add_argument(
         "--seed", type=int, default=0, metavar="S",
@@ -245,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a scenario field, e.g. --set backbone.staff.facilitator=0.5 or "
         "--set backbone.present=false; VALUE is read as TOML (repeatable)",
     )
+    add_parameter_options(p_run)
     p_run.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     p_run.add_argument("--report", action="store_true",
                        help="also write the strategist's HTML report (report.html) and its "

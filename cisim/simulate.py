@@ -2,8 +2,14 @@
 
 ``simulate(scenario, seed)`` runs one model (the scenario and its counterfactual side by side)
 and returns a :class:`SimulationResult` of pandas DataFrames. ``ensemble(scenario, n)`` runs
-independent seeds (from ``numpy.random.SeedSequence``) in parallel with joblib and returns an
-:class:`EnsembleResult` with percentile bands. Results do not depend on the number of workers.
+replications in parallel with joblib and returns an :class:`EnsembleResult` with percentile
+bands. Each replication has its own random seed (from ``numpy.random.SeedSequence``) and, by
+default, its own draw of the uncertain parameters from the model's parameter distribution
+(:meth:`cisim.priors.ParameterDistribution.default`), so the bands cover both chance and the
+assumptions. Consecutive replications share a parameter set (``seeds_per_draw`` of them, two by
+default), a nested design that lets :mod:`cisim.uncertainty` split the spread into its two
+sources (Saltelli et al., *Global Sensitivity Analysis: The Primer*, 2008, on separating
+parametric from stochastic variance). Results do not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,18 +32,39 @@ from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.sroi import FRAMINGS, adjustments_of, framing_components, framing_ratio
 from cisim.world import VALUE_KINDS
 
+if TYPE_CHECKING:
+    from cisim.priors import ParameterDistribution
+
 __all__ = [
+    "DEFAULT_REPLICATIONS",
+    "SEEDS_PER_DRAW",
     "EnsembleResult",
     "SimulationResult",
     "compile_kernels",
     "ensemble",
+    "forecast_distribution",
+    "parameter_plan",
     "replication_seeds",
+    "resolve_parameters",
     "simulate",
 ]
 
 #: Population change (percentage points against the counterfactual) that counts as significant
 #: once it has held for a year.
 SIGNIFICANT_CHANGE_PP = 1.0
+
+#: Replications (futures) of an ensemble unless told otherwise: the count at which the 5th, 50th
+#: and 95th percentiles of population change at year 10 agree across independent master seeds
+#: (see docs/uncertainty.md, "How many futures").
+DEFAULT_REPLICATIONS = 60
+
+#: Replications that share one parameter set (with different seeds): two is the cheapest nested
+#: design in which chance and the assumptions can be told apart.
+SEEDS_PER_DRAW = 2
+
+#: The description of a seed-only ensemble: every assumption fixed at the scenario's values.
+SEED_ONLY: dict[str, Any] = {"kind": "none", "source": "fixed at the scenario's values (seed only)",
+                             "names": [], "pinned": [], "seeds_per_draw": 1}
 
 
 @dataclass
@@ -259,10 +287,10 @@ def summarise(result: SimulationResult, model: CollectiveImpactModel | None = No
 
 @dataclass
 class EnsembleResult:
-    """Independent replications of one scenario.
+    """Replications of one scenario: different seeds and, by default, different parameter sets.
 
     Attributes:
-        scenario: The scenario.
+        scenario: The scenario (as given, before any parameter draw).
         seeds: The seed of each replication.
         trajectories: All trajectories with ``replication`` and ``seed`` columns.
         subgroups: All subgroup frames with ``replication``.
@@ -272,6 +300,13 @@ class EnsembleResult:
         phases: All phase transitions with ``replication``.
         summaries: One row per replication.
         costs: All cost frames with ``replication`` (see :mod:`cisim.costs`).
+        parameters: One row per replication: ``replication``, ``parameter_set`` (replications
+            with the same number shared the parameter values) and one column per drawn path
+            holding the value the run used (a path the scenario pins keeps the scenario's
+            value). Only ``replication`` and ``parameter_set`` when the parameters were fixed.
+        distribution: What the parameters were drawn from: ``kind`` (``prior``, ``posterior``
+            or ``none`` for seed-only runs), ``source``, ``names``, ``pinned`` and
+            ``seeds_per_draw``.
     """
 
     scenario: Scenario
@@ -284,6 +319,8 @@ class EnsembleResult:
     summaries: pd.DataFrame
     partner_values: pd.DataFrame = field(default_factory=pd.DataFrame)
     costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    parameters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    distribution: dict[str, Any] = field(default_factory=lambda: dict(SEED_ONLY))
 
     def bands(self, column: str, percentiles: Sequence[float] = (5, 25, 50, 75, 95)
               ) -> pd.DataFrame:
@@ -309,55 +346,210 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
     return [int(c.generate_state(1, np.uint64)[0] >> np.uint64(2)) for c in children]
 
 
-def _run_one(scenario: Scenario, seed: int) -> SimulationResult:
-    return simulate(scenario, seed)
+def resolve_parameters(parameters: str | Path | ParameterDistribution
+                       ) -> ParameterDistribution | None:
+    """The parameter distribution an ensemble draws from (None: seed only).
+
+    Args:
+        parameters: ``"default"`` (the shipped calibrated posterior, else the documented
+            priors), ``"priors"`` (the documented priors), ``"seed_only"`` (every parameter
+            fixed at the scenario's values: chance only), a :class:`ParameterDistribution`,
+            or the path of a posterior sample file (CSV or Parquet).
+
+    Raises:
+        ValueError: An unknown keyword.
+        cisim.priors.PriorsError: A posterior file that cannot be read or names unknown paths.
+    """
+    from cisim.priors import ParameterDistribution
+
+    if isinstance(parameters, ParameterDistribution):
+        return parameters
+    if isinstance(parameters, Path):
+        return forecast_distribution(ParameterDistribution.from_posterior(parameters))
+    if parameters == "seed_only":
+        return None
+    if parameters == "default":
+        return forecast_distribution(ParameterDistribution.default())
+    if parameters == "priors":
+        return forecast_distribution(ParameterDistribution.from_priors())
+    if isinstance(parameters, str) and Path(parameters).suffix in (".csv", ".parquet"):
+        return forecast_distribution(ParameterDistribution.from_posterior(parameters))
+    raise ValueError(f"parameters must be 'default', 'priors', 'seed_only', a "
+                     f"ParameterDistribution or a posterior file, got {parameters!r}")
+
+
+#: Scenario sections a forecast does not draw: the SROI valuation judgments (deadweight,
+#: attribution, displacement, drop-off, the hourly cost of coordination) are the strategist's to
+#: set, and the report's SROI sensitivity table shows how far each must move for the ratio to
+#: fall to 1 (Nicholls et al., *A Guide to Social Return on Investment*, 2012). Drawing them too
+#: would blur that table and the headline ratio it explains.
+NOT_DRAWN_IN_FORECASTS: tuple[str, ...] = ("valuation.",)
+
+
+def forecast_distribution(distribution: ParameterDistribution) -> ParameterDistribution:
+    """The distribution without the paths a forecast leaves to the strategist.
+
+    Returns:
+        A distribution of the same kind and source over the other paths
+        (:data:`NOT_DRAWN_IN_FORECASTS` lists the prefixes left out); a posterior keeps its
+        joint rows.
+    """
+    from cisim.priors import ParameterDistribution, registry
+
+    keep = [p for p in distribution.names if not p.startswith(NOT_DRAWN_IN_FORECASTS)]
+    if len(keep) == len(distribution.names):
+        return distribution
+    sample = getattr(distribution, "_sample", None)
+    priors = [] if sample is not None else [registry()[p] for p in keep]
+    return ParameterDistribution(keep, distribution.kind, distribution.source, priors=priors,
+                                 sample=sample)
+
+
+def _draw_seed(seed: int, parameter_set: int) -> int:
+    """The seed of parameter set ``parameter_set`` under master seed ``seed``.
+
+    Its own SeedSequence entropy (tagged so it never coincides with a replication's seed), so
+    parameter set j is the same whatever the number of replications, workers or designs.
+    """
+    state = np.random.SeedSequence([int(seed), 0x7A4A_D8A7, int(parameter_set)])
+    return int(state.generate_state(1, np.uint64)[0] >> np.uint64(2))
+
+
+def parameter_plan(scenario: Scenario, distribution: ParameterDistribution | None,
+                   replications: int, seed: int = 0, seeds_per_draw: int = SEEDS_PER_DRAW,
+                   ) -> tuple[list[Scenario], pd.DataFrame]:
+    """The scenario each replication runs and the tidy table of the parameter values it uses.
+
+    Replication ``k`` uses parameter set ``k // seeds_per_draw``; set ``j`` is drawn from
+    ``distribution`` with a seed that depends only on (``seed``, ``j``), so the plan is a pure
+    function of (scenario, seed, replication) and two designs compared under the same master seed
+    get the same draws (common random numbers). Paths the scenario pins
+    (:meth:`ParameterDistribution.pinned`) keep the scenario's value.
+
+    Args:
+        scenario: The design.
+        distribution: What to draw from; None fixes every parameter (seed only).
+        replications: Number of replications.
+        seed: The master seed.
+        seeds_per_draw: Replications per parameter set (at least 1).
+
+    Returns:
+        (one scenario per replication, the ``parameters`` frame of :class:`EnsembleResult`).
+    """
+    from cisim.priors import _as_schema_type
+
+    if seeds_per_draw < 1:
+        raise ValueError(f"seeds_per_draw must be at least 1, got {seeds_per_draw}")
+    reps = np.arange(replications)
+    if distribution is None:
+        frame = pd.DataFrame({"replication": reps, "parameter_set": reps})
+        return [scenario] * replications, frame
+    sets = -(-replications // seeds_per_draw)
+    pinned = set(distribution.pinned(scenario))
+    mine = scenario.to_dict()
+    scenarios_per_set: list[Scenario] = []
+    rows: list[dict[str, float]] = []
+    for j in range(sets):
+        draw = distribution.draw(1, _draw_seed(seed, j)).iloc[0]
+        overrides = {p: _as_schema_type(p, draw[p]) for p in distribution.names
+                     if p not in pinned}
+        scenarios_per_set.append(scenario.with_overrides(overrides, source="parameter draw")
+                                 if overrides else scenario)
+        rows.append({p: overrides[p] if p in overrides else _value_at(mine, p)
+                     for p in distribution.names})
+    set_of = reps // seeds_per_draw
+    frame = pd.DataFrame({"replication": reps, "parameter_set": set_of})
+    values = pd.DataFrame(rows).iloc[set_of].reset_index(drop=True)
+    frame = pd.concat([frame, values], axis=1)
+    return [scenarios_per_set[j] for j in set_of], frame
+
+
+def _value_at(data: dict[str, Any], path: str) -> float:
+    """The scenario's value at a dotted path; NaN where the scenario has no such section."""
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return float("nan")
+        node = node[part]
+    return float(node)
+
+
+def _describe(distribution: ParameterDistribution | None, scenario: Scenario,
+              seeds_per_draw: int) -> dict[str, Any]:
+    if distribution is None:
+        return dict(SEED_ONLY)
+    return {"kind": distribution.kind, "source": distribution.source,
+            "names": list(distribution.names), "pinned": distribution.pinned(scenario),
+            "seeds_per_draw": int(seeds_per_draw)}
 
 
 def ensemble(
     scenario: Scenario,
-    replications: int = 20,
+    replications: int = DEFAULT_REPLICATIONS,
     seed: int = 0,
     *,
+    parameters: str | Path | ParameterDistribution = "default",
+    seeds_per_draw: int = SEEDS_PER_DRAW,
     n_jobs: int = -1,
     progress: Callable[[int, int], None] | None = None,
 ) -> EnsembleResult:
-    """Run independent replications of a scenario in parallel.
+    """Run replications of a scenario in parallel: chance and, by default, the assumptions.
 
     Args:
         scenario: The partnership design.
-        replications: Number of independent seeds.
-        seed: Master seed; replication seeds are spawned from it.
+        replications: Number of replications (futures).
+        seed: Master seed; replication seeds and parameter draws are derived from it.
+        parameters: Where the uncertain parameters come from (see :func:`resolve_parameters`):
+            ``"default"`` draws them from the calibrated posterior once shipped, else from the
+            documented priors; ``"seed_only"`` fixes them at the scenario's values, so the
+            bands show chance alone (and understate the uncertainty).
+        seeds_per_draw: Consecutive replications that share a parameter set (different seeds),
+            so chance and the assumptions can be told apart (:mod:`cisim.uncertainty`).
         n_jobs: joblib workers (-1: all cores; 1: in this process).
         progress: Called as ``progress(done, total)`` after each finished replication.
 
     Returns:
-        The replications' frames and percentile bands; identical for any ``n_jobs``.
+        The replications' frames, the parameter values each used and percentile bands;
+        identical for any ``n_jobs``. With ``parameters="seed_only"`` identical to an ensemble
+        of the same seeds with every assumption fixed.
     """
     if replications < 1:
         raise ValueError(f"replications must be at least 1, got {replications}")
+    distribution = resolve_parameters(parameters)
     seeds = replication_seeds(seed, replications)
+    plan, table = parameter_plan(scenario, distribution, replications, seed, seeds_per_draw)
     results: list[SimulationResult | None] = [None] * replications
     if n_jobs == 1 or replications == 1:
         for i, s in enumerate(seeds):
-            results[i] = _run_one(scenario, s)
+            results[i] = simulate(plan[i], s)
             if progress:
                 progress(i + 1, replications)
     else:
         runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        jobs = (delayed(_indexed)(i, scenario, s) for i, s in enumerate(seeds))
+        jobs = (delayed(_indexed)(i, plan[i], s) for i, s in enumerate(seeds))
         for done, (i, res) in enumerate(runner(jobs), start=1):
             results[i] = res
             if progress:
                 progress(done, replications)
-    return combine(scenario, [r for r in results if r is not None])
+    return combine(scenario, [r for r in results if r is not None], parameters=table,
+                   distribution=_describe(distribution, scenario, seeds_per_draw))
 
 
 def _indexed(i: int, scenario: Scenario, seed: int) -> tuple[int, SimulationResult]:
-    return i, _run_one(scenario, seed)
+    return i, simulate(scenario, seed)
 
 
-def combine(scenario: Scenario, results: Sequence[SimulationResult]) -> EnsembleResult:
-    """Stack single runs (in replication order) into an :class:`EnsembleResult`."""
+def combine(scenario: Scenario, results: Sequence[SimulationResult], *,
+            parameters: pd.DataFrame | None = None,
+            distribution: dict[str, Any] | None = None) -> EnsembleResult:
+    """Stack single runs (in replication order) into an :class:`EnsembleResult`.
+
+    Args:
+        scenario: The scenario as given.
+        results: The runs, in replication order.
+        parameters: The parameter values each run used (default: fixed, one set per run).
+        distribution: What they were drawn from (default: seed only).
+    """
 
     def stack(attr: str) -> pd.DataFrame:
         frames = []
@@ -382,4 +574,7 @@ def combine(scenario: Scenario, results: Sequence[SimulationResult]) -> Ensemble
         summaries=summaries,
         partner_values=stack("partner_values"),
         costs=stack("costs"),
+        parameters=parameters if parameters is not None else pd.DataFrame(
+            {"replication": range(len(results)), "parameter_set": range(len(results))}),
+        distribution=dict(distribution) if distribution is not None else dict(SEED_ONLY),
     )

@@ -72,6 +72,8 @@ RESULT_FILES = [
     "partners.csv",
     "partner_values.parquet",
     "costs.csv",
+    "parameters.csv",
+    "distribution.json",
     "scenario.toml",
     "population_change.png",
     "sroi.png",

@@ -13,12 +13,14 @@ turns into a message and exit status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "cmd_compare", "cmd_report", "load_results"]
+__all__ = ["add_parameter_options", "add_parser", "cmd_compare", "cmd_report", "load_results",
+           "parameters_from_args"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -66,9 +68,44 @@ def add_parser(subparsers: Any) -> None:
     c.set_defaults(func=cmd_compare)
 
 
+def add_parameter_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--seed-only`` and ``--parameters FILE``: where the uncertain assumptions come from."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--seed-only", action="store_true", dest="seed_only",
+                   help="fix every assumption at the scenario's values and vary only the random "
+                   "seed (chance alone: the bands understate the uncertainty)")
+    g.add_argument("--parameters", metavar="FILE", default=None,
+                   help="draw the uncertain assumptions from this posterior sample (CSV or "
+                   "Parquet, one parameter set per row, columns named by scenario path, optional "
+                   "'weight') instead of the default (the shipped calibrated posterior, else the "
+                   "documented priors)")
+
+
+def parameters_from_args(args: argparse.Namespace) -> Any:
+    """The ``parameters`` argument of :func:`cisim.simulate.ensemble` the options ask for.
+
+    Raises:
+        UsageError: ``--parameters`` names a file that does not exist.
+        cisim.priors.PriorsError: The file cannot be read or names unknown paths.
+    """
+    from cisim.cli import UsageError
+    from cisim.simulate import resolve_parameters
+
+    if getattr(args, "seed_only", False):
+        return "seed_only"
+    file = getattr(args, "parameters", None)
+    if file is None:
+        return resolve_parameters("default")
+    if not Path(file).is_file():
+        raise UsageError(f"--parameters {file}: no such file")
+    return resolve_parameters(Path(file))
+
+
 def _ensemble_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-n", "--replications", type=int, default=20, metavar="N",
-                   help="number of replications (default: 20)")
+    from cisim.simulate import DEFAULT_REPLICATIONS
+
+    p.add_argument("-n", "--replications", type=int, default=DEFAULT_REPLICATIONS, metavar="N",
+                   help=f"number of replications (default: {DEFAULT_REPLICATIONS})")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="master seed; every design gets the same replication seeds (default: 0)")
     p.add_argument("-j", "--jobs", type=int, default=-1, metavar="J",
@@ -78,6 +115,7 @@ def _ensemble_options(p: argparse.ArgumentParser) -> None:
         help="override a scenario field (of every design), e.g. --set funding.max_years=2; "
         "VALUE is read as TOML (repeatable)",
     )
+    add_parameter_options(p)
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,9 +130,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     if path.is_dir():
-        if args.set:
-            raise UsageError("--set applies to a scenario file, not to saved results in "
-                             f"{path}; run 'cisim report FILE.toml --set ...' instead")
+        for given, flag in ((args.set, "--set"), (args.seed_only, "--seed-only"),
+                            (args.parameters, "--parameters")):
+            if given:
+                raise UsageError(f"{flag} applies to a scenario file, not to saved results in "
+                                 f"{path}; run 'cisim report FILE.toml {flag} ...' instead")
         result = load_results(path)
         out = Path(args.out) if args.out else path / "report.html"
         seed = None
@@ -150,6 +190,16 @@ def load_results(directory: Path) -> Any:
                          "directory?")
     scenario = load_scenario(scenario_file)
     seeds = [int(s) for s in summaries["seed"]] if "seed" in summaries.columns else []
+    extra: dict[str, Any] = {}
+    parameters = read("parameters.csv", False)
+    if len(parameters):
+        extra["parameters"] = parameters
+    info = directory / "distribution.json"
+    if info.exists():
+        try:
+            extra["distribution"] = json.loads(info.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise UsageError(f"{info}: cannot be read: {err}") from None
     return EnsembleResult(
         scenario=scenario,
         seeds=seeds,
@@ -161,6 +211,7 @@ def load_results(directory: Path) -> Any:
         summaries=summaries,
         partner_values=read("partner_values.parquet", False),
         costs=read("costs.csv", False),
+        **extra,
     )
 
 
@@ -193,13 +244,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError("compare needs at least two designs: give two or more files, or one "
                          "file and --what-if PATH=VALUE")
     labels = _unique(labels)
+    parameters = parameters_from_args(args)
     out = Path(args.out) if args.out else Path("out") / (
         "compare_" + "_".join(Path(f).stem for f in args.files)[:80] + ".html")
 
     total = args.replications * len(scenarios)
     with tqdm_progress("compare", total, leave=False) as progress:
         comparison = run_comparison(scenarios, labels, sources, replications=args.replications,
-                                    seed=args.seed, n_jobs=args.jobs, progress=progress)
+                                    seed=args.seed, n_jobs=args.jobs, progress=progress,
+                                    parameters=parameters)
     start = time.perf_counter()
     try:
         write_comparison(comparison, out)
@@ -211,13 +264,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _assumptions_text(comparison: Any) -> str:
+    dist = getattr(comparison.designs[0].result, "distribution", None) or {}
+    if dist.get("kind", "none") == "none":
+        return ("Seed only: every assumption fixed at each design's values; the spread is chance "
+                "alone and understates the uncertainty.")
+    where = "the documented priors" if dist.get("kind") == "prior" else dist.get("source", "")
+    return (f"Assumptions drawn from {where}: replication k of every design used the same draw "
+            "(paths a design sets itself keep its value).")
+
+
 def _comparison_text(comparison: Any) -> str:
     from cisim.provenance import changes_of
     from cisim.report.compare import design_lines
 
     lines = [f"{len(comparison.labels)} designs, "
              f"{int(comparison.probabilities['n'].iloc[0])} paired replications each"
-             + (" (common random numbers)." if comparison.crn else ".")]
+             + (" (common random numbers)." if comparison.crn else "."),
+             _assumptions_text(comparison)]
     for d in comparison.designs:
         lines.extend(f"  {d.label}: {line}" for line in changes_of(d.result.scenario))
     lines.append("")
@@ -265,9 +329,10 @@ def _run(scenario: Any, args: argparse.Namespace) -> Any:
 
     if args.replications < 1:
         raise UsageError(f"--replications must be at least 1, got {args.replications}")
+    parameters = parameters_from_args(args)
     with tqdm_progress(scenario.name, args.replications, leave=False) as progress:
         return ensemble(scenario, replications=args.replications, seed=args.seed,
-                        n_jobs=args.jobs, progress=progress)
+                        n_jobs=args.jobs, progress=progress, parameters=parameters)
 
 
 def _unique(labels: list[str]) -> list[str]:

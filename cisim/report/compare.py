@@ -511,8 +511,13 @@ def run_comparison(
     seed: int = 0,
     n_jobs: int = -1,
     progress: Callable[[int, int], None] | None = None,
+    parameters: Any = "default",
 ) -> Comparison:
     """Run every design with the same seeds (common random numbers) and compare them.
+
+    The uncertain assumptions are drawn once per replication from one distribution shared by
+    every design, so replication ``k`` of every design uses the same seed and the same parameter
+    draw (a path a design pins keeps that design's value).
 
     Args:
         scenarios: The designs.
@@ -522,12 +527,16 @@ def run_comparison(
         seed: The master seed shared by every design.
         n_jobs: joblib workers per ensemble.
         progress: Called as ``progress(done, total)`` over all designs' replications.
+        parameters: Where the assumptions come from (see :func:`cisim.simulate.ensemble`).
 
     Returns:
         The comparison.
 
     """
-    from cisim.simulate import ensemble
+    from cisim.simulate import ensemble, resolve_parameters
+
+    distribution = resolve_parameters(parameters)
+    shared = "seed_only" if distribution is None else distribution
 
     total = replications * len(scenarios)
     results = []
@@ -536,7 +545,8 @@ def run_comparison(
             if progress is not None:
                 progress(offset + done, total)
 
-        results.append(ensemble(scenario, replications, seed=seed, n_jobs=n_jobs, progress=step))
+        results.append(ensemble(scenario, replications, seed=seed, n_jobs=n_jobs, progress=step,
+                                parameters=shared))
     return compare_results(results, labels, sources, seed=seed)
 
 
@@ -988,7 +998,9 @@ def comparison_html(comparison: Comparison) -> str:
         "<h2>How to read this comparison</h2><ul>"
         "<li>Every design is simulated with the same replication seeds (common random numbers): "
         "replication i of each design faces the same luck, so differences come from the "
-        "design.</li>"
+        "design. Unless the comparison was run with <code>--seed-only</code>, replication i of "
+        "each design also draws the same values of the uncertain assumptions (a value a design "
+        "sets itself stays), so the designs are compared under the same assumptions too.</li>"
         "<li>P(A beats B) is the share of paired replications in which A is better, a tie "
         "counting one half; its standard error is the standard deviation of these scores over "
         "the square root of the number of replications. A design compared with itself gives "

@@ -68,7 +68,9 @@ from cisim.report.rba import (
     target_of,
     target_probability,
 )
+from cisim.report.uncertainty import uncertainty_figure
 from cisim.sroi import FRAMINGS, SENSITIVITY_RANGES, adjustments_of, sensitivity_table
+from cisim.uncertainty import uncertainty_summary
 
 __all__ = [
     "CSS",
@@ -616,6 +618,7 @@ def report_numbers(result: Any) -> dict[str, Any]:
     else:
         out["target"] = None
     out["risk"] = _risk_numbers(traj, summaries, n)
+    out["uncertainty"] = uncertainty_summary(result)
     return out
 
 
@@ -988,6 +991,98 @@ def _forecast_section(result: Any, num: dict[str, Any]) -> str:
             "<code>population_change_pp = 2.0</code> and <code>year = 5</code>.</p>"
         )
     return "\n".join(parts)
+
+
+def _uncertainty_section(result: Any, num: dict[str, Any]) -> str:
+    """How sure: which distribution the assumptions came from, chance vs assumptions, top drivers.
+
+    Reads ``num["uncertainty"]`` (:func:`cisim.uncertainty.uncertainty_summary`).
+    """
+    u = num.get("uncertainty") or {}
+    esc = html.escape
+    parts = ['<section id="how-sure">', "<h2>How sure: chance and the assumptions</h2>"]
+    if u.get("seed_only", True):
+        parts.append(
+            '<p class="lead" id="uncertainty-source"><strong>These futures differ only by '
+            "chance.</strong> Every assumption (the rate constants, thresholds and behaviours the "
+            "evidence does not pin down) was fixed at the scenario's values, so the bands show the "
+            "luck of the draw alone and <strong>understate the uncertainty</strong>. Run the "
+            "report without <code>--seed-only</code> to draw the assumptions as well.</p>")
+        return "\n".join([*parts, "</section>"])
+    drawn = u.get("drawn", [])
+    if u.get("kind") == "posterior":
+        what = (f"a calibrated posterior ({esc(u.get('source', ''))}): parameter sets "
+                "consistent with the observed patterns")
+    else:
+        what = ("the documented priors (<code>cisim/data/priors.toml</code>): the ranges the "
+                "literature and reasoning allow, <strong>not yet calibrated against data</strong>")
+    pinned = u.get("pinned", [])
+    pinned_text = (f" The design fixes {len(pinned)} of them itself "
+                   f"({esc(', '.join(pinned))}); those keep the design's values."
+                   if pinned else "")
+    parts.append(
+        f'<p id="uncertainty-source">Each future has its own random seed (chance) and draws '
+        f"{len(drawn)} uncertain assumption(s) from {what}. {u.get('seeds_per_draw', 1)} futures "
+        f"share each draw ({u.get('sets', 0)} draws in all), so the spread can be split into "
+        f"chance and the assumptions.{pinned_text} A forecast with every assumption fixed (seed "
+        "only) shows chance alone and understates the uncertainty. A future is re-run by its "
+        "replication number under the same master seed (its seed alone no longer fixes it); "
+        "<code>cisim run</code> writes the values each future used to "
+        "<code>parameters.csv</code>. The SROI valuation judgments are not drawn: they are "
+        "stated above and the SROI sensitivity table shows how far each must move.</p>")
+    parts.append(_figure(result, uncertainty_figure, "Chance and assumptions",
+                         "Top: shaded, 90% of futures (chance and the assumptions); hatched, the "
+                         "90% band chance alone gives around one set of assumptions (a symmetric "
+                         "approximation, cut at the shaded band); the rest of the shaded band is "
+                         "what the assumptions add. Bottom: the share of the variance across "
+                         "futures from each source, year by year."))
+    rows = []
+    for key, sh in (u.get("shares") or {}).items():
+        if sh is None:
+            continue
+        if not sh["var_total"] > 0:
+            rows.append([esc(sh["label"]), "no spread: every future gave the same value", ""])
+            continue
+        rows.append([
+            esc(sh["label"]),
+            f"{number_span(f'uncertainty.shares.{key}.share_parameters', sh['share_parameters'], 'pct')}"  # noqa: E501
+            f" ({fmt(sh['low'], 'pct')} to {fmt(sh['high'], 'pct')})",
+            number_span(f"uncertainty.shares.{key}.share_chance", sh["share_chance"], "pct"),
+        ])
+    if rows:
+        parts.append(html_table(["Outcome", "Share of the variance from the assumptions (90% "
+                                 "interval)", "Share from chance"], rows, cls="variance-shares"))
+        parts.append(
+            '<p class="note">The shares follow the law of total variance: chance is the variance '
+            "between futures that share a draw, the assumptions are the variance of the draws' "
+            f"means less the chance left in them. With {u.get('sets', 0)} draws of "
+            f"{u.get('seeds_per_draw', 1)} futures each the split is itself uncertain: the "
+            "interval resamples the draws (bootstrap). Treat a share as a rough guide, not a "
+            "measurement; more futures narrow it.</p>")
+    else:
+        parts.append('<p class="note">Too few draws to split the spread into chance and the '
+                     "assumptions (at least three draws of two futures each are needed).</p>")
+    top = (u.get("top") or {}).get("population_change", [])
+    if top:
+        sroi = (u.get("rho") or {}).get("sroi", {})
+        trows = []
+        for i, t in enumerate(top):
+            trows.append([
+                f"<code>{esc(t['path'])}</code>",
+                f"{number_span(f'uncertainty.top.{i}.rho', t['rho'], 'level')} "
+                f"(higher values {t['direction'].removesuffix('s')} the change)",
+                fmt(sroi.get(t["path"]), "level"),
+            ])
+        parts.append("<h3>The assumptions that move the result most</h3>")
+        parts.append(html_table(["Assumption (scenario path)", "Rank correlation with "
+                                 "population change", "with SROI"], trows,
+                                cls="top-assumptions"))
+        parts.append(
+            '<p class="note">Spearman rank correlation between each drawn value and the outcome '
+            f"averaged over the futures of its draw, across {u.get('sets', 0)} draws; values "
+            f"within about ±{fmt(2 / math.sqrt(max(u.get('sets', 0), 1)), 'level')} cannot be "
+            "told from noise. docs/model.md gives each assumption's prior and reasoning.</p>")
+    return "\n".join([*parts, "</section>"])
 
 
 def _phases_section(result: Any, num: dict[str, Any]) -> str:
@@ -1425,8 +1520,9 @@ def _method_notes(num: dict[str, Any]) -> str:
     return (
         "<h2>How to read this report</h2><ul>"
         "<li>Each <em>future</em> is one replication: the same design simulated with a different "
-        "random seed. Medians and percentiles are across futures; a 90% interval runs from the "
-        "5th to the 95th percentile.</li>"
+        "random seed and, unless the report says the run was seed-only, a different draw of the "
+        "uncertain assumptions (see <em>How sure</em>). Medians and percentiles are across "
+        "futures; a 90% interval runs from the 5th to the 95th percentile.</li>"
         "<li>The <em>counterfactual</em> is the same population, organisations and money "
         "working in isolation (no backbone, no shared measurement, no alignment), simulated with "
         "the same random numbers, so the difference is the partnership's effect.</li>"
@@ -1485,6 +1581,7 @@ def report_html(result: Any, *, seed: int | None = None, source: str | None = No
         '<section id="key-numbers"><h2>Key numbers</h2>',
         _key_numbers_table(num),
         "</section>",
+        _uncertainty_section(result, num),
         _risk_section(num),
         _forecast_section(result, num),
         "<h2>Population change</h2>",

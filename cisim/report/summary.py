@@ -30,6 +30,27 @@ __all__ = ["format_summary"]
 _STEPS_PER_YEAR = 52
 
 
+def _assumptions_line(result: Any) -> str:
+    """One line: where the assumptions came from and how much of the spread they explain."""
+    from cisim.uncertainty import KEY_OUTCOMES, outcome_values, variance_shares
+
+    dist = getattr(result, "distribution", None) or {}
+    params = getattr(result, "parameters", None)
+    if dist.get("kind", "none") == "none" or params is None or not len(params):
+        return ("Seed only: every assumption fixed at the scenario's values, so the intervals "
+                "show chance alone and understate the uncertainty.")
+    names = [p for p in dist.get("names", []) if p not in set(dist.get("pinned", []))]
+    where = "the documented priors" if dist.get("kind") == "prior" else dist.get("source", "")
+    line = f"Each future drew {len(names)} uncertain assumption(s) from {where}"
+    groups = params.sort_values("replication")["parameter_set"].to_numpy()
+    shares = variance_shares(outcome_values(result, KEY_OUTCOMES[0]), groups, n_boot=200)
+    if shares is None:
+        return line + "."
+    return (line + f"; they explain about {shares['share_parameters']:.0%} (90% interval "
+            f"{shares['low']:.0%} to {shares['high']:.0%}) of the spread in population change, "
+            "chance the rest.")
+
+
 def format_summary(
     result: Any,
     outdir: str | Path | None = None,
@@ -63,6 +84,7 @@ def format_summary(
     phase_model = getattr(getattr(scenario, "phases", None), "model", None)
     model_text = f", {phase_model} phase model" if phase_model else ""
     lines.append(f"{n} replication(s), horizon {_years(horizon)} years{model_text}.")
+    lines.append(_assumptions_line(result))
 
     # ---- population change ------------------------------------------------------------------
     outcome = getattr(getattr(scenario, "population", None), "outcome", None)
