@@ -274,8 +274,16 @@ class ParameterDistribution:
         return cls([e.path for e in entries], "prior", "documented priors", priors=entries)
 
     @classmethod
-    def from_posterior(cls, path: str | Path) -> ParameterDistribution:
-        """A posterior sample: CSV or Parquet, one parameter set per row, optional ``weight``."""
+    def from_posterior(cls, path: str | Path, rest_from_priors: bool = False
+                       ) -> ParameterDistribution:
+        """A posterior sample: CSV or Parquet, one parameter set per row, optional ``weight``.
+
+        Args:
+            path: The sample.
+            rest_from_priors: Also draw every uncertain parameter the sample does not hold
+                from its prior (independently of the sample's rows), so that a calibration of
+                a few parameters leaves the others as uncertain as documented instead of fixed.
+        """
         path = Path(path)
         try:
             frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
@@ -291,13 +299,20 @@ class ParameterDistribution:
             problems.append(("(rows)", "the sample is empty or has missing values"))
         if problems:
             raise PriorsError(str(path), problems)
-        return cls(names, "posterior", str(path), sample=frame.reset_index(drop=True))
+        rest = [e for e in uncertain_parameters() if e.path not in names] \
+            if rest_from_priors else []
+        return cls([*names, *(e.path for e in rest)], "posterior", str(path), priors=rest,
+                   sample=frame.reset_index(drop=True))
 
     @classmethod
     def default(cls) -> ParameterDistribution:
-        """The shipped calibrated posterior if there is one, else the documented priors."""
+        """The shipped calibrated posterior if there is one, else the documented priors.
+
+        The posterior holds the calibrated parameters; every other uncertain parameter is
+        drawn from its prior.
+        """
         if POSTERIOR_FILE.exists():
-            dist = cls.from_posterior(POSTERIOR_FILE)
+            dist = cls.from_posterior(POSTERIOR_FILE, rest_from_priors=True)
             dist.source = "calibrated posterior shipped with cisim" + _provenance_note()
             return dist
         return cls.from_priors()
@@ -305,13 +320,18 @@ class ParameterDistribution:
     def draw(self, n: int, seed: int) -> pd.DataFrame:
         """``n`` parameter sets (one row each, a column per path), a pure function of seed."""
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9A7A]))
-        if self._sample is not None:
-            w = self._sample["weight"].to_numpy(float) if "weight" in self._sample else None
-            idx = rng.choice(len(self._sample), size=n, replace=True,
-                             p=None if w is None else w / w.sum())
-            return self._sample.loc[idx, list(self.names)].reset_index(drop=True)
         u = rng.random((n, len(self._priors)))
-        return pd.DataFrame({e.path: e.ppf(u[:, j]) for j, e in enumerate(self._priors)})
+        frame = pd.DataFrame({e.path: e.ppf(u[:, j]) for j, e in enumerate(self._priors)})
+        if self._sample is None:
+            return frame
+        # Posterior rows from a stream of their own: the prior columns do not move them.
+        rows = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9A7B]))
+        w = self._sample["weight"].to_numpy(float) if "weight" in self._sample else None
+        idx = rows.choice(len(self._sample), size=n, replace=True,
+                          p=None if w is None else w / w.sum())
+        held = [c for c in self.names if c in self._sample.columns]
+        sample = self._sample.loc[idx, held].reset_index(drop=True)
+        return pd.concat([sample, frame], axis=1)[list(self.names)]
 
     def pinned(self, scenario: Scenario) -> list[str]:
         """Paths the scenario sets away from the schema default: a draw leaves them alone."""

@@ -250,3 +250,26 @@ def test_loguniform_agrees_between_sweep_and_priors():
     assert np.allclose(got, stats.loguniform(0.02, 0.3).ppf(u))
     with pytest.raises(ValueError, match="positive lower bound"):
         Parameter(path="x", distribution="loguniform", bounds=[0.0, 1.0])
+
+
+def test_a_partial_posterior_leaves_the_other_assumptions_to_their_priors(tmp_path):
+    import pandas as pd
+
+    table = registry()
+    calibrated = "dynamics.service_efficacy"
+    lo, hi = table[calibrated].support()
+    f = tmp_path / "post.csv"
+    pd.DataFrame({calibrated: [lo + 0.1 * (hi - lo), lo + 0.2 * (hi - lo)],
+                  "weight": [1.0, 1.0]}).to_csv(f, index=False)
+    only = ParameterDistribution.from_posterior(f)
+    assert only.names == (calibrated,)
+    mixed = ParameterDistribution.from_posterior(f, rest_from_priors=True)
+    assert mixed.names[0] == calibrated and len(mixed.names) > 10
+    draw = mixed.draw(300, seed=4)
+    assert set(draw[calibrated]) <= {lo + 0.1 * (hi - lo), lo + 0.2 * (hi - lo)}
+    other = mixed.names[1]
+    assert draw[other].nunique() > 100  # drawn from its prior, not fixed
+    o_lo, o_hi = table[other].support()
+    assert draw[other].between(o_lo, o_hi).all()
+    # the posterior column is the same whether or not the others are drawn
+    assert draw[calibrated].equals(only.draw(300, seed=4)[calibrated])
