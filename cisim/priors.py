@@ -44,6 +44,7 @@ __all__ = [
     "PriorsError",
     "evidence_of",
     "load_priors",
+    "posterior_median",
     "registry",
     "uncertain_parameters",
 ]
@@ -352,6 +353,26 @@ def _as_schema_type(path: str, value: Any) -> float | int:
     if isinstance(default, int) and not isinstance(default, bool):
         return round(float(value))
     return float(value)
+
+
+def posterior_median(path: str | Path = POSTERIOR_FILE) -> dict[str, float]:
+    """The weighted median of each parameter of a posterior sample; empty without a sample.
+
+    Studies that need one model rather than a distribution (the validation study runs each
+    sampled design once) use it as the calibrated point.
+    """
+    if not Path(path).exists():
+        return {}
+    dist = ParameterDistribution.from_posterior(path)
+    sample = dist._sample
+    assert sample is not None
+    w = sample["weight"].to_numpy(float) if "weight" in sample else np.ones(len(sample))
+    out = {}
+    for name in dist.names:
+        order = np.argsort(sample[name].to_numpy(float), kind="stable")
+        cum = np.cumsum(w[order]) / w.sum()
+        out[name] = float(sample[name].to_numpy(float)[order][np.searchsorted(cum, 0.5)])
+    return out
 
 
 def _get(data: Mapping[str, Any], path: str) -> Any:

@@ -273,3 +273,15 @@ def test_a_partial_posterior_leaves_the_other_assumptions_to_their_priors(tmp_pa
     assert draw[other].between(o_lo, o_hi).all()
     # the posterior column is the same whether or not the others are drawn
     assert draw[calibrated].equals(only.draw(300, seed=4)[calibrated])
+
+
+def test_posterior_median_is_weighted(tmp_path):
+    import pandas as pd
+
+    from cisim.priors import posterior_median
+
+    f = tmp_path / "post.csv"
+    pd.DataFrame({"dynamics.service_efficacy": [0.4, 0.5, 0.6],
+                  "weight": [0.1, 0.1, 0.8]}).to_csv(f, index=False)
+    assert posterior_median(f) == {"dynamics.service_efficacy": 0.6}
+    assert posterior_median(tmp_path / "none.csv") == {}

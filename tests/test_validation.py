@@ -469,3 +469,16 @@ def test_reduced_study_checks_every_pattern(study) -> None:
         if math.isfinite(r.value) and math.isfinite(lo) and math.isfinite(hi):
             assert lo - 1e-9 <= r.value <= hi + 1e-9 or r.key in (
                 "backbone_driver", "foundational_conditions"), r
+
+
+def test_designs_use_the_assumptions_they_are_given():
+    from experiments.validation.designs import NAMES
+    from experiments.validation.study import _design
+
+    params = dict.fromkeys(NAMES, 0.5)
+    plain = _design(params, horizon_years=2, population_size=100)
+    calibrated = _design(params, horizon_years=2, population_size=100,
+                         assumptions=(("dynamics.service_efficacy", 0.42),))
+    assert calibrated.dynamics.service_efficacy == 0.42
+    assert plain.dynamics.service_efficacy != 0.42
+    assert calibrated.backbone == plain.backbone  # the design itself is unchanged

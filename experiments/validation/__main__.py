@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
                              "defined on 10 years)")
     parser.add_argument("--population-size", type=int, default=None,
                         help="override the 10,000 beneficiaries (tests only)")
+    parser.add_argument("--assumptions", choices=("posterior-median", "defaults"),
+                        default="posterior-median",
+                        help="assumed constants of every design: the shipped calibrated "
+                             "posterior's medians (the default; the schema defaults when no "
+                             "posterior is shipped) or the schema defaults")
     parser.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
     parser.add_argument("--figures-for-docs", action="store_true",
@@ -127,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = QUICK if args.quick else StudyConfig()
     config = replace(config, jobs=args.jobs)
+    if args.assumptions == "posterior-median":
+        from cisim.priors import posterior_median
+
+        config = replace(config, assumptions=tuple(sorted(posterior_median().items())))
     for flag, field in (("designs", "designs"), ("paired", "paired_designs"),
                         ("horizon_years", "horizon_years"),
                         ("population_size", "population_size")):
@@ -201,6 +210,9 @@ def _summary(doc: dict[str, Any], config: StudyConfig) -> str:
     lines = [f"validation study: seeds {', '.join(map(str, doc['seeds']))}; "
              f"{doc['designs_per_seed']} designs and {config.paired_designs} paired per seed; "
              f"criteria sha256 {doc['criteria_sha256']}",
+             "assumed constants: " + (", ".join(f"{k} = {v:.4g}" for k, v in config.assumptions)
+                                      + " (calibrated posterior medians), the rest at the schema "
+                                      "defaults" if config.assumptions else "the schema defaults"),
              f"{held} of {len(pats)} patterns hold in every seed "
              f"(calibration targets: {sum(p['holds'] for p in pats if p['role'] == 'calibration')}"
              f" of {sum(p['role'] == 'calibration' for p in pats)}; held out: "

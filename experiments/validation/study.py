@@ -13,6 +13,7 @@ every run's seed (:func:`sweep_seeds`), so another seed is a fresh sample of ini
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,9 +144,12 @@ def measure(result: SimulationResult) -> dict[str, Any]:
 
 
 def _design(params: Mapping[str, Any], extra: dict[str, Any] | None = None,
-            horizon_years: float = 10.0, population_size: int = POPULATION_SIZE) -> Scenario:
+            horizon_years: float = 10.0, population_size: int = POPULATION_SIZE,
+            assumptions: tuple[tuple[str, float], ...] = ()) -> Scenario:
     u = {k: float(params[k]) for k in NAMES}
     base = base_scenario(population_size=population_size, horizon_years=horizon_years)
+    if assumptions:
+        base = base.with_overrides(dict(assumptions), source="validation assumptions")
     return design_scenario(u, base, extra)
 
 
@@ -163,16 +167,18 @@ class DesignRun:
         horizon_years: Simulated years.
         population_size: Beneficiaries per initiative.
         paired: Run the design as designed and without systems change (common random numbers).
+        assumptions: Assumed constants in place of the schema defaults (path, value).
     """
 
     horizon_years: float = 10.0
     population_size: int = POPULATION_SIZE
     paired: bool = False
+    assumptions: tuple[tuple[str, float], ...] = ()
 
     def __call__(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
         """Measure one design at one seed."""
         sc = _design(params, horizon_years=self.horizon_years,
-                     population_size=self.population_size)
+                     population_size=self.population_size, assumptions=self.assumptions)
         on = measure(simulate(sc, seed))
         if not self.paired:
             return on
@@ -204,6 +210,8 @@ class StudyConfig:
         jobs: joblib workers.
         horizon_years: Simulated years (10: the patterns' horizon; shorter only for tests).
         population_size: Beneficiaries per initiative (smaller only for tests).
+        assumptions: Assumed constants every design uses instead of the schema defaults
+            (path, value), e.g. the calibrated posterior's medians.
     """
 
     designs: int = 320
@@ -212,6 +220,7 @@ class StudyConfig:
     jobs: int = 2
     horizon_years: float = 10.0
     population_size: int = POPULATION_SIZE
+    assumptions: tuple[tuple[str, float], ...] = ()
 
 
 QUICK = StudyConfig(designs=40, paired_designs=10)
@@ -271,13 +280,18 @@ def run_study(out: str | Path, config: StudyConfig = StudyConfig(), *, resume: b
     pair = ResultStore(out / "paired")
     pop_seed, pair_seed = sweep_seeds(config.seed)
     sizes = f"h{config.horizon_years:g}_p{config.population_size}"
+    if config.assumptions:  # stores of other assumptions are refused on resume
+        digest = hashlib.sha256(repr(config.assumptions).encode()).hexdigest()[:10]
+        sizes += f"_a{digest}"
     common = {"sampler": "latin", "replications": 1, "jobs": config.jobs, "progress": progress}
     # Always through the sweep: on resume it refuses a store of another spec (sizes, seed)
     # and runs only what is missing.
-    sweep_function(DesignRun(config.horizon_years, config.population_size), _space(),
+    sweep_function(DesignRun(config.horizon_years, config.population_size,
+                             assumptions=config.assumptions), _space(),
                    pop.path, n=config.designs, resume=resume, seed=pop_seed,
                    name=f"validation_population_{sizes}", **common)
-    sweep_function(DesignRun(config.horizon_years, config.population_size, paired=True),
+    sweep_function(DesignRun(config.horizon_years, config.population_size, paired=True,
+                             assumptions=config.assumptions),
                    _space(), pair.path, n=config.paired_designs, resume=resume,
                    seed=pair_seed, name=f"validation_paired_{sizes}", **common)
     return StudyData(_read(pop), _read(pair), pop, pair)
