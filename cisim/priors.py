@@ -318,6 +318,18 @@ class ParameterDistribution:
             return dist
         return cls.from_priors()
 
+    def restricted(self, keep: Sequence[str]) -> ParameterDistribution:
+        """The same distribution over the paths in ``keep`` only (a posterior keeps its rows)."""
+        keep_set = set(keep)
+        sample = self._sample
+        if sample is not None:
+            dropped = [c for c in sample.columns if c != "weight" and c not in keep_set]
+            sample = sample.drop(columns=dropped)
+        return ParameterDistribution([n for n in self.names if n in keep_set], self.kind,
+                                     self.source,
+                                     priors=[e for e in self._priors if e.path in keep_set],
+                                     sample=sample)
+
     def draw(self, n: int, seed: int) -> pd.DataFrame:
         """``n`` parameter sets (one row each, a column per path), a pure function of seed."""
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9A7A]))

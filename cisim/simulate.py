@@ -394,15 +394,10 @@ def forecast_distribution(distribution: ParameterDistribution) -> ParameterDistr
         (:data:`NOT_DRAWN_IN_FORECASTS` lists the prefixes left out); a posterior keeps its
         joint rows.
     """
-    from cisim.priors import ParameterDistribution, registry
-
     keep = [p for p in distribution.names if not p.startswith(NOT_DRAWN_IN_FORECASTS)]
     if len(keep) == len(distribution.names):
         return distribution
-    sample = getattr(distribution, "_sample", None)
-    priors = [] if sample is not None else [registry()[p] for p in keep]
-    return ParameterDistribution(keep, distribution.kind, distribution.source, priors=priors,
-                                 sample=sample)
+    return distribution.restricted(keep)
 
 
 def _draw_seed(seed: int, parameter_set: int) -> int:

@@ -412,3 +412,19 @@ def test_cli_run_with_a_posterior_file_records_and_reports_it(tiny_file, tmp_pat
     assert "calibrated posterior" in page.ids["uncertainty-source"]
     code, _, err = _run_cli(["report", str(out), "--seed-only"])
     assert code == 2 and "--seed-only" in err
+
+
+def test_forecasts_from_a_partial_posterior_still_draw_the_other_assumptions(tmp_path):
+    import pandas as pd
+
+    from cisim.priors import ParameterDistribution
+    from cisim.simulate import forecast_distribution
+
+    f = tmp_path / "post.csv"
+    pd.DataFrame({"dynamics.service_efficacy": [0.5, 0.6], "weight": [1.0, 1.0]}).to_csv(
+        f, index=False)
+    dist = forecast_distribution(ParameterDistribution.from_posterior(f, rest_from_priors=True))
+    assert not any(n.startswith("valuation.") for n in dist.names)
+    draw = dist.draw(50, seed=2)
+    assert set(draw["dynamics.service_efficacy"]) <= {0.5, 0.6}
+    assert draw["dynamics.trust_gain"].nunique() == 50
