@@ -1,0 +1,1 @@
+"""Calibration of cisim against targets fixed in advance (specs, targets and the default check)."""
