@@ -370,6 +370,8 @@ def _as_schema_type(path: str, value: Any) -> float | int:
 def posterior_median(path: str | Path = POSTERIOR_FILE) -> dict[str, float]:
     """The weighted median of each parameter of a posterior sample; empty without a sample.
 
+    Values of integer fields are rounded, as a draw's are.
+
     Studies that need one model rather than a distribution (the validation study runs each
     sampled design once) use it as the calibrated point.
     """
@@ -383,7 +385,8 @@ def posterior_median(path: str | Path = POSTERIOR_FILE) -> dict[str, float]:
     for name in dist.names:
         order = np.argsort(sample[name].to_numpy(float), kind="stable")
         cum = np.cumsum(w[order]) / w.sum()
-        out[name] = float(sample[name].to_numpy(float)[order][np.searchsorted(cum, 0.5)])
+        value = float(sample[name].to_numpy(float)[order][np.searchsorted(cum, 0.5)])
+        out[name] = _as_schema_type(name, value)
     return out
 
 

@@ -285,3 +285,15 @@ def test_posterior_median_is_weighted(tmp_path):
                   "weight": [0.1, 0.1, 0.8]}).to_csv(f, index=False)
     assert posterior_median(f) == {"dynamics.service_efficacy": 0.6}
     assert posterior_median(tmp_path / "none.csv") == {}
+
+
+def test_posterior_median_rounds_integer_fields(tmp_path):
+    import pandas as pd
+
+    from cisim.priors import posterior_median
+
+    f = tmp_path / "post.csv"
+    pd.DataFrame({"meetings.contacts_per_meeting": [11.47, 11.6, 12.2]}).to_csv(f, index=False)
+    median = posterior_median(f)
+    assert median == {"meetings.contacts_per_meeting": 12} and isinstance(
+        median["meetings.contacts_per_meeting"], int)
