@@ -507,6 +507,10 @@ _SECTIONS_JS = """() => {
     sensInitiative: rows('sensitivity-initiative'),
     sensCollaboration: rows('sensitivity-collaboration'),
     risk: el['risk'].innerText,
+    howSure: document.getElementById('how-sure').innerText,
+    howSureAfterLimitations: !!(el['limitations'].compareDocumentPosition(
+        document.getElementById('how-sure')) & Node.DOCUMENT_POSITION_FOLLOWING),
+    varianceShares: rows('variance-shares'),
   };
 }"""
 
@@ -584,6 +588,29 @@ def test_both_sroi_framings_in_the_browser(sections, base):
     assert "cost of collaborating" in sections["collaboration"]
     # the cost of collaborating is a part of all the money and time
     assert (s["collaboration_input_pv"] < s["initiative_input_pv"]).all()
+
+
+def test_bands_from_both_sources_with_variance_shares_in_the_browser(sections, base):
+    from cisim.uncertainty import uncertainty_summary
+
+    u = uncertainty_summary(base)
+    assert u["kind"] in ("prior", "posterior")  # the default forecast draws the assumptions
+    text = sections["howSure"]
+    assert sections["howSureAfterLimitations"]
+    assert "chance" in text.lower() and "assumption" in text.lower()
+    assert "understates the uncertainty" in text
+    rows = sections["varianceShares"]
+    shares = {k: v for k, v in (u.get("shares") or {}).items() if v and v["var_total"] > 0}
+    assert len(rows) == len(u.get("shares") or {})
+    for row in rows:
+        key = next(k for k, v in shares.items() if v["label"] == row[0]) if row[2] else None
+        if key is None:
+            continue
+        sh = shares[key]
+        # the browser shows the computed shares, and the two add up to the whole variance
+        assert row[1].startswith(f"{100 * sh['share_parameters']:.0f}%"), row
+        assert row[2] == f"{100 * sh['share_chance']:.0f}%", row
+        assert sh["share_parameters"] + sh["share_chance"] == pytest.approx(1.0, abs=1e-9)
 
 
 def test_sensitivity_table_in_the_browser(sections, base, scarce):
@@ -688,7 +715,7 @@ def test_one_future_shows_values_not_intervals(scarce):
     text = report_html(single)
     plain = _text(text)
     # no "x to x" anywhere: an interval from one future would read as certainty
-    assert not re.search(r"(?<![\d.])([+-]?[\d,]+\.?\d*(?: USD)?) to \1(?![\d.])", plain)
+    assert not re.search(r"(?<![\d.+-])([+-]?[\d,]+\.?\d*(?: USD)?) to \1(?![\d.])", plain)
     assert "no interval from 1 future" in plain
     assert "(computed from" in plain or "all 1 futures" in plain or "only 1 value" in plain
 

@@ -1255,16 +1255,22 @@ def _design_inputs(sc: Any) -> list[str]:
     return items
 
 
+def _sig3(value: Any) -> str:
+    """A pattern statistic to three significant figures, as docs/validation.md writes it."""
+    v = _finite_or_none(value)
+    return "n/a" if v is None else f"{v:.3g}"
+
+
 def _intervals_text(rows: list[dict[str, Any]]) -> str:
     parts = []
     for r in rows:
         lo, hi = r["interval"]
-        interval = f"{fmt(lo, 'level')} to {fmt(hi, 'level')}"
+        interval = f"{_sig3(lo)} to {_sig3(hi)}"
         if r["seed"] is None:
             parts.append(interval)
         else:
             mark = "holds" if r["holds"] else "fails"
-            parts.append(f"seed {r['seed']}: {fmt(r['value'], 'level')} ({interval}), {mark}")
+            parts.append(f"seed {r['seed']}: {_sig3(r['value'])} ({interval}), {mark}")
     return html.escape("; ".join(parts))
 
 
