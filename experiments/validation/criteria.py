@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from cisim.scenario import _problems
+from cisim.scenario import ScenarioError, _problems
 
 __all__ = [
     "CRITERIA_FILE",
@@ -51,15 +51,11 @@ BUILTIN_STATS = ("value", "low", "high")
 Bound = float | str
 
 
-class CriteriaError(ValueError):
-    """A criteria file failed validation; lists every problem with its field."""
+class CriteriaError(ScenarioError):
+    """A criteria file failed validation; lists every problem with its field.
 
-    def __init__(self, source: str, problems: list[tuple[str, str]]):
-        self.source = source
-        self.problems = problems
-        lines = [f"{source}: {len(problems)} problem(s)"]
-        lines += [f"  {source}: {field}: {msg}" for field, msg in problems]
-        super().__init__("\n".join(lines))
+    Reported as a scenario problem is reported: the file, then every field with its message.
+    """
 
 
 class _Strict(BaseModel):

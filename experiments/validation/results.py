@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cisim.io import write_text_atomic
+from cisim.scenario import ScenarioError
 
 from .criteria import Criteria, PatternCriterion, describe
 from .patterns import PatternResult
@@ -26,15 +27,11 @@ __all__ = ["ResultsError", "build_results", "criterion_text", "holds_in_every_se
            "validate_results", "write_results"]
 
 
-class ResultsError(ValueError):
-    """A results file is missing a field or has one of the wrong type."""
+class ResultsError(ScenarioError):
+    """A results file is missing a field or has one of the wrong type.
 
-    def __init__(self, source: str, problems: list[tuple[str, str]]):
-        self.source = source
-        self.problems = problems
-        lines = [f"{source}: {len(problems)} problem(s)"]
-        lines += [f"  {source}: {field}: {msg}" for field, msg in problems]
-        super().__init__("\n".join(lines))
+    Reported as a scenario problem is reported: the file, then every field with its message.
+    """
 
 
 def _num(x: float) -> float | None:
