@@ -121,6 +121,10 @@ def _browse(path: Path) -> dict:
                 text: document.body.innerText,
                 provenance: document.getElementById('provenance').innerText,
                 summary: document.getElementById('summary').innerText,
+                limitations: document.getElementById('limitations').innerText,
+                limitationsFirst: !!(document.getElementById('limitations')
+                    .compareDocumentPosition(document.getElementById('summary'))
+                    & Node.DOCUMENT_POSITION_FOLLOWING),
                 costRows: Array.from(document.querySelectorAll('table.costs tbody tr'))
                     .map(tr => Array.from(tr.cells).map(td => td.innerText)),
                 totals: Array.from(document.querySelectorAll('span[data-key$=".total"]'))
@@ -173,6 +177,13 @@ def test_comparison_shows_totals_honest_subsets_and_a_readable_cost_plot(compare
     assert len(seen["costImage"]) == 1
     scale, alt, complete, width = seen["costImage"][0]
     assert scale == "log" and "log scale" in alt and complete and width > 0
+
+    # the assumptions and limitations box, read before the numbers, with the validation status
+    assert seen["limitationsFirst"]
+    assert "Assumptions and limitations" in seen["limitations"]
+    assert "Validation status" in seen["limitations"]
+    assert ("from the literature hold" in seen["limitations"]
+            or "unavailable" in seen["limitations"])
 
     # provenance under the title
     for label in labels:

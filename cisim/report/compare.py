@@ -51,7 +51,15 @@ from cisim.costs import cost_totals
 from cisim.io import write_text_atomic
 from cisim.provenance import changes_of
 from cisim.report.figures import bands
-from cisim.report.html import figure_data_uri, fmt, html_table, number_span, page
+from cisim.report.html import (
+    figure_data_uri,
+    fmt,
+    html_table,
+    limitations_section,
+    number_span,
+    page,
+    read_validation_results,
+)
 from cisim.simulate import SIGNIFICANT_CHANGE_PP
 
 __all__ = [
@@ -935,6 +943,9 @@ def comparison_html(comparison: Comparison) -> str:
         f'<p class="meta">{len(labels)} designs · master seed '
         f'{esc(str(comparison.seed)) if comparison.seed is not None else "n/a"} · '
         f'{"common random numbers" if comparison.crn else "independent seeds"}</p>',
+        # read before the numbers: what the model is, its validation status, the valuation in
+        # use (of the first design; each design's own is in its scenario file)
+        limitations_section(comparison.designs[0].result.scenario, read_validation_results()),
         f'<p class="lead" id="summary">{_summary_text(comparison)}</p>',
         "<h2>Designs</h2>",
         html_table(["Design", "Source", "Description"], designs_rows),

@@ -1307,7 +1307,7 @@ def _validation_block(status: ValidationStatus) -> str:
     )
 
 
-def _limitations_section(scenario: Any, status: ValidationStatus) -> str:
+def limitations_section(scenario: Any, status: ValidationStatus) -> str:
     parts = [
         '<section class="limitations" id="limitations">',
         "<h2>Assumptions and limitations: read this first</h2>",
@@ -1582,7 +1582,7 @@ def report_html(result: Any, *, seed: int | None = None, source: str | None = No
         f'<p class="meta" id="provenance">{changes}</p>' if changes else "",
         f"<p>{html.escape(desc)}</p>" if desc else "",
         f'<p class="meta">{" · ".join(meta)}</p>',
-        _limitations_section(scenario, read_validation_results(validation)),
+        limitations_section(scenario, read_validation_results(validation)),
         f'<p class="lead" id="summary">{summary_paragraph(num)}</p>',
         '<section id="key-numbers"><h2>Key numbers</h2>',
         _key_numbers_table(num),
