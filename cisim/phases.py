@@ -153,14 +153,14 @@ class PhaseModel:
                 continue
             unmet = []
             if elapsed < tr.min_years:
-                unmet.append(f"time in phase {elapsed:.1f} < {tr.min_years:g} years")
+                unmet.append(f"time in phase {elapsed:.1f} < {tr.min_years:.3g} years")
             met = []
             for name, fn, threshold in tr.conditions:
                 value = fn(model, world)
                 if value >= threshold:
-                    met.append(f"{name} {value:.2f} >= {threshold:g}")
+                    met.append(f"{name} {value:.2f} >= {threshold:.3g}")
                 else:
-                    unmet.append(f"{name} {value:.2f} < {threshold:g}")
+                    unmet.append(f"{name} {value:.2f} < {threshold:.3g}")
             if not unmet:
                 state.blockers = []
                 cause = tr.cause or "; ".join(met) or "time elapsed"
