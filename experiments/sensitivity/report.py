@@ -198,6 +198,13 @@ def _sobol_findings(idx: pd.DataFrame, outcome: Outcome, col: str, noise: pd.Dat
         else:
             lines.append(f"Seed noise left in the analysed means is {_f(share, 2)} of their "
                          "variance.")
+    elif len(nz) and int(nz["replications"].iloc[0]) < 2:
+        st_sum = float(st["value"].clip(lower=0).sum())
+        lines.append(f"With one replication a design point, seed noise cannot be told apart "
+                     f"from the levers' effects: it stays in the indices and inflates every ST "
+                     f"(the STs add up to {_f(st_sum, 2)}; without noise and interactions they "
+                     "would add up to 1). Read the ranking as indicative; more replications "
+                     "would separate the noise.")
     if verdict is not None and len(verdict):
         v = verdict[verdict["outcome"] == col]
         ok = v["verdict"] == "converged"
@@ -332,7 +339,8 @@ def _population_section(paths: Paths, config: StudyConfig
                         "in mind."))
     else:
         lines.append(f"The sweeps run at {sweep:,} youth.")
-    return [*lines, ""], cmp_end
+    # the summary's verdict is the section's: within seed noise at the horizon and mid-horizon
+    return [*lines, ""], {**cmp_end, "within_noise": ok}
 
 
 def _cost_section(paths: Paths, config: StudyConfig) -> list[str]:
