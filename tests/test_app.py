@@ -270,6 +270,13 @@ def test_app_in_headless_chromium(app_server, tmp_path):
         pytest.fail("Playwright is not installed: pip install playwright (never run "
                     "`playwright install`: the test uses the system's Chromium)")
 
+    def _revoked_plot(msg) -> bool:
+        # A plot redrawn while the browser still fetched its previous image: Chromium reports
+        # the revoked blob: URL as a failed load. The new image is checked below; any other
+        # failed resource (a file, the server) still fails the test.
+        url = str(msg.location.get("url", ""))
+        return msg.text.startswith("Failed to load resource") and url.startswith("blob:")
+
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
@@ -277,8 +284,9 @@ def test_app_in_headless_chromium(app_server, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1200})
             page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-            page.on("console", lambda msg: errors.append(f"console: {msg.text}")
-                    if msg.type == "error" else None)
+            page.on("console", lambda msg: errors.append(f"console: {msg.text} "
+                                                         f"({msg.location.get('url', '')})")
+                    if msg.type == "error" and not _revoked_plot(msg) else None)
             page.goto(app_server, timeout=120_000)
             page.wait_for_selector(".cisim-readout", timeout=120_000)
 
