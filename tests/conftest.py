@@ -21,3 +21,17 @@ def default_scenario() -> Scenario:
 def small(default_scenario: Scenario) -> Scenario:
     """The default design with a smaller population (fast, same dynamics)."""
     return default_scenario.with_overrides({"population.size": 2000})
+
+
+@pytest.fixture(scope="module")
+def one_numba_thread():
+    """Run a module's kernels on one thread: small populations run faster so, on a shared machine.
+
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_numba_thread")``.
+    """
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)

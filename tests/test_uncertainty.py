@@ -42,16 +42,7 @@ from cisim.uncertainty import (
     variance_shares,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_numba_thread():
-    """Small populations run faster on one thread (and the test machine is shared)."""
-    import numba
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 @pytest.fixture(scope="module")
