@@ -1,10 +1,19 @@
-"""Small numeric helpers shared by the mechanisms and the outcome recorder."""
+"""Small numeric helpers shared by the mechanisms and the outcome recorder.
+
+:func:`weighted_mean` is numpy's ``average`` without its checks; :func:`pairwise_sum` is
+numpy's summation order for the compiled partner-level functions, so that a rule moved from
+numpy into numba gives the same doubles (numpy adds a 1-D float64 array by pairwise summation
+with eight accumulators, blocks of 128; Higham, *Accuracy and Stability of Numerical
+Algorithms*, 2002, section 4.2, on pairwise summation).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["weighted_mean"]
+from cisim.kernels import _inner
+
+__all__ = ["pairwise_sum", "weighted_mean"]
 
 
 def weighted_mean(a: np.ndarray, weights: np.ndarray, axis: int | None = None) -> np.ndarray:
@@ -23,3 +32,68 @@ def weighted_mean(a: np.ndarray, weights: np.ndarray, axis: int | None = None) -
         return np.multiply(a, weights).sum() / weights.sum()
     w = weights[:, None]
     return np.multiply(a, w).sum(axis) / w.sum(axis)
+
+
+@_inner
+def _block(a: np.ndarray, lo: int, n: int) -> float:
+    """The pairwise sum of ``a[lo:lo + n]`` for ``n <= 128`` (a leaf of numpy's tree)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+def _level(child):
+    """One more level of numpy's pairwise tree (numba caches no recursive function)."""
+
+    @_inner
+    def split(a: np.ndarray, lo: int, n: int) -> float:
+        if n <= 128:
+            return _block(a, lo, n)
+        half = n // 2
+        half -= half % 8
+        return child(a, lo, half) + child(a, lo + half, n - half)
+
+    return split
+
+
+#: Levels of the tree below the top: enough for 128 x 2^6 = 8,192 elements (a partner vector;
+#: larger arrays are added by numpy in Python).
+PAIRWISE_MAX = 8192
+_tree = _block
+for _ in range(6):
+    _tree = _level(_tree)
+
+
+@_inner
+def pairwise_sum(a: np.ndarray) -> float:
+    """``a.sum()`` of a 1-D float64 array, bit for bit as numpy adds it (compiled code only).
+
+    At most :data:`PAIRWISE_MAX` elements.
+    """
+    return 0.0 + _tree(a, 0, a.shape[0])
