@@ -109,6 +109,7 @@ class PhaseModel:
         self.transitions = transitions
         self.operating = operating
         self.preparatory = frozenset((self.initial, *preparatory))
+        self._by_component: dict[str, dict[str, float]] = {}  # graded_emphasis's tables
 
     def label(self, key: str) -> str:
         """The readable name of a phase."""
@@ -134,7 +135,10 @@ class PhaseModel:
 
     def graded_emphasis(self, key: str, component: str, ready: float) -> float:
         """The emphasis on ``component`` under graded effects (see :meth:`graded`)."""
-        values = {k: p.emphasis.get(component, 1.0) for k, p in self.phases.items()}
+        values = self._by_component.get(component)
+        if values is None:  # the phases' emphases on the component, made once per model
+            values = {k: p.emphasis.get(component, 1.0) for k, p in self.phases.items()}
+            self._by_component[component] = values
         return self.graded(values, key, ready)
 
     def advance(self, model: CollectiveImpactModel, world: World, state: PhaseState
