@@ -6,7 +6,7 @@ of each subgroup is calibrated so that, with the services of the status quo (the
 working alone, before the initiative's money), the expected outcome rate equals the subgroup's
 ``baseline_rate``: the counterfactual then shows "the curve" without the initiative (the NCIOM task
 force's Results-Based Accountability baseline). The hot loop is
-:func:`cisim.kernels.population_step`.
+:func:`cisim._population.population_step`.
 
 A secular trend (``dynamics.trend_pp_per_year``) moves the status quo's outcome rate the same
 way in both worlds: the entry hazards and the entrants' odds of starting in the outcome state
@@ -29,20 +29,19 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
-from cisim.kernels import (
+from cisim._population import (
     CHUNK,
     EQUITY_BOOST,
     PARALLEL_MIN_CHUNKS,
-    WP,
     creaming_exponent,
     creaming_factors,
     population_step,
     recount,
     status_quo_multipliers,
-    step_keys,
     sum_chunks,
     world_terms,
 )
+from cisim.kernels import WP, step_keys
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
@@ -211,7 +210,7 @@ class Population:
     # ---- weekly update ----------------------------------------------------------------------
 
     def step(self, seed: np.uint64, step: int, wp: np.ndarray, coverage: np.ndarray) -> None:
-        """Advance both worlds one week (see :func:`cisim.kernels.population_step`).
+        """Advance both worlds one week (see :func:`cisim._population.population_step`).
 
         Large populations are split over :func:`kernel_threads` threads by chunk; the result
         does not depend on the number of threads.

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from cisim import Scenario, load_scenario, simulate
-from cisim.kernels import meeting_interactions
 from cisim.mechanisms import BeneficiaryEngagement, MutuallyReinforcingActivities, SystemsChange
+from cisim.mechanisms._communication import meeting_interactions
 from cisim.mechanisms.activities import fit_alone
 from cisim.model import CollectiveImpactModel
 
@@ -207,7 +207,7 @@ def test_weighted_mean_is_numpys_average_bit_for_bit():
 
 def test_meeting_draws_do_not_depend_on_the_block_size(monkeypatch):
     """The pairs are drawn in blocks (bounded memory at thousands of partners): same result."""
-    import cisim.kernels as k
+    import cisim.mechanisms._communication as k
 
     rng = np.random.default_rng(3)
     n = 60

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import agenda_moves
+from cisim.mechanisms._agenda import agenda_moves
 from cisim.numeric import weighted_mean
 from cisim.world import World
 

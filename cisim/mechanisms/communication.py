@@ -9,7 +9,8 @@ unabsorbed coordination work. Trust is slow to build and fast to lose (Slovic 19
 good interaction closes a share of the gap to the trust ceiling (experience smoothing, Jonker &
 Treur 1999) and a bad one removes ``trust_negativity`` times the largest such step, so the
 asymmetry holds at every trust level; the variant ``dynamics.trust_rule = "pant_yu"`` is the
-update of Pant & Yu (2025). See :func:`cisim.kernels.trust_update`. Trust decays without contact.
+update of Pant & Yu (2025). See :func:`cisim.mechanisms._communication.trust_update`.
+Trust decays without contact.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import S_ATTEND, meeting_interactions
+from cisim.kernels import S_ATTEND
+from cisim.mechanisms._communication import meeting_interactions
 from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
