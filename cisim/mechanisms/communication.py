@@ -26,7 +26,7 @@ from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 
 class Communication:
@@ -34,14 +34,14 @@ class Communication:
 
     component = "communication"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Start every pair at the scenario's initial trust."""
         t0 = model.design.dynamics.initial_trust
         world.trust[:] = t0
         np.fill_diagonal(world.trust, 0.0)
         world.trust_mean = _mean_trust(world)
 
-    def good_chance(self, model: CollectiveImpactModel, world: World) -> float:
+    def good_chance(self, model: StepContext, world: World) -> float:
         """Chance that an interaction is good before agenda distance is taken into account."""
         sc = model.design
         dyn = sc.dynamics
@@ -54,7 +54,7 @@ class Communication:
         p -= dyn.overload_friction * (1.0 - world.absorbed)
         return p
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
         sc = model.design
         dyn = sc.dynamics

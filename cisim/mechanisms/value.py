@@ -25,7 +25,7 @@ from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 EXIT_COMMITMENT = 0.1
 VISIBILITY = {
@@ -39,12 +39,12 @@ class PartnerValue:
 
     component = "value"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """No value realised yet."""
         world.realised[:] = 0.0
         world.value_rate[:] = 0.0
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Realise this week's value and update commitment; partners may leave."""
         if world.isolated:
             return
