@@ -42,7 +42,6 @@ from cisim._population import (
     world_terms,
 )
 from cisim.kernels import WP, step_keys
-from cisim.mechanisms import systems_change
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
@@ -407,22 +406,20 @@ def world_row(sc: Scenario, world: World, population: Population, w: int, step: 
 
     What the week's services are to the beneficiaries: the fit of the services
     (:mod:`cisim.mechanisms.activities`), the effectiveness and barrier multipliers of changed
-    systems (:mod:`cisim.mechanisms.systems_change`), take-up from engagement, the equity
-    focus (none in an isolated world), the service efficacy and the secular trend. With
+    systems (:func:`cisim.mechanisms.systems_change.set_multipliers`), take-up from engagement,
+    the equity focus (none in an isolated world), the service efficacy and the secular trend. With
     ``spread`` the row also says how thinly the world's service capacity spreads over the
     targeting weight of those out of the outcome state (not known before calibration).
     """
-    equity = 0.0 if world.isolated else sc.engagement.equity_focus
-    dyn = sc.dynamics
     row = np.zeros(WP.N)
     row[WP.TREND] = population.trend_multiplier(step)
-    row[WP.SBARRIER] = systems_change.structural_barrier(dyn, world, equity)
-    row[WP.EFFICACY] = dyn.service_efficacy
+    row[WP.SBARRIER] = world.structural_multiplier
+    row[WP.EFFICACY] = sc.dynamics.service_efficacy
     row[WP.FIT] = world.fit
-    row[WP.EFFECT] = systems_change.effectiveness(dyn, world)
-    row[WP.BARRIER] = systems_change.barrier(dyn, world)
+    row[WP.EFFECT] = world.effect_multiplier
+    row[WP.BARRIER] = world.barrier_multiplier
     row[WP.TAKEUP] = world.engagement
-    row[WP.EQUITY] = equity
+    row[WP.EQUITY] = 0.0 if world.isolated else sc.engagement.equity_focus
     if spread:
         row[WP.CAP_NORM] = world.service_capacity / max(population.weight_sum(w), 1e-12)
     return row

@@ -211,6 +211,10 @@ class World:
     services_change: float = 0.0
     practices_change: float = 0.0
     policy_change: float = 0.0
+    # what they do to the population (see cisim.mechanisms.systems_change.set_multipliers)
+    effect_multiplier: float = 1.0  # on the help services give
+    barrier_multiplier: float = 1.0  # on everyone's barriers
+    structural_multiplier: float = 1.0  # on structural barriers
     # money this step
     income: float = 0.0
     backbone_spend: float = 0.0

@@ -24,14 +24,16 @@ from typing import TYPE_CHECKING
 
 from cisim.kernels import S_POLICY
 from cisim.rng import u01
-from cisim.scenario import STEPS_PER_YEAR, Dynamics
+from cisim.scenario import STEPS_PER_YEAR, Dynamics, Scenario
 from cisim.world import World
 
 if TYPE_CHECKING:
     from cisim.context import StepContext
 
 
-__all__ = ["SystemsChange", "barrier", "effectiveness", "structural_barrier"]
+__all__ = [
+    "SystemsChange", "barrier", "effectiveness", "set_multipliers", "structural_barrier",
+]
 
 
 class SystemsChange:
@@ -42,6 +44,7 @@ class SystemsChange:
     def setup(self, model: StepContext, world: World) -> None:
         """Nothing has changed at the start."""
         world.services_change = world.practices_change = world.policy_change = 0.0
+        set_multipliers(model.design, world)
 
     def step(self, model: StepContext, world: World) -> None:
         """Grow or erode services and practices; draw this week's policy win."""
@@ -78,10 +81,24 @@ class SystemsChange:
         if u01(model.kseed, model.steps, model.world_index(world), S_POLICY) < chance:
             world.policy_change += dyn.policy_step * (1.0 - world.policy_change)
             model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
+        set_multipliers(sc, world)
 
 
 
 # ---- what changed systems do to services and barriers (read by the population's parameters) --
+
+
+def set_multipliers(sc: Scenario, world: World) -> None:
+    """Write what the world's changed systems do to services and barriers into the world.
+
+    The population's parameters (:func:`cisim.population.world_row`) read them; the equity
+    focus that aims policy at structural barriers is none in an isolated world.
+    """
+    dyn = sc.dynamics
+    equity = 0.0 if world.isolated else sc.engagement.equity_focus
+    world.effect_multiplier = effectiveness(dyn, world)
+    world.barrier_multiplier = barrier(dyn, world)
+    world.structural_multiplier = structural_barrier(dyn, world, equity)
 
 
 def effectiveness(dyn: Dynamics, world: World) -> float:
