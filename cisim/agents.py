@@ -17,7 +17,7 @@ from cisim.scenario import SECTORS
 from cisim.world import VALUE_KINDS
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import RunView
 
 __all__ = ["Backbone", "Beneficiary", "Partner"]
 
@@ -31,7 +31,7 @@ class Partner(Agent):
         sector: One of :data:`cisim.scenario.SECTORS`.
     """
 
-    def __init__(self, model: CollectiveImpactModel, index: int):
+    def __init__(self, model: RunView, index: int):
         super().__init__(model)
         self.index = index
         table = model.factual.partners
@@ -99,7 +99,7 @@ class Partner(Agent):
 class Backbone(Agent):
     """The backbone (orchestrator) organisation; present only if the scenario has one."""
 
-    def __init__(self, model: CollectiveImpactModel):
+    def __init__(self, model: RunView):
         super().__init__(model)
         spec = model.design.backbone
         self.type = spec.type
@@ -124,7 +124,7 @@ class Backbone(Agent):
 class Beneficiary(Agent):
     """One beneficiary (row ``index`` of the population arrays)."""
 
-    def __init__(self, model: CollectiveImpactModel, index: int):
+    def __init__(self, model: RunView, index: int):
         super().__init__(model)
         self.index = index
 

@@ -1,10 +1,11 @@
-"""Small numeric helpers shared by the mechanisms and the outcome recorder.
+"""Small numeric helpers shared by the mechanisms, the world's books and the outcome recorder.
 
-:func:`weighted_mean` is numpy's ``average`` without its checks; :func:`pairwise_sum` is
-numpy's summation order for the compiled partner-level functions, so that a rule moved from
-numpy into numba gives the same doubles (numpy adds a 1-D float64 array by pairwise summation
-with eight accumulators, blocks of 128; Higham, *Accuracy and Stability of Numerical
-Algorithms*, 2002, section 4.2, on pairwise summation).
+Discounting follows HM Treasury's Green Book (2022); the SROI ratio the SROI guide (Nicholls,
+Lawlor, Neitzert & Goodspeed 2012). :func:`weighted_mean` is numpy's ``average`` without its
+checks; :func:`pairwise_sum` is numpy's summation order for the compiled partner-level
+functions, so that a rule moved from numpy into numba gives the same doubles (numpy adds a 1-D
+float64 array by pairwise summation with eight accumulators, blocks of 128; Higham, *Accuracy
+and Stability of Numerical Algorithms*, 2002, section 4.2, on pairwise summation).
 """
 
 from __future__ import annotations
@@ -12,8 +13,19 @@ from __future__ import annotations
 import numpy as np
 
 from cisim.kernels import _inner
+from cisim.scenario import STEPS_PER_YEAR
 
-__all__ = ["pairwise_sum", "weighted_mean"]
+__all__ = ["discount", "pairwise_sum", "sroi_ratio", "weighted_mean"]
+
+
+def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
+    """Discount factor at a (weekly) step for a yearly rate."""
+    return (1.0 + rate) ** (-np.asarray(step, dtype=float) / STEPS_PER_YEAR)
+
+
+def sroi_ratio(value_pv: float, investment_pv: float) -> float:
+    """SROI ratio; NaN before any money was invested."""
+    return value_pv / investment_pv if investment_pv > 0 else float("nan")
 
 
 def weighted_mean(a: np.ndarray, weights: np.ndarray, axis: int | None = None) -> np.ndarray:

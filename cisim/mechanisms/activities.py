@@ -41,7 +41,7 @@ from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import PartnerTable, World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 HOURS_PER_FTE_WEEK = 37.5
 MAX_BURDEN_SHARE = 0.5
@@ -53,13 +53,13 @@ class MutuallyReinforcingActivities:
 
     component = "activities"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial plan, fit, service capacity and coverage."""
         world.fit = target_fit(model, world)
         self._replan(model, world)
         self.refresh(model, world)
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Re-tune allocations toward the plan, then recompute capacity and coverage.
 
         Active partners move toward the plan at ``alignment_rate_per_year / 52 x emphasis x
@@ -95,7 +95,7 @@ class MutuallyReinforcingActivities:
             if world.fit > alone:
                 world.fit -= fade * (world.fit - alone)
 
-    def _replan(self, model: CollectiveImpactModel, world: World) -> None:
+    def _replan(self, model: StepContext, world: World) -> None:
         """Re-make the coordinated plan and the ideal plan.
 
         The plan follows the needs as the partners see them; the ideal plan follows the real
@@ -115,7 +115,7 @@ class MutuallyReinforcingActivities:
         world.perceived_need = perceived / max(perceived.sum(), 1e-12)
         world.plan = plan_allocation(p.expertise, world.capacity, world.perceived_need)
 
-    def refresh(self, model: CollectiveImpactModel, world: World, retune: bool = False,
+    def refresh(self, model: StepContext, world: World, retune: bool = False,
                 speed0: float = 0.0, target: float = 0.0, fade: float = 0.0) -> float:
         """Service capacity per area, duplication waste, coverage and alignment.
 
@@ -157,19 +157,19 @@ def _staff_hours(p: PartnerTable) -> np.ndarray:
     return np.maximum(p.staff_fte * HOURS_PER_FTE_WEEK, 1e-9)
 
 
-def target_fit(model: CollectiveImpactModel, world: World) -> float:
+def target_fit(model: StepContext, world: World) -> float:
     """Fit services would have if redesigned around what engagement has revealed."""
     floor = _learned_floor(model, world)
     return floor + (1.0 - floor) * world.engagement
 
 
-def fit_alone(model: CollectiveImpactModel, world: World) -> float:
+def fit_alone(model: StepContext, world: World) -> float:
     """Fit partners reach on their own: initial engagement and their own learning."""
     floor = _learned_floor(model, world)
     return floor + (1.0 - floor) * model.design.engagement.initial_level
 
 
-def _learned_floor(model: CollectiveImpactModel, world: World) -> float:
+def _learned_floor(model: StepContext, world: World) -> float:
     """The fit of services designed on assumed needs, raised by organisational learning."""
     floor = model.design.dynamics.fit_floor
     if world.learned > 0:

@@ -26,7 +26,7 @@ from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 EXIT_COMMITMENT = 0.1
 VISIBILITY = {
@@ -40,12 +40,12 @@ class PartnerValue:
 
     component = "value"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """No value realised yet."""
         world.realised[:] = 0.0
         world.value_rate[:] = 0.0
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Realise this week's value and update commitment; partners may leave.
 
         Value rates per kind: social impact ``clip(measured change in points / 5, 0, 1)``,
