@@ -80,32 +80,64 @@ def _block(a: np.ndarray, lo: int, n: int) -> float:
     return res
 
 
-def _level(child):
-    """One more level of numpy's pairwise tree (numba caches no recursive function)."""
-
-    @_inner
-    def split(a: np.ndarray, lo: int, n: int) -> float:
-        if n <= 128:
-            return _block(a, lo, n)
-        half = n // 2
-        half -= half % 8
-        return child(a, lo, half) + child(a, lo + half, n - half)
-
-    return split
-
-
-#: Levels of the tree below the top: enough for 128 x 2^6 = 8,192 elements (a partner vector;
-#: larger arrays are added by numpy in Python).
-PAIRWISE_MAX = 8192
-_tree = _block
-for _ in range(6):
-    _tree = _level(_tree)
+#: Length of the scratch array :func:`pairwise_sum` needs (64 open halvings of four numbers).
+PAIRWISE_WORK = 256
 
 
 @_inner
-def pairwise_sum(a: np.ndarray) -> float:
+def pairwise_sum(a: np.ndarray, work: np.ndarray) -> float:
     """``a.sum()`` of a 1-D float64 array, bit for bit as numpy adds it (compiled code only).
 
-    At most :data:`PAIRWISE_MAX` elements.
+    ``work`` is scratch of at least :data:`PAIRWISE_WORK` doubles (used only for more than
+    128 elements): compiled code here allocates nothing, since numba's allocation adds much
+    to the first compile (benchmarks/README.md, start-up).
+
+    numpy halves an array of more than 128 elements (the first half rounded down to a multiple
+    of eight) until the pieces have at most 128, adds each piece with eight accumulators and
+    the halves' sums in pairs: here without recursion (numba caches no recursive function),
+    walking the halves left to right and adding a pair as soon as both its sums are known.
     """
-    return 0.0 + _tree(a, 0, a.shape[0])
+    n = a.shape[0]
+    if n <= 128:
+        return 0.0 + _block(a, 0, n)
+    # Each open node of the tree: its start, its length (exact in doubles), whether its left
+    # half is done, and that half's sum. 64 halvings are more than any array can need.
+    lo_of = work[0:64]
+    n_of = work[64:128]
+    left = work[128:192]
+    done = work[192:256]
+    depth = 0
+    lo_of[0] = 0
+    n_of[0] = n
+    value = 0.0
+    descend = True
+    while True:
+        if descend:
+            m = int(n_of[depth])
+            if m <= 128:
+                value = _block(a, int(lo_of[depth]), m)
+                descend = False
+            else:
+                half = m // 2
+                half -= half % 8
+                done[depth] = 0.0
+                lo_of[depth + 1] = lo_of[depth]
+                n_of[depth + 1] = half
+                depth += 1
+                continue
+        # ``value`` is the sum of node ``depth``: hand it to its parent
+        if depth == 0:
+            return 0.0 + value
+        depth -= 1
+        if done[depth] == 0.0:  # the left half: now the right one
+            done[depth] = 1.0
+            left[depth] = value
+            m = int(n_of[depth])
+            half = m // 2
+            half -= half % 8
+            lo_of[depth + 1] = lo_of[depth] + half
+            n_of[depth + 1] = m - half
+            depth += 1
+            descend = True
+        else:
+            value = left[depth] + value

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from cisim.kernels import _inner, _jit
-from cisim.numeric import pairwise_sum
+from cisim.numeric import PAIRWISE_WORK, pairwise_sum
 
 STEPS = 52.0  # cisim.scenario.STEPS_PER_YEAR (kept here: the module needs no scenario import)
 
@@ -23,11 +23,22 @@ def _min1(v: float) -> float:
     return v if (v < 1.0 or v != v) else 1.0
 
 
-@_jit()
+def work_size(n: int, areas: int) -> int:
+    """Doubles of scratch the functions here need for ``n`` partners and ``areas`` areas."""
+    return 2 * n + 2 * areas + PAIRWISE_WORK
+
+
+@_jit(no_cfunc_wrapper=True)
 def plan_into(expertise: np.ndarray, capacity: np.ndarray, need_share: np.ndarray,
-              sweeps: int, x: np.ndarray) -> None:
-    """:func:`cisim.mechanisms.activities.plan_allocation` into ``x`` (N, A)."""
+              sweeps: int, x: np.ndarray, work: np.ndarray) -> None:
+    """:func:`cisim.mechanisms.activities.plan_allocation` into ``x`` (N, A).
+
+    ``work``: scratch of :func:`work_size` doubles (compiled code here allocates nothing).
+    """
     N, A = expertise.shape
+    cap = work[:N]
+    factor = work[N:N + A]
+    pw = work[2 * N + 2 * A:]
     for i in range(N):
         for a in range(A):
             e = expertise[i, a]
@@ -38,14 +49,12 @@ def plan_into(expertise: np.ndarray, capacity: np.ndarray, need_share: np.ndarra
             row += x[i, a]
         for a in range(A):
             x[i, a] = x[i, a] / row
-    cap = np.empty(N)
     for i in range(N):
         c = capacity[i]
         cap[i] = c if (c > 0.0 or c != c) else 0.0
-    total = pairwise_sum(cap)
+    total = pairwise_sum(cap, pw)
     if not total > 0:
         return
-    factor = np.empty(A)
     for _ in range(sweeps):
         for a in range(A):
             col = 0.0
@@ -64,7 +73,7 @@ def plan_into(expertise: np.ndarray, capacity: np.ndarray, need_share: np.ndarra
                 x[i, a] = x[i, a] / row
 
 
-@_jit()
+@_jit(no_cfunc_wrapper=True)
 def activities_week(retune: bool, speed0: float, agreement: float, coordination: float,
                     data_driven: float, target_fit: float, fit: float, fade: bool,
                     fade_rate: float, active: np.ndarray, trust: np.ndarray, plan: np.ndarray,
@@ -73,7 +82,8 @@ def activities_week(retune: bool, speed0: float, agreement: float, coordination:
                     hours_per_meeting: float, cost: float, programme_money: float,
                     max_burden: float, expertise: np.ndarray, coordinated: float,
                     duplication: float, true_need: np.ndarray, ideal_plan: np.ndarray,
-                    capacity: np.ndarray, coverage: np.ndarray) -> tuple[float, float, float]:
+                    capacity: np.ndarray, coverage: np.ndarray, work: np.ndarray
+                    ) -> tuple[float, float, float]:
     """One week of the activities mechanism after the plan (its ``step`` and ``refresh``).
 
     With ``retune``, allocations move toward the plan at each partner's speed (``speed0 x own
@@ -81,17 +91,20 @@ def activities_week(retune: bool, speed0: float, agreement: float, coordination:
     to their own priorities at 1/52 a week) and the fit toward ``target_fit`` at the
     capacity-weighted mean speed; with ``fade``, active partners' allocations drift back by
     ``fade_rate``. Then the refresh: capacity (written into ``capacity``), duplication and
-    coverage (into ``coverage``).
+    coverage (into ``coverage``). ``work``: scratch of :func:`work_size` doubles.
 
     Returns:
         ``(fit, service capacity, alignment)``.
     """
     N, A = allocation.shape
-    tmp = np.empty(N)
-    w = np.empty(N)
+    tmp = work[:N]
+    w = work[N:2 * N]
+    eff = work[2 * N:2 * N + A]
+    gap = work[2 * N + A:2 * N + 2 * A]
+    pw = work[2 * N + 2 * A:]
     if retune:
         for i in range(N):
-            own = pairwise_sum(trust[i]) / max(1, N - 1)
+            own = pairwise_sum(trust[i], pw) / max(1, N - 1)
             s = _min1(speed0 * own * agreement * coordination * data_driven)
             if not active[i]:
                 s = 1.0 / STEPS
@@ -101,12 +114,12 @@ def activities_week(retune: bool, speed0: float, agreement: float, coordination:
                 allocation[i, a] += s * (t - allocation[i, a])
         for i in range(N):
             w[i] = capacity[i] * (1.0 if active[i] else 0.0)
-        wsum = pairwise_sum(w)
+        wsum = pairwise_sum(w, pw)
         mean_speed = 0.0
         if wsum != 0.0:
             for i in range(N):
                 tmp[i] = tmp[i] * w[i]
-            mean_speed = pairwise_sum(tmp) / wsum
+            mean_speed = pairwise_sum(tmp, pw) / wsum
         fit += mean_speed * (target_fit - fit)
     if fade:
         for i in range(N):
@@ -120,12 +133,11 @@ def activities_week(retune: bool, speed0: float, agreement: float, coordination:
         lost = lost if (lost < max_burden or lost != lost) else max_burden
         capacity[i] = budget[i] / cost * (1.0 - lost)
     extra = programme_money * STEPS / cost
-    base = pairwise_sum(capacity)
+    base = pairwise_sum(capacity, pw)
     if extra > 0:
         for i in range(N):
             share = capacity[i] / base if base > 0 else 1.0 / N
             capacity[i] = capacity[i] + extra * share
-    eff = np.empty(A)
     for a in range(A):
         cap_area = 0.0
         for i in range(N):
@@ -137,7 +149,7 @@ def activities_week(retune: bool, speed0: float, agreement: float, coordination:
             hhi += sh * sh
         waste = duplication * (1.0 - coordinated) * (1.0 - hhi)
         eff[a] = cap_area * (1.0 - waste)
-    total = pairwise_sum(eff)
+    total = pairwise_sum(eff, pw)
     for a in range(A):
         if total > 0:
             coverage[a] = _min1((eff[a] / total) / true_need[a] if true_need[a] > 0 else 1.0)
@@ -145,13 +157,12 @@ def activities_week(retune: bool, speed0: float, agreement: float, coordination:
             coverage[a] = 0.0
     for i in range(N):
         w[i] = capacity[i] * (1.0 if active[i] else 0.0)
-    wsum = pairwise_sum(w)
+    wsum = pairwise_sum(w, pw)
     alignment = 0.0
     if wsum > 0:
-        gap = np.empty(A)
         for i in range(N):
             for a in range(A):
                 gap[a] = abs(allocation[i, a] - ideal_plan[i, a])
-            tmp[i] = (1.0 - 0.5 * pairwise_sum(gap)) * w[i]
-        alignment = pairwise_sum(tmp) / wsum
+            tmp[i] = (1.0 - 0.5 * pairwise_sum(gap, pw)) * w[i]
+        alignment = pairwise_sum(tmp, pw) / wsum
     return fit, total, alignment

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from cisim.kernels import _inner, _jit
-from cisim.numeric import pairwise_sum
+from cisim.numeric import PAIRWISE_WORK, pairwise_sum
 
 STEPS = 52.0  # cisim.scenario.STEPS_PER_YEAR
 
@@ -34,30 +34,39 @@ def _shortfall(value: float, threshold: float) -> float:
     return _clip01((threshold - value) / threshold)
 
 
-@_jit()
+def work_size(kinds: int) -> int:
+    """Doubles of scratch :func:`value_week` needs for ``kinds`` kinds of value."""
+    return kinds + PAIRWISE_WORK
+
+
+@_jit(no_cfunc_wrapper=True)
 def value_week(impact: float, measurement: float, visibility: float, engagement: float,
                overload: float, fatigue_rate: float, exit_rate: float, exit_satisfaction: float,
                exit_commitment: float, active: np.ndarray, trust: np.ndarray,
                influence: np.ndarray, capacity: np.ndarray, seeks: np.ndarray,
                commitment0: np.ndarray, rate: np.ndarray, realised: np.ndarray,
-               commitment: np.ndarray, satisfaction: np.ndarray, hazard: np.ndarray) -> bool:
+               commitment: np.ndarray, satisfaction: np.ndarray, hazard: np.ndarray,
+               work: np.ndarray) -> bool:
     """One week of :meth:`cisim.mechanisms.value.PartnerValue.step` up to the exit draws.
 
     Writes this week's value rates (``rate``), the realised value, commitment, satisfaction
     and each partner's exit hazard (:func:`cisim.mechanisms.value.exit_hazard`).
+
+    ``work`` is scratch of :func:`work_size` doubles (compiled code here allocates nothing).
 
     Returns:
         Whether any active partner has a positive exit hazard (then the exit draws are taken).
     """
     N = rate.shape[0]
     K = rate.shape[1]
-    mean_cap = pairwise_sum(capacity) / N
+    row = work[:K]
+    pw = work[K:]
+    mean_cap = pairwise_sum(capacity, pw) / N
     mean_cap = 1e-9 if mean_cap < 1e-9 else mean_cap  # max(mean, 1e-9), as Python's max
-    row = np.empty(K)
     draw = False
     for i in range(N):
         on = 1.0 if active[i] else 0.0
-        own_trust = pairwise_sum(trust[i]) / max(1, N - 1)
+        own_trust = pairwise_sum(trust[i], pw) / max(1, N - 1)
         infl = influence[i] / 2.0
         cap = capacity[i] / mean_cap
         rate[i, 0] = impact * on
@@ -67,7 +76,7 @@ def value_week(impact: float, measurement: float, visibility: float, engagement:
         for k in range(K):
             realised[i, k] += rate[i, k] / STEPS
             row[k] = rate[i, k] * seeks[i, k]
-        s = pairwise_sum(row)
+        s = pairwise_sum(row, pw)
         satisfaction[i] = s
         target = commitment0[i] * (0.6 + 0.4 * measurement) + 0.3 * s
         target -= overload

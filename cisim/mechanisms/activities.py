@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_PERCEIVED
-from cisim.mechanisms._activities import activities_week, plan_into
+from cisim.mechanisms._activities import activities_week, plan_into, work_size
 from cisim.rng import normals
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import PartnerTable, World
@@ -146,7 +146,8 @@ class MutuallyReinforcingActivities:
             _staff_hours(p), world.burden_hours, world.attended, sc.meetings.hours_per_meeting,
             sc.population.cost_per_service_year, world.programme_money, MAX_BURDEN_SHARE,
             p.expertise, coordinated, sc.dynamics.duplication_waste, model.need_share(world),
-            world.ideal_plan, world.capacity, world.coverage)
+            world.ideal_plan, world.capacity, world.coverage,
+            np.empty(work_size(p.n, world.n_areas)))
         world.service_capacity = float(total)
         world.alignment = float(alignment)
         return float(fit)
@@ -195,5 +196,6 @@ def plan_allocation(
         (N, A) allocations, rows summing to one.
     """
     x = np.empty(expertise.shape)
-    plan_into(expertise, np.asarray(capacity, dtype=np.float64), need_share, sweeps, x)
+    plan_into(expertise, np.asarray(capacity, dtype=np.float64), need_share, sweeps, x,
+              np.empty(work_size(*expertise.shape)))
     return x

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_EXIT
-from cisim.mechanisms._value import value_week
+from cisim.mechanisms._value import value_week, work_size
 from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
@@ -69,7 +69,8 @@ class PartnerValue:
             dyn.overload_friction * (1.0 - world.absorbed), dyn.commitment_fatigue_per_year,
             dyn.exit_rate_per_year, dyn.exit_satisfaction, dyn.exit_commitment, world.active,
             world.trust, p.influence, world.capacity, p.seeks, p.commitment0, world.value_rate,
-            world.realised, world.commitment, satisfaction, hazard)
+            world.realised, world.commitment, satisfaction, hazard,
+            np.empty(work_size(world.value_rate.shape[1])))
         leaving = world.active & (world.commitment < EXIT_COMMITMENT)
         if draw:
             u = uniforms(model.kseed, model.steps, p.n, S_EXIT)
