@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_PERCEIVED
+from cisim.mechanisms.communication import own_trust
 from cisim.numeric import weighted_mean
 from cisim.rng import normals
 from cisim.scenario import STEPS_PER_YEAR
@@ -77,9 +78,8 @@ class MutuallyReinforcingActivities:
         if not world.isolated:
             m = world.measurement
             emph = model.emphasis(world, self.component)
-            own_trust = world.trust.sum(axis=1) / max(1, p.n - 1)
             speed = (
-                sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust
+                sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust(world)
                 * world.agreement * world.coordination * (0.5 + 0.5 * m)
             )
             speed = np.minimum(1.0, speed)[:, None]
