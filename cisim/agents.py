@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mesa import Agent
 
+from cisim.mechanisms.communication import own_trust
 from cisim.scenario import SECTORS
 from cisim.world import VALUE_KINDS
 
@@ -76,8 +77,7 @@ class Partner(Agent):
     @property
     def mean_trust(self) -> float:
         """Mean trust toward the other partners."""
-        n = self._world.partners.n
-        return float(self._world.trust[self.index].sum() / max(1, n - 1))
+        return float(own_trust(self._world, self.index))
 
     def trust_in(self, other: Partner) -> float:
         """Trust between this organisation and ``other``."""

@@ -228,7 +228,7 @@ class CollectiveImpactModel(Model):
         """The population kernel's parameters for world ``w`` (see :func:`world_row`)."""
         return world_row(self.design, world, self.population, w, self.steps, spread)
 
-    # ---- services for the mechanisms ------------------------------------------------------------
+    # ---- services for the mechanisms (cisim.context.StepContext) --------------------------------
 
     def world_index(self, world: World) -> int:
         """0 for the factual world, 1 for the counterfactual."""

@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_PERCEIVED
-from cisim.mechanisms._activities import activities_week, plan_into, work_size
+from cisim.mechanisms.communication import own_trust
+from cisim.numeric import weighted_mean
 from cisim.rng import normals
 from cisim.scenario import STEPS_PER_YEAR
-from cisim.world import PartnerTable, World
+from cisim.world import World
 
 if TYPE_CHECKING:
     from cisim.context import StepContext
@@ -60,16 +61,9 @@ class MutuallyReinforcingActivities:
         self.refresh(model, world)
 
     def step(self, model: StepContext, world: World) -> None:
-        """Re-tune allocations toward the plan, then recompute capacity and coverage.
-
-        Active partners move toward the plan at ``alignment_rate_per_year / 52 x emphasis x
-        own trust x agreement x coordination x (0.5 + 0.5 measurement)`` a week (at most all
-        the way), inactive ones back to their own priorities at 1/52 a week; the fit moves
-        toward :func:`target_fit` at the capacity-weighted mean speed of the active partners.
-        Under ``persistence = "fade"`` allocations and fit then drift back to working alone
-        at ``fade_rate_per_year / 52 x (1 - coordination)``.
-        """
+        """Re-tune allocations toward the plan, then recompute capacity and coverage."""
         sc = model.design
+        p = world.partners
         if model.steps % PLAN_INTERVAL == 0:
             self._replan(model, world)
         dyn = sc.dynamics
@@ -81,19 +75,37 @@ class MutuallyReinforcingActivities:
                 world.fit = alone
             else:
                 world.fit = max(world.fit, alone)
-        retune = not world.isolated
-        speed0 = target = fade = 0.0
-        if retune:
-            speed0 = (dyn.alignment_rate_per_year / STEPS_PER_YEAR
-                      * model.emphasis(world, self.component))
-            target = target_fit(model, world)
+        if not world.isolated:
+            m = world.measurement
+            emph = model.emphasis(world, self.component)
+            speed = (
+                sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust(world)
+                * world.agreement * world.coordination * (0.5 + 0.5 * m)
+            )
+            speed = np.minimum(1.0, speed)[:, None]
+            target = np.where(world.active[:, None], world.plan, p.own_priority)
+            speed = np.where(world.active[:, None], speed, 1.0 / STEPS_PER_YEAR)
+            world.allocation += speed * (target - world.allocation)
+            weights = world.capacity * world.active
+            mean_speed = float(weighted_mean(speed[:, 0], weights)) if weights.sum() else 0.0
+            world.fit += mean_speed * (target_fit(model, world) - world.fit)
             if dyn.persistence == "fade":
-                fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * (1.0 - world.coordination)
-        world.fit = self.refresh(model, world, retune, speed0, target, fade)
-        if fade > 0:  # without coordination, the fit drifts back to working alone
-            alone = fit_alone(model, world)
-            if world.fit > alone:
-                world.fit -= fade * (world.fit - alone)
+                self._fade(model, world)
+        self.refresh(model, world)
+
+    @staticmethod
+    def _fade(model: StepContext, world: World) -> None:
+        """Without coordination, allocations and fit drift back to working alone."""
+        dyn = model.design.dynamics
+        fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * (1.0 - world.coordination)
+        if fade <= 0:
+            return
+        p = world.partners
+        back = np.where(world.active[:, None], fade, 0.0)  # inactive ones drift back already
+        world.allocation += back * (p.own_priority - world.allocation)
+        alone = fit_alone(model, world)
+        if world.fit > alone:
+            world.fit -= fade * (world.fit - alone)
 
     def _replan(self, model: StepContext, world: World) -> None:
         """Re-make the coordinated plan and the ideal plan.
@@ -115,47 +127,46 @@ class MutuallyReinforcingActivities:
         world.perceived_need = perceived / max(perceived.sum(), 1e-12)
         world.plan = plan_allocation(p.expertise, world.capacity, world.perceived_need)
 
-    def refresh(self, model: StepContext, world: World, retune: bool = False,
-                speed0: float = 0.0, target: float = 0.0, fade: float = 0.0) -> float:
-        """Service capacity per area, duplication waste, coverage and alignment.
-
-        Each partner loses to coordination work and meetings a share of its staff time (at
-        most half), and with it of its own service capacity; the programme money adds capacity
-        in proportion. Per area the capacity is ``sum(capacity x allocation x expertise)``;
-        uncoordinated effort several partners put into an area is partly wasted
-        (``duplication_waste x (1 - coordinated) x (1 - HHI)`` of the partners' shares);
-        coverage is each area's share of the effective capacity over its share of the real
-        needs (at most 1); alignment is one minus half the capacity-weighted distance of the
-        allocations from the ideal plan. With ``retune`` (and ``fade``) the week's re-tuning
-        of allocations comes first (see :meth:`step`). One compiled call
-        (:func:`cisim.mechanisms._activities.activities_week`).
-
-        Returns:
-            The fit after re-tuning.
-        """
+    def refresh(self, model: StepContext, world: World) -> None:
+        """Service capacity per area, duplication waste, coverage and alignment."""
         sc = model.design
         p = world.partners
+        true_need = model.need_share(world)
+        cost = sc.population.cost_per_service_year
+        burden = world.burden_hours + sc.meetings.hours_per_meeting * world.attended
+        staff_hours = np.maximum(p.staff_fte * HOURS_PER_FTE_WEEK, 1e-9)
+        lost = np.minimum(MAX_BURDEN_SHARE, burden / staff_hours)
+        world.capacity = p.budget / cost * (1.0 - lost)
+        extra = world.programme_money * STEPS_PER_YEAR / cost
+        base = world.capacity.sum()
+        if extra > 0:
+            share = world.capacity / base if base > 0 else np.full(p.n, 1.0 / p.n)
+            world.capacity = world.capacity + extra * share
+        contrib = world.capacity[:, None] * world.allocation * p.expertise  # (N, A)
+        cap_area = contrib.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = np.where(cap_area > 0, contrib / cap_area, 0.0)
+        hhi = (shares**2).sum(axis=0)
         # Duplication falls as coordinated work gets under way (the phase's activity emphasis).
         emph = min(1.0, model.emphasis(world, self.component))
         coordinated = 0.0 if world.isolated else world.coordination * world.agreement * emph
         coordinated = max(coordinated, sc.dynamics.isolated_coordination)  # ad hoc, in any world
-        fit, total, alignment = activities_week(
-            retune, speed0, world.agreement, world.coordination,
-            0.5 + 0.5 * world.measurement, target, world.fit, not fade <= 0, fade,
-            world.active, world.trust, world.plan, p.own_priority, world.allocation, p.budget,
-            _staff_hours(p), world.burden_hours, world.attended, sc.meetings.hours_per_meeting,
-            sc.population.cost_per_service_year, world.programme_money, MAX_BURDEN_SHARE,
-            p.expertise, coordinated, sc.dynamics.duplication_waste, model.need_share(world),
-            world.ideal_plan, world.capacity, world.coverage,
-            np.empty(work_size(p.n, world.n_areas)))
+        waste = sc.dynamics.duplication_waste * (1.0 - coordinated) * (1.0 - hhi)
+        effective = cap_area * (1.0 - waste)
+        total = effective.sum()
         world.service_capacity = float(total)
-        world.alignment = float(alignment)
-        return float(fit)
-
-
-def _staff_hours(p: PartnerTable) -> np.ndarray:
-    """Each partner's staff hours a week (at least 1e-9)."""
-    return np.maximum(p.staff_fte * HOURS_PER_FTE_WEEK, 1e-9)
+        if total > 0:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.where(true_need > 0, (effective / total) / true_need, 1.0)
+            world.coverage = np.minimum(1.0, ratio)
+        else:
+            world.coverage = np.zeros_like(true_need)
+        weights = world.capacity * world.active
+        if weights.sum() > 0:
+            gap = 0.5 * np.abs(world.allocation - world.ideal_plan).sum(axis=1)
+            world.alignment = float(weighted_mean(1.0 - gap, weights))
+        else:
+            world.alignment = 0.0
 
 
 def target_fit(model: StepContext, world: World) -> float:
@@ -195,7 +206,19 @@ def plan_allocation(
     Returns:
         (N, A) allocations, rows summing to one.
     """
-    x = np.empty(expertise.shape)
-    plan_into(expertise, np.asarray(capacity, dtype=np.float64), need_share, sweeps, x,
-              np.empty(work_size(*expertise.shape)))
+    x = np.maximum(expertise, 1e-3) ** 2
+    x = x / x.sum(axis=1, keepdims=True)
+    cap = np.maximum(capacity, 0.0)
+    total = cap.sum()
+    if total <= 0:
+        return x
+    target = need_share * total
+    cap = cap[:, None]
+    for _ in range(sweeps):
+        col = (cap * x).sum(axis=0)
+        if col.min() >= 1e-300:  # the usual case: the same numbers without np.where
+            x *= target / col
+        else:
+            x *= np.where(col > 0, target / np.maximum(col, 1e-300), 1.0)
+        x /= x.sum(axis=1, keepdims=True)
     return x

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from cisim.context import StepContext
 
 
+__all__ = ["Communication", "own_trust"]
+
+
 class Communication:
     """Meetings, attendance and the trust update."""
 
@@ -80,6 +83,16 @@ class Communication:
         np.multiply(world.trust, 1.0 - decay, out=world.trust, where=~world.contacted)
         world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
         world.trust_mean = _mean_trust(world)
+
+
+def own_trust(world: World, partner: int | None = None) -> np.ndarray | float:
+    """Each partner's mean trust in the others (or one partner's, given its index).
+
+    A row of the trust matrix summed over the other ``N - 1`` partners, whether they are
+    still active or not (trust in a partner that left stays where it was, decaying).
+    """
+    rows = world.trust if partner is None else world.trust[partner]
+    return rows.sum(axis=-1) / max(1, world.partners.n - 1)
 
 
 def _mean_trust(world: World) -> float:

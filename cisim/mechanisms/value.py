@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_EXIT
-from cisim.mechanisms._value import value_week, work_size
+from cisim.mechanisms.communication import own_trust
 from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
@@ -46,33 +46,31 @@ class PartnerValue:
         world.value_rate[:] = 0.0
 
     def step(self, model: StepContext, world: World) -> None:
-        """Realise this week's value and update commitment; partners may leave.
-
-        Value rates per kind: social impact ``clip(measured change in points / 5, 0, 1)``,
-        knowledge ``measurement x own trust``, reputation ``visibility(phase) x
-        sqrt(min(1, influence / 2))``, engagement ``engagement x min(1, capacity / mean
-        capacity)``, zero for inactive partners. Commitment relaxes toward ``commitment0 (0.6
-        + 0.4 M) + 0.3 satisfaction - overload_friction (1 - absorbed)`` less fatigue, a year's
-        time constant; then the exit draws (:func:`exit_hazard`). The arithmetic is one
-        compiled call, :func:`cisim.mechanisms._value.value_week`.
-        """
+        """Realise this week's value and update commitment; partners may leave."""
         if world.isolated:
             return
         dyn = model.design.dynamics
         p = world.partners
         change_pp = 100.0 * (world.measured_rate - world.measured_baseline)
-        satisfaction = np.empty(p.n)
-        hazard = np.empty(p.n)
-        draw = value_week(
-            min(1.0, max(0.0, change_pp / 5.0)), world.measurement,
-            model.phase_value(world, VISIBILITY, 0.3), world.engagement,
-            dyn.overload_friction * (1.0 - world.absorbed), dyn.commitment_fatigue_per_year,
-            dyn.exit_rate_per_year, dyn.exit_satisfaction, dyn.exit_commitment, world.active,
-            world.trust, p.influence, world.capacity, p.seeks, p.commitment0, world.value_rate,
-            world.realised, world.commitment, satisfaction, hazard,
-            np.empty(work_size(world.value_rate.shape[1])))
+        rate = world.value_rate
+        rate[:, 0] = min(1.0, max(0.0, change_pp / 5.0))
+        rate[:, 1] = world.measurement * own_trust(world)
+        visibility = model.phase_value(world, VISIBILITY, 0.3)
+        rate[:, 2] = visibility * np.minimum(1.0, p.influence / 2.0) ** 0.5
+        rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(
+            world.capacity.mean(), 1e-9))
+        rate *= world.active[:, None]
+        world.realised += rate / STEPS_PER_YEAR
+        satisfaction = (rate * p.seeks).sum(axis=1)
+        target = p.commitment0 * (0.6 + 0.4 * world.measurement) + 0.3 * satisfaction
+        target -= dyn.overload_friction * (1.0 - world.absorbed)
+        fatigue = dyn.commitment_fatigue_per_year * (1.0 - world.measurement) * world.commitment
+        world.commitment += (target - world.commitment - fatigue) / STEPS_PER_YEAR
+        np.clip(world.commitment, 0.0, 1.0, out=world.commitment)
         leaving = world.active & (world.commitment < EXIT_COMMITMENT)
-        if draw:
+        hazard = exit_hazard(satisfaction, world.commitment, dyn.exit_rate_per_year,
+                             dyn.exit_satisfaction, dyn.exit_commitment)
+        if (hazard[world.active] > 0).any():
             u = uniforms(model.kseed, model.steps, p.n, S_EXIT)
             leaving |= world.active & (u < hazard)
         for k in np.flatnonzero(leaving):
