@@ -184,9 +184,11 @@ class Recorder:
         sizes = np.maximum(pop.group_sizes(0), 1.0)
         self.subgroup_rates[step, 0] = pop.in_outcome(0) / sizes
         self.subgroup_rates[step, 1] = pop.in_outcome(1) / np.maximum(pop.group_sizes(1), 1.0)
-        gap_f, gap_cf = (self._equity_gap(self.subgroup_rates[step, w]) for w in (0, 1))
-        lgap_f, lgap_cf = (self._equity_gap(_logit(self.subgroup_rates[step, w]))
-                           for w in (0, 1))
+        weights = self._gap_weights()
+        rates = self.subgroup_rates[step]
+        gap_f, gap_cf = (self._equity_gap(rates[w], weights) for w in (0, 1))
+        logits = _logit(rates)
+        lgap_f, lgap_cf = (self._equity_gap(logits[w], weights) for w in (0, 1))
         if step == 0:
             self.start_rate = (rate_f, rate_cf)
             self.start_gap = (gap_f, gap_cf)
@@ -259,18 +261,26 @@ class Recorder:
         self.ledger.record(step)
         self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
 
-    def _equity_gap(self, rates: np.ndarray) -> float:
+    def _gap_weights(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """This step's subgroup sizes as the equity gap weighs them (others, disadvantaged)."""
+        pop = self.model.population
+        dis = pop.disadvantaged
+        if not (dis.any() and not dis.all()):
+            return None
+        sizes = pop.group_sizes(0)
+        return np.maximum(sizes[~dis], 1e-9), np.maximum(sizes[dis], 1e-9)
+
+    def _equity_gap(self, rates: np.ndarray,
+                    weights: tuple[np.ndarray, np.ndarray] | None) -> float:
         """Gap between the other subgroups and the disadvantaged ones (max - min if none).
 
         Given log-odds instead of rates, the gap on the relative scale the equity criterion
-        is judged on (Section 7.12 of docs/model.md).
+        is judged on (Section 7.12 of docs/model.md). ``weights``: :meth:`_gap_weights`.
         """
-        pop = self.model.population
-        sizes = pop.group_sizes(0)
-        dis = pop.disadvantaged
-        if dis.any() and (~dis).any():
-            return float(weighted_mean(rates[~dis], np.maximum(sizes[~dis], 1e-9))
-                         - weighted_mean(rates[dis], np.maximum(sizes[dis], 1e-9)))
+        if weights is not None:
+            dis = self.model.population.disadvantaged
+            return float(weighted_mean(rates[~dis], weights[0])
+                         - weighted_mean(rates[dis], weights[1]))
         return float(rates.max() - rates.min())
 
     # ---- frames -----------------------------------------------------------------------------

@@ -206,19 +206,21 @@ def plan_allocation(
     Returns:
         (N, A) allocations, rows summing to one.
     """
+    add = np.add.reduce  # what ndarray.sum calls, without its Python wrapper (the same sums)
     x = np.maximum(expertise, 1e-3) ** 2
-    x = x / x.sum(axis=1, keepdims=True)
+    x = x / add(x, axis=1, keepdims=True)
     cap = np.maximum(capacity, 0.0)
-    total = cap.sum()
+    total = add(cap)
     if total <= 0:
         return x
     target = need_share * total
     cap = cap[:, None]
+    weighted = np.empty_like(x)
     for _ in range(sweeps):
-        col = (cap * x).sum(axis=0)
-        if col.min() >= 1e-300:  # the usual case: the same numbers without np.where
+        col = add(np.multiply(cap, x, out=weighted), axis=0)
+        if np.minimum.reduce(col) >= 1e-300:  # the usual case: the same numbers, no np.where
             x *= target / col
         else:
             x *= np.where(col > 0, target / np.maximum(col, 1e-300), 1.0)
-        x /= x.sum(axis=1, keepdims=True)
+        x /= add(x, axis=1, keepdims=True)
     return x

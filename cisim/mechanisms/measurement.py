@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from cisim.kernels import S_NOISE
 from cisim.rng import normal
 from cisim.scenario import STEPS_PER_YEAR
@@ -66,4 +64,12 @@ class SharedMeasurement:
         t = model.steps
         noise = m.noise_pp / 100.0 * (1.0 - quality)
         z = normal(model.kseed, t, model.world_index(world), S_NOISE)
-        world.measured_rate = float(np.clip(model.true_rate(world, t - lag) + noise * z, 0, 1))
+        world.measured_rate = _clip01(model.true_rate(world, t - lag) + noise * z)
+
+
+def _clip01(v: float) -> float:
+    """``float(np.clip(v, 0, 1))`` for a float, without numpy's call (NaN stays NaN)."""
+    if v != v:
+        return v
+    v = v if v > 0.0 else 0.0  # numpy's clip: max(v, 0) as v > 0 ? v : 0 (so -0.0 -> 0.0)
+    return v if v < 1.0 else 1.0
