@@ -417,3 +417,37 @@ def test_equity_on_the_log_odds_scale_follows_the_equity_focus(default_scenario:
     none, full = narrowing(0.0), narrowing(1.0)
     assert none > -0.15
     assert full < none - 0.4
+
+
+def _plan_numpy(expertise, capacity, need_share, sweeps=25):
+    """The plan's proportional fitting in numpy (the operations plan_allocation documents)."""
+    x = np.maximum(expertise, 1e-3) ** 2
+    x = x / x.sum(axis=1, keepdims=True)
+    cap = np.maximum(capacity, 0.0)
+    total = cap.sum()
+    if total <= 0:
+        return x
+    target = need_share * total
+    for _ in range(sweeps):
+        col = (cap[:, None] * x).sum(axis=0)
+        x *= np.where(col > 0, target / np.maximum(col, 1e-300), 1.0)
+        x /= x.sum(axis=1, keepdims=True)
+    return x
+
+
+@pytest.mark.parametrize("areas", [1, 3, 4, 7, 8, 11])
+def test_compiled_plan_is_the_numpy_plan_bit_for_bit(areas: int):
+    from cisim.mechanisms.activities import plan_allocation
+
+    rng = np.random.default_rng(areas)
+    for n in (1, 5, 20, 150):
+        expertise = rng.uniform(0.0, 1.0, (n, areas))
+        expertise[0, 0] = 0.0  # below the 1e-3 floor
+        capacity = rng.lognormal(3.0, 1.0, n)
+        capacity[-1] = -1.0  # a negative capacity counts as none
+        need = rng.dirichlet(np.ones(areas))
+        got = plan_allocation(expertise, capacity, need)
+        assert np.array_equal(got, _plan_numpy(expertise, capacity, need))
+        assert np.allclose(got.sum(axis=1), 1.0)
+    zero = plan_allocation(np.full((3, areas), 0.5), np.zeros(3), np.full(areas, 1.0 / areas))
+    assert np.array_equal(zero, np.full((3, areas), 1.0 / areas))

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_PERCEIVED
+from cisim.mechanisms._activities import MAX_AREAS, plan_sweeps
 from cisim.mechanisms.communication import own_trust
 from cisim.numeric import weighted_mean
 from cisim.rng import normals
@@ -214,6 +215,9 @@ def plan_allocation(
     if total <= 0:
         return x
     target = need_share * total
+    if x.shape[1] < MAX_AREAS:  # the usual case: compiled, with the same operations in order
+        plan_sweeps(x, cap, target, sweeps, np.empty(x.shape[1]))
+        return x
     cap = cap[:, None]
     weighted = np.empty_like(x)
     for _ in range(sweeps):
