@@ -201,6 +201,89 @@ def sweep_time(n: int, points: int, jobs: int, years: float) -> dict:
                 warm_s=times[1], digest=digest)
 
 
+def run_cost(n: int, runs: int, reference_steps: int) -> dict:
+    """One default run's wall time against one step of the plain-Mesa reference, in one process.
+
+    The median over ``runs`` runs (seeds 1, 2, ...) of building the model and stepping it to the
+    horizon, and of that plus packaging the results (:func:`cisim.simulate.result_of`), after a
+    warm-up run; then the median step of the reference model built from the last run's state.
+    """
+    from benchmarks.reference import ReferenceModel, capture_inputs
+    from cisim import CollectiveImpactModel
+    from cisim.simulate import result_of
+
+    sc = scenario(n, mesa_agents=0)
+    warm = CollectiveImpactModel(sc, rng=0)
+    while warm.running:
+        warm.step()
+    result_of(warm)
+    run_times, result_times, cpu_times = [], [], []
+    model = warm
+    for r in range(runs):
+        t = time.perf_counter()
+        c = time.process_time()
+        model = CollectiveImpactModel(sc, rng=1 + r)
+        while model.running:
+            model.step()
+        t1 = time.perf_counter()
+        cpu_times.append(time.process_time() - c)
+        result_of(model)
+        run_times.append(t1 - t)
+        result_times.append(time.perf_counter() - t)
+    ref = ReferenceModel.from_engine(model, capture_inputs(model))
+    ref_step = _median_step(ref, reference_steps)
+    run_s = statistics.median(run_times)
+    return dict(beneficiaries=n, runs=runs, steps=model.steps, run_s=run_s,
+                run_cpu_s=statistics.median(cpu_times),
+                run_with_results_s=statistics.median(result_times), runs_per_s=1.0 / run_s,
+                reference_step_s=ref_step, reference_steps=reference_steps,
+                run_in_reference_steps=run_s / ref_step)
+
+
+SOBOL_SPEC = ROOT / "benchmarks" / "sobol_10.toml"
+
+
+def sobol_slice(n_base: int, jobs: int, runs_per_task: int | None = None,
+                beneficiaries: int | None = None) -> dict:
+    """``cisim sweep`` of benchmarks/sobol_10.toml at base sample size ``n_base``, end to end.
+
+    The spec is copied with ``sampler.n = n_base`` (and the population size, if given) and
+    run by the ``cisim sweep`` command in a subprocess with ``--jobs``, timed from start to
+    exit: spec check, sampling, worker start-up, the runs, the Parquet store.
+    """
+    import subprocess
+    import tomllib
+
+    text = SOBOL_SPEC.read_text()
+    spec = tomllib.loads(text)
+    k = len(spec["parameters"])
+    second = spec["sampler"].get("calc_second_order", True)
+    runs = n_base * (2 * k + 2 if second else k + 2) * int(spec.get("replications", 1))
+    text = text.replace('base = "../scenarios/default.toml"', f'base = "{DEFAULT.as_posix()}"')
+    text = text.replace("\nn = 1024\n", f"\nn = {int(n_base)}\n")
+    if beneficiaries is not None:
+        text = text.replace('"population.size" = 10000', f'"population.size" = {beneficiaries}')
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sobol_slice.toml"
+        path.write_text(text)
+        cmd = [sys.executable, "-c", "import sys; from cisim.cli import main; "
+               "raise SystemExit(main(sys.argv[1:]))", "sweep", str(path), "--out",
+               str(Path(tmp) / "store"), "--jobs", str(jobs), "--no-progress"]
+        if runs_per_task is not None:
+            cmd += ["--runs-per-task", str(runs_per_task)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # the command's CPU and that of the workers it reaped (loky reaps its workers at exit)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        if proc.returncode != 0:
+            return dict(error=f"cisim sweep exit {proc.returncode}: {proc.stderr[-400:]}")
+    return dict(n_base=n_base, parameters=k, runs=runs, jobs=jobs, runs_per_task=runs_per_task,
+                wall_s=wall, cpu_s=cpu, runs_per_s=runs / wall)
+
+
 def _digest(frame) -> str:
     import pandas as pd
 
@@ -228,6 +311,8 @@ KINDS = {
     "sweep": sweep_time,
     "report": report_time,
     "digest": trajectory_digest,
+    "run": run_cost,
+    "sobol": sobol_slice,
 }
 
 

@@ -36,7 +36,14 @@ GOALS = {
     "warm_compile_s": 0.5,
     "efficiency": 0.85,
     "report_s": 30.0,
+    "run_in_reference_steps": 1.0,
+    "run_2000_s": 0.040,
+    "sobol_22528_2_cores_min": 15.0,
 }
+
+#: Runs of the Sobol study the runs-per-second line extrapolates to (benchmarks/sobol_10.toml:
+#: N = 1,024, k = 10, second-order indices: N (2k + 2)).
+SOBOL_RUNS = 1024 * 22
 
 
 # ---- running one measurement --------------------------------------------------------------------
@@ -179,6 +186,51 @@ def bench_report(repeats: int, n: int | None = None) -> dict[str, Any]:
     return out
 
 
+def bench_runs(quick: bool, repeats: int) -> dict[str, Any]:
+    """Runs per second: one run against the reference, then sweeps on 1 and 2 workers.
+
+    One default run (build + ten years, warm process, median) at 10,000 and at 2,000
+    beneficiaries, with the plain-Mesa reference's step at the same size timed in the same
+    process; then ``cisim sweep`` of slices of the Sobol study (benchmarks/sobol_10.toml) end to
+    end: at a fixed batch of runs per task on 1 and 2 workers (runs per second), and at two slice
+    sizes on 2 workers, whose difference gives the cost of a run without the fixed start-up, to
+    extrapolate to the whole study's 22,528 runs.
+    """
+    out: dict[str, Any] = {"run": []}
+    for n in (10_000, 2_000):
+        _log(f"runs: one default run at {n:,} beneficiaries vs one reference step ...")
+        runs = [measure("run", dict(n=n, runs=3 if quick else 5, reference_steps=3))
+                for _ in range(repeats)]
+        ok = [r for r in runs if "error" not in r]
+        row = dict(ok[0]) if ok else runs[0]
+        for key in ("run_s", "run_cpu_s", "run_with_results_s", "runs_per_s",
+                    "reference_step_s", "run_in_reference_steps"):
+            if ok:
+                row[key] = _median(ok, key)
+        out["run"].append(row)
+    batch = 8
+    small, big = (2, 8) if quick else (4, 16)
+    for jobs in (1, 2):
+        _log(f"runs: cisim sweep, Sobol N = {small} slice, {jobs} worker(s), {batch} runs a task")
+        out[f"sweep_{jobs}"] = measure("sobol", dict(n_base=small, jobs=jobs,
+                                                     runs_per_task=batch), threads=1)
+    _log(f"runs: cisim sweep, Sobol N = {big} slice, 2 workers (for the extrapolation) ...")
+    out["sweep_2_big"] = measure("sobol", dict(n_base=big, jobs=2, runs_per_task=batch),
+                                 threads=1)
+    a, b = out["sweep_2"], out["sweep_2_big"]
+    if "error" not in a and "error" not in b:
+        per_run = (b["wall_s"] - a["wall_s"]) / (b["runs"] - a["runs"])
+        fixed = max(0.0, a["wall_s"] - a["runs"] * per_run)
+        # the same from CPU time (less sensitive to other tenants), spread over 2 cores
+        cpu_run = (b["cpu_s"] - a["cpu_s"]) / (b["runs"] - a["runs"])
+        cpu_fixed = max(0.0, a["cpu_s"] - a["runs"] * cpu_run)
+        out["sobol_extrapolation"] = dict(
+            per_run_s=per_run, fixed_s=fixed, runs=SOBOL_RUNS,
+            total_min=(fixed + SOBOL_RUNS * per_run) / 60.0, cpu_per_run_s=cpu_run,
+            cpu_fixed_s=cpu_fixed, cpu_total_min=(cpu_fixed + SOBOL_RUNS * cpu_run) / 2 / 60.0)
+    return out
+
+
 def bench_threads(n: int, years: float) -> dict[str, Any]:
     _log(f"reproducibility: {n:,} beneficiaries, NUMBA_NUM_THREADS=1 vs 2 ...")
     runs = {t: measure("digest", dict(n=n, years=years, seed=3), threads=t)
@@ -302,6 +354,39 @@ def table(results: dict[str, Any]) -> str:
                 f" + ensemble {r['ensemble_s']:.1f} s ({r['per_future_s']:.2f} s a future, "
                 f"{r['share_ensemble']:.0%} of the total) + report {r['report_s']:.1f} s")
         lines.append(f"  goal: <= {GOALS['report_s']:g} s on 2 cores")
+    r = results.get("runs")
+    if r:
+        lines.append("")
+        lines.append("runs per second (one core per run; medians)")
+        for row in r.get("run", []):
+            if "error" in row:
+                lines.append(f"  error: {row['error']}")
+                continue
+            lines.append(
+                f"  one default run at {row['beneficiaries']:,}: {row['run_s'] * 1e3:.0f} ms "
+                f"({row['runs_per_s']:.2f} runs/s; {row['run_with_results_s'] * 1e3:.0f} ms with "
+                f"its results) = {row['run_in_reference_steps']:.2f} steps of the plain-Mesa "
+                f"reference at that size ({row['reference_step_s'] * 1e3:.0f} ms a step)")
+        lines.append(f"  goal: <= {GOALS['run_in_reference_steps']:g} reference step at "
+                     f"10,000; <= {GOALS['run_2000_s'] * 1e3:.0f} ms at 2,000")
+        for jobs in (1, 2):
+            row = r.get(f"sweep_{jobs}", {})
+            if "error" in row:
+                lines.append(f"  sweep, {jobs} worker(s): {row['error']}")
+            elif row:
+                lines.append(
+                    f"  cisim sweep, {jobs} worker(s), {row['runs_per_task']} runs a task: "
+                    f"{row['runs']} runs of 10,000 in {row['wall_s']:.1f} s = "
+                    f"{row['runs_per_s']:.2f} runs/s (start-up included; CPU "
+                    f"{row.get('cpu_s', float('nan')):.1f} s)")
+        e = r.get("sobol_extrapolation")
+        if e:
+            lines.append(
+                f"  Sobol N = 1,024, k = 10 ({e['runs']:,} runs) on 2 workers, extrapolated from "
+                f"two slices: {e['per_run_s']:.3f} s a run + {e['fixed_s']:.0f} s fixed = "
+                f"{e['total_min']:.0f} min wall; from CPU time {e['cpu_per_run_s']:.3f} s a run "
+                f"+ {e['cpu_fixed_s']:.0f} s, over 2 cores: {e['cpu_total_min']:.0f} min")
+        lines.append(f"  goal: <= {GOALS['sobol_22528_2_cores_min']:g} min on 2 cores")
     t = results.get("threads")
     if t:
         lines.append("")
@@ -320,12 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=None,
                     help="repeats per figure (medians are reported; default 3, quick 1)")
     ap.add_argument("--only", nargs="*",
-                    choices=["speedup", "ladder", "compile", "parallel", "threads", "report"],
+                    choices=["speedup", "ladder", "compile", "parallel", "threads", "report",
+                             "runs"],
                     help="run only these parts")
     args = ap.parse_args(argv)
     quick = args.quick
     repeats = args.repeats or (1 if quick else 3)
-    parts = set(args.only or ["speedup", "ladder", "compile", "parallel", "threads", "report"])
+    parts = set(args.only or ["speedup", "ladder", "compile", "parallel", "threads", "report",
+                              "runs"])
     results: dict[str, Any] = {"machine": machine(), "quick": quick, "goals": GOALS}
     t0 = time.perf_counter()
     if "speedup" in parts:
@@ -345,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         results["threads"] = bench_threads(40_000, 2.0 if quick else 10.0)
     if "report" in parts:
         results["report"] = bench_report(repeats)
+    if "runs" in parts:
+        results["runs"] = bench_runs(quick, repeats)
     results["elapsed_s"] = time.perf_counter() - t0
     text = table(results)
     print(text)
