@@ -19,12 +19,14 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cisim.schema import drop_none, inner_model, loads_toml, pydantic_problems
 
 __all__ = [
     "SECTORS",
@@ -1070,7 +1072,7 @@ class Scenario(Section):
 
     def to_dict(self) -> dict[str, Any]:
         """The scenario as plain data, without unset optional fields (TOML has no null)."""
-        return _drop_none(self.model_dump(mode="json"))
+        return drop_none(self.model_dump(mode="json"))
 
     def to_toml(self) -> str:
         """The scenario as a TOML document."""
@@ -1092,13 +1094,13 @@ class Scenario(Section):
         try:
             return cls.model_validate(dict(data))
         except ValidationError as err:
-            raise ScenarioError(source, _problems(err, cls)) from None
+            raise ScenarioError(source, pydantic_problems(err, cls)) from None
 
     @classmethod
     def from_toml(cls, text: str, source: str = "<string>") -> Scenario:
         """Parse and validate a TOML document."""
         try:
-            data = tomllib.loads(text)
+            data = loads_toml(text)
         except tomllib.TOMLDecodeError as err:
             raise ScenarioError(source, [("(file)", f"not valid TOML: {err}")]) from None
         return cls.from_dict(data, source=source)
@@ -1137,74 +1139,6 @@ class ScenarioError(ValueError):
 # --------------------------------------------------------------------------------------------
 
 
-def _loc_to_path(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """Walk a pydantic model class along a location (for suggestions of field names)."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int) or current is None:
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return None
-        current = _inner_model(field.annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _inner_model(annotation: Any) -> Any:
-    """The BaseModel inside ``X``, ``X | None``, ``list[X]`` or ``dict[K, X]``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _problems(err: ValidationError, root: type[BaseModel]) -> list[tuple[str, str]]:
-    problems = []
-    for e in err.errors(include_url=False):
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        path = _loc_to_path(loc)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            parent = _model_at(root, loc[:-1])
-            key = str(loc[-1])
-            msg = "unknown key"
-            if parent is not None:
-                near = difflib.get_close_matches(key, list(parent.model_fields), n=1, cutoff=0.6)
-                if near:
-                    msg += f"; did you mean '{near[0]}'?"
-                else:
-                    msg += "; valid keys: " + ", ".join(parent.model_fields)
-        elif e["type"] == "missing":
-            msg = "required but missing"
-        elif "input" in e and not isinstance(e["input"], dict | list):
-            msg += f" (got {e['input']!r})"
-        problems.append((path, msg))
-    return problems
-
-
-def _drop_none(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, list):
-        return [_drop_none(v) for v in obj]
-    return obj
-
-
 def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
     """Set ``a.b[2].c`` in nested plain data; unknown paths raise ScenarioError with a hint."""
     parts: list[str | int] = []
@@ -1237,7 +1171,7 @@ def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise ScenarioError(source, [(path, f"unknown field '{part}'{hint}")])
         if model is not None:
-            model = _inner_model(model.model_fields[part].annotation)
+            model = inner_model(model.model_fields[part].annotation)
         if last:
             node[part] = value
         else:
@@ -1259,7 +1193,7 @@ def parameter_table(model: type[BaseModel] = Scenario, prefix: str = "") -> list
     rows: list[dict[str, str]] = []
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
-        inner = _inner_model(field.annotation)
+        inner = inner_model(field.annotation)
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         if inner is not None:
             sub_prefix = path + ("[]." if _is_list(field.annotation) else ".")

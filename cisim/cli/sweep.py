@@ -1,7 +1,7 @@
 """Command-line handlers: ``cisim sweep SPEC`` and ``cisim analyze STORE``.
 
 ``add_parser(subparsers)`` registers both subcommands on the ``cisim`` parser (wired in
-``cisim/cli.py``); :func:`main` runs them alone (``python -m cisim.sweep``). Bad input (an invalid
+:mod:`cisim.cli`); ``python -m cisim.sweep`` runs the same ``cisim`` command. Bad input (an invalid
 spec, an existing store without ``--resume``, a store from another spec) gives a message on
 stderr and exit status 2, never a traceback.
 """
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from cisim.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from cisim.cli._common import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from cisim.scenario import ScenarioError
 
-__all__ = ["add_parser", "cmd_analyze", "cmd_sweep", "main"]
+__all__ = ["add_parser", "cmd_analyze", "cmd_sweep"]
 
-EXIT_FAILED_RUNS = 1  # every run of the sweep failed
+EXIT_FAILED_RUNS = EXIT_INVALID  # every run of the sweep failed
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -190,12 +189,3 @@ def format_analysis(result: object) -> str:
                          f"{s['density']:.2f}): {lims or 'unrestricted'}")
     return "\n".join(lines)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sweep`` or ``analyze`` alone (``python -m cisim.sweep sweep SPEC ...``).
-
-    The same parser and error handling as the ``cisim`` command.
-    """
-    from cisim.cli import main as cisim_main
-
-    return cisim_main(argv)
