@@ -239,7 +239,7 @@ def test_run_zero_replications_exits_2(tmp_path, capsys):
 def test_run_non_integer_option_exits_2(tmp_path, capsys):
     good = _write(tmp_path, "good.toml", GOOD)
     assert main(["run", str(good), "--replications", "many"]) == 2
-    assert "invalid int value" in capsys.readouterr().err
+    assert "--replications: expected a whole number" in capsys.readouterr().err
 
 
 def test_version(capsys):

@@ -17,15 +17,20 @@ from typing import Any
 from cisim.schema import loads_toml
 
 __all__ = [
+    "EXIT_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
     "EXIT_USAGE",
     "UsageError",
     "add_parameter_options",
+    "jobs_count",
+    "non_negative_int",
     "parameters_from_args",
     "parse_set",
     "parse_sets",
+    "positive_int",
+    "share",
 ]
 
 #: Success.
@@ -34,12 +39,61 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 #: Bad input: usage, an invalid or missing file, a malformed ``--set``.
 EXIT_USAGE = 2
+#: An unexpected error inside cisim (a bug): a one-line message; ``--debug`` shows the traceback.
+EXIT_ERROR = 3
 #: Interrupted (Ctrl-C, SIGTERM).
 EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
     """Bad command-line input; the message is shown to the user as is."""
+
+
+# --------------------------------------------------------------------------------------------
+# Option types (argparse turns their ArgumentTypeError into "argument --x: ..." and exit 2)
+# --------------------------------------------------------------------------------------------
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def non_negative_int(text: str) -> int:
+    """An option value that is a whole number >= 0 (a seed)."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An option value that is a whole number >= 1 (a count)."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def jobs_count(text: str) -> int:
+    """A worker count: -1 (every core) or a whole number >= 1."""
+    value = _int(text)
+    if value != -1 and value < 1:
+        raise argparse.ArgumentTypeError(f"must be -1 (every core) or at least 1, got {value}")
+    return value
+
+
+def share(text: str) -> float:
+    """An option value that is a share: a number in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 1, got {text}")
+    return value
 
 
 # --------------------------------------------------------------------------------------------

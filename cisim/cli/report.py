@@ -24,8 +24,11 @@ from cisim.cli._common import (
     EXIT_OK,
     UsageError,
     add_parameter_options,
+    jobs_count,
+    non_negative_int,
     parameters_from_args,
     parse_sets,
+    positive_int,
 )
 
 __all__ = ["add_parser", "cmd_compare", "cmd_report", "load_results"]
@@ -79,11 +82,12 @@ def add_parser(subparsers: Any) -> None:
 def _ensemble_options(p: argparse.ArgumentParser) -> None:
     from cisim.simulate import DEFAULT_REPLICATIONS
 
-    p.add_argument("-n", "--replications", type=int, default=DEFAULT_REPLICATIONS, metavar="N",
+    p.add_argument("-n", "--replications", type=positive_int, default=DEFAULT_REPLICATIONS,
+                   metavar="N",
                    help=f"number of replications (default: {DEFAULT_REPLICATIONS})")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
                    help="master seed; every design gets the same replication seeds (default: 0)")
-    p.add_argument("-j", "--jobs", type=int, default=-1, metavar="J",
+    p.add_argument("-j", "--jobs", type=jobs_count, default=-1, metavar="J",
                    help="parallel worker processes; -1 uses every core (default: -1)")
     p.add_argument(
         "--set", action="append", metavar="PATH=VALUE", default=[],
@@ -282,9 +286,11 @@ def _load(path: Path, sets: list[str], what_if: dict[str, Any] | None = None,
           source: str | None = None) -> Any:
     """Read a scenario file and apply ``--set`` (and ``--what-if``), recording the changes."""
     from cisim.provenance import derive
-    from cisim.scenario import load_scenario
+    from cisim.scenario import check_overrides, load_scenario
 
     changes = [("--set", parse_sets(sets)), ("--what-if", what_if or {})]
+    for flag, overrides in changes:
+        check_overrides(overrides, flag)
     return derive(load_scenario(path), changes, str(path),
                   source=source or f"--set (applied to {path})")
 

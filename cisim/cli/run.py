@@ -20,12 +20,15 @@ from cisim.cli._common import (
     EXIT_OK,
     UsageError,
     add_parameter_options,
+    jobs_count,
+    non_negative_int,
     parameters_from_args,
     parse_sets,
+    positive_int,
 )
 from cisim.io import write_atomic, write_text_atomic
 from cisim.progress import tqdm_progress
-from cisim.scenario import Scenario, ScenarioError, load_scenario
+from cisim.scenario import Scenario, ScenarioError, check_overrides, load_scenario
 
 __all__ = ["add_parser"]
 
@@ -64,6 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from cisim.provenance import derive
 
     overrides = parse_sets(args.set)
+    check_overrides(overrides, "--set")
     scenario = derive(load_scenario(args.file), [("--set", overrides)], str(args.file),
                       source="--set")
     outdir = Path(args.out) if args.out else Path("out") / Path(args.file).stem
@@ -174,15 +178,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from cisim.simulate import DEFAULT_REPLICATIONS
 
     p_run.add_argument(
-        "-n", "--replications", type=int, default=DEFAULT_REPLICATIONS, metavar="N",
+        "-n", "--replications", type=positive_int, default=DEFAULT_REPLICATIONS, metavar="N",
         help=f"number of replications (default: {DEFAULT_REPLICATIONS})",
     )
     p_run.add_argument(
-        "--seed", type=int, default=0, metavar="S",
-        help="seed of the first replication (default: 0)",
+        "--seed", type=non_negative_int, default=0, metavar="S",
+        help="seed of the first replication, 0 or more (default: 0)",
     )
     p_run.add_argument(
-        "-j", "--jobs", type=int, default=-1, metavar="J",
+        "-j", "--jobs", type=jobs_count, default=-1, metavar="J",
         help="parallel worker processes; -1 uses every core (default: -1)",
     )
     p_run.add_argument(
