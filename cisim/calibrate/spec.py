@@ -34,11 +34,11 @@ from cisim.priors import (
     registry,
 )
 from cisim.scenario import Scenario, ScenarioError
+from cisim.schema import loads_toml, pydantic_problems
 from cisim.sweep.spec import (
     _check_outcome,
     _table_path,
     parameter_table,
-    pydantic_problems,
     resolve_function,
 )
 
@@ -258,7 +258,7 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
     except (OSError, UnicodeDecodeError) as err:
         raise CalibrationSpecError(src, [("(file)", f"cannot be read: {err}")]) from None
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
     except tomllib.TOMLDecodeError as err:
         raise CalibrationSpecError(src, [("(file)", f"not valid TOML: {err}")]) from None
     try:
