@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from cisim.scenario import Scenario, ScenarioError
 from cisim.sweep.model_function import CisimModel
@@ -101,8 +104,8 @@ def ema_model(
         outcomes: Scalar outcomes (as in a sweep spec's ``[outcomes] scalars``); default: the
             sweep's default outcomes.
         trajectories: Trajectory columns kept at every whole year (``ArrayOutcome``).
-        replications: Runs per experiment; above 1 the model is a ``ReplicatorModel`` and
-            every outcome gets a replication axis.
+        replications: Runs per experiment; above 1 the model is a ``ReplicatorModel`` and each
+            outcome is the mean over the replications.
         seed: Master seed: replication ``r`` runs with seed ``run_seed(seed, 0, r)``.
         name: The model's name (a Python identifier).
         numba_threads: Kernel threads per run (set 1 with ``MultiprocessingEvaluator``).
@@ -196,7 +199,11 @@ def ema_model(
     kept = [*scalars]
     if any(OUTCOME_ALIASES.get(s, s) == "first_significant_change_year" for s in scalars):
         kept.append("significant_change_reached")
-    model.outcomes = [ScalarOutcome(ema_name(s), variable_name=s) for s in kept] + [
-        ArrayOutcome(ema_name(t), variable_name=t) for t in trajectories]
+    # replicated: the mean over replications (EMA keeps one outcome class per name)
+    mean = None if replications == 1 else np.mean
+    mean_path = None if replications == 1 else partial(np.mean, axis=0)
+    model.outcomes = [ScalarOutcome(ema_name(s), variable_name=s, function=mean)
+                      for s in kept] + [
+        ArrayOutcome(ema_name(t), variable_name=t, function=mean_path) for t in trajectories]
     return model
 
