@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cisim.sweep.cli import main
+from cisim.cli import main
 from cisim.sweep.spec import SweepSpecError, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
