@@ -370,3 +370,22 @@ def test_the_disk_estimate_is_near_the_store_written(tmp_path):
     store = run_sweep(spec_path, tmp_path / "store")
     actual = sum(f.stat().st_size for f in store.path.rglob("*.parquet"))
     assert actual / 3 < estimate < actual * 3
+
+
+def test_the_size_message_gives_the_memory_of_a_run(tmp_path, monkeypatch):
+    import cisim.scenario
+    from cisim.sweep.spec import sweep_size
+
+    spec, base = load_spec(write(tmp_path, GOOD))
+    seen = []
+
+    def estimate_memory(scenario, *, replications=1, workers=1):
+        seen.append(scenario)
+        return 123_000_000
+
+    monkeypatch.setattr(cisim.scenario, "estimate_memory", estimate_memory, raising=False)
+    size = sweep_size(spec, base)
+    assert seen == [base] and size.run_memory_bytes == 123_000_000
+    assert "123.0 MB for each run a worker holds" in size.describe()
+    monkeypatch.delattr(cisim.scenario, "estimate_memory", raising=False)
+    assert sweep_size(spec, base).run_memory_bytes is None

@@ -460,6 +460,8 @@ class SweepSize:
         disk_bytes: Estimated size of the store (the sample and the result parts).
         memory_bytes: Estimated memory of the driver while it builds the sample.
         sample_seconds: Estimated time to build the sample before the first run.
+        run_memory_bytes: Estimated peak memory of one cisim run (each worker holds one;
+            None for a model function, or without :func:`cisim.scenario.estimate_memory`).
     """
 
     points: int
@@ -468,6 +470,7 @@ class SweepSize:
     disk_bytes: int
     memory_bytes: int
     sample_seconds: float
+    run_memory_bytes: int | None = None
 
     @property
     def cpu_seconds(self) -> float | None:
@@ -480,10 +483,12 @@ class SweepSize:
         time_text = (f"about {_duration(cpu)} of CPU time at ~{self.seconds_per_run:.2g} s a "
                      "run" if cpu is not None else "the time your function takes, times "
                      f"{self.runs:,}")
+        per_run = ("" if self.run_memory_bytes is None else
+                   f", and {_bytes(self.run_memory_bytes)} for each run a worker holds")
         return (f"{self.points:,} design points, {self.runs:,} runs: {time_text}, about "
                 f"{_bytes(self.disk_bytes)} on disk and {_bytes(self.memory_bytes)} of memory "
                 f"while the sample is built ({_duration(self.sample_seconds)} before the "
-                "first run)")
+                f"first run){per_run}")
 
 
 def design_points(spec: SweepSpec) -> int:
@@ -511,7 +516,8 @@ def sweep_size(spec: SweepSpec, base: Scenario | None = None) -> SweepSize:
     coordinate) and the outcome columns as 8-byte numbers, plus :data:`PART_OVERHEAD_BYTES` per
     column of each part file of ``execution.runs_per_task`` runs (or of ``task_seconds`` of
     runs). A model
-    function's outcomes are unknown until it runs: one column is assumed.
+    function's outcomes are unknown until it runs: one column is assumed. The memory of one
+    run is :func:`cisim.scenario.estimate_memory` of the base scenario, when the engine has it.
 
     Args:
         spec: The sweep spec.
@@ -521,8 +527,14 @@ def sweep_size(spec: SweepSpec, base: Scenario | None = None) -> SweepSize:
     runs = points * spec.replications
     d = len(spec.parameters)
     per_run = None
+    run_memory = None
     outcome_cols = 1
     if base is not None:
+        import cisim.scenario
+
+        # the scenario's own memory estimate, where the engine has one
+        estimate_memory = getattr(cisim.scenario, "estimate_memory", None)
+        run_memory = int(estimate_memory(base)) if estimate_memory is not None else None
         from cisim.scenario import STEPS_PER_YEAR
         from cisim.sweep.model_function import CisimModel
 
@@ -538,7 +550,8 @@ def sweep_size(spec: SweepSpec, base: Scenario | None = None) -> SweepSize:
         PART_OVERHEAD_BYTES
     return SweepSize(points=points, runs=runs, seconds_per_run=per_run, disk_bytes=disk,
                      memory_bytes=runs * sample_cells * SAMPLE_BYTES_PER_CELL,
-                     sample_seconds=runs * SAMPLE_SECONDS_PER_RUN)
+                     sample_seconds=runs * SAMPLE_SECONDS_PER_RUN,
+                     run_memory_bytes=run_memory)
 
 
 def check_size(spec: SweepSpec, base: Scenario | None = None, allow_large: bool = False,
