@@ -67,6 +67,9 @@ def test_default_uncertainties_are_the_documented_priors(tiny):
         q = np.array([0.05, 0.5, 0.95])
         np.testing.assert_allclose(p.dist.ppf(q), e.scipy().ppf(q), rtol=1e-12)
         assert p.name == ema_name(e.path)
+    # and every draw of all of them is a scenario cisim runs
+    experiments, outcomes = ema.perform_experiments(model, scenarios=2)
+    assert len(experiments) == 2 and np.isfinite(outcomes["trust_1"]).all()
 
 
 def test_runs_match_cisim_with_the_same_seed(tiny):
