@@ -6,7 +6,7 @@ of each subgroup is calibrated so that, with the services of the status quo (the
 working alone, before the initiative's money), the expected outcome rate equals the subgroup's
 ``baseline_rate``: the counterfactual then shows "the curve" without the initiative (the NCIOM task
 force's Results-Based Accountability baseline). The hot loop is
-:func:`cisim.kernels.population_step`.
+:func:`cisim._population.population_step`.
 
 A secular trend (``dynamics.trend_pp_per_year``) moves the status quo's outcome rate the same
 way in both worlds: the entry hazards and the entrants' odds of starting in the outcome state
@@ -29,27 +29,26 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
-from cisim.kernels import (
+from cisim._population import (
     CHUNK,
     EQUITY_BOOST,
     PARALLEL_MIN_CHUNKS,
-    WP,
     creaming_exponent,
     creaming_factors,
     population_step,
     recount,
     status_quo_multipliers,
-    step_keys,
     sum_chunks,
     world_terms,
 )
+from cisim.kernels import WP, step_keys
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
 if TYPE_CHECKING:
     from cisim.world import World
 
-__all__ = ["Population"]
+__all__ = ["Population", "world_row"]
 
 
 class Population:
@@ -96,6 +95,9 @@ class Population:
         self._t_exit = np.int64(threshold(self.p_exit.max()))
         self.h_in = np.zeros(self.G)
         self.aggregates = np.zeros((2, 4 + 2 * self.G + A))
+        # outcome rate of each world after each step (0: the initial state), for the lag of
+        # measured outcomes (see past_rate)
+        self.rate_history = np.full((2, sc.steps + 1), np.nan)
         self._init_rng = rng
         # Per-person caches the kernel keeps up to date (they change only on replacement).
         self.mean_need = np.empty(self.n)
@@ -211,7 +213,7 @@ class Population:
     # ---- weekly update ----------------------------------------------------------------------
 
     def step(self, seed: np.uint64, step: int, wp: np.ndarray, coverage: np.ndarray) -> None:
-        """Advance both worlds one week (see :func:`cisim.kernels.population_step`).
+        """Advance both worlds one week (see :func:`cisim._population.population_step`).
 
         Large populations are split over :func:`kernel_threads` threads by chunk; the result
         does not depend on the number of threads.
@@ -245,6 +247,27 @@ class Population:
             for f in futures:
                 f.result()
         self.aggregates = sum_chunks(partial)
+        self._remember_rates(step)
+
+    def _remember_rates(self, step: int) -> None:
+        if 0 <= step < self.rate_history.shape[1]:
+            self.rate_history[:, step] = self.rate(0), self.rate(1)
+
+    def past_rate(self, w: int, step: int) -> float:
+        """Outcome rate of world ``w`` after ``step`` (clamped to the run's steps).
+
+        The latest known rate if ``step`` has not been reached yet; the current rate before
+        the initial state is known (while the model is set up).
+        """
+        history = self.rate_history[w]
+        if np.isnan(history[0]):
+            return self.rate(w)
+        step = min(max(step, 0), history.size - 1)
+        value = history[step]
+        if np.isnan(value):  # not reached yet: the latest known value
+            known = np.flatnonzero(~np.isnan(history[: step + 1]))
+            value = history[known[-1]]
+        return float(value)
 
     def _flags(self, threads: int) -> list[np.ndarray]:
         """A scratch buffer for each of ``threads`` kernel threads (kept between steps)."""
@@ -274,6 +297,7 @@ class Population:
             out[w, 0] = weight[off].sum()
             out[w, 4 + 2 * G:] = (self.needs[off] * wp[w, WP.BARRIER]).sum(axis=0)
         self.aggregates = out
+        self._remember_rates(0)
 
     # ---- views on the aggregates ------------------------------------------------------------
 
@@ -376,17 +400,26 @@ def _thread_pool(workers: int) -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def world_parameters(world: World, equity: float, effect: float, barrier: float,
-                     efficacy: float, trend: float = 1.0,
-                     structural_barrier: float = 1.0) -> np.ndarray:
-    """The population kernel's parameter row for one world (see :class:`cisim.kernels.WP`)."""
+def world_row(sc: Scenario, world: World, population: Population, w: int, step: int,
+              spread: bool = True) -> np.ndarray:
+    """The population kernel's parameter row for world ``w`` (columns :class:`cisim.kernels.WP`).
+
+    What the week's services are to the beneficiaries: the fit of the services
+    (:mod:`cisim.mechanisms.activities`), the effectiveness and barrier multipliers of changed
+    systems (:func:`cisim.mechanisms.systems_change.set_multipliers`), take-up from engagement,
+    the equity focus (none in an isolated world), the service efficacy and the secular trend. With
+    ``spread`` the row also says how thinly the world's service capacity spreads over the
+    targeting weight of those out of the outcome state (not known before calibration).
+    """
     row = np.zeros(WP.N)
-    row[WP.TREND] = trend
-    row[WP.SBARRIER] = structural_barrier
-    row[WP.EFFICACY] = efficacy
+    row[WP.TREND] = population.trend_multiplier(step)
+    row[WP.SBARRIER] = world.structural_multiplier
+    row[WP.EFFICACY] = sc.dynamics.service_efficacy
     row[WP.FIT] = world.fit
-    row[WP.EFFECT] = effect
-    row[WP.BARRIER] = barrier
+    row[WP.EFFECT] = world.effect_multiplier
+    row[WP.BARRIER] = world.barrier_multiplier
     row[WP.TAKEUP] = world.engagement
-    row[WP.EQUITY] = equity
+    row[WP.EQUITY] = 0.0 if world.isolated else sc.engagement.equity_focus
+    if spread:
+        row[WP.CAP_NORM] = world.service_capacity / max(population.weight_sum(w), 1e-12)
     return row

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from cisim.mechanisms.communication import own_trust
 from cisim.model import CollectiveImpactModel
 from cisim.outcomes import projected_value
 from cisim.scenario import STEPS_PER_YEAR, Scenario
@@ -170,7 +170,7 @@ def _partner_frame(model: CollectiveImpactModel) -> pd.DataFrame:
         "active": w.active.copy(),
         "commitment": w.commitment.copy(),
         "influence": p.influence.copy(),
-        "mean_trust": w.trust.sum(axis=1) / max(1, p.n - 1),
+        "mean_trust": own_trust(w),
         "capacity": w.capacity.copy(),
     }
     years = max(model.steps, 1) / STEPS_PER_YEAR
@@ -324,20 +324,41 @@ class EnsembleResult:
 
     def bands(self, column: str, percentiles: Sequence[float] = (5, 25, 50, 75, 95)
               ) -> pd.DataFrame:
-        """Percentiles of a trajectory column over replications, per step.
+        """Percentiles of a trajectory column over replications, per step (see :func:`bands`)."""
+        return bands(self.trajectories, column, percentiles)
 
-        Returns:
-            A frame indexed by step with ``year`` and one column ``p<q>`` per percentile.
-        """
-        wide = self.trajectories.pivot(index="step", columns="replication", values=column)
-        values = wide.to_numpy(dtype=float)
-        out = pd.DataFrame(index=wide.index)
-        out["year"] = wide.index / STEPS_PER_YEAR
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps give NaN bands
-            for q in percentiles:
-                out[f"p{q:g}"] = np.nanpercentile(values, q, axis=1) if values.size else np.nan
-        return out
+
+def bands(
+    trajectories: pd.DataFrame,
+    column: str,
+    percentiles: Sequence[float] = (5, 25, 50, 75, 95),
+) -> pd.DataFrame:
+    """Percentiles of one trajectory column across replications, per weekly step.
+
+    Infinite values (an SROI before any investment, for example) count as missing.
+
+    Args:
+        trajectories: Trajectories with ``step``, ``year`` and ``column``.
+        column: The column to summarise.
+        percentiles: Percentiles in 0-100.
+
+    Returns:
+        A frame indexed by step with a ``year`` column and one ``p<percentile>`` column each.
+
+    Raises:
+        KeyError: The column is not in the trajectories.
+
+    """
+    if column not in trajectories.columns:
+        raise KeyError(f"trajectories have no column '{column}'")
+    values = pd.to_numeric(trajectories[column], errors="coerce").astype(float)
+    values = values.replace([np.inf, -np.inf], np.nan)
+    frame = pd.DataFrame({"step": trajectories["step"], "value": values})
+    grouped = frame.groupby("step")["value"]
+    out = pd.DataFrame({"year": trajectories.groupby("step")["year"].first()})
+    for p in percentiles:
+        out[f"p{p:g}"] = grouped.quantile(p / 100)
+    return out
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:

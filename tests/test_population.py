@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 
 from cisim import Scenario, simulate
-from cisim.kernels import (
+from cisim._population import (
     CHUNK,
     D_BOOST,
     D_BOUNDED,
     D_CHORD,
     D_EXPO,
     PARALLEL_MIN_CHUNKS,
-    WP,
     recount,
     status_quo_multipliers,
     world_terms,
 )
+from cisim.kernels import WP
 from cisim.model import CollectiveImpactModel
 from cisim.rng import threshold, u01
 

@@ -51,7 +51,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
-    from cisim.kernels import population_step
+    from cisim._population import population_step
     from cisim.simulate import compile_kernels
 
     seconds = compile_kernels()

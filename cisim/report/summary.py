@@ -23,7 +23,7 @@ import pandas as pd
 
 from cisim.costs import cost_totals
 from cisim.provenance import changes_of
-from cisim.report.figures import PHASE_COLOURS, trajectories_of
+from cisim.report.figures import phase_order, summaries_of, trajectories_of
 
 __all__ = ["format_summary"]
 
@@ -72,7 +72,7 @@ def format_summary(
 
     """
     traj = trajectories_of(result)
-    summaries = _summaries(result, traj)
+    summaries = summaries_of(result, traj)
     scenario = getattr(result, "scenario", None)
     n = int(traj["replication"].nunique())
     horizon = float(traj["year"].max()) if len(traj) else float("nan")
@@ -177,7 +177,7 @@ def _phases(traj: pd.DataFrame, summaries: pd.DataFrame, n: int) -> list[str]:
         .min()
     )
     start = traj.sort_values("step").groupby("replication")["phase"].first().astype(str)
-    order = _phase_order(list(start) + list(traj.sort_values("step")["phase"].astype(str)))
+    order = phase_order(list(start) + list(traj.sort_values("step")["phase"].astype(str)))
     lines = ["Phases reached (share of replications, median year first reached):"]
     width = max(len(p) for p in order) if order else 0
     for phase in order:
@@ -338,17 +338,6 @@ def _equity(traj: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _summaries(result: Any, traj: pd.DataFrame) -> pd.DataFrame:
-    summaries = getattr(result, "summaries", None)
-    if summaries is None:
-        summary = getattr(result, "summary", None)
-        summaries = pd.DataFrame([summary]) if isinstance(summary, dict) else pd.DataFrame()
-    if "replication" not in summaries.columns and len(summaries) == traj["replication"].nunique():
-        reps = sorted(traj["replication"].unique())
-        summaries = summaries.assign(replication=reps)
-    return summaries
-
-
 def _last(traj: pd.DataFrame, column: str) -> pd.Series:
     return traj.sort_values("step").groupby("replication")[column].last()
 
@@ -373,12 +362,6 @@ def _at_year(traj: pd.DataFrame, column: str, year: float) -> pd.Series:
         idx = (traj["year"] - year).abs().groupby(traj["replication"]).idxmin()
         rows = traj.loc[idx]
     return rows[column]
-
-
-def _phase_order(names: Sequence[str]) -> list[str]:
-    seen = list(dict.fromkeys(names))
-    known = [p for p in PHASE_COLOURS if p in seen]
-    return known + [p for p in seen if p not in PHASE_COLOURS]
 
 
 def _finite(values: Any) -> np.ndarray:

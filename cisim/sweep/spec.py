@@ -375,8 +375,6 @@ def check_spec(spec: SweepSpec, source: str = "<spec>") -> Scenario | None:
         for i, d in enumerate(spec.function_path):
             if not Path(d).is_dir():
                 problems.append((f"function_path[{i}]", f"no such directory: {d}"))
-        for i, p in enumerate(spec.parameters):
-            problems += _check_numeric(p, f"parameters[{i}]")
         if problems:
             raise SweepSpecError(source, problems)
         return None
@@ -401,7 +399,7 @@ def check_spec(spec: SweepSpec, source: str = "<spec>") -> Scenario | None:
         known = _table_path(p.path, table)
         if known is None:
             near = difflib.get_close_matches(
-                _normalise(p.path), [_display(t) for t in table], n=1, cutoff=0.5
+                _normalise(p.path), list(table), n=1, cutoff=0.5
             )
             hint = f"; did you mean '{near[0]}'?" if near else ""
             problems.append((where, f"unknown parameter path '{p.path}'{hint}"))
@@ -733,10 +731,6 @@ def _normalise(path: str) -> str:
     return re.sub(r"\[\d+\]", "[]", path)
 
 
-def _display(table_path: str) -> str:
-    return table_path
-
-
 def _table_path(path: str, table: Mapping[str, Any]) -> str | None:
     """The parameter-table row a concrete path refers to, or None when unknown."""
     norm = _normalise(path)
@@ -751,10 +745,6 @@ def _table_path(path: str, table: Mapping[str, Any]) -> str | None:
     if head in table and key in SECTORS:
         return head
     return None
-
-
-def _check_numeric(p: Parameter, where: str) -> list[tuple[str, str]]:
-    return []  # structure already validated; a function model has no field bounds
 
 
 def _check_against_scenario(
@@ -851,10 +841,8 @@ _SUMMARY_KEYS = {
 
 
 def _trajectory_columns() -> set[str]:
-    try:
-        from cisim.outcomes import TRAJECTORY_COLUMNS  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - older engine
-        return set()
+    from cisim.outcomes import TRAJECTORY_COLUMNS
+
     return set(TRAJECTORY_COLUMNS)
 
 
