@@ -330,6 +330,8 @@ def _equity(traj: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
     if "equity_gap_cf" in traj.columns:
         cf = _median(_final(summaries, traj, "equity_gap_cf_final", "equity_gap_cf"))
         lines.append(f"  {_pp(cf)} pp at the horizon with organisations working in isolation")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        lines.append("  n/a: the gap is not defined while a subgroup it compares has nobody in it")
     return lines
 
 
