@@ -588,8 +588,9 @@ class Population(Section):
         0.10,
         "1/year",
         ASSUMPTION,
-        "Yearly hazard of leaving education or employment.",
-        gt=0,
+        "Yearly hazard of leaving education or employment (at least 0.001: a spell of a "
+        "thousand years is no exit, and without exits no entry hazard gives a baseline rate).",
+        ge=0.001,
         le=5,
     )
     years_in_population: float = P(
