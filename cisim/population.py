@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
+from scipy.optimize import brentq
 
 from cisim.kernels import (
     CHUNK,
@@ -358,8 +359,6 @@ def entry_hazard(gap: Callable[[float], float]) -> tuple[float, float]:
     Raises:
         ValueError: The gap is not a number (NaN multipliers).
     """
-    from scipy.optimize import brentq  # here: importing scipy.optimize takes tenths of a second
-
     lo = MIN_ENTRY_HAZARD
     g_lo = gap(lo)
     if g_lo > 0:  # a tiny baseline rate: the root lies below 1e-12 (gap(0) < 0)
