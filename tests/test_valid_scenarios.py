@@ -249,7 +249,7 @@ def check_runs(data: dict[str, Any], seed: int) -> None:
             assert not math.isinf(value), f"summary {key} is infinite"
 
 
-@settings(max_examples=120, deadline=None, derandomize=True, database=None,
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=scenarios(population=300, years=0.25, generated=3, listed=3),
        seed=st.integers(0, 2**31))
@@ -258,7 +258,7 @@ def test_every_valid_scenario_runs(data: dict[str, Any], seed: int):
 
 
 @pytest.mark.slow
-@settings(max_examples=1500, deadline=None, database=None,
+@settings(max_examples=800, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=scenarios(population=3000, years=3.0, generated=8, listed=6),
        seed=st.integers(0, 2**31))
