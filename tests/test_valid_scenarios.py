@@ -365,3 +365,16 @@ def test_memory_estimate_grows_with_each_size_and_counts_ensembles(default_scena
     finally:
         tracemalloc.stop()
     assert 0.5 * estimate_memory(sc) < peak < 1.5 * estimate_memory(sc)
+
+
+def test_an_ensemble_too_large_for_memory_is_refused_before_it_runs(default_scenario: Scenario):
+    from cisim.simulate import ensemble
+
+    big = default_scenario.with_overrides({"population.size": 40_000_000})
+    assert estimate_memory(big) < MEMORY_LIMIT_BYTES < estimate_memory(big, replications=2,
+                                                                        workers=2)
+    with pytest.raises(ScenarioError) as err:
+        ensemble(big, replications=2, n_jobs=2)
+    field, msg = err.value.problems[0]
+    assert field == "replications"
+    assert "2 replications on 2 workers" in msg and "40,000,000 beneficiaries" in msg
