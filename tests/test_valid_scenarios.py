@@ -258,7 +258,7 @@ def test_every_valid_scenario_runs(data: dict[str, Any], seed: int):
 
 
 @pytest.mark.slow
-@settings(max_examples=800, deadline=None, database=None,
+@settings(max_examples=1500, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=scenarios(population=3000, years=3.0, generated=8, listed=6),
        seed=st.integers(0, 2**31))
