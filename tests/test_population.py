@@ -270,6 +270,11 @@ def test_a_subgroup_with_total_barriers_runs_with_a_calibration_event(default_sc
     assert rates["marginalised"] < 0.6  # well short of its 0.8 baseline, as the event says
     assert rates["majority"] == pytest.approx(0.91, abs=0.04)  # the other subgroup calibrated
     assert np.isfinite(result.trajectory["outcome_rate"]).all()
+    from cisim.report.summary import format_summary
+
+    text = format_summary(result)
+    assert "Calibration: in 1 of 1 replication(s) the status quo could not be calibrated" in text
+    assert "'marginalised'" in text
 
 
 def test_an_empty_subgroup_is_calibrated_on_everyone_and_said_so(default_scenario: Scenario):
