@@ -132,6 +132,8 @@ class CollectiveImpactModel(Model):
         self.population.calibrate(
             self._world_row(1, cf, spread=False), cf.coverage, cf.service_capacity
         )
+        for note in self.population.calibration_notes():  # both worlds start from it
+            self.log(self.factual, "calibration", note)
         self.population.initial_aggregates(
             np.stack([self._world_row(w, world, spread=False)
                       for w, world in enumerate(self.worlds)])

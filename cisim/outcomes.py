@@ -132,6 +132,27 @@ def projected_value(gain_rate: float, population: int, value_per_year: float, ye
     return gain_rate * population * value_per_year * total
 
 
+def _gap_of_present(rates: np.ndarray, sizes: np.ndarray, disadvantaged: np.ndarray) -> float:
+    """The equity gap over the subgroups that have people; NaN when a side has nobody.
+
+    With disadvantaged subgroups, the others' mean rate minus theirs (each weighted by size),
+    NaN when every disadvantaged subgroup or every other subgroup is empty. Without them, the
+    largest rate minus the smallest among two or more non-empty subgroups (0 for a population
+    of one subgroup), NaN when only one of several subgroups has people.
+    """
+    present = sizes > 0
+    dis = disadvantaged
+    if dis.any() and (~dis).any():
+        top, bottom = present & ~dis, present & dis
+        if not (top.any() and bottom.any()):
+            return float("nan")
+        return float(weighted_mean(rates[top], sizes[top]) - weighted_mean(rates[bottom],
+                                                                          sizes[bottom]))
+    if rates.size > 1 and present.sum() < 2:
+        return float("nan")
+    return float(rates[present].max() - rates[present].min()) if present.any() else float("nan")
+
+
 def _logit(rates: np.ndarray) -> np.ndarray:
     """Log-odds of rates, kept finite (a rate of 0 or 1 is read as 1e-4 or 1 - 1e-4)."""
     p = np.clip(rates, 1e-4, 1.0 - 1e-4)
@@ -181,9 +202,10 @@ class Recorder:
         pop = m.population
         v = m.design.valuation
         rate_f, rate_cf = pop.rate(0), pop.rate(1)
-        sizes = np.maximum(pop.group_sizes(0), 1.0)
-        self.subgroup_rates[step, 0] = pop.in_outcome(0) / sizes
-        self.subgroup_rates[step, 1] = pop.in_outcome(1) / np.maximum(pop.group_sizes(1), 1.0)
+        for w in (0, 1):  # an empty subgroup has no rate (NaN): nobody to measure
+            sizes = pop.group_sizes(w)
+            self.subgroup_rates[step, w] = np.where(
+                sizes > 0, pop.in_outcome(w) / np.maximum(sizes, 1.0), np.nan)
         gap_f, gap_cf = (self._equity_gap(self.subgroup_rates[step, w]) for w in (0, 1))
         lgap_f, lgap_cf = (self._equity_gap(_logit(self.subgroup_rates[step, w]))
                            for w in (0, 1))
@@ -268,6 +290,8 @@ class Recorder:
         pop = self.model.population
         sizes = pop.group_sizes(0)
         dis = pop.disadvantaged
+        if not (sizes > 0).all():  # empty subgroups drop out; the gap needs people on each side
+            return _gap_of_present(rates, sizes, dis)
         if dis.any() and (~dis).any():
             return float(weighted_mean(rates[~dis], np.maximum(sizes[~dis], 1e-9))
                          - weighted_mean(rates[dis], np.maximum(sizes[dis], 1e-9)))
