@@ -27,9 +27,11 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "BUNDLED_SCENARIOS",
     "SECTORS",
     "Scenario",
     "ScenarioError",
+    "bundled_scenario_names",
     "load_scenario",
     "parameter_table",
 ]
@@ -47,6 +49,8 @@ BackboneType = Literal[
 ]
 Cadence = Literal["none", "weekly", "biweekly", "monthly", "quarterly"]
 CADENCE_WEEKS = {"weekly": 1, "biweekly": 2, "monthly": 4, "quarterly": 13}
+#: The scenarios shipped as package data (the repository's ``scenarios`` folder links here).
+BUNDLED_SCENARIOS = Path(__file__).resolve().parent / "data" / "scenarios"
 
 ASSUMPTION = "assumption"
 DESIGN = "scenario author"
@@ -1105,20 +1109,34 @@ class Scenario(Section):
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
-        """Read and validate a scenario file."""
+        """Read and validate a scenario file, or a bundled scenario by name (``"default"``).
+
+        A bare name without a suffix that is not a file names a scenario shipped with the
+        package (:data:`BUNDLED_SCENARIOS`), so ``cisim run default`` works from any directory.
+        """
         path = Path(path)
+        bundled = BUNDLED_SCENARIOS / f"{path}.toml"
+        if len(path.parts) == 1 and not path.suffix and not path.exists() and bundled.is_file():
+            path = bundled
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ScenarioError(str(path), [("(file)", "no such file")]) from None
+            names = ", ".join(bundled_scenario_names())
+            raise ScenarioError(str(path), [("(file)", f"no such file (bundled scenarios, by "
+                                             f"name: {names})")]) from None
         except (OSError, UnicodeDecodeError) as err:
             raise ScenarioError(str(path), [("(file)", f"cannot be read: {err}")]) from None
         return cls.from_toml(text, source=str(path))
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file (see :meth:`Scenario.load`)."""
+    """Read and validate a scenario TOML file or bundled scenario (see :meth:`Scenario.load`)."""
     return Scenario.load(path)
+
+
+def bundled_scenario_names() -> list[str]:
+    """Names of the scenarios shipped with the package (``load_scenario(name)`` reads one)."""
+    return sorted(p.stem for p in BUNDLED_SCENARIOS.glob("*.toml"))
 
 
 class ScenarioError(ValueError):
