@@ -55,9 +55,9 @@ BUNDLED_SCENARIOS = Path(__file__).resolve().parent / "data" / "scenarios"
 ASSUMPTION = "assumption"
 DESIGN = "scenario author"
 RCIM = "Save the Children Sweden, Refined Collective Impact Model (2021)"
-SOPACT = "Sopact, The power of collective impact model (2019)"
+SOPACT = "Pierce, The power of collective impact model, Sopact (2019)"
 KANIA = "Kania & Kramer, Collective Impact (2011)"
-NCIOM = "NCIOM task force on collective impact (slides)"
+NCIOM = "Clark, Collective Impact: A Framework for Systemic Change, NCIOM task force (undated)"
 HANLEYBROWN = "Hanleybrown, Kania & Kramer, Channeling Change (2012)"
 TURNER = "Turner et al., Understanding the Value of Backbone Organizations (2012)"
 ORS = "ORS Impact & Spark Policy Institute, When Collective Impact Has an Impact (2018)"
@@ -715,7 +715,7 @@ class Valuation(Section):
         le=50,
     )
     discount_rate: float = P(
-        0.035, "1/year", "HM Treasury Green Book", "Yearly discount rate.", ge=0, le=0.5
+        0.035, "1/year", "HM Treasury, The Green Book (2022)", "Yearly discount rate.", ge=0, le=0.5
     )
     coordination_hour_cost: float = P(
         60.0,
