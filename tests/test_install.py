@@ -4,11 +4,12 @@ A non-editable install must carry everything the code reads at run time (the bun
 the parameter priors, the posterior sample, the validation results), and the CLI, the model, the
 teaching app and the notebooks must run from a directory that is not the repository.
 
-The fast test builds the wheel and checks its contents. The slow test installs that wheel with
-the ``teach`` extra into a fresh virtual environment (no system site-packages; pip installs the
-dependencies from its cache and the package index, about three minutes on a small shared host)
-and, from a temporary directory, compiles the kernels, runs the bundled default scenario, builds
-the model and the app's page, and executes a notebook copied there.
+The fast tests build the wheel and check its contents, and load the bundled scenarios by name
+from an empty directory. The slow tests install that wheel with the ``teach`` extra into a fresh
+virtual environment (no system site-packages; pip takes the dependencies from its cache and the
+package index, so it needs the index or a warm cache: 3 to 6 minutes on a busy two-core host)
+and, from a temporary directory, compile the kernels, run the bundled default scenario, build the
+model and the app's page, and execute a notebook copied there.
 """
 
 from __future__ import annotations
@@ -74,6 +75,30 @@ def test_repository_scenarios_are_the_packaged_files():
     assert top.resolve() == (ROOT / "cisim" / "data" / "scenarios").resolve()
     docs_results = ROOT / "docs" / "validation_results.json"
     assert docs_results.resolve() == (ROOT / "cisim" / "data" / "validation_results.json").resolve()
+
+
+def test_bundled_scenarios_load_by_name_from_any_directory(tmp_path, monkeypatch):
+    import cisim
+    from cisim.scenario import ScenarioError, bundled_scenario_names
+
+    monkeypatch.chdir(tmp_path)  # no scenarios folder here
+    assert bundled_scenario_names() == sorted(
+        p.stem for p in (ROOT / "scenarios").glob("*.toml"))
+    by_name = cisim.load_scenario("no_backbone")
+    assert by_name == cisim.load_scenario(ROOT / "scenarios" / "no_backbone.toml")
+    assert cisim.CollectiveImpactModel(rng=1, **{"population.size": 100}).design == (
+        cisim.load_scenario("default").with_overrides({"population.size": 100}))
+    # a path is never redirected: a missing file is an error that lists the bundled names
+    for missing in ("default.toml", "sub/default", "nonesuch"):
+        with pytest.raises(ScenarioError) as err:
+            cisim.load_scenario(missing)
+        assert err.value.source == missing
+        assert "no such file" in str(err.value) and "no_backbone" in str(err.value)
+    # a file in the working directory wins over a bundled scenario of the same name
+    (tmp_path / "default").write_text("name = 'mine'\nhorizon_years = 0\n")
+    with pytest.raises(ScenarioError) as err:
+        cisim.load_scenario("default")
+    assert err.value.source == "default" and "horizon_years" in str(err.value)
 
 
 # --------------------------------------------------------------------------------------------
