@@ -23,12 +23,14 @@ from cisim.mechanisms import DEFAULT_MECHANISMS, Mechanism
 from cisim.outcomes import Recorder
 from cisim.phases import PHASE_MODELS, PhaseState, readiness
 from cisim.population import Population, world_row
-from cisim.scenario import Scenario
+from cisim.scenario import BUNDLED_SCENARIOS, Scenario
 from cisim.world import World, book_week, build_partners
 
 __all__ = ["DEFAULT_SCENARIO", "CollectiveImpactModel"]
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
+#: The bundled reference design (package data, so it ships in the wheel; see
+#: :data:`cisim.scenario.BUNDLED_SCENARIOS`).
+DEFAULT_SCENARIO = BUNDLED_SCENARIOS / "default.toml"
 
 #: Model-level reporters of the Mesa DataCollector (columns of the recorded trajectory).
 MODEL_REPORTERS = (

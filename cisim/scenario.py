@@ -39,12 +39,14 @@ from pydantic import (
 from cisim.schema import drop_none, inner_model, loads_toml, pydantic_problems
 
 __all__ = [
+    "BUNDLED_SCENARIOS",
     "MEMORY_LIMIT_BYTES",
     "MIN_MONEY",
     "MIN_SUBGROUP_PEOPLE",
     "SECTORS",
     "Scenario",
     "ScenarioError",
+    "bundled_scenario_names",
     "estimate_memory",
     "load_scenario",
     "parameter_table",
@@ -63,13 +65,15 @@ BackboneType = Literal[
 ]
 Cadence = Literal["none", "weekly", "biweekly", "monthly", "quarterly"]
 CADENCE_WEEKS = {"weekly": 1, "biweekly": 2, "monthly": 4, "quarterly": 13}
+#: The scenarios shipped as package data (the repository's ``scenarios`` folder links here).
+BUNDLED_SCENARIOS = Path(__file__).resolve().parent / "data" / "scenarios"
 
 ASSUMPTION = "assumption"
 DESIGN = "scenario author"
 RCIM = "Save the Children Sweden, Refined Collective Impact Model (2021)"
-SOPACT = "Sopact, The power of collective impact model (2019)"
+SOPACT = "Pierce, The power of collective impact model, Sopact (2019)"
 KANIA = "Kania & Kramer, Collective Impact (2011)"
-NCIOM = "NCIOM task force on collective impact (slides)"
+NCIOM = "Clark, Collective Impact: A Framework for Systemic Change, NCIOM task force (undated)"
 HANLEYBROWN = "Hanleybrown, Kania & Kramer, Channeling Change (2012)"
 TURNER = "Turner et al., Understanding the Value of Backbone Organizations (2012)"
 ORS = "ORS Impact & Spark Policy Institute, When Collective Impact Has an Impact (2018)"
@@ -767,7 +771,7 @@ class Valuation(Section):
         le=50,
     )
     discount_rate: float = P(
-        0.035, "1/year", "HM Treasury Green Book", "Yearly discount rate.", ge=0, le=0.5
+        0.035, "1/year", "HM Treasury, The Green Book (2022)", "Yearly discount rate.", ge=0, le=0.5
     )
     coordination_hour_cost: float = P(
         60.0,
@@ -1177,12 +1181,21 @@ class Scenario(Section):
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
-        """Read and validate a scenario file."""
+        """Read and validate a scenario file, or a bundled scenario by name (``"default"``).
+
+        A bare name without a suffix that is not a file names a scenario shipped with the
+        package (:data:`BUNDLED_SCENARIOS`), so ``cisim run default`` works from any directory.
+        """
         path = Path(path)
+        bundled = BUNDLED_SCENARIOS / f"{path}.toml"
+        if len(path.parts) == 1 and not path.suffix and not path.exists() and bundled.is_file():
+            path = bundled
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ScenarioError(str(path), [("(file)", "no such file")]) from None
+            names = ", ".join(bundled_scenario_names())
+            raise ScenarioError(str(path), [("(file)", f"no such file (bundled scenarios, by "
+                                             f"name: {names})")]) from None
         except (OSError, UnicodeDecodeError) as err:
             raise ScenarioError(str(path), [("(file)", f"cannot be read: {err}")]) from None
         return cls.from_toml(text, source=str(path))
@@ -1282,8 +1295,13 @@ def memory_message(scenario: Scenario, need: int, limit: int, what: str = "one r
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file (see :meth:`Scenario.load`)."""
+    """Read and validate a scenario TOML file or bundled scenario (see :meth:`Scenario.load`)."""
     return Scenario.load(path)
+
+
+def bundled_scenario_names() -> list[str]:
+    """Names of the scenarios shipped with the package (``load_scenario(name)`` reads one)."""
+    return sorted(p.stem for p in BUNDLED_SCENARIOS.glob("*.toml"))
 
 
 class ScenarioError(ValueError):
