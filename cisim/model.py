@@ -23,12 +23,14 @@ from cisim.mechanisms import DEFAULT_MECHANISMS, Mechanism
 from cisim.outcomes import Recorder
 from cisim.phases import PHASE_MODELS, PhaseState, readiness
 from cisim.population import Population, world_row
-from cisim.scenario import Scenario
+from cisim.scenario import BUNDLED_SCENARIOS, Scenario
 from cisim.world import World, book_week, build_partners
 
 __all__ = ["DEFAULT_SCENARIO", "CollectiveImpactModel"]
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
+#: The bundled reference design (package data, so it ships in the wheel; see
+#: :data:`cisim.scenario.BUNDLED_SCENARIOS`).
+DEFAULT_SCENARIO = BUNDLED_SCENARIOS / "default.toml"
 
 #: Model-level reporters of the Mesa DataCollector (columns of the recorded trajectory).
 MODEL_REPORTERS = (
@@ -132,6 +134,8 @@ class CollectiveImpactModel(Model):
         self.population.calibrate(
             self._world_row(1, cf, spread=False), cf.coverage, cf.service_capacity
         )
+        for note in self.population.calibration_notes():  # both worlds start from it
+            self.log(self.factual, "calibration", note)
         self.population.initial_aggregates(
             np.stack([self._world_row(w, world, spread=False)
                       for w, world in enumerate(self.worlds)])

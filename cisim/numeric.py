@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.scenario import STEPS_PER_YEAR
+from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
 
 __all__ = ["discount", "sroi_ratio", "weighted_mean"]
 
@@ -19,8 +19,12 @@ def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
 
 
 def sroi_ratio(value_pv: float, investment_pv: float) -> float:
-    """SROI ratio; NaN before any money was invested."""
-    return value_pv / investment_pv if investment_pv > 0 else float("nan")
+    """SROI ratio; NaN while less than ``MIN_MONEY`` (one cent) has been invested.
+
+    A ratio over a vanishing input (a denormal hour cost times a few hours) would overflow to
+    infinity; below one cent no money counts as invested.
+    """
+    return value_pv / investment_pv if investment_pv >= MIN_MONEY else float("nan")
 
 
 def weighted_mean(a: np.ndarray, weights: np.ndarray, axis: int | None = None) -> np.ndarray:

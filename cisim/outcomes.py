@@ -132,6 +132,27 @@ def projected_value(gain_rate: float, population: int, value_per_year: float, ye
     return gain_rate * population * value_per_year * total
 
 
+def _gap_of_present(rates: np.ndarray, sizes: np.ndarray, disadvantaged: np.ndarray) -> float:
+    """The equity gap over the subgroups that have people; NaN when a side has nobody.
+
+    With disadvantaged subgroups, the others' mean rate minus theirs (each weighted by size),
+    NaN when every disadvantaged subgroup or every other subgroup is empty. Without them, the
+    largest rate minus the smallest among two or more non-empty subgroups (0 for a population
+    of one subgroup), NaN when only one of several subgroups has people.
+    """
+    present = sizes > 0
+    dis = disadvantaged
+    if dis.any() and (~dis).any():
+        top, bottom = present & ~dis, present & dis
+        if not (top.any() and bottom.any()):
+            return float("nan")
+        return float(weighted_mean(rates[top], sizes[top]) - weighted_mean(rates[bottom],
+                                                                          sizes[bottom]))
+    if rates.size > 1 and present.sum() < 2:
+        return float("nan")
+    return float(rates[present].max() - rates[present].min()) if present.any() else float("nan")
+
+
 def _logit(rates: np.ndarray) -> np.ndarray:
     """Log-odds of rates, kept finite (a rate of 0 or 1 is read as 1e-4 or 1 - 1e-4)."""
     p = np.clip(rates, 1e-4, 1.0 - 1e-4)
@@ -181,14 +202,13 @@ class Recorder:
         pop = m.population
         v = m.design.valuation
         rate_f, rate_cf = pop.rate(0), pop.rate(1)
-        sizes = np.maximum(pop.group_sizes(0), 1.0)
-        self.subgroup_rates[step, 0] = pop.in_outcome(0) / sizes
-        self.subgroup_rates[step, 1] = pop.in_outcome(1) / np.maximum(pop.group_sizes(1), 1.0)
-        weights = self._gap_weights()
-        rates = self.subgroup_rates[step]
-        gap_f, gap_cf = (self._equity_gap(rates[w], weights) for w in (0, 1))
-        logits = _logit(rates)
-        lgap_f, lgap_cf = (self._equity_gap(logits[w], weights) for w in (0, 1))
+        for w in (0, 1):  # an empty subgroup has no rate (NaN): nobody to measure
+            sizes = pop.group_sizes(w)
+            self.subgroup_rates[step, w] = np.where(
+                sizes > 0, pop.in_outcome(w) / np.maximum(sizes, 1.0), np.nan)
+        gap_f, gap_cf = (self._equity_gap(self.subgroup_rates[step, w]) for w in (0, 1))
+        lgap_f, lgap_cf = (self._equity_gap(_logit(self.subgroup_rates[step, w]))
+                           for w in (0, 1))
         if step == 0:
             self.start_rate = (rate_f, rate_cf)
             self.start_gap = (gap_f, gap_cf)
@@ -261,26 +281,20 @@ class Recorder:
         self.ledger.record(step)
         self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
 
-    def _gap_weights(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """This step's subgroup sizes as the equity gap weighs them (others, disadvantaged)."""
-        pop = self.model.population
-        dis = pop.disadvantaged
-        if not (dis.any() and not dis.all()):
-            return None
-        sizes = pop.group_sizes(0)
-        return np.maximum(sizes[~dis], 1e-9), np.maximum(sizes[dis], 1e-9)
-
-    def _equity_gap(self, rates: np.ndarray,
-                    weights: tuple[np.ndarray, np.ndarray] | None) -> float:
+    def _equity_gap(self, rates: np.ndarray) -> float:
         """Gap between the other subgroups and the disadvantaged ones (max - min if none).
 
         Given log-odds instead of rates, the gap on the relative scale the equity criterion
-        is judged on (Section 7.12 of docs/model.md). ``weights``: :meth:`_gap_weights`.
+        is judged on (Section 7.12 of docs/model.md).
         """
-        if weights is not None:
-            dis = self.model.population.disadvantaged
-            return float(weighted_mean(rates[~dis], weights[0])
-                         - weighted_mean(rates[dis], weights[1]))
+        pop = self.model.population
+        sizes = pop.group_sizes(0)
+        dis = pop.disadvantaged
+        if not (sizes > 0).all():  # empty subgroups drop out; the gap needs people on each side
+            return _gap_of_present(rates, sizes, dis)
+        if dis.any() and (~dis).any():
+            return float(weighted_mean(rates[~dis], np.maximum(sizes[~dis], 1e-9))
+                         - weighted_mean(rates[dis], np.maximum(sizes[dis], 1e-9)))
         return float(rates.max() - rates.min())
 
     # ---- frames -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
+from scipy.optimize import brentq
 
 from cisim._population import (
     CHUNK,
@@ -94,6 +95,9 @@ class Population:
         self._t_turn = np.int64(threshold(self.turnover if self.turnover > 0 else -1.0))
         self._t_exit = np.int64(threshold(self.p_exit.max()))
         self.h_in = np.zeros(self.G)
+        # what the calibration could not do (see calibration_notes)
+        self.calibration_shortfall = np.zeros(self.G)
+        self.calibration_empty = np.zeros(self.G, dtype=np.bool_)
         self.aggregates = np.zeros((2, 4 + 2 * self.G + A))
         # outcome rate of each world after each step (0: the initial state), for the lag of
         # measured outcomes (see past_rate)
@@ -129,10 +133,14 @@ class Population:
             wp: (WP.N,) parameters of the status-quo world.
             coverage: (A,) its area coverage.
             capacity: its effective service capacity (service-years per year).
+
+        A subgroup whose baseline rate no hazard reaches is calibrated to the closest rate it
+        can attain (:func:`entry_hazard`); :meth:`calibration_notes` says so.
         """
         weight = self.targeting_weight(wp)
         p_in = self.baseline[self.subgroup].astype(float)
         members = [np.flatnonzero(self.subgroup == g) for g in range(self.G)]
+        self.calibration_empty[:] = [not idx.size for idx in members]
         mult = np.empty(self.n)
         barriers = self.barriers(wp[None, :])[0][self.subgroup]
         for _ in range(4):  # fixed point: who is out determines how thinly services spread
@@ -141,9 +149,9 @@ class Population:
                                    coverage, barriers, mult)
             for g in range(self.G):
                 idx = members[g]
-                if not idx.size:
-                    continue
-                m_g = mult[idx]
+                # a subgroup nobody was drawn into (its entrants may still arrive): calibrated
+                # on everyone's multipliers, the closest stand-in for people not yet there
+                m_g = mult[idx] if idx.size else mult
                 h_out = self.h_out[g]
                 target = self.baseline[g]
                 r = np.empty_like(m_g)
@@ -156,16 +164,35 @@ class Population:
                     np.divide(r, q, out=r)
                     return float(r.mean()) - target
 
-                hi = 1.0
-                while gap(hi) < 0 and hi < 1e6:
-                    hi *= 4
-                self.h_in[g] = brentq(gap, 1e-12, hi, xtol=1e-12)
-                r = self.h_in[g] * m_g
-                p_in[idx] = r / (r + h_out)
+                self.h_in[g], self.calibration_shortfall[g] = entry_hazard(gap)
+                if idx.size:
+                    r = self.h_in[g] * m_g
+                    p_in[idx] = r / (r + h_out)
         start = (self._init_rng.random(self.n) < p_in).astype(np.uint8)
         self.outcome[0] = start
         self.outcome[1] = start
         self._counted = False
+
+    def calibration_notes(self) -> list[str]:
+        """What the last :meth:`calibrate` could not do, one readable sentence per subgroup.
+
+        A subgroup nobody was drawn into is calibrated on the whole population's multipliers;
+        a subgroup whose baseline rate no entry hazard reaches gets the hazard that comes
+        closest (:func:`entry_hazard`), and its status quo starts below its baseline rate.
+        """
+        notes = []
+        for g, name in enumerate(self.group_names):
+            if self.calibration_empty[g]:
+                notes.append(f"subgroup '{name}' has no members at the start; its entry hazard "
+                             "is calibrated on the whole population")
+            if self.calibration_shortfall[g] > 0:
+                short = self.calibration_shortfall[g]
+                notes.append(
+                    f"subgroup '{name}': no entry hazard reaches its baseline rate "
+                    f"{self.baseline[g]:.4g} under the status quo (barriers no service lowers); "
+                    f"calibrated to the closest attainable rate {self.baseline[g] - short:.4g}, "
+                    f"{100 * short:.3g} points short")
+        return notes
 
     def targeting_weight(self, wp: np.ndarray) -> np.ndarray:
         """Who services reach in a world with parameters ``wp`` (as the kernel computes it)."""
@@ -327,53 +354,47 @@ class Population:
         return float(self.in_outcome(w).sum() / max(1.0, self.group_sizes(w).sum()))
 
 
-def brentq(f: Callable[[float], float], xa: float, xb: float, xtol: float = 2e-12,
-           rtol: float = 4 * np.finfo(float).eps, maxiter: int = 100) -> float:
-    """Brent's root finder: a line-for-line port of SciPy's ``brentq`` (``Zeros/brentq.c``).
+#: Bracket of the weekly entry hazard the calibration searches. At the top (4^10, about a
+#: million a week) anyone services can reach enters within the week: a subgroup that still
+#: falls short of its baseline rate there cannot reach it at any hazard (see
+#: :func:`entry_hazard`).
+MIN_ENTRY_HAZARD = 1e-12
+MAX_ENTRY_HAZARD = 4.0**10
 
-    The same floating-point operations in the same order give the same root as
-    ``scipy.optimize.brentq`` without importing ``scipy.optimize`` (a few tenths of a second).
+
+def entry_hazard(gap: Callable[[float], float]) -> tuple[float, float]:
+    """The weekly entry hazard at which a subgroup's status-quo rate meets its baseline rate.
+
+    ``gap(h)`` is the subgroup's expected status-quo outcome rate at entry hazard ``h`` minus
+    its baseline rate: ``-baseline_rate`` at ``h = 0`` and increasing in ``h``. The root is
+    found with ``scipy.optimize.brentq`` (``xtol`` 1e-12) in ``[1e-12, hi]``, where ``hi`` is
+    the first of 1, 4, 16, ... 4^10 at which the gap is no longer negative (in ``[0, 1e-12]``
+    when even 1e-12 overshoots a tiny baseline rate).
+
+    When no hazard reaches the baseline rate (people whose barriers in some area no service
+    lowers cannot enter the outcome state at all, or a baseline rate within a hair of 1), the
+    hazard is the top of the bracket, where the rate comes closest to the baseline, and the
+    shortfall says by how much it falls short.
+
+    Returns:
+        ``(hazard, shortfall)``: the shortfall is the baseline rate minus the attainable rate
+        (a fraction; 0 when the root exists).
 
     Raises:
-        ValueError: ``f(xa)`` and ``f(xb)`` have the same sign.
+        ValueError: The gap is not a number (NaN multipliers).
     """
-    xpre, xcur = float(xa), float(xb)
-    xblk = fblk = spre = scur = 0.0
-    fpre, fcur = f(xpre), f(xcur)
-    if fpre == 0:
-        return xpre
-    if fcur == 0:
-        return xcur
-    if math.copysign(1.0, fpre) == math.copysign(1.0, fcur):
-        raise ValueError("f(a) and f(b) must have different signs")
-    for _ in range(maxiter):
-        if fpre != 0 and fcur != 0 and math.copysign(1.0, fpre) != math.copysign(1.0, fcur):
-            xblk, fblk = xpre, fpre
-            spre = scur = xcur - xpre
-        if abs(fblk) < abs(fcur):
-            xpre, xcur, xblk = xcur, xblk, xcur
-            fpre, fcur, fblk = fcur, fblk, fcur
-        delta = (xtol + rtol * abs(xcur)) / 2
-        sbis = (xblk - xcur) / 2
-        if fcur == 0 or abs(sbis) < delta:
-            return xcur
-        if abs(spre) > delta and abs(fcur) < abs(fpre):
-            if xpre == xblk:  # interpolate
-                stry = -fcur * (xcur - xpre) / (fcur - fpre)
-            else:  # extrapolate
-                dpre = (fpre - fcur) / (xpre - xcur)
-                dblk = (fblk - fcur) / (xblk - xcur)
-                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
-            if 2 * abs(stry) < min(abs(spre), 3 * abs(sbis) - delta):  # good short step
-                spre, scur = scur, stry
-            else:  # bisect
-                spre = scur = sbis
-        else:  # bisect
-            spre = scur = sbis
-        xpre, fpre = xcur, fcur
-        xcur += scur if abs(scur) > delta else (delta if sbis > 0 else -delta)
-        fcur = f(xcur)
-    raise RuntimeError(f"brentq: no convergence in {maxiter} iterations")
+    lo = MIN_ENTRY_HAZARD
+    g_lo = gap(lo)
+    if g_lo > 0:  # a tiny baseline rate: the root lies below 1e-12 (gap(0) < 0)
+        return float(brentq(gap, 0.0, lo, xtol=lo * 1e-12)), 0.0
+    hi = 1.0
+    while (g_hi := gap(hi)) < 0 and hi < MAX_ENTRY_HAZARD:
+        hi *= 4
+    if math.isnan(g_lo) or math.isnan(g_hi):
+        raise ValueError("the status-quo rate of a subgroup is not a number")
+    if g_hi < 0:  # unattainable: the closest rate, at the top of the bracket
+        return hi, -g_hi
+    return float(brentq(gap, lo, hi, xtol=1e-12)), 0.0
 
 
 def kernel_threads() -> int:

@@ -15,6 +15,7 @@ parametric from stochastic variance). Results do not depend on the number of wor
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,14 @@ from joblib import Parallel, delayed
 from cisim.mechanisms.communication import own_trust
 from cisim.model import CollectiveImpactModel
 from cisim.outcomes import projected_value
-from cisim.scenario import STEPS_PER_YEAR, Scenario
+from cisim.scenario import (
+    MEMORY_LIMIT_BYTES,
+    STEPS_PER_YEAR,
+    Scenario,
+    ScenarioError,
+    estimate_memory,
+    memory_message,
+)
 from cisim.sroi import FRAMINGS, adjustments_of, framing_components, framing_ratio
 from cisim.world import VALUE_KINDS
 
@@ -531,6 +539,7 @@ def ensemble(
     """
     if replications < 1:
         raise ValueError(f"replications must be at least 1, got {replications}")
+    check_memory(scenario, replications, n_jobs)
     distribution = resolve_parameters(parameters)
     seeds = replication_seeds(seed, replications)
     plan, table = parameter_plan(scenario, distribution, replications, seed, seeds_per_draw)
@@ -549,6 +558,23 @@ def ensemble(
                 progress(done, replications)
     return combine(scenario, [r for r in results if r is not None], parameters=table,
                    distribution=_describe(distribution, scenario, seeds_per_draw))
+
+
+def check_memory(scenario: Scenario, replications: int, n_jobs: int = 1) -> None:
+    """Refuse an ensemble estimated to need more than ``MEMORY_LIMIT_BYTES`` at once.
+
+    Each of ``n_jobs`` workers (-1: all cores) holds a run and every finished run's frames are
+    kept (:func:`cisim.scenario.estimate_memory`).
+
+    Raises:
+        ScenarioError: The estimate, its largest part, the limit and this machine's memory.
+    """
+    workers = (os.cpu_count() or 1) if n_jobs < 0 else max(1, n_jobs)
+    need = estimate_memory(scenario, replications=replications, workers=workers)
+    if need > MEMORY_LIMIT_BYTES:
+        what = f"{replications} replications on {min(workers, replications)} workers"
+        raise ScenarioError("ensemble", [("replications", memory_message(
+            scenario, need, MEMORY_LIMIT_BYTES, what))])
 
 
 def _indexed(i: int, scenario: Scenario, seed: int) -> tuple[int, SimulationResult]:

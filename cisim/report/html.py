@@ -101,8 +101,9 @@ _SIGNIFICANT_PP = 1.0
 MIN_FOR_INTERVAL = 5
 
 #: The machine-readable validation results the report's limitations box reads (see
-#: ``docs/validation.md``); a missing or malformed file makes the status "unavailable".
-VALIDATION_RESULTS = Path(__file__).resolve().parents[2] / "docs" / "validation_results.json"
+#: ``docs/validation.md``; package data, linked from ``docs/validation_results.json``); a missing
+#: or malformed file makes the status "unavailable".
+VALIDATION_RESULTS = Path(__file__).resolve().parents[1] / "data" / "validation_results.json"
 
 #: A future whose spending in its last two years is below this share of its yearly mean is
 #: flagged when its SROI is in the top tenth: its ratio comes from spending that stopped.

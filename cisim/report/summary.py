@@ -85,6 +85,7 @@ def format_summary(
     model_text = f", {phase_model} phase model" if phase_model else ""
     lines.append(f"{n} replication(s), horizon {_years(horizon)} years{model_text}.")
     lines.append(_assumptions_line(result))
+    lines.extend(_calibration(result, n))
 
     # ---- population change ------------------------------------------------------------------
     outcome = getattr(getattr(scenario, "population", None), "outcome", None)
@@ -319,6 +320,20 @@ def _split_blockers(text: str) -> list[tuple[str, float | None]]:
     return out
 
 
+def _calibration(result: Any, n: int) -> list[str]:
+    """What the population's calibration could not do (its ``calibration`` events), if anything."""
+    events = getattr(result, "events", None)
+    if not isinstance(events, pd.DataFrame) or "kind" not in events.columns:
+        return []
+    notes = events[events["kind"] == "calibration"]
+    if notes.empty:
+        return []
+    runs = notes["replication"].nunique() if "replication" in notes.columns else 1
+    first = str(notes["message"].iloc[0])
+    return [f"Calibration: in {runs} of {n} replication(s) the status quo could not be "
+            f"calibrated as asked (events.csv), e.g. {first}"]
+
+
 def _equity(traj: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
     start = _median(_first(traj, "equity_gap"))
     end = _median(_final(summaries, traj, "equity_gap_final", "equity_gap"))
@@ -330,6 +345,8 @@ def _equity(traj: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
     if "equity_gap_cf" in traj.columns:
         cf = _median(_final(summaries, traj, "equity_gap_cf_final", "equity_gap_cf"))
         lines.append(f"  {_pp(cf)} pp at the horizon with organisations working in isolation")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        lines.append("  n/a: the gap is not defined while a subgroup it compares has nobody in it")
     return lines
 
 
