@@ -9,6 +9,7 @@ and need no compiled code; the population kernel uses the compiled twins.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -45,6 +46,7 @@ def key(seed: int, step: int, stream: int) -> int:
     return step_key(stream_base(seed, stream), step)
 
 
+@functools.lru_cache(maxsize=1024)
 def stream_base(seed: int, stream: int) -> int:
     """The part of :func:`key` that depends only on the seed and the stream."""
     return _mix((int(seed) + _GOLDEN * (int(stream) + 1)) & _M)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from cisim.kernels import S_NOISE
 from cisim.rng import normal
 from cisim.scenario import STEPS_PER_YEAR
@@ -46,7 +48,9 @@ class SharedMeasurement:
             if m.investment_per_year > 0:
                 funded += 0.5 * world.measurement_spend * STEPS_PER_YEAR / m.investment_per_year
             active = world.active
-            data = float(world.partners.data_maturity[active].mean()) if active.any() else 0.0
+            mature = world.partners.data_maturity[active]
+            # the mean (as ndarray.mean adds and divides, without its wrapper), 0 with nobody
+            data = float(np.add.reduce(mature) / mature.size) if mature.size else 0.0
             if sc.backbone.present:
                 capacity = world.data_capacity * funded
             else:  # the best data partner at the table does what it can

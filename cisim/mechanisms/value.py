@@ -58,7 +58,7 @@ class PartnerValue:
         visibility = model.phase_value(world, VISIBILITY, 0.3)
         rate[:, 2] = visibility * np.minimum(1.0, p.influence / 2.0) ** 0.5
         rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(
-            world.capacity.mean(), 1e-9))
+            np.add.reduce(world.capacity) / p.n, 1e-9))  # the mean capacity
         rate *= world.active[:, None]
         world.realised += rate / STEPS_PER_YEAR
         satisfaction = (rate * p.seeks).sum(axis=1)
