@@ -206,9 +206,11 @@ class Recorder:
             sizes = pop.group_sizes(w)
             self.subgroup_rates[step, w] = np.where(
                 sizes > 0, pop.in_outcome(w) / np.maximum(sizes, 1.0), np.nan)
-        gap_f, gap_cf = (self._equity_gap(self.subgroup_rates[step, w]) for w in (0, 1))
-        lgap_f, lgap_cf = (self._equity_gap(_logit(self.subgroup_rates[step, w]))
-                           for w in (0, 1))
+        groups = self._gap_groups()
+        rates = self.subgroup_rates[step]
+        gap_f, gap_cf = (self._equity_gap(rates[w], groups) for w in (0, 1))
+        logits = _logit(rates)
+        lgap_f, lgap_cf = (self._equity_gap(logits[w], groups) for w in (0, 1))
         if step == 0:
             self.start_rate = (rate_f, rate_cf)
             self.start_gap = (gap_f, gap_cf)
@@ -281,20 +283,35 @@ class Recorder:
         self.ledger.record(step)
         self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
 
-    def _equity_gap(self, rates: np.ndarray) -> float:
-        """Gap between the other subgroups and the disadvantaged ones (max - min if none).
+    def _gap_groups(self) -> tuple[np.ndarray, bool, tuple[np.ndarray, np.ndarray] | None]:
+        """This step's subgroup sizes for :meth:`_equity_gap`, worked out once per step.
 
-        Given log-odds instead of rates, the gap on the relative scale the equity criterion
-        is judged on (Section 7.12 of docs/model.md).
+        ``(sizes, every subgroup has people, the two sides' weights or None)``: the weights
+        of the other and of the disadvantaged subgroups when there are both kinds.
         """
         pop = self.model.population
         sizes = pop.group_sizes(0)
         dis = pop.disadvantaged
-        if not (sizes > 0).all():  # empty subgroups drop out; the gap needs people on each side
-            return _gap_of_present(rates, sizes, dis)
+        weights = None
         if dis.any() and (~dis).any():
-            return float(weighted_mean(rates[~dis], np.maximum(sizes[~dis], 1e-9))
-                         - weighted_mean(rates[dis], np.maximum(sizes[dis], 1e-9)))
+            weights = np.maximum(sizes[~dis], 1e-9), np.maximum(sizes[dis], 1e-9)
+        return sizes, bool((sizes > 0).all()), weights
+
+    def _equity_gap(self, rates: np.ndarray,
+                    groups: tuple[np.ndarray, bool, tuple[np.ndarray, np.ndarray] | None]
+                    ) -> float:
+        """Gap between the other subgroups and the disadvantaged ones (max - min if none).
+
+        Given log-odds instead of rates, the gap on the relative scale the equity criterion
+        is judged on (Section 7.12 of docs/model.md). ``groups``: :meth:`_gap_groups`.
+        """
+        sizes, all_present, weights = groups
+        dis = self.model.population.disadvantaged
+        if not all_present:  # empty subgroups drop out; the gap needs people on each side
+            return _gap_of_present(rates, sizes, dis)
+        if weights is not None:
+            return float(weighted_mean(rates[~dis], weights[0])
+                         - weighted_mean(rates[dis], weights[1]))
         return float(rates.max() - rates.min())
 
     # ---- frames -----------------------------------------------------------------------------
