@@ -493,35 +493,34 @@ def _time_axis(ax: Any, model: CollectiveImpactModel) -> None:
     ax.grid(alpha=0.25)
 
 
-def _phase_bands(ax: Any, model: CollectiveImpactModel) -> list[Patch]:
-    """Shade the phases behind a time chart; returns legend handles for the phases seen."""
+def _phase_bands(ax: Any, model: CollectiveImpactModel) -> None:
+    """Shade the phases behind a time chart, each band named at its top."""
     phases = model.recorder.phase[: model.steps + 1]
-    handles: dict[str, Patch] = {}
     start = 0
     for i in range(1, len(phases) + 1):
         if i == len(phases) or phases[i] != phases[start]:
             colour = PHASE_COLOURS.get(phases[start], "#444444")
-            ax.axvspan(start / STEPS_PER_YEAR, i / STEPS_PER_YEAR, color=colour, alpha=0.10,
-                       lw=0)
-            handles.setdefault(phases[start], Patch(color=colour, alpha=0.3,
-                                                    label=f"{phases[start]} phase"))
+            x0, x1 = start / STEPS_PER_YEAR, i / STEPS_PER_YEAR
+            ax.axvspan(x0, x1, color=colour, alpha=0.12, lw=0)
+            if x1 - x0 >= 0.6:  # room for the name
+                ax.text((x0 + x1) / 2, 0.97, phases[start], transform=ax.get_xaxis_transform(),
+                        ha="center", va="top", fontsize=7, color=colour)
             start = i
-    return list(handles.values())
 
 
 def change_figure(model: CollectiveImpactModel) -> Figure:
     """Population change against the same organisations working in isolation, by year."""
     fig = Figure(figsize=(5.0, 2.7), dpi=90)
     ax = fig.subplots()
-    bands = _phase_bands(ax, model)
-    line, = ax.plot(_years(model), _series(model, "population_change_vs_cf"), color="#2ca02c",
+    _phase_bands(ax, model)
+    ax.plot(_years(model), _series(model, "population_change_vs_cf"), color="#2ca02c",
                     lw=1.8, label="This design minus working in isolation")
     ax.axhline(0.0, color="black", lw=0.8, ls="--")
     _time_axis(ax, model)
     ax.set_ylabel("percentage points", fontsize=8)
     ax.set_title("Population change vs. isolation (pp)", fontsize=10)
-    ax.legend(handles=[line, *bands], loc="best", fontsize=7, framealpha=0.8)
-    fig.tight_layout()
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
+    fig.subplots_adjust(left=0.13, right=0.98, top=0.9, bottom=0.17)
     return fig
 
 
@@ -535,8 +534,8 @@ def sroi_figure(model: CollectiveImpactModel) -> Figure:
     _time_axis(ax, model)
     ax.set_ylabel("SROI (value ÷ investment)", fontsize=8)
     ax.set_title("Social return on investment (SROI)", fontsize=10)
-    ax.legend(handles=[line, even], loc="best", fontsize=7, framealpha=0.8)
-    fig.tight_layout()
+    ax.legend(handles=[line, even], loc="lower right", fontsize=7, framealpha=0.8)
+    fig.subplots_adjust(left=0.13, right=0.98, top=0.9, bottom=0.17)
     return fig
 
 
@@ -551,9 +550,9 @@ def components_figure(model: CollectiveImpactModel) -> Figure:
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("level (0 = absent, 1 = full)", fontsize=8)
     ax.set_title("The components of collective impact", fontsize=10)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=7,
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7,
               frameon=False)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.92, bottom=0.36)
     return fig
 
 
@@ -593,6 +592,7 @@ def partner_figure(model: CollectiveImpactModel) -> Figure:
     ax.set_title(f"Partners on the agenda map: mean trust {world.trust_mean:.2f}, "
                  f"agreement {world.agreement:.2f}", fontsize=9)
     ax.set_xlabel("points converge as partners agree a common agenda", fontsize=8)
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.92, bottom=0.07)
     return fig
 
 
@@ -641,9 +641,10 @@ def population_figure(model: CollectiveImpactModel) -> Figure:
               fontsize=7, frameon=False)
     rate = model.population.rate(0)
     rate_cf = model.population.rate(1)
-    ax.set_xlabel(f"{codes.size} of {model.population.n:,} young people; whole population "
-                  f"{model.design.population.outcome}: {rate:.1%}\n"
-                  f"(organisations working in isolation: {rate_cf:.1%})", fontsize=8)
+    ax.set_xlabel(f"{codes.size} of {model.population.n:,} young people shown\n"
+                  f"{model.design.population.outcome}: {rate:.1%} "
+                  f"(in isolation: {rate_cf:.1%})", fontsize=8)
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.86, bottom=0.12)
     return fig
 
 
@@ -806,7 +807,7 @@ def Page() -> None:  # noqa: N802
         with solara.Columns([1, 1], gutters_dense=True):
             Chart(m, change_figure, "change")
             Chart(m, sroi_figure, "sroi")
-        with solara.Columns([1, 1, 1], gutters_dense=True):
+        with solara.Columns([4, 3, 3], gutters_dense=True):
             Chart(m, components_figure, "components")
             Chart(m, partner_figure, "partners")
             Chart(m, population_figure, "population")

@@ -407,7 +407,7 @@ def _plot_images(page, attempts: int = 10) -> list[bytes]:
 def _step(page, times: int = 1) -> None:
     for _ in range(times):
         before = _week(page)
-        page.get_by_role("button", name="Step").click()
+        page.get_by_role("button", name="Step", exact=True).click()
         page.wait_for_function(
             "w => { const e = document.querySelector('.cisim-week');"
             " return e && !e.innerText.startsWith('Week ' + w + ' '); }",
@@ -475,7 +475,7 @@ def test_app_in_headless_chromium(app_server, browser, tmp_path):
         assert "/1 FTE" in page.inner_text(".cisim-design")
 
         # Reset applies it: the same steps give other values
-        page.get_by_role("button", name="Reset").click()
+        page.get_by_role("button", name="Reset", exact=True).click()
         page.wait_for_function(
             "() => document.querySelector('.cisim-design').innerText.includes('/0 FTE')",
             timeout=60_000)
