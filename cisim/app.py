@@ -748,13 +748,14 @@ def Controls(model: solara.Reactive[TeachingModel],  # noqa: N802
     step_label = solara.use_reactive(DEFAULT_STEP)
     weeks = solara.use_reactive(STEP_CHOICES[DEFAULT_STEP])
     play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
+    no_threads = solara.use_reactive(False)  # Mesa's controller reads .value on each of these
 
     def set_step(label: str) -> None:
         step_label.set(label)
         weeks.set(STEP_CHOICES[label])
 
     ModelController(model, model_parameters=params, play_interval=play_interval,
-                    render_interval=weeks)
+                    render_interval=weeks, use_threads=no_threads)
     solara.Select("Each Step (and each update while playing) moves", values=list(STEP_CHOICES),
                   value=step_label.value, on_value=set_step, dense=True)
     pending = pending_changes(params.value, model.value)

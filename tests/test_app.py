@@ -511,6 +511,18 @@ def test_each_visitor_has_their_own_run(app_server, browser):
         assert _readout(b)["population change vs isolation (pp)"] == "+0.00"
         _step(b)
         assert _week(b) == 4 and _week(a) == 12
+        # A plays (Mesa's play loop runs in a thread): B's run still does not move
+        a.get_by_role("button", name="▶").click()
+        a.wait_for_function(
+            "() => { const e = document.querySelector('.cisim-week');"
+            " return e && Number(/^Week (\\d+)/.exec(e.innerText)[1]) >= 24; }",
+            timeout=120_000)
+        a.get_by_role("button", name="❚❚").click()
+        a.get_by_role("button", name="▶").wait_for(timeout=60_000)
+        paused = _week(a)
+        a.wait_for_timeout(1500)
+        assert _week(a) == paused  # pause stops the run
+        assert _week(b) == 4
         # a third visitor starts a run of their own, at week 0
         context_c, c = _open(browser, app_server, errors)
         try:
@@ -518,7 +530,7 @@ def test_each_visitor_has_their_own_run(app_server, browser):
             assert c.inner_text(".cisim-phase").strip() == "Initiation"
         finally:
             context_c.close()
-        assert _week(a) == 12 and _week(b) == 4
+        assert _week(a) == paused and _week(b) == 4
     finally:
         context_a.close()
         context_b.close()
