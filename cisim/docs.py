@@ -158,7 +158,7 @@ def _default_text(value: Any) -> str:
 
 def _schema_default(path: str) -> Any:
     """The default value of a scalar field, found by walking the schema (None if none)."""
-    from cisim.scenario import _inner_model
+    from cisim.schema import inner_model as _inner_model
 
     model: Any = Scenario
     parts = path.replace("[]", "").split(".")

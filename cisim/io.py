@@ -1,11 +1,54 @@
-"""Atomic file writing: an interrupted run never leaves a half-written result file."""
+"""Atomic writing: an interrupted run never leaves a half-written file or a mixed directory.
+
+A file is written to a hidden temporary sibling and renamed into place (POSIX ``rename`` is
+atomic). A results directory is written whole the same way: into a fresh hidden sibling
+directory, which is then exchanged with the old directory in one step (Linux ``renameat2`` with
+``RENAME_EXCHANGE``; elsewhere two renames) and the old one removed. Its ``manifest.json`` lists
+every file with its size and SHA-256, so a reader can refuse a directory whose files do not all
+come from one write. Temporaries carry their writer's pid and host, so the next writer removes
+those a killed process left behind.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import json
 import os
+import re
+import secrets
+import shutil
+import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MANIFEST",
+    "check_manifest",
+    "pid_alive",
+    "remove_stale_temporaries",
+    "write_atomic",
+    "write_directory",
+    "write_manifest",
+    "write_text_atomic",
+]
+
+#: The file listing a results directory's files.
+MANIFEST = "manifest.json"
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+
+
+def _tmp_prefix(name: str) -> str:
+    return f".{name}.{_host_tag()}-{os.getpid()}."
+
+
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[^.]+\.tmp$")
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -17,7 +60,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path.name), suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
@@ -37,3 +80,195 @@ def _umask() -> int:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write text to a file atomically (UTF-8)."""
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host runs (a zombie, dead but not yet reaped, does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return True
+    return "\nState:\tZ" not in status
+
+
+def remove_stale_temporaries(directory: Path, name: str | None = None) -> list[Path]:
+    """Remove the temporaries (files or directories) that dead writers left in a directory.
+
+    Only temporaries made by :func:`write_atomic` or :func:`write_directory` on this host whose
+    process no longer runs are removed; a live writer's are left alone.
+
+    Args:
+        directory: Where to look.
+        name: Only the temporaries of this final name (all when None).
+
+    Returns:
+        The paths removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except OSError:
+        return removed
+    host = _host_tag()
+    for entry in entries:
+        m = _TMP.match(entry.name)
+        if not m or (name is not None and m["name"] != name) or m["host"] != host:
+            continue
+        if pid_alive(int(m["pid"])):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(entry)
+    return removed
+
+
+# --------------------------------------------------------------------------------------------
+# Whole directories
+# --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator[Path]:
+    """Write a directory whole: yield a fresh temporary sibling, then swap it into place.
+
+    On success the temporary directory becomes ``path`` in one step and the old directory (if
+    any) is removed; on any exception, Ctrl-C or SIGTERM turned into an exception, the
+    temporary directory is removed and ``path`` is untouched. A writer killed outright leaves
+    its temporary directory, which the next call removes.
+
+    Args:
+        path: The final directory.
+        replaceable: Says whether an existing directory at ``path`` may be replaced; checked
+            before anything is written.
+
+    Yields:
+        The temporary directory to write into.
+
+    Raises:
+        FileExistsError: ``path`` exists and is not a directory, or ``replaceable`` refused it.
+        OSError: The parent cannot be created or written.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} exists and is not a directory")
+    if path.is_dir() and not replaceable(path):
+        raise FileExistsError(f"{path} exists and does not hold cisim results")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent, path.name)
+    tmp = path.parent / f"{_tmp_prefix(path.name)}{secrets.token_hex(4)}.tmp"
+    tmp.mkdir()
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if path.is_dir() and _exchange(tmp, path):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old directory
+        else:
+            if path.is_dir():
+                old = path.parent / f"{_tmp_prefix(path.name)}{secrets.token_hex(4)}.tmp"
+                os.rename(path, old)
+                os.rename(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot exchange
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+# --------------------------------------------------------------------------------------------
+# Manifest
+# --------------------------------------------------------------------------------------------
+
+
+def _digest(file: Path) -> str:
+    h = hashlib.sha256()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_manifest(directory: Path, info: dict[str, Any] | None = None) -> Path:
+    """List every file under a directory with its size and SHA-256 in ``manifest.json``.
+
+    Args:
+        directory: The directory (its files are all written).
+        info: Extra fields recorded beside the files (what wrote them, the seed ...).
+
+    Returns:
+        The manifest's path.
+    """
+    directory = Path(directory)
+    files = {}
+    for file in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = file.relative_to(directory).as_posix()
+        if rel == MANIFEST or _TMP.match(file.name):
+            continue
+        files[rel] = {"bytes": file.stat().st_size, "sha256": _digest(file)}
+    path = directory / MANIFEST
+    write_text_atomic(path, json.dumps({**(info or {}), "files": files}, indent=1) + "\n")
+    return path
+
+
+def check_manifest(directory: Path, owned: Callable[[str], bool]) -> list[str] | None:
+    """Compare a directory with its manifest.
+
+    Args:
+        directory: The directory.
+        owned: Says whether a file name (relative, POSIX) is one the writer of the directory
+            writes; such a file that the manifest does not list came from another write.
+
+    Returns:
+        None when there is no manifest; otherwise the problems (empty when the files match).
+    """
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        listed = json.loads(path.read_text(encoding="utf-8"))["files"]
+        assert isinstance(listed, dict)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError) as err:
+        return [f"{MANIFEST} cannot be read: {err}"]
+    problems = []
+    for rel, meta in listed.items():
+        file = directory / rel
+        if not file.is_file():
+            problems.append(f"{rel} is listed but missing")
+        elif file.stat().st_size != meta.get("bytes") or _digest(file) != meta.get("sha256"):
+            problems.append(f"{rel} differs from the file written with the others")
+    for file in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = file.relative_to(directory).as_posix()
+        if rel != MANIFEST and rel not in listed and owned(rel):
+            problems.append(f"{rel} is not listed (left by another run?)")
+    return problems

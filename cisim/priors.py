@@ -405,7 +405,7 @@ def _schema_default(path: str) -> Any:
     Sections are walked through their models, so an optional section that is absent by default
     (``partner_generation``) still gives its fields' defaults.
     """
-    from cisim.scenario import _inner_model
+    from cisim.schema import inner_model as _inner_model
 
     model: Any = Scenario
     value: Any = None

@@ -21,10 +21,13 @@ import math
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from cisim.schema import drop_none, inner_model, loads_toml, pydantic_problems
 
 __all__ = [
     "SECTORS",
@@ -1070,7 +1073,7 @@ class Scenario(Section):
 
     def to_dict(self) -> dict[str, Any]:
         """The scenario as plain data, without unset optional fields (TOML has no null)."""
-        return _drop_none(self.model_dump(mode="json"))
+        return drop_none(self.model_dump(mode="json"))
 
     def to_toml(self) -> str:
         """The scenario as a TOML document."""
@@ -1083,25 +1086,32 @@ class Scenario(Section):
         write_text_atomic(Path(path), self.to_toml())
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> Scenario:
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>",
+                  strict: bool = False) -> Scenario:
         """Validate plain data into a scenario.
+
+        Args:
+            data: The scenario as plain data.
+            source: Where it came from, for error messages.
+            strict: Refuse values of the wrong type instead of converting them (a boolean
+                where a number is expected, ``1.5`` or ``"2"`` for an integer); used for files.
 
         Raises:
             ScenarioError: With every problem found, each naming its field.
         """
         try:
-            return cls.model_validate(dict(data))
+            return cls.model_validate(dict(data), strict=strict)
         except ValidationError as err:
-            raise ScenarioError(source, _problems(err, cls)) from None
+            raise ScenarioError(source, pydantic_problems(err, cls)) from None
 
     @classmethod
     def from_toml(cls, text: str, source: str = "<string>") -> Scenario:
         """Parse and validate a TOML document."""
         try:
-            data = tomllib.loads(text)
+            data = loads_toml(text)
         except tomllib.TOMLDecodeError as err:
             raise ScenarioError(source, [("(file)", f"not valid TOML: {err}")]) from None
-        return cls.from_dict(data, source=source)
+        return cls.from_dict(data, source=source, strict=True)
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
@@ -1137,81 +1147,15 @@ class ScenarioError(ValueError):
 # --------------------------------------------------------------------------------------------
 
 
-def _loc_to_path(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """Walk a pydantic model class along a location (for suggestions of field names)."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int) or current is None:
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return None
-        current = _inner_model(field.annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _inner_model(annotation: Any) -> Any:
-    """The BaseModel inside ``X``, ``X | None``, ``list[X]`` or ``dict[K, X]``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _problems(err: ValidationError, root: type[BaseModel]) -> list[tuple[str, str]]:
-    problems = []
-    for e in err.errors(include_url=False):
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        path = _loc_to_path(loc)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            parent = _model_at(root, loc[:-1])
-            key = str(loc[-1])
-            msg = "unknown key"
-            if parent is not None:
-                near = difflib.get_close_matches(key, list(parent.model_fields), n=1, cutoff=0.6)
-                if near:
-                    msg += f"; did you mean '{near[0]}'?"
-                else:
-                    msg += "; valid keys: " + ", ".join(parent.model_fields)
-        elif e["type"] == "missing":
-            msg = "required but missing"
-        elif "input" in e and not isinstance(e["input"], dict | list):
-            msg += f" (got {e['input']!r})"
-        problems.append((path, msg))
-    return problems
-
-
-def _drop_none(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, list):
-        return [_drop_none(v) for v in obj]
-    return obj
-
-
-def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
-    """Set ``a.b[2].c`` in nested plain data; unknown paths raise ScenarioError with a hint."""
+def _path_parts(path: str, source: str) -> list[str | int]:
+    """``a.b[2].c`` -> ``["a", "b", 2, "c"]``; a malformed or empty path raises ScenarioError."""
     parts: list[str | int] = []
     for chunk in path.split("."):
         name, _, rest = chunk.partition("[")
         if name:
             parts.append(name)
+        elif not rest:
+            raise ScenarioError(source, [(path, "malformed path (an empty name between dots)")])
         while rest:
             idx, _, rest = rest.partition("]")
             if not idx.isdigit():
@@ -1220,6 +1164,79 @@ def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
             rest = rest.removeprefix("[")
     if not parts:
         raise ScenarioError(source, [(path, "empty path")])
+    return parts
+
+
+def _unknown(part: str, names: Iterable[str], path: str, source: str) -> ScenarioError:
+    names = list(names)
+    near = difflib.get_close_matches(part, names, n=1, cutoff=0.5)
+    hint = f"; did you mean '{near[0]}'?" if near else "; valid: " + ", ".join(names)
+    return ScenarioError(source, [(path, f"unknown field '{part}'{hint}")])
+
+
+def _annotation_at(path: str, source: str) -> Any:
+    """The type annotation of the scenario field at a dotted path (ScenarioError if none)."""
+    annotation: Any = Scenario
+    done = ""
+    for part in _path_parts(path, source):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+            annotation = args[0]  # X | None
+        origin = get_origin(annotation)
+        if isinstance(part, int):
+            if origin is not list:
+                raise ScenarioError(source, [(path, f"'{done}' is not a list")])
+            annotation = get_args(annotation)[0]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if part not in annotation.model_fields:
+                raise _unknown(part, annotation.model_fields, path, source)
+            annotation = annotation.model_fields[part].annotation
+        elif origin is dict:
+            key_type, annotation = get_args(annotation)
+            keys = get_args(key_type) if get_origin(key_type) is Literal else ()
+            if keys and part not in keys:
+                raise _unknown(part, keys, path, source)
+        else:
+            raise ScenarioError(source, [(path, f"'{done}' is a value, not a section")])
+        done += f"[{part}]" if isinstance(part, int) else ("." if done else "") + part
+    return annotation
+
+
+def check_overrides(overrides: Mapping[str, Any], source: str = "--set") -> None:
+    """Check dotted-path overrides strictly against the type of each field.
+
+    Stricter than a scenario file's validation: a boolean is not a number, ``1.5`` or ``"2"`` is
+    not an integer, and an unknown path is refused. Ranges and cross-field rules are checked
+    later, when the overrides are applied (:meth:`Scenario.with_overrides`).
+
+    Args:
+        overrides: ``{"backbone.staff.facilitator": 0.5, ...}``.
+        source: Where the overrides came from, for error messages.
+
+    Raises:
+        ScenarioError: Every bad path or value, each naming its path.
+    """
+    problems: list[tuple[str, str]] = []
+    for path, value in overrides.items():
+        try:
+            annotation = _annotation_at(path, source)
+        except ScenarioError as err:
+            problems.extend(err.problems)
+            continue
+        try:
+            TypeAdapter(annotation).validate_python(value, strict=True)
+        except ValidationError as err:
+            for sub, msg in pydantic_problems(err, Scenario):
+                where = path if sub == "(top level)" else (
+                    path + sub if sub.startswith("[") else f"{path}.{sub}")
+                problems.append((where, msg))
+    if problems:
+        raise ScenarioError(source, problems)
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
+    """Set ``a.b[2].c`` in nested plain data; unknown paths raise ScenarioError with a hint."""
+    parts = _path_parts(path, source)
     model: Any = Scenario
     node: Any = data
     for i, part in enumerate(parts):
@@ -1233,16 +1250,14 @@ def _set_path(data: dict[str, Any], path: str, value: Any, source: str) -> None:
                 node = node[part]
             continue
         if model is not None and part not in model.model_fields:
-            near = difflib.get_close_matches(part, list(model.model_fields), n=1, cutoff=0.5)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
-            raise ScenarioError(source, [(path, f"unknown field '{part}'{hint}")])
+            raise _unknown(part, model.model_fields, path, source)
         if model is not None:
-            model = _inner_model(model.model_fields[part].annotation)
+            model = inner_model(model.model_fields[part].annotation)
+        if not isinstance(node, dict):
+            raise ScenarioError(source, [(path, "is not a section")])
         if last:
             node[part] = value
         else:
-            if not isinstance(node, dict):
-                raise ScenarioError(source, [(path, "is not a section")])
             node = node.setdefault(part, {})
 
 
@@ -1259,7 +1274,7 @@ def parameter_table(model: type[BaseModel] = Scenario, prefix: str = "") -> list
     rows: list[dict[str, str]] = []
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
-        inner = _inner_model(field.annotation)
+        inner = inner_model(field.annotation)
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         if inner is not None:
             sub_prefix = path + ("[]." if _is_list(field.annotation) else ".")

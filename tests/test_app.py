@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from cisim.app_cli import APP_PATH, app_command
+from cisim.cli.app import APP_PATH, app_command
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -262,7 +262,7 @@ def test_app_command_serves_the_app_module():
 def test_cli_app_rejects_a_bad_port():
     import argparse
 
-    from cisim import app_cli
+    from cisim.cli import app as app_cli
 
     parser = argparse.ArgumentParser()
     app_cli.add_parser(parser.add_subparsers())

@@ -431,3 +431,68 @@ def test_a_failing_run_rejects_its_particle_and_is_logged(caplog):
     assert IntervalDistance([t])(stats, {}) == math.inf
     ok = model({"x1": 0.5, "x2": 0.0, "x3": 0.0}, seed=1)
     assert ok["y"] == pytest.approx(math.sin(0.5))
+
+
+# ---- trust outcomes (calibration targets and validation patterns share them) -----------------
+
+
+def trust_record(good_effect: float, bad_effect: float, weeks: int = 300,
+                 seed: int = 5) -> pd.DataFrame:
+    """A weekly record whose trust moves by known effects of good and bad interactions."""
+    rng = np.random.default_rng(seed)
+    partners = 10
+    pairs = partners * (partners - 1) / 2
+    good = rng.integers(0, 30, weeks).astype(float)
+    bad = rng.integers(0, 10, weeks).astype(float)
+    trust = np.empty(weeks)
+    trust[0] = 0.2
+    for w in range(1, weeks):  # week w's interactions move trust from w - 1 to w
+        trust[w] = (trust[w - 1] + good_effect * good[w] / pairs + bad_effect * bad[w] / pairs
+                    + 0.001 * rng.standard_normal())
+    return pd.DataFrame({"year": np.arange(weeks) / 52, "trust": trust,
+                         "active_partners": float(partners),
+                         "interactions": good + bad, "good_interactions": good})
+
+
+def test_trust_interaction_effects_recover_the_effects_and_their_ratio():
+    from cisim.calibrate.summaries import trust_asymmetry_ratio, trust_interaction_effects
+
+    good, bad = trust_interaction_effects(trust_record(0.01, -0.03))
+    assert good == pytest.approx(0.01, rel=0.05)
+    assert bad == pytest.approx(-0.03, rel=0.05)
+
+    class Run:
+        trajectory = trust_record(0.01, -0.03)
+
+    assert trust_asymmetry_ratio(Run()) == pytest.approx(3.0, rel=0.1)
+    quiet = trust_record(0.01, -0.03)
+    quiet.loc[:, "interactions"] = quiet["good_interactions"]  # no bad interactions at all
+    assert all(math.isnan(v) for v in trust_interaction_effects(quiet))
+
+
+def test_years_to_trust_is_censored_at_the_horizon_plus_a_year():
+    from types import SimpleNamespace
+
+    from cisim.calibrate.summaries import years_to_trust
+
+    record = trust_record(0.01, -0.001)  # trust rises steadily
+    scenario = SimpleNamespace(phases=SimpleNamespace(run_min_trust=0.5), horizon_years=10)
+    run = SimpleNamespace(trajectory=record, scenario=scenario)
+    first = record["year"][record["trust"] >= 0.5].iloc[0]
+    assert years_to_trust(run) == pytest.approx(first)
+    scenario.phases.run_min_trust = 2.0  # never reached
+    assert years_to_trust(run) == 11.0
+
+
+def test_transition_scaling_is_recorded_and_refused_when_not_positive(tmp_path, capsys):
+    spec = normal_spec(tmp_path, generations=3, extra="transition_scaling = 0.5\n")
+    calibrate(load_calibration(spec, output=tmp_path / "out"), figures=False)
+    meta = json.loads((tmp_path / "out" / "posterior.json").read_text())
+    assert meta["method"]["transition_scaling"] == 0.5
+    # a narrower kernel changes the proposals, not the posterior (importance weights): N(1, .5^2)
+    mean, _ = weighted_moments(pd.read_csv(tmp_path / "out" / "posterior.csv"), "mu")
+    assert mean == pytest.approx(1.0, abs=0.2)
+    bad = normal_spec(tmp_path, extra="transition_scaling = 0\n", name="bad.toml")
+    assert main(["calibrate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "transition_scaling" in err

@@ -239,7 +239,7 @@ def test_run_zero_replications_exits_2(tmp_path, capsys):
 def test_run_non_integer_option_exits_2(tmp_path, capsys):
     good = _write(tmp_path, "good.toml", GOOD)
     assert main(["run", str(good), "--replications", "many"]) == 2
-    assert "invalid int value" in capsys.readouterr().err
+    assert "--replications: expected a whole number" in capsys.readouterr().err
 
 
 def test_version(capsys):
@@ -310,7 +310,7 @@ def test_run_saves_the_overridden_scenario(tiny_run):
 
 def test_run_names_the_override_in_every_output(tiny_run):
     """Summary, figure titles, scenario.toml and a report built later from the saved results."""
-    from cisim.report.cli import load_results
+    from cisim.cli.report import load_results
     from cisim.report.figures import population_change_figure, sroi_figure
     from cisim.report.html import report_html
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from cisim.cli import main
 from cisim.scenario import Scenario
 from cisim.simulate import simulate
 from cisim.sweep import analyze, run_sweep
-from cisim.sweep.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

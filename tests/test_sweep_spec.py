@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cisim.sweep.cli import main
+from cisim.cli import main
 from cisim.sweep.spec import SweepSpecError, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

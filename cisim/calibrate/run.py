@@ -252,8 +252,10 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
     started = datetime.now(UTC)
     t_start = time.perf_counter()
     with _sampler(loaded, client) as sampler:
+        transition = pyabc.MultivariateNormalTransition(scaling=spec.transition_scaling)
         abc = pyabc.ABCSMC(model, pyabc_prior(loaded.priors), distance,
-                           population_size=spec.population_size, sampler=sampler)
+                           population_size=spec.population_size, sampler=sampler,
+                           transitions=transition)
         if resume:
             assert state is not None
             history = abc.load(db, int(state["run_id"]))
@@ -383,6 +385,7 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
                          else "pyabc AdaptivePNormDistance(p=2) around interval midpoints"),
             "epsilon": "pyabc MedianEpsilon (median of the previous generation's distances)",
             "transition": "pyabc MultivariateNormalTransition",
+            "transition_scaling": spec.transition_scaling,
             "population_size": spec.population_size,
             "max_generations": spec.max_generations,
             "min_epsilon": spec.min_epsilon,

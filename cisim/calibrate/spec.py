@@ -34,11 +34,11 @@ from cisim.priors import (
     registry,
 )
 from cisim.scenario import Scenario, ScenarioError
+from cisim.schema import loads_toml, pydantic_problems
 from cisim.sweep.spec import (
     _check_outcome,
     _table_path,
     parameter_table,
-    pydantic_problems,
     resolve_function,
 )
 
@@ -134,6 +134,10 @@ class CalibrationSpec(_Section):
     max_generations: int = Field(10, ge=1, le=1000)
     min_epsilon: float = Field(0.0, ge=0, description="Stop once epsilon is at or below this.")
     max_walltime_minutes: float | None = Field(None, gt=0, description="Stop after this long.")
+    transition_scaling: float = Field(
+        1.0, gt=0, le=10, description="Scaling of the perturbation kernel's covariance (pyabc "
+        "MultivariateNormalTransition): below 1 proposes closer to the accepted particles, so "
+        "fewer proposals fall outside bounded priors when many parameters are calibrated.")
     replications: int = Field(4, ge=1, le=10_000, description="Seeds per scenario (or design) "
                               "a particle runs; a target may set its own.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Master seed.")
@@ -254,7 +258,7 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
     except (OSError, UnicodeDecodeError) as err:
         raise CalibrationSpecError(src, [("(file)", f"cannot be read: {err}")]) from None
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
     except tomllib.TOMLDecodeError as err:
         raise CalibrationSpecError(src, [("(file)", f"not valid TOML: {err}")]) from None
     try:

@@ -30,7 +30,13 @@ from cisim.priors import _as_schema_type
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.sweep.model_function import ModelFunction, extract, flatten_outputs
 
-__all__ = ["DERIVED", "ParticleModel", "run_seeds"]
+__all__ = [
+    "DERIVED",
+    "ParticleModel",
+    "first_year_at_least",
+    "run_seeds",
+    "trust_interaction_effects",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +73,66 @@ def population_change_gain_1_to_3(result: Any) -> float:
     return float(col.iloc[3 * STEPS_PER_YEAR] - col.iloc[STEPS_PER_YEAR])
 
 
+def first_year_at_least(trajectory: pd.DataFrame, column: str, level: float) -> float:
+    """Year of the first step at which ``column`` reaches ``level`` (NaN if it never does)."""
+    hit = np.flatnonzero(trajectory[column].to_numpy() >= level)
+    return float(trajectory["year"].iloc[hit[0]]) if len(hit) else float("nan")
+
+
+def years_to_trust(result: Any) -> float:
+    """Years until mean trust first reaches ``phases.run_min_trust`` (censored at horizon + 1).
+
+    The trust the phase model asks before running (Kania & Kramer 2011: partners need several
+    years of regular meetings to build it). Never reached is censored at the horizon plus a
+    year, like ``first_significant_change_year``, so that a median still says "later".
+    """
+    year = first_year_at_least(result.trajectory, "trust", result.scenario.phases.run_min_trust)
+    return year if np.isfinite(year) else float(result.scenario.horizon_years + 1)
+
+
+def trust_interaction_effects(trajectory: pd.DataFrame) -> tuple[float, float]:
+    """Weekly change of mean trust regressed on good and bad interactions per pair of partners.
+
+    Least squares of the change of mean trust from week ``w`` to ``w + 1`` on that week's good
+    and bad interactions per pair of active partners, with lagged trust and a constant: the
+    record an evaluator of a real partnership could fit (the ratio of the two effects is the
+    asymmetry of trust; Slovic 1993).
+
+    Returns:
+        The effect of one good and of one bad interaction per pair on mean trust (NaN, NaN
+        when fewer than ten weeks had good or bad interactions).
+    """
+    t = trajectory
+    n = t["active_partners"].to_numpy()[:-1]
+    pairs = np.maximum(1.0, n * (n - 1) / 2)
+    good = t["good_interactions"].to_numpy()[1:] / pairs
+    bad = (t["interactions"].to_numpy()[1:] - t["good_interactions"].to_numpy()[1:]) / pairs
+    trust = t["trust"].to_numpy()
+    if (good > 0).sum() < 10 or (bad > 0).sum() < 10:
+        return float("nan"), float("nan")
+    X = np.column_stack([good, bad, trust[:-1], np.ones_like(good)])
+    coef, *_ = np.linalg.lstsq(X, np.diff(trust), rcond=None)
+    return float(coef[0]), float(coef[1])
+
+
+def trust_asymmetry_ratio(result: Any) -> float:
+    """How many good interactions one bad one undoes: ``-effect(bad) / effect(good)``.
+
+    From :func:`trust_interaction_effects`; NaN when the effects cannot be estimated or a good
+    interaction's effect is not positive.
+    """
+    good, bad = trust_interaction_effects(result.trajectory)
+    return -bad / good if np.isfinite(good) and good > 0 else float("nan")
+
+
 #: Outcomes computed from a whole run (beyond the trajectory and summary keys).
 DERIVED: dict[str, Callable[[Any], float]] = {
     "equity_log_odds_gap_change": equity_log_odds_gap_change,
     "equity_log_odds_gap_vs_cf": equity_log_odds_gap_vs_cf,
     "significant_change_reached": significant_change_reached,
     "population_change_vs_cf_gain_1_to_3": population_change_gain_1_to_3,
+    "years_to_trust": years_to_trust,
+    "trust_asymmetry_ratio": trust_asymmetry_ratio,
 }
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cisim.scenario import ScenarioError
-from cisim.sweep.spec import pydantic_problems
+from cisim.schema import pydantic_problems
 
 __all__ = [
     "STATISTICS",

@@ -35,7 +35,6 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +70,7 @@ from cisim.report.rba import (
 from cisim.report.uncertainty import uncertainty_figure
 from cisim.sroi import FRAMINGS, SENSITIVITY_RANGES, adjustments_of, sensitivity_table
 from cisim.uncertainty import uncertainty_summary
+from cisim.version import version
 
 __all__ = [
     "CSS",
@@ -323,13 +323,6 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, float | np.floating):
         return _finite_or_none(obj)
     return str(obj)
-
-
-def _version() -> str:
-    try:
-        return metadata.version("cisim")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1576,7 +1569,7 @@ def report_html(result: Any, *, seed: int | None = None, source: str | None = No
         meta.append(f"master seed {seed}")
     if source:
         meta.append(f"scenario {html.escape(source)}")
-    meta.append(f"cisim {html.escape(_version())}")
+    meta.append(f"cisim {html.escape(version())}")
     body = [
         f"<h1>{html.escape(num['name'])}: what to expect from this partnership design</h1>",
         f'<p class="meta" id="provenance">{changes}</p>' if changes else "",

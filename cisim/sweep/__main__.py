@@ -2,6 +2,6 @@
 
 import sys
 
-from cisim.sweep.cli import main
+from cisim.cli import main
 
 sys.exit(main())

@@ -9,6 +9,11 @@ small on a laptop and on a cluster alike. Tasks go to joblib (``loky`` processes
 As each task finishes, this process writes its rows as one Parquet part (see
 :mod:`cisim.sweep.store`), so memory holds only the tasks in flight.
 
+Workers started by the ``loky`` backend watch this process and exit within about a second when
+it dies, however it dies (SIGKILL included); a SIGTERM or Ctrl-C stops them with it. A Dask
+scheduler that cannot be reached within :data:`SCHEDULER_TIMEOUT` seconds is reported as a
+:class:`SchedulerError`.
+
 Each run's seed comes from its (point, replication) (:func:`cisim.sweep.samplers.run_seed`) and is
 stored in the sample, so the results are the same whatever the backend, the worker count, the
 task size or the completion order. joblib (joblib.readthedocs.io), Dask (Rocklin 2015).
@@ -17,6 +22,9 @@ task size or the completion order. joblib (joblib.readthedocs.io), Dask (Rocklin
 from __future__ import annotations
 
 import math
+import os
+import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,6 +33,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from cisim.io import pid_alive
 from cisim.progress import Progress, tqdm_progress
 from cisim.scenario import Scenario
 from cisim.sweep.model_function import CisimModel, ModelFunction, flatten_outputs
@@ -40,12 +49,45 @@ from cisim.sweep.spec import (
 )
 from cisim.sweep.store import RUN_COLUMNS, ResultStore, StoreError
 
-__all__ = ["Progress", "run_sweep", "sweep_function", "tqdm_progress"]
+__all__ = ["Progress", "SchedulerError", "run_sweep", "sweep_function", "tqdm_progress"]
 
 Backend = Literal["loky", "dask"]
 
 #: Longest error message kept per failed run.
 MAX_ERROR = 500
+
+#: Seconds to wait for a Dask scheduler to answer.
+SCHEDULER_TIMEOUT = 10.0
+
+#: Seconds between a worker's checks that the process it works for still runs.
+WATCH_SECONDS = 0.5
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler cannot be reached or the address is malformed."""
+
+
+_watched: int | None = None
+
+
+def watch_parent(pid: int) -> None:
+    """In a worker process: exit as soon as process ``pid`` (the sweep) is gone.
+
+    Starts (once per worker) a daemon thread that checks every :data:`WATCH_SECONDS`; a dead
+    or zombie sweep process makes the worker exit at once, so no orphaned worker keeps
+    computing runs nobody will store. Does nothing in the sweep process itself.
+    """
+    global _watched
+    if pid == os.getpid() or _watched == pid:
+        return
+    _watched = pid
+
+    def watch() -> None:
+        while pid_alive(pid):
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cisim-watch-parent", daemon=True).start()
 
 
 # --------------------------------------------------------------------------------------------
@@ -53,13 +95,21 @@ MAX_ERROR = 500
 # --------------------------------------------------------------------------------------------
 
 
-def run_task(model: ModelFunction, runs: Sequence[tuple[int, int, int, dict[str, Any]]]
-             ) -> pd.DataFrame:
+def run_task(model: ModelFunction, runs: Sequence[tuple[int, int, int, dict[str, Any]]],
+             parent: int | None = None) -> pd.DataFrame:
     """Run a bundle of (point, replication, seed, params) and return one row per run.
 
     A run that raises is kept with its error message and no outcomes; it is counted and
     reported by the analysis, never silently dropped.
+
+    Args:
+        model: The model function.
+        runs: The runs of the task.
+        parent: In a local worker process: the pid of the sweep process, which the worker
+            watches (:func:`watch_parent`).
     """
+    if parent is not None:
+        watch_parent(parent)
     rows = []
     for point, rep, seed, params in runs:
         row: dict[str, Any] = {"point": int(point), "replication": int(rep), "seed": int(seed),
@@ -118,6 +168,7 @@ def run_sweep(
         SweepSpecError: An invalid spec.
         StoreError: An existing store without ``resume``, a store from another spec, or a
             store being written by another process.
+        SchedulerError: The Dask scheduler cannot be reached.
     """
     if isinstance(spec, str | Path):
         spec, base = load_spec(spec)
@@ -128,11 +179,16 @@ def run_sweep(
     if model is None:
         model = make_model(spec, base)
     base_toml = base.to_toml() if base is not None else None
+    if backend == "dask" and scheduler and client is None:
+        _check_reachable(scheduler)  # before the store is made
     store_obj = ResultStore(store if store is not None else Path("out") / "sweeps" / spec.name)
-    _prepare_store(store_obj, spec, base, base_toml, resume)
-    with _progress_context(progress) as callback:
-        _execute(spec, model, store_obj, jobs=jobs, backend=backend, scheduler=scheduler,
-                 client=client, progress=callback, runs_per_task=runs_per_task)
+    try:
+        _prepare_store(store_obj, spec, base, base_toml, resume)
+        with _progress_context(progress) as callback:
+            _execute(spec, model, store_obj, jobs=jobs, backend=backend, scheduler=scheduler,
+                     client=client, progress=callback, runs_per_task=runs_per_task)
+    finally:
+        store_obj.unlock()
     return store_obj
 
 
@@ -227,6 +283,7 @@ def _prepare_store(store: ResultStore, spec: SweepSpec, base: Scenario | None,
                 "would mix results"
             )
         store.lock()
+        store.set_aside = store.repair()
         return
     store.lock()
     sample = build_sample(spec, base)
@@ -248,54 +305,51 @@ def _execute(
 ) -> None:
     if backend not in ("loky", "dask"):
         raise ValueError(f"unknown backend {backend!r}; use 'loky' or 'dask'")
-    try:
-        sample = store.sample()
-        labels = spec.labels
-        done = store.done()
-        total = len(sample)
-        pending_idx = [i for i, (p, r) in enumerate(zip(sample["point"], sample["replication"],
-                                                        strict=True)) if (p, r) not in done]
-        n_done = total - len(pending_idx)
-        if progress:
-            progress(n_done, total)
-        if not pending_idx:
-            return
-        points = sample["point"].to_numpy()
-        reps = sample["replication"].to_numpy()
-        seeds = sample["seed"].to_numpy()
-        values = {lab: sample[lab].tolist() for lab in labels}
+    sample = store.sample()
+    labels = spec.labels
+    done = store.done()
+    total = len(sample)
+    pending_idx = [i for i, (p, r) in enumerate(zip(sample["point"], sample["replication"],
+                                                    strict=True)) if (p, r) not in done]
+    n_done = total - len(pending_idx)
+    if progress:
+        progress(n_done, total)
+    if not pending_idx:
+        return
+    points = sample["point"].to_numpy()
+    reps = sample["replication"].to_numpy()
+    seeds = sample["seed"].to_numpy()
+    values = {lab: sample[lab].tolist() for lab in labels}
 
-        def run_of(i: int) -> tuple[int, int, int, dict[str, Any]]:
-            return (int(points[i]), int(reps[i]), int(seeds[i]),
-                    {lab: values[lab][i] for lab in labels})
+    def run_of(i: int) -> tuple[int, int, int, dict[str, Any]]:
+        return (int(points[i]), int(reps[i]), int(seeds[i]),
+                {lab: values[lab][i] for lab in labels})
 
-        k = runs_per_task or spec.execution.runs_per_task
-        if k is None:
-            # time the first pending runs here (each its own task); the second is warm
-            timings = []
-            while pending_idx and len(timings) < 2:
-                t0 = time.perf_counter()
-                frame = run_task(model, [run_of(pending_idx[0])])
-                timings.append(max(time.perf_counter() - t0, 1e-6))
-                store.write_part(frame)
-                n_done += 1
-                if progress:
-                    progress(n_done, total)
-                pending_idx = pending_idx[1:]
-            k = max(1, min(100_000, math.floor(spec.execution.task_seconds / min(timings))))
-            if not pending_idx:
-                return
-        tasks = (
-            [run_of(i) for i in pending_idx[s: s + k]] for s in range(0, len(pending_idx), k)
-        )
-        for frame in _map(model, tasks, jobs=jobs, backend=backend, scheduler=scheduler,
-                          client=client, n_tasks=math.ceil(len(pending_idx) / k)):
+    k = runs_per_task or spec.execution.runs_per_task
+    if k is None:
+        # time the first pending runs here (each its own task); the second is warm
+        timings = []
+        while pending_idx and len(timings) < 2:
+            t0 = time.perf_counter()
+            frame = run_task(model, [run_of(pending_idx[0])])
+            timings.append(max(time.perf_counter() - t0, 1e-6))
             store.write_part(frame)
-            n_done += len(frame)
+            n_done += 1
             if progress:
                 progress(n_done, total)
-    finally:
-        store.unlock()
+            pending_idx = pending_idx[1:]
+        k = max(1, min(100_000, math.floor(spec.execution.task_seconds / min(timings))))
+        if not pending_idx:
+            return
+    tasks = (
+        [run_of(i) for i in pending_idx[s: s + k]] for s in range(0, len(pending_idx), k)
+    )
+    for frame in _map(model, tasks, jobs=jobs, backend=backend, scheduler=scheduler,
+                      client=client, n_tasks=math.ceil(len(pending_idx) / k)):
+        store.write_part(frame)
+        n_done += len(frame)
+        if progress:
+            progress(n_done, total)
 
 
 def _map(model: ModelFunction, tasks: Iterator[list[Any]], *, jobs: int, backend: Backend,
@@ -313,9 +367,10 @@ def _map(model: ModelFunction, tasks: Iterator[list[Any]], *, jobs: int, backend
                            numba_threads=1)
 
     if backend == "loky":
+        me = os.getpid()
         with parallel_config(backend="loky", n_jobs=jobs):
             runner = Parallel(return_as="generator_unordered")
-            yield from runner(delayed(run_task)(model, runs) for runs in tasks)
+            yield from runner(delayed(run_task)(model, runs, me) for runs in tasks)
         return
     with (_dask_client(jobs, scheduler, client) as dask_client,
           parallel_config(backend="dask", client=dask_client)):
@@ -331,13 +386,39 @@ def _dask_client(jobs: int, scheduler: str | None, client: Any) -> Iterator[Any]
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as c:
+        _check_reachable(scheduler)
+        try:
+            c = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, ValueError, TimeoutError) as err:
+            raise SchedulerError(f"--scheduler {scheduler}: {err}") from None
+        with c:
             yield c
         return
     n = None if jobs in (-1, 0) else max(1, jobs)
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as c:
         yield c
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast, with the address, when a ``tcp://`` scheduler does not accept connections."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme != "tcp":
+        return  # tls, ws, ucx ...: left to dask.distributed
+    host, colon, port_text = rest.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port_text.isdigit():
+        raise SchedulerError(f"--scheduler {address}: expected tcp://HOST:PORT, e.g. "
+                             "tcp://10.0.0.5:8786")
+    try:
+        with socket.create_connection((host, int(port_text)), timeout=SCHEDULER_TIMEOUT):
+            pass
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise SchedulerError(f"--scheduler {address}: cannot connect ({reason}); is the Dask "
+                             "scheduler running and reachable from here?") from None
 
 
 @contextmanager

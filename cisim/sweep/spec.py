@@ -25,6 +25,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cisim.scenario import SECTORS, Scenario, ScenarioError, parameter_table
+from cisim.schema import drop_none, loads_toml, pydantic_problems
 
 __all__ = [
     "OUTCOME_ALIASES",
@@ -259,7 +260,7 @@ class SweepSpec(_Section):
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (no nulls, TOML-ready)."""
-        return _drop_none(self.model_dump(mode="json"))
+        return drop_none(self.model_dump(mode="json"))
 
     def to_toml(self) -> str:
         """The spec as a TOML document."""
@@ -295,7 +296,7 @@ def load_spec(path: str | Path) -> tuple[SweepSpec, Scenario | None]:
     except (OSError, UnicodeDecodeError) as err:
         raise SweepSpecError(str(path), [("(file)", f"cannot be read: {err}")]) from None
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
     except tomllib.TOMLDecodeError as err:
         raise SweepSpecError(str(path), [("(file)", f"not valid TOML: {err}")]) from None
     spec = SweepSpec.from_dict(data, source=str(path))
@@ -523,67 +524,5 @@ def _trajectory_columns() -> set[str]:
     return set(TRAJECTORY_COLUMNS)
 
 
-def _drop_none(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, list):
-        return [_drop_none(v) for v in obj]
-    return obj
-
-
 def _problems(err: ValidationError) -> list[tuple[str, str]]:
     return pydantic_problems(err, SweepSpec)
-
-
-def pydantic_problems(err: ValidationError, root: type[BaseModel]) -> list[tuple[str, str]]:
-    """A pydantic error of a spec model as (field path, message) pairs, with suggestions.
-
-    Args:
-        err: The validation error.
-        root: The model validated (to suggest the nearest key for an unknown one).
-    """
-    out = []
-    for e in err.errors(include_url=False):
-        loc = e["loc"]
-        path = ""
-        for part in loc:
-            path += f"[{part}]" if isinstance(part, int) else ("." if path else "") + str(part)
-        path = path or "(top level)"
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            parent = _spec_model_at(loc[:-1], root)
-            msg = "unknown key"
-            if parent is not None:
-                near = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1)
-                msg += f"; did you mean '{near[0]}'?" if near else (
-                    "; valid keys: " + ", ".join(parent.model_fields))
-        elif e["type"] == "missing":
-            msg = "required but missing"
-        elif e["type"] == "literal_error":
-            msg = msg + f" (got {e.get('input')!r})"
-        elif "input" in e and not isinstance(e["input"], dict | list):
-            msg += f" (got {e['input']!r})"
-        out.append((path, msg))
-    return out
-
-
-def _spec_model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
-    model: Any = root
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part)) if model else None
-        if field is None:
-            return None
-        model = _inner(field.annotation)
-    return model
-
-
-def _inner(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _inner(arg)
-        if found is not None:
-            return found
-    return None

@@ -8,29 +8,41 @@ Layout (everything written atomically through :func:`cisim.io.write_atomic`)::
       sample.parquet       one row per run: point, replication, seed, parameter values, u:<name>
       parts/part-<point>-<replication>.parquet
                            one file per finished task, named by its first run
-      sweep.lock           host and pid of the process writing the store
+      sweep.lock           host and pid of the process writing the store, held with
+                           ``fcntl.flock`` (the OS releases it when that process dies)
 
 A run is done exactly when a part file holding it exists: a part is renamed into place whole or
 not at all, so a sweep killed at any point loses at most the tasks in flight, and ``--resume``
-runs exactly the rest. :meth:`ResultStore.read` consolidates the parts into one frame sorted by
+runs exactly the rest. A resumed sweep removes the temporaries a killed one left behind and moves
+aside (``*.corrupt``) any part that cannot be read, so its runs are run again.
+:meth:`ResultStore.read` consolidates the parts into one frame sorted by
 point and replication, with the outcome columns in a canonical order, so an interrupted and
 resumed sweep reads the same as one left alone. Apache Parquet via pyarrow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cisim.io import write_atomic, write_text_atomic
+from cisim.io import pid_alive, remove_stale_temporaries, write_atomic, write_text_atomic
+from cisim.schema import loads_toml
 from cisim.sweep.spec import SweepSpec, SweepSpecError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the pid check alone
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["RUN_COLUMNS", "ResultStore", "StoreError"]
 
@@ -42,6 +54,10 @@ class StoreError(Exception):
     """A result store that cannot be used as asked (exists, busy, or from another spec)."""
 
 
+#: What reading a damaged Parquet file raises (pyarrow, or the OS).
+_READ_ERRORS = (pa.ArrowException, OSError, ValueError)
+
+
 class ResultStore:
     """A sweep's result directory.
 
@@ -51,6 +67,9 @@ class ResultStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock_fd: int | None = None
+        #: Damaged parts that the last resume moved aside (their runs were run again).
+        self.set_aside: list[Path] = []
 
     # ---- files ----------------------------------------------------------------------------
 
@@ -83,7 +102,7 @@ class ResultStore:
 
     def create(self, spec: SweepSpec, sample: pd.DataFrame, base_toml: str | None) -> None:
         """Write the spec, the base scenario and the sample of a new sweep."""
-        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        _mkdir(self.parts_dir)
         if base_toml is not None:
             write_text_atomic(self.path / "base_scenario.toml", base_toml)
         write_atomic(self.sample_path, lambda p: sample.to_parquet(p, index=False))
@@ -92,12 +111,12 @@ class ResultStore:
 
     def spec(self) -> SweepSpec:
         """The stored spec."""
-        import tomllib
-
         try:
-            data = tomllib.loads(self.spec_path.read_text(encoding="utf-8"))
+            data = loads_toml(self.spec_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise StoreError(f"{self.path}: not a sweep store (no spec.toml)") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise StoreError(f"{self.spec_path}: cannot be read: {err}") from None
         try:
             return SweepSpec.from_dict(data, source=str(self.spec_path))
         except SweepSpecError as err:
@@ -112,7 +131,11 @@ class ResultStore:
         """The stored sample: one row per run."""
         if not self.sample_path.is_file():
             raise StoreError(f"{self.path}: not a sweep store (no sample.parquet)")
-        return pd.read_parquet(self.sample_path)
+        try:
+            return pd.read_parquet(self.sample_path)
+        except _READ_ERRORS as err:
+            raise StoreError(f"{self.sample_path}: cannot be read ({err}); the store is damaged: "
+                             "run the sweep again into a new --out") from None
 
     def points(self) -> pd.DataFrame:
         """One row per design point: ``point``, parameter values and unit values."""
@@ -123,10 +146,14 @@ class ResultStore:
     # ---- parts ----------------------------------------------------------------------------
 
     def done(self) -> set[tuple[int, int]]:
-        """The (point, replication) pairs already stored."""
+        """The (point, replication) pairs already stored.
+
+        Raises:
+            StoreError: A part file cannot be read.
+        """
         pairs: set[tuple[int, int]] = set()
         for f in self.part_files():
-            t = pq.read_table(f, columns=["point", "replication"])
+            t = _read_part(f, lambda f: pq.read_table(f, columns=["point", "replication"]))
             pairs.update(zip(t.column("point").to_pylist(), t.column("replication").to_pylist(),
                              strict=True))
         return pairs
@@ -153,10 +180,10 @@ class ResultStore:
         """
         frames = []
         for f in self.part_files():
-            schema_names = pq.read_schema(f).names
+            schema_names = _read_part(f, lambda f: pq.read_schema(f).names)
             cols = None if columns is None else [
                 c for c in [*RUN_COLUMNS, *columns] if c in schema_names]
-            frames.append(pd.read_parquet(f, columns=cols))
+            frames.append(_read_part(f, lambda f, cols=cols: pd.read_parquet(f, columns=cols)))
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype="int64") for c in RUN_COLUMNS[:3]}
                                 | {"error": pd.Series(dtype="object")})
@@ -177,46 +204,125 @@ class ResultStore:
         """Outcome columns present in any part, in canonical order."""
         names: set[str] = set()
         for f in self.part_files():
-            names.update(n for n in pq.read_schema(f).names if n not in RUN_COLUMNS)
+            names.update(n for n in _read_part(f, lambda f: pq.read_schema(f).names)
+                         if n not in RUN_COLUMNS)
         return sorted(names, key=column_key)
+
+    # ---- repair ---------------------------------------------------------------------------
+
+    def repair(self) -> list[Path]:
+        """Make a store left by a killed sweep ready to resume (call while holding the lock).
+
+        Removes the temporaries of writes that never finished and moves every part file that
+        cannot be read aside as ``<name>.corrupt``, so that its runs count as not done.
+
+        Returns:
+            The parts moved aside.
+        """
+        remove_stale_temporaries(self.path)
+        remove_stale_temporaries(self.parts_dir)
+        moved = []
+        for f in self.part_files():
+            try:
+                pq.read_table(f, columns=["point", "replication"])
+            except _READ_ERRORS:
+                target = f.with_name(f.name + ".corrupt")
+                os.replace(f, target)
+                moved.append(target)
+        return moved
 
     # ---- lock -----------------------------------------------------------------------------
 
     def lock(self) -> None:
-        """Mark the store as being written by this process.
+        """Take the store for this process (creating its directory).
+
+        The lock is an ``fcntl.flock`` on ``sweep.lock``, which the OS releases when the holder
+        dies however it dies, so a killed sweep never blocks its own resume. Where ``flock`` is
+        not available the file's host and pid are checked instead (a dead or zombie pid is
+        stale and taken over).
 
         Raises:
-            StoreError: Another live process on this host holds the store.
+            StoreError: Another live process holds the store, or the directory cannot be made.
         """
+        if self._lock_fd is not None:
+            return
+        _mkdir(self.path)
         path = self.path / "sweep.lock"
         host = socket.gethostname()
-        if path.is_file():
-            try:
-                other_host, pid_text = path.read_text(encoding="utf-8").split()
-                pid = int(pid_text)
-            except (ValueError, OSError):
-                other_host, pid = "", -1
-            if other_host == host and pid != os.getpid() and _alive(pid):
-                raise StoreError(f"{self.path} is being written by process {pid}; wait for it "
-                                 "or stop it before resuming")
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, f"{host} {os.getpid()}\n")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as err:
+            raise StoreError(f"{path}: cannot be created: {err.strerror}") from None
+        try:
+            if fcntl is not None and _flock(fd, self.path):
+                pass
+            else:
+                other_host, pid = _owner(path)
+                if other_host == host and pid != os.getpid() and pid_alive(pid):
+                    raise StoreError(f"{self.path} is being written by process {pid}; wait for "
+                                     "it or stop it before resuming")
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{host} {os.getpid()}\n".encode())
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
 
     def unlock(self) -> None:
-        """Release the store."""
-        (self.path / "sweep.lock").unlink(missing_ok=True)
+        """Release the store (the lock file stays: removing it could let two writers in)."""
+        if self._lock_fd is None:
+            return
+        fd, self._lock_fd = self._lock_fd, None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)  # releases the flock
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
+def _flock(fd: int, where: Path) -> bool:
+    """Take an exclusive flock on fd: True if taken, False if flock is not supported here.
+
+    Raises:
+        StoreError: Another process holds it.
+    """
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            text = os.pread(fd, 200, 0).decode(errors="replace").strip()
+        except OSError:
+            text = ""
+        who = f"process {text.split()[-1]} on {text.split()[0]}" if len(text.split()) == 2 \
+            else "another process"
+        raise StoreError(f"{where} is being written by {who}; wait for it or stop it "
+                         "before resuming") from None
+    except OSError:  # e.g. a network file system without flock
         return False
-    except PermissionError:
-        return True
     return True
+
+
+def _owner(path: Path) -> tuple[str, int]:
+    try:
+        other_host, pid_text = path.read_text(encoding="utf-8").split()
+        return other_host, int(pid_text)
+    except (ValueError, OSError):
+        return "", -1
+
+
+def _mkdir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StoreError(f"{path} exists and is not a directory; choose another --out") from None
+    except OSError as err:
+        raise StoreError(f"cannot create the store directory {path}: {err.strerror}") from None
+
+
+def _read_part(file: Path, read: Any) -> Any:
+    try:
+        return read(file)
+    except _READ_ERRORS as err:
+        raise StoreError(f"{file}: cannot be read ({err}); resume the sweep with --resume to "
+                         "set the damaged part aside and run its runs again") from None
 
 
 _AT = re.compile(r"^(.*)@(-?\d+(?:\.\d+)?)$")

@@ -28,7 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from cisim.scenario import ScenarioError, _problems
+from cisim.scenario import ScenarioError
+from cisim.schema import pydantic_problems as _problems
 
 __all__ = [
     "CRITERIA_FILE",

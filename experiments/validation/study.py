@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cisim.calibrate.summaries import first_year_at_least, trust_interaction_effects
 from cisim.outcomes import log_odds_gap
 from cisim.scenario import CADENCE_WEEKS, STEPS_PER_YEAR, Scenario
 from cisim.simulate import SimulationResult, simulate
@@ -52,35 +53,11 @@ def _at(t: pd.DataFrame, col: str, year: float) -> float:
     return float(t[col].iloc[min(len(t) - 1, round(year * STEPS_PER_YEAR))])
 
 
-def _first_year(t: pd.DataFrame, col: str, level: float) -> float:
-    hit = np.flatnonzero(t[col].to_numpy() >= level)
-    return float(t["year"].iloc[hit[0]]) if len(hit) else float("nan")
-
-
 def _odds_gap(result: SimulationResult, world: str, step: int) -> float:
     """Log odds ratio of the outcome state, majority over disadvantaged subgroups, at a step."""
     groups = result.scenario.population.subgroups
     return log_odds_gap(result.subgroups, {s.name: s.share for s in groups},
                         {s.name for s in groups if s.disadvantaged}, world, step)
-
-
-def _trust_asymmetry(t: pd.DataFrame) -> tuple[float, float]:
-    """Weekly change of mean trust regressed on good and bad interactions (per 100 pairs).
-
-    Returns:
-        The effect of one good and of one bad interaction on mean trust (NaN without meetings).
-    """
-    n = t["active_partners"].to_numpy()[:-1]
-    pairs = np.maximum(1.0, n * (n - 1) / 2)
-    good = t["good_interactions"].to_numpy()[1:] / pairs
-    bad = (t["interactions"].to_numpy()[1:] - t["good_interactions"].to_numpy()[1:]) / pairs
-    trust = t["trust"].to_numpy()
-    dt = np.diff(trust)
-    if (good > 0).sum() < 10 or (bad > 0).sum() < 10:
-        return float("nan"), float("nan")
-    X = np.column_stack([good, bad, trust[:-1], np.ones_like(good)])
-    coef, *_ = np.linalg.lstsq(X, dt, rcond=None)
-    return float(coef[0]), float(coef[1])
 
 
 def measure(result: SimulationResult) -> dict[str, Any]:
@@ -97,7 +74,7 @@ def measure(result: SimulationResult) -> dict[str, Any]:
     cf_served = _at(t, "outcome_rate_cf_served", H)
     cf_unserved = ((_at(t, "outcome_rate_cf", H) - share * cf_served) / (1 - share)
                    if share < 1 else float("nan"))
-    good, bad = _trust_asymmetry(t)
+    good, bad = trust_interaction_effects(t)
     first = s["first_significant_change_year"]
     out: dict[str, Any] = {
         # the design as realised
@@ -118,7 +95,7 @@ def measure(result: SimulationResult) -> dict[str, Any]:
         **{c: np.array([_at(t, c, y) for y in range(int(H) + 1)]) for c in (
             "trust", "agreement", "alignment", "measurement", "backbone_capacity",
             "engagement", "runway_years")},
-        "years_to_trust": _first_year(t, "trust", sc.phases.run_min_trust),
+        "years_to_trust": first_year_at_least(t, "trust", sc.phases.run_min_trust),
         "trust_good_effect": good,
         "trust_bad_effect": bad,
         # equity

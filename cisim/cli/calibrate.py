@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from cisim.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from cisim.cli._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from cisim.scenario import ScenarioError
 
 __all__ = ["add_parser", "cmd_calibrate"]

@@ -1,7 +1,7 @@
 """Command-line handlers: ``cisim sweep SPEC`` and ``cisim analyze STORE``.
 
 ``add_parser(subparsers)`` registers both subcommands on the ``cisim`` parser (wired in
-``cisim/cli.py``); :func:`main` runs them alone (``python -m cisim.sweep``). Bad input (an invalid
+:mod:`cisim.cli`); ``python -m cisim.sweep`` runs the same ``cisim`` command. Bad input (an invalid
 spec, an existing store without ``--resume``, a store from another spec) gives a message on
 stderr and exit status 2, never a traceback.
 """
@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from cisim.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from cisim.cli._common import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    jobs_count,
+    positive_int,
+    share,
+)
 from cisim.scenario import ScenarioError
 
-__all__ = ["add_parser", "cmd_analyze", "cmd_sweep", "main"]
+__all__ = ["add_parser", "cmd_analyze", "cmd_sweep"]
 
-EXIT_FAILED_RUNS = 1  # every run of the sweep failed
+EXIT_FAILED_RUNS = EXIT_INVALID  # every run of the sweep failed
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,14 +41,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="store directory (default: out/sweeps/<spec name>)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted sweep in STORE: run only the missing runs")
-    p.add_argument("-j", "--jobs", type=int, default=-1, metavar="N",
+    p.add_argument("-j", "--jobs", type=jobs_count, default=-1, metavar="N",
                    help="parallel workers; -1 uses every core (default: -1)")
     p.add_argument("--backend", choices=["loky", "dask"], default="loky",
                    help="loky: local processes; dask: dask.distributed (default: loky)")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a "
                    "LocalCluster)")
-    p.add_argument("--runs-per-task", type=int, default=None, metavar="K",
+    p.add_argument("--runs-per-task", type=positive_int, default=None, metavar="K",
                    help="fixed runs per task (default: sized to about a second)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
@@ -58,9 +65,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--discover", metavar="RULE", default=None,
                    help="scenario discovery threshold, e.g. 'population_change_year10>5' "
                    "(default: the spec's [discovery])")
-    a.add_argument("--probability", type=float, default=0.8, metavar="P",
+    a.add_argument("--probability", type=share, default=0.8, metavar="P",
                    help="share of replications that must clear the threshold (default: 0.8)")
-    a.add_argument("--resamples", type=int, default=200, metavar="B",
+    a.add_argument("--resamples", type=positive_int, default=200, metavar="B",
                    help="bootstrap resamples of the confidence intervals (default: 200)")
     a.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     a.set_defaults(func=cmd_analyze)
@@ -69,36 +76,46 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handle ``cisim sweep``."""
     from cisim.progress import tqdm_progress
-    from cisim.sweep.execute import run_sweep
+    from cisim.sweep.execute import SchedulerError, run_sweep
     from cisim.sweep.spec import load_spec
     from cisim.sweep.store import StoreError
 
+    if args.scheduler and args.backend != "dask":
+        print("cisim sweep: --scheduler needs --backend dask", file=sys.stderr)
+        return EXIT_USAGE
     store = args.out or "out/sweeps/<name>"
     try:
         spec, _ = load_spec(args.spec)
         store = args.out or str(Path("out") / "sweeps" / spec.name)
-        if args.runs_per_task is not None and args.runs_per_task < 1:
-            raise StoreError(f"--runs-per-task must be at least 1, got {args.runs_per_task}")
+        options = {"resume": args.resume, "jobs": args.jobs, "backend": args.backend,
+                   "scheduler": args.scheduler, "runs_per_task": args.runs_per_task}
         if not args.no_progress:
             with tqdm_progress(spec.name) as bar:
-                result = run_sweep(spec, store, resume=args.resume, jobs=args.jobs,
-                                   backend=args.backend, scheduler=args.scheduler, progress=bar,
-                                   runs_per_task=args.runs_per_task)
+                result = run_sweep(spec, store, progress=bar, **options)
         else:
-            result = run_sweep(spec, store, resume=args.resume, jobs=args.jobs,
-                               backend=args.backend, scheduler=args.scheduler,
-                               runs_per_task=args.runs_per_task)
+            result = run_sweep(spec, store, **options)
     except ScenarioError as err:
         print(str(err), file=sys.stderr)
         return EXIT_USAGE
-    except StoreError as err:
+    except (StoreError, SchedulerError) as err:
         print(f"cisim sweep: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as err:
+        print(f"cisim sweep: cannot write the store {store}: {err}; continue later with: "
+              f"cisim sweep {args.spec} --resume --out {store}", file=sys.stderr)
+        return EXIT_INVALID
     except KeyboardInterrupt:
         print(f"cisim sweep: interrupted; continue with: cisim sweep {args.spec} --resume "
               f"--out {store}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    frame = result.read(columns=[])
+    for path in result.set_aside:
+        print(f"cisim sweep: {path.with_suffix('')} could not be read; moved aside to "
+              f"{path.name} and its runs run again", file=sys.stderr)
+    try:
+        frame = result.read(columns=[])
+    except StoreError as err:
+        print(f"cisim sweep: {err}", file=sys.stderr)
+        return EXIT_INVALID
     failed = frame[frame["error"] != ""]
     print(f"{spec.name}: {len(frame)} runs in {result.path}")
     if len(failed):
@@ -190,12 +207,3 @@ def format_analysis(result: object) -> str:
                          f"{s['density']:.2f}): {lims or 'unrestricted'}")
     return "\n".join(lines)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sweep`` or ``analyze`` alone (``python -m cisim.sweep sweep SPEC ...``).
-
-    The same parser and error handling as the ``cisim`` command.
-    """
-    from cisim.cli import main as cisim_main
-
-    return cisim_main(argv)

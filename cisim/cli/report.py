@@ -19,8 +19,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parameter_options", "add_parser", "cmd_compare", "cmd_report", "load_results",
-           "parameters_from_args"]
+from cisim.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    UsageError,
+    add_parameter_options,
+    jobs_count,
+    non_negative_int,
+    parameters_from_args,
+    parse_sets,
+    positive_int,
+)
+
+__all__ = ["add_parser", "cmd_compare", "cmd_report", "load_results"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -68,47 +79,15 @@ def add_parser(subparsers: Any) -> None:
     c.set_defaults(func=cmd_compare)
 
 
-def add_parameter_options(p: argparse.ArgumentParser) -> None:
-    """Add ``--seed-only`` and ``--parameters FILE``: where the uncertain assumptions come from."""
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--seed-only", action="store_true", dest="seed_only",
-                   help="fix every assumption at the scenario's values and vary only the random "
-                   "seed (chance alone: the bands understate the uncertainty)")
-    g.add_argument("--parameters", metavar="FILE", default=None,
-                   help="draw the uncertain assumptions from this posterior sample (CSV or "
-                   "Parquet, one parameter set per row, columns named by scenario path, optional "
-                   "'weight') instead of the default (the shipped calibrated posterior, else the "
-                   "documented priors)")
-
-
-def parameters_from_args(args: argparse.Namespace) -> Any:
-    """The ``parameters`` argument of :func:`cisim.simulate.ensemble` the options ask for.
-
-    Raises:
-        UsageError: ``--parameters`` names a file that does not exist.
-        cisim.priors.PriorsError: The file cannot be read or names unknown paths.
-    """
-    from cisim.cli import UsageError
-    from cisim.simulate import resolve_parameters
-
-    if getattr(args, "seed_only", False):
-        return "seed_only"
-    file = getattr(args, "parameters", None)
-    if file is None:
-        return resolve_parameters("default")
-    if not Path(file).is_file():
-        raise UsageError(f"--parameters {file}: no such file")
-    return resolve_parameters(Path(file))
-
-
 def _ensemble_options(p: argparse.ArgumentParser) -> None:
     from cisim.simulate import DEFAULT_REPLICATIONS
 
-    p.add_argument("-n", "--replications", type=int, default=DEFAULT_REPLICATIONS, metavar="N",
+    p.add_argument("-n", "--replications", type=positive_int, default=DEFAULT_REPLICATIONS,
+                   metavar="N",
                    help=f"number of replications (default: {DEFAULT_REPLICATIONS})")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
                    help="master seed; every design gets the same replication seeds (default: 0)")
-    p.add_argument("-j", "--jobs", type=int, default=-1, metavar="J",
+    p.add_argument("-j", "--jobs", type=jobs_count, default=-1, metavar="J",
                    help="parallel worker processes; -1 uses every core (default: -1)")
     p.add_argument(
         "--set", action="append", metavar="PATH=VALUE", default=[],
@@ -125,7 +104,6 @@ def _ensemble_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Handle ``cisim report``; return the exit status."""
-    from cisim.cli import EXIT_INVALID, EXIT_OK, UsageError
     from cisim.report.html import tables_dir, write_report
 
     path = Path(args.path)
@@ -166,7 +144,6 @@ def load_results(directory: Path) -> Any:
     """
     import pandas as pd
 
-    from cisim.cli import UsageError
     from cisim.scenario import load_scenario
     from cisim.simulate import EnsembleResult
 
@@ -222,7 +199,6 @@ def load_results(directory: Path) -> Any:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handle ``cisim compare``; return the exit status."""
-    from cisim.cli import EXIT_INVALID, EXIT_OK, UsageError, parse_sets
     from cisim.progress import tqdm_progress
     from cisim.report.compare import run_comparison, write_comparison
 
@@ -309,11 +285,12 @@ def _comparison_text(comparison: Any) -> str:
 def _load(path: Path, sets: list[str], what_if: dict[str, Any] | None = None,
           source: str | None = None) -> Any:
     """Read a scenario file and apply ``--set`` (and ``--what-if``), recording the changes."""
-    from cisim.cli import parse_sets
     from cisim.provenance import derive
-    from cisim.scenario import load_scenario
+    from cisim.scenario import check_overrides, load_scenario
 
     changes = [("--set", parse_sets(sets)), ("--what-if", what_if or {})]
+    for flag, overrides in changes:
+        check_overrides(overrides, flag)
     return derive(load_scenario(path), changes, str(path),
                   source=source or f"--set (applied to {path})")
 
@@ -323,7 +300,6 @@ def _overrides_text(sets: list[str]) -> str:
 
 
 def _run(scenario: Any, args: argparse.Namespace) -> Any:
-    from cisim.cli import UsageError
     from cisim.progress import tqdm_progress
     from cisim.simulate import ensemble
 

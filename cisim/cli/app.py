@@ -1,7 +1,7 @@
 """``cisim app``: serve the SolaraViz teaching app (:mod:`cisim.app`) in the browser.
 
 The subcommand runs ``solara run`` on the app module in a child process (Solara's own server,
-https://solara.dev/docs/understanding/solara-server) and waits for it; Ctrl-C stops it. Wire it
+https://solara.dev/docs/understanding/solara-server) and waits for it; Ctrl-C stops it. Wired
 into :mod:`cisim.cli` with :func:`add_parser`.
 """
 
@@ -13,10 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cisim.cli._common import EXIT_INTERRUPTED, EXIT_USAGE
+
 __all__ = ["APP_PATH", "add_parser", "app_command"]
 
 #: The app module served by ``cisim app``.
-APP_PATH = Path(__file__).resolve().parent / "app.py"
+APP_PATH = Path(__file__).resolve().parent.parent / "app.py"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -60,15 +62,15 @@ def app_command(port: int = 8765, host: str = "localhost", *, open_browser: bool
 def _cmd_app(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"cisim app: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if importlib.util.find_spec("solara") is None:
         print("cisim app: the app needs Solara; install it with: pip install 'mesa[rec]'",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(f"cisim app: serving on http://{args.host}:{args.port} (Ctrl-C stops)",
           file=sys.stderr)
     try:
         return subprocess.call(app_command(args.port, args.host, open_browser=args.open,
                                            dev=args.dev))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED

@@ -1,4 +1,4 @@
-"""Command line interface: ``cisim validate`` checks scenario files, ``cisim run`` simulates one.
+"""``cisim validate`` checks scenario files, ``cisim run`` simulates one, ``cisim compile``.
 
 The CLI is thin: it parses arguments, loads and overrides the scenario, runs the ensemble with a
 progress bar on stderr, writes the results atomically and prints the summary from
@@ -12,77 +12,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
-from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from cisim.cli._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    UsageError,
+    add_parameter_options,
+    jobs_count,
+    non_negative_int,
+    parameters_from_args,
+    parse_sets,
+    positive_int,
+)
 from cisim.io import write_atomic, write_text_atomic
 from cisim.progress import tqdm_progress
-from cisim.scenario import Scenario, ScenarioError, load_scenario
+from cisim.scenario import Scenario, ScenarioError, check_overrides, load_scenario
 
-__all__ = ["main", "parse_set", "parse_sets"]
-
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message is shown to the user as is."""
-
-
-def _version() -> str:
-    try:
-        return metadata.version("cisim")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-# --------------------------------------------------------------------------------------------
-# --set PATH=VALUE
-# --------------------------------------------------------------------------------------------
-
-
-def parse_set(text: str) -> tuple[str, Any]:
-    """Parse one ``--set PATH=VALUE`` override.
-
-    The value is read as a TOML value, so ``2`` is a number, ``false`` a boolean, ``"a b"`` a
-    string and ``[1, 2]`` a list; anything that is not valid TOML (a bare word such as ``USD``)
-    is taken as a string.
-
-    Args:
-        text: ``PATH=VALUE``, e.g. ``funding.max_years=2``.
-
-    Returns:
-        The dotted path and the parsed value.
-
-    Raises:
-        UsageError: No ``=``, or an empty path.
-
-    """
-    path, sep, raw = text.partition("=")
-    path = path.strip()
-    if not sep:
-        raise UsageError(f"--set {text!r}: expected PATH=VALUE, e.g. --set funding.max_years=2")
-    if not path:
-        raise UsageError(f"--set {text!r}: the path before '=' is empty")
-    raw = raw.strip()
-    if not raw:
-        raise UsageError(f"--set {text!r}: the value after '=' is empty")
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return path, value
-
-
-def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
-    """Parse several ``--set`` overrides into ``{path: value}`` (a later one wins)."""
-    return dict(parse_set(item) for item in items or ())
-
+__all__ = ["add_parser"]
 
 # --------------------------------------------------------------------------------------------
 # Commands
@@ -119,6 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from cisim.provenance import derive
 
     overrides = parse_sets(args.set)
+    check_overrides(overrides, "--set")
     scenario = derive(load_scenario(args.file), [("--set", overrides)], str(args.file),
                       source="--set")
     outdir = Path(args.out) if args.out else Path("out") / Path(args.file).stem
@@ -127,7 +76,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise UsageError(f"cannot create output directory {outdir}: {err}") from None
 
-    from cisim.report.cli import parameters_from_args
     from cisim.simulate import ensemble
 
     parameters = parameters_from_args(args)
@@ -206,19 +154,12 @@ def _write_frame(path: Path, frame: Any) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Parser and entry point
+# Parsers
 # --------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser of the ``cisim`` command."""
-    parser = argparse.ArgumentParser(
-        prog="cisim",
-        description="Agent-based simulation of collective impact partnerships.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``validate``, ``run`` and ``compile`` to the ``cisim`` command's subparsers."""
     p_val = sub.add_parser(
         "validate",
         help="check scenario files and list every problem",
@@ -234,19 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
         "figures, and print a plain-language summary.",
     )
     p_run.add_argument("file", metavar="FILE", help="scenario TOML file")
-    from cisim.report.cli import add_parameter_options
     from cisim.simulate import DEFAULT_REPLICATIONS
 
     p_run.add_argument(
-        "-n", "--replications", type=int, default=DEFAULT_REPLICATIONS, metavar="N",
+        "-n", "--replications", type=positive_int, default=DEFAULT_REPLICATIONS, metavar="N",
         help=f"number of replications (default: {DEFAULT_REPLICATIONS})",
     )
     p_run.add_argument(
-        "--seed", type=int, default=0, metavar="S",
-        help="seed of the first replication (default: 0)",
+        "--seed", type=non_negative_int, default=0, metavar="S",
+        help="seed of the first replication, 0 or more (default: 0)",
     )
     p_run.add_argument(
-        "-j", "--jobs", type=int, default=-1, metavar="J",
+        "-j", "--jobs", type=jobs_count, default=-1, metavar="J",
         help="parallel worker processes; -1 uses every core (default: -1)",
     )
     p_run.add_argument(
@@ -272,47 +212,3 @@ def build_parser() -> argparse.ArgumentParser:
         "later runs (and every worker of a sweep) load them in a fraction of a second.",
     )
     p_compile.set_defaults(func=_cmd_compile)
-    from cisim.app_cli import add_parser as add_app_parser
-    from cisim.calibrate.cli import add_parser as add_calibrate_parser
-    from cisim.report.cli import add_parser as add_report_parsers
-    from cisim.sweep.cli import add_parser as add_sweep_parsers
-
-    add_report_parsers(sub)
-    add_sweep_parsers(sub)
-    add_calibrate_parser(sub)
-    add_app_parser(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``cisim`` command.
-
-    Args:
-        argv: Arguments without the program name; ``sys.argv[1:]`` when None.
-
-    Returns:
-        The exit status: 0 success, 1 invalid scenario (validate) or unwritable results,
-        2 bad input (usage, invalid or missing scenario file, malformed ``--set``),
-        130 interrupted.
-
-    """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version and usage errors
-        return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 2)
-    try:
-        return int(args.func(args))
-    except ScenarioError as err:
-        print(str(err), file=sys.stderr)
-        return EXIT_USAGE
-    except UsageError as err:
-        print(f"cisim: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("cisim: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m cisim ...``: the ``cisim`` command."""
+
+import sys
+
+from cisim.cli import main
+
+sys.exit(main())

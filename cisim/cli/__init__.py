@@ -1,0 +1,129 @@
+"""The ``cisim`` command: parser and entry point.
+
+Each subcommand lives in a module of this package (:mod:`cisim.cli.run`: validate, run, compile;
+:mod:`cisim.cli.report`: report, compare; :mod:`cisim.cli.sweep`: sweep, analyze;
+:mod:`cisim.cli.calibrate`; :mod:`cisim.cli.app`), each with an ``add_parser(subparsers)``. What
+they share (exit codes, :class:`UsageError`, ``--set`` parsing) is in :mod:`cisim.cli._common`,
+which imports none of them. Bad input gives a message on stderr and a non-zero exit status, never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+
+from cisim.cli._common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    parse_set,
+    parse_sets,
+)
+from cisim.scenario import ScenarioError
+from cisim.version import version
+
+__all__ = [
+    "DEBUG_ENV",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UsageError",
+    "build_parser",
+    "main",
+    "parse_set",
+    "parse_sets",
+]
+
+#: Set this environment variable to 1 to see the traceback of an unexpected error.
+DEBUG_ENV = "CISIM_DEBUG"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of the ``cisim`` command."""
+    from cisim.cli import app, calibrate, report, run, sweep
+
+    parser = argparse.ArgumentParser(
+        prog="cisim",
+        description="Agent-based simulation of collective impact partnerships.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an unexpected error (or set {DEBUG_ENV}=1)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run.add_parser(sub)
+    report.add_parser(sub)
+    sweep.add_parser(sub)
+    calibrate.add_parser(sub)
+    app.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``cisim`` command.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The exit status: 0 success; 1 invalid scenario (validate), unwritable results or every
+        run of a sweep failed; 2 bad input (usage, an invalid or missing file, a malformed
+        ``--set``); 3 an unexpected error inside cisim (a bug; ``--debug`` shows the
+        traceback); 130 interrupted (Ctrl-C or SIGTERM).
+
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 2)
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        with _sigterm_interrupts():
+            return int(args.func(args))
+    except ScenarioError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as err:
+        print(f"cisim: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cisim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # the last guard: a bug or a case no handler foresaw
+        if debug:
+            traceback.print_exc()
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        print(f"cisim {args.command}: unexpected error: {type(err).__name__}: {first}\n"
+              f"  this is a bug or an unforeseen case; please report it with the command line. "
+              f"Run with 'cisim --debug {args.command} ...' (or {DEBUG_ENV}=1) to see the "
+              "traceback.", file=sys.stderr)
+        return EXIT_ERROR
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while a command runs, so its clean-up code runs too."""
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
