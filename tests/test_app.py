@@ -1,7 +1,10 @@
-"""Tests of the teaching app (cisim/app.py): the lever mapping, the page built without a browser,
-and the app served by ``solara run`` and driven in a real headless Chromium through Playwright.
+"""Tests of the teaching app (cisim/app.py): the lever mapping, the charts' words and units, the
+saved design, the page built without a browser, and the app served by ``solara run`` and driven
+in a real headless Chromium through Playwright: one run per visitor (two and three browser
+contexts at once), the main charts above the fold at 1280x720, slider values and the Reset cue,
+play/pause, and the scenario download.
 
-The browser test needs Debian's Chromium (``apt-get install -y chromium``) and the Python
+The browser tests need Debian's Chromium (``apt-get install -y chromium``) and the Python
 packages ``playwright``, ``solara`` and ``solara-assets`` (the front-end files, so the page
 loads without internet access); it fails, never skips, when one is missing.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,13 +27,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "app",
         help="open the interactive teaching app in the browser",
-        description="Serve the teaching app (Mesa SolaraViz) with sliders for the partnership's "
-        "levers; open the printed address in a browser. Ctrl-C stops it.",
+        description="Serve the teaching app (Mesa and Solara) with sliders for the partnership's "
+        "levers; open the printed address in a browser. Every browser gets its own run. "
+        "Ctrl-C stops it. To serve a class, see docs/teaching.md.",
     )
     p.add_argument("--port", type=int, default=8765, metavar="PORT",
                    help="port to serve on; 0 picks a free one (default: 8765)")
     p.add_argument("--host", default="localhost", metavar="HOST",
-                   help="address to listen on (default: localhost)")
+                   help="address to listen on (default: localhost, this computer only; "
+                   "0.0.0.0 lets other computers on the network connect)")
     p.add_argument("--open", action="store_true", help="open a browser tab")
     p.add_argument("--dev", action="store_true",
                    help="development mode: restart when the code changes")
@@ -69,6 +72,9 @@ def _cmd_app(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(f"cisim app: serving on http://{args.host}:{args.port} (Ctrl-C stops)",
           file=sys.stderr)
+    if args.host in ("0.0.0.0", "::"):
+        print(f"cisim app: other computers open http://{socket.gethostname()}:{args.port} "
+              "(or this computer's IP address)", file=sys.stderr)
     try:
         return subprocess.call(app_command(args.port, args.host, open_browser=args.open,
                                            dev=args.dev))
