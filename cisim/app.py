@@ -312,6 +312,15 @@ class TeachingModel(CollectiveImpactModel):
         self.levers = levers
         self.seed_text = str(rng)
         super().__init__(teaching_scenario(**levers), rng=_seed(rng))
+        # Mesa binds ``step`` per instance (its clock, then the class's step); Mesa's Step
+        # button runs a fixed number of weeks, so past the horizon stepping must do nothing.
+        self._mesa_step = self.step
+        self.step = self._step_while_running
+
+    def _step_while_running(self) -> None:
+        """One week; nothing once the horizon is reached."""
+        if self.running:
+            self._mesa_step()
 
 
 def _slider(label: str, lever: str, lo: float, hi: float, step: float,
@@ -493,6 +502,13 @@ def _time_axis(ax: Any, model: CollectiveImpactModel) -> None:
     ax.grid(alpha=0.25)
 
 
+def _now_marker(ax: Any, model: CollectiveImpactModel, column: str, colour: str) -> None:
+    """A dot at the latest value: where the run is now (a lone week-0 value shows too)."""
+    y = _series(model, column)[-1]
+    if np.isfinite(y):
+        ax.plot([model.steps / STEPS_PER_YEAR], [y], "o", color=colour, ms=5)
+
+
 def _phase_bands(ax: Any, model: CollectiveImpactModel) -> None:
     """Shade the phases behind a time chart, each band named at its top."""
     phases = model.recorder.phase[: model.steps + 1]
@@ -515,6 +531,7 @@ def change_figure(model: CollectiveImpactModel) -> Figure:
     _phase_bands(ax, model)
     ax.plot(_years(model), _series(model, "population_change_vs_cf"), color="#2ca02c",
                     lw=1.8, label="This design minus working in isolation")
+    _now_marker(ax, model, "population_change_vs_cf", "#2ca02c")
     ax.axhline(0.0, color="black", lw=0.8, ls="--")
     _time_axis(ax, model)
     ax.set_ylabel("percentage points", fontsize=8)
@@ -530,6 +547,7 @@ def sroi_figure(model: CollectiveImpactModel) -> Figure:
     ax = fig.subplots()
     line, = ax.plot(_years(model), _series(model, "sroi"), color="#9467bd", lw=1.8,
                     label="Value created per dollar invested, so far")
+    _now_marker(ax, model, "sroi", "#9467bd")
     even = ax.axhline(1.0, color="black", lw=0.8, ls="--", label="Break-even (1)")
     _time_axis(ax, model)
     ax.set_ylabel("SROI (value ÷ investment)", fontsize=8)

@@ -111,6 +111,18 @@ def test_views_follow_the_model():
     assert later["trust between partners"] != first["trust between partners"]
 
 
+def test_a_finished_run_stays_finished():
+    # Mesa's Step runs a fixed number of weeks; past the horizon the model must not step
+    from cisim.app import TeachingModel, readout
+
+    model = TeachingModel(rng=2, population_size=500)
+    for _ in range(model.n_steps + 7):
+        model.step()
+    assert model.steps == model.n_steps == 520
+    assert not model.running
+    assert readout(model)["week"] == "520"
+
+
 def _figure_texts(fig) -> list[str]:
     texts = []
     for ax in fig.axes:
