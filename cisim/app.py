@@ -24,9 +24,11 @@ Sliders carry identifier names (the keyword arguments of :class:`TeachingModel`)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import sys
+import threading
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -239,6 +241,8 @@ class TeachingModel(CollectiveImpactModel):
     Attributes:
         levers: The lever values the model was built from.
         seed_text: The seed as typed in the seed box.
+        lock: Held while the model steps and while a view reads it: while playing, Mesa's
+            controller steps the model in one thread as the page draws it in another.
     """
 
     def __init__(
@@ -311,6 +315,7 @@ class TeachingModel(CollectiveImpactModel):
         }
         self.levers = levers
         self.seed_text = str(rng)
+        self.lock = threading.RLock()
         super().__init__(teaching_scenario(**levers), rng=_seed(rng))
         # Mesa binds ``step`` per instance (its clock, then the class's step); Mesa's Step
         # button runs a fixed number of weeks, so past the horizon stepping must do nothing.
@@ -319,8 +324,9 @@ class TeachingModel(CollectiveImpactModel):
 
     def _step_while_running(self) -> None:
         """One week; nothing once the horizon is reached."""
-        if self.running:
-            self._mesa_step()
+        with self.lock:
+            if self.running:
+                self._mesa_step()
 
 
 def _slider(label: str, lever: str, lo: float, hi: float, step: float,
@@ -490,7 +496,7 @@ def _years(model: CollectiveImpactModel) -> np.ndarray:
 
 def _series(model: CollectiveImpactModel, column: str) -> np.ndarray:
     rec = model.recorder
-    return rec.data[: model.steps + 1, rec.cols[column]]
+    return rec.data[: model.steps + 1, rec.cols[column]].copy()
 
 
 def _time_axis(ax: Any, model: CollectiveImpactModel) -> None:
@@ -669,6 +675,11 @@ def population_figure(model: CollectiveImpactModel) -> Figure:
 # ---- the page ---------------------------------------------------------------------------------
 
 
+def _reading(model: CollectiveImpactModel) -> Any:
+    """The model's lock (a :class:`TeachingModel`'s), or no lock for any other model."""
+    return getattr(model, "lock", None) or contextlib.nullcontext()
+
+
 @solara.component
 def Chart(model: CollectiveImpactModel, draw: Callable[[CollectiveImpactModel], Figure],  # noqa: N802
           name: str) -> None:
@@ -680,7 +691,12 @@ def Chart(model: CollectiveImpactModel, draw: Callable[[CollectiveImpactModel], 
         name: CSS class suffix (``cisim-chart-<name>``) that locates the chart on the page.
     """
     counter = update_counter.get()
-    figure = solara.use_memo(lambda: draw(model), [model, counter])
+
+    def drawn() -> Figure:
+        with _reading(model):
+            return draw(model)
+
+    figure = solara.use_memo(drawn, [model, counter])
     with solara.Div(classes=["cisim-chart", f"cisim-chart-{name}"]):
         solara.FigureMatplotlib(figure, dependencies=[model, counter], format="png")
 
@@ -689,10 +705,12 @@ def Chart(model: CollectiveImpactModel, draw: Callable[[CollectiveImpactModel], 
 def PhaseBanner(model: CollectiveImpactModel) -> None:  # noqa: N802 (Solara components)
     """The current phase in large type, the week and year, what blocks the next phase."""
     update_counter.get()
-    values = readout(model)
+    with _reading(model):
+        values = readout(model)
+        blockers = list(model.phase_state[0].blockers)
+        running = model.running
     phase = values["phase"]
     colour = PHASE_COLOURS.get(phase, "#444444")
-    blockers = model.phase_state[0].blockers
     horizon = model.n_steps / STEPS_PER_YEAR
     with solara.Row(style={"align-items": "center", "flex-wrap": "wrap", "gap": "4px 16px",
                            "padding": "0 4px"}):
@@ -707,7 +725,7 @@ def PhaseBanner(model: CollectiveImpactModel) -> None:  # noqa: N802 (Solara com
         solara.Text(f"Population change {values['population change vs isolation (pp)']} pp"
                     f" · SROI {values['SROI']} · {values['active partners']} active partners",
                     classes=["cisim-headline"])
-        if not model.running:
+        if not running:
             solara.Text("The run is over: press Reset to start again.",
                         classes=["cisim-finished"], style={"font-weight": "bold"})
     if blockers:
@@ -719,7 +737,9 @@ def PhaseBanner(model: CollectiveImpactModel) -> None:  # noqa: N802 (Solara com
 def Readout(model: CollectiveImpactModel) -> None:  # noqa: N802
     """The design in effect and the current values, as a table."""
     update_counter.get()
-    values = readout(model)
+    with _reading(model):
+        values = readout(model)
+        design = design_text(model)
     items = [(k, v) for k, v in values.items() if k not in ("week", "year", "phase")]
     cells = [f"<td>{html.escape(k)}</td><td style='text-align:right; padding-right:18px'>"
              f"<b>{html.escape(v)}</b></td>" for k, v in items]
@@ -727,7 +747,7 @@ def Readout(model: CollectiveImpactModel) -> None:  # noqa: N802
     with solara.Card("Now", margin=0):
         solara.HTML(tag="table", unsafe_innerHTML=rows, classes=["cisim-readout"],
                     style="border-spacing: 8px 1px; font-size: 0.85em")
-        solara.Text("Design in this run: " + design_text(model), classes=["cisim-design"],
+        solara.Text("Design in this run: " + design, classes=["cisim-design"],
                     style={"font-size": "0.8em", "line-height": "1.3"})
 
 

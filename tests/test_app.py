@@ -123,6 +123,39 @@ def test_a_finished_run_stays_finished():
     assert readout(model)["week"] == "520"
 
 
+def test_views_drawn_while_another_thread_plays():
+    # While playing, Mesa's controller steps the model in one thread while the page draws it
+    # in another; the model's lock keeps each drawing to one consistent week
+    import threading
+
+    from cisim.app import TeachingModel, _reading, change_figure, sroi_figure
+
+    model = TeachingModel(rng=4, population_size=500)
+    failures: list[BaseException] = []
+
+    def play():
+        for _ in range(150):
+            model.step()
+
+    player = threading.Thread(target=play)
+    player.start()
+    drawn = 0
+    try:
+        while player.is_alive():
+            with _reading(model):
+                week = model.steps
+                for draw in (change_figure, sroi_figure):
+                    line = draw(model).axes[0].get_lines()[0]
+                    assert len(line.get_xdata()) == len(line.get_ydata()) == week + 1
+            drawn += 1
+    except BaseException as exc:  # reported below, once the thread has ended
+        failures.append(exc)
+    finally:
+        player.join()
+    assert failures == [] and drawn > 3
+    assert model.steps == 150
+
+
 def _figure_texts(fig) -> list[str]:
     texts = []
     for ax in fig.axes:
