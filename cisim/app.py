@@ -740,7 +740,7 @@ def Readout(model: CollectiveImpactModel) -> None:  # noqa: N802
     with _reading(model):
         values = readout(model)
         design = design_text(model)
-    items = [(k, v) for k, v in values.items() if k not in ("week", "year", "phase")]
+    items = [(k, v) for k, v in values.items() if k not in ("year", "phase")]
     cells = [f"<td>{html.escape(k)}</td><td style='text-align:right; padding-right:18px'>"
              f"<b>{html.escape(v)}</b></td>" for k, v in items]
     rows = "".join(f"<tr>{''.join(cells[i:i + 2])}</tr>" for i in range(0, len(cells), 2))

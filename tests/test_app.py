@@ -453,6 +453,7 @@ def _plot_images(page, attempts: int = 10) -> list[bytes]:
 
 
 def _step(page, times: int = 1) -> None:
+    """Press Step and wait until the banner and the table of values both show the new week."""
     for _ in range(times):
         before = _week(page)
         page.get_by_role("button", name="Step", exact=True).click()
@@ -460,6 +461,27 @@ def _step(page, times: int = 1) -> None:
             "w => { const e = document.querySelector('.cisim-week');"
             " return e && !e.innerText.startsWith('Week ' + w + ' '); }",
             arg=before, timeout=60_000)
+        _settled(page)
+
+
+def _settled(page) -> None:
+    """Wait until the table of values shows the banner's week (the views update one by one)."""
+    page.wait_for_function(
+        "() => { const e = document.querySelector('.cisim-week');"
+        " const cells = [...document.querySelectorAll('.cisim-readout td')];"
+        " const i = cells.findIndex(c => c.innerText.trim() === 'week');"
+        " return e && i >= 0 && e.innerText.startsWith('Week ' + cells[i + 1].innerText.trim()"
+        " + ' '); }", timeout=60_000)
+
+
+def _stable_week(page, quiet_ms: int = 2000, attempts: int = 15) -> int:
+    """The week once it has stayed the same for ``quiet_ms``."""
+    for _ in range(attempts):
+        week = _week(page)
+        page.wait_for_timeout(quiet_ms)
+        if _week(page) == week:
+            return week
+    raise AssertionError(f"the week kept moving after pause ({attempts} attempts)")
 
 
 def _set_slider_to_min(page, lever: str) -> None:
@@ -524,11 +546,12 @@ def test_app_in_headless_chromium(app_server, browser, tmp_path):
 
         # Reset applies it: the same steps give other values
         page.get_by_role("button", name="Reset", exact=True).click()
+        # the views update one by one: wait for the design and the week both to show the reset
         page.wait_for_function(
-            "() => document.querySelector('.cisim-design').innerText.includes('/0 FTE')",
+            "() => document.querySelector('.cisim-design').innerText.includes('/0 FTE')"
+            " && document.querySelector('.cisim-week').innerText.startsWith('Week 0 ')",
             timeout=60_000)
-        assert _week(page) == 0
-        assert page.locator(".cisim-pending").count() == 0
+        page.locator(".cisim-pending").wait_for(state="detached", timeout=10_000)
         _step(page, 2)
         assert _week(page) == weeks
         unfacilitated = _readout(page)
@@ -567,8 +590,8 @@ def test_each_visitor_has_their_own_run(app_server, browser):
             timeout=120_000)
         a.get_by_role("button", name="❚❚").click()
         a.get_by_role("button", name="▶").wait_for(timeout=60_000)
-        paused = _week(a)
-        a.wait_for_timeout(1500)
+        paused = _stable_week(a)  # an update under way when pausing still arrives
+        a.wait_for_timeout(3000)
         assert _week(a) == paused  # pause stops the run
         assert _week(b) == 4
         # a third visitor starts a run of their own, at week 0
