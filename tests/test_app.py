@@ -318,6 +318,24 @@ def test_cli_app_rejects_a_bad_port():
     assert args.func(args) == 2
 
 
+def test_cli_app_names_a_port_in_use(capsys):
+    import argparse
+
+    from cisim.cli import app as app_cli
+
+    parser = argparse.ArgumentParser()
+    app_cli.add_parser(parser.add_subparsers())
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = parser.parse_args(["app", "--port", str(port), "--host", "127.0.0.1"])
+        assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err and "in use" in err and "--port" in err
+    assert "Traceback" not in err
+
+
 # ---- the app in a real browser ------------------------------------------------------------------
 
 

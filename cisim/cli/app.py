@@ -8,6 +8,7 @@ into :mod:`cisim.cli` with :func:`add_parser`.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import socket
 import subprocess
@@ -70,6 +71,10 @@ def _cmd_app(args: argparse.Namespace) -> int:
         print("cisim app: the app needs Solara; install it with: pip install 'mesa[rec]'",
               file=sys.stderr)
         return EXIT_USAGE
+    problem = _cannot_listen(args.host, args.port)
+    if problem:
+        print(f"cisim app: cannot serve on {args.host}:{args.port}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"cisim app: serving on http://{args.host}:{args.port} (Ctrl-C stops)",
           file=sys.stderr)
     if args.host in ("0.0.0.0", "::"):
@@ -80,3 +85,24 @@ def _cmd_app(args: argparse.Namespace) -> int:
                                            dev=args.dev))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (None when it can; port 0 always can)."""
+    if port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return f"{host!r} is not an address of this computer (try localhost or 0.0.0.0)"
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return ("the port is in use (another cisim app?); stop it or choose another "
+                        "with --port")
+            return f"{exc.strerror or exc} (try localhost or 0.0.0.0)"
+    return None
