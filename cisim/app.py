@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import solara
 from matplotlib.collections import LineCollection
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -45,6 +45,7 @@ from mesa.visualization.utils import update_counter
 
 from cisim.agents import Beneficiary
 from cisim.model import DEFAULT_SCENARIO, CollectiveImpactModel
+from cisim.report.figures import phase_colour
 from cisim.scenario import SECTORS, STEPS_PER_YEAR, Scenario
 
 __all__ = [
@@ -102,12 +103,6 @@ INDICATORS = {
     "engagement": ("Engagement of young people", "#9467bd"),
     "funding_runway": ("Funding runway", "#8c564b"),
     "backbone_capacity": ("Backbone capacity", "#7f7f7f"),
-}
-PHASE_COLOURS = {
-    "Initiation": "#6c757d",
-    "Run": "#1f77b4",
-    "Re-design": "#e6a700",
-    "Exponential Value": "#2ca02c",
 }
 #: Page styling: compact sidebar controls, charts that shrink to their column.
 CSS = """
@@ -521,12 +516,12 @@ def _phase_bands(ax: Any, model: CollectiveImpactModel) -> None:
     start = 0
     for i in range(1, len(phases) + 1):
         if i == len(phases) or phases[i] != phases[start]:
-            colour = PHASE_COLOURS.get(phases[start], "#444444")
+            colour = phase_colour(phases[start])
             x0, x1 = start / STEPS_PER_YEAR, i / STEPS_PER_YEAR
-            ax.axvspan(x0, x1, color=colour, alpha=0.12, lw=0)
+            ax.axvspan(x0, x1, color=colour, alpha=0.18, lw=0)
             if x1 - x0 >= 0.6:  # room for the name
                 ax.text((x0 + x1) / 2, 0.97, phases[start], transform=ax.get_xaxis_transform(),
-                        ha="center", va="top", fontsize=7, color=colour)
+                        ha="center", va="top", fontsize=7, color="#333333")
             start = i
 
 
@@ -710,14 +705,16 @@ def PhaseBanner(model: CollectiveImpactModel) -> None:  # noqa: N802 (Solara com
         blockers = list(model.phase_state[0].blockers)
         running = model.running
     phase = values["phase"]
-    colour = PHASE_COLOURS.get(phase, "#444444")
+    colour = phase_colour(phase)  # the report's palette; dark text on its light colours
+    r, g, b = to_rgb(colour)
+    text = "#1a1a1a" if 0.299 * r + 0.587 * g + 0.114 * b > 0.6 else "white"
     horizon = model.n_steps / STEPS_PER_YEAR
     with solara.Row(style={"align-items": "center", "flex-wrap": "wrap", "gap": "4px 16px",
                            "padding": "0 4px"}):
         solara.Text(
             phase,
             classes=["cisim-phase"],
-            style={"font-size": "1.6em", "font-weight": "bold", "color": "white",
+            style={"font-size": "1.6em", "font-weight": "bold", "color": text,
                    "background": colour, "padding": "0 14px", "border-radius": "6px"},
         )
         solara.Text(f"Week {values['week']} (year {values['year']} of {horizon:g})",
