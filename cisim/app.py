@@ -10,10 +10,11 @@ current phase shown at the top. The model is :class:`cisim.model.CollectiveImpac
 bundled default scenario (``scenarios/default.toml``) with a smaller population (2,000) so each
 step renders quickly.
 
-The page is a Solara app (https://solara.dev) built from Mesa 3.5's visualisation pieces: Mesa's
-``ModelController`` (Reset, play/pause, Step) drives the model, and the page lays out its own
-charts (matplotlib) and controls rather than SolaraViz's draggable grid, so that the main charts
-sit above the fold and Mesa's developer controls (page tabs, threads) stay out of a class's way.
+The page is a Solara app (https://solara.dev) built on Mesa 3.5's visualisation update
+counter: the page lays out its own charts (matplotlib) and controls rather than SolaraViz's
+draggable grid, so that the main charts sit above the fold and Mesa's developer controls (page
+tabs, threads) stay out of a class's way, and its play loop waits for each update to be drawn
+before stepping on, so a busy server slows the play down instead of running ahead unseen.
 Every browser session gets its own model (:func:`Page` builds it per session), so one visitor's
 steps never move another's run. Nothing on the page reads or writes files on the server: the only
 file is the scenario a visitor downloads (:func:`design_toml`).
@@ -29,6 +30,7 @@ import functools
 import html
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -40,13 +42,12 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from mesa.visualization.solara_viz import ModelController
-from mesa.visualization.utils import update_counter
+from mesa.visualization.utils import force_update, update_counter
 
 from cisim.agents import Beneficiary
 from cisim.model import DEFAULT_SCENARIO, CollectiveImpactModel
 from cisim.report.figures import phase_colour
-from cisim.scenario import SECTORS, STEPS_PER_YEAR, Scenario
+from cisim.scenario import SECTORS, STEPS_PER_YEAR, Scenario, ScenarioError
 
 __all__ = [
     "CADENCES",
@@ -85,6 +86,8 @@ STEP_CHOICES = {
 DEFAULT_STEP = "4 weeks (a month)"
 #: Pause between updates while playing (milliseconds).
 PLAY_INTERVAL_MS = 50
+#: Longest wait for the page to draw an update before playing on (seconds; a closed tab).
+RENDER_WAIT_S = 30.0
 
 SECTOR_COLOURS = {
     "nonprofit": "#1f77b4",
@@ -778,21 +781,64 @@ def LeverInput(name: str, value: Any, on_change: Callable[[str, Any], None]) -> 
 
 @solara.component
 def Controls(model: solara.Reactive[TeachingModel],  # noqa: N802
-             params: solara.Reactive[dict[str, Any]]) -> None:
-    """Reset / play / Step, how far a step goes, and whether the sliders are applied yet."""
+             params: solara.Reactive[dict[str, Any]], frame: threading.Event) -> None:
+    """Reset / play / Step, how far a step goes, and whether the sliders are applied yet.
+
+    Playing steps the model in a thread and waits for each update to be drawn (``frame`` is
+    set once the page has rendered) before the next: a busy server slows the play down rather
+    than stepping ahead of what the page shows.
+    """
+    update_counter.get()  # re-render as the run moves (Play and Step turn off at the end)
     step_label = solara.use_reactive(DEFAULT_STEP)
-    weeks = solara.use_reactive(STEP_CHOICES[DEFAULT_STEP])
-    play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
-    no_threads = solara.use_reactive(False)  # Mesa's controller reads .value on each of these
+    playing = solara.use_reactive(False)
+    error = solara.use_reactive(None)
+    weeks = STEP_CHOICES[step_label.value]
 
-    def set_step(label: str) -> None:
-        step_label.set(label)
-        weeks.set(STEP_CHOICES[label])
+    def advance(m: TeachingModel) -> None:
+        for _ in range(weeks):
+            m.step()
 
-    ModelController(model, model_parameters=params, play_interval=play_interval,
-                    render_interval=weeks, use_threads=no_threads)
+    def play(cancel: threading.Event) -> None:
+        try:
+            while playing.value and not cancel.is_set() and model.value.running:
+                advance(model.value)
+                frame.clear()
+                force_update()
+                frame.wait(timeout=RENDER_WAIT_S)
+                time.sleep(PLAY_INTERVAL_MS / 1000)
+        except Exception as exc:  # shown on the page rather than lost in a thread
+            error.set(f"The run stopped: {exc}")
+        finally:
+            if not cancel.is_set():
+                playing.set(False)
+
+    solara.use_thread(play, dependencies=[playing.value], intrusive_cancel=False)
+
+    def step() -> None:
+        advance(model.value)
+        force_update()
+
+    def reset() -> None:
+        playing.set(False)
+        try:
+            model.set(TeachingModel(**params.value))
+        except (ScenarioError, ValueError) as exc:
+            error.set(f"This design cannot be built: {exc}")
+        else:
+            error.set(None)
+            force_update()
+
+    running = model.value.running
+    with solara.Row(justify="space-between"):
+        solara.Button("Reset", color="primary", on_click=reset)
+        solara.Button("❚❚" if playing.value else "▶", color="primary",
+                      on_click=lambda: playing.set(not playing.value), disabled=not running)
+        solara.Button("Step", color="primary", on_click=step,
+                      disabled=playing.value or not running)
+    if error.value:
+        solara.Error(error.value, classes=["cisim-error"])
     solara.Select("Each Step (and each update while playing) moves", values=list(STEP_CHOICES),
-                  value=step_label.value, on_value=set_step, dense=True)
+                  value=step_label.value, on_value=step_label.set, dense=True)
     pending = pending_changes(params.value, model.value)
     if pending:
         solara.Warning("Not applied yet: " + "; ".join(pending) + ". Press Reset to start a "
@@ -801,6 +847,13 @@ def Controls(model: solara.Reactive[TeachingModel],  # noqa: N802
     else:
         solara.Text("Changes to the design apply when you press Reset.",
                     classes=["cisim-apply-hint"], style={"font-size": "0.85em"})
+
+
+@solara.component
+def FrameDrawn(frame: threading.Event) -> None:  # noqa: N802
+    """Sets ``frame`` once the page has rendered the latest update (placed after the views)."""
+    counter = update_counter.get()
+    solara.use_effect(frame.set, [counter])
 
 
 @solara.component
@@ -822,6 +875,7 @@ def Page() -> None:  # noqa: N802
     initial = solara.use_memo(TeachingModel, [])
     model = solara.use_reactive(initial)
     params = solara.use_reactive(default_params())
+    frame = solara.use_memo(threading.Event, [])
 
     def on_change(name: str, value: Any) -> None:
         params.value = {**params.value, name: value}
@@ -832,7 +886,7 @@ def Page() -> None:  # noqa: N802
         solara.Text("cisim: a collective impact partnership, year by year")
     with solara.Sidebar():
         with solara.Card("Run", margin=0):
-            Controls(model, params)
+            Controls(model, params, frame)
         with solara.Card("Design", margin=0):
             for name in LEVERS:
                 LeverInput(name, params.value[name], on_change)
@@ -848,6 +902,7 @@ def Page() -> None:  # noqa: N802
             Chart(m, partner_figure, "partners")
             Chart(m, population_figure, "population")
         Readout(m)
+        FrameDrawn(frame)
 
 
 def _quiet_solara_badge() -> None:

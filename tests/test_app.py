@@ -649,3 +649,28 @@ def test_save_design_downloads_a_scenario_that_loads(app_server, browser, tmp_pa
     assert loaded == teaching_scenario(**{**levers, "facilitator_fte": 0.0})
     assert loaded.backbone.staff.facilitator == 0.0
     assert errors == []
+
+
+def test_a_run_plays_to_its_end(app_server, browser):
+    errors: list[str] = []
+    context, page = _open(browser, app_server, errors)
+    try:
+        page.locator(".v-select", has_text="Each Step").click()
+        page.locator(".v-menu__content .v-list-item", has_text="52 weeks (a year)").click()
+        _step(page)
+        assert _week(page) == 52
+        page.get_by_role("button", name="▶").click()
+        page.locator(".cisim-finished").wait_for(timeout=300_000)
+        _settled(page)
+        assert _week(page) == 520
+        assert "press Reset" in page.inner_text(".cisim-finished")
+        assert page.get_by_role("button", name="Step", exact=True).is_disabled()
+        assert page.get_by_role("button", name="▶").is_disabled()
+        assert page.locator(".cisim-error").count() == 0
+        page.get_by_role("button", name="Reset", exact=True).click()
+        page.locator(".cisim-finished").wait_for(state="detached", timeout=60_000)
+        assert _week(page) == 0
+    finally:
+        context.close()
+    assert errors == []
+
