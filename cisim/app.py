@@ -62,7 +62,6 @@ __all__ = [
     "lever_defaults",
     "lever_overrides",
     "lever_text",
-    "model_params",
     "pending_changes",
     "teaching_scenario",
 ]
@@ -265,7 +264,6 @@ class TeachingModel(CollectiveImpactModel):
         community_partners: int = _D["community_partners"],
         population_size: int = _D["population_size"],
         rng: Any = "42",
-        scenario: Any = None,
     ):
         """Build the model from slider values.
 
@@ -289,7 +287,6 @@ class TeachingModel(CollectiveImpactModel):
             community_partners: Generated community partners.
             population_size: Number of beneficiaries.
             rng: Seed (an integer, or text from the seed box).
-            scenario: Ignored; Mesa's reset passes Mesa's own scenario object here.
         """
         levers = {
             "cadence": cadence,
@@ -393,11 +390,6 @@ def lever_text(name: str, value: Any) -> str:
 def default_params() -> dict[str, Any]:
     """The lever values the page starts with (the default scenario, seed 42)."""
     return {k: v["value"] for k, v in LEVERS.items()}
-
-
-def model_params() -> dict[str, Any]:
-    """A fresh copy of :data:`LEVERS` (Mesa's ``model_params`` form)."""
-    return {k: dict(v) for k, v in LEVERS.items()}
 
 
 def pending_changes(params: dict[str, Any], model: TeachingModel) -> list[str]:
