@@ -1,4 +1,4 @@
-"""``cisim app``: serve the SolaraViz teaching app (:mod:`cisim.app`) in the browser.
+"""``cisim app``: serve the teaching app (:mod:`cisim.app`) in the browser.
 
 The subcommand runs ``solara run`` on the app module in a child process (Solara's own server,
 https://solara.dev/docs/understanding/solara-server) and waits for it; Ctrl-C stops it. Wired
