@@ -6,7 +6,9 @@ directory, which is then exchanged with the old directory in one step (Linux ``r
 ``RENAME_EXCHANGE``; elsewhere two renames) and the old one removed. Its ``manifest.json`` lists
 every file with its size and SHA-256, so a reader can refuse a directory whose files do not all
 come from one write. Temporaries carry their writer's pid and host, so the next writer removes
-those a killed process left behind.
+those a killed process left behind (and, where two renames were needed, puts back an old
+directory a writer killed between them had moved away). A process killed at any moment thus
+leaves the directory either old and complete or new and complete.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +149,17 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
 
     On success the temporary directory becomes ``path`` in one step and the old directory (if
     any) is removed; on any exception, Ctrl-C or SIGTERM turned into an exception, the
-    temporary directory is removed and ``path`` is untouched. A writer killed outright leaves
-    its temporary directory, which the next call removes.
+    temporary directory is removed and ``path`` is untouched. A writer killed outright (SIGKILL)
+    leaves its hidden temporary directory beside ``path``, which the next call removes; ``path``
+    itself is then the old or the new directory, each complete (on a file system without
+    ``RENAME_EXCHANGE``, a kill between the two renames leaves no ``path`` until the next call
+    puts the old directory back).
+
+    Example::
+
+        with write_directory(out, lambda d: True) as tmp:
+            (tmp / "a.csv").write_text("...")
+            write_manifest(tmp)
 
     Args:
         path: The final directory.
@@ -167,6 +179,7 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
     if path.is_dir() and not replaceable(path):
         raise FileExistsError(f"{path} exists and does not hold cisim results")
     path.parent.mkdir(parents=True, exist_ok=True)
+    _restore_moved_away(path)
     remove_stale_temporaries(path.parent, path.name)
     tmp = path.parent / f"{_tmp_prefix(path.name)}{secrets.token_hex(4)}.tmp"
     tmp.mkdir()
@@ -177,7 +190,7 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
             shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old directory
         else:
             if path.is_dir():
-                old = path.parent / f"{_tmp_prefix(path.name)}{secrets.token_hex(4)}.tmp"
+                old = path.parent / f"{_tmp_prefix(path.name)}{_MOVED}{secrets.token_hex(4)}.tmp"
                 os.rename(path, old)
                 os.rename(tmp, path)
                 shutil.rmtree(old, ignore_errors=True)
@@ -186,6 +199,27 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+#: Marks the temporary name an old directory is moved away to where two renames replace it.
+_MOVED = "moved-away-"
+
+
+def _restore_moved_away(path: Path) -> None:
+    """Put back an old directory a killed writer moved away but did not replace.
+
+    Without an atomic exchange, replacing a directory takes two renames; a writer killed
+    between them leaves no ``path``, only the old directory under a marked temporary name (and
+    its complete new one, which the stale clean-up then removes).
+    """
+    if path.exists():
+        return
+    host = _host_tag()
+    for entry in sorted(path.parent.glob(f".{glob_escape(path.name)}.*{_MOVED}*.tmp")):
+        m = _TMP.match(entry.name)
+        if m and m["name"] == path.name and m["host"] == host and not pid_alive(int(m["pid"])):
+            os.rename(entry, path)
+            return
 
 
 def _exchange(a: Path, b: Path) -> bool:
