@@ -154,7 +154,7 @@ def load_results(directory: Path) -> Any:
     from cisim.simulate import EnsembleResult
 
     problems = check_manifest(directory, run_owned)
-    if problems is None:
+    if problems is None and (directory / "trajectories.parquet").exists():
         print(f"cisim report: warning: {directory} has no {MANIFEST} (written by an older "
               "cisim?); cannot check that its files all come from one run", file=sys.stderr)
     elif problems:
