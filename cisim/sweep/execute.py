@@ -49,7 +49,8 @@ from cisim.sweep.spec import (
 )
 from cisim.sweep.store import RUN_COLUMNS, ResultStore, StoreError
 
-__all__ = ["Progress", "SchedulerError", "run_sweep", "sweep_function", "tqdm_progress"]
+__all__ = ["Progress", "SchedulerError", "run_sweep", "sweep_function", "tqdm_progress",
+           "watch_parent", "watched_workers"]
 
 Backend = Literal["loky", "dask"]
 
@@ -90,13 +91,24 @@ def watch_parent(pid: int) -> None:
     threading.Thread(target=watch, name="cisim-watch-parent", daemon=True).start()
 
 
+def watched_workers() -> dict[str, Any]:
+    """Keyword arguments that make a loky executor's workers exit when this process dies.
+
+    Pass them to ``joblib.parallel_config(backend="loky", ...)`` or to
+    ``joblib.executor.get_memmapping_executor``: every worker then runs :func:`watch_parent`
+    on this process's pid when it starts. Without it a killed sweep or calibration leaves its
+    workers computing until joblib's idle timeout (five minutes).
+    """
+    return {"initializer": watch_parent, "initargs": (os.getpid(),)}
+
+
 # --------------------------------------------------------------------------------------------
 # Tasks (run in workers)
 # --------------------------------------------------------------------------------------------
 
 
-def run_task(model: ModelFunction, runs: Sequence[tuple[int, int, int, dict[str, Any]]],
-             parent: int | None = None) -> pd.DataFrame:
+def run_task(model: ModelFunction,
+             runs: Sequence[tuple[int, int, int, dict[str, Any]]]) -> pd.DataFrame:
     """Run a bundle of (point, replication, seed, params) and return one row per run.
 
     A run that raises is kept with its error message and no outcomes; it is counted and
@@ -105,11 +117,7 @@ def run_task(model: ModelFunction, runs: Sequence[tuple[int, int, int, dict[str,
     Args:
         model: The model function.
         runs: The runs of the task.
-        parent: In a local worker process: the pid of the sweep process, which the worker
-            watches (:func:`watch_parent`).
     """
-    if parent is not None:
-        watch_parent(parent)
     rows = []
     for point, rep, seed, params in runs:
         row: dict[str, Any] = {"point": int(point), "replication": int(rep), "seed": int(seed),
@@ -367,10 +375,9 @@ def _map(model: ModelFunction, tasks: Iterator[list[Any]], *, jobs: int, backend
                            numba_threads=1)
 
     if backend == "loky":
-        me = os.getpid()
-        with parallel_config(backend="loky", n_jobs=jobs):
+        with parallel_config(backend="loky", n_jobs=jobs, **watched_workers()):
             runner = Parallel(return_as="generator_unordered")
-            yield from runner(delayed(run_task)(model, runs, me) for runs in tasks)
+            yield from runner(delayed(run_task)(model, runs) for runs in tasks)
         return
     with (_dask_client(jobs, scheduler, client) as dask_client,
           parallel_config(backend="dask", client=dask_client)):
