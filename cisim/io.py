@@ -31,6 +31,7 @@ from typing import Any
 __all__ = [
     "MANIFEST",
     "check_manifest",
+    "is_temporary",
     "pid_alive",
     "remove_stale_temporaries",
     "write_atomic",
@@ -83,6 +84,19 @@ def _umask() -> int:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write text to a file atomically (UTF-8)."""
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+#: The temporaries of earlier versions of :func:`write_atomic`: ``.NAME.XXXXXXXX.tmp``.
+_OLD_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a name is a temporary of :func:`write_atomic` or :func:`write_directory`.
+
+    Temporaries of any process and host count, and those of cisim versions whose temporary
+    names did not carry the writer's pid.
+    """
+    return _TMP.match(name) is not None or _OLD_TMP.match(name) is not None
 
 
 def pid_alive(pid: int) -> bool:
@@ -280,7 +294,9 @@ def check_manifest(directory: Path, owned: Callable[[str], bool]) -> list[str] |
     Args:
         directory: The directory.
         owned: Says whether a file name (relative, POSIX) is one the writer of the directory
-            writes; such a file that the manifest does not list came from another write.
+            writes. Only such files are compared: one that differs from its listing, is listed
+            but missing, or is present but not listed came from another write. Other files
+            (a report added later, say) may change freely.
 
     Returns:
         None when there is no manifest; otherwise the problems (empty when the files match).
@@ -297,6 +313,8 @@ def check_manifest(directory: Path, owned: Callable[[str], bool]) -> list[str] |
     problems = []
     for rel, meta in listed.items():
         file = directory / rel
+        if not owned(rel):
+            continue
         if not file.is_file():
             problems.append(f"{rel} is listed but missing")
         elif file.stat().st_size != meta.get("bytes") or _digest(file) != meta.get("sha256"):

@@ -469,3 +469,30 @@ def test_run_refuses_a_directory_holding_other_files(tmp_path, capsys):
     assert f"-o/--out {mine}: holds files that are not results" in err
     assert (mine / "thesis.docx").read_text() == "precious"
     assert sorted(p.name for p in mine.iterdir()) == ["thesis.docx"]
+
+
+def test_run_replaces_a_directory_with_temporaries_of_an_older_killed_run(tiny_run, tmp_path):
+    """Hidden temporaries a killed run left inside (the old way of writing) do not block."""
+    copy = _copy(tiny_run[3], tmp_path)
+    (copy / ".summaries.csv.k3j_h5g6.tmp").write_text("half written")
+    (copy / ".events.csv.a1b2c3-99999.x9y8z7w6.tmp").write_text("half written")
+    scenario = _write(tmp_path, "tiny.toml", TINY)
+    assert main(["run", str(scenario), "-n", "1", "-j", "1", "--no-figures",
+                 "-o", str(copy)]) == 0
+    assert not [p.name for p in copy.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_reports_written_later_do_not_make_results_look_mixed(tmp_path, capsys):
+    """run --report lists report.html in the manifest; report DIR rewrites it, more than once."""
+    scenario = _write(tmp_path, "tiny.toml", TINY)
+    out = tmp_path / "out"
+    assert main(["run", str(scenario), "-n", "1", "-j", "1", "--no-figures", "--report",
+                 "-o", str(out)]) == 0
+    first = (out / "report.html").read_bytes()
+    for _ in range(2):
+        assert main(["report", str(out)]) == 0, capsys.readouterr().err
+    assert (out / "report.html").read_bytes() != first  # rewritten (no seed: from saved files)
+    # ... while a changed result file is still caught
+    (out / "events.csv").write_text("point\n1\n")
+    assert main(["report", str(out)]) == 2
+    assert "events.csv differs" in capsys.readouterr().err

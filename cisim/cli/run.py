@@ -93,11 +93,14 @@ def run_owned(name: str) -> bool:
 
 
 def _replaceable(directory: Path) -> bool:
-    """An existing output directory may be replaced: empty, or holding only results of runs."""
-    from cisim.io import MANIFEST
+    """An existing output directory may be replaced: empty, or holding only results of runs.
+
+    Temporaries of interrupted writes (``.NAME.HOST-PID.XXXX.tmp``) count as results.
+    """
+    from cisim.io import MANIFEST, is_temporary
 
     for file in directory.rglob("*"):
-        if file.is_dir():
+        if file.is_dir() or is_temporary(file.name):
             continue
         rel = file.relative_to(directory).as_posix()
         if not (run_owned(rel) or rel in (MANIFEST, "report.html")
