@@ -2,8 +2,8 @@
 
 - ``cisim run`` killed while it writes its results leaves the old complete results directory or
   the new complete one, never a mix, and the next run leaves no hidden temporary.
-- The loky workers of ``cisim sweep`` and ``cisim calibrate`` exit soon after their main
-  process is killed, instead of computing on for joblib's five-minute idle timeout.
+- The loky workers of ``cisim run``, ``cisim sweep`` and ``cisim calibrate`` exit soon after
+  their main process is killed, instead of computing on for joblib's five-minute idle timeout.
 - A sweep store's lock held by a killed process is taken over at once.
 """
 
@@ -146,6 +146,28 @@ def _assert_gone_after_kill(proc: subprocess.Popen, workers: list[psutil.Process
             if pid_alive(w.pid):
                 w.kill()
     return within
+
+
+@pytest.mark.slow
+def test_run_workers_exit_when_the_run_is_killed(tmp_path):
+    scenario = tmp_path / "big.toml"
+    scenario.write_text(TINY.replace("horizon_years = 2", "horizon_years = 10")
+                        .replace("size = 300", "size = 20000"), encoding="utf-8")
+    proc = _cisim("run", str(scenario), "-n", "200", "-j", "2", "-o", str(tmp_path / "out"))
+    try:
+        _workers_of(proc, at_least=2, within=120)
+        deadline = time.time() + 120
+        busy: list[psutil.Process] = []
+        while len(busy) < 2 and time.time() < deadline:  # workers that simulate, not import
+            assert proc.poll() is None, proc.stderr.read()
+            busy = [w for w in psutil.Process(proc.pid).children(recursive=True)
+                    if "loky" in " ".join(w.cmdline()) and w.cpu_times().user > 3]
+            time.sleep(0.2)
+        assert len(busy) >= 2, "the workers did not start simulating"
+        _assert_gone_after_kill(proc, psutil.Process(proc.pid).children(recursive=True))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 SLOW_SWEEP = """

@@ -12,7 +12,7 @@ from its last finished generation (``ABCSMC.load``).
 
 Backends: ``serial`` (pyabc's SingleCoreSampler; reproducible for a seed), ``loky`` (pyabc's
 ConcurrentFutureSampler on joblib's reusable loky process pool, whose workers exit when this
-process dies: :func:`cisim.sweep.execute.watched_workers`) and
+process dies: :func:`cisim.workers.watched_workers`) and
 ``dask`` (pyabc's DaskDistributedSampler on a ``dask.distributed.Client``). The posterior
 predictive checks run on :mod:`cisim.sweep.execute`'s task runner.
 """
@@ -158,7 +158,7 @@ def _sampler(loaded: LoadedSpec, client: Any = None) -> Iterator[Any]:
     if spec.backend == "loky":
         from joblib.executor import get_memmapping_executor
 
-        from cisim.sweep.execute import watched_workers
+        from cisim.workers import watched_workers
 
         n = _workers(spec.n_jobs)
         # joblib's reusable loky pool, its workers watching this process (they exit when a
