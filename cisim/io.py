@@ -169,6 +169,8 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
     ``RENAME_EXCHANGE``, a kill between the two renames leaves no ``path`` until the next call
     puts the old directory back).
 
+    A symbolic link at ``path`` is kept: the directory it points to is replaced.
+
     Example::
 
         with write_directory(out, lambda d: True) as tmp:
@@ -188,6 +190,8 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
         OSError: The parent cannot be created or written.
     """
     path = Path(path)
+    if path.is_symlink():  # replace the directory it points to, keep the link
+        path = path.resolve()
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a directory")
     if path.is_dir() and not replaceable(path):

@@ -210,3 +210,15 @@ def test_stale_temporaries_of_dead_writers_only(tmp_path):
     other_host.write_text("")
     assert cio.remove_stale_temporaries(tmp_path) == [stale]
     assert live.exists() and other_host.exists()
+
+
+def test_a_symlinked_directory_keeps_its_link(tmp_path):
+    target = tmp_path / "disk" / "results"
+    with write_directory(target, lambda d: True) as tmp:
+        (tmp / "a.csv").write_text("old")
+    link = tmp_path / "results"
+    link.symlink_to(target, target_is_directory=True)
+    with write_directory(link, lambda d: True) as tmp:
+        (tmp / "a.csv").write_text("new")
+    assert link.is_symlink() and (link / "a.csv").read_text() == "new"
+    assert _hidden(tmp_path) == [] and _hidden(tmp_path / "disk") == []
