@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mesa import Agent
 
+from cisim.mechanisms.communication import own_trust
 from cisim.scenario import SECTORS
 from cisim.world import VALUE_KINDS
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import RunView
 
 __all__ = ["Backbone", "Beneficiary", "Partner"]
 
@@ -31,7 +32,7 @@ class Partner(Agent):
         sector: One of :data:`cisim.scenario.SECTORS`.
     """
 
-    def __init__(self, model: CollectiveImpactModel, index: int):
+    def __init__(self, model: RunView, index: int):
         super().__init__(model)
         self.index = index
         table = model.factual.partners
@@ -76,8 +77,7 @@ class Partner(Agent):
     @property
     def mean_trust(self) -> float:
         """Mean trust toward the other partners."""
-        n = self._world.partners.n
-        return float(self._world.trust[self.index].sum() / max(1, n - 1))
+        return float(own_trust(self._world, self.index))
 
     def trust_in(self, other: Partner) -> float:
         """Trust between this organisation and ``other``."""
@@ -99,7 +99,7 @@ class Partner(Agent):
 class Backbone(Agent):
     """The backbone (orchestrator) organisation; present only if the scenario has one."""
 
-    def __init__(self, model: CollectiveImpactModel):
+    def __init__(self, model: RunView):
         super().__init__(model)
         spec = model.design.backbone
         self.type = spec.type
@@ -124,7 +124,7 @@ class Backbone(Agent):
 class Beneficiary(Agent):
     """One beneficiary (row ``index`` of the population arrays)."""
 
-    def __init__(self, model: CollectiveImpactModel, index: int):
+    def __init__(self, model: RunView, index: int):
         super().__init__(model)
         self.index = index
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import solara
 from matplotlib.collections import LineCollection
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -35,6 +35,7 @@ from mesa.visualization.utils import update_counter
 
 from cisim.agents import Beneficiary
 from cisim.model import DEFAULT_SCENARIO, CollectiveImpactModel
+from cisim.report.figures import phase_colour
 from cisim.scenario import SECTORS, Scenario
 
 __all__ = [
@@ -77,12 +78,6 @@ INDICATOR_COLOURS = {
     "engagement": "#9467bd",
     "funding_runway": "#8c564b",
     "backbone_capacity": "#7f7f7f",
-}
-PHASE_COLOURS = {
-    "Initiation": "#6c757d",
-    "Run": "#1f77b4",
-    "Re-design": "#e6a700",
-    "Exponential Value": "#2ca02c",
 }
 
 
@@ -367,13 +362,15 @@ def PhaseBanner(model: CollectiveImpactModel) -> None:  # noqa: N802 (Solara com
     update_counter.get()
     values = readout(model)
     phase = values["phase"]
-    colour = PHASE_COLOURS.get(phase, "#444444")
+    colour = phase_colour(phase)  # the report's palette; dark text on its light colours
+    r, g, b = to_rgb(colour)
+    text = "#1a1a1a" if 0.299 * r + 0.587 * g + 0.114 * b > 0.6 else "white"
     blockers = model.phase_state[0].blockers
     with solara.Column(style={"padding": "4px 8px", "row-gap": "4px"}):
         solara.Text(
             phase,
             classes=["cisim-phase"],
-            style={"font-size": "2em", "font-weight": "bold", "color": "white",
+            style={"font-size": "2em", "font-weight": "bold", "color": text,
                    "background": colour, "padding": "2px 16px", "border-radius": "6px"},
         )
         solara.Text(f"Week {values['week']} (year {values['year']}) of "

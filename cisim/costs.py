@@ -30,7 +30,7 @@ import pandas as pd
 from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import RunView
 
 __all__ = ["COST_COLUMNS", "CostLedger", "cost_totals"]
 
@@ -43,7 +43,7 @@ _USES = ("backbone", "shared measurement", "programmes", "coordination", "partne
 class CostLedger:
     """Accumulates a run's money flows per year of the horizon (year k: steps 52(k-1)+1..52k)."""
 
-    def __init__(self, model: CollectiveImpactModel):
+    def __init__(self, model: RunView):
         sc = model.design
         self.model = model
         self.n_years = max(1, int(np.ceil(sc.steps / STEPS_PER_YEAR)))

@@ -19,18 +19,18 @@ import numpy as np
 from mesa import DataCollector, Model
 
 from cisim.agents import Backbone, Beneficiary, Partner
-from cisim.kernels import WP
 from cisim.mechanisms import DEFAULT_MECHANISMS, Mechanism
-from cisim.mechanisms.systems_change import SystemsChange
 from cisim.outcomes import Recorder
 from cisim.phases import PHASE_MODELS, PhaseState, readiness
-from cisim.population import Population, world_parameters
-from cisim.scenario import Scenario
-from cisim.world import World, build_partners
+from cisim.population import Population, world_row
+from cisim.scenario import BUNDLED_SCENARIOS, Scenario
+from cisim.world import World, book_week, build_partners
 
 __all__ = ["DEFAULT_SCENARIO", "CollectiveImpactModel"]
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
+#: The bundled reference design (package data, so it ships in the wheel; see
+#: :data:`cisim.scenario.BUNDLED_SCENARIOS`).
+DEFAULT_SCENARIO = BUNDLED_SCENARIOS / "default.toml"
 
 #: Model-level reporters of the Mesa DataCollector (columns of the recorded trajectory).
 MODEL_REPORTERS = (
@@ -128,17 +128,20 @@ class CollectiveImpactModel(Model):
         self.phase_state[0].visits[self.phase_model.initial] = 0
 
         # Set up twice: once to find the status quo the population is calibrated to, once for
-        # real with the calibrated population (every setup is idempotent at step 0).
+        # real with the calibrated population (see Mechanism.setup: every setup is idempotent).
         self._setup_mechanisms()
         cf = self.counterfactual
         self.population.calibrate(
             self._world_row(1, cf, spread=False), cf.coverage, cf.service_capacity
         )
+        for note in self.population.calibration_notes():  # both worlds start from it
+            self.log(self.factual, "calibration", note)
         self.population.initial_aggregates(
             np.stack([self._world_row(w, world, spread=False)
                       for w, world in enumerate(self.worlds)])
         )
         self._setup_mechanisms()
+        book_week(self.factual, scenario, 0, self.population.n)
         self.recorder = Recorder(self)
         self._create_agents(init_rng, scenario)
         self.datacollector = self._make_datacollector(collect_agents)
@@ -181,10 +184,14 @@ class CollectiveImpactModel(Model):
     # ---- the weekly step ------------------------------------------------------------------------
 
     def step(self) -> None:
-        """One week: the mechanisms in both worlds, the population, the phases, the record."""
+        """One week: the mechanisms, the population, the phases, the books, then the record.
+
+        The recorder only reads the run: nothing of the dynamics reads it back.
+        """
         self.run_mechanisms()
         self.serve_population()
         self.advance_phases()
+        book_week(self.factual, self.design, self.steps, self.population.n)
         self.recorder.record(self.steps)
         self.datacollector.collect(self)
         if self.steps >= self.n_steps:
@@ -222,24 +229,10 @@ class CollectiveImpactModel(Model):
                      f"{cause}")
 
     def _world_row(self, w: int, world: World, spread: bool = True) -> np.ndarray:
-        """The population kernel's parameters for world ``w``.
+        """The population kernel's parameters for world ``w`` (see :func:`world_row`)."""
+        return world_row(self.design, world, self.population, w, self.steps, spread)
 
-        With ``spread`` the row also says how thinly the world's service capacity spreads over
-        the targeting weight of those out of the outcome state (not known before calibration).
-        """
-        sc = self.design
-        equity = 0.0 if world.isolated else sc.engagement.equity_focus
-        row = world_parameters(
-            world, equity,
-            SystemsChange.effectiveness(self, world), SystemsChange.barrier(self, world),
-            sc.dynamics.service_efficacy, self.population.trend_multiplier(self.steps),
-            SystemsChange.structural_barrier(self, world, equity),
-        )
-        if spread:
-            row[WP.CAP_NORM] = world.service_capacity / max(self.population.weight_sum(w), 1e-12)
-        return row
-
-    # ---- services for the mechanisms ------------------------------------------------------------
+    # ---- services for the mechanisms (cisim.context.StepContext) --------------------------------
 
     def world_index(self, world: World) -> int:
         """0 for the factual world, 1 for the counterfactual."""
@@ -300,11 +293,12 @@ class CollectiveImpactModel(Model):
         return need / total
 
     def true_rate(self, world: World, step: int) -> float:
-        """The world's true outcome rate at ``step`` (the latest recorded if later)."""
-        w = self.world_index(world)
-        if not hasattr(self, "recorder"):
-            return self.population.rate(w)
-        return self.recorder.true_rate(w, step)
+        """The world's true outcome rate at ``step`` (the latest known if later)."""
+        return self.population.past_rate(self.world_index(world), step)
+
+    def phase_blockers(self, world: World) -> list[str]:
+        """The unmet conditions of the world's next phase (empty in an isolated world)."""
+        return self.phase_state[self.world_index(world)].blockers
 
     def log(self, world: World, kind: str, message: str) -> None:
         """Add an entry to the event log."""

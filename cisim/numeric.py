@@ -1,10 +1,30 @@
-"""Small numeric helpers shared by the mechanisms and the outcome recorder."""
+"""Small numeric helpers shared by the mechanisms, the world's books and the outcome recorder.
+
+Discounting follows HM Treasury's Green Book (2022); the SROI ratio the SROI guide (Nicholls,
+Lawlor, Neitzert & Goodspeed 2012).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["weighted_mean"]
+from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
+
+__all__ = ["discount", "sroi_ratio", "weighted_mean"]
+
+
+def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
+    """Discount factor at a (weekly) step for a yearly rate."""
+    return (1.0 + rate) ** (-np.asarray(step, dtype=float) / STEPS_PER_YEAR)
+
+
+def sroi_ratio(value_pv: float, investment_pv: float) -> float:
+    """SROI ratio; NaN while less than ``MIN_MONEY`` (one cent) has been invested.
+
+    A ratio over a vanishing input (a denormal hour cost times a few hours) would overflow to
+    infinity; below one cent no money counts as invested.
+    """
+    return value_pv / investment_pv if investment_pv >= MIN_MONEY else float("nan")
 
 
 def weighted_mean(a: np.ndarray, weights: np.ndarray, axis: int | None = None) -> np.ndarray:

@@ -22,13 +22,15 @@ import numpy as np
 import pandas as pd
 
 from cisim.costs import CostLedger
-from cisim.numeric import weighted_mean
+from cisim.numeric import discount, sroi_ratio, weighted_mean
 from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import RunView
 
-__all__ = ["TRAJECTORY_COLUMNS", "Recorder", "log_odds_gap", "projected_value", "sroi_ratio"]
+__all__ = [
+    "TRAJECTORY_COLUMNS", "Recorder", "discount", "log_odds_gap", "projected_value", "sroi_ratio",
+]
 
 #: Numeric trajectory columns, in order (``phase`` and ``phase_blockers`` are added as text).
 TRAJECTORY_COLUMNS = (
@@ -106,16 +108,6 @@ def log_odds_gap(subgroups: pd.DataFrame, shares: dict[str, float], disadvantage
     return float(np.log(a / (1 - a)) - np.log(b / (1 - b)))
 
 
-def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
-    """Discount factor at a (weekly) step for a yearly rate."""
-    return (1.0 + rate) ** (-np.asarray(step, dtype=float) / STEPS_PER_YEAR)
-
-
-def sroi_ratio(value_pv: float, investment_pv: float) -> float:
-    """SROI ratio; NaN before any money was invested."""
-    return value_pv / investment_pv if investment_pv > 0 else float("nan")
-
-
 def projected_value(gain_rate: float, population: int, value_per_year: float, years: float,
                     drop_off: float, discount_rate: float, horizon_years: float) -> float:
     """Present value of the final-year gain projected after the horizon with drop-off.
@@ -140,6 +132,27 @@ def projected_value(gain_rate: float, population: int, value_per_year: float, ye
     return gain_rate * population * value_per_year * total
 
 
+def _gap_of_present(rates: np.ndarray, sizes: np.ndarray, disadvantaged: np.ndarray) -> float:
+    """The equity gap over the subgroups that have people; NaN when a side has nobody.
+
+    With disadvantaged subgroups, the others' mean rate minus theirs (each weighted by size),
+    NaN when every disadvantaged subgroup or every other subgroup is empty. Without them, the
+    largest rate minus the smallest among two or more non-empty subgroups (0 for a population
+    of one subgroup), NaN when only one of several subgroups has people.
+    """
+    present = sizes > 0
+    dis = disadvantaged
+    if dis.any() and (~dis).any():
+        top, bottom = present & ~dis, present & dis
+        if not (top.any() and bottom.any()):
+            return float("nan")
+        return float(weighted_mean(rates[top], sizes[top]) - weighted_mean(rates[bottom],
+                                                                          sizes[bottom]))
+    if rates.size > 1 and present.sum() < 2:
+        return float("nan")
+    return float(rates[present].max() - rates[present].min()) if present.any() else float("nan")
+
+
 def _logit(rates: np.ndarray) -> np.ndarray:
     """Log-odds of rates, kept finite (a rate of 0 or 1 is read as 1e-4 or 1 - 1e-4)."""
     p = np.clip(rates, 1e-4, 1.0 - 1e-4)
@@ -147,9 +160,14 @@ def _logit(rates: np.ndarray) -> np.ndarray:
 
 
 class Recorder:
-    """Collects one row per step of the run into preallocated arrays."""
+    """Collects one row per step of the run into preallocated arrays.
 
-    def __init__(self, model: CollectiveImpactModel):
+    The recorder only records: it reads the run (:class:`cisim.context.RunView`) at the end of
+    each week and nothing of the dynamics reads it back (the measurement lag reads the
+    population's own rate history, the Exponential Value phase the world's books).
+    """
+
+    def __init__(self, model: RunView):
         sc = model.design
         self.model = model
         self.n_steps = sc.steps
@@ -157,7 +175,6 @@ class Recorder:
         self.data = np.full((self.n_steps + 1, len(TRAJECTORY_COLUMNS)), np.nan)
         G = model.population.G
         self.subgroup_rates = np.full((self.n_steps + 1, 2, G), np.nan)
-        self.rates = np.full((2, self.n_steps + 1), np.nan)
         self.phase: list[str] = []
         n_partners = model.factual.partners.n
         # each partner's realised value so far (value-years per kind) and this week's satisfaction
@@ -165,11 +182,8 @@ class Recorder:
         self.partner_satisfaction = np.zeros((self.n_steps + 1, n_partners), dtype=np.float32)
         self.blockers: list[str] = []
         self.value_pv = 0.0
-        self.investment_pv = 0.0
         self.cumulative_investment = 0.0
         self.running_sroi = float("nan")
-        self.measured_value_pv = 0.0
-        self.measured_sroi = float("nan")
         self.start_rate = (float("nan"), float("nan"))
         self.start_gap = (float("nan"), float("nan"))
         v = sc.valuation
@@ -181,15 +195,6 @@ class Recorder:
         self.collaboration_cost_pv = 0.0
         self.ledger = CostLedger(model)
 
-    def true_rate(self, w: int, step: int) -> float:
-        """Recorded outcome rate of world ``w`` at ``step`` (clamped to the recorded range)."""
-        step = min(max(step, 0), self.n_steps)
-        value = self.rates[w, step]
-        if np.isnan(value):  # not recorded yet: the latest recorded value
-            recorded = np.flatnonzero(~np.isnan(self.rates[w, : step + 1]))
-            value = self.rates[w, recorded[-1]] if recorded.size else np.nan
-        return float(value)
-
     def record(self, step: int) -> None:
         """Record the state after ``step`` (0 = the initial state)."""
         m = self.model
@@ -197,40 +202,29 @@ class Recorder:
         pop = m.population
         v = m.design.valuation
         rate_f, rate_cf = pop.rate(0), pop.rate(1)
-        self.rates[:, step] = rate_f, rate_cf
-        sizes = np.maximum(pop.group_sizes(0), 1.0)
-        self.subgroup_rates[step, 0] = pop.in_outcome(0) / sizes
-        self.subgroup_rates[step, 1] = pop.in_outcome(1) / np.maximum(pop.group_sizes(1), 1.0)
+        for w in (0, 1):  # an empty subgroup has no rate (NaN): nobody to measure
+            sizes = pop.group_sizes(w)
+            self.subgroup_rates[step, w] = np.where(
+                sizes > 0, pop.in_outcome(w) / np.maximum(sizes, 1.0), np.nan)
         gap_f, gap_cf = (self._equity_gap(self.subgroup_rates[step, w]) for w in (0, 1))
         lgap_f, lgap_cf = (self._equity_gap(_logit(self.subgroup_rates[step, w]))
                            for w in (0, 1))
         if step == 0:
             self.start_rate = (rate_f, rate_cf)
             self.start_gap = (gap_f, gap_cf)
-        # money and value this step
-        inkind = 0.0
-        if not f.isolated:
-            hours = f.burden_hours.sum() + m.design.meetings.hours_per_meeting * f.attended.sum()
-            inkind = hours * v.coordination_hour_cost
-        investment = (f.income + inkind) if step > 0 else 0.0
+        # money and value this step (the investment as the world booked it: world.book_week)
+        investment = f.investment
         collaboration_cost = (
-            (f.backbone_spend + f.measurement_spend + inkind) if step > 0 else 0.0)
+            (f.backbone_spend + f.measurement_spend + f.coordination_cost) if step > 0 else 0.0)
         gain_years = (rate_f - rate_cf) * pop.n / STEPS_PER_YEAR if step > 0 else 0.0
         d = float(discount(step, v.discount_rate))
         self.value_pv += gain_years * self.adjusted_value * d
-        self.investment_pv += investment * d
         self.cumulative_investment += investment
-        self.running_sroi = sroi_ratio(self.value_pv, self.investment_pv)
+        self.running_sroi = sroi_ratio(self.value_pv, f.investment_pv)
         if step > 0:
             self.initiative_value_pv += ((rate_f - self.start_rate[0]) * pop.n / STEPS_PER_YEAR
                                          * self.adjusted_value * (1 - v.deadweight) * d)
         self.collaboration_cost_pv += collaboration_cost * d
-        # What the partnership can show from its own data: measured change against its baseline
-        # (the flat "curve" of Results-Based Accountability), without the counterfactual.
-        measured_gain = (f.measured_rate - f.measured_baseline) * pop.n / STEPS_PER_YEAR
-        if step > 0 and np.isfinite(measured_gain):
-            self.measured_value_pv += measured_gain * self.adjusted_value * d
-        self.measured_sroi = sroi_ratio(self.measured_value_pv, self.investment_pv)
         service_years, served, served_in = pop.served(0)
         _, served_cf, served_in_cf = pop.served(1)
         n = max(1, pop.n)
@@ -267,9 +261,9 @@ class Recorder:
             "cumulative_investment": self.cumulative_investment,
             "social_value": self.value_pv,
             "sroi": self.running_sroi,
-            "sroi_measured": self.measured_sroi,
+            "sroi_measured": f.measured_sroi,
             "collaboration_cost": collaboration_cost,
-            "sroi_initiative": sroi_ratio(self.initiative_value_pv, self.investment_pv),
+            "sroi_initiative": sroi_ratio(self.initiative_value_pv, f.investment_pv),
             "sroi_collaboration": sroi_ratio(self.value_pv, self.collaboration_cost_pv),
             "service_years": service_years,
             "served_share": served / n,
@@ -282,7 +276,7 @@ class Recorder:
         }
         self.data[step] = [row[c] for c in TRAJECTORY_COLUMNS]
         self.phase.append(m.phase_label(f))
-        self.blockers.append("; ".join(m.phase_state[0].blockers))
+        self.blockers.append("; ".join(m.phase_blockers(f)))
         self.partner_realised[step] = f.realised
         self.ledger.record(step)
         self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
@@ -296,6 +290,8 @@ class Recorder:
         pop = self.model.population
         sizes = pop.group_sizes(0)
         dis = pop.disadvantaged
+        if not (sizes > 0).all():  # empty subgroups drop out; the gap needs people on each side
+            return _gap_of_present(rates, sizes, dis)
         if dis.any() and (~dis).any():
             return float(weighted_mean(rates[~dis], np.maximum(sizes[~dis], 1e-9))
                          - weighted_mean(rates[dis], np.maximum(sizes[dis], 1e-9)))

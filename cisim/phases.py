@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
     from cisim.world import World
 
 __all__ = ["PHASE_MODELS", "Phase", "PhaseModel", "PhaseState", "power_mean", "readiness"]
@@ -78,7 +78,7 @@ class PhaseState:
     readiness: float = 0.0  # of the Run conditions, at the end of the previous step
 
 
-Condition = tuple[str, Callable[["CollectiveImpactModel", "World"], float], float]
+Condition = tuple[str, Callable[["StepContext", "World"], float], float]
 
 
 @dataclass
@@ -137,7 +137,7 @@ class PhaseModel:
         values = {k: p.emphasis.get(component, 1.0) for k, p in self.phases.items()}
         return self.graded(values, key, ready)
 
-    def advance(self, model: CollectiveImpactModel, world: World, state: PhaseState
+    def advance(self, model: StepContext, world: World, state: PhaseState
                 ) -> tuple[str, str] | None:
         """Check the transitions out of the current phase.
 
@@ -174,35 +174,35 @@ class PhaseModel:
 # ---- condition helpers (each returns a number compared with a threshold) --------------------
 
 
-def _agreement(m: CollectiveImpactModel, w: World) -> float:
+def _agreement(m: StepContext, w: World) -> float:
     return w.agreement
 
 
-def _trust(m: CollectiveImpactModel, w: World) -> float:
+def _trust(m: StepContext, w: World) -> float:
     return w.trust_mean
 
 
-def _backbone(m: CollectiveImpactModel, w: World) -> float:
+def _backbone(m: StepContext, w: World) -> float:
     return w.backbone_capacity
 
 
-def _runway(m: CollectiveImpactModel, w: World) -> float:
+def _runway(m: StepContext, w: World) -> float:
     return w.runway_years
 
 
-def _measurement(m: CollectiveImpactModel, w: World) -> float:
+def _measurement(m: StepContext, w: World) -> float:
     return w.measurement
 
 
-def _systems(m: CollectiveImpactModel, w: World) -> float:
+def _systems(m: StepContext, w: World) -> float:
     return (w.services_change + w.practices_change + w.policy_change) / 3.0
 
 
-def _sroi(m: CollectiveImpactModel, w: World) -> float:
-    return m.recorder.measured_sroi
+def _sroi(m: StepContext, w: World) -> float:
+    return w.measured_sroi
 
 
-def _champion(m: CollectiveImpactModel, w: World) -> float:
+def _champion(m: StepContext, w: World) -> float:
     infl = w.partners.influence[w.active]
     return float(infl.max()) if infl.size else 0.0
 
@@ -242,7 +242,7 @@ def power_mean(values: Sequence[float], weights: Sequence[float], exponent: floa
     return min(1.0, math.exp(log_sum / exponent))
 
 
-def readiness(model: CollectiveImpactModel, world: World) -> float:
+def readiness(model: StepContext, world: World) -> float:
     """Readiness for coordinated work, in [0, 1]: how far the Run conditions are met.
 
     Each condition counts as ``min(1, value / threshold)`` with the Run thresholds of the
@@ -267,13 +267,13 @@ def readiness(model: CollectiveImpactModel, world: World) -> float:
     return power_mean(values, weights, ph.readiness_exponent)
 
 
-def _lost(fn: Callable[[CollectiveImpactModel, World], float], threshold: float
-          ) -> Callable[[CollectiveImpactModel, World], float]:
+def _lost(fn: Callable[[StepContext, World], float], threshold: float
+          ) -> Callable[[StepContext, World], float]:
     """A condition that holds when ``fn`` has fallen below ``threshold`` (for setbacks)."""
     return lambda m, w: 1.0 if fn(m, w) < threshold else 0.0
 
 
-def refined_model(m: CollectiveImpactModel) -> PhaseModel:
+def refined_model(m: StepContext) -> PhaseModel:
     """The refined model's four phases with the scenario's thresholds."""
     ph = m.design.phases
     run_conditions: list[Condition] = [
@@ -318,7 +318,7 @@ def refined_model(m: CollectiveImpactModel) -> PhaseModel:
     return PhaseModel("refined", phases, transitions, operating="run")
 
 
-def nciom_model(m: CollectiveImpactModel) -> PhaseModel:
+def nciom_model(m: StepContext) -> PhaseModel:
     """NCIOM's three phases with the scenario's thresholds."""
     ph = m.design.phases
     phases = [
@@ -352,7 +352,7 @@ def nciom_model(m: CollectiveImpactModel) -> PhaseModel:
                       preparatory=("organize",))
 
 
-PHASE_MODELS: dict[str, Callable[[CollectiveImpactModel], PhaseModel]] = {
+PHASE_MODELS: dict[str, Callable[[StepContext], PhaseModel]] = {
     "refined": refined_model,
     "nciom": nciom_model,
 }

@@ -6,7 +6,7 @@ of each subgroup is calibrated so that, with the services of the status quo (the
 working alone, before the initiative's money), the expected outcome rate equals the subgroup's
 ``baseline_rate``: the counterfactual then shows "the curve" without the initiative (the NCIOM task
 force's Results-Based Accountability baseline). The hot loop is
-:func:`cisim.kernels.population_step`.
+:func:`cisim._population.population_step`.
 
 A secular trend (``dynamics.trend_pp_per_year``) moves the status quo's outcome rate the same
 way in both worlds: the entry hazards and the entrants' odds of starting in the outcome state
@@ -28,28 +28,28 @@ from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
+from scipy.optimize import brentq
 
-from cisim.kernels import (
+from cisim._population import (
     CHUNK,
     EQUITY_BOOST,
     PARALLEL_MIN_CHUNKS,
-    WP,
     creaming_exponent,
     creaming_factors,
     population_step,
     recount,
     status_quo_multipliers,
-    step_keys,
     sum_chunks,
     world_terms,
 )
+from cisim.kernels import WP, step_keys
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
 if TYPE_CHECKING:
     from cisim.world import World
 
-__all__ = ["Population"]
+__all__ = ["Population", "world_row"]
 
 
 class Population:
@@ -95,7 +95,13 @@ class Population:
         self._t_turn = np.int64(threshold(self.turnover if self.turnover > 0 else -1.0))
         self._t_exit = np.int64(threshold(self.p_exit.max()))
         self.h_in = np.zeros(self.G)
+        # what the calibration could not do (see calibration_notes)
+        self.calibration_shortfall = np.zeros(self.G)
+        self.calibration_empty = np.zeros(self.G, dtype=np.bool_)
         self.aggregates = np.zeros((2, 4 + 2 * self.G + A))
+        # outcome rate of each world after each step (0: the initial state), for the lag of
+        # measured outcomes (see past_rate)
+        self.rate_history = np.full((2, sc.steps + 1), np.nan)
         self._init_rng = rng
         # Per-person caches the kernel keeps up to date (they change only on replacement).
         self.mean_need = np.empty(self.n)
@@ -127,10 +133,14 @@ class Population:
             wp: (WP.N,) parameters of the status-quo world.
             coverage: (A,) its area coverage.
             capacity: its effective service capacity (service-years per year).
+
+        A subgroup whose baseline rate no hazard reaches is calibrated to the closest rate it
+        can attain (:func:`entry_hazard`); :meth:`calibration_notes` says so.
         """
         weight = self.targeting_weight(wp)
         p_in = self.baseline[self.subgroup].astype(float)
         members = [np.flatnonzero(self.subgroup == g) for g in range(self.G)]
+        self.calibration_empty[:] = [not idx.size for idx in members]
         mult = np.empty(self.n)
         barriers = self.barriers(wp[None, :])[0][self.subgroup]
         for _ in range(4):  # fixed point: who is out determines how thinly services spread
@@ -139,9 +149,9 @@ class Population:
                                    coverage, barriers, mult)
             for g in range(self.G):
                 idx = members[g]
-                if not idx.size:
-                    continue
-                m_g = mult[idx]
+                # a subgroup nobody was drawn into (its entrants may still arrive): calibrated
+                # on everyone's multipliers, the closest stand-in for people not yet there
+                m_g = mult[idx] if idx.size else mult
                 h_out = self.h_out[g]
                 target = self.baseline[g]
                 r = np.empty_like(m_g)
@@ -154,16 +164,35 @@ class Population:
                     np.divide(r, q, out=r)
                     return float(r.mean()) - target
 
-                hi = 1.0
-                while gap(hi) < 0 and hi < 1e6:
-                    hi *= 4
-                self.h_in[g] = brentq(gap, 1e-12, hi, xtol=1e-12)
-                r = self.h_in[g] * m_g
-                p_in[idx] = r / (r + h_out)
+                self.h_in[g], self.calibration_shortfall[g] = entry_hazard(gap)
+                if idx.size:
+                    r = self.h_in[g] * m_g
+                    p_in[idx] = r / (r + h_out)
         start = (self._init_rng.random(self.n) < p_in).astype(np.uint8)
         self.outcome[0] = start
         self.outcome[1] = start
         self._counted = False
+
+    def calibration_notes(self) -> list[str]:
+        """What the last :meth:`calibrate` could not do, one readable sentence per subgroup.
+
+        A subgroup nobody was drawn into is calibrated on the whole population's multipliers;
+        a subgroup whose baseline rate no entry hazard reaches gets the hazard that comes
+        closest (:func:`entry_hazard`), and its status quo starts below its baseline rate.
+        """
+        notes = []
+        for g, name in enumerate(self.group_names):
+            if self.calibration_empty[g]:
+                notes.append(f"subgroup '{name}' has no members at the start; its entry hazard "
+                             "is calibrated on the whole population")
+            if self.calibration_shortfall[g] > 0:
+                short = self.calibration_shortfall[g]
+                notes.append(
+                    f"subgroup '{name}': no entry hazard reaches its baseline rate "
+                    f"{self.baseline[g]:.4g} under the status quo (barriers no service lowers); "
+                    f"calibrated to the closest attainable rate {self.baseline[g] - short:.4g}, "
+                    f"{100 * short:.3g} points short")
+        return notes
 
     def targeting_weight(self, wp: np.ndarray) -> np.ndarray:
         """Who services reach in a world with parameters ``wp`` (as the kernel computes it)."""
@@ -211,7 +240,7 @@ class Population:
     # ---- weekly update ----------------------------------------------------------------------
 
     def step(self, seed: np.uint64, step: int, wp: np.ndarray, coverage: np.ndarray) -> None:
-        """Advance both worlds one week (see :func:`cisim.kernels.population_step`).
+        """Advance both worlds one week (see :func:`cisim._population.population_step`).
 
         Large populations are split over :func:`kernel_threads` threads by chunk; the result
         does not depend on the number of threads.
@@ -245,6 +274,27 @@ class Population:
             for f in futures:
                 f.result()
         self.aggregates = sum_chunks(partial)
+        self._remember_rates(step)
+
+    def _remember_rates(self, step: int) -> None:
+        if 0 <= step < self.rate_history.shape[1]:
+            self.rate_history[:, step] = self.rate(0), self.rate(1)
+
+    def past_rate(self, w: int, step: int) -> float:
+        """Outcome rate of world ``w`` after ``step`` (clamped to the run's steps).
+
+        The latest known rate if ``step`` has not been reached yet; the current rate before
+        the initial state is known (while the model is set up).
+        """
+        history = self.rate_history[w]
+        if np.isnan(history[0]):
+            return self.rate(w)
+        step = min(max(step, 0), history.size - 1)
+        value = history[step]
+        if np.isnan(value):  # not reached yet: the latest known value
+            known = np.flatnonzero(~np.isnan(history[: step + 1]))
+            value = history[known[-1]]
+        return float(value)
 
     def _flags(self, threads: int) -> list[np.ndarray]:
         """A scratch buffer for each of ``threads`` kernel threads (kept between steps)."""
@@ -274,6 +324,7 @@ class Population:
             out[w, 0] = weight[off].sum()
             out[w, 4 + 2 * G:] = (self.needs[off] * wp[w, WP.BARRIER]).sum(axis=0)
         self.aggregates = out
+        self._remember_rates(0)
 
     # ---- views on the aggregates ------------------------------------------------------------
 
@@ -303,53 +354,47 @@ class Population:
         return float(self.in_outcome(w).sum() / max(1.0, self.group_sizes(w).sum()))
 
 
-def brentq(f: Callable[[float], float], xa: float, xb: float, xtol: float = 2e-12,
-           rtol: float = 4 * np.finfo(float).eps, maxiter: int = 100) -> float:
-    """Brent's root finder: a line-for-line port of SciPy's ``brentq`` (``Zeros/brentq.c``).
+#: Bracket of the weekly entry hazard the calibration searches. At the top (4^10, about a
+#: million a week) anyone services can reach enters within the week: a subgroup that still
+#: falls short of its baseline rate there cannot reach it at any hazard (see
+#: :func:`entry_hazard`).
+MIN_ENTRY_HAZARD = 1e-12
+MAX_ENTRY_HAZARD = 4.0**10
 
-    The same floating-point operations in the same order give the same root as
-    ``scipy.optimize.brentq`` without importing ``scipy.optimize`` (a few tenths of a second).
+
+def entry_hazard(gap: Callable[[float], float]) -> tuple[float, float]:
+    """The weekly entry hazard at which a subgroup's status-quo rate meets its baseline rate.
+
+    ``gap(h)`` is the subgroup's expected status-quo outcome rate at entry hazard ``h`` minus
+    its baseline rate: ``-baseline_rate`` at ``h = 0`` and increasing in ``h``. The root is
+    found with ``scipy.optimize.brentq`` (``xtol`` 1e-12) in ``[1e-12, hi]``, where ``hi`` is
+    the first of 1, 4, 16, ... 4^10 at which the gap is no longer negative (in ``[0, 1e-12]``
+    when even 1e-12 overshoots a tiny baseline rate).
+
+    When no hazard reaches the baseline rate (people whose barriers in some area no service
+    lowers cannot enter the outcome state at all, or a baseline rate within a hair of 1), the
+    hazard is the top of the bracket, where the rate comes closest to the baseline, and the
+    shortfall says by how much it falls short.
+
+    Returns:
+        ``(hazard, shortfall)``: the shortfall is the baseline rate minus the attainable rate
+        (a fraction; 0 when the root exists).
 
     Raises:
-        ValueError: ``f(xa)`` and ``f(xb)`` have the same sign.
+        ValueError: The gap is not a number (NaN multipliers).
     """
-    xpre, xcur = float(xa), float(xb)
-    xblk = fblk = spre = scur = 0.0
-    fpre, fcur = f(xpre), f(xcur)
-    if fpre == 0:
-        return xpre
-    if fcur == 0:
-        return xcur
-    if math.copysign(1.0, fpre) == math.copysign(1.0, fcur):
-        raise ValueError("f(a) and f(b) must have different signs")
-    for _ in range(maxiter):
-        if fpre != 0 and fcur != 0 and math.copysign(1.0, fpre) != math.copysign(1.0, fcur):
-            xblk, fblk = xpre, fpre
-            spre = scur = xcur - xpre
-        if abs(fblk) < abs(fcur):
-            xpre, xcur, xblk = xcur, xblk, xcur
-            fpre, fcur, fblk = fcur, fblk, fcur
-        delta = (xtol + rtol * abs(xcur)) / 2
-        sbis = (xblk - xcur) / 2
-        if fcur == 0 or abs(sbis) < delta:
-            return xcur
-        if abs(spre) > delta and abs(fcur) < abs(fpre):
-            if xpre == xblk:  # interpolate
-                stry = -fcur * (xcur - xpre) / (fcur - fpre)
-            else:  # extrapolate
-                dpre = (fpre - fcur) / (xpre - xcur)
-                dblk = (fblk - fcur) / (xblk - xcur)
-                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
-            if 2 * abs(stry) < min(abs(spre), 3 * abs(sbis) - delta):  # good short step
-                spre, scur = scur, stry
-            else:  # bisect
-                spre = scur = sbis
-        else:  # bisect
-            spre = scur = sbis
-        xpre, fpre = xcur, fcur
-        xcur += scur if abs(scur) > delta else (delta if sbis > 0 else -delta)
-        fcur = f(xcur)
-    raise RuntimeError(f"brentq: no convergence in {maxiter} iterations")
+    lo = MIN_ENTRY_HAZARD
+    g_lo = gap(lo)
+    if g_lo > 0:  # a tiny baseline rate: the root lies below 1e-12 (gap(0) < 0)
+        return float(brentq(gap, 0.0, lo, xtol=lo * 1e-12)), 0.0
+    hi = 1.0
+    while (g_hi := gap(hi)) < 0 and hi < MAX_ENTRY_HAZARD:
+        hi *= 4
+    if math.isnan(g_lo) or math.isnan(g_hi):
+        raise ValueError("the status-quo rate of a subgroup is not a number")
+    if g_hi < 0:  # unattainable: the closest rate, at the top of the bracket
+        return hi, -g_hi
+    return float(brentq(gap, lo, hi, xtol=1e-12)), 0.0
 
 
 def kernel_threads() -> int:
@@ -376,17 +421,26 @@ def _thread_pool(workers: int) -> ThreadPoolExecutor:
     return _POOL[1]
 
 
-def world_parameters(world: World, equity: float, effect: float, barrier: float,
-                     efficacy: float, trend: float = 1.0,
-                     structural_barrier: float = 1.0) -> np.ndarray:
-    """The population kernel's parameter row for one world (see :class:`cisim.kernels.WP`)."""
+def world_row(sc: Scenario, world: World, population: Population, w: int, step: int,
+              spread: bool = True) -> np.ndarray:
+    """The population kernel's parameter row for world ``w`` (columns :class:`cisim.kernels.WP`).
+
+    What the week's services are to the beneficiaries: the fit of the services
+    (:mod:`cisim.mechanisms.activities`), the effectiveness and barrier multipliers of changed
+    systems (:func:`cisim.mechanisms.systems_change.set_multipliers`), take-up from engagement,
+    the equity focus (none in an isolated world), the service efficacy and the secular trend. With
+    ``spread`` the row also says how thinly the world's service capacity spreads over the
+    targeting weight of those out of the outcome state (not known before calibration).
+    """
     row = np.zeros(WP.N)
-    row[WP.TREND] = trend
-    row[WP.SBARRIER] = structural_barrier
-    row[WP.EFFICACY] = efficacy
+    row[WP.TREND] = population.trend_multiplier(step)
+    row[WP.SBARRIER] = world.structural_multiplier
+    row[WP.EFFICACY] = sc.dynamics.service_efficacy
     row[WP.FIT] = world.fit
-    row[WP.EFFECT] = effect
-    row[WP.BARRIER] = barrier
+    row[WP.EFFECT] = world.effect_multiplier
+    row[WP.BARRIER] = world.barrier_multiplier
     row[WP.TAKEUP] = world.engagement
-    row[WP.EQUITY] = equity
+    row[WP.EQUITY] = 0.0 if world.isolated else sc.engagement.equity_focus
+    if spread:
+        row[WP.CAP_NORM] = world.service_capacity / max(population.weight_sum(w), 1e-12)
     return row

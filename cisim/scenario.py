@@ -25,14 +25,29 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from cisim.schema import drop_none, inner_model, loads_toml, pydantic_problems
 
 __all__ = [
+    "BUNDLED_SCENARIOS",
+    "MEMORY_LIMIT_BYTES",
+    "MIN_MONEY",
+    "MIN_SUBGROUP_PEOPLE",
     "SECTORS",
     "Scenario",
     "ScenarioError",
+    "bundled_scenario_names",
+    "estimate_memory",
     "load_scenario",
     "parameter_table",
 ]
@@ -50,16 +65,34 @@ BackboneType = Literal[
 ]
 Cadence = Literal["none", "weekly", "biweekly", "monthly", "quarterly"]
 CADENCE_WEEKS = {"weekly": 1, "biweekly": 2, "monthly": 4, "quarterly": 13}
+#: The scenarios shipped as package data (the repository's ``scenarios`` folder links here).
+BUNDLED_SCENARIOS = Path(__file__).resolve().parent / "data" / "scenarios"
 
 ASSUMPTION = "assumption"
 DESIGN = "scenario author"
 RCIM = "Save the Children Sweden, Refined Collective Impact Model (2021)"
-SOPACT = "Sopact, The power of collective impact model (2019)"
+SOPACT = "Pierce, The power of collective impact model, Sopact (2019)"
 KANIA = "Kania & Kramer, Collective Impact (2011)"
-NCIOM = "NCIOM task force on collective impact (slides)"
+NCIOM = "Clark, Collective Impact: A Framework for Systemic Change, NCIOM task force (undated)"
 HANLEYBROWN = "Hanleybrown, Kania & Kramer, Channeling Change (2012)"
 TURNER = "Turner et al., Understanding the Value of Backbone Organizations (2012)"
 ORS = "ORS Impact & Spark Policy Institute, When Collective Impact Has an Impact (2018)"
+
+#: Smallest positive amount of money a scenario may name (one cent, the smallest unit books
+#: keep in most currencies): every field whose unit is a currency is 0 or at least this. A
+#: denormal "cost" such as 1e-310 an hour is no plausible amount and would make ratios over it
+#: (the SROI) overflow.
+MIN_MONEY = 0.01
+
+#: Fewest people a subgroup may be expected to hold (``share * population.size``): a subgroup
+#: expected to hold less than one person is empty in most runs, and its outcome rate and the
+#: equity gap against it would be read from nobody.
+MIN_SUBGROUP_PEOPLE = 1.0
+
+#: Largest memory one run may be estimated to need (:func:`estimate_memory`), 16 GiB: a
+#: workstation's or a cluster node's share. A fixed limit, so a scenario valid on one machine
+#: is valid on every machine; the message also names this machine's memory.
+MEMORY_LIMIT_BYTES = 16 * 2**30
 
 
 def after(*sources: str) -> str:
@@ -96,6 +129,20 @@ class Section(BaseModel):
     """Base of every scenario section: unknown keys are errors, assignments are validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plausible_money(cls, value: Any, info: ValidationInfo) -> Any:
+        """A field whose unit is a currency holds 0 or at least :data:`MIN_MONEY`."""
+        field = cls.model_fields.get(info.field_name or "")
+        extra = field.json_schema_extra if field is not None else None
+        unit = str(extra.get("unit", "")) if isinstance(extra, dict) else ""
+        if (unit.startswith("currency") and isinstance(value, float)
+                and 0 < value < MIN_MONEY):
+            raise ValueError(
+                f"an amount of money must be 0 or at least {MIN_MONEY} ({unit})"
+            )
+        return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -549,8 +596,9 @@ class Population(Section):
         0.10,
         "1/year",
         ASSUMPTION,
-        "Yearly hazard of leaving education or employment.",
-        gt=0,
+        "Yearly hazard of leaving education or employment (at least 0.001: a spell of a "
+        "thousand years is no exit, and without exits no entry hazard gives a baseline rate).",
+        ge=0.001,
         le=5,
     )
     years_in_population: float = P(
@@ -586,6 +634,15 @@ class Population(Section):
         names = [g.name for g in self.subgroups]
         if len(set(names)) != len(names):
             raise ValueError("subgroup names must be unique")
+        for g in self.subgroups:
+            expected = g.share * self.size
+            if expected < MIN_SUBGROUP_PEOPLE:
+                raise ValueError(
+                    f"subgroup '{g.name}' is expected to hold {expected:.3g} people (share "
+                    f"{g.share:g} of {self.size}); at least {MIN_SUBGROUP_PEOPLE:g} is needed for "
+                    "its outcome rate and the equity gap to mean anything: raise population.size "
+                    "or the share"
+                )
         return self
 
 
@@ -714,7 +771,7 @@ class Valuation(Section):
         le=50,
     )
     discount_rate: float = P(
-        0.035, "1/year", "HM Treasury Green Book", "Yearly discount rate.", ge=0, le=0.5
+        0.035, "1/year", "HM Treasury, The Green Book (2022)", "Yearly discount rate.", ge=0, le=0.5
     )
     coordination_hour_cost: float = P(
         60.0,
@@ -1036,7 +1093,16 @@ class Scenario(Section):
                     )
         if self.horizon_years * STEPS_PER_YEAR < 1:
             raise ValueError("horizon_years is shorter than one week")
+        need = estimate_memory(self)
+        if need > MEMORY_LIMIT_BYTES:
+            raise ValueError(memory_message(self, need, MEMORY_LIMIT_BYTES))
         return self
+
+    @property
+    def n_partners(self) -> int:
+        """Partners listed by hand plus those generated."""
+        gen = self.partner_generation
+        return len(self.partners) + (sum(gen.counts.values()) if gen else 0)
 
     # ---- derived quantities -----------------------------------------------------------------
 
@@ -1115,20 +1181,127 @@ class Scenario(Section):
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
-        """Read and validate a scenario file."""
+        """Read and validate a scenario file, or a bundled scenario by name (``"default"``).
+
+        A bare name without a suffix that is not a file names a scenario shipped with the
+        package (:data:`BUNDLED_SCENARIOS`), so ``cisim run default`` works from any directory.
+        """
         path = Path(path)
+        bundled = BUNDLED_SCENARIOS / f"{path}.toml"
+        if len(path.parts) == 1 and not path.suffix and not path.exists() and bundled.is_file():
+            path = bundled
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ScenarioError(str(path), [("(file)", "no such file")]) from None
+            names = ", ".join(bundled_scenario_names())
+            raise ScenarioError(str(path), [("(file)", f"no such file (bundled scenarios, by "
+                                             f"name: {names})")]) from None
         except (OSError, UnicodeDecodeError) as err:
             raise ScenarioError(str(path), [("(file)", f"cannot be read: {err}")]) from None
         return cls.from_toml(text, source=str(path))
 
 
+# --------------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------------
+
+#: Bytes per pair of partners: trust, damage and contact matrices in each of the two worlds
+#: (8 + 8 + 1 bytes, twice) and the temporaries of the trust update; 40 measured with
+#: ``tracemalloc`` at 3,000 partners (359 MB peak).
+_BYTES_PER_PARTNER_PAIR = 40
+#: Bytes per beneficiary and strategy area (float32 needs and their draw), and per beneficiary
+#: besides (state, caches and the calibration's temporaries): 217 bytes a person measured at
+#: 400,000 people and five areas (87 MB peak).
+_BYTES_PER_PERSON_AREA = 8
+_BYTES_PER_PERSON = 180
+#: Bytes per recorded step and partner: the recorder's value arrays (20) and the result's
+#: partner-value frame (44); per recorded step: the trajectory and the subgroup frame.
+_BYTES_PER_STEP_PARTNER_RUN = 20
+_BYTES_PER_STEP_PARTNER_KEPT = 44
+_BYTES_PER_STEP = 1_000
+
+
+def memory_parts(scenario: Scenario) -> dict[str, int]:
+    """The parts of :func:`estimate_memory` for one run, in bytes, by what needs them.
+
+    Keys: ``partners`` (the partner-pair matrices), ``population`` (the beneficiaries' arrays),
+    ``record`` (the per-step record the run keeps while it runs) and ``result`` (the frames a
+    finished run keeps).
+    """
+    n = scenario.n_partners
+    steps = scenario.steps + 1
+    areas = len(scenario.strategy_areas)
+    groups = len(scenario.population.subgroups)
+    return {
+        "partners": _BYTES_PER_PARTNER_PAIR * n * n,
+        "population": scenario.population.size * (_BYTES_PER_PERSON_AREA * areas
+                                                  + _BYTES_PER_PERSON),
+        "record": steps * (n * _BYTES_PER_STEP_PARTNER_RUN + 100 * groups),
+        "result": steps * (n * _BYTES_PER_STEP_PARTNER_KEPT + _BYTES_PER_STEP + 100 * groups),
+    }
+
+
+def estimate_memory(scenario: Scenario, *, replications: int = 1, workers: int = 1) -> int:
+    """Bytes a scenario's runs are estimated to need at their peak.
+
+    One run holds its partner-pair matrices (both worlds), its population's arrays and its
+    per-step record; a finished run keeps its result frames. ``workers`` runs go at once and
+    the results of all ``replications`` are kept (an ensemble, or the points of a sweep times
+    their replications). The constants were measured with ``tracemalloc`` (see
+    :func:`memory_parts`); the interpreter and libraries (a few hundred MB per process) are not
+    counted. Scenario validation refuses a scenario whose single run needs more than
+    :data:`MEMORY_LIMIT_BYTES`; ensembles and sweeps can check their size with the same
+    function.
+
+    Args:
+        scenario: The scenario.
+        replications: Runs whose results are kept together.
+        workers: Runs in memory at the same time.
+
+    Returns:
+        The estimate, in bytes.
+    """
+    parts = memory_parts(scenario)
+    one_run = parts["partners"] + parts["population"] + parts["record"] + parts["result"]
+    return int(max(1, min(workers, replications)) * one_run
+               + max(0, replications - 1) * parts["result"])
+
+
+def machine_memory() -> int | None:
+    """Physical memory of this machine in bytes (None where the platform does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory_message(scenario: Scenario, need: int, limit: int, what: str = "one run") -> str:
+    """A refusal that names the estimate, its largest part, the limit and this machine."""
+    parts = memory_parts(scenario)
+    biggest = max(parts, key=lambda k: parts[k])
+    sizes = {
+        "partners": f"{scenario.n_partners:,} partners ({scenario.n_partners:,}^2 pairs of "
+                    "trust, damage and contact in two worlds)",
+        "population": f"{scenario.population.size:,} beneficiaries",
+        "record": f"{scenario.steps:,} weekly steps of {scenario.n_partners:,} partners",
+        "result": f"{scenario.steps:,} weekly steps of {scenario.n_partners:,} partners",
+    }
+    have = machine_memory()
+    machine = f"; this machine has {have / 1e9:.3g} GB" if have else ""
+    return (f"{what} needs about {need / 1e9:.3g} GB, mostly for {sizes[biggest]} "
+            f"({parts[biggest] / 1e9:.3g} GB); the limit is {limit / 2**30:.3g} GiB{machine}")
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file (see :meth:`Scenario.load`)."""
+    """Read and validate a scenario TOML file or bundled scenario (see :meth:`Scenario.load`)."""
     return Scenario.load(path)
+
+
+def bundled_scenario_names() -> list[str]:
+    """Names of the scenarios shipped with the package (``load_scenario(name)`` reads one)."""
+    return sorted(p.stem for p in BUNDLED_SCENARIOS.glob("*.toml"))
 
 
 class ScenarioError(ValueError):

@@ -15,8 +15,8 @@ parametric from stochastic variance). Results do not depend on the number of wor
 from __future__ import annotations
 
 import math
+import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +26,17 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from cisim.mechanisms.communication import own_trust
 from cisim.model import CollectiveImpactModel
 from cisim.outcomes import projected_value
-from cisim.scenario import STEPS_PER_YEAR, Scenario
+from cisim.scenario import (
+    MEMORY_LIMIT_BYTES,
+    STEPS_PER_YEAR,
+    Scenario,
+    ScenarioError,
+    estimate_memory,
+    memory_message,
+)
 from cisim.sroi import FRAMINGS, adjustments_of, framing_components, framing_ratio
 from cisim.world import VALUE_KINDS
 
@@ -170,7 +178,7 @@ def _partner_frame(model: CollectiveImpactModel) -> pd.DataFrame:
         "active": w.active.copy(),
         "commitment": w.commitment.copy(),
         "influence": p.influence.copy(),
-        "mean_trust": w.trust.sum(axis=1) / max(1, p.n - 1),
+        "mean_trust": own_trust(w),
         "capacity": w.capacity.copy(),
     }
     years = max(model.steps, 1) / STEPS_PER_YEAR
@@ -324,20 +332,41 @@ class EnsembleResult:
 
     def bands(self, column: str, percentiles: Sequence[float] = (5, 25, 50, 75, 95)
               ) -> pd.DataFrame:
-        """Percentiles of a trajectory column over replications, per step.
+        """Percentiles of a trajectory column over replications, per step (see :func:`bands`)."""
+        return bands(self.trajectories, column, percentiles)
 
-        Returns:
-            A frame indexed by step with ``year`` and one column ``p<q>`` per percentile.
-        """
-        wide = self.trajectories.pivot(index="step", columns="replication", values=column)
-        values = wide.to_numpy(dtype=float)
-        out = pd.DataFrame(index=wide.index)
-        out["year"] = wide.index / STEPS_PER_YEAR
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps give NaN bands
-            for q in percentiles:
-                out[f"p{q:g}"] = np.nanpercentile(values, q, axis=1) if values.size else np.nan
-        return out
+
+def bands(
+    trajectories: pd.DataFrame,
+    column: str,
+    percentiles: Sequence[float] = (5, 25, 50, 75, 95),
+) -> pd.DataFrame:
+    """Percentiles of one trajectory column across replications, per weekly step.
+
+    Infinite values (an SROI before any investment, for example) count as missing.
+
+    Args:
+        trajectories: Trajectories with ``step``, ``year`` and ``column``.
+        column: The column to summarise.
+        percentiles: Percentiles in 0-100.
+
+    Returns:
+        A frame indexed by step with a ``year`` column and one ``p<percentile>`` column each.
+
+    Raises:
+        KeyError: The column is not in the trajectories.
+
+    """
+    if column not in trajectories.columns:
+        raise KeyError(f"trajectories have no column '{column}'")
+    values = pd.to_numeric(trajectories[column], errors="coerce").astype(float)
+    values = values.replace([np.inf, -np.inf], np.nan)
+    frame = pd.DataFrame({"step": trajectories["step"], "value": values})
+    grouped = frame.groupby("step")["value"]
+    out = pd.DataFrame({"year": trajectories.groupby("step")["year"].first()})
+    for p in percentiles:
+        out[f"p{p:g}"] = grouped.quantile(p / 100)
+    return out
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:
@@ -510,6 +539,7 @@ def ensemble(
     """
     if replications < 1:
         raise ValueError(f"replications must be at least 1, got {replications}")
+    check_memory(scenario, replications, n_jobs)
     distribution = resolve_parameters(parameters)
     seeds = replication_seeds(seed, replications)
     plan, table = parameter_plan(scenario, distribution, replications, seed, seeds_per_draw)
@@ -528,6 +558,23 @@ def ensemble(
                 progress(done, replications)
     return combine(scenario, [r for r in results if r is not None], parameters=table,
                    distribution=_describe(distribution, scenario, seeds_per_draw))
+
+
+def check_memory(scenario: Scenario, replications: int, n_jobs: int = 1) -> None:
+    """Refuse an ensemble estimated to need more than ``MEMORY_LIMIT_BYTES`` at once.
+
+    Each of ``n_jobs`` workers (-1: all cores) holds a run and every finished run's frames are
+    kept (:func:`cisim.scenario.estimate_memory`).
+
+    Raises:
+        ScenarioError: The estimate, its largest part, the limit and this machine's memory.
+    """
+    workers = (os.cpu_count() or 1) if n_jobs < 0 else max(1, n_jobs)
+    need = estimate_memory(scenario, replications=replications, workers=workers)
+    if need > MEMORY_LIMIT_BYTES:
+        what = f"{replications} replications on {min(workers, replications)} workers"
+        raise ScenarioError("ensemble", [("replications", memory_message(
+            scenario, need, MEMORY_LIMIT_BYTES, what))])
 
 
 def _indexed(i: int, scenario: Scenario, seed: int) -> tuple[int, SimulationResult]:

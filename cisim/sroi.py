@@ -39,7 +39,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from cisim.outcomes import discount, projected_value
-from cisim.scenario import STEPS_PER_YEAR
+from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
 
 __all__ = [
     "FRAMINGS",
@@ -178,19 +178,21 @@ def framing_ratio(gain_years_pv: float | np.ndarray, final_gain: float | np.ndar
         gain_years_pv: Discounted outcome-years gained within the horizon.
         final_gain: People above the reference in the final year (rate difference times the
             population), projected with drop-off for ``adj.projection_years``.
-        input_pv: Discounted input (money and time); a ratio with no input is NaN.
+        input_pv: Discounted input (money and time); a ratio over less than
+            ``MIN_MONEY`` (one cent: no money) is NaN.
         adj: The valuation.
         horizon_years: When the projection starts.
 
     Returns:
-        ``value_factor (G + F T) / I``; NaN where the input is not positive.
+        ``value_factor (G + F T) / I``; NaN where the input is below one cent.
     """
     g = np.asarray(gain_years_pv, dtype=float)
     f = np.asarray(final_gain, dtype=float)
     i = np.asarray(input_pv, dtype=float)
     value = adj.value_factor * (g + f * projection_factor(adj, horizon_years))
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(i > 0, value / np.where(i > 0, i, 1.0), np.nan)
+        some = i >= MIN_MONEY
+        out = np.where(some, value / np.where(some, i, 1.0), np.nan)
     return float(out) if out.ndim == 0 else out
 
 

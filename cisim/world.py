@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cisim.scenario import CADENCE_WEEKS, SECTORS, Scenario
+from cisim.numeric import discount, sroi_ratio
+from cisim.scenario import CADENCE_WEEKS, SECTORS, STEPS_PER_YEAR, Scenario
 
-__all__ = ["BACKBONE_NEUTRALITY", "PartnerTable", "World", "build_partners"]
+__all__ = [
+    "BACKBONE_NEUTRALITY", "PartnerTable", "World", "book_week", "build_partners",
+    "meeting_interval",
+]
 
 VALUE_KINDS = ("social_impact", "knowledge", "reputation", "engagement")
 
@@ -207,6 +211,10 @@ class World:
     services_change: float = 0.0
     practices_change: float = 0.0
     policy_change: float = 0.0
+    # what they do to the population (see cisim.mechanisms.systems_change.set_multipliers)
+    effect_multiplier: float = 1.0  # on the help services give
+    barrier_multiplier: float = 1.0  # on everyone's barriers
+    structural_multiplier: float = 1.0  # on structural barriers
     # money this step
     income: float = 0.0
     backbone_spend: float = 0.0
@@ -229,6 +237,12 @@ class World:
     # interactions this step
     interactions: float = 0.0
     good_interactions: float = 0.0
+    # the partnership's own books (see book_week)
+    coordination_cost: float = 0.0  # the partners' coordination time this week, valued
+    investment: float = 0.0  # money into the fund plus coordination time this week
+    investment_pv: float = 0.0  # present value of the investment so far
+    measured_value_pv: float = 0.0  # present value of the measured change so far
+    measured_sroi: float = float("nan")  # what the partnership can show from its own data
 
     def __post_init__(self) -> None:
         p = self.partners
@@ -250,6 +264,34 @@ class World:
         self.plan = p.own_priority.copy()
         self.ideal_plan = p.own_priority.copy()
         self.coverage = np.ones(A)
+
+
+def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
+    """Book the week ``step`` in the world's own accounts (after the week's dynamics).
+
+    The investment is the money into the pooled fund plus the partners' coordination time
+    (hours of coordination work and meetings valued at ``valuation.coordination_hour_cost``;
+    contributions in kind, Nicholls, Lawlor, Neitzert & Goodspeed 2012); nothing is invested
+    at step 0. The *measured* SROI is what the partnership can show from its own data: the
+    measured change against its measured baseline (the flat "curve" of Results-Based
+    Accountability, without the counterfactual), valued with the valuation's adjusted proxy,
+    over the investment, both discounted. The Exponential Value phase asks for it
+    (:mod:`cisim.phases`); the recorder only copies these figures.
+    """
+    v = sc.valuation
+    cost = 0.0
+    if not world.isolated:
+        hours = world.burden_hours.sum() + sc.meetings.hours_per_meeting * world.attended.sum()
+        cost = hours * v.coordination_hour_cost
+    world.coordination_cost = cost
+    world.investment = (world.income + cost) if step > 0 else 0.0
+    d = float(discount(step, v.discount_rate))
+    world.investment_pv += world.investment * d
+    adjusted_value = v.value_per_outcome_year * (1 - v.attribution) * (1 - v.displacement)
+    measured_gain = (world.measured_rate - world.measured_baseline) * population / STEPS_PER_YEAR
+    if step > 0 and np.isfinite(measured_gain):
+        world.measured_value_pv += measured_gain * adjusted_value * d
+    world.measured_sroi = sroi_ratio(world.measured_value_pv, world.investment_pv)
 
 
 def meeting_interval(sc: Scenario) -> int:

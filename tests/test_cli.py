@@ -368,7 +368,7 @@ def test_run_default_out_dir_and_no_figures(tmp_path, monkeypatch, capsys):
 
 
 def test_compile_readies_the_kernels(capsys):
-    from cisim.kernels import population_step
+    from cisim._population import population_step
 
     assert main(["compile"]) == 0
     out = capsys.readouterr().out

@@ -1,8 +1,9 @@
 """The teaching notebooks (notebooks/*.ipynb) execute top to bottom, and are committed clean.
 
-Each notebook runs in a fresh Jupyter kernel through nbclient, from the notebooks folder, with a
-time limit per cell. The kernel runs numba's kernels single-threaded (``NUMBA_NUM_THREADS=1``):
-on a small shared machine the parallel population kernel is far slower than one thread.
+Each notebook runs in a fresh Jupyter kernel through nbclient, from an empty folder outside the
+repository (the notebooks read the bundled scenarios by name), with a time limit per cell. The
+kernel runs numba's kernels single-threaded (``NUMBA_NUM_THREADS=1``): on a small shared machine
+the parallel population kernel is far slower than one thread.
 """
 
 from __future__ import annotations
@@ -49,11 +50,12 @@ def test_notebook_uses_only_the_public_api(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes(path, monkeypatch):
+def test_notebook_executes(path, monkeypatch, tmp_path):
+    """Runs in an empty folder outside the repository, as a teacher's copy would."""
     monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
     book = nbformat.read(path, as_version=4)
     client = NotebookClient(book, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(tmp_path)}})
     start = time.monotonic()
     client.execute()  # raises CellExecutionError with the failing cell's traceback
     elapsed = time.monotonic() - start

@@ -66,7 +66,7 @@ def _run(site: Path, home: Path, tmp: Path, code: str, timeout: float = 120
 
 
 PROBE = """
-import pathlib, cisim, cisim.kernels as k
+import pathlib, cisim, cisim._population as k
 pkg = pathlib.Path(cisim.__file__).parent
 try:
     (pkg / "probe").write_text("x")

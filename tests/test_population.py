@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 
 from cisim import Scenario, simulate
-from cisim.kernels import (
+from cisim._population import (
     CHUNK,
     D_BOOST,
     D_BOUNDED,
     D_CHORD,
     D_EXPO,
     PARALLEL_MIN_CHUNKS,
-    WP,
     recount,
     status_quo_multipliers,
     world_terms,
 )
+from cisim.kernels import WP
 from cisim.model import CollectiveImpactModel
 from cisim.rng import threshold, u01
 
@@ -221,3 +221,70 @@ def test_outcomes_are_not_locked_in_once_the_systems_are_as_in_the_counterfactua
         m.step()
     gap3 = m.population.rate(0) - m.population.rate(1)
     assert abs(gap3) < 0.25 * gap0
+
+
+# ---- calibration: scipy's root where one exists, the closest rate where none does -----------
+
+
+def _gap(m: np.ndarray, h_out: float, target: float):
+    return lambda h: float((h * m / (h * m + h_out)).mean()) - target
+
+
+def test_entry_hazard_is_the_root_where_one_exists():
+    from cisim.population import entry_hazard
+
+    # one multiplier: the rate h m / (h m + h_out) is 0.5 at h = h_out / m
+    h, short = entry_hazard(_gap(np.full(10, 0.5), 0.1, 0.5))
+    assert short == 0.0 and h == pytest.approx(0.2, rel=1e-10)
+    # a baseline rate so small that the root lies below the bracket's 1e-12
+    gap = _gap(np.ones(4), 0.02, 1e-13)
+    h, short = entry_hazard(gap)
+    assert short == 0.0 and h == pytest.approx(1e-13 * 0.02 / (1 - 1e-13), rel=1e-9)
+
+
+def test_entry_hazard_falls_back_to_the_closest_rate_when_none_reaches_the_baseline():
+    from cisim.population import MAX_ENTRY_HAZARD, entry_hazard
+
+    # half the people have a barrier no service lowers (multiplier 0): at most half can enter
+    m = np.array([0.0, 0.0, 0.3, 0.7])
+    h, short = entry_hazard(_gap(m, 0.1, 0.8))
+    assert h == MAX_ENTRY_HAZARD
+    assert short == pytest.approx(0.3, abs=1e-6)  # 0.8 asked, 0.5 attainable
+    with pytest.raises(ValueError, match="not a number"):
+        entry_hazard(_gap(np.array([np.nan]), 0.1, 0.5))
+
+
+def test_a_subgroup_with_total_barriers_runs_with_a_calibration_event(default_scenario: Scenario):
+    """The fuzzing reproducer: need_level 1.0 crashed the calibration (no root in the bracket)."""
+    sc = default_scenario.with_overrides({
+        "population.size": 1000, "population.subgroups[1].need_level": 1.0,
+        "horizon_years": 0.5})
+    result = simulate(sc, 0)
+    events = result.events[result.events["kind"] == "calibration"]
+    assert len(events) == 1
+    message = events["message"].iloc[0]
+    assert "'marginalised'" in message and "points short" in message
+    start = result.subgroups[(result.subgroups["step"] == 0)
+                             & (result.subgroups["world"] == "counterfactual")]
+    rates = dict(zip(start["subgroup"], start["outcome_rate"], strict=True))
+    assert rates["marginalised"] < 0.6  # well short of its 0.8 baseline, as the event says
+    assert rates["majority"] == pytest.approx(0.91, abs=0.04)  # the other subgroup calibrated
+    assert np.isfinite(result.trajectory["outcome_rate"]).all()
+    from cisim.report.summary import format_summary
+
+    text = format_summary(result)
+    assert "Calibration: in 1 of 1 replication(s) the status quo could not be calibrated" in text
+    assert "'marginalised'" in text
+
+
+def test_an_empty_subgroup_is_calibrated_on_everyone_and_said_so(default_scenario: Scenario):
+    sc = default_scenario.with_overrides({"population.size": 2000, "horizon_years": 0.1})
+    model = CollectiveImpactModel(sc, rng=1)
+    pop = model.population
+    pop.subgroup[:] = 0  # nobody in the marginalised subgroup
+    pop.refresh_caches()
+    cf = model.counterfactual
+    pop.calibrate(model._world_row(1, cf, spread=False), cf.coverage, cf.service_capacity)
+    assert pop.calibration_empty.tolist() == [False, True]
+    assert 0 < pop.h_in[1] < np.inf
+    assert any("'marginalised' has no members" in note for note in pop.calibration_notes())

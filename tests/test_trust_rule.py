@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cisim import Scenario
-from cisim.kernels import meeting_interactions, trust_update
+from cisim.mechanisms._communication import meeting_interactions, trust_update
 from cisim.model import CollectiveImpactModel
 
 unit = st.floats(0.0, 1.0, allow_nan=False)

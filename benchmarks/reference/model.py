@@ -8,10 +8,10 @@ generator of :mod:`cisim.rng`, the kernels' twin), so that the two agree step fo
 
 * beneficiaries — ageing out and replacement, service delivery (targeting weight, intensity,
   complementary barriers) and the outcome transition in both worlds, and the aggregates the
-  engine reads back (:func:`cisim.kernels.population_step`, :mod:`cisim.population`);
+  engine reads back (:func:`cisim._population.population_step`, :mod:`cisim.population`);
 * partners — meeting attendance, pairwise interactions that build or break trust (both trust
-  rules, :func:`cisim.kernels.trust_update`), trust decay
-  and ceiling recovery (:func:`cisim.kernels.meeting_interactions`,
+  rules, :func:`cisim.mechanisms._communication.trust_update`), trust decay
+  and ceiling recovery (:func:`cisim.mechanisms._communication.meeting_interactions`,
   :mod:`cisim.mechanisms.communication`), and the trust-weighted bounded-confidence agenda
   update with the facilitator's pull toward a shared proposal (:mod:`cisim.mechanisms.agenda`),
   in the factual world (in the counterfactual world partners work in isolation: no meetings and
@@ -39,9 +39,8 @@ import numpy as np
 from mesa import Agent, Model
 
 from benchmarks.reference.rng import normal, u01
+from cisim._population import CREAMING, EQUITY_BOOST
 from cisim.kernels import (
-    CREAMING,
-    EQUITY_BOOST,
     S_ATTEND,
     S_ENTRANT,
     S_NEED,
@@ -414,7 +413,7 @@ class ReferenceModel(Model):
 
     Attributes:
         aggregates: (2, 4 + 2 G + A) aggregates after the last step, in the layout of
-            :func:`cisim.kernels.population_step`.
+            :func:`cisim._population.population_step`.
         interactions: Interactions at this week's meeting.
         good_interactions: Good ones among them.
         agreement: Agenda agreement after the last step (as in :mod:`cisim.mechanisms.agenda`).

@@ -136,7 +136,8 @@ def particle_model(loaded: LoadedSpec, targets: Sequence[Target],
                    numba_threads: int | None = None) -> ParticleModel:
     """The particle model of a spec for some of its targets."""
     spec = loaded.spec
-    function = resolve_function(spec.model) if spec.model is not None else None
+    function = (resolve_function(spec.model, spec.function_path) if spec.model is not None
+                else None)
     return ParticleModel(targets, spec.replications, scenario=loaded.scenario,
                          designs=loaded.designs, function=function,
                          numba_threads=numba_threads)

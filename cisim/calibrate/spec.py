@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from cisim.schema import loads_toml, pydantic_problems
 from cisim.sweep.spec import (
     _check_outcome,
     _table_path,
+    check_function_ref,
     parameter_table,
     resolve_function,
 )
@@ -53,7 +53,7 @@ __all__ = [
 #: Spec fields that say how long, where and how to run, not what is calibrated: a resumed run may
 #: change them (e.g. raise max_generations), and they are left out of the stored fingerprint.
 RUN_CONTROL = ("max_generations", "min_epsilon", "max_walltime_minutes", "backend", "scheduler",
-               "n_jobs", "output", "ppc", "description")
+               "n_jobs", "output", "ppc", "description", "function_path")
 
 
 def sha256(text: str) -> str:
@@ -125,6 +125,10 @@ class CalibrationSpec(_Section):
     scenario: str | None = Field(None, description="Scenario file (relative to the spec).")
     model: str | None = Field(None, description="'module:function' model instead of a scenario "
                               "(trusted input: names code to run).")
+    function_path: list[str] = Field(
+        default_factory=list, description="Directories searched first for the modules of "
+        "'model' and '[designs] sampler' (relative to the spec); the current directory is "
+        "never searched otherwise.")
     set: dict[str, Any] = Field(default_factory=dict,
                                 description="Fixed overrides of the scenario (dotted paths).")
     targets: str = Field(..., description="Targets file (relative to the spec).")
@@ -156,6 +160,9 @@ class CalibrationSpec(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> CalibrationSpec:
+        if self.name.strip(".") == "":
+            raise ValueError(f"name {self.name!r} would leave out/calibration; use letters, "
+                             "digits, '-', '_' or '.'")
         if (self.scenario is None) == (self.model is None):
             raise ValueError("give exactly one of 'scenario' (a file) or 'model' "
                              "('module:function')")
@@ -268,8 +275,10 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
 
     here = path.resolve().parent
     problems: list[tuple[str, str]] = []
-    if spec.model is not None or (spec.designs is not None and spec.designs.sampler):
-        _working_directory_importable()
+    search = [str(_relative(here, d)) for d in spec.function_path]
+    problems += [(f"function_path[{i}]", f"no such directory: {d}")
+                 for i, d in enumerate(search) if not Path(d).is_dir()]
+    spec = spec.model_copy(update={"function_path": search})
 
     targets_path = _relative(here, spec.targets)
     targets: TargetsFile | None = None
@@ -301,10 +310,10 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
                                  for f, m in err.problems]
                     scenario = None
     else:
-        try:
-            resolve_function(str(spec.model))
-        except ValueError as err:
-            problems.append(("model", str(err)))
+        # syntax only: the model's module is imported when the calibration runs
+        msg = check_function_ref(str(spec.model))
+        if msg:
+            problems.append(("model", msg))
         if spec.set:
             problems.append(("set", "fixed overrides need a scenario, not a model function"))
 
@@ -314,7 +323,7 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
 
     designs: list[dict[str, Any]] = []
     if spec.designs is not None:
-        designs = _designs(spec.designs, scenario, problems, src)
+        designs = _designs(spec.designs, scenario, problems, src, spec.function_path)
     if targets is not None:
         for i, t in enumerate(targets.target):
             if t.over == "designs" and spec.designs is None:
@@ -334,13 +343,6 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
     return LoadedSpec(spec=spec, path=path.resolve(), targets=targets, targets_path=targets_path,
                       priors=priors, scenario=scenario, designs=designs, output=out,
                       spec_text=text, targets_text=targets_text)
-
-
-def _working_directory_importable() -> None:
-    """Let 'module:function' names resolve from the working directory, as ``python -m`` does."""
-    cwd = str(Path.cwd())
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.append(cwd)
 
 
 def _relative(here: Path, name: str) -> Path:
@@ -409,12 +411,12 @@ def _check_parameters(spec: CalibrationSpec, priors: list[ParameterEvidence],
 
 
 def _designs(d: Designs, scenario: Scenario | None, problems: list[tuple[str, str]],
-             src: str) -> list[dict[str, Any]]:
+             src: str, search_path: list[str]) -> list[dict[str, Any]]:
     if d.sets is not None:
         sets = [dict(s) for s in d.sets]
     else:
-        try:
-            f = resolve_function(str(d.sampler))
+        try:  # runs the sampler (trusted input): the designs are checked against the scenario
+            f = resolve_function(str(d.sampler), search_path)
             sets = [dict(s) for s in f(d.n, d.seed)]
         except ValueError as err:
             problems.append(("designs.sampler", str(err)))

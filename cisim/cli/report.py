@@ -66,7 +66,8 @@ def add_parser(subparsers: Any) -> None:
         "comparison: the probability that each design beats each other on population change, "
         "SROI, time to population change, cost per outcome and risk.",
     )
-    c.add_argument("files", nargs="+", metavar="FILE", help="scenario TOML files")
+    c.add_argument("files", nargs="+", metavar="FILE",
+                   help="scenario TOML files, or bundled scenarios by name (e.g. no_backbone)")
     c.add_argument(
         "--what-if", action="append", nargs="+", metavar="PATH=VALUE", default=[],
         dest="what_if",

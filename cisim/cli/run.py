@@ -54,7 +54,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
-    from cisim.kernels import population_step
+    from cisim._population import population_step
     from cisim.simulate import compile_kernels
 
     seconds = compile_kernels()
@@ -212,7 +212,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="check scenario files and list every problem",
         description="Check scenario files; print 'FILE: ok' or every problem with its field.",
     )
-    p_val.add_argument("files", nargs="+", metavar="FILE", help="scenario TOML file(s)")
+    p_val.add_argument("files", nargs="+", metavar="FILE",
+                       help="scenario TOML file(s), or bundled scenarios by name (e.g. default)")
     p_val.set_defaults(func=_cmd_validate)
 
     p_run = sub.add_parser(
@@ -221,7 +222,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Run an ensemble of replications of a scenario, write the results and "
         "figures, and print a plain-language summary.",
     )
-    p_run.add_argument("file", metavar="FILE", help="scenario TOML file")
+    p_run.add_argument("file", metavar="FILE",
+                       help="scenario TOML file, or a bundled scenario by name (e.g. default)")
     from cisim.simulate import DEFAULT_REPLICATIONS
 
     p_run.add_argument(

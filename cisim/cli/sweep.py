@@ -34,7 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "sweep",
         help="run a sensitivity sweep into a resumable Parquet store",
         description="Sample the parameters of a sweep spec, run every design point and "
-        "replication in parallel, and stream the results into a Parquet store.",
+        "replication in parallel, and stream the results into a Parquet store. A spec that "
+        "names a model function (function = \"module:function\") runs that code, like a "
+        "Python script: run only specs you trust.",
     )
     p.add_argument("spec", metavar="SPEC", help="sweep spec TOML file")
     p.add_argument("--out", metavar="STORE", default=None,
@@ -51,6 +53,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--runs-per-task", type=positive_int, default=None, metavar="K",
                    help="fixed runs per task (default: sized to about a second)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--allow-large", "--yes", action="store_true",
+                   help="run a sweep of more than 100,000 runs (refused otherwise, with its "
+                   "estimated time and disk)")
     p.set_defaults(func=cmd_sweep)
 
     a = subparsers.add_parser(
@@ -88,12 +93,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         spec, _ = load_spec(args.spec)
         store = args.out or str(Path("out") / "sweeps" / spec.name)
         options = {"resume": args.resume, "jobs": args.jobs, "backend": args.backend,
-                   "scheduler": args.scheduler, "runs_per_task": args.runs_per_task}
+                   "scheduler": args.scheduler, "runs_per_task": args.runs_per_task,
+                   "allow_large": args.allow_large}
         if not args.no_progress:
             with tqdm_progress(spec.name) as bar:
-                result = run_sweep(spec, store, progress=bar, **options)
+                result = run_sweep(args.spec, store, progress=bar, **options)
         else:
-            result = run_sweep(spec, store, **options)
+            result = run_sweep(args.spec, store, **options)
     except ScenarioError as err:
         print(str(err), file=sys.stderr)
         return EXIT_USAGE

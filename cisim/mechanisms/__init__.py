@@ -1,7 +1,9 @@
 """The mechanisms of the model, one module per component of the refined model (2021).
 
 Each mechanism is a small class with a ``component`` name (the key of its phase emphasis) and a
-``step(model, world)`` method that reads and writes the arrays of one :class:`~cisim.world.World`.
+``step(model, world)`` method that reads and writes the arrays of one :class:`~cisim.world.World`
+and uses of the run only what :class:`cisim.context.StepContext` lists. A rule's compiled or
+vectorised part sits beside it (``_communication.py`` beside ``communication.py``).
 They run in the order of :data:`DEFAULT_MECHANISMS`; a model can be built with a different list
 to swap one out (for instance to test an alternative trust rule).
 """

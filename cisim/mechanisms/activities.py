@@ -35,13 +35,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_PERCEIVED
+from cisim.mechanisms.communication import own_trust
 from cisim.numeric import weighted_mean
 from cisim.rng import normals
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 HOURS_PER_FTE_WEEK = 37.5
 MAX_BURDEN_SHARE = 0.5
@@ -53,13 +54,13 @@ class MutuallyReinforcingActivities:
 
     component = "activities"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial plan, fit, service capacity and coverage."""
         world.fit = target_fit(model, world)
         self._replan(model, world)
         self.refresh(model, world)
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Re-tune allocations toward the plan, then recompute capacity and coverage."""
         sc = model.design
         p = world.partners
@@ -77,9 +78,8 @@ class MutuallyReinforcingActivities:
         if not world.isolated:
             m = world.measurement
             emph = model.emphasis(world, self.component)
-            own_trust = world.trust.sum(axis=1) / max(1, p.n - 1)
             speed = (
-                sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust
+                sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust(world)
                 * world.agreement * world.coordination * (0.5 + 0.5 * m)
             )
             speed = np.minimum(1.0, speed)[:, None]
@@ -94,7 +94,7 @@ class MutuallyReinforcingActivities:
         self.refresh(model, world)
 
     @staticmethod
-    def _fade(model: CollectiveImpactModel, world: World) -> None:
+    def _fade(model: StepContext, world: World) -> None:
         """Without coordination, allocations and fit drift back to working alone."""
         dyn = model.design.dynamics
         fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * (1.0 - world.coordination)
@@ -107,7 +107,7 @@ class MutuallyReinforcingActivities:
         if world.fit > alone:
             world.fit -= fade * (world.fit - alone)
 
-    def _replan(self, model: CollectiveImpactModel, world: World) -> None:
+    def _replan(self, model: StepContext, world: World) -> None:
         """Re-make the coordinated plan and the ideal plan.
 
         The plan follows the needs as the partners see them; the ideal plan follows the real
@@ -127,7 +127,7 @@ class MutuallyReinforcingActivities:
         world.perceived_need = perceived / max(perceived.sum(), 1e-12)
         world.plan = plan_allocation(p.expertise, world.capacity, world.perceived_need)
 
-    def refresh(self, model: CollectiveImpactModel, world: World) -> None:
+    def refresh(self, model: StepContext, world: World) -> None:
         """Service capacity per area, duplication waste, coverage and alignment."""
         sc = model.design
         p = world.partners
@@ -169,19 +169,19 @@ class MutuallyReinforcingActivities:
             world.alignment = 0.0
 
 
-def target_fit(model: CollectiveImpactModel, world: World) -> float:
+def target_fit(model: StepContext, world: World) -> float:
     """Fit services would have if redesigned around what engagement has revealed."""
     floor = _learned_floor(model, world)
     return floor + (1.0 - floor) * world.engagement
 
 
-def fit_alone(model: CollectiveImpactModel, world: World) -> float:
+def fit_alone(model: StepContext, world: World) -> float:
     """Fit partners reach on their own: initial engagement and their own learning."""
     floor = _learned_floor(model, world)
     return floor + (1.0 - floor) * model.design.engagement.initial_level
 
 
-def _learned_floor(model: CollectiveImpactModel, world: World) -> float:
+def _learned_floor(model: StepContext, world: World) -> float:
     """The fit of services designed on assumed needs, raised by organisational learning."""
     floor = model.design.dynamics.fit_floor
     if world.learned > 0:

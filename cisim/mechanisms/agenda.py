@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import agenda_moves
+from cisim.mechanisms._agenda import agenda_moves
 from cisim.numeric import weighted_mean
 from cisim.world import World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 
 class CommonAgenda:
@@ -29,11 +29,11 @@ class CommonAgenda:
 
     component = "agenda"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Measure the starting agreement."""
         world.agreement = agreement(world.position, world.partners.influence, world.active)
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Move the positions of partners who interacted this week, then measure agreement."""
         if not world.isolated and world.contacted.any():
             dyn = model.design.dynamics

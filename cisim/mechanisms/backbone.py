@@ -18,7 +18,7 @@ import numpy as np
 from cisim.world import World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 
 class BackboneSupport:
@@ -26,12 +26,12 @@ class BackboneSupport:
 
     component = "backbone"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial capacities (fully funded at the start)."""
         world.backbone_funded = 1.0
         self.step(model, world)
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Update role saturations from funded staff and the number of active partners."""
         sc = model.design
         dyn = sc.dynamics

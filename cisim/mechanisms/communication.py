@@ -9,7 +9,8 @@ unabsorbed coordination work. Trust is slow to build and fast to lose (Slovic 19
 good interaction closes a share of the gap to the trust ceiling (experience smoothing, Jonker &
 Treur 1999) and a bad one removes ``trust_negativity`` times the largest such step, so the
 asymmetry holds at every trust level; the variant ``dynamics.trust_rule = "pant_yu"`` is the
-update of Pant & Yu (2025). See :func:`cisim.kernels.trust_update`. Trust decays without contact.
+update of Pant & Yu (2025). See :func:`cisim.mechanisms._communication.trust_update`.
+Trust decays without contact.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import S_ATTEND, meeting_interactions
+from cisim.kernels import S_ATTEND
+from cisim.mechanisms._communication import meeting_interactions
 from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
+
+
+__all__ = ["Communication", "own_trust"]
 
 
 class Communication:
@@ -32,14 +37,14 @@ class Communication:
 
     component = "communication"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Start every pair at the scenario's initial trust."""
         t0 = model.design.dynamics.initial_trust
         world.trust[:] = t0
         np.fill_diagonal(world.trust, 0.0)
         world.trust_mean = _mean_trust(world)
 
-    def good_chance(self, model: CollectiveImpactModel, world: World) -> float:
+    def good_chance(self, model: StepContext, world: World) -> float:
         """Chance that an interaction is good before agenda distance is taken into account."""
         sc = model.design
         dyn = sc.dynamics
@@ -52,7 +57,7 @@ class Communication:
         p -= dyn.overload_friction * (1.0 - world.absorbed)
         return p
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
         sc = model.design
         dyn = sc.dynamics
@@ -78,6 +83,16 @@ class Communication:
         np.multiply(world.trust, 1.0 - decay, out=world.trust, where=~world.contacted)
         world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
         world.trust_mean = _mean_trust(world)
+
+
+def own_trust(world: World, partner: int | None = None) -> np.ndarray | float:
+    """Each partner's mean trust in the others (or one partner's, given its index).
+
+    A row of the trust matrix summed over the other ``N - 1`` partners, whether they are
+    still active or not (trust in a partner that left stays where it was, decaying).
+    """
+    rows = world.trust if partner is None else world.trust[partner]
+    return rows.sum(axis=-1) / max(1, world.partners.n - 1)
 
 
 def _mean_trust(world: World) -> float:

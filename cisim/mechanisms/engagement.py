@@ -23,7 +23,7 @@ from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 
 class BeneficiaryEngagement:
@@ -31,7 +31,7 @@ class BeneficiaryEngagement:
 
     component = "engagement"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Start from the initial engagement level and the partners' assumed needs."""
         world.engagement = model.design.engagement.initial_level
         own = world.partners.own_priority * world.partners.budget[:, None]
@@ -39,7 +39,7 @@ class BeneficiaryEngagement:
         if total > 0:
             world.assumed_need = own.sum(axis=0) / total
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Grow engagement and learn the real needs (revisited at Re-design)."""
         if world.isolated:
             return

@@ -20,7 +20,7 @@ from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import FundingLine, World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 
 class Investment:
@@ -28,7 +28,7 @@ class Investment:
 
     component = "investment"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Open the funding lines: external streams and partners' grants."""
         sc = model.design
         lines = []
@@ -55,7 +55,7 @@ class Investment:
         self._cliff_logged = False
         self._update_runway(model, world, 0)
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Review lines whose commitment ends, collect this week's money and spend it."""
         t = model.steps
         if world is model.counterfactual and model.factual is not world:
@@ -87,7 +87,7 @@ class Investment:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _review(self, model: CollectiveImpactModel, world: World, idx: int, line: FundingLine,
+    def _review(self, model: StepContext, world: World, idx: int, line: FundingLine,
                 t: int) -> None:
         f = model.design.funding
         renew = line.renewable
@@ -111,7 +111,7 @@ class Investment:
             line.active = False
             model.log(world, "funding", f"{line.name} ended its funding")
 
-    def _spend(self, model: CollectiveImpactModel, world: World) -> None:
+    def _spend(self, model: StepContext, world: World) -> None:
         sc = model.design
         money = world.income
         world.backbone_spend = world.measurement_spend = 0.0
@@ -128,7 +128,7 @@ class Investment:
             money -= pay
         world.programme_money = money
 
-    def _update_runway(self, model: CollectiveImpactModel, world: World, t: int) -> None:
+    def _update_runway(self, model: StepContext, world: World, t: int) -> None:
         cliff = model.design.funding.max_years
         stop = math.inf if cliff is None else cliff * STEPS_PER_YEAR
         committed = 0.0

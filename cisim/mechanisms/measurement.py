@@ -22,7 +22,7 @@ from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 
 class SharedMeasurement:
@@ -30,13 +30,13 @@ class SharedMeasurement:
 
     component = "measurement"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Start at the initial maturity; the baseline rate is known from census data."""
         world.measurement = model.design.measurement.initial_maturity
         world.measured_baseline = model.true_rate(world, 0)
         world.measured_rate = world.measured_baseline
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Mature (or decay) the data system, then take this week's measurement."""
         sc = model.design
         m = sc.measurement

@@ -24,11 +24,16 @@ from typing import TYPE_CHECKING
 
 from cisim.kernels import S_POLICY
 from cisim.rng import u01
-from cisim.scenario import STEPS_PER_YEAR
+from cisim.scenario import STEPS_PER_YEAR, Dynamics, Scenario
 from cisim.world import World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
+
+
+__all__ = [
+    "SystemsChange", "barrier", "effectiveness", "set_multipliers", "structural_barrier",
+]
 
 
 class SystemsChange:
@@ -36,11 +41,12 @@ class SystemsChange:
 
     component = "systems_change"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """Nothing has changed at the start."""
         world.services_change = world.practices_change = world.policy_change = 0.0
+        set_multipliers(model.design, world)
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Grow or erode services and practices; draw this week's policy win."""
         if world.isolated:
             return
@@ -75,27 +81,45 @@ class SystemsChange:
         if u01(model.kseed, model.steps, model.world_index(world), S_POLICY) < chance:
             world.policy_change += dyn.policy_step * (1.0 - world.policy_change)
             model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
+        set_multipliers(sc, world)
 
-    @staticmethod
-    def effectiveness(model: CollectiveImpactModel, world: World) -> float:
-        """Multiplier on the help services give, from changed services and practices."""
-        gain = model.design.dynamics.practice_effectiveness_gain
-        return 1.0 + gain * 0.5 * (world.services_change + world.practices_change)
 
-    @staticmethod
-    def barrier(model: CollectiveImpactModel, world: World) -> float:
-        """Multiplier on everyone's barriers from changed policy."""
-        return 1.0 - model.design.dynamics.policy_barrier_reduction * world.policy_change
 
-    @staticmethod
-    def structural_barrier(model: CollectiveImpactModel, world: World, equity: float) -> float:
-        """Multiplier on structural barriers: policy change as far as an equity focus aims it.
+# ---- what changed systems do to services and barriers (read by the population's parameters) --
 
-        Universal policy lowers the barriers services also work on; the structural barriers
-        of a disadvantaged group (a subgroup's ``structural_barrier`` share) yield only to
-        policy aimed at them, which takes an equity focus (ORS Impact & Spark Policy
-        Institute 2018: equity outcomes only where an equity focus shaped the strategies;
-        powell, Menendian & Ake 2019, targeted universalism).
-        """
-        reduction = model.design.dynamics.policy_barrier_reduction
-        return 1.0 - reduction * world.policy_change * equity
+
+def set_multipliers(sc: Scenario, world: World) -> None:
+    """Write what the world's changed systems do to services and barriers into the world.
+
+    The population's parameters (:func:`cisim.population.world_row`) read them; the equity
+    focus that aims policy at structural barriers is none in an isolated world.
+    """
+    dyn = sc.dynamics
+    equity = 0.0 if world.isolated else sc.engagement.equity_focus
+    world.effect_multiplier = effectiveness(dyn, world)
+    world.barrier_multiplier = barrier(dyn, world)
+    world.structural_multiplier = structural_barrier(dyn, world, equity)
+
+
+def effectiveness(dyn: Dynamics, world: World) -> float:
+    """Multiplier on the help services give, from changed services and practices."""
+    gain = dyn.practice_effectiveness_gain
+    return 1.0 + gain * 0.5 * (world.services_change + world.practices_change)
+
+
+def barrier(dyn: Dynamics, world: World) -> float:
+    """Multiplier on everyone's barriers from changed policy."""
+    return 1.0 - dyn.policy_barrier_reduction * world.policy_change
+
+
+def structural_barrier(dyn: Dynamics, world: World, equity: float) -> float:
+    """Multiplier on structural barriers: policy change as far as an equity focus aims it.
+
+    Universal policy lowers the barriers services also work on; the structural barriers
+    of a disadvantaged group (a subgroup's ``structural_barrier`` share) yield only to
+    policy aimed at them, which takes an equity focus (ORS Impact & Spark Policy
+    Institute 2018: equity outcomes only where an equity focus shaped the strategies;
+    powell, Menendian & Ake 2019, targeted universalism).
+    """
+    reduction = dyn.policy_barrier_reduction
+    return 1.0 - reduction * world.policy_change * equity

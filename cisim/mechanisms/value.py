@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_EXIT
+from cisim.mechanisms.communication import own_trust
 from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
 if TYPE_CHECKING:
-    from cisim.model import CollectiveImpactModel
+    from cisim.context import StepContext
 
 EXIT_COMMITMENT = 0.1
 VISIBILITY = {
@@ -39,12 +40,12 @@ class PartnerValue:
 
     component = "value"
 
-    def setup(self, model: CollectiveImpactModel, world: World) -> None:
+    def setup(self, model: StepContext, world: World) -> None:
         """No value realised yet."""
         world.realised[:] = 0.0
         world.value_rate[:] = 0.0
 
-    def step(self, model: CollectiveImpactModel, world: World) -> None:
+    def step(self, model: StepContext, world: World) -> None:
         """Realise this week's value and update commitment; partners may leave."""
         if world.isolated:
             return
@@ -53,8 +54,7 @@ class PartnerValue:
         change_pp = 100.0 * (world.measured_rate - world.measured_baseline)
         rate = world.value_rate
         rate[:, 0] = min(1.0, max(0.0, change_pp / 5.0))
-        own_trust = world.trust.sum(axis=1) / max(1, p.n - 1)
-        rate[:, 1] = world.measurement * own_trust
+        rate[:, 1] = world.measurement * own_trust(world)
         visibility = model.phase_value(world, VISIBILITY, 0.3)
         rate[:, 2] = visibility * np.minimum(1.0, p.influence / 2.0) ** 0.5
         rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(

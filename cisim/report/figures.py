@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from cisim.io import write_atomic
+from cisim.simulate import bands
 
 __all__ = [
     "COMPONENTS",
@@ -38,12 +39,14 @@ __all__ = [
     "partner_value_figure",
     "partner_value_table",
     "phase_colour",
+    "phase_order",
     "phase_timeline_figure",
     "population_change_figure",
     "rba_figure",
     "save_figures",
     "sroi_figure",
     "sroi_framings_figure",
+    "summaries_of",
     "trajectories_of",
 ]
 
@@ -121,37 +124,26 @@ def trajectories_of(result: Any) -> pd.DataFrame:
     return df
 
 
-def bands(
-    trajectories: pd.DataFrame,
-    column: str,
-    percentiles: Sequence[float] = (5, 25, 50, 75, 95),
-) -> pd.DataFrame:
-    """Percentiles of one trajectory column across replications, per weekly step.
-
-    Infinite values (an SROI before any investment, for example) count as missing.
+def summaries_of(result: Any, trajectories: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the summaries of an ensemble or a single run as a frame (one row a run).
 
     Args:
-        trajectories: Trajectories with ``step``, ``year`` and ``column``.
-        column: The column to summarise.
-        percentiles: Percentiles in 0-100.
+        result: An ensemble result (``summaries``) or a single run (``summary``).
+        trajectories: The result's trajectories (:func:`trajectories_of`); given, a frame
+            without a ``replication`` column gets the trajectories' replications.
 
     Returns:
-        A frame indexed by step with a ``year`` column and one ``p<percentile>`` column each.
-
-    Raises:
-        KeyError: The column is not in the trajectories.
-
+        The summaries; an empty frame when the result has none.
     """
-    if column not in trajectories.columns:
-        raise KeyError(f"trajectories have no column '{column}'")
-    values = pd.to_numeric(trajectories[column], errors="coerce").astype(float)
-    values = values.replace([np.inf, -np.inf], np.nan)
-    frame = pd.DataFrame({"step": trajectories["step"], "value": values})
-    grouped = frame.groupby("step")["value"]
-    out = pd.DataFrame({"year": trajectories.groupby("step")["year"].first()})
-    for p in percentiles:
-        out[f"p{p:g}"] = grouped.quantile(p / 100)
-    return out
+    summaries = getattr(result, "summaries", None)
+    if summaries is None:
+        summary = getattr(result, "summary", None)
+        summaries = pd.DataFrame([summary]) if isinstance(summary, dict) else pd.DataFrame()
+    if (trajectories is not None and "replication" not in summaries.columns
+            and len(summaries) == trajectories["replication"].nunique()):
+        reps = sorted(trajectories["replication"].unique())
+        summaries = summaries.assign(replication=reps)
+    return summaries
 
 
 def phase_colour(name: str) -> str:
@@ -161,7 +153,7 @@ def phase_colour(name: str) -> str:
     return _FALLBACK_COLOURS[zlib.crc32(name.encode("utf-8")) % len(_FALLBACK_COLOURS)]
 
 
-def _phase_order(names: Sequence[str]) -> list[str]:
+def phase_order(names: Sequence[str]) -> list[str]:
     """Known phases in their model order, then any others in order of first appearance."""
     known = [p for p in PHASE_COLOURS if p in names]
     others = [p for p in dict.fromkeys(names) if p not in PHASE_COLOURS]
@@ -352,12 +344,7 @@ def break_even_by_replication(traj: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _break_even_years(result: Any) -> np.ndarray:
-    summaries = getattr(result, "summaries", None)
-    if summaries is None:
-        summary = getattr(result, "summary", None)
-        if not isinstance(summary, dict):
-            return np.array([])
-        summaries = pd.DataFrame([summary])
+    summaries = summaries_of(result)
     if "break_even_year" not in summaries.columns:
         return np.array([])
     values = pd.to_numeric(summaries["break_even_year"], errors="coerce").to_numpy(dtype=float)
@@ -433,7 +420,7 @@ def phase_timeline_figure(result: Any) -> Figure:
     n = len(segments)
     height = max(2.4, min(12.0, 1.6 + 0.28 * n))
     fig, (ax,) = _new_figure(10, height)
-    names = _phase_order([seg[0] for segs in segments.values() for seg in segs])
+    names = phase_order([seg[0] for segs in segments.values() for seg in segs])
     for row, (_rep, segs) in enumerate(segments.items()):
         for phase in names:
             spans = [(start, width) for p, start, width in segs if p == phase]
@@ -583,14 +570,6 @@ def rba_figure(result: Any) -> Figure:
     return fig
 
 
-def _summary_frame(result: Any) -> pd.DataFrame:
-    summaries = getattr(result, "summaries", None)
-    if summaries is None:
-        summary = getattr(result, "summary", None)
-        summaries = pd.DataFrame([summary]) if isinstance(summary, dict) else pd.DataFrame()
-    return summaries
-
-
 def _reached_share(values: Any, years: np.ndarray, n: int) -> np.ndarray:
     arr = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     arr = arr[np.isfinite(arr)]
@@ -616,7 +595,7 @@ def milestones_figure(result: Any) -> Figure:
     from cisim.report.rba import target_of, target_share_by_step
 
     traj = trajectories_of(result)
-    summaries = _summary_frame(result)
+    summaries = summaries_of(result)
     n = _n_replications(traj)
     years = np.unique(traj["year"].to_numpy(dtype=float))
     fig, (ax,) = _new_figure(10, 4.2)
@@ -778,7 +757,7 @@ def cost_per_outcome_figure(result: Any) -> Figure:
         The figure.
 
     """
-    summaries = _summary_frame(result)
+    summaries = summaries_of(result)
     n = len(summaries)
     values = pd.to_numeric(summaries.get("cost_per_outcome_year", pd.Series(dtype=float)),
                            errors="coerce").to_numpy(dtype=float)

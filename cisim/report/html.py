@@ -46,7 +46,6 @@ from cisim.io import write_text_atomic
 from cisim.provenance import changes_of, strip_changes
 from cisim.report.figures import (
     COMPONENTS,
-    PHASE_COLOURS,
     break_even_by_replication,
     change_since_start_figure,
     components_figure,
@@ -55,10 +54,12 @@ from cisim.report.figures import (
     milestones_figure,
     partner_value_figure,
     partner_value_table,
+    phase_order,
     phase_timeline_figure,
     population_change_figure,
     rba_figure,
     sroi_framings_figure,
+    summaries_of,
     trajectories_of,
 )
 from cisim.report.rba import (
@@ -100,8 +101,9 @@ _SIGNIFICANT_PP = 1.0
 MIN_FOR_INTERVAL = 5
 
 #: The machine-readable validation results the report's limitations box reads (see
-#: ``docs/validation.md``); a missing or malformed file makes the status "unavailable".
-VALIDATION_RESULTS = Path(__file__).resolve().parents[2] / "docs" / "validation_results.json"
+#: ``docs/validation.md``; package data, linked from ``docs/validation_results.json``); a missing
+#: or malformed file makes the status "unavailable".
+VALIDATION_RESULTS = Path(__file__).resolve().parents[1] / "data" / "validation_results.json"
 
 #: A future whose spending in its last two years is below this share of its yearly mean is
 #: flagged when its SROI is in the top tenth: its ratio comes from spending that stopped.
@@ -497,19 +499,6 @@ def _spread(num: dict[str, Any], prefix: str, kind: str, currency: str = "",
     return f"only {len(values)} value{'s' if len(values) > 1 else ''}: {listed}" + subset
 
 
-def _summaries_of(result: Any, traj: pd.DataFrame) -> pd.DataFrame:
-    summaries = getattr(result, "summaries", None)
-    if summaries is None:
-        summary = getattr(result, "summary", None)
-        summaries = pd.DataFrame([summary]) if isinstance(summary, dict) else pd.DataFrame()
-    return summaries
-
-
-def _phase_order(names: Sequence[str]) -> list[str]:
-    known = [p for p in PHASE_COLOURS if p in names]
-    return known + [p for p in names if p not in PHASE_COLOURS]
-
-
 def report_numbers(result: Any) -> dict[str, Any]:
     """Every number the report's text states, computed from the ensemble's frames.
 
@@ -527,7 +516,7 @@ def report_numbers(result: Any) -> dict[str, Any]:
 
     """
     traj = trajectories_of(result)
-    summaries = _summaries_of(result, traj)
+    summaries = summaries_of(result)
     scenario = getattr(result, "scenario", None)
     n = int(traj["replication"].nunique())
     out: dict[str, Any] = {
@@ -582,7 +571,7 @@ def report_numbers(result: Any) -> dict[str, Any]:
 
     # ---- phases: when each was first reached --------------------------------------------
     reached_cols = [c for c in summaries.columns if str(c).startswith("year_reached:")]
-    names = _phase_order([str(c).split(":", 1)[1] for c in reached_cols])
+    names = phase_order([str(c).split(":", 1)[1] for c in reached_cols])
     phases = []
     for name in names:
         years = _values(summaries, f"year_reached:{name}")
@@ -1560,7 +1549,7 @@ def report_html(result: Any, *, seed: int | None = None, source: str | None = No
     """
     num = report_numbers(result)
     scenario = getattr(result, "scenario", None)
-    summaries = _summaries_of(result, trajectories_of(result))
+    summaries = summaries_of(result)
     cur = num["currency"]
     desc = strip_changes(str(getattr(scenario, "description", "") or ""))
     changes = "<br>".join(html.escape(c) for c in changes_of(scenario))
@@ -1629,7 +1618,7 @@ def report_tables(result: Any, num: dict[str, Any] | None = None) -> dict[str, p
     """
     num = report_numbers(result) if num is None else num
     traj = trajectories_of(result)
-    summaries = _summaries_of(result, traj)
+    summaries = summaries_of(result)
     n = num["n"]
     tables: dict[str, pd.DataFrame] = {}
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from cisim.costs import cost_totals
 from cisim.provenance import changes_of
-from cisim.report.figures import PHASE_COLOURS, trajectories_of
+from cisim.report.figures import phase_order, summaries_of, trajectories_of
 
 __all__ = ["format_summary"]
 
@@ -72,7 +72,7 @@ def format_summary(
 
     """
     traj = trajectories_of(result)
-    summaries = _summaries(result, traj)
+    summaries = summaries_of(result, traj)
     scenario = getattr(result, "scenario", None)
     n = int(traj["replication"].nunique())
     horizon = float(traj["year"].max()) if len(traj) else float("nan")
@@ -85,6 +85,7 @@ def format_summary(
     model_text = f", {phase_model} phase model" if phase_model else ""
     lines.append(f"{n} replication(s), horizon {_years(horizon)} years{model_text}.")
     lines.append(_assumptions_line(result))
+    lines.extend(_calibration(result, n))
 
     # ---- population change ------------------------------------------------------------------
     outcome = getattr(getattr(scenario, "population", None), "outcome", None)
@@ -177,7 +178,7 @@ def _phases(traj: pd.DataFrame, summaries: pd.DataFrame, n: int) -> list[str]:
         .min()
     )
     start = traj.sort_values("step").groupby("replication")["phase"].first().astype(str)
-    order = _phase_order(list(start) + list(traj.sort_values("step")["phase"].astype(str)))
+    order = phase_order(list(start) + list(traj.sort_values("step")["phase"].astype(str)))
     lines = ["Phases reached (share of replications, median year first reached):"]
     width = max(len(p) for p in order) if order else 0
     for phase in order:
@@ -319,6 +320,20 @@ def _split_blockers(text: str) -> list[tuple[str, float | None]]:
     return out
 
 
+def _calibration(result: Any, n: int) -> list[str]:
+    """What the population's calibration could not do (its ``calibration`` events), if anything."""
+    events = getattr(result, "events", None)
+    if not isinstance(events, pd.DataFrame) or "kind" not in events.columns:
+        return []
+    notes = events[events["kind"] == "calibration"]
+    if notes.empty:
+        return []
+    runs = notes["replication"].nunique() if "replication" in notes.columns else 1
+    first = str(notes["message"].iloc[0])
+    return [f"Calibration: in {runs} of {n} replication(s) the status quo could not be "
+            f"calibrated as asked (events.csv), e.g. {first}"]
+
+
 def _equity(traj: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
     start = _median(_first(traj, "equity_gap"))
     end = _median(_final(summaries, traj, "equity_gap_final", "equity_gap"))
@@ -330,23 +345,14 @@ def _equity(traj: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
     if "equity_gap_cf" in traj.columns:
         cf = _median(_final(summaries, traj, "equity_gap_cf_final", "equity_gap_cf"))
         lines.append(f"  {_pp(cf)} pp at the horizon with organisations working in isolation")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        lines.append("  n/a: the gap is not defined while a subgroup it compares has nobody in it")
     return lines
 
 
 # --------------------------------------------------------------------------------------------
 # Data helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _summaries(result: Any, traj: pd.DataFrame) -> pd.DataFrame:
-    summaries = getattr(result, "summaries", None)
-    if summaries is None:
-        summary = getattr(result, "summary", None)
-        summaries = pd.DataFrame([summary]) if isinstance(summary, dict) else pd.DataFrame()
-    if "replication" not in summaries.columns and len(summaries) == traj["replication"].nunique():
-        reps = sorted(traj["replication"].unique())
-        summaries = summaries.assign(replication=reps)
-    return summaries
 
 
 def _last(traj: pd.DataFrame, column: str) -> pd.Series:
@@ -373,12 +379,6 @@ def _at_year(traj: pd.DataFrame, column: str, year: float) -> pd.Series:
         idx = (traj["year"] - year).abs().groupby(traj["replication"]).idxmin()
         rows = traj.loc[idx]
     return rows[column]
-
-
-def _phase_order(names: Sequence[str]) -> list[str]:
-    seen = list(dict.fromkeys(names))
-    known = [p for p in PHASE_COLOURS if p in seen]
-    return known + [p for p in seen if p not in PHASE_COLOURS]
 
 
 def _finite(values: Any) -> np.ndarray:

@@ -41,6 +41,9 @@ from cisim.sweep.spec import (
     Parameter,
     Sampler,
     SweepSpec,
+    SweepSpecError,
+    check_size,
+    check_spec,
     load_spec,
     resolve_function,
 )
@@ -113,6 +116,7 @@ def run_sweep(
     progress: Progress | bool | None = None,
     runs_per_task: int | None = None,
     model: ModelFunction | None = None,
+    allow_large: bool = False,
 ) -> ResultStore:
     """Run (or resume) a sweep and stream its results into a Parquet store.
 
@@ -127,29 +131,34 @@ def run_sweep(
         progress: ``progress(done, total)`` after each task, or True for a tqdm bar on stderr.
         runs_per_task: Fixed task size (overrides the spec's execution settings).
         model: The model function (required for a spec built in Python for a function that
-            cannot be imported by name; otherwise built from the spec).
+            cannot be imported by name; otherwise built from the spec, which imports a spec's
+            ``function``: trusted input).
+        allow_large: Run a new sweep of more than :data:`cisim.sweep.spec.MAX_RUNS` runs
+            (without it such a sweep is refused before anything is sampled).
 
     Returns:
         The store, complete.
 
     Raises:
-        SweepSpecError: An invalid spec.
+        SweepSpecError: An invalid spec, a model function that cannot be imported, or a
+            large sweep without ``allow_large``.
         StoreError: An existing store without ``resume``, a store from another spec, or a
             store being written by another process.
         SchedulerError: The Dask scheduler cannot be reached.
     """
+    source = str(spec) if isinstance(spec, str | Path) else "<spec>"
     if isinstance(spec, str | Path):
         spec, base = load_spec(spec)
     else:
-        from cisim.sweep.spec import check_spec
-
         base = check_spec(spec) if model is None or spec.base is not None else None
+    store_obj = ResultStore(store if store is not None else Path("out") / "sweeps" / spec.name)
+    if not store_obj.exists():  # a new sweep: refuse a huge one before sampling it
+        check_size(spec, base, allow_large=allow_large, source=source)
     if model is None:
-        model = make_model(spec, base)
+        model = make_model(spec, base, source=source)
     base_toml = base.to_toml() if base is not None else None
     if backend == "dask" and scheduler and client is None:
         _check_reachable(scheduler)  # before the store is made
-    store_obj = ResultStore(store if store is not None else Path("out") / "sweeps" / spec.name)
     try:
         _prepare_store(store_obj, spec, base, base_toml, resume)
         with _progress_context(progress) as callback:
@@ -211,10 +220,20 @@ def sweep_function(
     return run_sweep(spec, store, resume=resume, model=f, **kwargs)
 
 
-def make_model(spec: SweepSpec, base: Scenario | None) -> ModelFunction:
-    """The model function of a spec: the cisim adapter or the named function."""
+def make_model(spec: SweepSpec, base: Scenario | None, source: str = "<spec>"
+               ) -> ModelFunction:
+    """The model function of a spec: the cisim adapter or the named function.
+
+    Importing the named function runs its module's code (a spec is trusted input).
+
+    Raises:
+        SweepSpecError: The function cannot be imported or is not a model function.
+    """
     if spec.function is not None:
-        return resolve_function(spec.function)
+        try:
+            return resolve_function(spec.function, spec.function_path)
+        except ValueError as err:
+            raise SweepSpecError(source, [("function", str(err))]) from None
     assert base is not None
     return CisimModel(
         base,

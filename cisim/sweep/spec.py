@@ -8,35 +8,60 @@ replications per design point, and the outcomes to keep. Every problem is report
 :class:`SweepSpecError` naming the file and the field; a misspelt parameter path names the nearest
 valid one (``difflib``), checked against :func:`cisim.scenario.parameter_table`. See
 ``docs/sweeps.md`` for the format; sampling follows SALib (Herman & Usher 2017).
+
+A spec that names a model function (``function = "module:function"``) runs that code, like a
+Python script: specs are trusted input. Validation checks only the reference's syntax; the
+module is imported when the sweep executes (:func:`resolve_function`), never from the current
+directory unless the spec lists a ``function_path``. The spec's ``name`` is a plain file name
+(the default store is ``out/sweeps/<name>``), and :func:`check_size` refuses a sweep above
+:data:`MAX_RUNS` runs before anything is sampled unless it is confirmed.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import math
+import os
 import re
+import sys
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cisim.scenario import SECTORS, Scenario, ScenarioError, parameter_table
 from cisim.schema import drop_none, loads_toml, pydantic_problems
 
 __all__ = [
+    "MAX_RUNS",
     "OUTCOME_ALIASES",
     "Discovery",
     "Execution",
     "Outcomes",
     "Parameter",
     "Sampler",
+    "SweepSize",
     "SweepSpec",
     "SweepSpecError",
+    "check_function_ref",
+    "check_size",
     "load_spec",
+    "resolve_function",
+    "sweep_size",
 ]
 
 SamplerName = Literal["sobol", "morris", "fast", "rbd_fast", "latin", "factorial"]
@@ -226,10 +251,16 @@ class Discovery(_Section):
 class SweepSpec(_Section):
     """A validated sweep specification."""
 
-    name: str = Field("sweep", min_length=1)
+    name: str = Field("sweep", min_length=1, description="A plain file name: the default "
+                      "store is out/sweeps/<name>.")
     description: str = ""
     base: str | None = Field(None, description="Base scenario file (relative to the spec).")
-    function: str | None = Field(None, description="'module:function' of any model instead.")
+    function: str | None = Field(None, description="'module:function' of any model instead "
+                                 "(runs that code: trusted input).")
+    function_path: list[str] = Field(
+        default_factory=list, description="Directories searched first for the function's "
+        "module (relative to the spec); the current directory is never searched otherwise."
+    )
     set: dict[str, Any] = Field(
         default_factory=dict, description="Fixed overrides of the base scenario (dotted paths)."
     )
@@ -241,10 +272,21 @@ class SweepSpec(_Section):
     execution: Execution = Field(default_factory=Execution)
     discovery: Discovery | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        problem = check_name(name)
+        if problem:
+            raise ValueError(problem)
+        return name
+
     @model_validator(mode="after")
     def _model(self) -> SweepSpec:
         if (self.base is None) == (self.function is None):
             raise ValueError("give exactly one of 'base' (a scenario file) or 'function'")
+        if self.function_path and self.function is None:
+            raise ValueError("'function_path' is where a model function's module is found; "
+                             "drop it or give 'function'")
         labels = [p.label for p in self.parameters]
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:
@@ -301,12 +343,18 @@ def load_spec(path: str | Path) -> tuple[SweepSpec, Scenario | None]:
         raise SweepSpecError(str(path), [("(file)", f"not valid TOML: {err}")]) from None
     spec = SweepSpec.from_dict(data, source=str(path))
     if spec.base is not None:
-        base_path = Path(spec.base)
-        if not base_path.is_absolute():
-            base_path = (path.parent / base_path).resolve()
-        spec = spec.model_copy(update={"base": str(base_path)})
+        spec = spec.model_copy(update={"base": str(_relative_to(path, spec.base))})
+    if spec.function_path:
+        spec = spec.model_copy(update={
+            "function_path": [str(_relative_to(path, d)) for d in spec.function_path]})
     base = check_spec(spec, source=str(path))
     return spec, base
+
+
+def _relative_to(spec_file: Path, name: str) -> Path:
+    """A path named in a spec, relative to the spec's directory unless absolute."""
+    p = Path(name).expanduser()
+    return p if p.is_absolute() else (spec_file.parent / p).resolve()
 
 
 def check_spec(spec: SweepSpec, source: str = "<spec>") -> Scenario | None:
@@ -320,12 +368,13 @@ def check_spec(spec: SweepSpec, source: str = "<spec>") -> Scenario | None:
     """
     problems: list[tuple[str, str]] = []
     if spec.function is not None:
-        try:
-            resolve_function(spec.function)
-        except ValueError as err:
-            problems.append(("function", str(err)))
-        for i, p in enumerate(spec.parameters):
-            problems += _check_numeric(p, f"parameters[{i}]")
+        # syntax only: the module is imported when the sweep runs, never while validating
+        msg = check_function_ref(spec.function)
+        if msg:
+            problems.append(("function", msg))
+        for i, d in enumerate(spec.function_path):
+            if not Path(d).is_dir():
+                problems.append((f"function_path[{i}]", f"no such directory: {d}"))
         if problems:
             raise SweepSpecError(source, problems)
         return None
@@ -350,7 +399,7 @@ def check_spec(spec: SweepSpec, source: str = "<spec>") -> Scenario | None:
         known = _table_path(p.path, table)
         if known is None:
             near = difflib.get_close_matches(
-                _normalise(p.path), [_display(t) for t in table], n=1, cutoff=0.5
+                _normalise(p.path), list(table), n=1, cutoff=0.5
             )
             hint = f"; did you mean '{near[0]}'?" if near else ""
             problems.append((where, f"unknown parameter path '{p.path}'{hint}"))
@@ -375,32 +424,311 @@ def check_spec(spec: SweepSpec, source: str = "<spec>") -> Scenario | None:
 
 
 # --------------------------------------------------------------------------------------------
+# Size
+# --------------------------------------------------------------------------------------------
+
+#: Sweeps of more runs than this are refused unless confirmed (``--allow-large``).
+MAX_RUNS = 100_000
+#: Seconds a cisim run takes on one core: a fixed cost per simulated week (partner-level
+#: mechanics, phases, recording; both worlds) plus a cost per beneficiary and week (the
+#: population kernel). Measured on the shared 2-core development host with one kernel thread
+#: (``default.toml`` at 1,000 beneficiaries over 6 and 10 years: 2.7 ms a week; at 10,000: 3.0
+#: ms). A rough guide for the size check, not a promise: hosts and designs differ by a factor
+#: of two or more.
+SECONDS_PER_WEEK = 2.7e-3
+SECONDS_PER_PERSON_WEEK = 3.0e-8
+#: Seconds to prepare one run's row of the sample (its seed from a SeedSequence, the table).
+SAMPLE_SECONDS_PER_RUN = 2.5e-5
+#: Bytes on disk of one Parquet part file per column beyond its values (schema, column
+#: metadata and footer: a one-row part of 9 columns takes 5.5 kB; measured with pyarrow).
+PART_OVERHEAD_BYTES = 600
+#: Bytes the driver holds per sample cell while the sample is built and written (SALib's
+#: array, the data frame, the run table merged with it: about four float64 copies).
+SAMPLE_BYTES_PER_CELL = 32
+
+
+@dataclass(frozen=True)
+class SweepSize:
+    """How big a sweep is, before anything is sampled (see :func:`sweep_size`).
+
+    Attributes:
+        points: Design points of the sampler.
+        runs: Points times replications.
+        seconds_per_run: Estimated CPU seconds of one run (None for a model function).
+        disk_bytes: Estimated size of the store (the sample and the result parts).
+        memory_bytes: Estimated memory of the driver while it builds the sample.
+        sample_seconds: Estimated time to build the sample before the first run.
+        run_memory_bytes: Estimated peak memory of one cisim run (each worker holds one;
+            None for a model function, or without :func:`cisim.scenario.estimate_memory`).
+    """
+
+    points: int
+    runs: int
+    seconds_per_run: float | None
+    disk_bytes: int
+    memory_bytes: int
+    sample_seconds: float
+    run_memory_bytes: int | None = None
+
+    @property
+    def cpu_seconds(self) -> float | None:
+        """Estimated CPU time of all runs (None for a model function)."""
+        return None if self.seconds_per_run is None else self.runs * self.seconds_per_run
+
+    def describe(self) -> str:
+        """One sentence: runs, estimated time, disk and memory."""
+        cpu = self.cpu_seconds
+        time_text = (f"about {_duration(cpu)} of CPU time at ~{self.seconds_per_run:.2g} s a "
+                     "run" if cpu is not None else "the time your function takes, times "
+                     f"{self.runs:,}")
+        per_run = ("" if self.run_memory_bytes is None else
+                   f", and {_bytes(self.run_memory_bytes)} for each run a worker holds")
+        return (f"{self.points:,} design points, {self.runs:,} runs: {time_text}, about "
+                f"{_bytes(self.disk_bytes)} on disk and {_bytes(self.memory_bytes)} of memory "
+                f"while the sample is built ({_duration(self.sample_seconds)} before the "
+                f"first run){per_run}")
+
+
+def design_points(spec: SweepSpec) -> int:
+    """Design points of the spec's sampler, from its settings alone (nothing is sampled)."""
+    s = spec.sampler
+    d = len(spec.parameters)
+    if s.method == "sobol":
+        return s.n * (2 * d + 2 if s.calc_second_order else d + 2)
+    if s.method == "morris":
+        return s.n * (d + 1)
+    if s.method == "fast":
+        return s.n * d
+    if s.method in ("latin", "rbd_fast"):
+        return s.n
+    return math.prod(len(p.values) if p.values is not None else s.levels
+                     for p in spec.parameters)
+
+
+def sweep_size(spec: SweepSpec, base: Scenario | None = None) -> SweepSize:
+    """Estimate a sweep's runs, CPU time, disk and memory from its spec alone (no sampling).
+
+    The time of a cisim run is :data:`SECONDS_PER_WEEK` plus :data:`SECONDS_PER_PERSON_WEEK`
+    per beneficiary, per simulated week of the base scenario (swept sizes and horizons are not
+    looked at). Disk: the sample (point, replication, seed, each parameter's value and unit
+    coordinate) and the outcome columns as 8-byte numbers, plus :data:`PART_OVERHEAD_BYTES` per
+    column of each part file of ``execution.runs_per_task`` runs (or of ``task_seconds`` of
+    runs). A model
+    function's outcomes are unknown until it runs: one column is assumed. The memory of one
+    run is :func:`cisim.scenario.estimate_memory` of the base scenario, when the engine has it.
+
+    Args:
+        spec: The sweep spec.
+        base: Its base scenario (None for a function model).
+    """
+    points = design_points(spec)
+    runs = points * spec.replications
+    d = len(spec.parameters)
+    per_run = None
+    run_memory = None
+    outcome_cols = 1
+    if base is not None:
+        import cisim.scenario
+
+        # the scenario's own memory estimate, where the engine has one
+        estimate_memory = getattr(cisim.scenario, "estimate_memory", None)
+        run_memory = int(estimate_memory(base)) if estimate_memory is not None else None
+        from cisim.scenario import STEPS_PER_YEAR
+        from cisim.sweep.model_function import CisimModel
+
+        weeks = base.horizon_years * STEPS_PER_YEAR
+        per_run = weeks * (SECONDS_PER_WEEK + SECONDS_PER_PERSON_WEEK * base.population.size)
+        outcome_cols = len(CisimModel(base, {}, spec.outcomes.scalars,
+                                      spec.outcomes.trajectories).columns())
+    k = spec.execution.runs_per_task or (
+        max(1, math.floor(spec.execution.task_seconds / per_run)) if per_run else 1)
+    sample_cells = 3 + 2 * d
+    columns = 4 + outcome_cols
+    disk = runs * 8 * (sample_cells + columns) + math.ceil(runs / k) * columns * \
+        PART_OVERHEAD_BYTES
+    return SweepSize(points=points, runs=runs, seconds_per_run=per_run, disk_bytes=disk,
+                     memory_bytes=runs * sample_cells * SAMPLE_BYTES_PER_CELL,
+                     sample_seconds=runs * SAMPLE_SECONDS_PER_RUN,
+                     run_memory_bytes=run_memory)
+
+
+def check_size(spec: SweepSpec, base: Scenario | None = None, allow_large: bool = False,
+               source: str = "<spec>") -> SweepSize:
+    """Refuse a sweep of more than :data:`MAX_RUNS` runs unless ``allow_large``.
+
+    Computed from the spec alone, so a huge sampler size is refused at once, before SALib
+    samples anything.
+
+    Returns:
+        The size estimate.
+
+    Raises:
+        SweepSpecError: Too many runs without ``allow_large`` (field ``sampler.n``).
+    """
+    size = sweep_size(spec, base)
+    if size.runs > MAX_RUNS and not allow_large:
+        raise SweepSpecError(source, [("sampler.n", (
+            f"this sweep is large: {size.describe()}. Sweeps of more than {MAX_RUNS:,} runs "
+            "run only when confirmed: pass --allow-large (allow_large=True in Python), or "
+            "lower 'sampler.n' or 'replications'"))])
+    return size
+
+
+def _duration(seconds: float) -> str:
+    for unit, length in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600),
+                         ("minutes", 60)):
+        if seconds >= 2 * length:
+            return f"{seconds / length:,.1f} {unit}"
+    return f"{seconds:.1f} s" if seconds >= 0.1 else "under 0.1 s"
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+# --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
 
 
-def resolve_function(ref: str) -> Callable[..., Any]:
-    """Import ``'package.module:function'`` (a model function named in a spec)."""
-    module_name, sep, attr = ref.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected 'module:function', got {ref!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(f"cannot import module '{module_name}': {err}") from None
+#: ``package.module:function`` (dotted module, one function name).
+_FUNCTION_REF = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+
+
+def check_name(name: str) -> str | None:
+    """Why a spec's ``name`` cannot name a directory inside the output directory, or None.
+
+    A name becomes the default store ``out/sweeps/<name>``, so it must be a plain file name:
+    no path separators, no drive, not ``.`` or ``..``, no control characters.
+    """
+    if any(sep in name for sep in ("/", "\\", ":")) or Path(name).is_absolute():
+        return (f"{name!r} is a path; a name is a plain file name (no '/', '\\' or ':'), "
+                "the default store being out/sweeps/<name>; choose the store with --out")
+    if name.strip(".") == "":
+        return f"{name!r} is not a name; use letters, digits, '-', '_' or '.'"
+    if any(ord(c) < 32 or c == "\x7f" for c in name):
+        return f"{name!r} holds control characters"
+    return None
+
+
+def check_function_ref(ref: str) -> str | None:
+    """Why ``ref`` is not a ``'package.module:function'`` reference, or None (syntax only)."""
+    if not _FUNCTION_REF.match(ref):
+        return (f"expected 'package.module:function' (dotted Python names, one colon), "
+                f"got {ref!r}")
+    top = ref.partition(":")[0].split(".")[0]
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        return (f"'{top}' is a module of Python's standard library, not a model; name a "
+                "function of your own module")
+    return None
+
+
+def resolve_function(ref: str, search_path: Sequence[str | Path] = (),
+                     arguments: int = 2) -> Callable[..., Any]:
+    """Import ``'package.module:function'`` (a model function named in a spec).
+
+    This runs the module's code: call it only to execute a trusted spec, never to validate
+    one. The current directory is not searched (a module there could shadow an installed
+    one) unless it is on ``PYTHONPATH`` or in ``search_path``; the directories of
+    ``search_path`` are searched first. The object found must be a plain Python function
+    accepting ``arguments`` positional arguments (``params, seed`` for a model), which refuses
+    builtins, classes and other callables. Functions of modules found on ``search_path`` are
+    sent to worker processes by value (cloudpickle), since the workers cannot import them.
+
+    Args:
+        ref: ``'package.module:function'``.
+        search_path: Directories searched first for the module.
+        arguments: Positional arguments the function must accept.
+
+    Returns:
+        The function.
+
+    Raises:
+        ValueError: A malformed reference, a module that cannot be imported, or an object that
+            is not a function of the expected arguments.
+    """
+    problem = check_function_ref(ref)
+    if problem:
+        raise ValueError(problem)
+    module_name, _, attr = ref.partition(":")
+    with _import_path(search_path):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            where = ("" if search_path else "; the current directory is not searched: add the "
+                     "module's directory to 'function_path' in the spec or install it")
+            raise ValueError(f"cannot import module '{module_name}': {err}{where}") from None
+        except Exception as err:  # the module is user code
+            raise ValueError(f"importing module '{module_name}' raised "
+                             f"{type(err).__name__}: {err}") from None
     func = getattr(module, attr, None)
-    if not callable(func):
+    if func is None:
         raise ValueError(f"module '{module_name}' has no function '{attr}'")
+    if not inspect.isfunction(func):
+        raise ValueError(f"'{ref}' is a {type(func).__name__}, not a Python function defined "
+                         "with 'def' in a module")
+    try:
+        inspect.signature(func).bind(*([None] * arguments))
+    except TypeError:
+        raise ValueError(f"'{ref}' must accept {arguments} positional arguments (params, seed); "
+                         f"its signature is {attr}{inspect.signature(func)}") from None
+    if search_path and _found_on(module, search_path):
+        _pickle_by_value(module)
     return func
+
+
+@contextmanager
+def _import_path(search_path: Sequence[str | Path]) -> Iterator[None]:
+    """``sys.path`` for importing a spec's module: ``search_path`` first, no current directory.
+
+    The current directory stays when it is on ``PYTHONPATH`` (the user asked for it).
+    """
+    cwd = os.path.realpath(os.getcwd())
+    asked = {os.path.realpath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p}
+
+    def local(entry: str) -> bool:
+        if entry == "":
+            return cwd not in asked
+        real = os.path.realpath(entry)
+        return real == cwd and real not in asked
+
+    saved = list(sys.path)
+    sys.path[:] = [str(Path(d)) for d in search_path] + [p for p in saved if not local(p)]
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def _found_on(module: Any, search_path: Sequence[str | Path]) -> bool:
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    real = Path(os.path.realpath(file))
+    return any(real.is_relative_to(os.path.realpath(d)) for d in search_path)
+
+
+def _pickle_by_value(module: Any) -> None:
+    """Send a module's functions to workers by value (they cannot import it by name)."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        from joblib.externals import cloudpickle as joblib_cloudpickle
+
+        joblib_cloudpickle.register_pickle_by_value(module)
+    except ImportError:  # pragma: no cover - joblib always vendors it
+        pass
 
 
 def _normalise(path: str) -> str:
     """``partners[3].staff_fte`` -> ``partners[].staff_fte``."""
     return re.sub(r"\[\d+\]", "[]", path)
-
-
-def _display(table_path: str) -> str:
-    return table_path
 
 
 def _table_path(path: str, table: Mapping[str, Any]) -> str | None:
@@ -417,10 +745,6 @@ def _table_path(path: str, table: Mapping[str, Any]) -> str | None:
     if head in table and key in SECTORS:
         return head
     return None
-
-
-def _check_numeric(p: Parameter, where: str) -> list[tuple[str, str]]:
-    return []  # structure already validated; a function model has no field bounds
 
 
 def _check_against_scenario(
@@ -517,10 +841,8 @@ _SUMMARY_KEYS = {
 
 
 def _trajectory_columns() -> set[str]:
-    try:
-        from cisim.outcomes import TRAJECTORY_COLUMNS  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - older engine
-        return set()
+    from cisim.outcomes import TRAJECTORY_COLUMNS
+
     return set(TRAJECTORY_COLUMNS)
 
 

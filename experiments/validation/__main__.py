@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_FIGURES = ROOT / "docs" / "figures" / "validation"
-DOCS_RESULTS = ROOT / "docs" / "validation_results.json"
+DOCS_RESULTS = ROOT / "cisim" / "data" / "validation_results.json"  # docs/ links to it
 
 #: Number of seeds by default (``--seeds N`` runs the study seeds 1..N).
 DEFAULT_SEED_COUNT = 3
