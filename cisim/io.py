@@ -189,7 +189,7 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
         FileExistsError: ``path`` exists and is not a directory, or ``replaceable`` refused it.
         OSError: The parent cannot be created or written.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # "." or "a/.." name a directory through its parent
     if path.is_symlink():  # replace the directory it points to, keep the link
         path = path.resolve()
     if path.exists() and not path.is_dir():

@@ -222,3 +222,17 @@ def test_a_symlinked_directory_keeps_its_link(tmp_path):
         (tmp / "a.csv").write_text("new")
     assert link.is_symlink() and (link / "a.csv").read_text() == "new"
     assert _hidden(tmp_path) == [] and _hidden(tmp_path / "disk") == []
+
+
+def test_a_relative_path_through_dot_dot_and_dot(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    with write_directory(Path("../res"), lambda d: True) as tmp:
+        assert tmp.parent == tmp_path
+        (tmp / "x.csv").write_text("1")
+    monkeypatch.chdir(tmp_path / "res")
+    with write_directory(Path("."), lambda d: True) as tmp:
+        assert tmp.parent == tmp_path  # beside the directory, not inside it
+        (tmp / "x.csv").write_text("2")
+    assert (tmp_path / "res" / "x.csv").read_text() == "2"
+    assert _hidden(tmp_path) == []
