@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from cisim.cli.app import APP_PATH, app_command
+from cisim.cli.app import APP_PATH, app_command, app_environment
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -307,6 +307,11 @@ def test_app_command_serves_the_app_module():
     assert cmd[cmd.index("--port") + 1] == "8123" and "--production" in cmd
 
 
+def test_app_server_runs_one_numba_thread_unless_told():
+    assert app_environment({"PATH": "/bin"}) == {"PATH": "/bin", "NUMBA_NUM_THREADS": "1"}
+    assert app_environment({"NUMBA_NUM_THREADS": "2"})["NUMBA_NUM_THREADS"] == "2"
+
+
 def test_cli_app_rejects_a_bad_port():
     import argparse
 
@@ -366,9 +371,8 @@ def app_server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with open(log, "w") as out:
-        # one numba thread: on a small shared machine the parallel kernel is far slower
-        env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
-        proc = subprocess.Popen(app_command(port, "127.0.0.1"), stdout=out, env=env,
+        proc = subprocess.Popen(app_command(port, "127.0.0.1"), stdout=out,
+                                env=app_environment(),
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}/"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from cisim.cli._common import EXIT_INTERRUPTED, EXIT_USAGE
 
-__all__ = ["APP_PATH", "add_parser", "app_command"]
+__all__ = ["APP_PATH", "add_parser", "app_command", "app_environment"]
 
 #: The app module served by ``cisim app``.
 APP_PATH = Path(__file__).resolve().parent.parent / "app.py"
@@ -63,6 +64,17 @@ def app_command(port: int = 8765, host: str = "localhost", *, open_browser: bool
     return cmd
 
 
+def app_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The server's environment: ``environ`` (default: this process's) with one numba thread.
+
+    The server steps many visitors' models in threads of one process; the population kernel's
+    own threads would only contend with them. ``NUMBA_NUM_THREADS`` already set is kept.
+    """
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("NUMBA_NUM_THREADS", "1")
+    return env
+
+
 def _cmd_app(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"cisim app: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
@@ -82,7 +94,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
               "(or this computer's IP address)", file=sys.stderr)
     try:
         return subprocess.call(app_command(args.port, args.host, open_browser=args.open,
-                                           dev=args.dev))
+                                           dev=args.dev), env=app_environment())
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 
