@@ -276,12 +276,20 @@ distribution = "uniform"
 HOLDER = r"""
 import os, sys, time
 from cisim.sweep import ResultStore
+from cisim.sweep.store import StoreError
 
 store = sys.argv[1]
 for _ in range(int(sys.argv[2])):
     pid = os.fork()
     if pid == 0:
-        ResultStore(store).lock()
+        for _ in range(5000):  # the test may still hold it for a moment after taking it over
+            try:
+                ResultStore(store).lock()
+                break
+            except StoreError:
+                time.sleep(0.001)
+        else:
+            os._exit(1)
         print(os.getpid(), flush=True)
         time.sleep(600)
         os._exit(0)
