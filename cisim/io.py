@@ -6,7 +6,9 @@ directory, which is then exchanged with the old directory in one step (Linux ``r
 ``RENAME_EXCHANGE``; elsewhere two renames) and the old one removed. Its ``manifest.json`` lists
 every file with its size and SHA-256, so a reader can refuse a directory whose files do not all
 come from one write. Temporaries carry their writer's pid and host, so the next writer removes
-those a killed process left behind.
+those a killed process left behind (and, where two renames were needed, puts back an old
+directory a writer killed between them had moved away). A process killed at any moment thus
+leaves the directory either old and complete or new and complete.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "MANIFEST",
     "check_manifest",
+    "is_temporary",
     "pid_alive",
     "remove_stale_temporaries",
     "write_atomic",
@@ -80,6 +84,19 @@ def _umask() -> int:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write text to a file atomically (UTF-8)."""
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+#: The temporaries of earlier versions of :func:`write_atomic`: ``.NAME.XXXXXXXX.tmp``.
+_OLD_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a name is a temporary of :func:`write_atomic` or :func:`write_directory`.
+
+    Temporaries of any process and host count, and those of cisim versions whose temporary
+    names did not carry the writer's pid.
+    """
+    return _TMP.match(name) is not None or _OLD_TMP.match(name) is not None
 
 
 def pid_alive(pid: int) -> bool:
@@ -146,8 +163,19 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
 
     On success the temporary directory becomes ``path`` in one step and the old directory (if
     any) is removed; on any exception, Ctrl-C or SIGTERM turned into an exception, the
-    temporary directory is removed and ``path`` is untouched. A writer killed outright leaves
-    its temporary directory, which the next call removes.
+    temporary directory is removed and ``path`` is untouched. A writer killed outright (SIGKILL)
+    leaves its hidden temporary directory beside ``path``, which the next call removes; ``path``
+    itself is then the old or the new directory, each complete (on a file system without
+    ``RENAME_EXCHANGE``, a kill between the two renames leaves no ``path`` until the next call
+    puts the old directory back).
+
+    A symbolic link at ``path`` is kept: the directory it points to is replaced.
+
+    Example::
+
+        with write_directory(out, lambda d: True) as tmp:
+            (tmp / "a.csv").write_text("...")
+            write_manifest(tmp)
 
     Args:
         path: The final directory.
@@ -161,12 +189,15 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
         FileExistsError: ``path`` exists and is not a directory, or ``replaceable`` refused it.
         OSError: The parent cannot be created or written.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # "." or "a/.." name a directory through its parent
+    if path.is_symlink():  # replace the directory it points to, keep the link
+        path = path.resolve()
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a directory")
     if path.is_dir() and not replaceable(path):
         raise FileExistsError(f"{path} exists and does not hold cisim results")
     path.parent.mkdir(parents=True, exist_ok=True)
+    _restore_moved_away(path)
     remove_stale_temporaries(path.parent, path.name)
     tmp = path.parent / f"{_tmp_prefix(path.name)}{secrets.token_hex(4)}.tmp"
     tmp.mkdir()
@@ -177,7 +208,7 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
             shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old directory
         else:
             if path.is_dir():
-                old = path.parent / f"{_tmp_prefix(path.name)}{secrets.token_hex(4)}.tmp"
+                old = path.parent / f"{_tmp_prefix(path.name)}{_MOVED}{secrets.token_hex(4)}.tmp"
                 os.rename(path, old)
                 os.rename(tmp, path)
                 shutil.rmtree(old, ignore_errors=True)
@@ -186,6 +217,27 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+#: Marks the temporary name an old directory is moved away to where two renames replace it.
+_MOVED = "moved-away-"
+
+
+def _restore_moved_away(path: Path) -> None:
+    """Put back an old directory a killed writer moved away but did not replace.
+
+    Without an atomic exchange, replacing a directory takes two renames; a writer killed
+    between them leaves no ``path``, only the old directory under a marked temporary name (and
+    its complete new one, which the stale clean-up then removes).
+    """
+    if path.exists():
+        return
+    host = _host_tag()
+    for entry in sorted(path.parent.glob(f".{glob_escape(path.name)}.*{_MOVED}*.tmp")):
+        m = _TMP.match(entry.name)
+        if m and m["name"] == path.name and m["host"] == host and not pid_alive(int(m["pid"])):
+            os.rename(entry, path)
+            return
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -246,7 +298,9 @@ def check_manifest(directory: Path, owned: Callable[[str], bool]) -> list[str] |
     Args:
         directory: The directory.
         owned: Says whether a file name (relative, POSIX) is one the writer of the directory
-            writes; such a file that the manifest does not list came from another write.
+            writes. Only such files are compared: one that differs from its listing, is listed
+            but missing, or is present but not listed came from another write. Other files
+            (a report added later, say) may change freely.
 
     Returns:
         None when there is no manifest; otherwise the problems (empty when the files match).
@@ -263,6 +317,8 @@ def check_manifest(directory: Path, owned: Callable[[str], bool]) -> list[str] |
     problems = []
     for rel, meta in listed.items():
         file = directory / rel
+        if not owned(rel):
+            continue
         if not file.is_file():
             problems.append(f"{rel} is listed but missing")
         elif file.stat().st_size != meta.get("bytes") or _digest(file) != meta.get("sha256"):

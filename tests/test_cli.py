@@ -362,7 +362,7 @@ def test_run_default_out_dir_and_no_figures(tmp_path, monkeypatch, capsys):
     assert main(["run", "small.toml", "-n", "1", "--jobs", "1", "--no-figures"]) == 0
     outdir = tmp_path / "out" / "small"
     names = {p.name for p in outdir.iterdir()}
-    assert names == {n for n in RESULT_FILES if not n.endswith(".png")}
+    assert names == {n for n in RESULT_FILES if not n.endswith(".png")} | {"manifest.json"}
     assert scenario.exists()
     assert "Scenario: tiny cli design" in capsys.readouterr().out
 
@@ -374,3 +374,125 @@ def test_compile_readies_the_kernels(capsys):
     out = capsys.readouterr().out
     assert out.startswith("cisim: kernels ready in ")
     assert population_step.signatures  # compiled or loaded in this process
+
+
+# ---- run: results directory written whole, with a manifest that report checks --------------
+
+
+def test_run_writes_a_manifest_of_every_file(tiny_run):
+    import hashlib
+    import json
+
+    _, _, _, outdir = tiny_run
+    manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["seed"] == 3 and manifest["replications"] == 2
+    assert set(manifest["files"]) == set(RESULT_FILES)
+    for name, meta in manifest["files"].items():
+        data = (outdir / name).read_bytes()
+        assert meta["bytes"] == len(data)
+        assert meta["sha256"] == hashlib.sha256(data).hexdigest()
+    hidden = [p.name for p in outdir.parent.iterdir() if p.name.startswith(".")]
+    assert hidden == []
+
+
+def _copy(outdir: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(outdir, tmp_path / "copy"))
+
+
+def test_report_refuses_a_directory_with_a_replaced_file(tiny_run, tmp_path, capsys):
+    copy = _copy(tiny_run[3], tmp_path)
+    summaries = pd.read_csv(copy / "summaries.csv")
+    summaries.iloc[0, summaries.columns.get_loc("seed")] += 1000  # as if another run wrote it
+    summaries.to_csv(copy / "summaries.csv", index=False)
+    assert main(["report", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "do not all come from one run" in err
+    assert "summaries.csv differs" in err
+    assert "Traceback" not in err
+    assert not (copy / "report.html").exists()
+
+
+def test_report_refuses_a_result_file_the_manifest_does_not_list(tiny_run, tmp_path, capsys):
+    copy = _copy(tiny_run[3], tmp_path)
+    (copy / "sroi.png").unlink()  # a run without that figure ...
+    assert main(["report", str(copy)]) == 2
+    assert "sroi.png is listed but missing" in capsys.readouterr().err
+    (copy / "sroi.png").write_bytes(b"\x89PNG from another run")
+    assert main(["report", str(copy)]) == 2
+    assert "sroi.png differs" in capsys.readouterr().err
+
+
+def test_report_warns_for_a_directory_without_a_manifest(tiny_run, tmp_path, capsys):
+    copy = _copy(tiny_run[3], tmp_path)
+    (copy / "manifest.json").unlink()
+    assert main(["report", str(copy), "-o", str(tmp_path / "r.html")]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {copy} has no manifest.json" in err
+    assert (tmp_path / "r.html").is_file()
+
+
+def test_report_accepts_its_own_report_beside_the_results(tiny_run, tmp_path, capsys):
+    copy = _copy(tiny_run[3], tmp_path)
+    assert main(["report", str(copy)]) == 0  # writes copy/report.html and copy/report_tables/
+    assert (copy / "report.html").is_file()
+    assert main(["report", str(copy)]) == 0, capsys.readouterr().err
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_run_replaces_its_own_results_whole(tiny_run, tmp_path, capsys):
+    """A second run into a results directory removes the files the first wrote and it did not."""
+    import json
+
+    copy = _copy(tiny_run[3], tmp_path)
+    scenario = _write(tmp_path, "tiny.toml", TINY)
+    assert main(["run", str(scenario), "-n", "1", "-j", "1", "--seed", "9", "--no-figures",
+                 "-o", str(copy)]) == 0
+    names = {p.name for p in copy.iterdir()}
+    assert names == {n for n in RESULT_FILES if not n.endswith(".png")} | {"manifest.json"}
+    assert len(pd.read_csv(copy / "summaries.csv")) == 1  # one replication, not the first's 2
+    assert json.loads((copy / "manifest.json").read_text())["seed"] == 9
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    capsys.readouterr()
+    assert main(["report", str(copy), "-o", str(tmp_path / "r.html")]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_run_refuses_a_directory_holding_other_files(tmp_path, capsys):
+    scenario = _write(tmp_path, "tiny.toml", TINY)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("precious")
+    assert main(["run", str(scenario), "-n", "1", "-j", "1", "-o", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert f"-o/--out {mine}: holds files that are not results" in err
+    assert (mine / "thesis.docx").read_text() == "precious"
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.docx"]
+
+
+def test_run_replaces_a_directory_with_temporaries_of_an_older_killed_run(tiny_run, tmp_path):
+    """Hidden temporaries a killed run left inside (the old way of writing) do not block."""
+    copy = _copy(tiny_run[3], tmp_path)
+    (copy / ".summaries.csv.k3j_h5g6.tmp").write_text("half written")
+    (copy / ".events.csv.a1b2c3-99999.x9y8z7w6.tmp").write_text("half written")
+    scenario = _write(tmp_path, "tiny.toml", TINY)
+    assert main(["run", str(scenario), "-n", "1", "-j", "1", "--no-figures",
+                 "-o", str(copy)]) == 0
+    assert not [p.name for p in copy.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_reports_written_later_do_not_make_results_look_mixed(tmp_path, capsys):
+    """run --report lists report.html in the manifest; report DIR rewrites it, more than once."""
+    scenario = _write(tmp_path, "tiny.toml", TINY)
+    out = tmp_path / "out"
+    assert main(["run", str(scenario), "-n", "1", "-j", "1", "--no-figures", "--report",
+                 "-o", str(out)]) == 0
+    first = (out / "report.html").read_bytes()
+    for _ in range(2):
+        assert main(["report", str(out)]) == 0, capsys.readouterr().err
+    assert (out / "report.html").read_bytes() != first  # rewritten (no seed: from saved files)
+    # ... while a changed result file is still caught
+    (out / "events.csv").write_text("point\n1\n")
+    assert main(["report", str(out)]) == 2
+    assert "events.csv differs" in capsys.readouterr().err

@@ -11,7 +11,8 @@ parameter *sets* from the approximate posterior, which forecasts resample jointl
 from its last finished generation (``ABCSMC.load``).
 
 Backends: ``serial`` (pyabc's SingleCoreSampler; reproducible for a seed), ``loky`` (pyabc's
-ConcurrentFutureSampler on joblib's reusable loky process pool) and
+ConcurrentFutureSampler on joblib's reusable loky process pool, whose workers exit when this
+process dies: :func:`cisim.workers.watched_workers`) and
 ``dask`` (pyabc's DaskDistributedSampler on a ``dask.distributed.Client``). The posterior
 predictive checks run on :mod:`cisim.sweep.execute`'s task runner.
 """
@@ -158,9 +159,12 @@ def _sampler(loaded: LoadedSpec, client: Any = None) -> Iterator[Any]:
     if spec.backend == "loky":
         from joblib.executor import get_memmapping_executor
 
+        from cisim.workers import watched_workers
+
         n = _workers(spec.n_jobs)
-        # joblib's reusable loky pool (the one joblib.Parallel and the predictive checks use)
-        executor = get_memmapping_executor(n)
+        # joblib's reusable loky pool, its workers watching this process (they exit when a
+        # killed calibration can no longer use their particles)
+        executor = get_memmapping_executor(n, **watched_workers())
         yield pyabc.sampler.ConcurrentFutureSampler(cfuture_executor=executor,
                                                     client_max_jobs=n)
         return

@@ -5,7 +5,7 @@ Each subcommand lives in a module of this package (:mod:`cisim.cli.run`: validat
 :mod:`cisim.cli.calibrate`; :mod:`cisim.cli.app`), each with an ``add_parser(subparsers)``. What
 they share (exit codes, :class:`UsageError`, ``--set`` parsing) is in :mod:`cisim.cli._common`,
 which imports none of them. Bad input gives a message on stderr and a non-zero exit status, never
-a traceback.
+a traceback. Worker processes exit when the command's process dies (:mod:`cisim.workers`).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 2)
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
-        with _sigterm_interrupts():
+        with _sigterm_interrupts(), _watched_workers():
             return int(args.func(args))
     except ScenarioError as err:
         print(str(err), file=sys.stderr)
@@ -110,6 +110,22 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"Run with 'cisim --debug {args.command} ...' (or {DEBUG_ENV}=1) to see the "
               "traceback.", file=sys.stderr)
         return EXIT_ERROR
+
+
+@contextmanager
+def _watched_workers() -> Iterator[None]:
+    """Run a command with joblib's loky workers exiting when this process dies.
+
+    The ensembles of ``run``, ``report`` and ``compare`` use joblib's default (loky) pool;
+    under this configuration its workers watch this process (:mod:`cisim.workers`), so a
+    killed command leaves none computing on.
+    """
+    from joblib import parallel_config
+
+    from cisim.workers import watched_workers
+
+    with parallel_config(backend="loky", **watched_workers()):
+        yield
 
 
 @contextmanager

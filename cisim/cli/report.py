@@ -138,15 +138,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 def load_results(directory: Path) -> Any:
     """Read the results ``cisim run`` wrote to a directory back into an ensemble result.
 
+    The directory's ``manifest.json`` is checked first: files that differ from those written
+    together, or result files it does not list, mean results of two runs are mixed, and the
+    directory is refused. A directory without a manifest gives a warning.
+
     Raises:
         UsageError: A required file (trajectories.parquet, summaries.csv, scenario.toml) is
-            missing or unreadable.
+            missing or unreadable, or the files do not match the manifest.
 
     """
     import pandas as pd
 
+    from cisim.cli.run import run_owned
+    from cisim.io import MANIFEST, check_manifest
     from cisim.scenario import load_scenario
     from cisim.simulate import EnsembleResult
+
+    problems = check_manifest(directory, run_owned)
+    if problems is None and (directory / "trajectories.parquet").exists():
+        print(f"cisim report: warning: {directory} has no {MANIFEST} (written by an older "
+              "cisim?); cannot check that its files all come from one run", file=sys.stderr)
+    elif problems:
+        raise UsageError(f"{directory}: its files do not all come from one run: "
+                         + "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+                         + ". Run 'cisim run' into it again.")
 
     def read(name: str, required: bool) -> pd.DataFrame:
         file = directory / name

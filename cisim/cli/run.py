@@ -1,7 +1,9 @@
 """``cisim validate`` checks scenario files, ``cisim run`` simulates one, ``cisim compile``.
 
 The CLI is thin: it parses arguments, loads and overrides the scenario, runs the ensemble with a
-progress bar on stderr, writes the results atomically and prints the summary from
+progress bar on stderr, writes the results directory whole (a fresh hidden sibling directory
+swapped into place, with a ``manifest.json`` of its files; see :mod:`cisim.io`) and prints the
+summary from
 :func:`cisim.report.summary.format_summary`. Bad input (an invalid or missing scenario file, a
 malformed ``--set``, an unusable output directory) gives a message on stderr and exit status 2,
 never a traceback.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,9 +64,53 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: The tables ``cisim run`` writes: (file name, attribute of the ensemble result).
+RESULT_TABLES = (
+    ("trajectories.parquet", "trajectories"),
+    ("trajectories.csv", "trajectories"),
+    ("summaries.csv", "summaries"),
+    ("events.csv", "events"),
+    ("phases.csv", "phases"),
+    ("subgroups.parquet", "subgroups"),
+    ("partners.csv", "partners"),
+    ("partner_values.parquet", "partner_values"),
+    ("costs.csv", "costs"),
+    ("parameters.csv", "parameters"),
+)
+
+
+def run_owned(name: str) -> bool:
+    """Whether a file (relative POSIX name) is one of the results of a run itself.
+
+    These are the files whose mixing across runs ``cisim report DIR`` refuses; the report
+    files (``report.html``, ``report_tables/``) are not among them: ``cisim report DIR`` adds
+    them later.
+    """
+    from cisim.report.figures import FIGURES
+
+    return name in ({t for t, _ in RESULT_TABLES} | {"scenario.toml", "distribution.json"}
+                    | {f"{stem}.png" for stem, _ in FIGURES})
+
+
+def _replaceable(directory: Path) -> bool:
+    """An existing output directory may be replaced: empty, or holding only results of runs.
+
+    Temporaries of interrupted writes (``.NAME.HOST-PID.XXXX.tmp``) count as results.
+    """
+    from cisim.io import MANIFEST, is_temporary
+
+    for file in directory.rglob("*"):
+        if file.is_dir() or is_temporary(file.name):
+            continue
+        rel = file.relative_to(directory).as_posix()
+        if not (run_owned(rel) or rel in (MANIFEST, "report.html")
+                or rel.startswith("report_tables/")):
+            return False
+    return True
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    if args.replications < 1:
-        raise UsageError(f"--replications must be at least 1, got {args.replications}")
+    from cisim.io import write_directory, write_manifest
     from cisim.provenance import derive
 
     overrides = parse_sets(args.set)
@@ -71,10 +118,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = derive(load_scenario(args.file), [("--set", overrides)], str(args.file),
                       source="--set")
     outdir = Path(args.out) if args.out else Path("out") / Path(args.file).stem
+    # refuse an unusable output directory before the runs, not after
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"-o/--out {outdir}: exists and is not a directory")
+    if outdir.is_dir() and not _replaceable(outdir):
+        raise UsageError(f"-o/--out {outdir}: holds files that are not results of 'cisim run'; "
+                         "choose another directory (a run replaces its output directory whole)")
     try:
-        outdir.mkdir(parents=True, exist_ok=True)
+        outdir.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UsageError(f"cannot create output directory {outdir}: {err}") from None
+        raise UsageError(f"cannot create output directory {outdir}: {err.strerror}") from None
+    if not os.access(outdir.parent, os.W_OK):
+        raise UsageError(f"cannot write to {outdir.parent} (permission denied)")
 
     from cisim.simulate import ensemble
 
@@ -90,16 +145,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
 
     try:
-        files = _write_results(result, scenario, outdir, figures=not args.no_figures)
-        if args.report:
-            from cisim.report.html import tables_dir, write_report
+        with write_directory(outdir, _replaceable) as tmp:
+            files = _write_results(result, scenario, tmp, figures=not args.no_figures)
+            if args.report:
+                from cisim.report.html import tables_dir, write_report
 
-            files.append(write_report(result, outdir / "report.html", seed=args.seed,
-                                      source=args.file))
-            files.append(tables_dir(files[-1]))
+                files.append(write_report(result, tmp / "report.html", seed=args.seed,
+                                          source=args.file))
+                files.append(tables_dir(files[-1]))
+            write_manifest(tmp, {"written_by": "cisim run", "scenario": str(args.file),
+                                 "seed": args.seed, "replications": args.replications})
     except OSError as err:
         print(f"cisim: cannot write results to {outdir}: {err}", file=sys.stderr)
         return EXIT_INVALID
+    files = [outdir / f.relative_to(tmp) for f in files]
 
     from cisim.report.summary import format_summary
 
@@ -108,21 +167,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _write_results(result: Any, scenario: Scenario, outdir: Path, figures: bool) -> list[Path]:
-    """Write every result file atomically into ``outdir``; return the paths written."""
-    tables = [
-        ("trajectories.parquet", "trajectories"),
-        ("trajectories.csv", "trajectories"),
-        ("summaries.csv", "summaries"),
-        ("events.csv", "events"),
-        ("phases.csv", "phases"),
-        ("subgroups.parquet", "subgroups"),
-        ("partners.csv", "partners"),
-        ("partner_values.parquet", "partner_values"),
-        ("costs.csv", "costs"),
-        ("parameters.csv", "parameters"),
-    ]
+    """Write every result file into ``outdir``; return the paths written."""
     paths: list[Path] = []
-    for name, attr in tables:
+    for name, attr in RESULT_TABLES:
         frame = getattr(result, attr, None)
         if frame is None:
             continue

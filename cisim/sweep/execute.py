@@ -10,9 +10,9 @@ As each task finishes, this process writes its rows as one Parquet part (see
 :mod:`cisim.sweep.store`), so memory holds only the tasks in flight.
 
 Workers started by the ``loky`` backend watch this process and exit within about a second when
-it dies, however it dies (SIGKILL included); a SIGTERM or Ctrl-C stops them with it. A Dask
-scheduler that cannot be reached within :data:`SCHEDULER_TIMEOUT` seconds is reported as a
-:class:`SchedulerError`.
+it dies, however it dies (SIGKILL included; :mod:`cisim.workers`); a SIGTERM or Ctrl-C stops
+them with it. A Dask scheduler that cannot be reached within :data:`SCHEDULER_TIMEOUT` seconds is
+reported as a :class:`SchedulerError`.
 
 Each run's seed comes from its (point, replication) (:func:`cisim.sweep.samplers.run_seed`) and is
 stored in the sample, so the results are the same whatever the backend, the worker count, the
@@ -22,9 +22,7 @@ task size or the completion order. joblib (joblib.readthedocs.io), Dask (Rocklin
 from __future__ import annotations
 
 import math
-import os
 import socket
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,7 +31,6 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from cisim.io import pid_alive
 from cisim.progress import Progress, tqdm_progress
 from cisim.scenario import Scenario
 from cisim.sweep.model_function import CisimModel, ModelFunction, flatten_outputs
@@ -51,6 +48,7 @@ from cisim.sweep.spec import (
     resolve_function,
 )
 from cisim.sweep.store import RUN_COLUMNS, ResultStore, StoreError
+from cisim.workers import watched_workers
 
 __all__ = ["Progress", "SchedulerError", "run_sweep", "sweep_function", "tqdm_progress"]
 
@@ -62,35 +60,9 @@ MAX_ERROR = 500
 #: Seconds to wait for a Dask scheduler to answer.
 SCHEDULER_TIMEOUT = 10.0
 
-#: Seconds between a worker's checks that the process it works for still runs.
-WATCH_SECONDS = 0.5
-
 
 class SchedulerError(RuntimeError):
     """The Dask scheduler cannot be reached or the address is malformed."""
-
-
-_watched: int | None = None
-
-
-def watch_parent(pid: int) -> None:
-    """In a worker process: exit as soon as process ``pid`` (the sweep) is gone.
-
-    Starts (once per worker) a daemon thread that checks every :data:`WATCH_SECONDS`; a dead
-    or zombie sweep process makes the worker exit at once, so no orphaned worker keeps
-    computing runs nobody will store. Does nothing in the sweep process itself.
-    """
-    global _watched
-    if pid == os.getpid() or _watched == pid:
-        return
-    _watched = pid
-
-    def watch() -> None:
-        while pid_alive(pid):
-            time.sleep(WATCH_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="cisim-watch-parent", daemon=True).start()
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,8 +70,8 @@ def watch_parent(pid: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def run_task(model: ModelFunction, runs: Sequence[tuple[int, int, int, dict[str, Any]]],
-             parent: int | None = None) -> pd.DataFrame:
+def run_task(model: ModelFunction,
+             runs: Sequence[tuple[int, int, int, dict[str, Any]]]) -> pd.DataFrame:
     """Run a bundle of (point, replication, seed, params) and return one row per run.
 
     A run that raises is kept with its error message and no outcomes; it is counted and
@@ -108,11 +80,7 @@ def run_task(model: ModelFunction, runs: Sequence[tuple[int, int, int, dict[str,
     Args:
         model: The model function.
         runs: The runs of the task.
-        parent: In a local worker process: the pid of the sweep process, which the worker
-            watches (:func:`watch_parent`).
     """
-    if parent is not None:
-        watch_parent(parent)
     rows = []
     for point, rep, seed, params in runs:
         row: dict[str, Any] = {"point": int(point), "replication": int(rep), "seed": int(seed),
@@ -386,10 +354,9 @@ def _map(model: ModelFunction, tasks: Iterator[list[Any]], *, jobs: int, backend
                            numba_threads=1)
 
     if backend == "loky":
-        me = os.getpid()
-        with parallel_config(backend="loky", n_jobs=jobs):
+        with parallel_config(backend="loky", n_jobs=jobs, **watched_workers()):
             runner = Parallel(return_as="generator_unordered")
-            yield from runner(delayed(run_task)(model, runs, me) for runs in tasks)
+            yield from runner(delayed(run_task)(model, runs) for runs in tasks)
         return
     with (_dask_client(jobs, scheduler, client) as dask_client,
           parallel_config(backend="dask", client=dask_client)):

@@ -154,6 +154,7 @@ class ResultStore:
         pairs: set[tuple[int, int]] = set()
         for f in self.part_files():
             t = _read_part(f, lambda f: pq.read_table(f, columns=["point", "replication"]))
+            _check_part(f, t.schema)
             pairs.update(zip(t.column("point").to_pylist(), t.column("replication").to_pylist(),
                              strict=True))
         return pairs
@@ -180,7 +181,9 @@ class ResultStore:
         """
         frames = []
         for f in self.part_files():
-            schema_names = _read_part(f, lambda f: pq.read_schema(f).names)
+            schema = _read_part(f, pq.read_schema)
+            _check_part(f, schema)
+            schema_names = schema.names
             cols = None if columns is None else [
                 c for c in [*RUN_COLUMNS, *columns] if c in schema_names]
             frames.append(_read_part(f, lambda f, cols=cols: pd.read_parquet(f, columns=cols)))
@@ -214,7 +217,8 @@ class ResultStore:
         """Make a store left by a killed sweep ready to resume (call while holding the lock).
 
         Removes the temporaries of writes that never finished and moves every part file that
-        cannot be read aside as ``<name>.corrupt``, so that its runs count as not done.
+        cannot be read (or is not a sweep's part) aside as ``<name>.corrupt``, so that its runs
+        count as not done.
 
         Returns:
             The parts moved aside.
@@ -224,8 +228,8 @@ class ResultStore:
         moved = []
         for f in self.part_files():
             try:
-                pq.read_table(f, columns=["point", "replication"])
-            except _READ_ERRORS:
+                _check_part(f, pq.read_table(f, columns=["point", "replication"]).schema)
+            except (*_READ_ERRORS, StoreError):
                 target = f.with_name(f.name + ".corrupt")
                 os.replace(f, target)
                 moved.append(target)
@@ -315,6 +319,16 @@ def _mkdir(path: Path) -> None:
         raise StoreError(f"{path} exists and is not a directory; choose another --out") from None
     except OSError as err:
         raise StoreError(f"cannot create the store directory {path}: {err.strerror}") from None
+
+
+def _check_part(file: Path, schema: pa.Schema) -> None:
+    """Refuse a part whose run columns are missing or not whole numbers (not a sweep's part)."""
+    for name in ("point", "replication"):
+        kind = schema.field(name).type if name in schema.names else None
+        if kind is None or not pa.types.is_integer(kind):
+            what = "has no column" if kind is None else f"has {kind} values in column"
+            raise StoreError(f"{file}: {what} {name!r}, not a part a sweep wrote; resume the "
+                             "sweep with --resume to set it aside and run its runs again")
 
 
 def _read_part(file: Path, read: Any) -> Any:
