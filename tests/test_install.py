@@ -179,7 +179,7 @@ APP_CHECK = textwrap.dedent("""
         model.step()
     teaching = app.TeachingModel()
     teaching.step()
-    box, _rc = solara.render(app.page, handle_error=False)
+    box, _rc = solara.render(app.Page(), handle_error=False)
     images, seen = 0, set()
 
     def walk(widget):
