@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from cisim.distributions import DIST_PARAMS, quantiles
 from cisim.scenario import Scenario, ScenarioError, parameter_table
 
 __all__ = [
@@ -56,9 +57,8 @@ POSTERIOR_PROVENANCE = DATA / "posterior.json"
 
 EvidenceClass = Literal["measured", "cited_range", "assumption", "design"]
 EVIDENCE_CLASSES: tuple[str, ...] = ("measured", "cited_range", "assumption", "design")
-#: Numbers in ``bounds`` per distribution; the same as the sweep's (``cisim.sweep.spec``).
-DISTRIBUTIONS = {"uniform": 2, "loguniform": 2, "normal": 2, "lognormal": 2, "triangular": 3,
-                 "truncnormal": 4}
+#: Numbers in ``bounds`` per distribution (:mod:`cisim.distributions`, shared with the sweeps).
+DISTRIBUTIONS = DIST_PARAMS
 
 
 class PriorsError(ScenarioError):
@@ -101,11 +101,7 @@ class ParameterEvidence:
         if self.distribution is None or self.bounds is None:
             raise ValueError(f"{self.path} has no prior")
         q = np.clip(np.asarray(q, dtype=float), 1e-12, 1 - 1e-12)
-        from cisim.sweep.samplers import to_values
-        from cisim.sweep.spec import Parameter
-
-        p = Parameter(path=self.path, distribution=self.distribution, bounds=list(self.bounds))
-        return np.asarray(to_values(p, q, integer=False), dtype=float)
+        return quantiles(self.distribution, list(self.bounds), q)
 
     def scipy(self) -> Any:
         """The prior as a frozen ``scipy.stats`` distribution."""

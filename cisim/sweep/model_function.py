@@ -10,7 +10,7 @@ so researchers can sweep their own models with the same machinery.
 the outcomes named in the spec:
 
 - ``column@year``: a trajectory column at a year (aliases such as ``population_change_year10``
-  are listed in :data:`cisim.sweep.spec.OUTCOME_ALIASES`); NaN if the year lies beyond the run's
+  are listed in :data:`OUTCOME_ALIASES`); NaN if the year lies beyond the run's
   horizon;
 - summary keys of :func:`cisim.simulate.summarise`, e.g. ``sroi_final``;
 - ``first_significant_change_year`` (alias ``time_to_significant_change``): the summary gives NaN
@@ -30,9 +30,17 @@ from typing import Any
 import numpy as np
 
 from cisim.scenario import STEPS_PER_YEAR, Scenario
-from cisim.sweep.spec import OUTCOME_ALIASES
 
-__all__ = ["CisimModel", "ModelFunction", "flatten_outputs"]
+__all__ = ["OUTCOME_ALIASES", "CisimModel", "ModelFunction", "flatten_outputs"]
+
+#: Friendly outcome names for cisim runs and what they stand for (``column@year`` reads a
+#: trajectory column at a year; other names are keys of ``SimulationResult.summary``).
+OUTCOME_ALIASES: dict[str, str] = {
+    "population_change_year5": "population_change_vs_cf@5",
+    "population_change_year10": "population_change_vs_cf@10",
+    "sroi_year10": "sroi@10",
+    "time_to_significant_change": "first_significant_change_year",
+}
 
 ModelFunction = Callable[[dict[str, Any], int], Mapping[str, Any]]
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from cisim.distributions import quantiles
 from cisim.scenario import Scenario
 from cisim.sweep.spec import Parameter, SweepSpec, is_integer_parameter
 
@@ -91,39 +91,13 @@ def unit_sample(spec: SweepSpec) -> np.ndarray:
 
 
 def to_values(p: Parameter, u: np.ndarray, integer: bool) -> list[Any] | np.ndarray:
-    """Map unit values of one parameter to its values."""
-    u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+    """Map unit values of one parameter to its values (a list's items, or its distribution)."""
     if p.values is not None:
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
         k = len(p.values)
         idx = np.minimum(k - 1, np.floor(u * k).astype(int))
         return [p.values[i] for i in idx]
-    b = p.bounds or []
-    d = p.distribution
-    if d == "uniform":
-        lo, hi = b
-        if integer:
-            lo_i, hi_i = int(np.ceil(lo)), int(np.floor(hi))
-            return np.minimum(hi_i, lo_i + np.floor(u * (hi_i - lo_i + 1))).astype(np.int64)
-        x = lo + u * (hi - lo)
-    elif d == "loguniform":
-        lo, hi = b
-        x = np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
-    else:
-        eps = 1e-12
-        q = np.clip(u, eps, 1 - eps)
-        if d == "normal":
-            x = stats.norm.ppf(q, loc=b[0], scale=b[1])
-        elif d == "lognormal":
-            x = stats.lognorm.ppf(q, s=b[1], scale=np.exp(b[0]))
-        elif d == "triangular":
-            lo, hi, mode = b
-            x = stats.triang.ppf(q, c=(mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
-        else:  # truncnormal: low, high, mean, sd
-            lo, hi, mu, sd = b
-            x = stats.truncnorm.ppf(q, (lo - mu) / sd, (hi - mu) / sd, loc=mu, scale=sd)
-    if integer:
-        return np.rint(x).astype(np.int64)
-    return np.asarray(x, dtype=float)
+    return quantiles(p.distribution, p.bounds or [], u, integer)
 
 
 def build_sample(spec: SweepSpec, base: Scenario | None = None) -> pd.DataFrame:

@@ -43,8 +43,10 @@ from pydantic import (
     model_validator,
 )
 
+from cisim.distributions import BOUNDED, DIST_PARAMS, DistName
 from cisim.scenario import SECTORS, Scenario, ScenarioError, parameter_table
 from cisim.schema import drop_none, loads_toml, pydantic_problems
+from cisim.sweep.model_function import OUTCOME_ALIASES
 
 __all__ = [
     "MAX_RUNS",
@@ -65,23 +67,6 @@ __all__ = [
 ]
 
 SamplerName = Literal["sobol", "morris", "fast", "rbd_fast", "latin", "factorial"]
-DistName = Literal["uniform", "loguniform", "normal", "lognormal", "triangular", "truncnormal"]
-
-#: How many numbers ``bounds`` holds for each distribution (the priors table uses the same).
-DIST_PARAMS: dict[str, int] = {"uniform": 2, "loguniform": 2, "normal": 2, "lognormal": 2,
-                               "triangular": 3, "truncnormal": 4}
-#: Distributions with a lower and an upper end (their extreme values are checked up front).
-BOUNDED = ("uniform", "loguniform", "triangular", "truncnormal")
-
-#: Friendly outcome names for cisim runs and what they stand for (``column@year`` reads a
-#: trajectory column at a year; other names are keys of ``SimulationResult.summary``).
-OUTCOME_ALIASES: dict[str, str] = {
-    "population_change_year5": "population_change_vs_cf@5",
-    "population_change_year10": "population_change_vs_cf@10",
-    "sroi_year10": "sroi@10",
-    "time_to_significant_change": "first_significant_change_year",
-}
-
 
 class SweepSpecError(ScenarioError):
     """A sweep spec failed validation; lists every problem with its field.
