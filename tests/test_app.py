@@ -136,6 +136,7 @@ def test_views_drawn_while_another_thread_plays():
     def play():
         for _ in range(150):
             model.step()
+            time.sleep(0.01)  # a play loop's pace: on a fast host the steps alone outrun a drawing
 
     player = threading.Thread(target=play)
     player.start()
@@ -148,6 +149,7 @@ def test_views_drawn_while_another_thread_plays():
                     line = draw(model).axes[0].get_lines()[0]
                     assert len(line.get_xdata()) == len(line.get_ydata()) == week + 1
             drawn += 1
+            time.sleep(0.005)  # as the page waits for its frame: the player gets the lock too
     except BaseException as exc:  # reported below, once the thread has ended
         failures.append(exc)
     finally:
