@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 
 from cisim.calibrate import CalibrationError, calibrate, load_calibration
-from cisim.calibrate.run import IntervalDistance
+from cisim.calibrate.run import IntervalDistance, to_natural
 from cisim.calibrate.targets import Target, statistic
 from cisim.cli import main
+from cisim.priors import ParameterEvidence
 from cisim.sweep.examples import NORMAL_MEAN_OBSERVATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,12 +120,15 @@ def test_interval_distance_counts_misses_in_scales():
 # ---- a problem with a known posterior ----------------------------------------------------------
 
 
-def test_normal_mean_posterior_matches_the_analytic_one(tmp_path):
+@pytest.mark.parametrize("space", ["natural", "logit"])
+def test_normal_mean_posterior_matches_the_analytic_one(tmp_path, space):
     """mu ~ U(-5, 5); ybar | mu ~ N(mu, 1/4); observed ybar = 1 -> posterior N(1, 0.5^2).
 
-    ABC with a uniform kernel of half-width eps on ybar targets N(1, 1/4 + eps^2/3) exactly.
+    ABC with a uniform kernel of half-width eps on ybar targets N(1, 1/4 + eps^2/3) exactly,
+    whether pyabc perturbs mu or its prior quantile's logit (the posterior is written in mu).
     """
-    loaded = load_calibration(normal_spec(tmp_path), output=tmp_path / "out")
+    spec = normal_spec(tmp_path, extra=f'space = "{space}"\n')
+    loaded = load_calibration(spec, output=tmp_path / "out")
     result = calibrate(loaded, figures=False)
     post = pd.read_csv(tmp_path / "out" / "posterior.csv")
     assert list(post.columns) == ["mu", "weight"]
@@ -137,6 +141,7 @@ def test_normal_mean_posterior_matches_the_analytic_one(tmp_path):
     # the prior's sd is 10/sqrt(12) = 2.9: the sample has really moved
     meta = json.loads((tmp_path / "out" / "posterior.json").read_text())
     assert meta["method"]["package"].startswith("pyabc 0.13")
+    assert meta["method"]["space"] == space
     gens = meta["generations"]
     assert [g["t"] for g in gens] == [0, 1, 2, 3]
     assert all(0 < g["acceptance_rate"] <= 1 for g in gens)
@@ -151,6 +156,29 @@ def test_normal_mean_posterior_matches_the_analytic_one(tmp_path):
     assert row["predicted_low"] < 1.0 < row["predicted_high"]
     assert bool(row["covered"])
     assert "ybar_median" in (tmp_path / "out" / "ppc.txt").read_text()
+
+
+def test_the_logit_space_gives_back_each_prior_exactly():
+    """z ~ standard logistic, mapped by to_natural, is a sample of the prior: its quantile
+    at the logistic's quantile, monotone, the median at z = 0 and inside bounded supports."""
+    from scipy import stats
+
+    priors = [ParameterEvidence("a", "assumption", "none", "", "uniform", (0.5, 0.8)),
+              ParameterEvidence("b", "assumption", "none", "", "loguniform", (0.02, 0.3)),
+              ParameterEvidence("c", "assumption", "none", "", "triangular", (0.0, 1.0, 0.2))]
+    u = np.array([0.001, 0.1, 0.5, 0.9, 0.999])
+    z = np.log(u / (1 - u))
+    for p in priors:
+        got = [to_natural(priors, {q.path: zi for q in priors}, "logit")[p.path] for zi in z]
+        assert got == pytest.approx(p.scipy().ppf(u), rel=1e-9)
+        assert np.all(np.diff(got) > 0)
+        lo, hi = p.support()
+        far = to_natural(priors, {q.path: 40.0 for q in priors}, "logit")[p.path]
+        assert lo < far <= hi
+    draws = stats.logistic.rvs(size=4000, random_state=np.random.default_rng(3))
+    b = np.array([to_natural(priors[1:2], {"b": zi}, "logit")["b"] for zi in draws])
+    assert stats.kstest(b, priors[1].scipy().cdf).pvalue > 0.01
+    assert to_natural(priors, {"a": 0.7, "b": 0.1, "c": 0.3}) == {"a": 0.7, "b": 0.1, "c": 0.3}
 
 
 def test_serial_backend_is_reproducible_and_seed_dependent(tmp_path):

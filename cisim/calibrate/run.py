@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from cisim.calibrate.spec import LoadedSpec, sha256
 from cisim.calibrate.summaries import ParticleModel
@@ -50,6 +51,7 @@ __all__ = [
     "calibrate",
     "pyabc_prior",
     "ship",
+    "to_natural",
 ]
 
 STATE_FILE = "calibration.json"
@@ -66,10 +68,17 @@ class CalibrationError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-def pyabc_prior(priors: Sequence[ParameterEvidence]) -> Any:
-    """The calibrated parameters' priors as a ``pyabc.Distribution`` of ``scipy.stats`` RVs."""
+def pyabc_prior(priors: Sequence[ParameterEvidence], space: str = "natural") -> Any:
+    """The calibrated parameters' priors as a ``pyabc.Distribution`` of ``scipy.stats`` RVs.
+
+    In the ``"logit"`` space each parameter is its prior quantile on the logit scale,
+    ``z = log(F(x) / (1 - F(x)))``, whose prior is the standard logistic whatever ``F`` is
+    (:func:`to_natural` maps it back).
+    """
     import pyabc
 
+    if space == "logit":
+        return pyabc.Distribution(**{p.path: pyabc.RV("logistic", 0.0, 1.0) for p in priors})
     rvs = {}
     for p in priors:
         b = p.bounds or ()
@@ -92,6 +101,22 @@ def pyabc_prior(priors: Sequence[ParameterEvidence]) -> Any:
             raise ValueError(f"{p.path}: no prior")
         rvs[p.path] = rv
     return pyabc.Distribution(**rvs)
+
+
+def to_natural(priors: Sequence[ParameterEvidence], values: Mapping[str, Any],
+               space: str = "natural") -> dict[str, float]:
+    """Parameter values in their own units from values in the calibration's ``space``.
+
+    ``"natural"`` leaves them as they are; ``"logit"`` takes each ``z`` to its prior's quantile
+    at ``1 / (1 + exp(-z))`` (:meth:`cisim.priors.ParameterEvidence.ppf`), so that a standard
+    logistic ``z`` gives exactly the prior.
+    """
+    if space == "natural":
+        return {k: float(v) for k, v in values.items()}
+    out = {}
+    for p in priors:
+        out[p.path] = float(p.ppf(special.expit(float(values[p.path]))))
+    return out
 
 
 class IntervalDistance:
@@ -120,16 +145,20 @@ class PyabcModel:
     """pyabc's model: one particle's statistics, its run seeds drawn from numpy's global state.
 
     pyabc seeds numpy's global generator (once per run on the serial backend, per job on the
-    parallel ones), so the seed of a particle's runs is drawn from it here.
+    parallel ones), so the seed of a particle's runs is drawn from it here. pyabc's values are
+    in the calibration's ``space``; the model gets them in their own units (:func:`to_natural`).
     """
 
-    def __init__(self, model: ParticleModel):
+    def __init__(self, model: ParticleModel, priors: Sequence[ParameterEvidence] = (),
+                 space: str = "natural"):
         self.model = model
+        self.priors = list(priors)
+        self.space = space
 
     def __call__(self, par: Mapping[str, Any]) -> dict[str, float]:
         """Simulate one particle."""
         seed = int(np.random.randint(0, 2**31 - 1))
-        return self.model({k: float(v) for k, v in par.items()}, seed)
+        return self.model(to_natural(self.priors, par, self.space), seed)
 
 
 def particle_model(loaded: LoadedSpec, targets: Sequence[Target],
@@ -247,7 +276,8 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
 
     targets = loaded.calibration_targets
     parallel = spec.backend != "serial"
-    model = PyabcModel(particle_model(loaded, targets, numba_threads=1 if parallel else None))
+    model = PyabcModel(particle_model(loaded, targets, numba_threads=1 if parallel else None),
+                       loaded.priors, spec.space)
     if spec.distance == "adaptive":
         distance: Any = pyabc.distance.AdaptivePNormDistance(p=2)
     else:
@@ -258,7 +288,7 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
     t_start = time.perf_counter()
     with _sampler(loaded, client) as sampler:
         transition = pyabc.MultivariateNormalTransition(scaling=spec.transition_scaling)
-        abc = pyabc.ABCSMC(model, pyabc_prior(loaded.priors), distance,
+        abc = pyabc.ABCSMC(model, pyabc_prior(loaded.priors, spec.space), distance,
                            population_size=spec.population_size, sampler=sampler,
                            transitions=transition)
         if resume:
@@ -318,10 +348,18 @@ def _write_state(path: Path, state: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def posterior_frame(history: Any, names: Sequence[str]) -> pd.DataFrame:
-    """The last generation: one parameter set per row, columns = paths, plus ``weight``."""
+def posterior_frame(history: Any, names: Sequence[str],
+                    priors: Sequence[ParameterEvidence] = (), space: str = "natural"
+                    ) -> pd.DataFrame:
+    """The last generation: one parameter set per row, columns = paths, plus ``weight``.
+
+    Values are in the parameters' own units (:func:`to_natural`), whatever the space.
+    """
     pars, w = history.get_distribution(m=0)
     frame = pars.reset_index(drop=True)[list(names)].astype(float)
+    if space != "natural":
+        frame = pd.DataFrame([to_natural(priors, row, space) for row in
+                              frame.to_dict(orient="records")], columns=list(names))
     frame["weight"] = np.asarray(w, dtype=float)
     return frame
 
@@ -341,7 +379,7 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
 
     out = loaded.output
     spec = loaded.spec
-    posterior = posterior_frame(history, loaded.names)
+    posterior = posterior_frame(history, loaded.names, loaded.priors, spec.space)
     gens = generations_table(history)
     files: list[Path] = []
     path = out / "posterior.csv"
@@ -390,6 +428,7 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
                          else "pyabc AdaptivePNormDistance(p=2) around interval midpoints"),
             "epsilon": "pyabc MedianEpsilon (median of the previous generation's distances)",
             "transition": "pyabc MultivariateNormalTransition",
+            "space": spec.space,
             "transition_scaling": spec.transition_scaling,
             "population_size": spec.population_size,
             "max_generations": spec.max_generations,

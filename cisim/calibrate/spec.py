@@ -142,6 +142,11 @@ class CalibrationSpec(_Section):
         1.0, gt=0, le=10, description="Scaling of the perturbation kernel's covariance (pyabc "
         "MultivariateNormalTransition): below 1 proposes closer to the accepted particles, so "
         "fewer proposals fall outside bounded priors when many parameters are calibrated.")
+    space: Literal["natural", "logit"] = Field(
+        "natural", description="Where pyabc perturbs particles. natural: the parameters "
+        "themselves; logit: each parameter's prior quantile on the logit scale, "
+        "z = log(F(x) / (1 - F(x))), whose prior is the standard logistic for every prior, so "
+        "no proposal falls outside a bounded prior and every parameter has the same scale.")
     replications: int = Field(4, ge=1, le=10_000, description="Seeds per scenario (or design) "
                               "a particle runs; a target may set its own.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Master seed.")
