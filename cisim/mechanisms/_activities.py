@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import _jit
+from cisim.kernels import _inner, _jit
+
+#: Working hours in a full-time equivalent's week (what coordination work is set against).
+HOURS_PER_FTE_WEEK = 37.5
 
 #: The compiled plan adds a row in numpy's order only below this many areas.
 MAX_AREAS = 8
@@ -47,3 +50,133 @@ def plan_sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
                 row += x[i, a]
             for a in range(A):
                 x[i, a] = x[i, a] / row
+
+
+
+
+#: The compiled week adds a sum over partners in numpy's pairwise order only up to this many
+#: partners (numpy's pairwise summation splits longer runs recursively); above it the
+#: mechanism stays in numpy.
+MAX_PARTNERS = 128
+
+
+@_inner
+def _pairwise(a: np.ndarray, n: int) -> float:
+    """``np.add.reduce(a[:n])`` for a contiguous ``a`` and ``n <= 128``, bit for bit.
+
+    numpy's pairwise summation: below eight elements left to right from zero; otherwise eight
+    running sums over blocks of eight, combined as ``((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
+    (s6 + s7))``, then the remaining elements left to right.
+    """
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    tail = n - n % 8
+    for j in range(0, tail, 8):
+        s0 += a[j]
+        s1 += a[j + 1]
+        s2 += a[j + 2]
+        s3 += a[j + 3]
+        s4 += a[j + 4]
+        s5 += a[j + 5]
+        s6 += a[j + 6]
+        s7 += a[j + 7]
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for j in range(tail, n):
+        s += a[j]
+    return s
+
+
+@_jit(no_cfunc_wrapper=True)
+def activities_week(retune: bool, rate: float, agreement: float, coordination: float,
+                    measurement: float, fade: float, trust: np.ndarray, plan: np.ndarray,
+                    own_priority: np.ndarray, active: np.ndarray, allocation: np.ndarray,
+                    budget: np.ndarray, staff_fte: np.ndarray, burden_hours: np.ndarray,
+                    attended: np.ndarray, meeting_hours: float, cost: float, extra: float,
+                    expertise: np.ndarray, ideal_plan: np.ndarray, true_need: np.ndarray,
+                    waste: float, capacity: np.ndarray, coverage: np.ndarray,
+                    scratch: np.ndarray) -> tuple[float, float, float]:
+    """One world's week of the activities mechanism after the plan: re-tuning, then refresh.
+
+    :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities.step` and ``refresh``
+    with the same operations in the same order (the numpy path there is the reference, and
+    ``tests/test_mechanisms.py`` holds them equal bit for bit). With ``retune``, partner ``i``
+    moves its allocation toward the plan at ``min(1, rate own_trust_i agreement coordination
+    (0.5 + 0.5 measurement))`` (inactive partners at 1/52 toward their own priorities), and
+    active partners drift back toward their own priorities by ``fade`` when it is positive.
+    Then ``capacity`` (N) and ``coverage`` (A) are recomputed in place. A column summed over
+    partners is added row by row from zero (numpy's order for the outer axis), every other sum
+    goes through :func:`_pairwise`. ``waste`` is the duplication waste before the
+    concentration term; ``scratch`` is 5 x max(N, A) doubles. At most :data:`MAX_PARTNERS`
+    partners and areas.
+
+    Returns:
+        ``(mean speed, service capacity, alignment)``: the capacity-weighted mean speed of
+        the re-tuning (0 without ``retune`` or without capacity).
+    """
+    N, A = allocation.shape
+    mean_speed = 0.0
+    if retune:
+        others = float(N - 1 if N > 1 else 1)
+        for i in range(N):
+            v = rate * (_pairwise(trust[i], N) / others) * agreement * coordination * (
+                0.5 + 0.5 * measurement)
+            v = 1.0 if v >= 1.0 else v  # np.minimum(1.0, v)
+            on = active[i]
+            if not on:
+                v = 1.0 / 52.0
+            back = fade if on else 0.0
+            for a in range(A):
+                target = plan[i, a] if on else own_priority[i, a]
+                allocation[i, a] += v * (target - allocation[i, a])
+            if fade > 0.0:
+                for a in range(A):
+                    allocation[i, a] += back * (own_priority[i, a] - allocation[i, a])
+            scratch[0, i] = capacity[i] * (1.0 if on else 0.0)
+            scratch[1, i] = v * scratch[0, i]
+        den = _pairwise(scratch[0], N)
+        if den != 0.0:
+            mean_speed = _pairwise(scratch[1], N) / den
+    for i in range(N):
+        burden = burden_hours[i] + meeting_hours * (1.0 if attended[i] else 0.0)
+        staff = staff_fte[i] * HOURS_PER_FTE_WEEK
+        staff = staff if staff >= 1e-9 or staff != staff else 1e-9  # np.maximum(staff, 1e-9)
+        lost = burden / staff
+        lost = 0.5 if lost >= 0.5 else lost  # np.minimum(0.5, lost)
+        capacity[i] = budget[i] / cost * (1.0 - lost)
+    if extra > 0:
+        base = _pairwise(capacity, N)
+        for i in range(N):
+            share = capacity[i] / base if base > 0 else 1.0 / N
+            capacity[i] = capacity[i] + extra * share
+    # scratch[2]: capacity per area; [3]: its concentration (sum of squared shares);
+    # [4]: effective capacity per area
+    for a in range(A):
+        scratch[2, a] = 0.0
+        scratch[3, a] = 0.0
+    for i in range(N):
+        for a in range(A):
+            scratch[2, a] += capacity[i] * allocation[i, a] * expertise[i, a]
+    for i in range(N):
+        for a in range(A):
+            c = scratch[2, a]
+            share = capacity[i] * allocation[i, a] * expertise[i, a] / c if c > 0 else 0.0
+            scratch[3, a] += share * share
+    for a in range(A):
+        scratch[4, a] = scratch[2, a] * (1.0 - waste * (1.0 - scratch[3, a]))
+    total = _pairwise(scratch[4], A)
+    for a in range(A):
+        ratio = 0.0
+        if total > 0:
+            need = true_need[a]
+            ratio = scratch[4, a] / total / need if need > 0 else 1.0
+            ratio = 1.0 if ratio >= 1.0 else ratio  # np.minimum(1.0, ratio)
+        coverage[a] = ratio
+    # alignment: the capacity-weighted mean over active partners of one minus half the L1
+    # distance of their allocation from the ideal plan (0 when they have no capacity)
+    for i in range(N):
+        for a in range(A):
+            scratch[2, a] = abs(allocation[i, a] - ideal_plan[i, a])
+        scratch[0, i] = capacity[i] * (1.0 if active[i] else 0.0)
+        scratch[1, i] = (1.0 - 0.5 * _pairwise(scratch[2], A)) * scratch[0, i]
+    den = _pairwise(scratch[0], N)
+    alignment = _pairwise(scratch[1], N) / den if den > 0 else 0.0
+    return mean_speed, total, alignment

@@ -35,7 +35,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_PERCEIVED
-from cisim.mechanisms._activities import MAX_AREAS, plan_sweeps
+from cisim.mechanisms._activities import (
+    HOURS_PER_FTE_WEEK,
+    MAX_AREAS,
+    MAX_PARTNERS,
+    activities_week,
+    plan_sweeps,
+)
 from cisim.mechanisms.communication import own_trust
 from cisim.numeric import weighted_mean
 from cisim.rng import normals
@@ -45,7 +51,6 @@ from cisim.world import World
 if TYPE_CHECKING:
     from cisim.context import StepContext
 
-HOURS_PER_FTE_WEEK = 37.5
 MAX_BURDEN_SHARE = 0.5
 PLAN_INTERVAL = 4  # weeks between re-plans (a monthly planning cycle)
 
@@ -79,6 +84,14 @@ class MutuallyReinforcingActivities:
         if not world.isolated:
             m = world.measurement
             emph = model.emphasis(world, self.component)
+            if _compiled(p.n, world.n_areas):
+                fade = self._fade_rate(model, world) if dyn.persistence == "fade" else 0.0
+                rate = sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph
+                mean_speed = self._compiled_week(model, world, (rate, m, fade))
+                world.fit += mean_speed * (target_fit(model, world) - world.fit)
+                if fade > 0:
+                    self._fade_fit(model, world, fade)
+                return
             speed = (
                 sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust(world)
                 * world.agreement * world.coordination * (0.5 + 0.5 * m)
@@ -95,18 +108,54 @@ class MutuallyReinforcingActivities:
         self.refresh(model, world)
 
     @staticmethod
-    def _fade(model: StepContext, world: World) -> None:
+    def _fade_rate(model: StepContext, world: World) -> float:
+        """This week's drift back toward working alone: the fade rate times missing coordination."""
+        return model.design.dynamics.fade_rate_per_year / STEPS_PER_YEAR * (
+            1.0 - world.coordination)
+
+    def _fade(self, model: StepContext, world: World) -> None:
         """Without coordination, allocations and fit drift back to working alone."""
-        dyn = model.design.dynamics
-        fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * (1.0 - world.coordination)
+        fade = self._fade_rate(model, world)
         if fade <= 0:
             return
         p = world.partners
         back = np.where(world.active[:, None], fade, 0.0)  # inactive ones drift back already
         world.allocation += back * (p.own_priority - world.allocation)
+        self._fade_fit(model, world, fade)
+
+    @staticmethod
+    def _fade_fit(model: StepContext, world: World, fade: float) -> None:
         alone = fit_alone(model, world)
         if world.fit > alone:
             world.fit -= fade * (world.fit - alone)
+
+    def _compiled_week(self, model: StepContext, world: World,
+                       retune: tuple[float, float, float] | None) -> float:
+        """The re-tuning (given its ``(rate, measurement, fade)``) and refresh, compiled.
+
+        Sets the world's capacity, coverage, service capacity and alignment as
+        :meth:`refresh` does; returns the re-tuning's mean speed.
+        """
+        sc = model.design
+        p = world.partners
+        cost = sc.population.cost_per_service_year
+        emph = min(1.0, model.emphasis(world, self.component))
+        coordinated = 0.0 if world.isolated else world.coordination * world.agreement * emph
+        coordinated = max(coordinated, sc.dynamics.isolated_coordination)
+        rate, m, fade = retune if retune is not None else (0.0, 0.0, 0.0)
+        scratch = getattr(self, "_scratch", None)
+        size = max(p.n, world.n_areas)
+        if scratch is None or scratch.shape[1] != size:
+            scratch = self._scratch = np.empty((5, size))
+        mean_speed, world.service_capacity, world.alignment = activities_week(
+            retune is not None, rate, world.agreement, world.coordination, m, fade,
+            world.trust, world.plan, p.own_priority, world.active, world.allocation,
+            p.budget, p.staff_fte, world.burden_hours, world.attended,
+            sc.meetings.hours_per_meeting, cost, world.programme_money * STEPS_PER_YEAR / cost,
+            p.expertise, world.ideal_plan, model.need_share(world),
+            sc.dynamics.duplication_waste * (1.0 - coordinated), world.capacity,
+            world.coverage, scratch)
+        return mean_speed
 
     def _replan(self, model: StepContext, world: World) -> None:
         """Re-make the coordinated plan and the ideal plan.
@@ -134,6 +183,9 @@ class MutuallyReinforcingActivities:
         p = world.partners
         true_need = model.need_share(world)
         cost = sc.population.cost_per_service_year
+        if _compiled(p.n, world.n_areas):
+            self._compiled_week(model, world, None)
+            return
         burden = world.burden_hours + sc.meetings.hours_per_meeting * world.attended
         staff_hours = np.maximum(p.staff_fte * HOURS_PER_FTE_WEEK, 1e-9)
         lost = np.minimum(MAX_BURDEN_SHARE, burden / staff_hours)
@@ -168,6 +220,11 @@ class MutuallyReinforcingActivities:
             world.alignment = float(weighted_mean(1.0 - gap, weights))
         else:
             world.alignment = 0.0
+
+
+def _compiled(partners: int, areas: int) -> bool:
+    """Whether the week runs compiled (:mod:`cisim.mechanisms._activities`) or in numpy."""
+    return partners <= MAX_PARTNERS and areas <= MAX_PARTNERS
 
 
 def target_fit(model: StepContext, world: World) -> float:
