@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cisim.costs import CostLedger
-from cisim.numeric import discount, sroi_ratio, weighted_mean
+from cisim.numeric import discount, sroi_ratio, weighted_mean, weighted_mean_of
 from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -194,6 +194,10 @@ class Recorder:
         self.initiative_value_pv = 0.0
         self.collaboration_cost_pv = 0.0
         self.ledger = CostLedger(model)
+        # the other and the disadvantaged subgroups (the two sides of the equity gap)
+        dis = model.population.disadvantaged
+        self._top: list[int] = np.flatnonzero(~dis).tolist()
+        self._bottom: list[int] = np.flatnonzero(dis).tolist()
 
     def record(self, step: int) -> None:
         """Record the state after ``step`` (0 = the initial state)."""
@@ -202,10 +206,11 @@ class Recorder:
         pop = m.population
         v = m.design.valuation
         rate_f, rate_cf = pop.rate(0), pop.rate(1)
-        for w in (0, 1):  # an empty subgroup has no rate (NaN): nobody to measure
-            sizes = pop.group_sizes(w)
-            self.subgroup_rates[step, w] = np.where(
-                sizes > 0, pop.in_outcome(w) / np.maximum(sizes, 1.0), np.nan)
+        G = pop.G  # both worlds at once (the kernel's aggregates layout, see Population)
+        sizes = pop.aggregates[:, 4 + G: 4 + 2 * G]
+        # an empty subgroup has no rate (NaN): nobody to measure
+        self.subgroup_rates[step] = np.where(
+            sizes > 0, pop.aggregates[:, 4: 4 + G] / np.maximum(sizes, 1.0), np.nan)
         groups = self._gap_groups()
         rates = self.subgroup_rates[step]
         gap_f, gap_cf = (self._equity_gap(rates[w], groups) for w in (0, 1))
@@ -283,22 +288,22 @@ class Recorder:
         self.ledger.record(step)
         self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
 
-    def _gap_groups(self) -> tuple[np.ndarray, bool, tuple[np.ndarray, np.ndarray] | None]:
+    def _gap_groups(self) -> tuple[np.ndarray, bool, tuple[list[float], list[float]] | None]:
         """This step's subgroup sizes for :meth:`_equity_gap`, worked out once per step.
 
         ``(sizes, every subgroup has people, the two sides' weights or None)``: the weights
         of the other and of the disadvantaged subgroups when there are both kinds.
         """
-        pop = self.model.population
-        sizes = pop.group_sizes(0)
-        dis = pop.disadvantaged
+        sizes = self.model.population.group_sizes(0)
+        listed = sizes.tolist()
         weights = None
-        if dis.any() and (~dis).any():
-            weights = np.maximum(sizes[~dis], 1e-9), np.maximum(sizes[dis], 1e-9)
-        return sizes, bool((sizes > 0).all()), weights
+        if self._top and self._bottom:  # np.maximum(size, 1e-9) of each side's subgroups
+            weights = tuple([s if s >= 1e-9 or s != s else 1e-9 for s in (listed[g] for g in side)]
+                            for side in (self._top, self._bottom))
+        return sizes, all(s > 0 for s in listed), weights
 
     def _equity_gap(self, rates: np.ndarray,
-                    groups: tuple[np.ndarray, bool, tuple[np.ndarray, np.ndarray] | None]
+                    groups: tuple[np.ndarray, bool, tuple[list[float], list[float]] | None]
                     ) -> float:
         """Gap between the other subgroups and the disadvantaged ones (max - min if none).
 
@@ -309,9 +314,10 @@ class Recorder:
         dis = self.model.population.disadvantaged
         if not all_present:  # empty subgroups drop out; the gap needs people on each side
             return _gap_of_present(rates, sizes, dis)
-        if weights is not None:
-            return float(weighted_mean(rates[~dis], weights[0])
-                         - weighted_mean(rates[dis], weights[1]))
+        if weights is not None:  # in Python floats, numpy's operations in numpy's order
+            listed = rates.tolist()
+            return (weighted_mean_of([listed[g] for g in self._top], weights[0])
+                    - weighted_mean_of([listed[g] for g in self._bottom], weights[1]))
         return float(rates.max() - rates.min())
 
     # ---- frames -----------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from cisim._population import (
     world_terms,
 )
 from cisim.kernels import WP, step_keys
+from cisim.numeric import pairwise_sum
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
@@ -351,7 +352,9 @@ class Population:
 
     def rate(self, w: int) -> float:
         """Outcome rate in world ``w``."""
-        return float(self.in_outcome(w).sum() / max(1.0, self.group_sizes(w).sum()))
+        row = self.aggregates[w].tolist()  # numpy's sums in Python floats (no numpy calls)
+        G = self.G
+        return pairwise_sum(row[4: 4 + G]) / max(1.0, pairwise_sum(row[4 + G: 4 + 2 * G]))
 
 
 #: Bracket of the weekly entry hazard the calibration searches. At the top (4^10, about a

@@ -211,6 +211,19 @@ def test_weighted_mean_is_numpys_average_bit_for_bit():
         assert weighted_mean(b, w) == np.average(b, weights=w)
 
 
+def test_pairwise_sum_of_python_floats_is_numpys_sum_bit_for_bit():
+    from cisim.numeric import pairwise_sum, weighted_mean, weighted_mean_of
+
+    rng = np.random.default_rng(2)
+    for n in [*range(0, 40), 63, 64, 65, 127, 128, 129, 300]:
+        for _ in range(20):  # mixed magnitudes, so that the order of the additions shows
+            a = rng.random(n) * 10.0 ** rng.integers(-8, 8, n)
+            w = rng.random(n) + 1e-3
+            assert pairwise_sum(a.tolist()) == np.add.reduce(a)
+            if n:
+                assert weighted_mean_of(a.tolist(), w.tolist()) == weighted_mean(a, w)
+
+
 def test_meeting_draws_do_not_depend_on_the_block_size(monkeypatch):
     """The pairs are drawn in blocks (bounded memory at thousands of partners): same result."""
     import cisim.mechanisms._communication as k

@@ -29,6 +29,10 @@ class CommonAgenda:
 
     component = "agenda"
 
+    def __init__(self) -> None:
+        # the last agreement computed per world (by id), with the bytes of its inputs
+        self._remembered: dict[int, tuple[tuple[bytes, bytes, bytes], float]] = {}
+
     def setup(self, model: StepContext, world: World) -> None:
         """Measure the starting agreement."""
         world.agreement = agreement(world.position, world.partners.influence, world.active)
@@ -50,7 +54,23 @@ class CommonAgenda:
                 step = dyn.proposal_pull * emph * world.facilitation * own_trust
                 x[att] += step[:, None] * (proposal - x[att])
             np.clip(x, 0.0, 1.0, out=x)
-        world.agreement = agreement(world.position, world.partners.influence, world.active)
+        world.agreement = self._agreement(world)
+
+    def _agreement(self, world: World) -> float:
+        """:func:`agreement` of the world, remembered while its inputs stay the same.
+
+        Positions move only at weeks with contacts, and partners leave rarely: most weeks the
+        agreement is that of the week before. The key is the inputs' bytes, so any change to
+        them, by whatever code, recomputes it.
+        """
+        p = world.partners
+        key = (world.position.tobytes(), world.active.tobytes(), p.influence.tobytes())
+        known = self._remembered.get(id(world))
+        if known is not None and known[0] == key:
+            return known[1]
+        value = agreement(world.position, p.influence, world.active)
+        self._remembered[id(world)] = (key, value)
+        return value
 
 
 def agreement(position: np.ndarray, influence: np.ndarray, active: np.ndarray) -> float:
