@@ -158,16 +158,18 @@ class PhaseModel:
             unmet = []
             if elapsed < tr.min_years:
                 unmet.append(f"time in phase {elapsed:.1f} < {tr.min_years:.3g} years")
-            met = []
+            met = []  # written out only if the transition fires
             for name, fn, threshold in tr.conditions:
                 value = fn(model, world)
                 if value >= threshold:
-                    met.append(f"{name} {value:.2f} >= {threshold:.3g}")
+                    met.append((name, value, threshold))
                 else:
                     unmet.append(f"{name} {value:.2f} < {threshold:.3g}")
             if not unmet:
                 state.blockers = []
-                cause = tr.cause or "; ".join(met) or "time elapsed"
+                cause = tr.cause or "; ".join(
+                    f"{name} {value:.2f} >= {threshold:.3g}" for name, value, threshold in met
+                ) or "time elapsed"
                 return tr.target, cause
             if blockers is None and not tr.cause.startswith("setback"):
                 blockers = unmet

@@ -7,6 +7,8 @@ follows Pant & Yu (2025) and Slovic (1993), with experience smoothing after Jonk
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from cisim.kernels import S_PAIR, S_QUALITY
@@ -58,18 +60,24 @@ def meeting_interactions(
     att = np.flatnonzero(attending).astype(np.int64)
     m = att.size
     t_contact = np.uint64(max(0, threshold(contact_prob)))
-    met_i, met_j = [], []
-    rows_per_block = max(1, PAIR_BLOCK // max(1, m))
-    for r0 in range(0, m, rows_per_block):
-        r = np.arange(r0, min(m, r0 + rows_per_block))
-        upper = np.arange(m)[None, :] > r[:, None]  # pairs i < j among attendees
-        ii = np.broadcast_to(att[r][:, None], upper.shape)[upper]
-        jj = np.broadcast_to(att[None, :], upper.shape)[upper]
+    if m * m <= PAIR_BLOCK:  # a usual meeting: its pairs at once (the same pairs in order)
+        rows, cols = _pairs(m)
+        ii, jj = att[rows], att[cols]
         met = bits(seed, step, ii * N + jj, S_PAIR) < t_contact
-        met_i.append(ii[met])
-        met_j.append(jj[met])
-    i = np.concatenate(met_i) if met_i else np.empty(0, np.int64)
-    j = np.concatenate(met_j) if met_j else np.empty(0, np.int64)
+        i, j = ii[met], jj[met]
+    else:
+        met_i, met_j = [], []
+        rows_per_block = max(1, PAIR_BLOCK // max(1, m))
+        for r0 in range(0, m, rows_per_block):
+            r = np.arange(r0, min(m, r0 + rows_per_block))
+            upper = np.arange(m)[None, :] > r[:, None]  # pairs i < j among attendees
+            ii = np.broadcast_to(att[r][:, None], upper.shape)[upper]
+            jj = np.broadcast_to(att[None, :], upper.shape)[upper]
+            met = bits(seed, step, ii * N + jj, S_PAIR) < t_contact
+            met_i.append(ii[met])
+            met_j.append(jj[met])
+        i = np.concatenate(met_i)
+        j = np.concatenate(met_j)
     dist = np.zeros(i.size)
     for d in range(position.shape[1]):
         dist += (position[i, d] - position[j, d]) ** 2
@@ -87,6 +95,15 @@ def meeting_interactions(
     trust[i, j] = t
     trust[j, i] = t
     return float(i.size), float(np.count_nonzero(good))
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the pairs ``r < c`` of ``m`` attendees, row by row (read-only)."""
+    rows, cols = np.triu_indices(m, 1)
+    rows.flags.writeable = False
+    cols.flags.writeable = False
+    return rows, cols
 
 
 def trust_update(trust: np.ndarray, damage: np.ndarray, good: np.ndarray, rule: str,

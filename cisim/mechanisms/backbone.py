@@ -49,7 +49,7 @@ class BackboneSupport:
             world.coordination = float(sat[0])
             world.data_capacity = float(sat[1])
             world.facilitation = float(sat[2]) * sc.backbone.skill
-            world.backbone_capacity = float(sat.mean())
+            world.backbone_capacity = float(np.add.reduce(sat) / sat.size)  # sat.mean()
         else:
             world.coordination = world.facilitation = dyn.self_coordination
             world.data_capacity = 0.0

@@ -66,6 +66,7 @@ class Communication:
         world.attended[:] = False
         world.interactions = world.good_interactions = 0.0
         interval = meeting_interval(sc)
+        met = False
         if not world.isolated and interval > 0 and t % interval == 0:
             u = uniforms(model.kseed, t, world.partners.n, S_ATTEND)
             world.attended[:] = world.active & (u < sc.meetings.attendance * world.commitment)
@@ -79,8 +80,12 @@ class Communication:
                     dyn.trust_loss, dyn.trust_damage, dyn.trust_rule, dyn.trust_negativity,
                 )
                 world.interactions, world.good_interactions = counts
+                met = True
         decay = dyn.trust_decay_per_year / STEPS_PER_YEAR
-        np.multiply(world.trust, 1.0 - decay, out=world.trust, where=~world.contacted)
+        if met:  # pairs that met keep their trust this week
+            np.multiply(world.trust, 1.0 - decay, out=world.trust, where=~world.contacted)
+        else:  # nobody met: every pair decays (the same products)
+            world.trust *= 1.0 - decay
         world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
         world.trust_mean = _mean_trust(world)
 

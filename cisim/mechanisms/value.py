@@ -44,6 +44,8 @@ class PartnerValue:
         """No value realised yet."""
         world.realised[:] = 0.0
         world.value_rate[:] = 0.0
+        # how far each partner's influence makes its work visible (fixed for the run)
+        self._reach = np.minimum(1.0, world.partners.influence / 2.0) ** 0.5
 
     def step(self, model: StepContext, world: World) -> None:
         """Realise this week's value and update commitment; partners may leave."""
@@ -56,7 +58,7 @@ class PartnerValue:
         rate[:, 0] = min(1.0, max(0.0, change_pp / 5.0))
         rate[:, 1] = world.measurement * own_trust(world)
         visibility = model.phase_value(world, VISIBILITY, 0.3)
-        rate[:, 2] = visibility * np.minimum(1.0, p.influence / 2.0) ** 0.5
+        rate[:, 2] = visibility * self._reach
         rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(
             np.add.reduce(world.capacity) / p.n, 1e-9))  # the mean capacity
         rate *= world.active[:, None]
