@@ -70,11 +70,14 @@ class PartnerValue:
         world.commitment += (target - world.commitment - fatigue) / STEPS_PER_YEAR
         np.clip(world.commitment, 0.0, 1.0, out=world.commitment)
         leaving = world.active & (world.commitment < EXIT_COMMITMENT)
-        hazard = exit_hazard(satisfaction, world.commitment, dyn.exit_rate_per_year,
-                             dyn.exit_satisfaction, dyn.exit_commitment)
-        if (hazard[world.active] > 0).any():
-            u = uniforms(model.kseed, model.steps, p.n, S_EXIT)
-            leaving |= world.active & (u < hazard)
+        # the hazard is zero for every partner whose commitment is at or above the exit
+        # threshold: the draws are taken only when someone's is below it
+        if dyn.exit_commitment > 0 and world.commitment.min() < dyn.exit_commitment:
+            hazard = exit_hazard(satisfaction, world.commitment, dyn.exit_rate_per_year,
+                                 dyn.exit_satisfaction, dyn.exit_commitment)
+            if (hazard[world.active] > 0).any():
+                u = uniforms(model.kseed, model.steps, p.n, S_EXIT)
+                leaving |= world.active & (u < hazard)
         for k in np.flatnonzero(leaving):
             world.active[k] = False
             model.log(world, "partner", f"{p.names[k]} left the partnership")
