@@ -54,6 +54,9 @@ class CostLedger:
         self.time = np.zeros((self.n_years, n))
         self.budget = np.zeros((self.n_years, n))
         self.uses = np.zeros((self.n_years, len(_USES)))
+        # the partners' own service money a week (their budgets are fixed for the run)
+        self._weekly_budget = world.partners.budget / STEPS_PER_YEAR
+        self._weekly_budget_total = float(self._weekly_budget.sum())
 
     def record(self, step: int) -> None:
         """Add this week's flows (nothing at step 0, as the recorder's investment)."""
@@ -69,10 +72,9 @@ class CostLedger:
             week = hours * m.design.valuation.coordination_hour_cost
             self.time[year] += week
             time = float(week.sum())
-        budget = f.partners.budget / STEPS_PER_YEAR
-        self.budget[year] += budget
+        self.budget[year] += self._weekly_budget
         self.uses[year] += (f.backbone_spend, f.measurement_spend, f.programme_money, time,
-                            float(budget.sum()))
+                            self._weekly_budget_total)
 
     def frame(self) -> pd.DataFrame:
         """The ledger as a tidy frame with :data:`COST_COLUMNS`."""
