@@ -21,38 +21,6 @@ import pytest
 
 from cisim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 
-TINY = """
-name = "tiny"
-horizon_years = 2
-
-[partner_generation.counts]
-nonprofit = 3
-public = 1
-
-[population]
-size = 300
-mesa_agents = 10
-"""
-
-ISHIGAMI = """
-name = "ish"
-function = "cisim.sweep.examples:noisy_ishigami"
-seed = 3
-replications = 2
-[[parameters]]
-path = "x1"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x2"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x3"
-bounds = [-3.14159, 3.14159]
-[sampler]
-method = "sobol"
-n = 8
-"""
-
 #: A TOML file nested 5,000 levels deep (Python's TOML reader recurses once a level).
 DEEP = "a = " + "[" * 5000 + "]" * 5000 + "\n"
 
@@ -65,17 +33,17 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> dict[str, str]:
+def files(tmp_path: Path, tiny_scenario, ishigami_spec) -> dict[str, str]:
     """Input files, by placeholder name."""
-    (tmp_path / "tiny.toml").write_text(TINY, encoding="utf-8")
-    (tmp_path / "ish.toml").write_text(ISHIGAMI, encoding="utf-8")
+    tiny_scenario(tmp_path / "tiny.toml")
+    ishigami_spec(tmp_path / "ish.toml")
     (tmp_path / "deep.toml").write_text(DEEP, encoding="utf-8")
     (tmp_path / "badutf.toml").write_bytes(b'name = "caf\xff"\n')
     (tmp_path / "afile").write_text("just a file\n", encoding="utf-8")
     (tmp_path / "garbage.csv").write_bytes(b"\x00\x01\x02 not,a\nsample\n")
     (tmp_path / "adir").mkdir()
     (tmp_path / "nested").mkdir()
-    (tmp_path / "nested" / "x.toml").write_text(TINY, encoding="utf-8")
+    tiny_scenario(tmp_path / "nested" / "x.toml")
     return {name: str(tmp_path / name) for name in
             ("tiny.toml", "ish.toml", "deep.toml", "badutf.toml", "afile", "garbage.csv",
              "adir", "missing.toml", "missing.csv")} | {"port": str(_closed_port()),

@@ -27,26 +27,6 @@ from cisim.sweep import ResultStore, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = """
-name = "tiny interrupted design"
-horizon_years = 2
-
-[partner_generation.counts]
-nonprofit = 3
-public = 1
-philanthropy = 1
-
-[population]
-size = 300
-mesa_agents = 10
-"""
-
-
-def _cisim(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cisim", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
-
-
 def _kill(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
@@ -67,9 +47,9 @@ def _seed_of(outdir: Path) -> int:
 
 
 @pytest.mark.slow
-def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path):
-    scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY, encoding="utf-8")
+def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path, tiny_scenario,
+                                                           cisim_process):
+    scenario = tiny_scenario(tmp_path / "tiny.toml")
     outdir = tmp_path / "results"
     common = ["-n", "2", "-j", "1", "-o", str(outdir)]
     assert main(["run", str(scenario), "--seed", "1", *common]) == 0
@@ -81,8 +61,7 @@ def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path):
     for k, delay in enumerate([0.0, 0.05, 0.2, 0.5, 1.0]):
         old = _seed_of(outdir)
         new = 100 + k
-        proc = _cisim("run", str(scenario), "--seed", str(new), *common)
-        try:
+        with cisim_process("run", str(scenario), "--seed", str(new), *common) as proc:
             deadline = time.time() + 120
             # (hidden entries beside the directory or in it: whatever way a writer works)
             while (time.time() < deadline and proc.poll() is None
@@ -92,9 +71,6 @@ def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path):
             time.sleep(delay)
             alive = proc.poll() is None
             _kill(proc)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
         killed_while_writing += alive and bool(_hidden(tmp_path) + _hidden(outdir))
         now = _seed_of(outdir)  # complete: every file as the manifest lists it
         assert now in (old, new)
@@ -149,12 +125,10 @@ def _assert_gone_after_kill(proc: subprocess.Popen, workers: list[psutil.Process
 
 
 @pytest.mark.slow
-def test_run_workers_exit_when_the_run_is_killed(tmp_path):
-    scenario = tmp_path / "big.toml"
-    scenario.write_text(TINY.replace("horizon_years = 2", "horizon_years = 10")
-                        .replace("size = 300", "size = 20000"), encoding="utf-8")
-    proc = _cisim("run", str(scenario), "-n", "200", "-j", "2", "-o", str(tmp_path / "out"))
-    try:
+def test_run_workers_exit_when_the_run_is_killed(tmp_path, tiny_scenario, cisim_process):
+    scenario = tiny_scenario(tmp_path / "big.toml", horizon_years=10, population=20000)
+    with cisim_process("run", str(scenario), "-n", "200", "-j", "2",
+                       "-o", str(tmp_path / "out")) as proc:
         _workers_of(proc, at_least=2, within=120)
         deadline = time.time() + 120
         busy: list[psutil.Process] = []
@@ -165,40 +139,16 @@ def test_run_workers_exit_when_the_run_is_killed(tmp_path):
             time.sleep(0.2)
         assert len(busy) >= 2, "the workers did not start simulating"
         _assert_gone_after_kill(proc, psutil.Process(proc.pid).children(recursive=True))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
-SLOW_SWEEP = """
-name = "slow"
-function = "cisim.sweep.examples:slow_ishigami"
-seed = 3
-replications = 4
-[[parameters]]
-path = "x1"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x2"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x3"
-bounds = [-3.14159, 3.14159]
-[sampler]
-method = "sobol"
-n = 128
-"""
 
 
 @pytest.mark.slow
-def test_sweep_workers_exit_when_the_sweep_is_killed(tmp_path):
+def test_sweep_workers_exit_when_the_sweep_is_killed(tmp_path, ishigami_spec, cisim_process):
     # 128 * 5 points * 4 replications * 20 ms / 2 workers: about 25 s of work
-    spec = tmp_path / "slow.toml"
-    spec.write_text(SLOW_SWEEP, encoding="utf-8")
+    spec = ishigami_spec(tmp_path / "slow.toml", name="slow", function="slow_ishigami",
+                         replications=4, n=128)
     store = tmp_path / "store"
-    proc = _cisim("sweep", str(spec), "--out", str(store), "--jobs", "2", "--runs-per-task",
-                  "5", "--no-progress")
-    try:
+    with cisim_process("sweep", str(spec), "--out", str(store), "--jobs", "2",
+                       "--runs-per-task", "5", "--no-progress") as proc:
         workers = _workers_of(proc, at_least=2, within=120)
         # let them compute: the kill lands while they hold tasks
         deadline = time.time() + 60
@@ -208,9 +158,6 @@ def test_sweep_workers_exit_when_the_sweep_is_killed(tmp_path):
         workers = psutil.Process(proc.pid).children(recursive=True)
         assert len(workers) >= 2
         _assert_gone_after_kill(proc, workers)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 SLOW_TARGETS = """
@@ -227,7 +174,7 @@ source = { author = "Tester", title = "A test", year = 2024 }
 
 
 @pytest.mark.slow
-def test_calibrate_workers_exit_when_the_calibration_is_killed(tmp_path):
+def test_calibrate_workers_exit_when_the_calibration_is_killed(tmp_path, cisim_process):
     (tmp_path / "targets.toml").write_text(SLOW_TARGETS, encoding="utf-8")
     spec = tmp_path / "slow.toml"
     bounds = "bounds = [-3.14159, 3.14159]"
@@ -254,8 +201,8 @@ path = "x3"
 distribution = "uniform"
 {bounds}
 """, encoding="utf-8")
-    proc = _cisim("calibrate", str(spec), "--out", str(tmp_path / "out"), "--no-figures")
-    try:
+    with cisim_process("calibrate", str(spec), "--out", str(tmp_path / "out"),
+                       "--no-figures") as proc:
         deadline = time.time() + 180
         log = []
         for line in proc.stderr:  # "t: 1," starts generation 1: the workers made generation 0
@@ -266,9 +213,6 @@ distribution = "uniform"
         workers = psutil.Process(proc.pid).children(recursive=True)
         assert len(workers) >= 2, workers
         _assert_gone_after_kill(proc, workers)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 # ---- the store lock of a killed sweep --------------------------------------------------------
