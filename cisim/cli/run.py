@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from cisim.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
+    ResultsError,
     UsageError,
     add_parameter_options,
     jobs_count,
@@ -28,6 +28,7 @@ from cisim.cli._common import (
     parameters_from_args,
     parse_sets,
     positive_int,
+    run_command,
 )
 from cisim.io import write_atomic, write_text_atomic
 from cisim.progress import tqdm_progress
@@ -110,6 +111,10 @@ def _replaceable(directory: Path) -> bool:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    return run_command(args, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     from cisim.io import write_directory, write_manifest
     from cisim.provenance import derive
 
@@ -156,8 +161,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             write_manifest(tmp, {"written_by": "cisim run", "scenario": str(args.file),
                                  "seed": args.seed, "replications": args.replications})
     except OSError as err:
-        print(f"cisim: cannot write results to {outdir}: {err}", file=sys.stderr)
-        return EXIT_INVALID
+        raise ResultsError(f"cannot write results to {outdir}: {err}") from err
     files = [outdir / f.relative_to(tmp) for f in files]
 
     from cisim.report.summary import format_summary

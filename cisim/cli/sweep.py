@@ -13,15 +13,15 @@ import sys
 from pathlib import Path
 
 from cisim.cli._common import (
-    EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
-    EXIT_USAGE,
+    ResultsError,
+    UsageError,
     jobs_count,
     positive_int,
+    run_command,
     share,
 )
-from cisim.scenario import ScenarioError
 
 __all__ = ["add_parser", "cmd_analyze", "cmd_sweep"]
 
@@ -80,86 +80,86 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handle ``cisim sweep``."""
-    from cisim.progress import tqdm_progress
-    from cisim.sweep.execute import SchedulerError, run_sweep
-    from cisim.sweep.spec import load_spec
+    from cisim.sweep.execute import SchedulerError
     from cisim.sweep.store import StoreError
 
-    if args.scheduler and args.backend != "dask":
-        print("cisim sweep: --scheduler needs --backend dask", file=sys.stderr)
-        return EXIT_USAGE
-    store = args.out or "out/sweeps/<name>"
-    try:
+    store = args.out or "out/sweeps/<name>"  # named once the spec is read
+
+    def resume() -> str:
+        return f"cisim sweep {args.spec} --resume --out {store}"
+
+    def sweep() -> int:
+        nonlocal store
+        from cisim.progress import tqdm_progress
+        from cisim.sweep.execute import run_sweep
+        from cisim.sweep.spec import load_spec
+
+        if args.scheduler and args.backend != "dask":
+            raise UsageError("--scheduler needs --backend dask")
         spec, _ = load_spec(args.spec)
         store = args.out or str(Path("out") / "sweeps" / spec.name)
         options = {"resume": args.resume, "jobs": args.jobs, "backend": args.backend,
                    "scheduler": args.scheduler, "runs_per_task": args.runs_per_task,
                    "allow_large": args.allow_large}
-        if not args.no_progress:
-            with tqdm_progress(spec.name) as bar:
-                result = run_sweep(args.spec, store, progress=bar, **options)
-        else:
-            result = run_sweep(args.spec, store, **options)
-    except ScenarioError as err:
-        print(str(err), file=sys.stderr)
-        return EXIT_USAGE
-    except (StoreError, SchedulerError) as err:
-        print(f"cisim sweep: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as err:
-        print(f"cisim sweep: cannot write the store {store}: {err}; continue later with: "
-              f"cisim sweep {args.spec} --resume --out {store}", file=sys.stderr)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        print(f"cisim sweep: interrupted; continue with: cisim sweep {args.spec} --resume "
-              f"--out {store}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    for path in result.set_aside:
-        print(f"cisim sweep: {path.with_suffix('')} could not be read; moved aside to "
-              f"{path.name} and its runs run again", file=sys.stderr)
-    try:
-        frame = result.read(columns=[])
-    except StoreError as err:
-        print(f"cisim sweep: {err}", file=sys.stderr)
-        return EXIT_INVALID
-    failed = frame[frame["error"] != ""]
-    print(f"{spec.name}: {len(frame)} runs in {result.path}")
-    if len(failed):
-        first = failed.iloc[0]
-        print(f"{len(failed)} run(s) failed; first: point {first['point']}, replication "
-              f"{first['replication']}: {first['error']}")
-        return EXIT_FAILED_RUNS if len(failed) == len(frame) else EXIT_OK
-    return EXIT_OK
+        try:
+            if not args.no_progress:
+                with tqdm_progress(spec.name) as bar:
+                    result = run_sweep(args.spec, store, progress=bar, **options)
+            else:
+                result = run_sweep(args.spec, store, **options)
+        except OSError as err:
+            raise ResultsError(f"cannot write the store {store}: {err}; continue later with: "
+                               f"{resume()}") from err
+        for path in result.set_aside:
+            print(f"cisim sweep: {path.with_suffix('')} could not be read; moved aside to "
+                  f"{path.name} and its runs run again", file=sys.stderr)
+        try:
+            frame = result.read(columns=[])
+        except StoreError as err:
+            raise ResultsError(str(err)) from err
+        failed = frame[frame["error"] != ""]
+        print(f"{spec.name}: {len(frame)} runs in {result.path}")
+        if len(failed):
+            first = failed.iloc[0]
+            print(f"{len(failed)} run(s) failed; first: point {first['point']}, replication "
+                  f"{first['replication']}: {first['error']}")
+            return EXIT_FAILED_RUNS if len(failed) == len(frame) else EXIT_OK
+        return EXIT_OK
+
+    return run_command(args, sweep, prefix="cisim sweep", bad_input=(StoreError, SchedulerError),
+                       interrupted=lambda: f"continue with: {resume()}")
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Handle ``cisim analyze``."""
+    from cisim.sweep.store import StoreError
+
+    return run_command(args, lambda: _analyze(args), prefix="cisim analyze",
+                       bad_input=(StoreError,))
+
+
+def _analyze(args: argparse.Namespace) -> int:
     from cisim.sweep.analyze import analyze
-    from cisim.sweep.store import ResultStore, StoreError
+    from cisim.sweep.store import ResultStore
 
     store = ResultStore(args.store)
     if not store.exists():
-        print(f"cisim analyze: {args.store} is not a sweep store (no spec.toml or "
-              "sample.parquet)", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"{args.store} is not a sweep store (no spec.toml or sample.parquet)")
     discovery = None
     if args.discover:
         try:
             discovery = parse_rule(args.discover, args.probability)
         except ValueError as err:
-            print(f"cisim analyze: --discover: {err}", file=sys.stderr)
-            return EXIT_USAGE
+            raise UsageError(f"--discover: {err}") from None
     try:
         result = analyze(store, discovery=discovery, num_resamples=args.resamples)
-    except (StoreError, ValueError) as err:
-        print(f"cisim analyze: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    except ValueError as err:  # an outcome the store does not hold, ...
+        raise UsageError(str(err)) from None
     outdir = Path(args.out) if args.out else store.path / "analysis"
     try:
         files = result.write(outdir, figures=not args.no_figures)
     except OSError as err:
-        print(f"cisim analyze: cannot write to {outdir}: {err}", file=sys.stderr)
-        return EXIT_FAILED_RUNS
+        raise ResultsError(f"cannot write to {outdir}: {err}") from err
     print(format_analysis(result))
     print(f"\n{len(files)} files in {outdir}")
     return EXIT_OK
