@@ -2,6 +2,8 @@
 
 - ``cisim run`` killed while it writes its results leaves the old complete results directory or
   the new complete one, never a mix, and the next run leaves no hidden temporary.
+- ``cisim analyze`` likewise: failing, interrupted or killed part-way through writing, it leaves
+  the old complete analysis or the new complete one.
 - The loky workers of ``cisim run``, ``cisim sweep`` and ``cisim calibrate`` exit soon after
   their main process is killed, instead of computing on for joblib's five-minute idle timeout.
 - A sweep store's lock held by a killed process is taken over at once.
@@ -20,12 +22,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cisim.cli import main
+from cisim.cli import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from cisim.cli.run import run_owned
 from cisim.io import check_manifest, pid_alive
 from cisim.sweep import ResultStore, StoreError
+from cisim.sweep.analyze import analysis_owned
 
 ROOT = Path(__file__).resolve().parents[1]
+
 
 def _kill(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
@@ -85,6 +89,129 @@ def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path, tiny_scena
     assert _hidden(tmp_path) == []
     assert _seed_of(outdir) == 7
     assert not any(p.name.endswith(".tmp") for p in outdir.rglob("*"))
+
+
+# ---- cisim analyze: failing, interrupted or killed while it writes -----------------------------
+
+
+@pytest.fixture
+def ishigami_store(tmp_path, ishigami_spec) -> Path:
+    """A small sweep store (80 runs of the noisy Ishigami function)."""
+    store = tmp_path / "store"
+    spec = ishigami_spec(tmp_path / "ish.toml")
+    assert main(["sweep", str(spec), "--out", str(store), "-j", "1", "--no-progress"]) == 0
+    return store
+
+
+def _analysis(outdir: Path) -> dict[str, bytes]:
+    """Every file of a complete analysis by name (fails on a mix: a file not as listed)."""
+    assert check_manifest(outdir, analysis_owned) == []
+    listed = json.loads((outdir / "manifest.json").read_text())["files"]
+    files = {p.relative_to(outdir).as_posix(): p.read_bytes() for p in outdir.rglob("*")
+             if p.is_file()}
+    assert sorted(files) == sorted([*listed, "manifest.json"])
+    return files
+
+
+def _resamples_of(outdir: Path) -> int:
+    _analysis(outdir)
+    return json.loads((outdir / "manifest.json").read_text())["resamples"]
+
+
+@pytest.mark.parametrize("failure, code", [(OSError(28, "No space left on device"), EXIT_INVALID),
+                                           (KeyboardInterrupt(), EXIT_INTERRUPTED)])
+def test_analyze_failing_part_way_leaves_the_old_analysis(ishigami_store, monkeypatch, capsys,
+                                                          failure, code):
+    import cisim.sweep.figures as figures
+
+    outdir = ishigami_store / "analysis"
+    argv = ["analyze", str(ishigami_store), "--discover", "y>5", "--probability", "0.5"]
+    assert main([*argv, "--resamples", "20"]) == EXIT_OK
+    old = _analysis(outdir)
+    assert {"indices.csv", "runs.csv", "discovery.txt", "prim_box.csv"} <= set(old)
+    assert any(name.startswith("indices_") and name.endswith(".png") for name in old)
+    draw = figures.save_analysis_figures
+
+    def fail_after_one_figure(analysis, where):
+        drawn = draw(analysis, where)  # the tables and the figures are written by now ...
+        (where / drawn[0].name).write_bytes(b"half a figure")
+        raise failure  # ... and then the disk fills up or Ctrl-C comes
+
+    monkeypatch.setattr(figures, "save_analysis_figures", fail_after_one_figure)
+    capsys.readouterr()
+    assert main([*argv, "--resamples", "30"]) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (f"cannot write to {outdir}: [Errno 28]" in err if code == EXIT_INVALID
+            else "cisim analyze: interrupted" in err)
+    assert _analysis(outdir) == old  # the old analysis, whole
+    assert _hidden(ishigami_store) == []  # and no temporary beside it
+    monkeypatch.setattr(figures, "save_analysis_figures", draw)
+    assert main([*argv, "--resamples", "30"]) == EXIT_OK
+    new = _analysis(outdir)
+    assert new.keys() == old.keys() and new["indices.csv"] != old["indices.csv"]
+    assert _resamples_of(outdir) == 30
+    assert _hidden(ishigami_store) == []
+
+
+def test_analyze_replaces_an_earlier_analysis_but_no_other_files(ishigami_store, tmp_path,
+                                                                 capsys):
+    outdir = tmp_path / "an"
+    assert main(["analyze", str(ishigami_store), "--out", str(outdir), "--resamples", "20"]) == 0
+    with_figures = _analysis(outdir)
+    # a second analysis without figures leaves none of the first one's figures behind
+    assert main(["analyze", str(ishigami_store), "--out", str(outdir), "--resamples", "20",
+                 "--no-figures"]) == EXIT_OK
+    without = _analysis(outdir)
+    assert {n for n in with_figures if not n.endswith(".png")} == set(without)
+    # an analysis written file by file (no manifest, a temporary left) may be replaced too
+    (outdir / "manifest.json").unlink()
+    (outdir / ".runs.csv.k3j_h5g6.tmp").write_text("half written")
+    assert main(["analyze", str(ishigami_store), "--out", str(outdir), "--resamples", "20",
+                 "--no-figures"]) == EXIT_OK
+    assert _analysis(outdir) == without
+    # a directory with other files is refused before the analysis, and left alone
+    (outdir / "notes.txt").write_text("precious")
+    capsys.readouterr()
+    assert main(["analyze", str(ishigami_store), "--out", str(outdir), "--no-figures"]) == \
+        EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"--out {outdir}: holds files that are not results of 'cisim analyze'" in err
+    assert (outdir / "notes.txt").read_text() == "precious"
+    assert {p.name for p in outdir.iterdir()} == set(without) | {"notes.txt"}
+
+
+@pytest.mark.slow
+def test_analyze_killed_while_writing_leaves_old_or_new_analysis(ishigami_store, cisim_process):
+    outdir = ishigami_store / "analysis"
+    argv = ["analyze", str(ishigami_store), "--discover", "y>5", "--probability", "0.5"]
+    assert main([*argv, "--resamples", "20"]) == EXIT_OK
+    seen = {"old": 0, "new": 0}
+    killed_while_writing = 0
+    # kill at several moments after the hidden analysis directory appears (the figures take
+    # most of the writing time)
+    for k, delay in enumerate([0.0, 0.05, 0.2, 0.5]):
+        old = _resamples_of(outdir)
+        new = 30 + k
+        with cisim_process(*argv, "--resamples", str(new)) as proc:
+            deadline = time.time() + 120
+            while (time.time() < deadline and proc.poll() is None
+                   and not _hidden(ishigami_store)):
+                time.sleep(0.005)
+            assert proc.poll() is None, f"the analysis ended before writing: {proc.stderr.read()}"
+            time.sleep(delay)
+            alive = proc.poll() is None
+            _kill(proc)
+        killed_while_writing += alive and bool(_hidden(ishigami_store))
+        now = _resamples_of(outdir)  # complete: every file as the manifest lists it
+        assert now in (old, new)
+        seen["old" if now == old else "new"] += 1
+    assert killed_while_writing >= 2, "too few kills landed while the analysis was written"
+    assert seen["old"] >= 1
+    # the next analysis removes what the killed ones left
+    assert main([*argv, "--resamples", "40", "--no-figures"]) == EXIT_OK
+    assert _hidden(ishigami_store) == []
+    assert _resamples_of(outdir) == 40
 
 
 # ---- workers die with the main process -------------------------------------------------------

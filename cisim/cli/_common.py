@@ -32,6 +32,7 @@ __all__ = [
     "ResultsError",
     "UsageError",
     "add_parameter_options",
+    "check_output_dir",
     "jobs_count",
     "non_negative_int",
     "parameters_from_args",
@@ -132,6 +133,37 @@ def run_command(
               f"Run with 'cisim --debug {command} ...' (or {DEBUG_ENV}=1) to see the "
               "traceback.", file=sys.stderr)
         return EXIT_ERROR
+
+
+def check_output_dir(outdir: Path, replaceable: Callable[[Path], bool], *, option: str,
+                     writer: str) -> None:
+    """Refuse, before any work, an output directory a command could not write whole.
+
+    The command then writes it with :func:`cisim.io.write_directory`, which replaces an existing
+    directory whole: so one holding files the command did not write is refused here.
+
+    Args:
+        outdir: The output directory.
+        replaceable: Says whether an existing directory may be replaced.
+        option: The option that named it, e.g. ``-o/--out``.
+        writer: The command, e.g. ``cisim run``.
+
+    Raises:
+        UsageError: ``outdir`` is a file, holds other files, or its parent cannot be made or
+            written.
+    """
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"{option} {outdir}: exists and is not a directory")
+    if outdir.is_dir() and not replaceable(outdir):
+        raise UsageError(f"{option} {outdir}: holds files that are not results of '{writer}'; "
+                         f"choose another directory ('{writer}' replaces its output directory "
+                         "whole)")
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create output directory {outdir}: {err.strerror}") from None
+    if not os.access(outdir.parent, os.W_OK):
+        raise UsageError(f"cannot write to {outdir.parent} (permission denied)")
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,8 @@ from cisim.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
     ResultsError,
-    UsageError,
     add_parameter_options,
+    check_output_dir,
     jobs_count,
     non_negative_int,
     parameters_from_args,
@@ -98,16 +97,10 @@ def _replaceable(directory: Path) -> bool:
 
     Temporaries of interrupted writes (``.NAME.HOST-PID.XXXX.tmp``) count as results.
     """
-    from cisim.io import MANIFEST, is_temporary
+    from cisim.io import holds_only
 
-    for file in directory.rglob("*"):
-        if file.is_dir() or is_temporary(file.name):
-            continue
-        rel = file.relative_to(directory).as_posix()
-        if not (run_owned(rel) or rel in (MANIFEST, "report.html")
-                or rel.startswith("report_tables/")):
-            return False
-    return True
+    return holds_only(directory, lambda rel: run_owned(rel) or rel == "report.html"
+                      or rel.startswith("report_tables/"))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -123,18 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario = derive(load_scenario(args.file), [("--set", overrides)], str(args.file),
                       source="--set")
     outdir = Path(args.out) if args.out else Path("out") / Path(args.file).stem
-    # refuse an unusable output directory before the runs, not after
-    if outdir.exists() and not outdir.is_dir():
-        raise UsageError(f"-o/--out {outdir}: exists and is not a directory")
-    if outdir.is_dir() and not _replaceable(outdir):
-        raise UsageError(f"-o/--out {outdir}: holds files that are not results of 'cisim run'; "
-                         "choose another directory (a run replaces its output directory whole)")
-    try:
-        outdir.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create output directory {outdir}: {err.strerror}") from None
-    if not os.access(outdir.parent, os.W_OK):
-        raise UsageError(f"cannot write to {outdir.parent} (permission denied)")
+    check_output_dir(outdir, _replaceable, option="-o/--out", writer="cisim run")  # before runs
 
     from cisim.simulate import ensemble
 

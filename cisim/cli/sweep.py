@@ -3,7 +3,9 @@
 ``add_parser(subparsers)`` registers both subcommands on the ``cisim`` parser (wired in
 :mod:`cisim.cli`); ``python -m cisim.sweep`` runs the same ``cisim`` command. Bad input (an invalid
 spec, an existing store without ``--resume``, a store from another spec) gives a message on
-stderr and exit status 2, never a traceback.
+stderr and exit status 2, never a traceback. ``cisim analyze`` writes its output directory whole,
+as ``cisim run`` does (a hidden sibling swapped into place, with a ``manifest.json``; see
+:mod:`cisim.io`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from cisim.cli._common import (
     EXIT_OK,
     ResultsError,
     UsageError,
+    check_output_dir,
     jobs_count,
     positive_int,
     run_command,
@@ -66,7 +69,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     a.add_argument("store", metavar="STORE", help="sweep store directory")
     a.add_argument("--out", metavar="DIR", default=None,
-                   help="output directory (default: STORE/analysis)")
+                   help="output directory, written whole: an earlier analysis there is "
+                   "replaced, other files are refused (default: STORE/analysis)")
     a.add_argument("--discover", metavar="RULE", default=None,
                    help="scenario discovery threshold, e.g. 'population_change_year10>5' "
                    "(default: the spec's [discovery])")
@@ -138,7 +142,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                        bad_input=(StoreError,))
 
 
+def _replaceable(directory: Path) -> bool:
+    """An existing output directory may be replaced: it holds only an earlier analysis."""
+    from cisim.io import holds_only
+    from cisim.sweep.analyze import analysis_owned
+
+    return holds_only(directory, analysis_owned)
+
+
 def _analyze(args: argparse.Namespace) -> int:
+    from cisim.io import write_directory, write_manifest
     from cisim.sweep.analyze import analyze
     from cisim.sweep.store import ResultStore
 
@@ -151,15 +164,21 @@ def _analyze(args: argparse.Namespace) -> int:
             discovery = parse_rule(args.discover, args.probability)
         except ValueError as err:
             raise UsageError(f"--discover: {err}") from None
+    outdir = Path(args.out) if args.out else store.path / "analysis"
+    check_output_dir(outdir, _replaceable, option="--out", writer="cisim analyze")
     try:
         result = analyze(store, discovery=discovery, num_resamples=args.resamples)
     except ValueError as err:  # an outcome the store does not hold, ...
         raise UsageError(str(err)) from None
-    outdir = Path(args.out) if args.out else store.path / "analysis"
-    try:
-        files = result.write(outdir, figures=not args.no_figures)
+    try:  # whole: an interrupted analysis leaves the old directory, never a mix
+        with write_directory(outdir, _replaceable) as tmp:
+            files = result.write(tmp, figures=not args.no_figures)
+            write_manifest(tmp, {"written_by": "cisim analyze", "store": str(args.store),
+                                 "discover": args.discover, "probability": args.probability,
+                                 "resamples": args.resamples})
     except OSError as err:
         raise ResultsError(f"cannot write to {outdir}: {err}") from err
+    files = result.files = [outdir / f.relative_to(tmp) for f in files]
     print(format_analysis(result))
     print(f"\n{len(files)} files in {outdir}")
     return EXIT_OK
