@@ -4,7 +4,9 @@ never a traceback.
 Each case runs in this process through :func:`cisim.cli.main` (fast: every one fails before
 any simulation). The exit codes are those documented in :mod:`cisim.cli._common`:
 ``EXIT_USAGE`` (2) for bad input, ``EXIT_INVALID`` (1) for a scenario ``validate`` finds
-invalid.
+invalid. At the end, the one mapping of exceptions to exit codes
+(:func:`cisim.cli._common.run_command`) and the messages of run, sweep and calibrate that say
+what went wrong and how to continue.
 """
 
 from __future__ import annotations
