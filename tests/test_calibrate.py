@@ -461,6 +461,38 @@ def test_a_failing_run_rejects_its_particle_and_is_logged(caplog):
     assert ok["y"] == pytest.approx(math.sin(0.5))
 
 
+def test_uncalibrated_parameters_are_drawn_from_their_priors_in_every_run(monkeypatch):
+    """uncalibrated = "prior": each run draws the parameters the calibration does not name from
+    their priors (a pure function of the run's seed); the particle's own values are kept."""
+    from cisim.calibrate.summaries import ParticleModel
+    from cisim.priors import registry
+    from cisim.scenario import load_scenario
+
+    seen = []
+
+    def fake(scenario, seed):
+        seen.append((seed, scenario.dynamics.trust_gain, scenario.dynamics.initial_trust))
+        raise RuntimeError("not simulated")
+
+    monkeypatch.setattr(sys.modules["cisim.simulate"], "simulate", fake)
+    t = target(id="y", outcome="population_change_vs_cf@10", statistic="median", observed=0.0)
+    gain = registry()["dynamics.trust_gain"]
+    model = ParticleModel([t], replications=4, scenario=load_scenario("default"),
+                          uncalibrated=[gain])
+    model({"dynamics.initial_trust": 0.25}, seed=7)
+    first, seen[:] = list(seen), []
+    model({"dynamics.initial_trust": 0.25}, seed=7)
+    assert seen == first  # a pure function of the particle's seed
+    gains = [g for _, g, _ in first]
+    lo, hi = gain.support()
+    assert all(lo <= g <= hi for g in gains) and len(set(gains)) == 4
+    assert {trust for *_, trust in first} == {0.25}
+    held = ParticleModel([t], replications=4, scenario=load_scenario("default"))
+    seen.clear()
+    held({"dynamics.initial_trust": 0.25}, seed=7)
+    assert {g for _, g, _ in seen} == {load_scenario("default").dynamics.trust_gain}
+
+
 # ---- trust outcomes (calibration targets and validation patterns share them) -----------------
 
 
