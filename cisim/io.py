@@ -31,6 +31,7 @@ from typing import Any
 __all__ = [
     "MANIFEST",
     "check_manifest",
+    "holds_only",
     "is_temporary",
     "pid_alive",
     "remove_stale_temporaries",
@@ -217,6 +218,25 @@ def write_directory(path: Path, replaceable: Callable[[Path], bool]) -> Iterator
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def holds_only(directory: Path, owned: Callable[[str], bool]) -> bool:
+    """Whether a directory may be replaced whole: it holds only its writer's files.
+
+    Its ``manifest.json`` and temporaries of interrupted writes (of any process) count as the
+    writer's; so does an empty directory.
+
+    Args:
+        directory: The existing directory.
+        owned: Says whether a file name (relative, POSIX) is one the writer writes.
+    """
+    for file in Path(directory).rglob("*"):
+        if file.is_dir() or is_temporary(file.name):
+            continue
+        rel = file.relative_to(directory).as_posix()
+        if not (rel == MANIFEST or owned(rel)):
+            return False
+    return True
 
 
 #: Marks the temporary name an old directory is moved away to where two renames replace it.

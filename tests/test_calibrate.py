@@ -330,7 +330,11 @@ def test_the_shipped_files_load():
     assert len(loaded.designs) == loaded.spec.designs.n
     from cisim.priors import uncertain_parameters
 
-    assert loaded.names == [e.path for e in uncertain_parameters()]
+    # every uncertain parameter is either calibrated or drawn from its prior in every run
+    every = [e.path for e in uncertain_parameters()]
+    assert loaded.spec.uncalibrated == "prior"
+    assert sorted(loaded.names + [e.path for e in loaded.uncalibrated]) == sorted(every)
+    assert len(set(loaded.names)) == len(loaded.names) and set(loaded.names) <= set(every)
 
 
 # ---- the real model, end to end ----------------------------------------------------------------
@@ -459,6 +463,38 @@ def test_a_failing_run_rejects_its_particle_and_is_logged(caplog):
     assert IntervalDistance([t])(stats, {}) == math.inf
     ok = model({"x1": 0.5, "x2": 0.0, "x3": 0.0}, seed=1)
     assert ok["y"] == pytest.approx(math.sin(0.5))
+
+
+def test_uncalibrated_parameters_are_drawn_from_their_priors_in_every_run(monkeypatch):
+    """uncalibrated = "prior": each run draws the parameters the calibration does not name from
+    their priors (a pure function of the run's seed); the particle's own values are kept."""
+    from cisim.calibrate.summaries import ParticleModel
+    from cisim.priors import registry
+    from cisim.scenario import load_scenario
+
+    seen = []
+
+    def fake(scenario, seed):
+        seen.append((seed, scenario.dynamics.trust_gain, scenario.dynamics.initial_trust))
+        raise RuntimeError("not simulated")
+
+    monkeypatch.setattr(sys.modules["cisim.simulate"], "simulate", fake)
+    t = target(id="y", outcome="population_change_vs_cf@10", statistic="median", observed=0.0)
+    gain = registry()["dynamics.trust_gain"]
+    model = ParticleModel([t], replications=4, scenario=load_scenario("default"),
+                          uncalibrated=[gain])
+    model({"dynamics.initial_trust": 0.25}, seed=7)
+    first, seen[:] = list(seen), []
+    model({"dynamics.initial_trust": 0.25}, seed=7)
+    assert seen == first  # a pure function of the particle's seed
+    gains = [g for _, g, _ in first]
+    lo, hi = gain.support()
+    assert all(lo <= g <= hi for g in gains) and len(set(gains)) == 4
+    assert {trust for *_, trust in first} == {0.25}
+    held = ParticleModel([t], replications=4, scenario=load_scenario("default"))
+    seen.clear()
+    held({"dynamics.initial_trust": 0.25}, seed=7)
+    assert {g for _, g, _ in seen} == {load_scenario("default").dynamics.trust_gain}
 
 
 # ---- trust outcomes (calibration targets and validation patterns share them) -----------------

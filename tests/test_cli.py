@@ -48,19 +48,8 @@ nonprofit = 3
 presnt = false
 """
 
-TINY = """
-name = "tiny cli design"
-horizon_years = 2
-
-[partner_generation.counts]
-nonprofit = 3
-public = 1
-philanthropy = 1
-
-[population]
-size = 300
-mesa_agents = 10
-"""
+#: The name of the tiny scenario these tests run.
+TINY_NAME = "tiny cli design"
 
 RESULT_FILES = [
     "trajectories.parquet",
@@ -256,10 +245,10 @@ def test_no_command_exits_2(capsys):
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, tiny_scenario):
     """Run the tiny scenario once through the CLI: (exit code, stdout, stderr, out dir)."""
     tmp = tmp_path_factory.mktemp("run")
-    scenario = _write(tmp, "tiny.toml", TINY)
+    scenario = tiny_scenario(tmp / "tiny.toml", name=TINY_NAME)
     outdir = tmp / "results"
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -356,8 +345,8 @@ def test_run_prints_a_plain_summary(tiny_run):
     assert "Traceback" not in err
 
 
-def test_run_default_out_dir_and_no_figures(tmp_path, monkeypatch, capsys):
-    scenario = _write(tmp_path, "small.toml", TINY)
+def test_run_default_out_dir_and_no_figures(tmp_path, monkeypatch, capsys, tiny_scenario):
+    scenario = tiny_scenario(tmp_path / "small.toml", name=TINY_NAME)
     monkeypatch.chdir(tmp_path)
     assert main(["run", "small.toml", "-n", "1", "--jobs", "1", "--no-figures"]) == 0
     outdir = tmp_path / "out" / "small"
@@ -441,12 +430,12 @@ def test_report_accepts_its_own_report_beside_the_results(tiny_run, tmp_path, ca
     assert "warning" not in capsys.readouterr().err
 
 
-def test_run_replaces_its_own_results_whole(tiny_run, tmp_path, capsys):
+def test_run_replaces_its_own_results_whole(tiny_run, tmp_path, capsys, tiny_scenario):
     """A second run into a results directory removes the files the first wrote and it did not."""
     import json
 
     copy = _copy(tiny_run[3], tmp_path)
-    scenario = _write(tmp_path, "tiny.toml", TINY)
+    scenario = tiny_scenario(tmp_path / "tiny.toml", name=TINY_NAME)
     assert main(["run", str(scenario), "-n", "1", "-j", "1", "--seed", "9", "--no-figures",
                  "-o", str(copy)]) == 0
     names = {p.name for p in copy.iterdir()}
@@ -459,8 +448,8 @@ def test_run_replaces_its_own_results_whole(tiny_run, tmp_path, capsys):
     assert "warning" not in capsys.readouterr().err
 
 
-def test_run_refuses_a_directory_holding_other_files(tmp_path, capsys):
-    scenario = _write(tmp_path, "tiny.toml", TINY)
+def test_run_refuses_a_directory_holding_other_files(tmp_path, capsys, tiny_scenario):
+    scenario = tiny_scenario(tmp_path / "tiny.toml", name=TINY_NAME)
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.docx").write_text("precious")
@@ -471,20 +460,21 @@ def test_run_refuses_a_directory_holding_other_files(tmp_path, capsys):
     assert sorted(p.name for p in mine.iterdir()) == ["thesis.docx"]
 
 
-def test_run_replaces_a_directory_with_temporaries_of_an_older_killed_run(tiny_run, tmp_path):
+def test_run_replaces_a_directory_with_temporaries_of_an_older_killed_run(tiny_run, tmp_path,
+                                                                         tiny_scenario):
     """Hidden temporaries a killed run left inside (the old way of writing) do not block."""
     copy = _copy(tiny_run[3], tmp_path)
     (copy / ".summaries.csv.k3j_h5g6.tmp").write_text("half written")
     (copy / ".events.csv.a1b2c3-99999.x9y8z7w6.tmp").write_text("half written")
-    scenario = _write(tmp_path, "tiny.toml", TINY)
+    scenario = tiny_scenario(tmp_path / "tiny.toml", name=TINY_NAME)
     assert main(["run", str(scenario), "-n", "1", "-j", "1", "--no-figures",
                  "-o", str(copy)]) == 0
     assert not [p.name for p in copy.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_reports_written_later_do_not_make_results_look_mixed(tmp_path, capsys):
+def test_reports_written_later_do_not_make_results_look_mixed(tmp_path, capsys, tiny_scenario):
     """run --report lists report.html in the manifest; report DIR rewrites it, more than once."""
-    scenario = _write(tmp_path, "tiny.toml", TINY)
+    scenario = tiny_scenario(tmp_path / "tiny.toml", name=TINY_NAME)
     out = tmp_path / "out"
     assert main(["run", str(scenario), "-n", "1", "-j", "1", "--no-figures", "--report",
                  "-o", str(out)]) == 0

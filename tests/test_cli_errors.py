@@ -4,54 +4,28 @@ never a traceback.
 Each case runs in this process through :func:`cisim.cli.main` (fast: every one fails before
 any simulation). The exit codes are those documented in :mod:`cisim.cli._common`:
 ``EXIT_USAGE`` (2) for bad input, ``EXIT_INVALID`` (1) for a scenario ``validate`` finds
-invalid.
+invalid. At the end, the one mapping of exceptions to exit codes
+(:func:`cisim.cli._common.run_command`) and the messages of run, sweep and calibrate that say
+what went wrong and how to continue.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import socket
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cisim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
-
-TINY = """
-name = "tiny"
-horizon_years = 2
-
-[partner_generation.counts]
-nonprofit = 3
-public = 1
-
-[population]
-size = 300
-mesa_agents = 10
-"""
-
-ISHIGAMI = """
-name = "ish"
-function = "cisim.sweep.examples:noisy_ishigami"
-seed = 3
-replications = 2
-[[parameters]]
-path = "x1"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x2"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x3"
-bounds = [-3.14159, 3.14159]
-[sampler]
-method = "sobol"
-n = 8
-"""
+from cisim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError, main
+from cisim.cli._common import DEBUG_ENV, EXIT_ERROR, EXIT_INTERRUPTED, ResultsError, run_command
+from cisim.scenario import ScenarioError
 
 #: A TOML file nested 5,000 levels deep (Python's TOML reader recurses once a level).
 DEEP = "a = " + "[" * 5000 + "]" * 5000 + "\n"
@@ -65,17 +39,17 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> dict[str, str]:
+def files(tmp_path: Path, tiny_scenario, ishigami_spec) -> dict[str, str]:
     """Input files, by placeholder name."""
-    (tmp_path / "tiny.toml").write_text(TINY, encoding="utf-8")
-    (tmp_path / "ish.toml").write_text(ISHIGAMI, encoding="utf-8")
+    tiny_scenario(tmp_path / "tiny.toml")
+    ishigami_spec(tmp_path / "ish.toml")
     (tmp_path / "deep.toml").write_text(DEEP, encoding="utf-8")
     (tmp_path / "badutf.toml").write_bytes(b'name = "caf\xff"\n')
     (tmp_path / "afile").write_text("just a file\n", encoding="utf-8")
     (tmp_path / "garbage.csv").write_bytes(b"\x00\x01\x02 not,a\nsample\n")
     (tmp_path / "adir").mkdir()
     (tmp_path / "nested").mkdir()
-    (tmp_path / "nested" / "x.toml").write_text(TINY, encoding="utf-8")
+    tiny_scenario(tmp_path / "nested" / "x.toml")
     return {name: str(tmp_path / name) for name in
             ("tiny.toml", "ish.toml", "deep.toml", "badutf.toml", "afile", "garbage.csv",
              "adir", "missing.toml", "missing.csv")} | {"port": str(_closed_port()),
@@ -291,3 +265,122 @@ def test_resume_sets_aside_a_part_with_a_wrong_column_type(files, store):
     assert code == EXIT_OK, err
     assert f"{victim} could not be read; moved aside" in err
     assert "80 runs" in out
+
+
+# ---- one mapping of exceptions to exit codes --------------------------------------------------
+
+
+class _OwnError(Exception):
+    """A command's own bad-input error."""
+
+
+@pytest.mark.parametrize("raised, code, message", [
+    (ScenarioError("spec.toml", [("sampler.n", "must be a power of two")]), EXIT_USAGE,
+     "spec.toml: 1 problem(s)\n  spec.toml: sampler.n: must be a power of two\n"),
+    (UsageError("--out x: exists"), EXIT_USAGE, "cisim thing: --out x: exists\n"),
+    (_OwnError("store.toml: seed differs"), EXIT_USAGE, "cisim thing: store.toml: seed differs\n"),
+    (ResultsError("cannot write to out: disk full"), EXIT_INVALID,
+     "cisim thing: cannot write to out: disk full\n"),
+    (KeyboardInterrupt(), EXIT_INTERRUPTED, "cisim thing: interrupted; continue with: again\n"),
+])
+def test_run_command_maps_each_exception_to_its_exit_code(raised, code, message, capsys):
+    def body() -> int:
+        raise raised
+
+    args = argparse.Namespace(command="thing", debug=False)
+    assert run_command(args, body, prefix="cisim thing", bad_input=(_OwnError,),
+                       interrupted=lambda: "continue with: again") == code
+    assert capsys.readouterr().err == message
+
+
+def test_run_command_returns_the_body_s_code_and_leaves_other_errors_to_the_last_guard(
+        capsys, monkeypatch):
+    args = argparse.Namespace(command="thing", debug=False)
+    assert run_command(args, lambda: EXIT_INVALID) == EXIT_INVALID
+    assert capsys.readouterr().err == ""
+
+    def bug() -> int:
+        raise _OwnError("a bug")  # not declared bad input here
+
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    assert run_command(args, bug) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("cisim thing: unexpected error: _OwnError: a bug\n")
+    assert "Traceback" not in err
+    assert run_command(argparse.Namespace(command="thing", debug=True), bug) == EXIT_ERROR
+    assert "Traceback" in capsys.readouterr().err
+    monkeypatch.setenv(DEBUG_ENV, "1")
+    assert run_command(args, bug) == EXIT_ERROR
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_in_a_command_exits_3(files, monkeypatch):
+    def boom(*_args, **_kw):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr("cisim.cli.run.load_scenario", boom)
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    code, _, err = run_cli(["run", files["tiny.toml"]])
+    assert code == EXIT_ERROR
+    assert "cisim run: unexpected error: RuntimeError: boom\n" in err
+    assert "second line" not in err and "Traceback" not in err
+    code, _, err = run_cli(["--debug", "run", files["tiny.toml"]])
+    assert code == EXIT_ERROR and "Traceback" in err
+
+
+def test_sweep_interrupted_or_unwritable_says_how_to_resume(files, monkeypatch):
+    store = f"{files['tmp']}/s"
+    argv = ["sweep", files["ish.toml"], "--out", store, "-j", "1", "--no-progress"]
+    resume = f"cisim sweep {files['ish.toml']} --resume --out {store}"
+
+    def interrupt(*_args, **_kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cisim.sweep.execute.run_sweep", interrupt)
+    code, _, err = run_cli(argv)
+    assert code == EXIT_INTERRUPTED
+    assert err == f"cisim sweep: interrupted; continue with: {resume}\n"
+
+    def disk_full(*_args, **_kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("cisim.sweep.execute.run_sweep", disk_full)
+    code, _, err = run_cli(argv)
+    assert code == EXIT_INVALID
+    assert err == (f"cisim sweep: cannot write the store {store}: [Errno 28] No space left on "
+                   f"device; continue later with: {resume}\n")
+
+
+def test_calibrate_interrupted_says_how_to_resume(files, monkeypatch):
+    spec = files["tiny.toml"]
+    out = f"{files['tmp']}/cal"
+
+    def interrupt(*_args, **_kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cisim.calibrate.spec.load_calibration",
+                        lambda _spec, output=None: SimpleNamespace(output=Path(output or "d")))
+    monkeypatch.setattr("cisim.calibrate.run.calibrate", interrupt)
+    hint = f"cisim calibrate: interrupted; finished generations are kept. Continue with: " \
+           f"cisim calibrate {spec} --resume"
+    code, _, err = run_cli(["calibrate", spec, "--out", out, "--quiet"])
+    assert code == EXIT_INTERRUPTED
+    assert err == f"{hint} --out {out}\n"
+    code, _, err = run_cli(["calibrate", spec, "--quiet"])
+    assert code == EXIT_INTERRUPTED
+    assert err == f"{hint}\n"
+
+
+def test_run_with_unwritable_results_exits_1(files, monkeypatch):
+    out = f"{files['tmp']}/out"
+
+    def disk_full(*_args, **_kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("cisim.io.write_directory", disk_full)
+    code, stdout, err = run_cli(["run", files["tiny.toml"], "-n", "1", "-j", "1",
+                                 "--no-figures", "-o", out])
+    assert code == EXIT_INVALID
+    assert err.endswith(f"cisim: cannot write results to {out}: [Errno 28] No space left on "
+                        "device\n")
+    assert stdout == ""

@@ -2,6 +2,8 @@
 
 - ``cisim run`` killed while it writes its results leaves the old complete results directory or
   the new complete one, never a mix, and the next run leaves no hidden temporary.
+- ``cisim analyze`` likewise: failing, interrupted or killed part-way through writing, it leaves
+  the old complete analysis or the new complete one.
 - The loky workers of ``cisim run``, ``cisim sweep`` and ``cisim calibrate`` exit soon after
   their main process is killed, instead of computing on for joblib's five-minute idle timeout.
 - A sweep store's lock held by a killed process is taken over at once.
@@ -20,31 +22,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cisim.cli import main
+from cisim.cli import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 from cisim.cli.run import run_owned
 from cisim.io import check_manifest, pid_alive
 from cisim.sweep import ResultStore, StoreError
+from cisim.sweep.analyze import analysis_owned
 
 ROOT = Path(__file__).resolve().parents[1]
-
-TINY = """
-name = "tiny interrupted design"
-horizon_years = 2
-
-[partner_generation.counts]
-nonprofit = 3
-public = 1
-philanthropy = 1
-
-[population]
-size = 300
-mesa_agents = 10
-"""
-
-
-def _cisim(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cisim", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -67,9 +51,9 @@ def _seed_of(outdir: Path) -> int:
 
 
 @pytest.mark.slow
-def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path):
-    scenario = tmp_path / "tiny.toml"
-    scenario.write_text(TINY, encoding="utf-8")
+def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path, tiny_scenario,
+                                                           cisim_process):
+    scenario = tiny_scenario(tmp_path / "tiny.toml")
     outdir = tmp_path / "results"
     common = ["-n", "2", "-j", "1", "-o", str(outdir)]
     assert main(["run", str(scenario), "--seed", "1", *common]) == 0
@@ -81,8 +65,7 @@ def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path):
     for k, delay in enumerate([0.0, 0.05, 0.2, 0.5, 1.0]):
         old = _seed_of(outdir)
         new = 100 + k
-        proc = _cisim("run", str(scenario), "--seed", str(new), *common)
-        try:
+        with cisim_process("run", str(scenario), "--seed", str(new), *common) as proc:
             deadline = time.time() + 120
             # (hidden entries beside the directory or in it: whatever way a writer works)
             while (time.time() < deadline and proc.poll() is None
@@ -92,9 +75,6 @@ def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path):
             time.sleep(delay)
             alive = proc.poll() is None
             _kill(proc)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
         killed_while_writing += alive and bool(_hidden(tmp_path) + _hidden(outdir))
         now = _seed_of(outdir)  # complete: every file as the manifest lists it
         assert now in (old, new)
@@ -109,6 +89,129 @@ def test_run_killed_while_writing_leaves_old_or_new_results(tmp_path):
     assert _hidden(tmp_path) == []
     assert _seed_of(outdir) == 7
     assert not any(p.name.endswith(".tmp") for p in outdir.rglob("*"))
+
+
+# ---- cisim analyze: failing, interrupted or killed while it writes -----------------------------
+
+
+@pytest.fixture
+def ishigami_store(tmp_path, ishigami_spec) -> Path:
+    """A small sweep store (80 runs of the noisy Ishigami function)."""
+    store = tmp_path / "store"
+    spec = ishigami_spec(tmp_path / "ish.toml")
+    assert main(["sweep", str(spec), "--out", str(store), "-j", "1", "--no-progress"]) == 0
+    return store
+
+
+def _analysis(outdir: Path) -> dict[str, bytes]:
+    """Every file of a complete analysis by name (fails on a mix: a file not as listed)."""
+    assert check_manifest(outdir, analysis_owned) == []
+    listed = json.loads((outdir / "manifest.json").read_text())["files"]
+    files = {p.relative_to(outdir).as_posix(): p.read_bytes() for p in outdir.rglob("*")
+             if p.is_file()}
+    assert sorted(files) == sorted([*listed, "manifest.json"])
+    return files
+
+
+def _resamples_of(outdir: Path) -> int:
+    _analysis(outdir)
+    return json.loads((outdir / "manifest.json").read_text())["resamples"]
+
+
+@pytest.mark.parametrize("failure, code", [(OSError(28, "No space left on device"), EXIT_INVALID),
+                                           (KeyboardInterrupt(), EXIT_INTERRUPTED)])
+def test_analyze_failing_part_way_leaves_the_old_analysis(ishigami_store, monkeypatch, capsys,
+                                                          failure, code):
+    import cisim.sweep.figures as figures
+
+    outdir = ishigami_store / "analysis"
+    argv = ["analyze", str(ishigami_store), "--discover", "y>5", "--probability", "0.5"]
+    assert main([*argv, "--resamples", "20"]) == EXIT_OK
+    old = _analysis(outdir)
+    assert {"indices.csv", "runs.csv", "discovery.txt", "prim_box.csv"} <= set(old)
+    assert any(name.startswith("indices_") and name.endswith(".png") for name in old)
+    draw = figures.save_analysis_figures
+
+    def fail_after_one_figure(analysis, where):
+        drawn = draw(analysis, where)  # the tables and the figures are written by now ...
+        (where / drawn[0].name).write_bytes(b"half a figure")
+        raise failure  # ... and then the disk fills up or Ctrl-C comes
+
+    monkeypatch.setattr(figures, "save_analysis_figures", fail_after_one_figure)
+    capsys.readouterr()
+    assert main([*argv, "--resamples", "30"]) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (f"cannot write to {outdir}: [Errno 28]" in err if code == EXIT_INVALID
+            else "cisim analyze: interrupted" in err)
+    assert _analysis(outdir) == old  # the old analysis, whole
+    assert _hidden(ishigami_store) == []  # and no temporary beside it
+    monkeypatch.setattr(figures, "save_analysis_figures", draw)
+    assert main([*argv, "--resamples", "30"]) == EXIT_OK
+    new = _analysis(outdir)
+    assert new.keys() == old.keys() and new["indices.csv"] != old["indices.csv"]
+    assert _resamples_of(outdir) == 30
+    assert _hidden(ishigami_store) == []
+
+
+def test_analyze_replaces_an_earlier_analysis_but_no_other_files(ishigami_store, tmp_path,
+                                                                 capsys):
+    outdir = tmp_path / "an"
+    assert main(["analyze", str(ishigami_store), "--out", str(outdir), "--resamples", "20"]) == 0
+    with_figures = _analysis(outdir)
+    # a second analysis without figures leaves none of the first one's figures behind
+    assert main(["analyze", str(ishigami_store), "--out", str(outdir), "--resamples", "20",
+                 "--no-figures"]) == EXIT_OK
+    without = _analysis(outdir)
+    assert {n for n in with_figures if not n.endswith(".png")} == set(without)
+    # an analysis written file by file (no manifest, a temporary left) may be replaced too
+    (outdir / "manifest.json").unlink()
+    (outdir / ".runs.csv.k3j_h5g6.tmp").write_text("half written")
+    assert main(["analyze", str(ishigami_store), "--out", str(outdir), "--resamples", "20",
+                 "--no-figures"]) == EXIT_OK
+    assert _analysis(outdir) == without
+    # a directory with other files is refused before the analysis, and left alone
+    (outdir / "notes.txt").write_text("precious")
+    capsys.readouterr()
+    assert main(["analyze", str(ishigami_store), "--out", str(outdir), "--no-figures"]) == \
+        EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"--out {outdir}: holds files that are not results of 'cisim analyze'" in err
+    assert (outdir / "notes.txt").read_text() == "precious"
+    assert {p.name for p in outdir.iterdir()} == set(without) | {"notes.txt"}
+
+
+@pytest.mark.slow
+def test_analyze_killed_while_writing_leaves_old_or_new_analysis(ishigami_store, cisim_process):
+    outdir = ishigami_store / "analysis"
+    argv = ["analyze", str(ishigami_store), "--discover", "y>5", "--probability", "0.5"]
+    assert main([*argv, "--resamples", "20"]) == EXIT_OK
+    seen = {"old": 0, "new": 0}
+    killed_while_writing = 0
+    # kill at several moments after the hidden analysis directory appears (the figures take
+    # most of the writing time)
+    for k, delay in enumerate([0.0, 0.05, 0.2, 0.5]):
+        old = _resamples_of(outdir)
+        new = 30 + k
+        with cisim_process(*argv, "--resamples", str(new)) as proc:
+            deadline = time.time() + 120
+            while (time.time() < deadline and proc.poll() is None
+                   and not _hidden(ishigami_store)):
+                time.sleep(0.005)
+            assert proc.poll() is None, f"the analysis ended before writing: {proc.stderr.read()}"
+            time.sleep(delay)
+            alive = proc.poll() is None
+            _kill(proc)
+        killed_while_writing += alive and bool(_hidden(ishigami_store))
+        now = _resamples_of(outdir)  # complete: every file as the manifest lists it
+        assert now in (old, new)
+        seen["old" if now == old else "new"] += 1
+    assert killed_while_writing >= 2, "too few kills landed while the analysis was written"
+    assert seen["old"] >= 1
+    # the next analysis removes what the killed ones left
+    assert main([*argv, "--resamples", "40", "--no-figures"]) == EXIT_OK
+    assert _hidden(ishigami_store) == []
+    assert _resamples_of(outdir) == 40
 
 
 # ---- workers die with the main process -------------------------------------------------------
@@ -149,12 +252,10 @@ def _assert_gone_after_kill(proc: subprocess.Popen, workers: list[psutil.Process
 
 
 @pytest.mark.slow
-def test_run_workers_exit_when_the_run_is_killed(tmp_path):
-    scenario = tmp_path / "big.toml"
-    scenario.write_text(TINY.replace("horizon_years = 2", "horizon_years = 10")
-                        .replace("size = 300", "size = 20000"), encoding="utf-8")
-    proc = _cisim("run", str(scenario), "-n", "200", "-j", "2", "-o", str(tmp_path / "out"))
-    try:
+def test_run_workers_exit_when_the_run_is_killed(tmp_path, tiny_scenario, cisim_process):
+    scenario = tiny_scenario(tmp_path / "big.toml", horizon_years=10, population=20000)
+    with cisim_process("run", str(scenario), "-n", "200", "-j", "2",
+                       "-o", str(tmp_path / "out")) as proc:
         _workers_of(proc, at_least=2, within=120)
         deadline = time.time() + 120
         busy: list[psutil.Process] = []
@@ -165,40 +266,16 @@ def test_run_workers_exit_when_the_run_is_killed(tmp_path):
             time.sleep(0.2)
         assert len(busy) >= 2, "the workers did not start simulating"
         _assert_gone_after_kill(proc, psutil.Process(proc.pid).children(recursive=True))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
-SLOW_SWEEP = """
-name = "slow"
-function = "cisim.sweep.examples:slow_ishigami"
-seed = 3
-replications = 4
-[[parameters]]
-path = "x1"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x2"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x3"
-bounds = [-3.14159, 3.14159]
-[sampler]
-method = "sobol"
-n = 128
-"""
 
 
 @pytest.mark.slow
-def test_sweep_workers_exit_when_the_sweep_is_killed(tmp_path):
+def test_sweep_workers_exit_when_the_sweep_is_killed(tmp_path, ishigami_spec, cisim_process):
     # 128 * 5 points * 4 replications * 20 ms / 2 workers: about 25 s of work
-    spec = tmp_path / "slow.toml"
-    spec.write_text(SLOW_SWEEP, encoding="utf-8")
+    spec = ishigami_spec(tmp_path / "slow.toml", name="slow", function="slow_ishigami",
+                         replications=4, n=128)
     store = tmp_path / "store"
-    proc = _cisim("sweep", str(spec), "--out", str(store), "--jobs", "2", "--runs-per-task",
-                  "5", "--no-progress")
-    try:
+    with cisim_process("sweep", str(spec), "--out", str(store), "--jobs", "2",
+                       "--runs-per-task", "5", "--no-progress") as proc:
         workers = _workers_of(proc, at_least=2, within=120)
         # let them compute: the kill lands while they hold tasks
         deadline = time.time() + 60
@@ -208,9 +285,6 @@ def test_sweep_workers_exit_when_the_sweep_is_killed(tmp_path):
         workers = psutil.Process(proc.pid).children(recursive=True)
         assert len(workers) >= 2
         _assert_gone_after_kill(proc, workers)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 SLOW_TARGETS = """
@@ -227,7 +301,7 @@ source = { author = "Tester", title = "A test", year = 2024 }
 
 
 @pytest.mark.slow
-def test_calibrate_workers_exit_when_the_calibration_is_killed(tmp_path):
+def test_calibrate_workers_exit_when_the_calibration_is_killed(tmp_path, cisim_process):
     (tmp_path / "targets.toml").write_text(SLOW_TARGETS, encoding="utf-8")
     spec = tmp_path / "slow.toml"
     bounds = "bounds = [-3.14159, 3.14159]"
@@ -254,8 +328,8 @@ path = "x3"
 distribution = "uniform"
 {bounds}
 """, encoding="utf-8")
-    proc = _cisim("calibrate", str(spec), "--out", str(tmp_path / "out"), "--no-figures")
-    try:
+    with cisim_process("calibrate", str(spec), "--out", str(tmp_path / "out"),
+                       "--no-figures") as proc:
         deadline = time.time() + 180
         log = []
         for line in proc.stderr:  # "t: 1," starts generation 1: the workers made generation 0
@@ -266,9 +340,6 @@ distribution = "uniform"
         workers = psutil.Process(proc.pid).children(recursive=True)
         assert len(workers) >= 2, workers
         _assert_gone_after_kill(proc, workers)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 # ---- the store lock of a killed sweep --------------------------------------------------------

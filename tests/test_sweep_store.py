@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,7 +13,6 @@ from cisim.sweep import ResultStore, StoreError, run_sweep, sweep_function
 from cisim.sweep.examples import noisy_ishigami
 from cisim.sweep.samplers import run_seed
 
-ROOT = Path(__file__).resolve().parents[1]
 PI = math.pi
 SPACE = {"x1": [-PI, PI], "x2": [-PI, PI], "x3": [-PI, PI]}
 
@@ -80,38 +75,13 @@ def test_existing_store_needs_resume_and_same_spec(tmp_path):
     assert sorted(p.name for p in ResultStore(path).part_files()) == before
 
 
-SLOW_SPEC = """
-name = "killme"
-function = "cisim.sweep.examples:slow_ishigami"
-seed = 3
-replications = 2
-[[parameters]]
-path = "x1"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x2"
-bounds = [-3.14159, 3.14159]
-[[parameters]]
-path = "x3"
-bounds = [-3.14159, 3.14159]
-[sampler]
-method = "sobol"
-n = 16
-"""
-
-
-def test_killed_sweep_resumes_to_the_same_store(tmp_path):
-    spec = tmp_path / "spec.toml"
-    spec.write_text(SLOW_SPEC, encoding="utf-8")
+def test_killed_sweep_resumes_to_the_same_store(tmp_path, ishigami_spec, cisim_process):
+    spec = ishigami_spec(tmp_path / "spec.toml", name="killme", function="slow_ishigami",
+                         n=16)
     killed = tmp_path / "killed"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cisim.sweep", "sweep", str(spec), "--out", str(killed),
-         "--jobs", "1", "--runs-per-task", "6", "--no-progress"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    deadline = time.time() + 60
-    try:
+    with cisim_process("sweep", str(spec), "--out", str(killed), "--jobs", "1",
+                       "--runs-per-task", "6", "--no-progress", module="cisim.sweep") as proc:
+        deadline = time.time() + 60
         while time.time() < deadline and proc.poll() is None:
             if len(ResultStore(killed).part_files()) >= 4:
                 break
@@ -119,9 +89,6 @@ def test_killed_sweep_resumes_to_the_same_store(tmp_path):
         assert proc.poll() is None, "the sweep finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     store = ResultStore(killed)
     n_parts = len(store.part_files())
     assert 4 <= n_parts < 160 / 6

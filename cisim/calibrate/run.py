@@ -169,7 +169,7 @@ def particle_model(loaded: LoadedSpec, targets: Sequence[Target],
                 else None)
     return ParticleModel(targets, spec.replications, scenario=loaded.scenario,
                          designs=loaded.designs, function=function,
-                         numba_threads=numba_threads)
+                         numba_threads=numba_threads, uncalibrated=loaded.uncalibrated)
 
 
 def _workers(n_jobs: int) -> int:
@@ -429,6 +429,9 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
             "epsilon": "pyabc MedianEpsilon (median of the previous generation's distances)",
             "transition": "pyabc MultivariateNormalTransition",
             "space": spec.space,
+            "uncalibrated": (f"{len(loaded.uncalibrated)} uncertain parameters drawn from "
+                             "their priors in every run" if loaded.uncalibrated
+                             else "held at the scenario's values"),
             "transition_scaling": spec.transition_scaling,
             "population_size": spec.population_size,
             "max_generations": spec.max_generations,

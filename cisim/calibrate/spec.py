@@ -147,6 +147,11 @@ class CalibrationSpec(_Section):
         "themselves; logit: each parameter's prior quantile on the logit scale, "
         "z = log(F(x) / (1 - F(x))), whose prior is the standard logistic for every prior, so "
         "no proposal falls outside a bounded prior and every parameter has the same scale.")
+    uncalibrated: Literal["default", "prior"] = Field(
+        "default", description="The uncertain parameters (sampled priors of priors.toml) the "
+        "calibration does not name. default: held at the scenario's values; prior: drawn "
+        "afresh from their priors in every run, as forecasts draw them (the posterior of the "
+        "calibrated parameters is then marginal over the others).")
     replications: int = Field(4, ge=1, le=10_000, description="Seeds per scenario (or design) "
                               "a particle runs; a target may set its own.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Master seed.")
@@ -220,6 +225,17 @@ class LoadedSpec:
         return [p.path for p in self.priors]
 
     @property
+    def uncalibrated(self) -> list[ParameterEvidence]:
+        """The uncertain parameters drawn from their priors in every run, in table order.
+
+        Empty unless ``uncalibrated = "prior"`` and the model is a scenario.
+        """
+        if self.spec.uncalibrated != "prior" or self.scenario is None:
+            return []
+        names = set(self.names)
+        return [e for e in registry().values() if e.sampled and e.path not in names]
+
+    @property
     def calibration_targets(self) -> list[Any]:
         """Targets with role = calibration."""
         return self.targets.by_role("calibration")
@@ -231,7 +247,8 @@ class LoadedSpec:
         its overrides), the priors and the designs.
         """
         problem = self.spec.model_dump(mode="json", exclude=set(RUN_CONTROL))
-        priors = json.dumps([[p.path, p.distribution, list(p.bounds or ())] for p in self.priors])
+        priors = json.dumps([[p.path, p.distribution, list(p.bounds or ())]
+                             for p in [*self.priors, *self.uncalibrated]])
         return {
             "spec": sha256(json.dumps(problem, sort_keys=True)),
             "targets": sha256(self.targets_text),

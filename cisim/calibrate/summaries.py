@@ -26,7 +26,7 @@ import pandas as pd
 
 from cisim.calibrate.targets import Target, statistic
 from cisim.outcomes import log_odds_gap
-from cisim.priors import _as_schema_type
+from cisim.priors import ParameterDistribution, ParameterEvidence, _as_schema_type
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.sweep.model_function import ModelFunction, extract, flatten_outputs
 
@@ -153,13 +153,23 @@ class ParticleModel:
         designs: Override tables of the design sample (``over = "designs"`` targets).
         function: A model function ``f(params, seed) -> outcomes`` instead of a scenario.
         numba_threads: Kernel threads per run (1 when particles run in parallel).
+        uncalibrated: Parameters drawn from their priors in every run, with the run's seed
+            (:meth:`cisim.priors.ParameterDistribution.draw`, applied as forecasts apply
+            draws), before the design and the particle's values.
     """
 
     def __init__(self, targets: Sequence[Target], replications: int,
                  scenario: Scenario | None = None, designs: Sequence[Mapping[str, Any]] = (),
-                 function: ModelFunction | None = None, numba_threads: int | None = None):
+                 function: ModelFunction | None = None, numba_threads: int | None = None,
+                 uncalibrated: Sequence[ParameterEvidence] = ()):
         if (scenario is None) == (function is None):
             raise ValueError("give exactly one of a scenario or a model function")
+        if uncalibrated and scenario is None:
+            raise ValueError("uncalibrated parameters need a scenario, not a model function")
+        self.uncalibrated = (ParameterDistribution([e.path for e in uncalibrated], "prior",
+                                                   "priors of the uncalibrated parameters",
+                                                   priors=uncalibrated)
+                             if uncalibrated else None)
         self.targets = list(targets)
         self.replications = int(replications)
         self.scenario = scenario
@@ -213,6 +223,9 @@ class ParticleModel:
 
         assert self.scenario is not None
         scenario = self.scenario
+        if self.uncalibrated is not None:
+            row = self.uncalibrated.draw(1, seed).iloc[0].to_dict()
+            scenario = self.uncalibrated.apply(scenario, row)
         if design:
             scenario = scenario.with_overrides(dict(design), source="calibration design")
         scenario = scenario.with_overrides({k: _as_schema_type(k, v) for k, v in params.items()},

@@ -3,23 +3,22 @@
 Each subcommand lives in a module of this package (:mod:`cisim.cli.run`: validate, run, compile;
 :mod:`cisim.cli.report`: report, compare; :mod:`cisim.cli.sweep`: sweep, analyze;
 :mod:`cisim.cli.calibrate`; :mod:`cisim.cli.app`), each with an ``add_parser(subparsers)``. What
-they share (exit codes, :class:`UsageError`, ``--set`` parsing) is in :mod:`cisim.cli._common`,
-which imports none of them. Bad input gives a message on stderr and a non-zero exit status, never
-a traceback. Worker processes exit when the command's process dies (:mod:`cisim.workers`).
+they share (exit codes, :func:`~cisim.cli._common.run_command`, the one mapping of exceptions to
+them, :class:`UsageError`, ``--set`` parsing) is in :mod:`cisim.cli._common`, which imports none
+of them. Bad input gives a message on stderr and a non-zero exit status, never a traceback.
+Worker processes exit when the command's process dies (:mod:`cisim.workers`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import sys
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
 from cisim.cli._common import (
+    DEBUG_ENV,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
@@ -28,8 +27,8 @@ from cisim.cli._common import (
     UsageError,
     parse_set,
     parse_sets,
+    run_command,
 )
-from cisim.scenario import ScenarioError
 from cisim.version import version
 
 __all__ = [
@@ -45,10 +44,6 @@ __all__ = [
     "parse_set",
     "parse_sets",
 ]
-
-#: Set this environment variable to 1 to see the traceback of an unexpected error.
-DEBUG_ENV = "CISIM_DEBUG"
-
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of the ``cisim`` command."""
@@ -88,28 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 2)
-    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
-    try:
+
+    def command() -> int:
         with _sigterm_interrupts(), _watched_workers():
             return int(args.func(args))
-    except ScenarioError as err:
-        print(str(err), file=sys.stderr)
-        return EXIT_USAGE
-    except UsageError as err:
-        print(f"cisim: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("cisim: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as err:  # the last guard: a bug or a case no handler foresaw
-        if debug:
-            traceback.print_exc()
-        first = (str(err).strip().splitlines() or [""])[0][:300]
-        print(f"cisim {args.command}: unexpected error: {type(err).__name__}: {first}\n"
-              f"  this is a bug or an unforeseen case; please report it with the command line. "
-              f"Run with 'cisim --debug {args.command} ...' (or {DEBUG_ENV}=1) to see the "
-              "traceback.", file=sys.stderr)
-        return EXIT_ERROR
+
+    return run_command(args, command)
 
 
 @contextmanager

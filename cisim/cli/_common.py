@@ -1,6 +1,8 @@
-"""What every ``cisim`` subcommand shares: exit codes, :class:`UsageError`, ``--set`` parsing.
+"""What every ``cisim`` subcommand shares: exit codes, ``--set`` parsing, the exceptions.
 
-Also the options that choose where the uncertain assumptions come from.
+:func:`run_command` maps what a command raises (:class:`UsageError`, :class:`ResultsError`, ...)
+to a message and an exit code. Also the options that choose where the uncertain assumptions
+come from.
 
 This module sits below every command module of :mod:`cisim.cli` and imports none of them, so the
 command modules import it without a loop.
@@ -9,27 +11,35 @@ command modules import it without a loop.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import tomllib
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cisim.scenario import ScenarioError
 from cisim.schema import loads_toml
 
 __all__ = [
+    "DEBUG_ENV",
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
     "EXIT_USAGE",
+    "ResultsError",
     "UsageError",
     "add_parameter_options",
+    "check_output_dir",
     "jobs_count",
     "non_negative_int",
     "parameters_from_args",
     "parse_set",
     "parse_sets",
     "positive_int",
+    "run_command",
     "share",
 ]
 
@@ -45,8 +55,115 @@ EXIT_ERROR = 3
 EXIT_INTERRUPTED = 130
 
 
+#: Set this environment variable to 1 to see the traceback of an unexpected error.
+DEBUG_ENV = "CISIM_DEBUG"
+
+
 class UsageError(Exception):
     """Bad command-line input; the message is shown to the user as is."""
+
+
+class ResultsError(Exception):
+    """A command's results cannot be written (or read back); the message names the place."""
+
+
+# --------------------------------------------------------------------------------------------
+# Exceptions -> exit codes
+# --------------------------------------------------------------------------------------------
+
+
+def run_command(
+    args: argparse.Namespace,
+    body: Callable[[], int],
+    *,
+    prefix: str = "cisim",
+    bad_input: tuple[type[Exception], ...] = (),
+    interrupted: Callable[[], str] | None = None,
+) -> int:
+    """Run a command; turn what it raises into a message on stderr and an exit code.
+
+    The one place where the exceptions of ``cisim``'s commands become exit codes:
+
+    - :class:`~cisim.scenario.ScenarioError`: its own message (it names the file and the field),
+      ``EXIT_USAGE``;
+    - :class:`UsageError` or one of ``bad_input``: ``PREFIX: message``, ``EXIT_USAGE``;
+    - :class:`ResultsError`: ``PREFIX: message``, ``EXIT_INVALID``;
+    - ``KeyboardInterrupt`` (Ctrl-C; SIGTERM, which ``cisim.cli.main`` turns into one):
+      ``PREFIX: interrupted; HINT``, ``EXIT_INTERRUPTED``;
+    - any other ``Exception`` (a bug or an unforeseen case): one line naming the command,
+      ``EXIT_ERROR``; with ``--debug`` or ``CISIM_DEBUG=1`` its traceback first.
+
+    Calls nest: ``cisim.cli.main`` runs every command through it, and a command that knows more
+    (a resume hint, its own errors) runs its body through it too.
+
+    Args:
+        args: The parsed command line (its ``command`` names the command in the message of an
+            unexpected error; its ``debug`` or the environment variable ``CISIM_DEBUG`` asks
+            for the traceback).
+        body: The command; returns its exit code.
+        prefix: Starts the messages, e.g. ``cisim sweep``.
+        bad_input: More exception types whose message describes bad input.
+        interrupted: Gives the hint shown after ``interrupted`` (how to continue), if any.
+
+    Returns:
+        The exit code.
+    """
+    try:
+        return body()
+    except ScenarioError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_USAGE
+    except (UsageError, *bad_input) as err:
+        print(f"{prefix}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ResultsError as err:
+        print(f"{prefix}: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        hint = interrupted() if interrupted is not None else ""
+        print(f"{prefix}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # the last guard: a bug or a case no handler foresaw
+        command = getattr(args, "command", None) or "command"
+        if getattr(args, "debug", False) or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            traceback.print_exc()
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        print(f"cisim {command}: unexpected error: {type(err).__name__}: {first}\n"
+              f"  this is a bug or an unforeseen case; please report it with the command line. "
+              f"Run with 'cisim --debug {command} ...' (or {DEBUG_ENV}=1) to see the "
+              "traceback.", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def check_output_dir(outdir: Path, replaceable: Callable[[Path], bool], *, option: str,
+                     writer: str) -> None:
+    """Refuse, before any work, an output directory a command could not write whole.
+
+    The command then writes it with :func:`cisim.io.write_directory`, which replaces an existing
+    directory whole: so one holding files the command did not write is refused here.
+
+    Args:
+        outdir: The output directory.
+        replaceable: Says whether an existing directory may be replaced.
+        option: The option that named it, e.g. ``-o/--out``.
+        writer: The command, e.g. ``cisim run``.
+
+    Raises:
+        UsageError: ``outdir`` is a file, holds other files, or its parent cannot be made or
+            written.
+    """
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"{option} {outdir}: exists and is not a directory")
+    if outdir.is_dir() and not replaceable(outdir):
+        raise UsageError(f"{option} {outdir}: holds files that are not results of '{writer}'; "
+                         f"choose another directory ('{writer}' replaces its output directory "
+                         "whole)")
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create output directory {outdir}: {err.strerror}") from None
+    if not os.access(outdir.parent, os.W_OK):
+        raise UsageError(f"cannot write to {outdir.parent} (permission denied)")
 
 
 # --------------------------------------------------------------------------------------------

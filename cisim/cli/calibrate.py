@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
-from cisim.cli._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from cisim.scenario import ScenarioError
+from cisim.cli._common import EXIT_OK, run_command
 
 __all__ = ["add_parser", "cmd_calibrate"]
 
@@ -44,11 +42,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Handle ``cisim calibrate``."""
-    from cisim.calibrate.run import CalibrationError, calibrate, ship, summary_of
-    from cisim.calibrate.spec import load_calibration
+    from cisim.calibrate.run import CalibrationError
 
-    out = args.out
-    try:
+    out = args.out  # the spec's own output directory once it is read
+
+    def calibrate() -> int:
+        nonlocal out
+        from cisim.calibrate.run import calibrate, ship, summary_of
+        from cisim.calibrate.spec import load_calibration
+
         loaded = load_calibration(args.spec, output=args.out)
         out = str(loaded.output)
         import pyabc  # noqa: F401  (it sets its logger's level when imported: import first)
@@ -56,19 +58,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         logging.getLogger("ABC").setLevel(logging.WARNING if args.quiet else logging.INFO)
         result = calibrate(loaded, resume=args.resume, figures=not args.no_figures)
         shipped = ship(result.output) if args.ship else []
-    except ScenarioError as err:
-        print(str(err), file=sys.stderr)
-        return EXIT_USAGE
-    except CalibrationError as err:
-        print(f"cisim calibrate: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"cisim calibrate: interrupted; finished generations are kept. Continue with: "
-              f"cisim calibrate {args.spec} --resume" + (f" --out {out}" if args.out else ""),
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    print(summary_of(result), end="")
-    print(f"{len(result.files)} files in {result.output}")
-    for path in shipped:
-        print(f"shipped: {path}")
-    return EXIT_OK
+        print(summary_of(result), end="")
+        print(f"{len(result.files)} files in {result.output}")
+        for path in shipped:
+            print(f"shipped: {path}")
+        return EXIT_OK
+
+    def resume() -> str:
+        return ("finished generations are kept. Continue with: "
+                f"cisim calibrate {args.spec} --resume" + (f" --out {out}" if args.out else ""))
+
+    return run_command(args, calibrate, prefix="cisim calibrate", bad_input=(CalibrationError,),
+                       interrupted=resume)

@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from cisim.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
-    UsageError,
+    ResultsError,
     add_parameter_options,
+    check_output_dir,
     jobs_count,
     non_negative_int,
     parameters_from_args,
     parse_sets,
     positive_int,
+    run_command,
 )
 from cisim.io import write_atomic, write_text_atomic
 from cisim.progress import tqdm_progress
@@ -97,19 +97,17 @@ def _replaceable(directory: Path) -> bool:
 
     Temporaries of interrupted writes (``.NAME.HOST-PID.XXXX.tmp``) count as results.
     """
-    from cisim.io import MANIFEST, is_temporary
+    from cisim.io import holds_only
 
-    for file in directory.rglob("*"):
-        if file.is_dir() or is_temporary(file.name):
-            continue
-        rel = file.relative_to(directory).as_posix()
-        if not (run_owned(rel) or rel in (MANIFEST, "report.html")
-                or rel.startswith("report_tables/")):
-            return False
-    return True
+    return holds_only(directory, lambda rel: run_owned(rel) or rel == "report.html"
+                      or rel.startswith("report_tables/"))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    return run_command(args, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     from cisim.io import write_directory, write_manifest
     from cisim.provenance import derive
 
@@ -118,18 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = derive(load_scenario(args.file), [("--set", overrides)], str(args.file),
                       source="--set")
     outdir = Path(args.out) if args.out else Path("out") / Path(args.file).stem
-    # refuse an unusable output directory before the runs, not after
-    if outdir.exists() and not outdir.is_dir():
-        raise UsageError(f"-o/--out {outdir}: exists and is not a directory")
-    if outdir.is_dir() and not _replaceable(outdir):
-        raise UsageError(f"-o/--out {outdir}: holds files that are not results of 'cisim run'; "
-                         "choose another directory (a run replaces its output directory whole)")
-    try:
-        outdir.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create output directory {outdir}: {err.strerror}") from None
-    if not os.access(outdir.parent, os.W_OK):
-        raise UsageError(f"cannot write to {outdir.parent} (permission denied)")
+    check_output_dir(outdir, _replaceable, option="-o/--out", writer="cisim run")  # before runs
 
     from cisim.simulate import ensemble
 
@@ -156,8 +143,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             write_manifest(tmp, {"written_by": "cisim run", "scenario": str(args.file),
                                  "seed": args.seed, "replications": args.replications})
     except OSError as err:
-        print(f"cisim: cannot write results to {outdir}: {err}", file=sys.stderr)
-        return EXIT_INVALID
+        raise ResultsError(f"cannot write results to {outdir}: {err}") from err
     files = [outdir / f.relative_to(tmp) for f in files]
 
     from cisim.report.summary import format_summary

@@ -3,7 +3,9 @@
 ``add_parser(subparsers)`` registers both subcommands on the ``cisim`` parser (wired in
 :mod:`cisim.cli`); ``python -m cisim.sweep`` runs the same ``cisim`` command. Bad input (an invalid
 spec, an existing store without ``--resume``, a store from another spec) gives a message on
-stderr and exit status 2, never a traceback.
+stderr and exit status 2, never a traceback. ``cisim analyze`` writes its output directory whole,
+as ``cisim run`` does (a hidden sibling swapped into place, with a ``manifest.json``; see
+:mod:`cisim.io`).
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import sys
 from pathlib import Path
 
 from cisim.cli._common import (
-    EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
-    EXIT_USAGE,
+    ResultsError,
+    UsageError,
+    check_output_dir,
     jobs_count,
     positive_int,
+    run_command,
     share,
 )
-from cisim.scenario import ScenarioError
 
 __all__ = ["add_parser", "cmd_analyze", "cmd_sweep"]
 
@@ -66,7 +69,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     a.add_argument("store", metavar="STORE", help="sweep store directory")
     a.add_argument("--out", metavar="DIR", default=None,
-                   help="output directory (default: STORE/analysis)")
+                   help="output directory, written whole: an earlier analysis there is "
+                   "replaced, other files are refused (default: STORE/analysis)")
     a.add_argument("--discover", metavar="RULE", default=None,
                    help="scenario discovery threshold, e.g. 'population_change_year10>5' "
                    "(default: the spec's [discovery])")
@@ -80,86 +84,101 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handle ``cisim sweep``."""
-    from cisim.progress import tqdm_progress
-    from cisim.sweep.execute import SchedulerError, run_sweep
-    from cisim.sweep.spec import load_spec
+    from cisim.sweep.execute import SchedulerError
     from cisim.sweep.store import StoreError
 
-    if args.scheduler and args.backend != "dask":
-        print("cisim sweep: --scheduler needs --backend dask", file=sys.stderr)
-        return EXIT_USAGE
-    store = args.out or "out/sweeps/<name>"
-    try:
+    store = args.out or "out/sweeps/<name>"  # named once the spec is read
+
+    def resume() -> str:
+        return f"cisim sweep {args.spec} --resume --out {store}"
+
+    def sweep() -> int:
+        nonlocal store
+        from cisim.progress import tqdm_progress
+        from cisim.sweep.execute import run_sweep
+        from cisim.sweep.spec import load_spec
+
+        if args.scheduler and args.backend != "dask":
+            raise UsageError("--scheduler needs --backend dask")
         spec, _ = load_spec(args.spec)
         store = args.out or str(Path("out") / "sweeps" / spec.name)
         options = {"resume": args.resume, "jobs": args.jobs, "backend": args.backend,
                    "scheduler": args.scheduler, "runs_per_task": args.runs_per_task,
                    "allow_large": args.allow_large}
-        if not args.no_progress:
-            with tqdm_progress(spec.name) as bar:
-                result = run_sweep(args.spec, store, progress=bar, **options)
-        else:
-            result = run_sweep(args.spec, store, **options)
-    except ScenarioError as err:
-        print(str(err), file=sys.stderr)
-        return EXIT_USAGE
-    except (StoreError, SchedulerError) as err:
-        print(f"cisim sweep: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as err:
-        print(f"cisim sweep: cannot write the store {store}: {err}; continue later with: "
-              f"cisim sweep {args.spec} --resume --out {store}", file=sys.stderr)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        print(f"cisim sweep: interrupted; continue with: cisim sweep {args.spec} --resume "
-              f"--out {store}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    for path in result.set_aside:
-        print(f"cisim sweep: {path.with_suffix('')} could not be read; moved aside to "
-              f"{path.name} and its runs run again", file=sys.stderr)
-    try:
-        frame = result.read(columns=[])
-    except StoreError as err:
-        print(f"cisim sweep: {err}", file=sys.stderr)
-        return EXIT_INVALID
-    failed = frame[frame["error"] != ""]
-    print(f"{spec.name}: {len(frame)} runs in {result.path}")
-    if len(failed):
-        first = failed.iloc[0]
-        print(f"{len(failed)} run(s) failed; first: point {first['point']}, replication "
-              f"{first['replication']}: {first['error']}")
-        return EXIT_FAILED_RUNS if len(failed) == len(frame) else EXIT_OK
-    return EXIT_OK
+        try:
+            if not args.no_progress:
+                with tqdm_progress(spec.name) as bar:
+                    result = run_sweep(args.spec, store, progress=bar, **options)
+            else:
+                result = run_sweep(args.spec, store, **options)
+        except OSError as err:
+            raise ResultsError(f"cannot write the store {store}: {err}; continue later with: "
+                               f"{resume()}") from err
+        for path in result.set_aside:
+            print(f"cisim sweep: {path.with_suffix('')} could not be read; moved aside to "
+                  f"{path.name} and its runs run again", file=sys.stderr)
+        try:
+            frame = result.read(columns=[])
+        except StoreError as err:
+            raise ResultsError(str(err)) from err
+        failed = frame[frame["error"] != ""]
+        print(f"{spec.name}: {len(frame)} runs in {result.path}")
+        if len(failed):
+            first = failed.iloc[0]
+            print(f"{len(failed)} run(s) failed; first: point {first['point']}, replication "
+                  f"{first['replication']}: {first['error']}")
+            return EXIT_FAILED_RUNS if len(failed) == len(frame) else EXIT_OK
+        return EXIT_OK
+
+    return run_command(args, sweep, prefix="cisim sweep", bad_input=(StoreError, SchedulerError),
+                       interrupted=lambda: f"continue with: {resume()}")
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Handle ``cisim analyze``."""
+    from cisim.sweep.store import StoreError
+
+    return run_command(args, lambda: _analyze(args), prefix="cisim analyze",
+                       bad_input=(StoreError,))
+
+
+def _replaceable(directory: Path) -> bool:
+    """An existing output directory may be replaced: it holds only an earlier analysis."""
+    from cisim.io import holds_only
+    from cisim.sweep.analyze import analysis_owned
+
+    return holds_only(directory, analysis_owned)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from cisim.io import write_directory, write_manifest
     from cisim.sweep.analyze import analyze
-    from cisim.sweep.store import ResultStore, StoreError
+    from cisim.sweep.store import ResultStore
 
     store = ResultStore(args.store)
     if not store.exists():
-        print(f"cisim analyze: {args.store} is not a sweep store (no spec.toml or "
-              "sample.parquet)", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"{args.store} is not a sweep store (no spec.toml or sample.parquet)")
     discovery = None
     if args.discover:
         try:
             discovery = parse_rule(args.discover, args.probability)
         except ValueError as err:
-            print(f"cisim analyze: --discover: {err}", file=sys.stderr)
-            return EXIT_USAGE
+            raise UsageError(f"--discover: {err}") from None
+    outdir = Path(args.out) if args.out else store.path / "analysis"
+    check_output_dir(outdir, _replaceable, option="--out", writer="cisim analyze")
     try:
         result = analyze(store, discovery=discovery, num_resamples=args.resamples)
-    except (StoreError, ValueError) as err:
-        print(f"cisim analyze: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    outdir = Path(args.out) if args.out else store.path / "analysis"
-    try:
-        files = result.write(outdir, figures=not args.no_figures)
+    except ValueError as err:  # an outcome the store does not hold, ...
+        raise UsageError(str(err)) from None
+    try:  # whole: an interrupted analysis leaves the old directory, never a mix
+        with write_directory(outdir, _replaceable) as tmp:
+            files = result.write(tmp, figures=not args.no_figures)
+            write_manifest(tmp, {"written_by": "cisim analyze", "store": str(args.store),
+                                 "discover": args.discover, "probability": args.probability,
+                                 "resamples": args.resamples})
     except OSError as err:
-        print(f"cisim analyze: cannot write to {outdir}: {err}", file=sys.stderr)
-        return EXIT_FAILED_RUNS
+        raise ResultsError(f"cannot write to {outdir}: {err}") from err
+    files = result.files = [outdir / f.relative_to(tmp) for f in files]
     print(format_analysis(result))
     print(f"\n{len(files)} files in {outdir}")
     return EXIT_OK

@@ -38,7 +38,11 @@ from cisim.sweep.samplers import UNIT_PREFIX, salib_problem
 from cisim.sweep.spec import Discovery, SweepSpec
 from cisim.sweep.store import ResultStore, trajectory_groups
 
-__all__ = ["SweepAnalysis", "analyze", "pawn_indices", "sobol_convergence"]
+__all__ = ["SweepAnalysis", "analysis_owned", "analyze", "pawn_indices", "sobol_convergence"]
+
+#: The tables :meth:`SweepAnalysis.write` writes: (file name, attribute).
+TABLES = (("indices.csv", "indices"), ("indices_over_time.csv", "over_time"),
+          ("second_order.csv", "second_order"), ("runs.csv", "runs"), ("noise.csv", "noise"))
 
 #: Conditioning slides of the PAWN index (SALib's default; Pianosi & Wagener 2015 use 10).
 PAWN_SLIDES = 10
@@ -74,9 +78,8 @@ class SweepAnalysis:
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
         paths = []
-        for name, frame in [("indices.csv", self.indices), ("indices_over_time.csv",
-                            self.over_time), ("second_order.csv", self.second_order),
-                            ("runs.csv", self.runs), ("noise.csv", self.noise)]:
+        for name, attr in TABLES:
+            frame = getattr(self, attr)
             p = outdir / name
             write_atomic(p, lambda t, f=frame: f.to_csv(t, index=False))
             paths.append(p)
@@ -88,6 +91,15 @@ class SweepAnalysis:
             paths += save_analysis_figures(self, outdir)
         self.files = paths
         return paths
+
+
+def analysis_owned(name: str) -> bool:
+    """Whether a file (relative POSIX name) is one :meth:`SweepAnalysis.write` writes."""
+    from cisim.sweep.discovery import DISCOVERY_FILES
+    from cisim.sweep.figures import is_analysis_figure
+
+    return (name in {t for t, _ in TABLES} or name in DISCOVERY_FILES
+            or is_analysis_figure(name))
 
 
 def analyze(

@@ -30,7 +30,17 @@ from cisim.io import write_atomic, write_text_atomic
 from cisim.sweep.spec import Discovery
 from cisim.sweep.store import ResultStore
 
-__all__ = ["DiscoveryResult", "discover", "prim_box", "score_features", "tree_boxes"]
+__all__ = ["DISCOVERY_FILES", "DiscoveryResult", "discover", "prim_box", "score_features",
+           "tree_boxes"]
+
+#: The tables :meth:`DiscoveryResult.write` writes: (file name, attribute).
+_TABLES = (("discovery_points.csv", "points"), ("prim_trajectory.csv", "prim_trajectory"),
+           ("prim_box.csv", "prim_box"), ("tree_boxes.csv", "tree_boxes"),
+           ("feature_scores.csv", "feature_scores"))
+#: The rule, the note and the tree in words.
+_TEXT = "discovery.txt"
+#: Every file :meth:`DiscoveryResult.write` writes.
+DISCOVERY_FILES = frozenset({name for name, _ in _TABLES} | {_TEXT})
 
 
 @dataclass
@@ -63,15 +73,12 @@ class DiscoveryResult:
         """Write the discovery tables (CSV) and the tree (text) atomically."""
         outdir = Path(outdir)
         paths = []
-        for name, frame in [("discovery_points.csv", self.points),
-                            ("prim_trajectory.csv", self.prim_trajectory),
-                            ("prim_box.csv", self.prim_box),
-                            ("tree_boxes.csv", self.tree_boxes),
-                            ("feature_scores.csv", self.feature_scores)]:
+        for name, attr in _TABLES:
+            frame = getattr(self, attr)
             p = outdir / name
             write_atomic(p, lambda t, f=frame: f.to_csv(t, index=False))
             paths.append(p)
-        p = outdir / "discovery.txt"
+        p = outdir / _TEXT
         write_text_atomic(p, f"{self.rule}\n{self.note}\n\n{self.tree_text}")
         paths.append(p)
         return paths

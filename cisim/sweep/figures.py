@@ -14,7 +14,18 @@ import numpy as np
 
 from cisim.io import write_atomic
 
-__all__ = ["save_analysis_figures"]
+__all__ = ["is_analysis_figure", "save_analysis_figures"]
+
+#: Starts the name of each per-outcome figure (index bars; indices over time).
+_INDICES = "indices_"
+#: The scenario discovery figures.
+_PRIM_FIGURES = ("prim_tradeoff.png", "prim_box.png")
+
+
+def is_analysis_figure(name: str) -> bool:
+    """Whether a file name is one :func:`save_analysis_figures` draws."""
+    return name in _PRIM_FIGURES or (name.startswith(_INDICES) and name.endswith(".png")
+                                     and "/" not in name)
 
 
 def _safe(name: str) -> str:
@@ -56,7 +67,7 @@ def save_analysis_figures(analysis: Any, outdir: Path) -> list[Path]:
         ax.set_ylabel("index")
         ax.set_title(f"{outcome}: {analysis.method} indices (bars: {0.95:.0%} intervals)")
         ax.legend()
-        paths.append(_save(fig, outdir / f"indices_{_safe(outcome)}.png"))
+        paths.append(_save(fig, outdir / f"{_INDICES}{_safe(outcome)}.png"))
     ot = analysis.over_time
     for outcome, frame in ot.groupby("outcome", sort=False):
         kind = "ST" if "ST" in set(frame["index"]) else frame["index"].iloc[0]
@@ -73,7 +84,7 @@ def save_analysis_figures(analysis: Any, outdir: Path) -> list[Path]:
         ax.set_ylabel(kind)
         ax.set_title(f"{outcome}: {kind} over time")
         ax.legend(fontsize=7, ncol=2)
-        paths.append(_save(fig, outdir / f"indices_over_time_{_safe(outcome)}.png"))
+        paths.append(_save(fig, outdir / f"{_INDICES}over_time_{_safe(outcome)}.png"))
     d = analysis.discovery
     if d is not None and len(d.prim_trajectory):
         t = d.prim_trajectory
@@ -87,7 +98,7 @@ def save_analysis_figures(analysis: Any, outdir: Path) -> list[Path]:
         ax.set_ylabel("density")
         ax.set_title("PRIM peeling trajectory")
         ax.legend()
-        paths.append(_save(fig, outdir / "prim_tradeoff.png"))
+        paths.append(_save(fig, outdir / _PRIM_FIGURES[0]))
         box = d.prim_box[d.prim_box["restricted"]]
         if len(box):
             fig, ax = plt.subplots(figsize=(6, 0.5 * len(box) + 1.5))
@@ -107,5 +118,5 @@ def save_analysis_figures(analysis: Any, outdir: Path) -> list[Path]:
             ax.set_xlabel("share of the sampled range")
             s = d.prim_trajectory.iloc[d.prim_selected]
             ax.set_title(f"PRIM box: coverage {s['coverage']:.2f}, density {s['density']:.2f}")
-            paths.append(_save(fig, outdir / "prim_box.png"))
+            paths.append(_save(fig, outdir / _PRIM_FIGURES[1]))
     return paths
