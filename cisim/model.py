@@ -205,8 +205,9 @@ class CollectiveImpactModel(Model):
 
     def serve_population(self) -> None:
         """Deliver services and update every beneficiary in both worlds (numba kernel)."""
-        wp = np.stack([self._world_row(w, world) for w, world in enumerate(self.worlds)])
-        coverage = np.stack([world.coverage for world in self.worlds])
+        # two rows each (np.array of the pair: np.stack's values without its Python wrapper)
+        wp = np.array([self._world_row(w, world) for w, world in enumerate(self.worlds)])
+        coverage = np.array([world.coverage for world in self.worlds])
         self.population.step(self.kseed, self.steps, wp, coverage)
 
     def advance_phases(self) -> None:
