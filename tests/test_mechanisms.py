@@ -490,3 +490,24 @@ def test_compiled_activities_week_is_the_numpy_week_bit_for_bit(
         pd.testing.assert_frame_equal(compiled.trajectory, numpy_week.trajectory,
                                       check_exact=True)
         pd.testing.assert_frame_equal(compiled.partners, numpy_week.partners, check_exact=True)
+
+
+@pytest.mark.parametrize("areas", [8, 9, 12])
+def test_compiled_activities_week_matches_numpy_with_eight_or_more_areas(
+        default_scenario: Scenario, areas: int, monkeypatch):
+    """With eight or more areas the compiled week sums a row's areas in numpy's pairwise
+    order (eight lanes, then the rest), and still gives the numpy path's numbers."""
+    import cisim.mechanisms.activities as activities
+
+    sc = default_scenario.with_overrides({
+        "strategy_areas": [f"area {k}" for k in range(areas)], "partners": [],
+        "partner_generation.profiles": {}, "population.size": 600, "horizon_years": 2.0,
+        "partner_generation.counts": {"nonprofit": 9, "public": 4 + areas % 3},
+    })
+    compiled = simulate(sc, 5)
+    with monkeypatch.context() as m:
+        m.setattr(activities, "_compiled", lambda partners, areas: False)
+        numpy_week = simulate(sc, 5)
+    assert compiled.trajectory["alignment"].iloc[-1] > 0
+    pd.testing.assert_frame_equal(compiled.trajectory, numpy_week.trajectory, check_exact=True)
+    pd.testing.assert_frame_equal(compiled.partners, numpy_week.partners, check_exact=True)
