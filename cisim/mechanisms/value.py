@@ -63,16 +63,16 @@ class PartnerValue:
             np.add.reduce(world.capacity) / p.n, 1e-9))  # the mean capacity
         rate *= world.active[:, None]
         world.realised += rate / STEPS_PER_YEAR
-        satisfaction = (rate * p.seeks).sum(axis=1)
+        satisfaction = np.add.reduce(rate * p.seeks, axis=1)  # .sum(axis=1) without its wrapper
         target = p.commitment0 * (0.6 + 0.4 * world.measurement) + 0.3 * satisfaction
         target -= dyn.overload_friction * (1.0 - world.absorbed)
         fatigue = dyn.commitment_fatigue_per_year * (1.0 - world.measurement) * world.commitment
         world.commitment += (target - world.commitment - fatigue) / STEPS_PER_YEAR
-        np.clip(world.commitment, 0.0, 1.0, out=world.commitment)
+        world.commitment.clip(0.0, 1.0, out=world.commitment)  # np.clip, one wrapper fewer
         leaving = world.active & (world.commitment < EXIT_COMMITMENT)
         # the hazard is zero for every partner whose commitment is at or above the exit
         # threshold: the draws are taken only when someone's is below it
-        if dyn.exit_commitment > 0 and world.commitment.min() < dyn.exit_commitment:
+        if dyn.exit_commitment > 0 and np.minimum.reduce(world.commitment) < dyn.exit_commitment:
             hazard = exit_hazard(satisfaction, world.commitment, dyn.exit_rate_per_year,
                                  dyn.exit_satisfaction, dyn.exit_commitment)
             if (hazard[world.active] > 0).any():
