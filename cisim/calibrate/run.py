@@ -288,9 +288,10 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
     t_start = time.perf_counter()
     with _sampler(loaded, client) as sampler:
         transition = pyabc.MultivariateNormalTransition(scaling=spec.transition_scaling)
+        eps = pyabc.ListEpsilon(list(spec.epsilons)) if spec.epsilons else None
         abc = pyabc.ABCSMC(model, pyabc_prior(loaded.priors, spec.space), distance,
                            population_size=spec.population_size, sampler=sampler,
-                           transitions=transition)
+                           transitions=transition, **({"eps": eps} if eps else {}))
         if resume:
             assert state is not None
             history = abc.load(db, int(state["run_id"]))
@@ -308,7 +309,7 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
                    "resumed": resume, "generations_before": done, "backend": spec.backend}
         state["sessions"].append(session)  # recorded now: a killed session still shows
         _write_state(state_path, state)
-        remaining = spec.max_generations - done
+        remaining = loaded.generations - done
         if remaining > 0 and not _converged(history, spec.min_epsilon):
             walltime = (timedelta(minutes=spec.max_walltime_minutes)
                         if spec.max_walltime_minutes else None)
@@ -426,7 +427,10 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
             "distance": ("interval misses in units of each target's scale, Euclidean norm"
                          if spec.distance == "interval"
                          else "pyabc AdaptivePNormDistance(p=2) around interval midpoints"),
-            "epsilon": "pyabc MedianEpsilon (median of the previous generation's distances)",
+            "epsilon": (f"fixed tolerances {list(spec.epsilons)} (pyabc ListEpsilon)"
+                        + (": rejection ABC from the prior" if len(spec.epsilons) == 1 else "")
+                        if spec.epsilons else
+                        "pyabc MedianEpsilon (median of the previous generation's distances)"),
             "transition": "pyabc MultivariateNormalTransition",
             "space": spec.space,
             "uncalibrated": (f"{len(loaded.uncalibrated)} uncertain parameters drawn from "

@@ -138,6 +138,11 @@ class CalibrationSpec(_Section):
     max_generations: int = Field(10, ge=1, le=1000)
     min_epsilon: float = Field(0.0, ge=0, description="Stop once epsilon is at or below this.")
     max_walltime_minutes: float | None = Field(None, gt=0, description="Stop after this long.")
+    epsilons: list[float] | None = Field(
+        None, min_length=1, description="A fixed tolerance for each generation (pyabc "
+        "ListEpsilon) instead of the median schedule; max_generations is then its length. One "
+        "value is rejection ABC: a sample from the prior, each set kept if its distance is at "
+        "most the tolerance, all with equal weight.")
     transition_scaling: float = Field(
         1.0, gt=0, le=10, description="Scaling of the perturbation kernel's covariance (pyabc "
         "MultivariateNormalTransition): below 1 proposes closer to the accepted particles, so "
@@ -178,6 +183,11 @@ class CalibrationSpec(_Section):
                              "('module:function')")
         if self.n_jobs == 0:
             raise ValueError("n_jobs must be -1 (every core) or at least 1")
+        if self.epsilons is not None:
+            e = self.epsilons
+            if not all(math.isfinite(x) and x >= 0 for x in e) or e != sorted(e, reverse=True):
+                raise ValueError("epsilons must be finite, at least 0 and not increasing "
+                                 f"(got {e})")
         if self.scheduler is not None and self.backend != "dask":
             raise ValueError("'scheduler' is only used with backend = \"dask\"")
         if self.parameters is not None:
@@ -223,6 +233,11 @@ class LoadedSpec:
     def names(self) -> list[str]:
         """Calibrated parameter paths, in spec order."""
         return [p.path for p in self.priors]
+
+    @property
+    def generations(self) -> int:
+        """Generations to run: one per fixed tolerance, else ``max_generations``."""
+        return len(self.spec.epsilons) if self.spec.epsilons else self.spec.max_generations
 
     @property
     def uncalibrated(self) -> list[ParameterEvidence]:
