@@ -422,7 +422,7 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
                   "ppc": spec.seed, "designs": (spec.designs.seed if spec.designs else None)},
         "designs": loaded.designs,
         "method": {
-            "algorithm": "ABC-SMC",
+            "algorithm": _algorithm(spec),
             "package": f"pyabc {pyabc.__version__}",
             "distance": ("interval misses in units of each target's scale, Euclidean norm"
                          if spec.distance == "interval"
@@ -433,9 +433,7 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
                         "pyabc MedianEpsilon (median of the previous generation's distances)"),
             "transition": "pyabc MultivariateNormalTransition",
             "space": spec.space,
-            "uncalibrated": (f"{len(loaded.uncalibrated)} uncertain parameters drawn from "
-                             "their priors in every run" if loaded.uncalibrated
-                             else "held at the scenario's values"),
+            "uncalibrated": _uncalibrated(loaded),
             "transition_scaling": spec.transition_scaling,
             "population_size": spec.population_size,
             "max_generations": spec.max_generations,
@@ -464,6 +462,25 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
     eps = float(gens["epsilon"].iloc[-1]) if len(gens) else float("nan")
     return CalibrationResult(output=out, files=files, generations=len(gens), epsilon=eps,
                              simulations=sims, ppc=ppc)
+
+
+def _uncalibrated(loaded: LoadedSpec) -> str:
+    """What the calibration did with the uncertain parameters it does not name."""
+    from cisim.priors import uncertain_parameters
+
+    if loaded.scenario is None:
+        return "not applicable (a model function)"
+    rest = [e for e in uncertain_parameters() if e.path not in set(loaded.names)]
+    if not rest:
+        return "none: every uncertain parameter is calibrated"
+    how = ("drawn from their priors in every run" if loaded.uncalibrated
+           else "held at the scenario's values")
+    return f"{len(rest)} uncertain parameters {how}"
+
+
+def _algorithm(spec: Any) -> str:
+    """``rejection ABC`` for one fixed tolerance, else ``ABC-SMC``."""
+    return "rejection ABC" if spec.epsilons and len(spec.epsilons) == 1 else "ABC-SMC"
 
 
 def _runs_per_particle(loaded: LoadedSpec, targets: Sequence[Target]) -> int:
@@ -525,7 +542,7 @@ def predictive_checks(loaded: LoadedSpec, posterior: pd.DataFrame) -> pd.DataFra
 def format_ppc(loaded: LoadedSpec, ppc: pd.DataFrame, gens: pd.DataFrame) -> str:
     """A text summary: generations, then each target's observed and predicted values."""
     spec = loaded.spec
-    lines = [f"{spec.name}: ABC-SMC calibration of {', '.join(loaded.names)}",
+    lines = [f"{spec.name}: {_algorithm(spec)} calibration of {', '.join(loaded.names)}",
              f"  {len(gens)} generation(s) of {spec.population_size} particles; "
              f"{int(gens['samples'].sum()) if len(gens) else 0} particles simulated"]
     for _, g in gens.iterrows():
