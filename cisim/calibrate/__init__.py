@@ -3,8 +3,8 @@
 ``cisim calibrate SPEC`` (see ``docs/calibration.md``): a spec (:mod:`.spec`) names the
 parameters and their priors, the targets file (:mod:`.targets`) the observed patterns with their
 sources and roles, :mod:`.summaries` turns a parameter set into the targets' statistics, and
-:mod:`.run` runs ABC-SMC with pyabc (Schälte et al. 2022) and writes the posterior, its
-provenance and the posterior predictive checks.
+:mod:`.run` runs rejection ABC or ABC-SMC with pyabc (Schälte et al. 2022) and writes the
+posterior, its provenance and the posterior predictive checks.
 """
 
 from cisim.calibrate.run import CalibrationError, CalibrationResult, calibrate, ship

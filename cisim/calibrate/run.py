@@ -1,4 +1,4 @@
-"""Running a calibration: ABC-SMC with pyabc, resumable, on the sweep machinery's backends.
+"""Running a calibration: rejection ABC or ABC-SMC with pyabc, on the sweep machinery's backends.
 
 Approximate Bayesian computation by sequential Monte Carlo (Toni et al. 2009, J R Soc Interface
 6; Beaumont, Zhang & Balding 2002, Genetics 162) draws parameter sets from the prior, simulates
@@ -8,7 +8,10 @@ parameter *sets* from the approximate posterior, which forecasts resample jointl
 (Schälte et al. 2022, Journal of Open Source Software 7(74)) runs it: the default adaptive
 (median) epsilon schedule, a multivariate normal perturbation kernel, and a history database
 (SQLite) in the output directory after every generation, so ``--resume`` continues a killed run
-from its last finished generation (``ABCSMC.load``).
+from its last finished generation (``ABCSMC.load``). One fixed tolerance (``epsilons = [e]``)
+is rejection ABC (Beaumont, Zhang & Balding 2002): one generation of prior draws kept within
+``e``, equally weighted, which stays sound where SMC's importance weights collapse (many
+parameters, few particles).
 
 Backends: ``serial`` (pyabc's SingleCoreSampler; reproducible for a seed), ``loky`` (pyabc's
 ConcurrentFutureSampler on joblib's reusable loky process pool, whose workers exit when this

@@ -6,7 +6,7 @@ A calibration spec is a TOML file validated with pydantic like a sweep spec
 calibrate (by default every sampled uncertain parameter of :mod:`cisim.priors`, each with its
 documented prior unless the spec overrides it), the targets file, the runs behind each particle
 (replications, and an optional fixed sample of designs for targets about a population of
-initiatives), the ABC-SMC settings (particles, generations, tolerance, wall time, seed) and the
+initiatives), the ABC settings (particles, generations, tolerances, wall time, seed) and the
 execution backend. Every problem is reported at once as a :class:`CalibrationSpecError` naming
 the file and the field. See ``docs/calibration.md``.
 """

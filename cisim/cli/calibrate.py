@@ -19,8 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``calibrate`` on the ``cisim`` command's subparsers."""
     p = subparsers.add_parser(
         "calibrate",
-        help="calibrate assumed parameters against observed targets (ABC-SMC, resumable)",
-        description="Approximate Bayesian computation (ABC-SMC, pyabc) of the parameters a "
+        help="calibrate assumed parameters against observed targets (ABC, resumable)",
+        description="Approximate Bayesian computation (rejection ABC or ABC-SMC, pyabc) of the "
+        "parameters a "
         "calibration spec names, against the role = calibration targets of its targets file; "
         "writes posterior.csv, posterior.json, posterior predictive checks (ppc.csv, ppc.txt) "
         "and a prior-vs-posterior figure. See docs/calibration.md.",
