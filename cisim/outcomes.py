@@ -206,11 +206,11 @@ class Recorder:
         pop = m.population
         v = m.design.valuation
         rate_f, rate_cf = pop.rate(0), pop.rate(1)
-        G = pop.G  # both worlds at once (the kernel's aggregates layout, see Population)
-        sizes = pop.aggregates[:, 4 + G: 4 + 2 * G]
+        both = slice(None)  # both worlds at once, a row each
+        sizes = pop.group_sizes(both)
         # an empty subgroup has no rate (NaN): nobody to measure
         self.subgroup_rates[step] = np.where(
-            sizes > 0, pop.aggregates[:, 4: 4 + G] / np.maximum(sizes, 1.0), np.nan)
+            sizes > 0, pop.in_outcome(both) / np.maximum(sizes, 1.0), np.nan)
         groups = self._gap_groups()
         rates = self.subgroup_rates[step]
         gap_f, gap_cf = (self._equity_gap(rates[w], groups) for w in (0, 1))

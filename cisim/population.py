@@ -333,12 +333,15 @@ class Population:
         """Targeting weight of those not in the outcome state in world ``w``."""
         return float(self.aggregates[w, 0])
 
-    def in_outcome(self, w: int) -> np.ndarray:
-        """Count in the outcome state per subgroup in world ``w``."""
+    def in_outcome(self, w: int | slice) -> np.ndarray:
+        """Count in the outcome state per subgroup in world ``w``.
+
+        ``slice(None)`` gives both worlds, a row each.
+        """
         return self.aggregates[w, 4: 4 + self.G]
 
-    def group_sizes(self, w: int) -> np.ndarray:
-        """Size of each subgroup."""
+    def group_sizes(self, w: int | slice) -> np.ndarray:
+        """Size of each subgroup in world ``w`` (``slice(None)``: both, a row each)."""
         return self.aggregates[w, 4 + self.G: 4 + 2 * self.G]
 
     def unmet_need(self, w: int) -> np.ndarray:
@@ -352,9 +355,9 @@ class Population:
 
     def rate(self, w: int) -> float:
         """Outcome rate in world ``w``."""
-        row = self.aggregates[w].tolist()  # numpy's sums in Python floats (no numpy calls)
-        G = self.G
-        return pairwise_sum(row[4: 4 + G]) / max(1.0, pairwise_sum(row[4 + G: 4 + 2 * G]))
+        # numpy's sums in Python floats (no numpy calls)
+        return pairwise_sum(self.in_outcome(w).tolist()) / max(
+            1.0, pairwise_sum(self.group_sizes(w).tolist()))
 
 
 #: Bracket of the weekly entry hazard the calibration searches. At the top (4^10, about a

@@ -469,11 +469,9 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
 
 def _uncalibrated(loaded: LoadedSpec) -> str:
     """What the calibration did with the uncertain parameters it does not name."""
-    from cisim.priors import uncertain_parameters
-
     if loaded.scenario is None:
         return "not applicable (a model function)"
-    rest = [e for e in uncertain_parameters() if e.path not in set(loaded.names)]
+    rest = loaded.not_calibrated
     if not rest:
         return "none: every uncertain parameter is calibrated"
     how = ("drawn from their priors in every run" if loaded.uncalibrated

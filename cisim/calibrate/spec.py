@@ -31,6 +31,7 @@ from cisim.priors import (
     _as_schema_type,
     _check_prior,
     registry,
+    uncertain_parameters,
 )
 from cisim.scenario import Scenario, ScenarioError
 from cisim.schema import loads_toml, pydantic_problems
@@ -240,15 +241,23 @@ class LoadedSpec:
         return len(self.spec.epsilons) if self.spec.epsilons else self.spec.max_generations
 
     @property
+    def not_calibrated(self) -> list[ParameterEvidence]:
+        """The uncertain parameters the spec does not name, in table order.
+
+        None for a model function.
+        """
+        if self.scenario is None:
+            return []
+        names = set(self.names)
+        return [e for e in uncertain_parameters() if e.path not in names]
+
+    @property
     def uncalibrated(self) -> list[ParameterEvidence]:
         """The uncertain parameters drawn from their priors in every run, in table order.
 
-        Empty unless ``uncalibrated = "prior"`` and the model is a scenario.
+        :attr:`not_calibrated` when ``uncalibrated = "prior"``, else none.
         """
-        if self.spec.uncalibrated != "prior" or self.scenario is None:
-            return []
-        names = set(self.names)
-        return [e for e in registry().values() if e.sampled and e.path not in names]
+        return self.not_calibrated if self.spec.uncalibrated == "prior" else []
 
     @property
     def calibration_targets(self) -> list[Any]:
