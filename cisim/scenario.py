@@ -962,8 +962,8 @@ class Dynamics(Section):
     meeting_fatigue: float = P(
         0.15, "0-1 per weekly meeting", after(KANIA, HUXHAM),
         "Fall of the commitment partners settle at, per meeting a week (weekly 1, every two "
-        "weeks 0.5, monthly 0.25, quarterly 1/13): meetings cost leaders' time beyond the hours at the "
-        "table.", ge=0, le=1,
+        "weeks 0.5, monthly 0.25, quarterly 1/13): meetings cost leaders' time beyond the "
+        "hours at the table.", ge=0, le=1,
     )
     self_coordination: float = P(
         0.25, "0-1", after(KANIA, TURNER),

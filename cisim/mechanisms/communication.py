@@ -6,12 +6,12 @@ Attendance is the scenario's attendance times each partner's commitment. At a me
 attendee works with a few others (``contacts_per_meeting``); an interaction is good with a chance
 raised by facilitation and by small wins (the measured improvement partners see: Ansell & Gash
 2008; Vangen & Huxham 2003, trust builds in a cycle of small wins) and lowered by agenda distance,
-a non-neutral backbone and overload from unabsorbed coordination work. Trust is slow to build and fast to lose (Slovic 1993): by default a
-good interaction closes a share of the gap to the trust ceiling (experience smoothing, Jonker &
-Treur 1999) and a bad one removes ``trust_negativity`` times the largest such step, so the
-asymmetry holds at every trust level; the variant ``dynamics.trust_rule = "pant_yu"`` is the
-update of Pant & Yu (2025). See :func:`cisim.mechanisms._communication.trust_update`.
-Trust decays without contact.
+a non-neutral backbone and overload from unabsorbed coordination work. Trust is slow to build
+and fast to lose (Slovic 1993): by default a good interaction closes a share of the gap to the
+trust ceiling (experience smoothing, Jonker & Treur 1999) and a bad one removes
+``trust_negativity`` times the largest such step, so the asymmetry holds at every trust level;
+the variant ``dynamics.trust_rule = "pant_yu"`` is the update of Pant & Yu (2025). See
+:func:`cisim.mechanisms._communication.trust_update`. Trust decays without contact.
 """
 
 from __future__ import annotations
