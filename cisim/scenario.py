@@ -467,6 +467,12 @@ class Meetings(Section):
     hours_per_meeting: float = P(
         2.0, "hours", KANIA, "Length of a meeting (two hours at Strive).", ge=0, le=40
     )
+    agenda_work: bool = P(
+        True, "switch", design(KANIA),
+        "Whether the meetings work out a common agenda (differences in the definition of the "
+        "problem and the goal discussed and resolved); false: partners meet and build trust "
+        "but keep their own agendas (the common agenda condition removed).",
+    )
 
 
 class Measurement(Section):

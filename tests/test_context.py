@@ -162,3 +162,22 @@ def test_meeting_fatigue_lowers_commitment_with_the_cadence(tiny: Scenario):
     assert all(b < a for a, b in itertools.pairwise(order)), settled
     # weekly settles 0.3 lower than no meetings in target terms (fatigue shrinks the gap a bit)
     assert 0.15 < settled["none"] - settled["weekly"] <= 0.3, settled
+
+
+def test_without_agenda_work_positions_stay(tiny: Scenario):
+    ctx = _context(tiny.with_overrides({"dynamics.confidence_bound": 2.0,
+                                        "meetings.agenda_work": False}))
+    world = ctx.factual
+    mech = CommonAgenda()
+    mech.setup(ctx, world)
+    before, start = world.agreement, world.position.copy()
+    world.trust[:] = 0.8
+    world.facilitation = 1.0
+    for t in range(1, 6):  # the same five meetings as above, with no agenda work
+        ctx.steps = t
+        world.contacted[:] = True
+        np.fill_diagonal(world.contacted, False)
+        world.attended[:] = True
+        mech.step(ctx, world)
+    assert world.agreement == before
+    np.testing.assert_array_equal(world.position, start)
