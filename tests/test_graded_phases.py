@@ -141,7 +141,9 @@ COLUMNS = ["outcome_rate", "outcome_rate_cf", "trust", "agreement", "alignment",
 def test_gated_variant_reproduces_the_old_trajectory_exactly(small: Scenario, model: str):
     sc = small.with_overrides({"horizon_years": 4.0, "phases.model": model,
                                "phases.effect": "gated", "dynamics.trust_rule": "pant_yu",
-                               "dynamics.exit_rate_per_year": 0.0})
+                               "dynamics.exit_rate_per_year": 0.0,
+                               # nor small wins in trust or meeting fatigue
+                               "dynamics.small_win_trust": 0.0, "dynamics.meeting_fatigue": 0.0})
     r = simulate(sc, 11)
     t = r.trajectory
     old = OLD[model]

@@ -165,9 +165,11 @@ LEGACY = {
     "persistence": "lock_in", "isolated_learning_per_year": 0.0, "isolated_coordination": 0.0,
     "structural_barrier": 0.0, "trend_pp_per_year": 0.0,
 }
-#: And before graded phase effects, the smoothing trust rule and the exit hazard existed.
+#: And before graded phase effects, the smoothing trust rule, the exit hazard, small wins in trust
+#: and meeting fatigue existed.
 LEGACY_STRUCTURE = {"phases.effect": "gated", "dynamics.trust_rule": "pant_yu",
-                    "dynamics.exit_rate_per_year": 0.0}
+                    "dynamics.exit_rate_per_year": 0.0, "dynamics.small_win_trust": 0.0,
+                    "dynamics.meeting_fatigue": 0.0}
 MAIN_NUMBERS = [
     ("default", {"horizon_years": 4.0}, 5, {
         "outcome_rate": 0.908, "outcome_rate_cf": 0.8905, "equity_gap": 8.417073122955475,
