@@ -30,6 +30,8 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic
 
 from cisim.rng import step_key, stream_base
@@ -53,7 +55,7 @@ def _private_cache_dir() -> str | None:
     return str(path)
 
 
-def _jit(**options):
+def _jit(opt: int | None = None, **options):
     """``numba.njit`` that caches the compiled kernel where it can and never fails at import.
 
     numba caches next to the source (``__pycache__``) or, when the package directory is
@@ -61,10 +63,19 @@ def _jit(**options):
     both. When none of these is writable numba raises at decoration time; the kernels are then
     cached in a private directory under the system temp directory, or, failing that, compiled
     in every process without a cache.
+
+    Args:
+        opt: LLVM's optimisation level for this function (and the helpers compiled into it),
+            without the loop vectoriser; None keeps numba's (``NUMBA_OPT``, 3). See
+            :func:`_at_opt_level`.
+        **options: ``numba.njit``'s options.
     """
     opts = {"error_model": "numpy", **options}  # no ZeroDivisionError paths: none can occur
 
     def wrap(func):
+        return _at_opt_level(_cached(func), opt)
+
+    def _cached(func):
         if _CACHE:
             try:
                 return njit(cache=True, **opts)(func)
@@ -80,6 +91,34 @@ def _jit(**options):
         return njit(**opts)(func)
 
     return wrap
+
+
+def _at_opt_level(dispatcher, opt: int | None):
+    """Compile ``dispatcher`` with LLVM at optimisation level ``opt``, loop vectoriser off.
+
+    For the partner-level kernels: their loops run over a few dozen partners, where numba's
+    level 3 and the loop vectoriser make no measurable difference to a call (a few
+    microseconds, most of it the dispatcher's) but add about a sixth to the first compile
+    (benchmarks/README.md). No level changes a result: without ``fastmath`` LLVM keeps every
+    floating-point operation and its order. numba reads its optimisation settings from
+    ``numba.config`` while it compiles, so they are set around the compile, under numba's
+    compiler lock; a cache hit compiles nothing and is unaffected.
+    """
+    if opt is None or not isinstance(dispatcher, Dispatcher):
+        return dispatcher  # numba's levels, or NUMBA_DISABLE_JIT (a plain Python function)
+    compile_at_numba_level = dispatcher.compile
+
+    def compile(sig):
+        with global_compiler_lock:
+            saved = numba.config.OPT, numba.config.LOOP_VECTORIZE
+            numba.config.OPT, numba.config.LOOP_VECTORIZE = opt, False
+            try:
+                return compile_at_numba_level(sig)
+            finally:
+                numba.config.OPT, numba.config.LOOP_VECTORIZE = saved
+
+    dispatcher.compile = compile
+    return dispatcher
 
 
 def _inner(func):

@@ -22,7 +22,7 @@ HOURS_PER_FTE_WEEK = 37.5
 MAX_AREAS = 8
 
 
-@_jit(no_cfunc_wrapper=True)
+@_jit(opt=1, no_cfunc_wrapper=True)
 def plan_sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
                 factor: np.ndarray) -> None:
     """Iterative proportional fitting of ``x`` (N, A) in place (A < :data:`MAX_AREAS`).
@@ -85,7 +85,7 @@ def _pairwise(a: np.ndarray, n: int) -> float:
     return s
 
 
-@_jit(no_cfunc_wrapper=True)
+@_jit(opt=1, no_cfunc_wrapper=True)
 def activities_week(retune: bool, rate: float, agreement: float, coordination: float,
                     measurement: float, fade: float, trust: np.ndarray, plan: np.ndarray,
                     own_priority: np.ndarray, active: np.ndarray, allocation: np.ndarray,
