@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 
 from cisim.costs import CostLedger
-from cisim.numeric import discount, sroi_ratio, weighted_mean, weighted_mean_of
+from cisim.numeric import (
+    discount,
+    discount_at,
+    pairwise_sum,
+    sroi_ratio,
+    weighted_mean,
+    weighted_mean_of,
+)
 from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -176,6 +183,7 @@ class Recorder:
         G = model.population.G
         self.subgroup_rates = np.full((self.n_steps + 1, 2, G), np.nan)
         self.phase: list[str] = []
+        self.last_row: list[float] = []  # the last recorded row (Python floats)
         n_partners = model.factual.partners.n
         # each partner's realised value so far (value-years per kind) and this week's satisfaction
         self.partner_realised = np.zeros((self.n_steps + 1, n_partners, 4), dtype=np.float32)
@@ -205,7 +213,7 @@ class Recorder:
         f = m.factual
         pop = m.population
         v = m.design.valuation
-        rate_f, rate_cf = pop.rate(0), pop.rate(1)
+        rate_f, rate_cf = pop.rates()
         both = slice(None)  # both worlds at once, a row each
         sizes = pop.group_sizes(both)
         # an empty subgroup has no rate (NaN): nobody to measure
@@ -213,9 +221,12 @@ class Recorder:
             sizes > 0, pop.in_outcome(both) / np.maximum(sizes, 1.0), np.nan)
         groups = self._gap_groups()
         rates = self.subgroup_rates[step]
-        gap_f, gap_cf = (self._equity_gap(rates[w], groups) for w in (0, 1))
         logits = _logit(rates)
-        lgap_f, lgap_cf = (self._equity_gap(logits[w], groups) for w in (0, 1))
+        if groups[1] and groups[2] is not None:  # the usual case: both sides, nobody missing
+            gap_f, gap_cf, lgap_f, lgap_cf = self._side_gaps(rates, logits, groups[2])
+        else:
+            gap_f, gap_cf = (self._equity_gap(rates[w], groups) for w in (0, 1))
+            lgap_f, lgap_cf = (self._equity_gap(logits[w], groups) for w in (0, 1))
         if step == 0:
             self.start_rate = (rate_f, rate_cf)
             self.start_gap = (gap_f, gap_cf)
@@ -224,7 +235,7 @@ class Recorder:
         collaboration_cost = (
             (f.backbone_spend + f.measurement_spend + f.coordination_cost) if step > 0 else 0.0)
         gain_years = (rate_f - rate_cf) * pop.n / STEPS_PER_YEAR if step > 0 else 0.0
-        d = float(discount(step, v.discount_rate))
+        d = discount_at(step, v.discount_rate)
         self.value_pv += gain_years * self.adjusted_value * d
         self.cumulative_investment += investment
         self.running_sroi = sroi_ratio(self.value_pv, f.investment_pv)
@@ -282,6 +293,7 @@ class Recorder:
             "readiness": m.readiness(f),
         }
         self.data[step] = [row[c] for c in TRAJECTORY_COLUMNS]
+        self.last_row = self.data[step].tolist()  # the row as recorded, for the DataCollector
         self.phase.append(m.phase_label(f))
         self.blockers.append("; ".join(m.phase_blockers(f)))
         self.partner_realised[step] = f.realised
@@ -319,6 +331,24 @@ class Recorder:
             return (weighted_mean_of([listed[g] for g in self._top], weights[0])
                     - weighted_mean_of([listed[g] for g in self._bottom], weights[1]))
         return float(rates.max() - rates.min())
+
+    def _side_gaps(self, rates: np.ndarray, logits: np.ndarray,
+                   weights: tuple[list[float], list[float]]) -> list[float]:
+        """:meth:`_equity_gap` of both worlds' rates and log-odds when every subgroup has people.
+
+        ``[gap_f, gap_cf, log-odds gap_f, log-odds gap_cf]``: each side's weighted mean as
+        :func:`cisim.numeric.weighted_mean_of` computes it (Python floats, numpy's operations
+        in numpy's order), with each side's weight sum added once for all four.
+        """
+        top, bottom = self._top, self._bottom
+        top_sum, bottom_sum = pairwise_sum(weights[0]), pairwise_sum(weights[1])
+        gaps = []
+        for row in rates.tolist() + logits.tolist():
+            gaps.append(pairwise_sum([row[g] * w for g, w in zip(top, weights[0], strict=True)])
+                        / top_sum
+                        - pairwise_sum([row[g] * w for g, w in zip(bottom, weights[1],
+                                                                   strict=True)]) / bottom_sum)
+        return gaps
 
     # ---- frames -----------------------------------------------------------------------------
 
