@@ -288,14 +288,14 @@ class Population:
         the initial state is known (while the model is set up).
         """
         history = self.rate_history[w]
-        if np.isnan(history[0]):
+        if math.isnan(history[0]):
             return self.rate(w)
         step = min(max(step, 0), history.size - 1)
-        value = history[step]
-        if np.isnan(value):  # not reached yet: the latest known value
+        value = float(history[step])
+        if math.isnan(value):  # not reached yet: the latest known value
             known = np.flatnonzero(~np.isnan(history[: step + 1]))
-            value = history[known[-1]]
-        return float(value)
+            value = float(history[known[-1]])
+        return value
 
     def _flags(self, threads: int) -> list[np.ndarray]:
         """A scratch buffer for each of ``threads`` kernel threads (kept between steps)."""
