@@ -77,6 +77,9 @@ NCIOM = "Clark, Collective Impact: A Framework for Systemic Change, NCIOM task f
 HANLEYBROWN = "Hanleybrown, Kania & Kramer, Channeling Change (2012)"
 TURNER = "Turner et al., Understanding the Value of Backbone Organizations (2012)"
 ORS = "ORS Impact & Spark Policy Institute, When Collective Impact Has an Impact (2018)"
+ANSELL = "Ansell & Gash, Collaborative Governance in Theory and Practice (2008)"
+VANGEN = "Vangen & Huxham, Nurturing Collaborative Relations (2003)"
+HUXHAM = "Huxham & Vangen, Managing to Collaborate (2005)"
 
 #: Smallest positive amount of money a scenario may name (one cent, the smallest unit books
 #: keep in most currencies): every field whose unit is a currency is 0 or at least this. A
@@ -463,6 +466,12 @@ class Meetings(Section):
     )
     hours_per_meeting: float = P(
         2.0, "hours", KANIA, "Length of a meeting (two hours at Strive).", ge=0, le=40
+    )
+    agenda_work: bool = P(
+        True, "switch", design(KANIA),
+        "Whether the meetings work out a common agenda (differences in the definition of the "
+        "problem and the goal discussed and resolved); false: partners meet and build trust "
+        "but keep their own agendas (the common agenda condition removed).",
     )
 
 
@@ -949,6 +958,18 @@ class Dynamics(Section):
         0.15, "probability", after(KANIA),
         "Lower chance of a good interaction, and lower commitment, when no one absorbs the "
         "coordination work.", ge=0, le=1,
+    )
+    small_win_trust: float = P(
+        0.075, "probability", after(ANSELL, VANGEN),
+        "Higher chance of a good interaction when the partnership's measured outcome has "
+        "improved (a full win: 5 points against the baseline): small wins feed trust.",
+        ge=0, le=1,
+    )
+    meeting_fatigue: float = P(
+        0.15, "0-1 per weekly meeting", after(KANIA, HUXHAM),
+        "Fall of the commitment partners settle at, per meeting a week (weekly 1, every two "
+        "weeks 0.5, monthly 0.25, quarterly 1/13): meetings cost leaders' time beyond the "
+        "hours at the table.", ge=0, le=1,
     )
     self_coordination: float = P(
         0.25, "0-1", after(KANIA, TURNER),

@@ -16,7 +16,7 @@ import pytest
 
 from cisim import Scenario
 from cisim.context import StepContext
-from cisim.mechanisms import CommonAgenda, Communication
+from cisim.mechanisms import CommonAgenda, Communication, PartnerValue
 from cisim.world import World, build_partners
 
 
@@ -125,3 +125,59 @@ def test_agenda_moves_agreement_toward_consensus(tiny: Scenario):
     assert world.agreement > before + 0.1
     assert (np.ptp(world.position, axis=0) < spread).all()  # positions drew together
     assert ctx.log_entries == []
+
+
+def test_small_wins_raise_the_chance_of_a_good_interaction(tiny: Scenario):
+    sc = tiny.with_overrides({"dynamics.small_win_trust": 0.1})
+    ctx = _context(sc)
+    world = ctx.factual
+    mech = Communication()
+    world.measured_baseline = 0.5
+    chances = []
+    for measured in (0.49, 0.5, 0.525, 0.55, 0.60):  # a loss, none, half a win, a win, more
+        world.measured_rate = measured
+        chances.append(mech.good_chance(ctx, world))
+    assert chances[0] == chances[1]  # a measured loss is no win (and costs nothing here)
+    assert chances[2] - chances[1] == pytest.approx(0.05)  # 2.5 points: half a full win
+    assert chances[3] - chances[1] == pytest.approx(0.1) == chances[4] - chances[1]  # capped
+
+
+def test_meeting_fatigue_lowers_commitment_with_the_cadence(tiny: Scenario):
+    settled = {}
+    for cadence in ("none", "quarterly", "monthly", "biweekly", "weekly"):
+        sc = tiny.with_overrides({"meetings.cadence": cadence, "dynamics.meeting_fatigue": 0.3,
+                                  "dynamics.exit_rate_per_year": 0.0})
+        ctx = _context(sc)
+        world = ctx.factual
+        world.active[:] = True
+        world.measured_rate = world.measured_baseline = 0.5
+        world.commitment[:] = 0.6
+        mech = PartnerValue()
+        mech.setup(ctx, world)
+        for t in range(1, 3 * 52):  # long enough to settle
+            ctx.steps = t
+            mech.step(ctx, world)
+        settled[cadence] = float(world.commitment.mean())
+    order = [settled[c] for c in ("none", "quarterly", "monthly", "biweekly", "weekly")]
+    assert all(b < a for a, b in itertools.pairwise(order)), settled
+    # weekly settles 0.3 lower than no meetings in target terms (fatigue shrinks the gap a bit)
+    assert 0.15 < settled["none"] - settled["weekly"] <= 0.3, settled
+
+
+def test_without_agenda_work_positions_stay(tiny: Scenario):
+    ctx = _context(tiny.with_overrides({"dynamics.confidence_bound": 2.0,
+                                        "meetings.agenda_work": False}))
+    world = ctx.factual
+    mech = CommonAgenda()
+    mech.setup(ctx, world)
+    before, start = world.agreement, world.position.copy()
+    world.trust[:] = 0.8
+    world.facilitation = 1.0
+    for t in range(1, 6):  # the same five meetings as above, with no agenda work
+        ctx.steps = t
+        world.contacted[:] = True
+        np.fill_diagonal(world.contacted, False)
+        world.attended[:] = True
+        mech.step(ctx, world)
+    assert world.agreement == before
+    np.testing.assert_array_equal(world.position, start)

@@ -62,8 +62,13 @@ def test_partners_leave_a_partnership_that_goes_badly(short: Scenario):
 
 
 def test_few_or_no_partners_leave_the_default_design(short: Scenario):
+    # "Few": the median run loses nobody and no run loses more than a fifth of its 20 partners
+    # (meeting fatigue lowers the commitment partners settle at, so an unlucky run can lose some).
     exits = _exits(short, range(1, 4))
-    assert sum(exits) <= 1, exits
+    assert sorted(exits)[1] == 0 and max(exits) <= 4, exits
+    # a weekly cadence with the largest meeting fatigue of its prior costs partners
+    weekly = short.with_overrides({"meetings.cadence": "weekly", "dynamics.meeting_fatigue": 0.3})
+    assert sum(_exits(weekly, range(1, 4))) > sum(exits)
 
 
 def test_leavers_are_logged_and_inactive(short: Scenario):

@@ -7,7 +7,8 @@ by facilitation, move toward each other by ``convergence_rate`` times their trus
 influence) moving less and pulling more. At meetings the backbone's facilitation pulls attendees
 toward a shared proposal, the influence-weighted centre of those present (NCIOM task force: the
 backbone guides vision and strategy). Agreement is ``1 - 2 x`` the mean distance of active
-partners from their influence-weighted centre, clipped to [0, 1].
+partners from their influence-weighted centre, clipped to [0, 1]. A design without agenda work
+(``meetings.agenda_work = false``) keeps every partner's own agenda: positions never move.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class CommonAgenda:
 
     def step(self, model: StepContext, world: World) -> None:
         """Move the positions of partners who interacted this week, then measure agreement."""
-        if not world.isolated and world.contacted.any():
+        if not world.isolated and model.design.meetings.agenda_work and world.contacted.any():
             dyn = model.design.dynamics
             emph = model.emphasis(world, self.component)
             x = world.position

@@ -4,13 +4,14 @@ Kania & Kramer 2011: "participants need several years of regular meetings to bui
 experience with each other"; leaders met monthly or biweekly, with external facilitators.
 Attendance is the scenario's attendance times each partner's commitment. At a meeting each
 attendee works with a few others (``contacts_per_meeting``); an interaction is good with a chance
-raised by facilitation and lowered by agenda distance, a non-neutral backbone and overload from
-unabsorbed coordination work. Trust is slow to build and fast to lose (Slovic 1993): by default a
-good interaction closes a share of the gap to the trust ceiling (experience smoothing, Jonker &
-Treur 1999) and a bad one removes ``trust_negativity`` times the largest such step, so the
-asymmetry holds at every trust level; the variant ``dynamics.trust_rule = "pant_yu"`` is the
-update of Pant & Yu (2025). See :func:`cisim.mechanisms._communication.trust_update`.
-Trust decays without contact.
+raised by facilitation and by small wins (the measured improvement partners see: Ansell & Gash
+2008; Vangen & Huxham 2003, trust builds in a cycle of small wins) and lowered by agenda distance,
+a non-neutral backbone and overload from unabsorbed coordination work. Trust is slow to build
+and fast to lose (Slovic 1993): by default a good interaction closes a share of the gap to the
+trust ceiling (experience smoothing, Jonker & Treur 1999) and a bad one removes
+``trust_negativity`` times the largest such step, so the asymmetry holds at every trust level;
+the variant ``dynamics.trust_rule = "pant_yu"`` is the update of Pant & Yu (2025). See
+:func:`cisim.mechanisms._communication.trust_update`. Trust decays without contact.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from cisim.kernels import S_ATTEND
 from cisim.mechanisms._communication import meeting_interactions
+from cisim.mechanisms.measurement import measured_win
 from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
@@ -55,6 +57,7 @@ class Communication:
                 neutrality = BACKBONE_NEUTRALITY[sc.backbone.type]
             p -= dyn.non_neutral_penalty * (1.0 - neutrality)
         p -= dyn.overload_friction * (1.0 - world.absorbed)
+        p += dyn.small_win_trust * measured_win(world)
         return p
 
     def step(self, model: StepContext, world: World) -> None:

@@ -6,7 +6,8 @@ substantial funding and ongoing staffing from the backbone. Maturity ``M`` grows
 manager's saturation, the money for the data system and the partners' willingness to share (trust
 and their own data maturity), and decays when unmaintained. Measured outcome rates lag the true ones
 by ``report_lag_weeks x (1 - M)`` and carry noise of ``noise_pp x (1 - M)`` points; they drive
-funders' renewals, data-driven management (:mod:`.activities`) and accountability (:mod:`.value`).
+funders' renewals, data-driven management (:mod:`.activities`), accountability (:mod:`.value`)
+and the small wins that feed trust (:mod:`.communication`).
 Organisations working in isolation keep their initial data practice.
 """
 
@@ -69,6 +70,17 @@ class SharedMeasurement:
         noise = m.noise_pp / 100.0 * (1.0 - quality)
         z = normal(model.kseed, t, model.world_index(world), S_NOISE)
         world.measured_rate = _clip01(model.true_rate(world, t - lag) + noise * z)
+
+
+def measured_win(world: World) -> float:
+    """The partnership's visible win, 0-1: measured improvement on the baseline, 5 points = 1.
+
+    What partners see of their results (the lagged, noisy measured rate, not the true one):
+    it is the social-impact value they realise (:mod:`.value`) and the small wins that feed
+    trust (:mod:`.communication`; Ansell & Gash 2008).
+    """
+    change_pp = 100.0 * (world.measured_rate - world.measured_baseline)
+    return min(1.0, max(0.0, change_pp / 5.0))
 
 
 def _clip01(v: float) -> float:

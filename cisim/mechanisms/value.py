@@ -6,8 +6,10 @@ reputation, engagement) and "the partner values can be very different for each p
 participants hold each other accountable; Ansell & Gash (2008): small wins feed commitment. Each
 week a partner realises value of each kind at a rate in [0, 1]; its satisfaction is the rate
 weighted by what it seeks. Commitment relaxes toward a target that rises with satisfaction and
-accountability (measurement maturity) and falls with unabsorbed coordination work; fatigue erodes
-it. A partner leaves the partnership (and keeps serving the population alone) with a weekly
+accountability (measurement maturity) and falls with unabsorbed coordination work and with the
+cadence of meetings (each meeting costs leaders' time beyond the hours at the table: Kania & Kramer
+2011's leaders met monthly or biweekly; Huxham & Vangen 2005 on collaborative inertia); fatigue
+erodes it. A partner leaves the partnership (and keeps serving the population alone) with a weekly
 hazard that rises as both its satisfaction and its commitment fall below exit thresholds (members
 leave collaborations that do not deliver the value they joined for: Huxham & Vangen 2005), or at
 once if its commitment falls below 0.1.
@@ -21,9 +23,10 @@ import numpy as np
 
 from cisim.kernels import S_EXIT
 from cisim.mechanisms.communication import own_trust
+from cisim.mechanisms.measurement import measured_win
 from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
-from cisim.world import World
+from cisim.world import World, meeting_interval
 
 if TYPE_CHECKING:
     from cisim.context import StepContext
@@ -53,9 +56,8 @@ class PartnerValue:
             return
         dyn = model.design.dynamics
         p = world.partners
-        change_pp = 100.0 * (world.measured_rate - world.measured_baseline)
         rate = world.value_rate
-        rate[:, 0] = min(1.0, max(0.0, change_pp / 5.0))
+        rate[:, 0] = measured_win(world)
         rate[:, 1] = world.measurement * own_trust(world)
         visibility = model.phase_value(world, VISIBILITY, 0.3)
         rate[:, 2] = visibility * self._reach
@@ -66,6 +68,9 @@ class PartnerValue:
         satisfaction = np.add.reduce(rate * p.seeks, axis=1)  # .sum(axis=1) without its wrapper
         target = p.commitment0 * (0.6 + 0.4 * world.measurement) + 0.3 * satisfaction
         target -= dyn.overload_friction * (1.0 - world.absorbed)
+        interval = meeting_interval(model.design)
+        if interval > 0:  # meeting fatigue: each meeting costs leaders' time
+            target -= dyn.meeting_fatigue / interval
         fatigue = dyn.commitment_fatigue_per_year * (1.0 - world.measurement) * world.commitment
         world.commitment += (target - world.commitment - fatigue) / STEPS_PER_YEAR
         world.commitment.clip(0.0, 1.0, out=world.commitment)  # np.clip, one wrapper fewer

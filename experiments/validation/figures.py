@@ -134,11 +134,11 @@ def save_figures(data: StudyData, results: list[pat.PatternResult], criteria: Cr
 
     # equity: gap narrowing vs focus
     fig, ax = plt.subplots(figsize=SIZE)
-    narrowing = pop["equity_gap_cf_final"] - pop["equity_gap_final"]
+    narrowing = pat.equity_narrowing(pop)
     ax.scatter(pop["equity_focus_level"], narrowing, s=6, alpha=0.6, color="#4477aa")
-    ax.axhline(c.param("equity", "narrowing_pp"), color="k", ls="--", lw=0.8)
+    ax.axhline(c.param("equity", "narrowing_logodds"), color="k", ls="--", lw=0.8)
     ax.set_xlabel("equity focus")
-    ax.set_ylabel("gap narrowing vs counterfactual (pp)")
+    ax.set_ylabel("log-odds gap narrowing vs counterfactual")
     paths.append(_save(fig, outdir / "equity.png"))
 
     # trust: mean trust by cadence over time

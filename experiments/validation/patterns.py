@@ -200,9 +200,13 @@ def changed(pop: pd.DataFrame) -> pd.Series:
 
 
 def equity_outcome(frame: pd.DataFrame, c: Criteria) -> pd.Series:
-    """An equity outcome: the subgroup gap narrower than without the initiative (criteria)."""
-    narrowing = c.param("equity", "narrowing_pp")
-    return frame["equity_gap_cf_final"] - frame["equity_gap_final"] >= narrowing
+    """An equity outcome: the subgroups' log-odds gap narrower than without the initiative."""
+    return equity_narrowing(frame) >= c.param("equity", "narrowing_logodds")
+
+
+def equity_narrowing(frame: pd.DataFrame) -> pd.Series:
+    """How much narrower the log-odds gap between the subgroups ends than without the initiative."""
+    return frame["log_odds_gap_cf_final"] - frame["log_odds_gap_final"]
 
 
 def funding_condition(pop: pd.DataFrame, c: Criteria) -> pd.Series:
@@ -427,7 +431,7 @@ def p_equity(data: StudyData, c: Criteria) -> PatternResult:
     k_w, n_w = int(eq[weak].sum()), int(weak.sum())
     s_s = k_s / n_s if n_s else float("nan")
     s_w = k_w / n_w if n_w else float("nan")
-    narrowing = pop["equity_gap_cf_final"] - pop["equity_gap_final"]
+    narrowing = equity_narrowing(pop)
     return _result(c, key, s_w, _ci(c, k_w, n_w), n_w, {"share_strong": s_s},
                    {"share_strong": s_s, "ci_strong": _ci(c, k_s, n_s), "n_strong": n_s,
                     "mean_narrowing_weak": float(narrowing[weak].mean()),
@@ -590,7 +594,7 @@ SPECS: dict[str, PatternSpec] = {
     "failure_causes": PatternSpec((), ("best_rank",)),
     "systems_change": PatternSpec(()),
     "reaches_unserved": PatternSpec(()),
-    "equity": PatternSpec(("narrowing_pp", "weak_focus_max", "strong_focus_min"),
+    "equity": PatternSpec(("narrowing_logodds", "weak_focus_max", "strong_focus_min"),
                           ("share_strong",)),
     "trust_years": PatternSpec((), ("reached_regular", "reached_rare")),
     "funding": PatternSpec(("anchor_min_years",)),
