@@ -63,7 +63,8 @@ class PartnerValue:
         rate[:, 2] = visibility * self._reach
         rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(
             np.add.reduce(world.capacity) / p.n, 1e-9))  # the mean capacity
-        rate *= world.active[:, None]
+        if np.count_nonzero(world.active) < p.n:  # (a product by one changes no number)
+            rate *= world.active[:, None]
         world.realised += rate / STEPS_PER_YEAR
         satisfaction = np.add.reduce(rate * p.seeks, axis=1)  # .sum(axis=1) without its wrapper
         target = p.commitment0 * (0.6 + 0.4 * world.measurement) + 0.3 * satisfaction
@@ -74,10 +75,15 @@ class PartnerValue:
         fatigue = dyn.commitment_fatigue_per_year * (1.0 - world.measurement) * world.commitment
         world.commitment += (target - world.commitment - fatigue) / STEPS_PER_YEAR
         world.commitment.clip(0.0, 1.0, out=world.commitment)  # np.clip, one wrapper fewer
-        leaving = world.active & (world.commitment < EXIT_COMMITMENT)
         # the hazard is zero for every partner whose commitment is at or above the exit
-        # threshold: the draws are taken only when someone's is below it
-        if dyn.exit_commitment > 0 and np.minimum.reduce(world.commitment) < dyn.exit_commitment:
+        # threshold: the draws are taken only when someone's is below it; and nobody leaves
+        # while every commitment is at or above both thresholds (NaN: the full test)
+        low = np.minimum.reduce(world.commitment)
+        hazard_on = dyn.exit_commitment > 0 and low < dyn.exit_commitment
+        if not (low < EXIT_COMMITMENT or low != low or hazard_on):
+            return
+        leaving = world.active & (world.commitment < EXIT_COMMITMENT)
+        if hazard_on:
             hazard = exit_hazard(satisfaction, world.commitment, dyn.exit_rate_per_year,
                                  dyn.exit_satisfaction, dyn.exit_commitment)
             if (hazard[world.active] > 0).any():
