@@ -36,7 +36,7 @@ from numba.extending import intrinsic
 
 from cisim.rng import step_key, stream_base
 
-__all__ = ["WP", "step_keys"]
+__all__ = ["MAX_PAIRWISE", "WP", "pairwise", "step_keys"]
 
 _CACHE = os.environ.get("CISIM_NUMBA_CACHE", "1") != "0"
 
@@ -242,3 +242,34 @@ def _normalk(key_a: np.uint64, key_b: np.uint64, index: np.int64) -> float:
     return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
 
 
+
+
+#: The most elements :func:`pairwise` adds in numpy's order (numpy's pairwise summation splits
+#: longer runs recursively); the compiled partner-level weeks run only up to this many partners.
+MAX_PAIRWISE = 128
+
+
+@_inner
+def pairwise(a: np.ndarray, n: int) -> float:
+    """``np.add.reduce(a[:n])`` for a contiguous ``a`` and ``n <= 128``, bit for bit.
+
+    numpy's pairwise summation: below eight elements left to right from zero; otherwise eight
+    running sums over blocks of eight, combined as ``((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
+    (s6 + s7))``, then the remaining elements left to right (:func:`cisim.numeric.pairwise_sum`
+    is the same for Python floats).
+    """
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    tail = n - n % 8
+    for j in range(0, tail, 8):
+        s0 += a[j]
+        s1 += a[j + 1]
+        s2 += a[j + 2]
+        s3 += a[j + 3]
+        s4 += a[j + 4]
+        s5 += a[j + 5]
+        s6 += a[j + 6]
+        s7 += a[j + 7]
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for j in range(tail, n):
+        s += a[j]
+    return s

@@ -511,3 +511,29 @@ def test_compiled_activities_week_matches_numpy_with_eight_or_more_areas(
     assert compiled.trajectory["alignment"].iloc[-1] > 0
     pd.testing.assert_frame_equal(compiled.trajectory, numpy_week.trajectory, check_exact=True)
     pd.testing.assert_frame_equal(compiled.partners, numpy_week.partners, check_exact=True)
+
+
+@pytest.mark.parametrize("generated", [0, 5, 29])
+def test_compiled_value_week_is_the_numpy_week_bit_for_bit(
+        default_scenario: Scenario, generated: int, monkeypatch):
+    """The compiled value week gives the numpy path's numbers, with partners leaving.
+
+    A partnership that goes badly (no backbone, meetings going badly) loses partners, so the
+    rows of partners who left (their value rates set to zero) run too; 8, 13 and 37 partners
+    leave a remainder in the pairwise sums' eight lanes or fill them.
+    """
+    import cisim.mechanisms.value as value
+
+    sc = default_scenario.with_overrides({
+        "population.size": 600, "horizon_years": 4.0, "backbone.present": False,
+        "dynamics.good_experience_facilitation": 0.0, "dynamics.good_experience_base": 0.35,
+        "partner_generation.counts": {"nonprofit": generated} if generated else {},
+    })
+    compiled = simulate(sc, 3)
+    with monkeypatch.context() as m:
+        m.setattr(value, "MAX_PARTNERS", 0)  # every week in numpy
+        numpy_week = simulate(sc, 3)
+    assert compiled.summary["active_partners_final"] < 8 + generated  # some left
+    for frame in ("trajectory", "partners", "partner_values", "events"):
+        pd.testing.assert_frame_equal(getattr(compiled, frame), getattr(numpy_week, frame),
+                                      check_exact=True)
