@@ -35,6 +35,11 @@ _C1 = 0xBF58476D1CE4E5B9
 _C2 = 0x94D049BB133111EB
 
 
+# the same constants as numpy scalars, made once (bits takes draws every meeting)
+_U11, _U27, _U30, _U31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+_UC1, _UC2 = np.uint64(_C1), np.uint64(_C2)
+
+
 def _mix(z: int) -> int:
     z = ((z ^ (z >> 30)) * _C1) & _M
     z = ((z ^ (z >> 27)) * _C2) & _M
@@ -87,12 +92,12 @@ def bits(seed: int, step: int, index: np.ndarray, stream: int) -> np.ndarray:
     """
     z = np.asarray(index).astype(np.uint64)
     z ^= np.uint64(key(seed, step, stream))
-    z ^= z >> np.uint64(30)
-    z *= np.uint64(_C1)
-    z ^= z >> np.uint64(27)
-    z *= np.uint64(_C2)
-    z ^= z >> np.uint64(31)
-    z >>= np.uint64(11)
+    z ^= z >> _U30
+    z *= _UC1
+    z ^= z >> _U27
+    z *= _UC2
+    z ^= z >> _U31
+    z >>= _U11
     return z
 
 
@@ -103,7 +108,15 @@ def uniforms_at(seed: int, step: int, index: np.ndarray, stream: int) -> np.ndar
 
 def uniforms(seed: int, step: int, n: int, stream: int) -> np.ndarray:
     """The draws at indices ``0..n-1``."""
-    return uniforms_at(seed, step, np.arange(n, dtype=np.uint64), stream)
+    return uniforms_at(seed, step, _indices(n), stream)
+
+
+@functools.lru_cache(maxsize=16)
+def _indices(n: int) -> np.ndarray:
+    """``np.arange(n, dtype=np.uint64)``, read-only and kept (the partners' draws each week)."""
+    out = np.arange(n, dtype=np.uint64)
+    out.flags.writeable = False
+    return out
 
 
 def normals(seed: int, step: int, n: int, stream: int) -> np.ndarray:

@@ -57,7 +57,7 @@ def meeting_interactions(
         ``(interactions, good interactions)``.
     """
     N = attending.shape[0]
-    att = np.flatnonzero(attending).astype(np.int64)
+    att = np.flatnonzero(attending).astype(np.int64, copy=False)
     m = att.size
     t_contact = np.uint64(max(0, threshold(contact_prob)))
     if m * m <= PAIR_BLOCK:  # a usual meeting: its pairs at once (the same pairs in order)
