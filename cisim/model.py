@@ -325,5 +325,5 @@ class CollectiveImpactModel(Model):
     def latest(self, column: str) -> float:
         """The latest recorded value of a trajectory column."""
         rec = self.recorder
-        return rec.last_row[rec.cols[column]]
+        return float(rec.data[len(rec.phase) - 1, rec.cols[column]])
 

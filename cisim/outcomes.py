@@ -183,7 +183,6 @@ class Recorder:
         G = model.population.G
         self.subgroup_rates = np.full((self.n_steps + 1, 2, G), np.nan)
         self.phase: list[str] = []
-        self.last_row: list[float] = []  # the last recorded row (Python floats)
         n_partners = model.factual.partners.n
         # each partner's realised value so far (value-years per kind) and this week's satisfaction
         self.partner_realised = np.zeros((self.n_steps + 1, n_partners, 4), dtype=np.float32)
@@ -293,7 +292,6 @@ class Recorder:
             "readiness": m.readiness(f),
         }
         self.data[step] = [row[c] for c in TRAJECTORY_COLUMNS]
-        self.last_row = self.data[step].tolist()  # the row as recorded, for the DataCollector
         self.phase.append(m.phase_label(f))
         self.blockers.append("; ".join(m.phase_blockers(f)))
         self.partner_realised[step] = f.realised
