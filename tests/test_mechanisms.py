@@ -224,6 +224,24 @@ def test_pairwise_sum_of_python_floats_is_numpys_sum_bit_for_bit():
                 assert weighted_mean_of(a.tolist(), w.tolist()) == weighted_mean(a, w)
 
 
+def test_discount_of_one_step_is_numpys_bit_for_bit():
+    """Python's pow of floats is the C library's, as numpy's scalar power: the same factors."""
+    from cisim.numeric import discount, discount_at
+
+    rng = np.random.default_rng(3)
+    for rate in [0.0, 0.035, 0.5, *rng.uniform(0.0, 0.5, 40)]:
+        for step in [0, 1, 51, 52, 53, 259, 520, 521, 5200, *rng.integers(0, 6000, 40)]:
+            assert discount_at(int(step), float(rate)) == float(discount(int(step), rate))
+
+
+def test_population_rates_are_each_worlds_rate(default_scenario: Scenario):
+    model = CollectiveImpactModel(default_scenario.with_overrides(
+        {"population.size": 700, "horizon_years": 0.5}), rng=6)
+    for _ in range(10):
+        model.step()
+        assert model.population.rates() == (model.population.rate(0), model.population.rate(1))
+
+
 def test_meeting_draws_do_not_depend_on_the_block_size(monkeypatch):
     """The pairs are drawn in blocks (bounded memory at thousands of partners): same result."""
     import cisim.mechanisms._communication as k
