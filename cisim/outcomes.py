@@ -215,9 +215,11 @@ class Recorder:
         rate_f, rate_cf = pop.rates()
         both = slice(None)  # both worlds at once, a row each
         sizes = pop.group_sizes(both)
-        # an empty subgroup has no rate (NaN): nobody to measure
-        self.subgroup_rates[step] = np.where(
-            sizes > 0, pop.in_outcome(both) / np.maximum(sizes, 1.0), np.nan)
+        if all(s > 0 for row in sizes.tolist() for s in row):  # sizes are counts: at least 1
+            np.divide(pop.in_outcome(both), sizes, out=self.subgroup_rates[step])
+        else:  # an empty subgroup has no rate (NaN): nobody to measure
+            self.subgroup_rates[step] = np.where(
+                sizes > 0, pop.in_outcome(both) / np.maximum(sizes, 1.0), np.nan)
         groups = self._gap_groups()
         rates = self.subgroup_rates[step]
         logits = _logit(rates)
@@ -272,7 +274,7 @@ class Recorder:
             "policy_change": f.policy_change,
             "systems_change": (f.services_change + f.practices_change + f.policy_change) / 3,
             "measured_rate": f.measured_rate,
-            "active_partners": float(f.active.sum()),
+            "active_partners": float(np.count_nonzero(f.active)),
             "income": f.income,
             "investment": investment,
             "cumulative_investment": self.cumulative_investment,
@@ -296,7 +298,8 @@ class Recorder:
         self.blockers.append("; ".join(m.phase_blockers(f)))
         self.partner_realised[step] = f.realised
         self.ledger.record(step)
-        self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
+        # .sum(axis=1) without ndarray.sum's wrapper (the same reduction)
+        self.partner_satisfaction[step] = np.add.reduce(f.value_rate * f.partners.seeks, axis=1)
 
     def _gap_groups(self) -> tuple[np.ndarray, bool, tuple[list[float], list[float]] | None]:
         """This step's subgroup sizes for :meth:`_equity_gap`, worked out once per step.
