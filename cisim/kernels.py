@@ -34,7 +34,7 @@ from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic
 
-from cisim.rng import step_key, stream_base
+from cisim.rng import step_keys_of, stream_base
 
 __all__ = ["MAX_PAIRWISE", "WP", "pairwise", "step_keys"]
 
@@ -182,7 +182,7 @@ K_TURNOVER, K_TRANSITION, K_SUBGROUP, K_ENTRANT, K_NEED_A, K_NEED_B = range(6)
 
 def step_keys(seed: int, step: int) -> np.ndarray:
     """The keys of the population kernel's streams at ``step`` (:func:`cisim.rng.key`)."""
-    return np.array([step_key(b, step) for b in _stream_bases(int(seed))], dtype=np.uint64)
+    return np.array(step_keys_of(_stream_bases(int(seed)), step), dtype=np.uint64)
 
 
 @functools.lru_cache(maxsize=16)

@@ -20,6 +20,7 @@ __all__ = [
     "normal",
     "normals",
     "step_key",
+    "step_keys_of",
     "stream_base",
     "threshold",
     "u01",
@@ -60,6 +61,12 @@ def stream_base(seed: int, stream: int) -> int:
 def step_key(base: int, step: int) -> int:
     """:func:`key` from the stream's :func:`stream_base` and the step."""
     return _mix(base ^ ((int(step) * _STEP) & _M))
+
+
+def step_keys_of(bases: tuple[int, ...], step: int) -> list[int]:
+    """:func:`step_key` of each of ``bases`` at ``step`` (the step's part worked out once)."""
+    s = (int(step) * _STEP) & _M
+    return [_mix(base ^ s) for base in bases]
 
 
 def u01(seed: int, step: int, index: int, stream: int) -> float:
