@@ -555,3 +555,33 @@ def test_compiled_value_week_is_the_numpy_week_bit_for_bit(
     for frame in ("trajectory", "partners", "partner_values", "events"):
         pd.testing.assert_frame_equal(getattr(compiled, frame), getattr(numpy_week, frame),
                                       check_exact=True)
+
+
+def test_a_kernel_at_level_one_leaves_numbas_settings_as_they_were(monkeypatch):
+    """``_jit(opt=1)`` sets numba's optimisation level only around its own compile, also when
+    the compile fails."""
+    import numba
+
+    from cisim import kernels
+
+    monkeypatch.setattr(kernels, "_CACHE", False)  # nothing written next to the tests
+    before = (numba.config.OPT, numba.config.LOOP_VECTORIZE)
+
+    @kernels._jit(opt=1)
+    def total(a):
+        s = 0.0
+        for v in a:
+            s += v
+        return s
+
+    assert total(np.arange(10.0)) == 45.0
+    assert before == (numba.config.OPT, numba.config.LOOP_VECTORIZE)
+
+    @kernels._jit(opt=1)
+    def broken(a):
+        return a.no_such_attribute
+
+    if not numba.config.DISABLE_JIT:
+        with pytest.raises(numba.core.errors.TypingError):
+            broken(np.arange(3.0))
+        assert before == (numba.config.OPT, numba.config.LOOP_VECTORIZE)
