@@ -109,7 +109,7 @@ def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     be an entry.
     """
     A = coverage.shape[1]
-    covered = (coverage >= 0.0).all(axis=1).tolist()
+    covered = [all(c >= 0.0 for c in row) for row in coverage.tolist()]  # (NaN: not covered)
     rows = []
     for row, cov_ok in zip(wp.tolist(), covered, strict=True):  # Python floats: the same doubles
         eq = row[W_EQUITY]

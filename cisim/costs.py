@@ -71,7 +71,7 @@ class CostLedger:
             hours = f.burden_hours + m.design.meetings.hours_per_meeting * f.attended
             week = hours * m.design.valuation.coordination_hour_cost
             self.time[year] += week
-            time = float(week.sum())
+            time = float(np.add.reduce(week))  # week.sum() without its wrapper
         self.budget[year] += self._weekly_budget
         self.uses[year] += (f.backbone_spend, f.measurement_spend, f.programme_money, time,
                             self._weekly_budget_total)

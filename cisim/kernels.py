@@ -30,11 +30,13 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic
 
-from cisim.rng import step_key, stream_base
+from cisim.rng import step_keys_of, stream_base
 
-__all__ = ["WP", "step_keys"]
+__all__ = ["MAX_PAIRWISE", "WP", "pairwise", "step_keys"]
 
 _CACHE = os.environ.get("CISIM_NUMBA_CACHE", "1") != "0"
 
@@ -53,7 +55,7 @@ def _private_cache_dir() -> str | None:
     return str(path)
 
 
-def _jit(**options):
+def _jit(opt: int | None = None, **options):
     """``numba.njit`` that caches the compiled kernel where it can and never fails at import.
 
     numba caches next to the source (``__pycache__``) or, when the package directory is
@@ -61,10 +63,19 @@ def _jit(**options):
     both. When none of these is writable numba raises at decoration time; the kernels are then
     cached in a private directory under the system temp directory, or, failing that, compiled
     in every process without a cache.
+
+    Args:
+        opt: LLVM's optimisation level for this function (and the helpers compiled into it),
+            without the loop vectoriser; None keeps numba's (``NUMBA_OPT``, 3). See
+            :func:`_at_opt_level`.
+        **options: ``numba.njit``'s options.
     """
     opts = {"error_model": "numpy", **options}  # no ZeroDivisionError paths: none can occur
 
     def wrap(func):
+        return _at_opt_level(_cached(func), opt)
+
+    def _cached(func):
         if _CACHE:
             try:
                 return njit(cache=True, **opts)(func)
@@ -80,6 +91,34 @@ def _jit(**options):
         return njit(**opts)(func)
 
     return wrap
+
+
+def _at_opt_level(dispatcher, opt: int | None):
+    """Compile ``dispatcher`` with LLVM at optimisation level ``opt``, loop vectoriser off.
+
+    For the partner-level kernels: their loops run over a few dozen partners, where numba's
+    level 3 and the loop vectoriser make no measurable difference to a call (a few
+    microseconds, most of it the dispatcher's) but add about a sixth to the first compile
+    (benchmarks/README.md). No level changes a result: without ``fastmath`` LLVM keeps every
+    floating-point operation and its order. numba reads its optimisation settings from
+    ``numba.config`` while it compiles, so they are set around the compile, under numba's
+    compiler lock; a cache hit compiles nothing and is unaffected.
+    """
+    if opt is None or not isinstance(dispatcher, Dispatcher):
+        return dispatcher  # numba's levels, or NUMBA_DISABLE_JIT (a plain Python function)
+    compile_at_numba_level = dispatcher.compile
+
+    def compile(sig):
+        with global_compiler_lock:
+            saved = numba.config.OPT, numba.config.LOOP_VECTORIZE
+            numba.config.OPT, numba.config.LOOP_VECTORIZE = opt, False
+            try:
+                return compile_at_numba_level(sig)
+            finally:
+                numba.config.OPT, numba.config.LOOP_VECTORIZE = saved
+
+    dispatcher.compile = compile
+    return dispatcher
 
 
 def _inner(func):
@@ -143,7 +182,7 @@ K_TURNOVER, K_TRANSITION, K_SUBGROUP, K_ENTRANT, K_NEED_A, K_NEED_B = range(6)
 
 def step_keys(seed: int, step: int) -> np.ndarray:
     """The keys of the population kernel's streams at ``step`` (:func:`cisim.rng.key`)."""
-    return np.array([step_key(b, step) for b in _stream_bases(int(seed))], dtype=np.uint64)
+    return np.array(step_keys_of(_stream_bases(int(seed)), step), dtype=np.uint64)
 
 
 @functools.lru_cache(maxsize=16)
@@ -203,3 +242,34 @@ def _normalk(key_a: np.uint64, key_b: np.uint64, index: np.int64) -> float:
     return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
 
 
+
+
+#: The most elements :func:`pairwise` adds in numpy's order (numpy's pairwise summation splits
+#: longer runs recursively); the compiled partner-level weeks run only up to this many partners.
+MAX_PAIRWISE = 128
+
+
+@_inner
+def pairwise(a: np.ndarray, n: int) -> float:
+    """``np.add.reduce(a[:n])`` for a contiguous ``a`` and ``n <= 128``, bit for bit.
+
+    numpy's pairwise summation: below eight elements left to right from zero; otherwise eight
+    running sums over blocks of eight, combined as ``((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
+    (s6 + s7))``, then the remaining elements left to right (:func:`cisim.numeric.pairwise_sum`
+    is the same for Python floats).
+    """
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    tail = n - n % 8
+    for j in range(0, tail, 8):
+        s0 += a[j]
+        s1 += a[j + 1]
+        s2 += a[j + 2]
+        s3 += a[j + 3]
+        s4 += a[j + 4]
+        s5 += a[j + 5]
+        s6 += a[j + 6]
+        s7 += a[j + 7]
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for j in range(tail, n):
+        s += a[j]
+    return s

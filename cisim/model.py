@@ -122,6 +122,7 @@ class CollectiveImpactModel(Model):
         self.counterfactual = World(isolated=True, partners=table, n_areas=A)
         self.worlds = (self.factual, self.counterfactual)
         self.population = Population(scenario, init_rng)
+        self._need_shares: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]
 
         self.phase_model = PHASE_MODELS[scenario.phases.model](self)
         self.phase_state = [PhaseState(self.phase_model.initial), PhaseState("isolated")]
@@ -283,8 +284,23 @@ class CollectiveImpactModel(Model):
         return state.entered_this_step and state.key == key
 
     def need_share(self, world: World) -> np.ndarray:
-        """Shares of unmet need over strategy areas among those not in the outcome state."""
-        need = self.population.unmet_need(self.world_index(world))
+        """Shares of unmet need over strategy areas among those not in the outcome state.
+
+        Read-only: the array is kept while the population's aggregates are the same object
+        (the population replaces them when it steps), since a week asks for it several times.
+        """
+        w = self.world_index(world)
+        aggregates = self.population.aggregates
+        known = self._need_shares[w]
+        if known is not None and known[0] is aggregates:  # held, so not another's address
+            return known[1]
+        share = self._need_share(w)
+        share.flags.writeable = False
+        self._need_shares[w] = (aggregates, share)
+        return share
+
+    def _need_share(self, w: int) -> np.ndarray:
+        need = self.population.unmet_need(w)
         total = need.sum()
         if total <= 0:
             need = self.population.needs.mean(axis=0).astype(float)

@@ -10,12 +10,24 @@ import numpy as np
 
 from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
 
-__all__ = ["discount", "pairwise_sum", "sroi_ratio", "weighted_mean", "weighted_mean_of"]
+__all__ = [
+    "discount", "discount_at", "pairwise_sum", "sroi_ratio", "weighted_mean", "weighted_mean_of",
+]
 
 
 def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
     """Discount factor at a (weekly) step for a yearly rate."""
     return (1.0 + rate) ** (-np.asarray(step, dtype=float) / STEPS_PER_YEAR)
+
+
+def discount_at(step: int, rate: float) -> float:
+    """:func:`discount` at one step, as a Python float, bit for bit, without numpy's call.
+
+    numpy raises a scalar to a power with the C library's ``pow``, as Python's ``**`` on
+    floats does (a positive base: ``rate >= 0``); an array of steps goes through numpy's
+    vectorised power, which may differ in the last bit, so a table of factors would not do.
+    """
+    return (1.0 + rate) ** (-float(step) / STEPS_PER_YEAR)
 
 
 def sroi_ratio(value_pv: float, investment_pv: float) -> float:

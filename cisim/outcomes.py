@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 
 from cisim.costs import CostLedger
-from cisim.numeric import discount, sroi_ratio, weighted_mean, weighted_mean_of
+from cisim.numeric import (
+    discount,
+    discount_at,
+    pairwise_sum,
+    sroi_ratio,
+    weighted_mean,
+    weighted_mean_of,
+)
 from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -205,17 +212,22 @@ class Recorder:
         f = m.factual
         pop = m.population
         v = m.design.valuation
-        rate_f, rate_cf = pop.rate(0), pop.rate(1)
+        rate_f, rate_cf = pop.rates()
         both = slice(None)  # both worlds at once, a row each
         sizes = pop.group_sizes(both)
-        # an empty subgroup has no rate (NaN): nobody to measure
-        self.subgroup_rates[step] = np.where(
-            sizes > 0, pop.in_outcome(both) / np.maximum(sizes, 1.0), np.nan)
+        if all(s > 0 for row in sizes.tolist() for s in row):  # sizes are counts: at least 1
+            np.divide(pop.in_outcome(both), sizes, out=self.subgroup_rates[step])
+        else:  # an empty subgroup has no rate (NaN): nobody to measure
+            self.subgroup_rates[step] = np.where(
+                sizes > 0, pop.in_outcome(both) / np.maximum(sizes, 1.0), np.nan)
         groups = self._gap_groups()
         rates = self.subgroup_rates[step]
-        gap_f, gap_cf = (self._equity_gap(rates[w], groups) for w in (0, 1))
         logits = _logit(rates)
-        lgap_f, lgap_cf = (self._equity_gap(logits[w], groups) for w in (0, 1))
+        if groups[1] and groups[2] is not None:  # the usual case: both sides, nobody missing
+            gap_f, gap_cf, lgap_f, lgap_cf = self._side_gaps(rates, logits, groups[2])
+        else:
+            gap_f, gap_cf = (self._equity_gap(rates[w], groups) for w in (0, 1))
+            lgap_f, lgap_cf = (self._equity_gap(logits[w], groups) for w in (0, 1))
         if step == 0:
             self.start_rate = (rate_f, rate_cf)
             self.start_gap = (gap_f, gap_cf)
@@ -224,7 +236,7 @@ class Recorder:
         collaboration_cost = (
             (f.backbone_spend + f.measurement_spend + f.coordination_cost) if step > 0 else 0.0)
         gain_years = (rate_f - rate_cf) * pop.n / STEPS_PER_YEAR if step > 0 else 0.0
-        d = float(discount(step, v.discount_rate))
+        d = discount_at(step, v.discount_rate)
         self.value_pv += gain_years * self.adjusted_value * d
         self.cumulative_investment += investment
         self.running_sroi = sroi_ratio(self.value_pv, f.investment_pv)
@@ -262,7 +274,7 @@ class Recorder:
             "policy_change": f.policy_change,
             "systems_change": (f.services_change + f.practices_change + f.policy_change) / 3,
             "measured_rate": f.measured_rate,
-            "active_partners": float(f.active.sum()),
+            "active_partners": float(np.count_nonzero(f.active)),
             "income": f.income,
             "investment": investment,
             "cumulative_investment": self.cumulative_investment,
@@ -286,7 +298,8 @@ class Recorder:
         self.blockers.append("; ".join(m.phase_blockers(f)))
         self.partner_realised[step] = f.realised
         self.ledger.record(step)
-        self.partner_satisfaction[step] = (f.value_rate * f.partners.seeks).sum(axis=1)
+        # .sum(axis=1) without ndarray.sum's wrapper (the same reduction)
+        self.partner_satisfaction[step] = np.add.reduce(f.value_rate * f.partners.seeks, axis=1)
 
     def _gap_groups(self) -> tuple[np.ndarray, bool, tuple[list[float], list[float]] | None]:
         """This step's subgroup sizes for :meth:`_equity_gap`, worked out once per step.
@@ -319,6 +332,24 @@ class Recorder:
             return (weighted_mean_of([listed[g] for g in self._top], weights[0])
                     - weighted_mean_of([listed[g] for g in self._bottom], weights[1]))
         return float(rates.max() - rates.min())
+
+    def _side_gaps(self, rates: np.ndarray, logits: np.ndarray,
+                   weights: tuple[list[float], list[float]]) -> list[float]:
+        """:meth:`_equity_gap` of both worlds' rates and log-odds when every subgroup has people.
+
+        ``[gap_f, gap_cf, log-odds gap_f, log-odds gap_cf]``: each side's weighted mean as
+        :func:`cisim.numeric.weighted_mean_of` computes it (Python floats, numpy's operations
+        in numpy's order), with each side's weight sum added once for all four.
+        """
+        top, bottom = self._top, self._bottom
+        top_sum, bottom_sum = pairwise_sum(weights[0]), pairwise_sum(weights[1])
+        gaps = []
+        for row in rates.tolist() + logits.tolist():
+            gaps.append(pairwise_sum([row[g] * w for g, w in zip(top, weights[0], strict=True)])
+                        / top_sum
+                        - pairwise_sum([row[g] * w for g, w in zip(bottom, weights[1],
+                                                                   strict=True)]) / bottom_sum)
+        return gaps
 
     # ---- frames -----------------------------------------------------------------------------
 

@@ -233,10 +233,10 @@ class Population:
         ``1 - σ_g``; ``[..., 1]`` the structural share ``σ_g`` times its own multiplier
         ``B_s`` (policy directed by an equity focus).
         """
-        out = np.empty((wp.shape[0], self.G, 2))
-        out[:, :, 0] = wp[:, WP.BARRIER][:, None] * (1.0 - self.structural[None, :])
-        out[:, :, 1] = self.structural[None, :] * wp[:, WP.SBARRIER][:, None]
-        return out
+        # in Python floats (the same products), one array at the end
+        structural = self.structural.tolist()
+        return np.array([[(row[WP.BARRIER] * (1.0 - s), s * row[WP.SBARRIER]) for s in structural]
+                         for row in wp.tolist()], dtype=np.float64).reshape(-1, self.G, 2)
 
     # ---- weekly update ----------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ class Population:
 
     def _remember_rates(self, step: int) -> None:
         if 0 <= step < self.rate_history.shape[1]:
-            self.rate_history[:, step] = self.rate(0), self.rate(1)
+            self.rate_history[:, step] = self.rates()
 
     def past_rate(self, w: int, step: int) -> float:
         """Outcome rate of world ``w`` after ``step`` (clamped to the run's steps).
@@ -288,14 +288,14 @@ class Population:
         the initial state is known (while the model is set up).
         """
         history = self.rate_history[w]
-        if np.isnan(history[0]):
+        if math.isnan(history[0]):
             return self.rate(w)
         step = min(max(step, 0), history.size - 1)
-        value = history[step]
-        if np.isnan(value):  # not reached yet: the latest known value
+        value = float(history[step])
+        if math.isnan(value):  # not reached yet: the latest known value
             known = np.flatnonzero(~np.isnan(history[: step + 1]))
-            value = history[known[-1]]
-        return float(value)
+            value = float(history[known[-1]])
+        return value
 
     def _flags(self, threads: int) -> list[np.ndarray]:
         """A scratch buffer for each of ``threads`` kernel threads (kept between steps)."""
@@ -358,6 +358,13 @@ class Population:
         # numpy's sums in Python floats (no numpy calls)
         return pairwise_sum(self.in_outcome(w).tolist()) / max(
             1.0, pairwise_sum(self.group_sizes(w).tolist()))
+
+    def rates(self) -> tuple[float, float]:
+        """The outcome rates of both worlds, ``(rate(0), rate(1))``, from one read of the counts."""
+        G = self.G
+        counts = self.aggregates[:, 4: 4 + 2 * G].tolist()  # per world: in outcome, sizes
+        return (pairwise_sum(counts[0][:G]) / max(1.0, pairwise_sum(counts[0][G:])),
+                pairwise_sum(counts[1][:G]) / max(1.0, pairwise_sum(counts[1][G:])))
 
 
 #: Bracket of the weekly entry hazard the calibration searches. At the top (4^10, about a
@@ -438,7 +445,7 @@ def world_row(sc: Scenario, world: World, population: Population, w: int, step: 
     ``spread`` the row also says how thinly the world's service capacity spreads over the
     targeting weight of those out of the outcome state (not known before calibration).
     """
-    row = np.zeros(WP.N)
+    row = [0.0] * WP.N  # Python floats, one array at the end
     row[WP.TREND] = population.trend_multiplier(step)
     row[WP.SBARRIER] = world.structural_multiplier
     row[WP.EFFICACY] = sc.dynamics.service_efficacy
@@ -449,4 +456,4 @@ def world_row(sc: Scenario, world: World, population: Population, w: int, step: 
     row[WP.EQUITY] = 0.0 if world.isolated else sc.engagement.equity_focus
     if spread:
         row[WP.CAP_NORM] = world.service_capacity / max(population.weight_sum(w), 1e-12)
-    return row
+    return np.array(row, dtype=np.float64)

@@ -20,6 +20,7 @@ __all__ = [
     "normal",
     "normals",
     "step_key",
+    "step_keys_of",
     "stream_base",
     "threshold",
     "u01",
@@ -33,6 +34,11 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _STEP = 0xD1B54A32D192ED03
 _C1 = 0xBF58476D1CE4E5B9
 _C2 = 0x94D049BB133111EB
+
+
+# the same constants as numpy scalars, made once (bits takes draws every meeting)
+_U11, _U27, _U30, _U31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+_UC1, _UC2 = np.uint64(_C1), np.uint64(_C2)
 
 
 def _mix(z: int) -> int:
@@ -55,6 +61,12 @@ def stream_base(seed: int, stream: int) -> int:
 def step_key(base: int, step: int) -> int:
     """:func:`key` from the stream's :func:`stream_base` and the step."""
     return _mix(base ^ ((int(step) * _STEP) & _M))
+
+
+def step_keys_of(bases: tuple[int, ...], step: int) -> list[int]:
+    """:func:`step_key` of each of ``bases`` at ``step`` (the step's part worked out once)."""
+    s = (int(step) * _STEP) & _M
+    return [_mix(base ^ s) for base in bases]
 
 
 def u01(seed: int, step: int, index: int, stream: int) -> float:
@@ -87,12 +99,12 @@ def bits(seed: int, step: int, index: np.ndarray, stream: int) -> np.ndarray:
     """
     z = np.asarray(index).astype(np.uint64)
     z ^= np.uint64(key(seed, step, stream))
-    z ^= z >> np.uint64(30)
-    z *= np.uint64(_C1)
-    z ^= z >> np.uint64(27)
-    z *= np.uint64(_C2)
-    z ^= z >> np.uint64(31)
-    z >>= np.uint64(11)
+    z ^= z >> _U30
+    z *= _UC1
+    z ^= z >> _U27
+    z *= _UC2
+    z ^= z >> _U31
+    z >>= _U11
     return z
 
 
@@ -103,7 +115,15 @@ def uniforms_at(seed: int, step: int, index: np.ndarray, stream: int) -> np.ndar
 
 def uniforms(seed: int, step: int, n: int, stream: int) -> np.ndarray:
     """The draws at indices ``0..n-1``."""
-    return uniforms_at(seed, step, np.arange(n, dtype=np.uint64), stream)
+    return uniforms_at(seed, step, _indices(n), stream)
+
+
+@functools.lru_cache(maxsize=16)
+def _indices(n: int) -> np.ndarray:
+    """``np.arange(n, dtype=np.uint64)``, read-only and kept (the partners' draws each week)."""
+    out = np.arange(n, dtype=np.uint64)
+    out.flags.writeable = False
+    return out
 
 
 def normals(seed: int, step: int, n: int, stream: int) -> np.ndarray:

@@ -9,11 +9,12 @@ views on these rows. The beneficiary population is shared (see :mod:`cisim.popul
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from cisim.numeric import discount, sroi_ratio
+from cisim.numeric import discount_at, sroi_ratio
 from cisim.scenario import CADENCE_WEEKS, SECTORS, STEPS_PER_YEAR, Scenario
 
 __all__ = [
@@ -281,15 +282,17 @@ def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
     v = sc.valuation
     cost = 0.0
     if not world.isolated:
-        hours = world.burden_hours.sum() + sc.meetings.hours_per_meeting * world.attended.sum()
+        # ndarray.sum's sums without its wrapper (np.add.reduce; a count of the attendees)
+        hours = (np.add.reduce(world.burden_hours)
+                 + sc.meetings.hours_per_meeting * np.count_nonzero(world.attended))
         cost = hours * v.coordination_hour_cost
     world.coordination_cost = cost
     world.investment = (world.income + cost) if step > 0 else 0.0
-    d = float(discount(step, v.discount_rate))
+    d = discount_at(step, v.discount_rate)
     world.investment_pv += world.investment * d
     adjusted_value = v.value_per_outcome_year * (1 - v.attribution) * (1 - v.displacement)
     measured_gain = (world.measured_rate - world.measured_baseline) * population / STEPS_PER_YEAR
-    if step > 0 and np.isfinite(measured_gain):
+    if step > 0 and math.isfinite(measured_gain):
         world.measured_value_pv += measured_gain * adjusted_value * d
     world.measured_sroi = sroi_ratio(world.measured_value_pv, world.investment_pv)
 

@@ -224,6 +224,24 @@ def test_pairwise_sum_of_python_floats_is_numpys_sum_bit_for_bit():
                 assert weighted_mean_of(a.tolist(), w.tolist()) == weighted_mean(a, w)
 
 
+def test_discount_of_one_step_is_numpys_bit_for_bit():
+    """Python's pow of floats is the C library's, as numpy's scalar power: the same factors."""
+    from cisim.numeric import discount, discount_at
+
+    rng = np.random.default_rng(3)
+    for rate in [0.0, 0.035, 0.5, *rng.uniform(0.0, 0.5, 40)]:
+        for step in [0, 1, 51, 52, 53, 259, 520, 521, 5200, *rng.integers(0, 6000, 40)]:
+            assert discount_at(int(step), float(rate)) == float(discount(int(step), rate))
+
+
+def test_population_rates_are_each_worlds_rate(default_scenario: Scenario):
+    model = CollectiveImpactModel(default_scenario.with_overrides(
+        {"population.size": 700, "horizon_years": 0.5}), rng=6)
+    for _ in range(10):
+        model.step()
+        assert model.population.rates() == (model.population.rate(0), model.population.rate(1))
+
+
 def test_meeting_draws_do_not_depend_on_the_block_size(monkeypatch):
     """The pairs are drawn in blocks (bounded memory at thousands of partners): same result."""
     import cisim.mechanisms._communication as k
@@ -511,3 +529,59 @@ def test_compiled_activities_week_matches_numpy_with_eight_or_more_areas(
     assert compiled.trajectory["alignment"].iloc[-1] > 0
     pd.testing.assert_frame_equal(compiled.trajectory, numpy_week.trajectory, check_exact=True)
     pd.testing.assert_frame_equal(compiled.partners, numpy_week.partners, check_exact=True)
+
+
+@pytest.mark.parametrize("generated", [0, 5, 29])
+def test_compiled_value_week_is_the_numpy_week_bit_for_bit(
+        default_scenario: Scenario, generated: int, monkeypatch):
+    """The compiled value week gives the numpy path's numbers, with partners leaving.
+
+    A partnership that goes badly (no backbone, meetings going badly) loses partners, so the
+    rows of partners who left (their value rates set to zero) run too; 8, 13 and 37 partners
+    leave a remainder in the pairwise sums' eight lanes or fill them.
+    """
+    import cisim.mechanisms.value as value
+
+    sc = default_scenario.with_overrides({
+        "population.size": 600, "horizon_years": 4.0, "backbone.present": False,
+        "dynamics.good_experience_facilitation": 0.0, "dynamics.good_experience_base": 0.35,
+        "partner_generation.counts": {"nonprofit": generated} if generated else {},
+    })
+    compiled = simulate(sc, 3)
+    with monkeypatch.context() as m:
+        m.setattr(value, "MAX_PARTNERS", 0)  # every week in numpy
+        numpy_week = simulate(sc, 3)
+    assert compiled.summary["active_partners_final"] < 8 + generated  # some left
+    for frame in ("trajectory", "partners", "partner_values", "events"):
+        pd.testing.assert_frame_equal(getattr(compiled, frame), getattr(numpy_week, frame),
+                                      check_exact=True)
+
+
+def test_a_kernel_at_level_one_leaves_numbas_settings_as_they_were(monkeypatch):
+    """``_jit(opt=1)`` sets numba's optimisation level only around its own compile, also when
+    the compile fails."""
+    import numba
+
+    from cisim import kernels
+
+    monkeypatch.setattr(kernels, "_CACHE", False)  # nothing written next to the tests
+    before = (numba.config.OPT, numba.config.LOOP_VECTORIZE)
+
+    @kernels._jit(opt=1)
+    def total(a):
+        s = 0.0
+        for v in a:
+            s += v
+        return s
+
+    assert total(np.arange(10.0)) == 45.0
+    assert before == (numba.config.OPT, numba.config.LOOP_VECTORIZE)
+
+    @kernels._jit(opt=1)
+    def broken(a):
+        return a.no_such_attribute
+
+    if not numba.config.DISABLE_JIT:
+        with pytest.raises(numba.core.errors.TypingError):
+            broken(np.arange(3.0))
+        assert before == (numba.config.OPT, numba.config.LOOP_VECTORIZE)

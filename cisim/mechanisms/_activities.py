@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import _inner, _jit
+from cisim.kernels import MAX_PAIRWISE, _jit, pairwise
 
 #: Working hours in a full-time equivalent's week (what coordination work is set against).
 HOURS_PER_FTE_WEEK = 37.5
@@ -22,7 +22,7 @@ HOURS_PER_FTE_WEEK = 37.5
 MAX_AREAS = 8
 
 
-@_jit(no_cfunc_wrapper=True)
+@_jit(opt=1, no_cfunc_wrapper=True)
 def plan_sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
                 factor: np.ndarray) -> None:
     """Iterative proportional fitting of ``x`` (N, A) in place (A < :data:`MAX_AREAS`).
@@ -52,40 +52,12 @@ def plan_sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
                 x[i, a] = x[i, a] / row
 
 
-
-
 #: The compiled week adds a sum over partners in numpy's pairwise order only up to this many
-#: partners (numpy's pairwise summation splits longer runs recursively); above it the
-#: mechanism stays in numpy.
-MAX_PARTNERS = 128
+#: partners (:func:`cisim.kernels.pairwise`); above it the mechanism stays in numpy.
+MAX_PARTNERS = MAX_PAIRWISE
 
 
-@_inner
-def _pairwise(a: np.ndarray, n: int) -> float:
-    """``np.add.reduce(a[:n])`` for a contiguous ``a`` and ``n <= 128``, bit for bit.
-
-    numpy's pairwise summation: below eight elements left to right from zero; otherwise eight
-    running sums over blocks of eight, combined as ``((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
-    (s6 + s7))``, then the remaining elements left to right.
-    """
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    tail = n - n % 8
-    for j in range(0, tail, 8):
-        s0 += a[j]
-        s1 += a[j + 1]
-        s2 += a[j + 2]
-        s3 += a[j + 3]
-        s4 += a[j + 4]
-        s5 += a[j + 5]
-        s6 += a[j + 6]
-        s7 += a[j + 7]
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    for j in range(tail, n):
-        s += a[j]
-    return s
-
-
-@_jit(no_cfunc_wrapper=True)
+@_jit(opt=1, no_cfunc_wrapper=True)
 def activities_week(retune: bool, rate: float, agreement: float, coordination: float,
                     measurement: float, fade: float, trust: np.ndarray, plan: np.ndarray,
                     own_priority: np.ndarray, active: np.ndarray, allocation: np.ndarray,
@@ -104,7 +76,7 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
     active partners drift back toward their own priorities by ``fade`` when it is positive.
     Then ``capacity`` (N) and ``coverage`` (A) are recomputed in place. A column summed over
     partners is added row by row from zero (numpy's order for the outer axis), every other sum
-    goes through :func:`_pairwise`. ``waste`` is the duplication waste before the
+    goes through :func:`pairwise`. ``waste`` is the duplication waste before the
     concentration term; ``scratch`` is 5 x max(N, A) doubles. At most :data:`MAX_PARTNERS`
     partners and areas.
 
@@ -117,7 +89,7 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
     if retune:
         others = float(N - 1 if N > 1 else 1)
         for i in range(N):
-            v = rate * (_pairwise(trust[i], N) / others) * agreement * coordination * (
+            v = rate * (pairwise(trust[i], N) / others) * agreement * coordination * (
                 0.5 + 0.5 * measurement)
             v = 1.0 if v >= 1.0 else v  # np.minimum(1.0, v)
             on = active[i]
@@ -132,9 +104,9 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
                     allocation[i, a] += back * (own_priority[i, a] - allocation[i, a])
             scratch[0, i] = capacity[i] * (1.0 if on else 0.0)
             scratch[1, i] = v * scratch[0, i]
-        den = _pairwise(scratch[0], N)
+        den = pairwise(scratch[0], N)
         if den != 0.0:
-            mean_speed = _pairwise(scratch[1], N) / den
+            mean_speed = pairwise(scratch[1], N) / den
     for i in range(N):
         burden = burden_hours[i] + meeting_hours * (1.0 if attended[i] else 0.0)
         staff = staff_fte[i] * HOURS_PER_FTE_WEEK
@@ -143,7 +115,7 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
         lost = 0.5 if lost >= 0.5 else lost  # np.minimum(0.5, lost)
         capacity[i] = budget[i] / cost * (1.0 - lost)
     if extra > 0:
-        base = _pairwise(capacity, N)
+        base = pairwise(capacity, N)
         for i in range(N):
             share = capacity[i] / base if base > 0 else 1.0 / N
             capacity[i] = capacity[i] + extra * share
@@ -162,7 +134,7 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
             scratch[3, a] += share * share
     for a in range(A):
         scratch[4, a] = scratch[2, a] * (1.0 - waste * (1.0 - scratch[3, a]))
-    total = _pairwise(scratch[4], A)
+    total = pairwise(scratch[4], A)
     for a in range(A):
         ratio = 0.0
         if total > 0:
@@ -176,7 +148,7 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
         for a in range(A):
             scratch[2, a] = abs(allocation[i, a] - ideal_plan[i, a])
         scratch[0, i] = capacity[i] * (1.0 if active[i] else 0.0)
-        scratch[1, i] = (1.0 - 0.5 * _pairwise(scratch[2], A)) * scratch[0, i]
-    den = _pairwise(scratch[0], N)
-    alignment = _pairwise(scratch[1], N) / den if den > 0 else 0.0
+        scratch[1, i] = (1.0 - 0.5 * pairwise(scratch[2], A)) * scratch[0, i]
+    den = pairwise(scratch[0], N)
+    alignment = pairwise(scratch[1], N) / den if den > 0 else 0.0
     return mean_speed, total, alignment

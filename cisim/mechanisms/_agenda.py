@@ -31,8 +31,8 @@ def agenda_moves(
     i, j = np.divmod(np.flatnonzero(contacted), contacted.shape[1])  # by i, then j
     count = np.bincount(i, minlength=position.shape[0])
     diff = position[j] - position[i]
-    dist = np.zeros(i.size)
-    for d in range(position.shape[1]):
+    dist = diff[:, 0] * diff[:, 0]  # summed over the dimensions from zero (0 + x is x here)
+    for d in range(1, position.shape[1]):
         dist += diff[:, d] * diff[:, d]
     near = np.sqrt(dist) < bound
     i, j, diff = i[near], j[near], diff[near]

@@ -57,7 +57,7 @@ def meeting_interactions(
         ``(interactions, good interactions)``.
     """
     N = attending.shape[0]
-    att = np.flatnonzero(attending).astype(np.int64)
+    att = np.flatnonzero(attending).astype(np.int64, copy=False)
     m = att.size
     t_contact = np.uint64(max(0, threshold(contact_prob)))
     if m * m <= PAIR_BLOCK:  # a usual meeting: its pairs at once (the same pairs in order)
@@ -78,9 +78,12 @@ def meeting_interactions(
             met_j.append(jj[met])
         i = np.concatenate(met_i)
         j = np.concatenate(met_j)
-    dist = np.zeros(i.size)
-    for d in range(position.shape[1]):
-        dist += (position[i, d] - position[j, d]) ** 2
+    # the squared distance summed over the agenda's dimensions from zero (0 + x is x for a
+    # square), with the pairs' rows of positions taken once
+    gap = position[i] - position[j]
+    dist = gap[:, 0] ** 2
+    for d in range(1, position.shape[1]):
+        dist += gap[:, d] ** 2
     p_good = p_good_base - distance_penalty * np.sqrt(dist)
     p_good = np.where(p_good < 1.0, np.where(p_good > 0.0, p_good, 0.0), 1.0)
     contacted[i, j] = True

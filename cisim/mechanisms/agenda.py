@@ -49,12 +49,15 @@ class CommonAgenda:
             agenda_moves(x, infl, world.contacted, world.trust, bound,
                          min(0.5, dyn.convergence_rate * emph))
             att = world.attended
-            if att.sum() >= 2 and dyn.proposal_pull > 0:
-                proposal = weighted_mean(x[att], infl[att], axis=0)
-                own_trust = world.trust[att].sum(axis=1) / max(1, world.active.sum() - 1)
+            if np.count_nonzero(att) >= 2 and dyn.proposal_pull > 0:
+                x_att = x[att]  # (what x[att] reads until it is written back)
+                proposal = weighted_mean(x_att, infl[att], axis=0)
+                # trust[att].sum(axis=1) without ndarray.sum's wrapper (the same reduction)
+                own_trust = np.add.reduce(world.trust[att], axis=1) / max(
+                    1, np.count_nonzero(world.active) - 1)
                 step = dyn.proposal_pull * emph * world.facilitation * own_trust
-                x[att] += step[:, None] * (proposal - x[att])
-            np.clip(x, 0.0, 1.0, out=x)
+                x[att] = x_att + step[:, None] * (proposal - x_att)
+            x.clip(0.0, 1.0, out=x)  # np.clip, one wrapper fewer
         world.agreement = self._agreement(world)
 
     def _agreement(self, world: World) -> float:
@@ -76,10 +79,15 @@ class CommonAgenda:
 
 def agreement(position: np.ndarray, influence: np.ndarray, active: np.ndarray) -> float:
     """Agreement in [0, 1]: 1 - 2 x the mean distance from the influence-weighted centre."""
-    if active.sum() < 2:
+    n = np.count_nonzero(active)
+    if n < 2:
         return 1.0
-    x = position[active]
-    centre = weighted_mean(x, influence[active], axis=0)
-    dist = np.sqrt(((x - centre) ** 2).sum(axis=1))
+    if n == active.size:  # all active: the arrays themselves (what their copies would hold)
+        x, infl = position, influence
+    else:
+        x, infl = position[active], influence[active]
+    centre = weighted_mean(x, infl, axis=0)
+    # .sum(axis=1) without ndarray.sum's wrapper (the same reduction)
+    dist = np.sqrt(np.add.reduce((x - centre) ** 2, axis=1))
     mean_dist = float(np.add.reduce(dist) / dist.size)  # dist.mean(), without its wrapper
     return float(min(1.0, max(0.0, 1.0 - 2.0 * mean_dist)))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cisim.numeric import pairwise_sum
 from cisim.world import World
 
 if TYPE_CHECKING:
@@ -41,20 +42,27 @@ class BackboneSupport:
             world.burden_hours[:] = 0.0
             return
         if sc.backbone.present:
-            n_active = max(1, int(world.active.sum()))
+            n_active = max(1, np.count_nonzero(world.active))
             required = n_active / dyn.partners_per_backbone_fte
             staff = sc.backbone.staff
-            fte = np.array([staff.project_manager, staff.data_manager, staff.facilitator])
-            sat = np.minimum(1.0, fte * world.backbone_funded / required)
-            world.coordination = float(sat[0])
-            world.data_capacity = float(sat[1])
-            world.facilitation = float(sat[2]) * sc.backbone.skill
-            world.backbone_capacity = float(np.add.reduce(sat) / sat.size)  # sat.mean()
+            # each role's saturation, min(1, fte funded / required) with np.minimum's NaN
+            sat = [_at_most_one(fte * world.backbone_funded / required)
+                   for fte in (staff.project_manager, staff.data_manager, staff.facilitator)]
+            world.coordination = sat[0]
+            world.data_capacity = sat[1]
+            world.facilitation = sat[2] * sc.backbone.skill
+            world.backbone_capacity = pairwise_sum(sat) / len(sat)  # np.mean's sum and division
         else:
             world.coordination = world.facilitation = dyn.self_coordination
             world.data_capacity = 0.0
             world.backbone_capacity = 0.0
         world.absorbed = world.backbone_capacity
-        world.burden_hours[:] = np.where(
-            world.active, dyn.coordination_hours_per_partner * (1.0 - world.absorbed), 0.0
-        )
+        # the hours of active partners, 0 for the others: np.where(active, hours, 0), as a
+        # product (hours * 1 or hours * 0: the same doubles, as the hours are finite and >= 0)
+        hours = dyn.coordination_hours_per_partner * (1.0 - world.absorbed)
+        np.multiply(world.active, hours, out=world.burden_hours)
+
+
+def _at_most_one(v: float) -> float:
+    """``np.minimum(1.0, v)`` for a float (NaN stays NaN)."""
+    return 1.0 if v > 1.0 else v

@@ -65,15 +65,15 @@ class Communication:
         sc = model.design
         dyn = sc.dynamics
         t = model.steps
-        world.contacted[:] = False
-        world.attended[:] = False
+        world.contacted.fill(False)
+        world.attended.fill(False)
         world.interactions = world.good_interactions = 0.0
         interval = meeting_interval(sc)
         met = False
         if not world.isolated and interval > 0 and t % interval == 0:
             u = uniforms(model.kseed, t, world.partners.n, S_ATTEND)
             world.attended[:] = world.active & (u < sc.meetings.attendance * world.commitment)
-            n_att = int(world.attended.sum())
+            n_att = np.count_nonzero(world.attended)
             if n_att >= 2:
                 contacts = sc.meetings.contacts_per_meeting * model.emphasis(world, self.component)
                 counts = meeting_interactions(
@@ -100,13 +100,18 @@ def own_trust(world: World, partner: int | None = None) -> np.ndarray | float:
     still active or not (trust in a partner that left stays where it was, decaying).
     """
     rows = world.trust if partner is None else world.trust[partner]
-    return rows.sum(axis=-1) / max(1, world.partners.n - 1)
+    # rows.sum(axis=-1) without ndarray.sum's wrapper (the same reduction)
+    return np.add.reduce(rows, axis=-1) / max(1, world.partners.n - 1)
 
 
 def _mean_trust(world: World) -> float:
-    idx = np.flatnonzero(world.active)
-    if idx.size < 2:
+    n = np.count_nonzero(world.active)
+    if n < 2:
         return 0.0
-    # All active: the whole matrix (the same sum as of its copy, without the copy).
-    sub = world.trust if idx.size == world.trust.shape[0] else world.trust[np.ix_(idx, idx)]
-    return float(sub.sum() / (idx.size * (idx.size - 1)))
+    if n == world.trust.shape[0]:  # all active: the whole matrix (the sum of its copy)
+        sub = world.trust
+    else:
+        idx = np.flatnonzero(world.active)
+        sub = world.trust[np.ix_(idx, idx)]
+    # sub.sum() without ndarray.sum's wrapper (the same reduction over every element)
+    return float(np.add.reduce(sub, axis=None) / (n * (n - 1)))

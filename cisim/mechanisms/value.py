@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_EXIT
+from cisim.mechanisms._value import MAX_PARTNERS, value_week
 from cisim.mechanisms.communication import own_trust
 from cisim.mechanisms.measurement import measured_win
 from cisim.rng import uniforms
@@ -49,6 +50,7 @@ class PartnerValue:
         world.value_rate[:] = 0.0
         # how far each partner's influence makes its work visible (fixed for the run)
         self._reach = np.minimum(1.0, world.partners.influence / 2.0) ** 0.5
+        self._satisfaction = np.zeros(world.partners.n)  # the compiled week writes it
 
     def step(self, model: StepContext, world: World) -> None:
         """Realise this week's value and update commitment; partners may leave."""
@@ -56,28 +58,30 @@ class PartnerValue:
             return
         dyn = model.design.dynamics
         p = world.partners
-        rate = world.value_rate
-        rate[:, 0] = measured_win(world)
-        rate[:, 1] = world.measurement * own_trust(world)
         visibility = model.phase_value(world, VISIBILITY, 0.3)
-        rate[:, 2] = visibility * self._reach
-        rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(
-            np.add.reduce(world.capacity) / p.n, 1e-9))  # the mean capacity
-        rate *= world.active[:, None]
-        world.realised += rate / STEPS_PER_YEAR
-        satisfaction = np.add.reduce(rate * p.seeks, axis=1)  # .sum(axis=1) without its wrapper
-        target = p.commitment0 * (0.6 + 0.4 * world.measurement) + 0.3 * satisfaction
-        target -= dyn.overload_friction * (1.0 - world.absorbed)
+        friction = dyn.overload_friction * (1.0 - world.absorbed)
         interval = meeting_interval(model.design)
-        if interval > 0:  # meeting fatigue: each meeting costs leaders' time
-            target -= dyn.meeting_fatigue / interval
-        fatigue = dyn.commitment_fatigue_per_year * (1.0 - world.measurement) * world.commitment
-        world.commitment += (target - world.commitment - fatigue) / STEPS_PER_YEAR
-        world.commitment.clip(0.0, 1.0, out=world.commitment)  # np.clip, one wrapper fewer
-        leaving = world.active & (world.commitment < EXIT_COMMITMENT)
+        # meeting fatigue: each meeting costs leaders' time (subtracting 0.0 changes nothing)
+        meeting_cost = dyn.meeting_fatigue / interval if interval > 0 else 0.0
+        fatigue_rate = dyn.commitment_fatigue_per_year * (1.0 - world.measurement)
+        if p.n <= MAX_PARTNERS:  # compiled, with numpy's operations in numpy's order
+            satisfaction = self._satisfaction
+            value_week(measured_win(world), world.measurement, visibility, world.engagement,
+                       friction, meeting_cost, fatigue_rate, world.trust, self._reach,
+                       world.capacity, world.active, p.seeks, p.commitment0, world.value_rate,
+                       world.realised, world.commitment, satisfaction)
+        else:
+            satisfaction = self._numpy_week(world, visibility, friction, meeting_cost,
+                                            fatigue_rate)
         # the hazard is zero for every partner whose commitment is at or above the exit
-        # threshold: the draws are taken only when someone's is below it
-        if dyn.exit_commitment > 0 and np.minimum.reduce(world.commitment) < dyn.exit_commitment:
+        # threshold: the draws are taken only when someone's is below it; and nobody leaves
+        # while every commitment is at or above both thresholds (NaN: the full test)
+        low = np.minimum.reduce(world.commitment)
+        hazard_on = dyn.exit_commitment > 0 and low < dyn.exit_commitment
+        if not (low < EXIT_COMMITMENT or low != low or hazard_on):
+            return
+        leaving = world.active & (world.commitment < EXIT_COMMITMENT)
+        if hazard_on:
             hazard = exit_hazard(satisfaction, world.commitment, dyn.exit_rate_per_year,
                                  dyn.exit_satisfaction, dyn.exit_commitment)
             if (hazard[world.active] > 0).any():
@@ -86,6 +90,32 @@ class PartnerValue:
         for k in np.flatnonzero(leaving):
             world.active[k] = False
             model.log(world, "partner", f"{p.names[k]} left the partnership")
+
+    def _numpy_week(self, world: World, visibility: float, friction: float,
+                    meeting_cost: float, fatigue_rate: float) -> np.ndarray:
+        """:func:`cisim.mechanisms._value.value_week` in numpy; returns the satisfaction.
+
+        The reference the compiled week is held to (``tests/test_mechanisms.py``), and the
+        path for more than :data:`cisim.mechanisms._value.MAX_PARTNERS` partners.
+        """
+        p = world.partners
+        rate = world.value_rate
+        rate[:, 0] = measured_win(world)
+        rate[:, 1] = world.measurement * own_trust(world)
+        rate[:, 2] = visibility * self._reach
+        rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(
+            np.add.reduce(world.capacity) / p.n, 1e-9))  # the mean capacity
+        if np.count_nonzero(world.active) < p.n:  # (a product by one changes no number)
+            rate *= world.active[:, None]
+        world.realised += rate / STEPS_PER_YEAR
+        satisfaction = np.add.reduce(rate * p.seeks, axis=1)  # .sum(axis=1) without its wrapper
+        target = p.commitment0 * (0.6 + 0.4 * world.measurement) + 0.3 * satisfaction
+        target -= friction
+        target -= meeting_cost
+        fatigue = fatigue_rate * world.commitment
+        world.commitment += (target - world.commitment - fatigue) / STEPS_PER_YEAR
+        world.commitment.clip(0.0, 1.0, out=world.commitment)  # np.clip, one wrapper fewer
+        return satisfaction
 
 
 def _shortfall(value: np.ndarray, threshold: float) -> np.ndarray:

@@ -1,0 +1,69 @@
+"""Compiled rule of :mod:`cisim.mechanisms.value`: a week of realised value and commitment.
+
+:func:`value_week` is the arithmetic of :meth:`cisim.mechanisms.value.PartnerValue.step` (the
+value rates, the realised value, satisfaction and the commitment update) with numpy's
+operations in numpy's order, so the same doubles: a sum over partners goes through
+:func:`cisim.kernels.pairwise` (numpy's pairwise summation), a row of the four kinds of value
+is added left to right from zero (numpy below eight elements), ``np.minimum`` and ``np.clip``
+are conditional expressions that keep their NaN rules. The exits stay in Python (they draw and
+log). Written as flat loops, compiled at LLVM level 1 (:func:`cisim.kernels._jit`): every
+compiled function adds to numba's first compile, which the start-up goal bounds
+(benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cisim.kernels import MAX_PAIRWISE, _jit, pairwise
+
+__all__ = ["MAX_PARTNERS", "value_week"]
+
+#: The compiled week runs up to this many partners (numpy's summation order is kept only so
+#: far); above it the mechanism stays in numpy.
+MAX_PARTNERS = MAX_PAIRWISE
+
+
+@_jit(opt=1, no_cfunc_wrapper=True)
+def value_week(win: float, measurement: float, visibility: float, engagement: float,
+               friction: float, meeting_cost: float, fatigue_rate: float, trust: np.ndarray,
+               reach: np.ndarray, capacity: np.ndarray, active: np.ndarray, seeks: np.ndarray,
+               commitment0: np.ndarray, rate: np.ndarray, realised: np.ndarray,
+               commitment: np.ndarray, satisfaction: np.ndarray) -> None:
+    """One world's week of partner value and commitment, in place.
+
+    Per partner ``i``: the value rates ``rate[i]`` (social impact ``win``, knowledge
+    ``measurement x`` own trust, reputation ``visibility x reach[i]``, engagement
+    ``engagement x min(1, capacity[i] / mean capacity)``), zero for a partner that left;
+    ``realised[i] += rate[i] / 52``; ``satisfaction[i]`` the rates weighted by ``seeks[i]``;
+    commitment relaxes toward ``commitment0[i] (0.6 + 0.4 measurement) + 0.3 satisfaction[i] -
+    friction - meeting_cost`` less ``fatigue_rate x commitment[i]``, a 52nd of the way, and is
+    clipped to [0, 1]. At most :data:`MAX_PARTNERS` partners.
+    """
+    N = commitment.shape[0]
+    others = max(1, N - 1)
+    mean = pairwise(capacity, N) / N
+    mean = 1e-9 if mean < 1e-9 else mean  # max(mean, 1e-9), as Python's max (NaN stays)
+    keep = 0.6 + 0.4 * measurement
+    for i in range(N):
+        on = 1.0 if active[i] else 0.0  # (a product by one changes no number)
+        share = capacity[i] / mean
+        share = 1.0 if share >= 1.0 else share  # np.minimum(1.0, share)
+        rate[i, 0] = win * on
+        rate[i, 1] = measurement * (pairwise(trust[i], N) / others) * on
+        rate[i, 2] = visibility * reach[i] * on
+        rate[i, 3] = engagement * share * on
+        s = 0.0
+        for k in range(4):
+            realised[i, k] = realised[i, k] + rate[i, k] / 52.0
+            s += rate[i, k] * seeks[i, k]
+        satisfaction[i] = s
+        target = commitment0[i] * keep + 0.3 * s
+        target -= friction
+        target -= meeting_cost
+        c = commitment[i]
+        c = c + (target - c - fatigue_rate * c) / 52.0
+        if c == c:  # np.clip(c, 0, 1): NaN stays NaN, -0.0 becomes 0.0
+            c = c if c > 0.0 else 0.0
+            c = c if c < 1.0 else 1.0
+        commitment[i] = c
