@@ -355,16 +355,18 @@ class Population:
 
     def rate(self, w: int) -> float:
         """Outcome rate in world ``w``."""
-        # numpy's sums in Python floats (no numpy calls)
-        return pairwise_sum(self.in_outcome(w).tolist()) / max(
-            1.0, pairwise_sum(self.group_sizes(w).tolist()))
+        return _rate_of(self.in_outcome(w).tolist(), self.group_sizes(w).tolist())
 
     def rates(self) -> tuple[float, float]:
         """The outcome rates of both worlds, ``(rate(0), rate(1))``, from one read of the counts."""
-        G = self.G
-        counts = self.aggregates[:, 4: 4 + 2 * G].tolist()  # per world: in outcome, sizes
-        return (pairwise_sum(counts[0][:G]) / max(1.0, pairwise_sum(counts[0][G:])),
-                pairwise_sum(counts[1][:G]) / max(1.0, pairwise_sum(counts[1][G:])))
+        both = slice(None)
+        r0, r1 = map(_rate_of, self.in_outcome(both).tolist(), self.group_sizes(both).tolist())
+        return r0, r1
+
+
+def _rate_of(in_outcome: list[float], sizes: list[float]) -> float:
+    """Outcome rate from the counts per subgroup: numpy's sums in Python floats (no numpy calls)."""
+    return pairwise_sum(in_outcome) / max(1.0, pairwise_sum(sizes))
 
 
 #: Bracket of the weekly entry hazard the calibration searches. At the top (4^10, about a
