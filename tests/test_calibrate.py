@@ -18,6 +18,7 @@ import pytest
 
 from cisim.calibrate import CalibrationError, calibrate, load_calibration
 from cisim.calibrate.run import IntervalDistance, to_natural
+from cisim.calibrate.summaries import ParticleModel
 from cisim.calibrate.targets import Target, statistic
 from cisim.cli import main
 from cisim.priors import ParameterEvidence
@@ -341,6 +342,52 @@ def test_a_target_outcome_the_model_does_not_have_is_named(tmp_path, capsys):
     assert "target[0] (ybar).outcome" in err and "populaton_change" in err
 
 
+def test_where_keeps_only_the_designs_a_pattern_was_observed_among():
+    from cisim.scenario import load_scenario
+
+    t = target(id="t", outcome="years_to_trust", statistic="median", observed=3.0,
+               over="designs", where={"meetings.cadence": ["weekly", "monthly"]})
+    designs = [{"meetings.cadence": "monthly"}, {"meetings.cadence": "none"},
+               {"meetings.cadence": "weekly"}, {"backbone.present": False}]
+    model = ParticleModel([t], replications=1, scenario=load_scenario("default"),
+                          designs=designs)
+    rows = [{"over": "designs", "design": d, "replication": 0, "years_to_trust": y}
+            for d, y in enumerate([2.0, 11.0, 4.0, 11.0])]
+    assert model.statistics(rows) == {"t": 3.0}  # the median of designs 0 and 2 only
+    everyone = ParticleModel([target(id="t", outcome="years_to_trust", statistic="median",
+                                     observed=3.0, over="designs")], replications=1,
+                             scenario=load_scenario("default"), designs=designs)
+    assert everyone.statistics(rows) == {"t": 7.5}
+
+
+@pytest.mark.parametrize("where, message", [
+    ('where = { "meetings.cadence" = ["weekly"] }', 'needs over = "designs"'),
+    ('over = "designs"\nwhere = { "meetings.cadence" = [] }', "empty: meetings.cadence"),
+])
+def test_a_malformed_where_is_refused_naming_the_target(tmp_path, capsys, where, message):
+    spec = normal_spec(tmp_path)
+    (tmp_path / "targets.toml").write_text(
+        NORMAL_TARGETS.replace('statistic = "mean"', f'statistic = "mean"\n{where}', 1))
+    assert main(["calibrate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "targets.toml") in err and "target[0]" in err and message in err
+
+
+def test_a_where_no_design_matches_is_refused(tmp_path, capsys):
+    write(tmp_path / "targets.toml", REAL_TARGETS.replace(
+        'over = "designs"', 'over = "designs"\nwhere = { "meetings.cadence" = ["weekly"] }'))
+    spec = write(tmp_path / "spec.toml", f"""
+scenario = "{ROOT / "scenarios" / "default.toml"}"
+targets = "targets.toml"
+[designs]
+sets = [{{"meetings.cadence" = "monthly"}}, {{"backbone.present" = false}}]
+""")
+    assert main(["calibrate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert str(spec) in err and "(reached).where" in err and "no design" in err
+    assert "Traceback" not in err
+
+
 def test_the_shipped_files_load():
     loaded = load_calibration(ROOT / "experiments" / "calibration" / "default.toml")
     assert loaded.calibration_targets
@@ -468,7 +515,6 @@ def test_adaptive_distance_runs_and_concentrates(tmp_path):
 
 
 def test_a_failing_run_rejects_its_particle_and_is_logged(caplog):
-    from cisim.calibrate.summaries import ParticleModel
     from cisim.sweep.examples import failing_ishigami
 
     t = target(id="y", outcome="y", statistic="mean", observed=0.0)
@@ -485,7 +531,6 @@ def test_a_failing_run_rejects_its_particle_and_is_logged(caplog):
 def test_uncalibrated_parameters_are_drawn_from_their_priors_in_every_run(monkeypatch):
     """uncalibrated = "prior": each run draws the parameters the calibration does not name from
     their priors (a pure function of the run's seed); the particle's own values are kept."""
-    from cisim.calibrate.summaries import ParticleModel
     from cisim.priors import registry
     from cisim.scenario import load_scenario
 

@@ -375,6 +375,10 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
             if t.over == "designs" and spec.designs is None:
                 problems.append(("designs", f"target '{t.id}' is computed over designs "
                                  f"(over = \"designs\") but the spec has no [designs]"))
+            if t.where is not None and spec.designs is not None and not any(
+                    t.selects(d) for d in designs):
+                problems.append(("targets", f"{targets_path}: target[{i}] ({t.id}).where: no "
+                                 f"design of [designs] matches {t.where}"))
             if scenario is not None:
                 msg = _check_target_outcome(t.outcome, scenario)
                 if msg:

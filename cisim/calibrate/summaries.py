@@ -246,7 +246,8 @@ class ParticleModel:
         for t in self.targets:
             reps = t.replications or self.replications
             values = [r[t.outcome] for r in rows
-                      if r["over"] == t.over and r["replication"] < reps]
+                      if r["over"] == t.over and r["replication"] < reps
+                      and (t.where is None or t.selects(self.designs[r["design"]]))]
             out[t.id] = statistic(t, values) if values else float("nan")
         return out
 

@@ -10,16 +10,17 @@ as validation. Pattern-oriented calibration follows Hartig et al. (2011, Ecology
 
 A statistic is computed over the runs of one particle (parameter set): the spec's scenario with
 ``replications`` seeds, or (``over = "designs"``) the spec's fixed sample of designs, each with
-its replications, for targets about a population of initiatives.
+its replications, for targets about a population of initiatives (``where`` keeps the designs a
+pattern was observed among, e.g. those that meet at least monthly).
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -79,6 +80,10 @@ class Target(_Section):
         "scenario", description="Runs of the spec's scenario, or of its sample of designs.")
     replications: int | None = Field(None, ge=1, le=10_000,
                                      description="Seeds per scenario or design (default: spec).")
+    where: dict[str, list[str | float | int | bool]] | None = Field(
+        None, description="over = \"designs\" only: the designs whose override at each dotted "
+        "path takes one of the listed values, e.g. {\"meetings.cadence\" = [\"weekly\", "
+        "\"monthly\"]} (a pattern observed among some initiatives only).")
 
     @model_validator(mode="after")
     def _shape(self) -> Target:
@@ -98,7 +103,21 @@ class Target(_Section):
             raise ValueError("'threshold' is needed by share_below/share_above and only by them")
         if (self.statistic == "quantile") != (self.q is not None):
             raise ValueError("'q' is needed by the quantile statistic and only by it")
+        if self.where is not None:
+            if self.over != "designs":
+                raise ValueError("'where' selects designs, so it needs over = \"designs\"")
+            empty = sorted(k for k, v in self.where.items() if not v)
+            if not self.where or empty:
+                raise ValueError("'where' needs at least one path, each with at least one "
+                                 f"value{'; empty: ' + ', '.join(empty) if empty else ''}")
         return self
+
+    def selects(self, design: Mapping[str, Any]) -> bool:
+        """Whether a design's override table is among the runs this target is computed over."""
+        if self.where is None:
+            return True
+        return all(path in design and design[path] in values
+                   for path, values in self.where.items())
 
     @property
     def low(self) -> float:
