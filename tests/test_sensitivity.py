@@ -105,6 +105,47 @@ def test_sync_rewrites_only_the_generated_list(tmp_path: Path) -> None:
         sync_assumptions_spec(copy)
 
 
+def test_the_levers_study_fixes_the_shipped_posteriors_medians(tmp_path: Path) -> None:
+    """levers.toml's [set] is the shipped posterior's medians (but the levers'), so a new
+    posterior cannot ship while the levers study still runs the old model."""
+    from cisim.priors import posterior_median
+    from experiments.sensitivity.study import LEVERS_SPEC, sync_levers_spec
+
+    spec, base = load_spec(LEVERS_SPEC)
+    levers = {p.path for p in spec.parameters}
+    medians = posterior_median()
+    assert medians, "no shipped posterior"
+    fixed = base.model_dump()
+    for path, value in medians.items():
+        if path in levers:
+            continue
+        have = fixed
+        for part in path.split("."):
+            have = have[part]
+        assert float(have) == pytest.approx(float(value), rel=1e-5), (
+            f"{path}: levers.toml has {have}, the posterior's median is {value}; run "
+            "`python -m experiments.sensitivity --sync-levers`")
+    copy = tmp_path / "levers.toml"
+    copy.write_text(LEVERS_SPEC.read_text())
+    assert not sync_levers_spec(copy)
+
+
+def test_sync_levers_rewrites_only_the_generated_medians(tmp_path: Path) -> None:
+    from experiments.sensitivity.study import LEVERS_SPEC, StudyError, sync_levers_spec
+
+    text = LEVERS_SPEC.read_text()
+    head, rest = text.split("# BEGIN generated posterior medians\n")
+    _, tail = rest.split("# END generated posterior medians\n")
+    copy = tmp_path / "levers.toml"
+    copy.write_text(head + "# BEGIN generated posterior medians\n"
+                    '"dynamics.trust_gain" = 0.9\n# END generated posterior medians\n' + tail)
+    assert sync_levers_spec(copy)
+    assert copy.read_text() == text
+    copy.write_text("name = 'x'\n")
+    with pytest.raises(StudyError, match="markers"):
+        sync_levers_spec(copy)
+
+
 def _spec_parameters(text: str) -> list:
     import tomllib
 

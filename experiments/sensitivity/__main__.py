@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync-assumptions", action="store_true",
                         help="rewrite the parameter list of experiments/sensitivity/"
                         "assumptions.toml from the priors table's sampled priors, and stop")
+    parser.add_argument("--sync-levers", action="store_true",
+                        help="rewrite the fixed assumptions of experiments/sensitivity/"
+                        "levers.toml from the shipped posterior's medians, and stop")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
@@ -48,15 +51,20 @@ def main(argv: list[str] | None = None) -> int:
     from .report import write_report
     from .study import ASSUMPTIONS_SPEC, QUICK, StudyConfig, StudyError, run_study
 
-    if args.sync_assumptions:
-        from .study import sync_assumptions_spec
+    if args.sync_assumptions or args.sync_levers:
+        from .study import LEVERS_SPEC, sync_assumptions_spec, sync_levers_spec
 
-        try:
-            changed = sync_assumptions_spec()
-        except StudyError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        print(f"{ASSUMPTIONS_SPEC}: {'rewritten' if changed else 'already up to date'}")
+        for wanted, sync, path in ((args.sync_assumptions, sync_assumptions_spec,
+                                    ASSUMPTIONS_SPEC),
+                                   (args.sync_levers, sync_levers_spec, LEVERS_SPEC)):
+            if not wanted:
+                continue
+            try:
+                changed = sync()
+            except StudyError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            print(f"{path}: {'rewritten' if changed else 'already up to date'}")
         return 0
 
     config = replace(QUICK if args.quick else StudyConfig(), jobs=args.jobs)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ __all__ = [
     "screening_ranking",
     "sobol_stage_spec",
     "sync_assumptions_spec",
+    "sync_levers_spec",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -241,6 +243,30 @@ def sobol_stage_spec(morris: SweepSpec, selected: list[str], n: int) -> SweepSpe
 
 BEGIN_LIST = "# BEGIN generated parameter list\n"
 END_LIST = "# END generated parameter list\n"
+BEGIN_MEDIANS = "# BEGIN generated posterior medians\n"
+END_MEDIANS = "# END generated posterior medians\n"
+
+
+def _rewrite_between(path: Path, begin: str, end: str, body: str) -> bool:
+    """Replace the lines between two marker comments of a spec file; the rest is kept.
+
+    Returns:
+        Whether the file changed.
+
+    Raises:
+        StudyError: The file lacks the markers.
+    """
+    text = path.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise StudyError(f"{path}: no '{begin.strip()}' / '{end.strip()}' markers around the "
+                         "generated lines")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    new = head + begin + body + end + tail
+    if new == text:
+        return False
+    write_text_atomic(path, new)
+    return True
 
 
 def sync_assumptions_spec(path: Path = ASSUMPTIONS_SPEC) -> bool:
@@ -258,19 +284,48 @@ def sync_assumptions_spec(path: Path = ASSUMPTIONS_SPEC) -> bool:
     """
     from cisim.priors import uncertain_parameters
 
-    text = path.read_text(encoding="utf-8")
-    if BEGIN_LIST not in text or END_LIST not in text:
-        raise StudyError(f"{path}: no '{BEGIN_LIST.strip()}' / '{END_LIST.strip()}' markers "
-                         "around the parameter list")
-    head, rest = text.split(BEGIN_LIST, 1)
-    _, tail = rest.split(END_LIST, 1)
     body = "\n".join(f'[[parameters]]\npath = "{e.path}"\nprior = true\n'
                      for e in uncertain_parameters())
-    new = head + BEGIN_LIST + body + END_LIST + tail
-    if new == text:
-        return False
-    write_text_atomic(path, new)
-    return True
+    return _rewrite_between(path, BEGIN_LIST, END_LIST, body)
+
+
+def levers_medians(path: Path = LEVERS_SPEC, posterior: Path | None = None) -> dict[str, Any]:
+    """The fixed assumptions of the levers study: the posterior's medians but the levers' own.
+
+    Args:
+        path: The levers spec (its ``[[parameters]]`` paths are left out).
+        posterior: A posterior sample (default: the shipped one).
+
+    Returns:
+        Dotted path to value, in the posterior's column order; empty without a posterior.
+    """
+    from cisim.priors import POSTERIOR_FILE, posterior_median
+
+    levers = {p["path"] for p in tomllib.loads(path.read_text(encoding="utf-8"))
+              .get("parameters", [])}
+    medians = posterior_median(POSTERIOR_FILE if posterior is None else posterior)
+    return {k: v for k, v in medians.items() if k not in levers}
+
+
+def sync_levers_spec(path: Path = LEVERS_SPEC, posterior: Path | None = None) -> bool:
+    """Rewrite the levers spec's fixed assumptions from the shipped posterior's medians.
+
+    The lines between the ``BEGIN``/``END generated posterior medians`` comments of ``[set]``
+    become one ``"path" = value`` line per calibrated parameter that is not a lever
+    (:func:`levers_medians`), floats to six significant digits; the rest of the file is kept.
+
+    Returns:
+        Whether the file changed.
+
+    Raises:
+        StudyError: The file lacks the markers, or there is no posterior.
+    """
+    medians = levers_medians(path, posterior)
+    if not medians:
+        raise StudyError("no shipped posterior (cisim/data/posterior.csv) to take medians from")
+    body = "".join(f'"{k}" = {v if isinstance(v, int) else format(v, ".6g")}\n'
+                   for k, v in medians.items())
+    return _rewrite_between(path, BEGIN_MEDIANS, END_MEDIANS, body)
 
 
 def runs_of(spec: SweepSpec) -> int:
