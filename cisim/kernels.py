@@ -256,7 +256,7 @@ def pairwise(a: np.ndarray, n: int) -> float:
     numpy's pairwise summation: below eight elements left to right from zero; otherwise eight
     running sums over blocks of eight, combined as ``((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
     (s6 + s7))``, then the remaining elements left to right (:func:`cisim.numeric.pairwise_sum`
-    is the same for Python floats).
+    runs it as Python over a list).
     """
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
     tail = n - n % 8

@@ -6,8 +6,11 @@ Lawlor, Neitzert & Goodspeed 2012).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from cisim.kernels import pairwise
 from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
 
 __all__ = [
@@ -57,33 +60,24 @@ def weighted_mean(a: np.ndarray, weights: np.ndarray, axis: int | None = None) -
     return np.multiply(a, w).sum(axis) / w.sum(axis)
 
 
-def pairwise_sum(values: list[float]) -> float:
+def pairwise_sum(values: Sequence[float]) -> float:
     """``np.add.reduce`` of a short list of floats, bit for bit, without numpy's call.
 
-    numpy's pairwise summation: below eight values left to right from zero; up to 128, eight
-    running sums over blocks of eight combined as ``((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
-    (s6 + s7))``, then the rest left to right. Longer lists go to numpy.
+    The summation of :func:`cisim.kernels.pairwise` (numpy's pairwise order), run as Python over
+    the list rather than compiled over an array, which would cost a conversion; more than 128
+    values go to numpy.
     """
     n = len(values)
-    if n < 8:
-        total = 0.0
-        for v in values:
-            total += v
-        return total
     if n > 128:
         return float(np.add.reduce(np.asarray(values, dtype=float)))
-    lanes = [0.0] * 8
-    tail = n - n % 8
-    for i in range(tail):
-        lanes[i & 7] += values[i]
-    total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + (
-        (lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
-    for i in range(tail, n):
-        total += values[i]
-    return total
+    return _PAIRWISE(values, n)
 
 
 def weighted_mean_of(values: list[float], weights: list[float]) -> float:
     """:func:`weighted_mean` of two short lists of floats, bit for bit (Python floats)."""
     return pairwise_sum([v * w for v, w in zip(values, weights, strict=True)]) / pairwise_sum(
         weights)
+
+
+#: :func:`cisim.kernels.pairwise` as Python (its compiled form takes arrays only).
+_PAIRWISE = getattr(pairwise, "py_func", pairwise)
