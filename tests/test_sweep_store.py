@@ -80,7 +80,7 @@ def test_killed_sweep_resumes_to_the_same_store(tmp_path, ishigami_spec, cisim_p
                          n=16)
     killed = tmp_path / "killed"
     with cisim_process("sweep", str(spec), "--out", str(killed), "--jobs", "1",
-                       "--runs-per-task", "6", "--no-progress", module="cisim.sweep") as proc:
+                       "--runs-per-task", "6", "--no-progress") as proc:
         deadline = time.time() + 60
         while time.time() < deadline and proc.poll() is None:
             if len(ResultStore(killed).part_files()) >= 4:
