@@ -84,25 +84,8 @@ def pyabc_prior(priors: Sequence[ParameterEvidence], space: str = "natural") -> 
         return pyabc.Distribution(**{p.path: pyabc.RV("logistic", 0.0, 1.0) for p in priors})
     rvs = {}
     for p in priors:
-        b = p.bounds or ()
-        d = p.distribution
-        if d == "uniform":
-            rv = pyabc.RV("uniform", b[0], b[1] - b[0])
-        elif d == "loguniform":
-            rv = pyabc.RV("loguniform", b[0], b[1])
-        elif d == "normal":
-            rv = pyabc.RV("norm", b[0], b[1])
-        elif d == "lognormal":
-            rv = pyabc.RV("lognorm", b[1], scale=math.exp(b[0]))
-        elif d == "triangular":
-            lo, hi, mode = b
-            rv = pyabc.RV("triang", (mode - lo) / (hi - lo), lo, hi - lo)
-        elif d == "truncnormal":
-            lo, hi, mu, sd = b
-            rv = pyabc.RV("truncnorm", (lo - mu) / sd, (hi - mu) / sd, mu, sd)
-        else:
-            raise ValueError(f"{p.path}: no prior")
-        rvs[p.path] = rv
+        frozen = p.scipy()  # the one translation of a prior into scipy.stats
+        rvs[p.path] = pyabc.RV(frozen.dist.name, *frozen.args, **frozen.kwds)
     return pyabc.Distribution(**rvs)
 
 
