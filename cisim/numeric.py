@@ -68,6 +68,11 @@ def pairwise_sum(values: Sequence[float]) -> float:
     values go to numpy.
     """
     n = len(values)
+    if n < 8:  # the kernel's short case (left to right from zero), without its eight lanes
+        total = 0.0
+        for v in values:
+            total += v
+        return total
     if n > 128:
         return float(np.add.reduce(np.asarray(values, dtype=float)))
     return _PAIRWISE(values, n)
