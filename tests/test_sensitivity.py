@@ -144,6 +144,9 @@ def test_sync_levers_rewrites_only_the_generated_medians(tmp_path: Path) -> None
     copy.write_text("name = 'x'\n")
     with pytest.raises(StudyError, match="markers"):
         sync_levers_spec(copy)
+    copy.write_text("# END generated posterior medians\n# BEGIN generated posterior medians\n")
+    with pytest.raises(StudyError, match="in that order"):
+        sync_levers_spec(copy)
 
 
 def _spec_parameters(text: str) -> list:

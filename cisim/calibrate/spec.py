@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cisim.calibrate.targets import TargetsFile, load_targets
+from cisim.calibrate.targets import Target, TargetsFile, load_targets
 from cisim.priors import (
     DISTRIBUTIONS,
     ParameterEvidence,
@@ -375,10 +375,8 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
             if t.over == "designs" and spec.designs is None:
                 problems.append(("designs", f"target '{t.id}' is computed over designs "
                                  f"(over = \"designs\") but the spec has no [designs]"))
-            if t.where is not None and spec.designs is not None and not any(
-                    t.selects(d) for d in designs):
-                problems.append(("targets", f"{targets_path}: target[{i}] ({t.id}).where: no "
-                                 f"design of [designs] matches {t.where}"))
+            if t.where is not None:
+                problems += _check_where(t, i, targets_path, scenario, designs)
             if scenario is not None:
                 msg = _check_target_outcome(t.outcome, scenario)
                 if msg:
@@ -393,6 +391,29 @@ def load_calibration(path: str | Path, output: str | Path | None = None) -> Load
     return LoadedSpec(spec=spec, path=path.resolve(), targets=targets, targets_path=targets_path,
                       priors=priors, scenario=scenario, designs=designs, output=out,
                       spec_text=text, targets_text=targets_text)
+
+
+def _check_where(t: Target, i: int, targets_path: Path, scenario: Scenario | None,
+                 designs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Problems of a target's ``where``: a value the scenario cannot take, or no design matched.
+
+    Each listed value is applied to the scenario, so that a misspelt value (``"bi-weekly"``)
+    or path is named rather than silently matching no design.
+    """
+    field = f"{targets_path}: target[{i}] ({t.id}).where"
+    problems = []
+    assert t.where is not None
+    if scenario is not None:
+        for path, values in t.where.items():
+            for v in values:
+                try:
+                    scenario.with_overrides({path: v}, source="where")
+                except ScenarioError as err:
+                    problems += [("targets", f"{field}.{path}: {v!r}: {m}")
+                                 for _, m in err.problems]
+    if designs and not problems and not any(t.selects(d) for d in designs):
+        problems.append(("targets", f"{field}: no design of [designs] matches {t.where}"))
+    return problems
 
 
 def _relative(here: Path, name: str) -> Path:

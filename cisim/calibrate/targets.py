@@ -116,7 +116,7 @@ class Target(_Section):
         """Whether a design's override table is among the runs this target is computed over."""
         if self.where is None:
             return True
-        return all(path in design and design[path] in values
+        return all(path in design and any(_same(design[path], v) for v in values)
                    for path, values in self.where.items())
 
     @property
@@ -143,6 +143,13 @@ class Target(_Section):
     def cite(self) -> str:
         """Author, title and year."""
         return f"{self.source.author}, {self.source.title} ({self.source.year})"
+
+
+def _same(value: Any, listed: Any) -> bool:
+    """Equal, and a truth value only ever equal to a truth value (``True == 1`` in Python)."""
+    if isinstance(value, bool) or isinstance(listed, bool):
+        return isinstance(value, bool) and isinstance(listed, bool) and value == listed
+    return bool(value == listed)
 
 
 class TargetsFile(_Section):

@@ -1,11 +1,10 @@
 """Command-line handlers: ``cisim sweep SPEC`` and ``cisim analyze STORE``.
 
 ``add_parser(subparsers)`` registers both subcommands on the ``cisim`` parser (wired in
-:mod:`cisim.cli`); ``python -m cisim.sweep`` runs the same ``cisim`` command. Bad input (an invalid
-spec, an existing store without ``--resume``, a store from another spec) gives a message on
-stderr and exit status 2, never a traceback. ``cisim analyze`` writes its output directory whole,
-as ``cisim run`` does (a hidden sibling swapped into place, with a ``manifest.json``; see
-:mod:`cisim.io`).
+:mod:`cisim.cli`). Bad input (an invalid spec, an existing store without ``--resume``, a store
+from another spec) gives a message on stderr and exit status 2, never a traceback. ``cisim
+analyze`` writes its output directory whole, as ``cisim run`` does (a hidden sibling swapped
+into place, with a ``manifest.json``; see :mod:`cisim.io`).
 """
 
 from __future__ import annotations

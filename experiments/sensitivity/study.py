@@ -257,11 +257,11 @@ def _rewrite_between(path: Path, begin: str, end: str, body: str) -> bool:
         StudyError: The file lacks the markers.
     """
     text = path.read_text(encoding="utf-8")
-    if begin not in text or end not in text:
+    head, found, rest = text.partition(begin)
+    _, found_end, tail = rest.partition(end)
+    if not found or not found_end:
         raise StudyError(f"{path}: no '{begin.strip()}' / '{end.strip()}' markers around the "
-                         "generated lines")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
+                         "generated lines (in that order)")
     new = head + begin + body + end + tail
     if new == text:
         return False
