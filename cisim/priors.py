@@ -48,6 +48,7 @@ __all__ = [
     "posterior_median",
     "registry",
     "uncertain_parameters",
+    "value_at",
 ]
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -345,7 +346,7 @@ class ParameterDistribution:
     def pinned(self, scenario: Scenario) -> list[str]:
         """Paths the scenario sets away from the schema default: a draw leaves them alone."""
         mine = scenario.to_dict()
-        return [p for p in self.names if _get(mine, p) != _schema_default(p)]
+        return [p for p in self.names if value_at(mine, p) != _schema_default(p)]
 
     def apply(self, scenario: Scenario, row: Mapping[str, Any]) -> Scenario:
         """The scenario with one drawn parameter set (pinned paths keep the scenario's value)."""
@@ -386,7 +387,8 @@ def posterior_median(path: str | Path = POSTERIOR_FILE) -> dict[str, float]:
     return out
 
 
-def _get(data: Mapping[str, Any], path: str) -> Any:
+def value_at(data: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path of a nested mapping (a scenario's ``to_dict()``), or None."""
     node: Any = data
     for part in path.split("."):
         if not isinstance(node, Mapping) or part not in node:

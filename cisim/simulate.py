@@ -460,7 +460,7 @@ def parameter_plan(scenario: Scenario, distribution: ParameterDistribution | Non
     Returns:
         (one scenario per replication, the ``parameters`` frame of :class:`EnsembleResult`).
     """
-    from cisim.priors import _as_schema_type
+    from cisim.priors import _as_schema_type, value_at
 
     if seeds_per_draw < 1:
         raise ValueError(f"seeds_per_draw must be at least 1, got {seeds_per_draw}")
@@ -479,23 +479,13 @@ def parameter_plan(scenario: Scenario, distribution: ParameterDistribution | Non
                      if p not in pinned}
         scenarios_per_set.append(scenario.with_overrides(overrides, source="parameter draw")
                                  if overrides else scenario)
-        rows.append({p: overrides[p] if p in overrides else _value_at(mine, p)
+        rows.append({p: overrides[p] if p in overrides else _float_or_nan(value_at(mine, p))
                      for p in distribution.names})
     set_of = reps // seeds_per_draw
     frame = pd.DataFrame({"replication": reps, "parameter_set": set_of})
     values = pd.DataFrame(rows).iloc[set_of].reset_index(drop=True)
     frame = pd.concat([frame, values], axis=1)
     return [scenarios_per_set[j] for j in set_of], frame
-
-
-def _value_at(data: dict[str, Any], path: str) -> float:
-    """The scenario's value at a dotted path; NaN where the scenario has no such section."""
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return float("nan")
-        node = node[part]
-    return float(node)
 
 
 def _describe(distribution: ParameterDistribution | None, scenario: Scenario,
@@ -620,3 +610,8 @@ def combine(scenario: Scenario, results: Sequence[SimulationResult], *,
             {"replication": range(len(results)), "parameter_set": range(len(results))}),
         distribution=dict(distribution) if distribution is not None else dict(SEED_ONLY),
     )
+
+
+def _float_or_nan(value: Any) -> float:
+    """A scenario value as a float; NaN where the scenario has no such section (None)."""
+    return float("nan") if value is None else float(value)

@@ -108,20 +108,18 @@ def test_sync_rewrites_only_the_generated_list(tmp_path: Path) -> None:
 def test_the_levers_study_fixes_the_shipped_posteriors_medians(tmp_path: Path) -> None:
     """levers.toml's [set] is the shipped posterior's medians (but the levers'), so a new
     posterior cannot ship while the levers study still runs the old model."""
-    from cisim.priors import posterior_median
+    from cisim.priors import posterior_median, value_at
     from experiments.sensitivity.study import LEVERS_SPEC, sync_levers_spec
 
     spec, base = load_spec(LEVERS_SPEC)
     levers = {p.path for p in spec.parameters}
     medians = posterior_median()
     assert medians, "no shipped posterior"
-    fixed = base.model_dump()
+    fixed = base.to_dict()
     for path, value in medians.items():
         if path in levers:
             continue
-        have = fixed
-        for part in path.split("."):
-            have = have[part]
+        have = value_at(fixed, path)
         assert float(have) == pytest.approx(float(value), rel=1e-5), (
             f"{path}: levers.toml has {have}, the posterior's median is {value}; run "
             "`python -m experiments.sensitivity --sync-levers`")
