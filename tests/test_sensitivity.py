@@ -128,6 +128,28 @@ def test_the_levers_study_fixes_the_shipped_posteriors_medians(tmp_path: Path) -
     assert not sync_levers_spec(copy)
 
 
+def test_the_report_says_whether_the_study_ran_the_shipped_posterior(tmp_path: Path) -> None:
+    """The document names the posterior the levers study ran, and says so when it ran another."""
+    from experiments.sensitivity.report import _model_note
+    from experiments.sensitivity.study import LEVERS_SPEC, Paths
+
+    paths = Paths(tmp_path)
+    assert _model_note(paths) == []  # no levers study yet: nothing to say
+    store = tmp_path / "levers"
+    store.mkdir()
+    text = LEVERS_SPEC.read_text()
+    (store / "spec.toml").write_text(text)
+    note = " ".join(_model_note(paths))
+    assert "ships with the package" in note and "not the shipped one" not in note
+    name, value = next(line for line in text.splitlines()
+                       if line.startswith('"dynamics.')).split(" = ")
+    (store / "spec.toml").write_text(text.replace(f"{name} = {value}",
+                                                  f"{name} = {float(value) * 1.5 + 0.1}", 1))
+    note = " ".join(_model_note(paths))
+    assert "not the shipped one" in note and "1 of the levers study's" in note
+    assert name.strip('"') in note
+
+
 def test_sync_levers_rewrites_only_the_generated_medians(tmp_path: Path) -> None:
     from experiments.sensitivity.study import LEVERS_SPEC, StudyError, sync_levers_spec
 
