@@ -177,6 +177,81 @@ def test_one_fixed_tolerance_is_rejection_abc_with_the_analytic_posterior(tmp_pa
     assert main(["calibrate", str(bad), "--out", str(tmp_path / "bad")]) == 2
 
 
+REJECTION = "epsilons = [0.3]\nbatch_size = 16\n"
+
+
+def rejection_run(tmp_path: Path, name: str, extra: str = "", backend: str = "serial"
+                  ) -> tuple[Path, Path]:
+    """A rejection ABC spec of the normal-mean problem in its own directory, and its output."""
+    d = tmp_path / name
+    d.mkdir()
+    spec = normal_spec(d, particles=60, extra=REJECTION + extra)
+    spec.write_text(spec.read_text().replace('backend = "serial"', f'backend = "{backend}"'))
+    return spec, d / "out"
+
+
+def test_rejection_abc_resumes_from_its_stored_batches_to_the_same_posterior(tmp_path, capsys):
+    """A run stopped at its wall-time limit, or killed with batches lost, resumes: only the
+    missing batches are simulated again and the posterior is the uninterrupted run's, to the bit
+    (the first 60 kept draws in draw order)."""
+    spec, out = rejection_run(tmp_path, "whole")
+    calibrate(load_calibration(spec, output=out), figures=False)
+    whole = pd.read_csv(out / "posterior.csv")
+    meta = json.loads((out / "posterior.json").read_text())
+    batches = sorted((out / "rejection").glob("batch-*.parquet"))
+    assert len(batches) >= 3 and meta["method"]["reproducible"]
+    assert meta["simulations"] == meta["generations"][0]["samples"] < 16 * len(batches) + 1
+    assert meta["generations"][0]["acceptance_rate"] == pytest.approx(60 / meta["simulations"])
+    stored = pd.concat(pd.read_parquet(b) for b in batches)
+    kept = stored[stored["distance"] <= 0.3].head(60)
+    assert np.array_equal(kept["mu"].to_numpy(), whole["mu"].to_numpy())
+
+    # stopped before its first batch: exit 130, how far it got and how to go on
+    stop, stop_out = rejection_run(tmp_path, "stopped", "max_walltime_minutes = 1e-9\n")
+    assert main(["calibrate", str(stop), "--out", str(stop_out), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert "0 of 60 parameter sets kept" in err and "--resume" in err
+    assert not (stop_out / "posterior.csv").exists()
+    stop.write_text(stop.read_text().replace("max_walltime_minutes = 1e-9\n", ""))
+    assert main(["calibrate", str(stop), "--out", str(stop_out), "--resume", "--quiet",
+                 "--no-figures"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(stop_out / "posterior.csv"), whole)
+
+    # killed with the first and the last batch lost (in flight): they alone are run again
+    lost = [batches[0], batches[-1]]
+    kept_mtimes = {b: b.stat().st_mtime_ns for b in batches if b not in lost}
+    for b in [*lost, out / "posterior.csv", out / "posterior.json"]:
+        b.unlink()
+    calibrate(load_calibration(spec, output=out), resume=True, figures=False)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "posterior.csv"), whole)
+    assert all(b.exists() for b in lost)
+    assert {b: b.stat().st_mtime_ns for b in kept_mtimes} == kept_mtimes
+    again = json.loads((out / "posterior.json").read_text())
+    assert again["simulations"] == meta["simulations"]
+    assert [s["batches_before"] for s in again["sessions"]] == [0, len(batches) - 2]
+    with pytest.raises(CalibrationError, match="already holds"):
+        calibrate(load_calibration(spec, output=out), figures=False)
+
+
+@pytest.mark.slow
+def test_rejection_abc_is_bit_identical_on_two_workers(tmp_path):
+    spec, out = rejection_run(tmp_path, "serial")
+    calibrate(load_calibration(spec, output=out), figures=False)
+    loky, loky_out = rejection_run(tmp_path, "loky", "n_jobs = 2\n", backend="loky")
+    calibrate(load_calibration(loky, output=loky_out), figures=False)
+    pd.testing.assert_frame_equal(pd.read_csv(loky_out / "posterior.csv"),
+                                  pd.read_csv(out / "posterior.csv"))
+    assert (json.loads((loky_out / "posterior.json").read_text())["simulations"]
+            == json.loads((out / "posterior.json").read_text())["simulations"])
+
+
+def test_rejection_abc_refuses_the_adaptive_distance(tmp_path, capsys):
+    spec, out = rejection_run(tmp_path, "adaptive", 'distance = "adaptive"\n')
+    assert main(["calibrate", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(spec) in err and "rejection ABC" in err and "interval" in err
+
+
 def test_the_logit_space_gives_back_each_prior_exactly():
     """z ~ standard logistic, mapped by to_natural, is a sample of the prior: its quantile
     at the logistic's quantile, monotone, the median at z = 0 and inside bounded supports."""

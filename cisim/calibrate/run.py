@@ -9,14 +9,17 @@ parameter *sets* from the approximate posterior, which forecasts resample jointl
 (median) epsilon schedule, a multivariate normal perturbation kernel, and a history database
 (SQLite) in the output directory after every generation, so ``--resume`` continues a killed run
 from its last finished generation (``ABCSMC.load``). One fixed tolerance (``epsilons = [e]``)
-is rejection ABC (Beaumont, Zhang & Balding 2002): one generation of prior draws kept within
-``e``, equally weighted, which stays sound where SMC's importance weights collapse (many
-parameters, few particles).
+is rejection ABC (Beaumont, Zhang & Balding 2002): prior draws kept within ``e``, equally
+weighted, which stays sound where SMC's importance weights collapse (many parameters, few
+particles). It runs for hours as one generation, so it does not run in pyabc (which keeps a
+generation in memory until it ends) but in stored batches (:mod:`cisim.calibrate.rejection`):
+a killed run resumes from its last finished batch, and the posterior is the same on every
+backend.
 
-Backends: ``serial`` (pyabc's SingleCoreSampler; reproducible for a seed), ``loky`` (pyabc's
-ConcurrentFutureSampler on joblib's reusable loky process pool, whose workers exit when this
-process dies: :func:`cisim.workers.watched_workers`) and
-``dask`` (pyabc's DaskDistributedSampler on a ``dask.distributed.Client``). The posterior
+ABC-SMC's backends: ``serial`` (pyabc's SingleCoreSampler; reproducible for a seed),
+``loky`` (pyabc's ConcurrentFutureSampler on joblib's reusable loky process pool, whose workers
+exit when this process dies: :func:`cisim.workers.watched_workers`) and ``dask`` (pyabc's
+DaskDistributedSampler on a ``dask.distributed.Client``). Rejection ABC's batches and the posterior
 predictive checks run on :mod:`cisim.sweep.execute`'s task runner.
 """
 
@@ -40,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from cisim.calibrate.rejection import BATCH_DIR, RejectionOutcome, run_rejection
 from cisim.calibrate.spec import LoadedSpec, sha256
 from cisim.calibrate.summaries import ParticleModel
 from cisim.calibrate.targets import Target
@@ -49,6 +53,7 @@ from cisim.sweep.spec import resolve_function
 
 __all__ = [
     "CalibrationError",
+    "CalibrationIncompleteError",
     "CalibrationResult",
     "IntervalDistance",
     "calibrate",
@@ -64,6 +69,10 @@ logger = logging.getLogger(__name__)
 
 class CalibrationError(Exception):
     """A calibration cannot start or continue (the message says why and what to do)."""
+
+
+class CalibrationIncompleteError(CalibrationError):
+    """Rejection ABC stopped at its wall-time limit before keeping every set; --resume goes on."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,7 +125,7 @@ class IntervalDistance:
     def __init__(self, targets: Sequence[Target]):
         self.targets = list(targets)
 
-    def __call__(self, x: Mapping[str, Any], x_0: Mapping[str, Any]) -> float:
+    def __call__(self, x: Mapping[str, Any], x_0: Mapping[str, Any] | None = None) -> float:
         """The distance of statistics ``x`` (``x_0`` is ignored: the targets hold the data)."""
         total = 0.0
         for t in self.targets:
@@ -241,8 +250,9 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
     db = f"sqlite:///{db_path.resolve()}"
     digest = loaded.digest()
     state = _read_state(state_path)
+    rejection = _algorithm(spec) == "rejection ABC"
     if resume:
-        if state is None or not db_path.exists():
+        if state is None or (not rejection and not db_path.exists()):
             raise CalibrationError(f"{out} holds no calibration to resume (no {STATE_FILE} or "
                                    f"{HISTORY_FILE}); start one without --resume")
         if state["digest"] != digest:
@@ -252,7 +262,7 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
                 f"{out} was started from a different calibration ({', '.join(changed)} "
                 f"changed since); resuming would mix posteriors. Start afresh with another "
                 "output directory")
-    elif state is not None or db_path.exists():
+    elif state is not None or db_path.exists() or (out / BATCH_DIR).exists():
         raise CalibrationError(f"{out} already holds a calibration; continue it with --resume "
                                "or choose another output directory")
     try:
@@ -262,6 +272,8 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
 
     targets = loaded.calibration_targets
     parallel = spec.backend != "serial"
+    if rejection:
+        return _calibrate_rejection(loaded, state, resume, client, figures)
     model = PyabcModel(particle_model(loaded, targets, numba_threads=1 if parallel else None),
                        loaded.priors, spec.space)
     if spec.distance == "adaptive":
@@ -286,9 +298,7 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
         else:
             np.random.seed(_seed(spec.seed, 0))
             history = abc.new(db, x_0)
-            state = {"digest": digest, "fingerprint": loaded.fingerprint(),
-                     "run_id": int(history.id), "created": started.isoformat(timespec="seconds"),
-                     "sessions": []}
+            state = _new_state(loaded, started, run_id=int(history.id))
             _write_state(state_path, state)
             done = 0
         session = {"start": started.isoformat(timespec="seconds"), "seconds": None,
@@ -304,6 +314,54 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
     session["seconds"] = round(time.perf_counter() - t_start, 3)
     _write_state(state_path, state)
     return write_outputs(loaded, history, state, figures=figures)
+
+
+def _new_state(loaded: LoadedSpec, started: datetime, **more: Any) -> dict[str, Any]:
+    """The stored state of a new run: what it was started from, and its sessions."""
+    return {"digest": loaded.digest(), "fingerprint": loaded.fingerprint(), **more,
+            "created": started.isoformat(timespec="seconds"), "sessions": []}
+
+
+def _calibrate_rejection(loaded: LoadedSpec, state: dict[str, Any] | None, resume: bool,
+                         client: Any, figures: bool) -> CalibrationResult:
+    """Rejection ABC in stored batches (:mod:`cisim.calibrate.rejection`)."""
+    spec = loaded.spec
+    started = datetime.now(UTC)
+    t_start = time.perf_counter()
+    state_path = loaded.output / STATE_FILE
+    if state is None:
+        state = _new_state(loaded, started)
+    before = len(list((loaded.output / BATCH_DIR).glob("batch-*.parquet")))
+    session = {"start": started.isoformat(timespec="seconds"), "seconds": None,
+               "resumed": resume, "generations_before": 0, "batches_before": before,
+               "backend": spec.backend}
+    state["sessions"].append(session)  # recorded now: a killed session still shows
+    _write_state(state_path, state)
+    targets = loaded.calibration_targets
+    model = particle_model(loaded, targets,
+                           numba_threads=1 if spec.backend != "serial" else None)
+    deadline = (time.monotonic() + 60 * spec.max_walltime_minutes
+                if spec.max_walltime_minutes else None)
+    outcome = run_rejection(loaded, model, IntervalDistance(targets), client=client,
+                            deadline=deadline)
+    session["seconds"] = round(time.perf_counter() - t_start, 3)
+    _write_state(state_path, state)
+    n = spec.population_size
+    if not outcome.finished:
+        raise CalibrationIncompleteError(
+            f"stopped at max_walltime_minutes with {len(outcome.posterior)} of {n} parameter "
+            f"sets kept after {outcome.simulations:,} draws ({outcome.batches} batches stored "
+            f"in {loaded.output / BATCH_DIR})")
+    if outcome.failed:
+        logger.warning("%d of %d draws raised and were not kept; first: %s", outcome.failed,
+                       outcome.simulations, outcome.first_error)
+    seconds = sum(s["seconds"] or 0.0 for s in state["sessions"])
+    gens = pd.DataFrame([{"t": 0, "epsilon": float(spec.epsilons[0]), "particles": n,
+                          "samples": outcome.simulations,
+                          "acceptance_rate": n / outcome.simulations,
+                          "wall_time": seconds}])
+    return _write(loaded, outcome.posterior, gens, outcome.simulations, state,
+                  figures=figures, rejection=outcome)
 
 
 def _seed(seed: int, generation: int) -> int:
@@ -361,13 +419,18 @@ def generations_table(history: Any) -> pd.DataFrame:
 
 def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
                   figures: bool = True) -> CalibrationResult:
-    """posterior.csv, posterior.json, ppc.csv, ppc.txt and the marginals figure."""
-    import pyabc
+    """posterior.csv, posterior.json, ppc.csv, ppc.txt and the marginals figure (ABC-SMC)."""
+    posterior = posterior_frame(history, loaded.names, loaded.priors, loaded.spec.space)
+    return _write(loaded, posterior, generations_table(history),
+                  int(history.total_nr_simulations or 0), state, figures=figures)
 
+
+def _write(loaded: LoadedSpec, posterior: pd.DataFrame, gens: pd.DataFrame, sims: int,
+           state: Mapping[str, Any], *, figures: bool = True,
+           rejection: RejectionOutcome | None = None) -> CalibrationResult:
+    """Write the outputs of a finished calibration (``rejection`` for rejection ABC)."""
     out = loaded.output
     spec = loaded.spec
-    posterior = posterior_frame(history, loaded.names, loaded.priors, spec.space)
-    gens = generations_table(history)
     files: list[Path] = []
     path = out / "posterior.csv"
     write_atomic(path, lambda p: posterior.to_csv(p, index=False))
@@ -386,7 +449,6 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
     files.append(path)
 
     fp = loaded.fingerprint()
-    sims = int(history.total_nr_simulations or 0)
     per_particle = _runs_per_particle(loaded, loaded.calibration_targets)
     meta = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -403,24 +465,14 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
         "parameters": [{"path": p.path, "prior": p.describe(), "evidence": p.evidence,
                         "source": p.source} for p in loaded.priors],
         "seeds": {"master": spec.seed,
-                  "sessions": [_seed(spec.seed, s["generations_before"])
-                               for s in state["sessions"]],
+                  **({"batches": "batch b: numpy SeedSequence([master, 0xAB0C, b])"}
+                     if rejection else
+                     {"sessions": [_seed(spec.seed, s["generations_before"])
+                                   for s in state["sessions"]]}),
                   "ppc": spec.seed, "designs": (spec.designs.seed if spec.designs else None)},
         "designs": loaded.designs,
-        "method": {
-            "algorithm": _algorithm(spec),
-            "package": f"pyabc {pyabc.__version__}",
-            "distance": ("interval misses in units of each target's scale, Euclidean norm"
-                         if spec.distance == "interval"
-                         else "pyabc AdaptivePNormDistance(p=2) around interval midpoints"),
-            "epsilon": (f"fixed tolerances {list(spec.epsilons)} (pyabc ListEpsilon)"
-                        + (": rejection ABC from the prior" if len(spec.epsilons) == 1 else "")
-                        if spec.epsilons else
-                        "pyabc MedianEpsilon (median of the previous generation's distances)"),
-            "transition": "pyabc MultivariateNormalTransition",
-            "space": spec.space,
+        "method": _method(loaded, rejection) | {
             "uncalibrated": _uncalibrated(loaded),
-            "transition_scaling": spec.transition_scaling,
             "population_size": spec.population_size,
             "max_generations": spec.max_generations,
             "min_epsilon": spec.min_epsilon,
@@ -428,7 +480,6 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
             "replications": spec.replications,
             "model_runs_per_particle": per_particle,
             "backend": spec.backend,
-            "reproducible": spec.backend == "serial",
         },
         "generations": json.loads(gens.to_json(orient="records")),
         "simulations": sims,
@@ -448,6 +499,36 @@ def write_outputs(loaded: LoadedSpec, history: Any, state: Mapping[str, Any], *,
     eps = float(gens["epsilon"].iloc[-1]) if len(gens) else float("nan")
     return CalibrationResult(output=out, files=files, generations=len(gens), epsilon=eps,
                              simulations=sims, ppc=ppc)
+
+
+def _method(loaded: LoadedSpec, rejection: RejectionOutcome | None) -> dict[str, Any]:
+    """How the posterior was sampled: the algorithm, its package and its settings."""
+    spec = loaded.spec
+    interval = "interval misses in units of each target's scale, Euclidean norm"
+    if rejection is not None:
+        return {"algorithm": "rejection ABC",
+                "package": "cisim.calibrate.rejection (prior draws in stored batches)",
+                "distance": interval,
+                "epsilon": f"fixed tolerance {spec.epsilons[0]}: rejection ABC from the prior",
+                "transition": "none: every set is drawn from the prior",
+                "batch_size": spec.batch_size,
+                "failed_draws": rejection.failed,
+                "first_error": rejection.first_error,
+                "stored_batches": rejection.batches,
+                "reproducible": True}
+    import pyabc
+
+    return {"algorithm": _algorithm(spec),
+            "package": f"pyabc {pyabc.__version__}",
+            "distance": (interval if spec.distance == "interval"
+                         else "pyabc AdaptivePNormDistance(p=2) around interval midpoints"),
+            "epsilon": (f"fixed tolerances {list(spec.epsilons)} (pyabc ListEpsilon)"
+                        if spec.epsilons else
+                        "pyabc MedianEpsilon (median of the previous generation's distances)"),
+            "transition": "pyabc MultivariateNormalTransition",
+            "space": spec.space,
+            "transition_scaling": spec.transition_scaling,
+            "reproducible": spec.backend == "serial"}
 
 
 def _uncalibrated(loaded: LoadedSpec) -> str:

@@ -143,7 +143,13 @@ class CalibrationSpec(_Section):
         None, min_length=1, description="A fixed tolerance for each generation (pyabc "
         "ListEpsilon) instead of the median schedule; max_generations is then its length. One "
         "value is rejection ABC: a sample from the prior, each set kept if its distance is at "
-        "most the tolerance, all with equal weight.")
+        "most the tolerance, all with equal weight, run in stored batches (batch_size) "
+        "rather than by pyabc.")
+    batch_size: int = Field(
+        8, ge=1, le=100_000, description="Rejection ABC (one tolerance): prior draws per "
+        "stored batch, one task each. Every finished batch is on disk, so a killed run loses "
+        "only the batches in flight; the batches are a pure function of the seed, so the "
+        "posterior is the same on any backend.")
     transition_scaling: float = Field(
         1.0, gt=0, le=10, description="Scaling of the perturbation kernel's covariance (pyabc "
         "MultivariateNormalTransition): below 1 proposes closer to the accepted particles, so "
@@ -189,6 +195,10 @@ class CalibrationSpec(_Section):
             if not all(math.isfinite(x) and x >= 0 for x in e) or e != sorted(e, reverse=True):
                 raise ValueError("epsilons must be finite, at least 0 and not increasing "
                                  f"(got {e})")
+            if len(e) == 1 and self.distance == "adaptive":
+                raise ValueError("distance = \"adaptive\" adapts its scales between "
+                                 "generations; rejection ABC (one tolerance) needs distance = "
+                                 "\"interval\"")
         if self.scheduler is not None and self.backend != "dask":
             raise ValueError("'scheduler' is only used with backend = \"dask\"")
         if self.parameters is not None:

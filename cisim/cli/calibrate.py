@@ -2,15 +2,18 @@
 
 Bad input (an invalid spec or targets file, a missing file, a parameter without a prior, an
 existing run without ``--resume``, a changed spec on ``--resume``) gives a message on stderr
-naming the file and the field, and exit status 2, never a traceback.
+naming the file and the field, and exit status 2, never a traceback. Rejection ABC that stops
+at ``max_walltime_minutes`` before keeping every parameter set says how far it got and how to
+continue, with exit status 130 (as an interrupted run: its finished batches are kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
-from cisim.cli._common import EXIT_OK, run_command
+from cisim.cli._common import EXIT_INTERRUPTED, EXIT_OK, run_command
 
 __all__ = ["add_parser", "cmd_calibrate"]
 
@@ -20,9 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "calibrate",
         help="calibrate assumed parameters against observed targets (ABC, resumable)",
-        description="Approximate Bayesian computation (rejection ABC or ABC-SMC, pyabc) of the "
-        "parameters a "
-        "calibration spec names, against the role = calibration targets of its targets file; "
+        description="Approximate Bayesian computation (rejection ABC in stored batches, or "
+        "ABC-SMC with pyabc) of the parameters a calibration spec names, against the "
+        "role = calibration targets of its targets file; "
         "writes posterior.csv, posterior.json, posterior predictive checks (ppc.csv, ppc.txt) "
         "and a prior-vs-posterior figure. See docs/calibration.md.",
     )
@@ -43,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Handle ``cisim calibrate``."""
-    from cisim.calibrate.run import CalibrationError
+    from cisim.calibrate.run import CalibrationError, CalibrationIncompleteError
 
     out = args.out  # the spec's own output directory once it is read
 
@@ -56,8 +59,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         out = str(loaded.output)
         import pyabc  # noqa: F401  (it sets its logger's level when imported: import first)
 
-        logging.getLogger("ABC").setLevel(logging.WARNING if args.quiet else logging.INFO)
-        result = calibrate(loaded, resume=args.resume, figures=not args.no_figures)
+        level = logging.WARNING if args.quiet else logging.INFO
+        logging.getLogger("ABC").setLevel(level)
+        mine = logging.getLogger("cisim.calibrate")
+        if not mine.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+            mine.addHandler(handler)
+        mine.setLevel(level)
+        try:
+            result = calibrate(loaded, resume=args.resume, figures=not args.no_figures)
+        except CalibrationIncompleteError as err:
+            print(f"cisim calibrate: {err}; {resume()}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         shipped = ship(result.output) if args.ship else []
         print(summary_of(result), end="")
         print(f"{len(result.files)} files in {result.output}")
@@ -66,7 +80,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     def resume() -> str:
-        return ("finished generations are kept. Continue with: "
+        return ("finished generations (rejection ABC: batches) are kept. Continue with: "
                 f"cisim calibrate {args.spec} --resume" + (f" --out {out}" if args.out else ""))
 
     return run_command(args, calibrate, prefix="cisim calibrate", bad_input=(CalibrationError,),
