@@ -234,15 +234,77 @@ def test_rejection_abc_resumes_from_its_stored_batches_to_the_same_posterior(tmp
 
 
 @pytest.mark.slow
-def test_rejection_abc_is_bit_identical_on_two_workers(tmp_path):
+@pytest.mark.parametrize("backend", ["loky", "dask"])
+def test_rejection_abc_is_bit_identical_on_two_workers(tmp_path, backend):
     spec, out = rejection_run(tmp_path, "serial")
     calibrate(load_calibration(spec, output=out), figures=False)
-    loky, loky_out = rejection_run(tmp_path, "loky", "n_jobs = 2\n", backend="loky")
+    loky, loky_out = rejection_run(tmp_path, backend, "n_jobs = 2\n", backend=backend)
     calibrate(load_calibration(loky, output=loky_out), figures=False)
     pd.testing.assert_frame_equal(pd.read_csv(loky_out / "posterior.csv"),
                                   pd.read_csv(out / "posterior.csv"))
     assert (json.loads((loky_out / "posterior.json").read_text())["simulations"]
             == json.loads((out / "posterior.json").read_text())["simulations"])
+
+
+def test_rejection_abc_does_not_depend_on_the_order_batches_finish_in(tmp_path, monkeypatch):
+    """Batches that finish out of order, with several read ahead from the task generator (as
+    parallel workers take them), give the serial run's posterior and draw count."""
+    import random
+
+    from cisim.sweep import execute
+
+    spec, out = rejection_run(tmp_path, "serial")
+    calibrate(load_calibration(spec, output=out), figures=False)
+    reference = pd.read_csv(out / "posterior.csv")
+    sims = json.loads((out / "posterior.json").read_text())["simulations"]
+
+    def shuffled(model, tasks, *, ahead, rng, **_):
+        queue = []
+        for task in tasks:
+            queue.append(task)
+            if len(queue) >= ahead:
+                yield execute.run_task(model, queue.pop(rng.randrange(len(queue))))
+        while queue:
+            yield execute.run_task(model, queue.pop(rng.randrange(len(queue))))
+
+    for k, ahead in enumerate((2, 5)):
+        monkeypatch.setattr(execute, "_map", lambda model, tasks, ahead=ahead, k=k, **kw:
+                            shuffled(model, tasks, ahead=ahead, rng=random.Random(k)))
+        spec_k, out_k = rejection_run(tmp_path, f"shuffled{k}")
+        calibrate(load_calibration(spec_k, output=out_k), figures=False)
+        pd.testing.assert_frame_equal(pd.read_csv(out_k / "posterior.csv"), reference)
+        assert json.loads((out_k / "posterior.json").read_text())["simulations"] == sims
+
+
+def test_rejection_abc_refuses_foreign_or_broken_batches_and_a_new_batch_size(tmp_path,
+                                                                               capsys):
+    spec, out = rejection_run(tmp_path, "a")
+    calibrate(load_calibration(spec, output=out), figures=False)
+    other, other_out = rejection_run(tmp_path, "b")
+    other.write_text(other.read_text().replace("seed = 1", "seed = 2"))
+    calibrate(load_calibration(other, output=other_out), figures=False)
+    batch = out / "rejection" / "batch-0000001.parquet"
+    saved = batch.read_bytes()
+    (out / "posterior.csv").unlink()
+    args = ["calibrate", str(spec), "--out", str(out), "--resume", "--quiet", "--no-figures"]
+    batch.write_bytes((other_out / "rejection" / batch.name).read_bytes())  # another seed's
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(batch) in err and "other draws" in err and "delete it" in err
+    batch.write_bytes(saved[: len(saved) // 2])  # cut short
+    assert main(args) == 2
+    assert str(batch) in capsys.readouterr().err
+    batch.write_bytes(saved)
+    (out / "rejection" / "notes.txt").write_text("mine")  # not a batch: left alone
+    assert main(args) == 0
+    capsys.readouterr()
+    spec.write_text(spec.read_text().replace("batch_size = 16", "batch_size = 8"))
+    assert main(args) == 2
+    assert "spec" in capsys.readouterr().err
+    # batch_size does nothing in ABC-SMC, so it does not enter its fingerprint
+    smc = [load_calibration(normal_spec(tmp_path / "a", extra=f"batch_size = {b}\n",
+                                        name=f"smc{b}.toml")).digest() for b in (8, 16)]
+    assert smc[0] == smc[1]
 
 
 def test_rejection_abc_refuses_the_adaptive_distance(tmp_path, capsys):
@@ -500,6 +562,73 @@ scale = 0.1
 over = "designs"
 {SOURCE}
 """
+
+
+STAGED_TARGETS = f"""
+[[target]]
+id = "near_zero_year1"
+description = "median change at year 1"
+role = "calibration"
+outcome = "population_change_vs_cf@1"
+statistic = "median"
+interval = [-0.02, 0.02]
+scale = 0.02
+{SOURCE}
+
+[[target]]
+id = "reached"
+description = "share of designs with sustained change"
+role = "calibration"
+outcome = "significant_change_reached"
+statistic = "mean"
+interval = [0.0, 0.5]
+scale = 0.1
+over = "designs"
+{SOURCE}
+"""
+
+
+def test_rejection_skips_the_design_runs_of_particles_the_scenario_rejects(tmp_path):
+    """A particle whose scenario runs already put it beyond the tolerance is not run on the
+    designs; every other particle gets the statistics of all its runs, to the bit, so the
+    kept particles are those the full computation keeps."""
+    write(tmp_path / "targets.toml", STAGED_TARGETS)
+    spec = write(tmp_path / "spec.toml", f"""
+scenario = "{ROOT / "scenarios" / "default.toml"}"
+targets = "targets.toml"
+population_size = 4
+epsilons = [1.0]
+batch_size = 6
+replications = 1
+seed = 4
+backend = "serial"
+[set]
+"population.size" = 300
+"population.mesa_agents" = 0
+horizon_years = 1.5
+[designs]
+sets = [{{"meetings.cadence" = "monthly"}}, {{"backbone.present" = false}}]
+[ppc]
+draws = 2
+""")
+    loaded = load_calibration(spec, output=tmp_path / "out")
+    calibrate(loaded, figures=False)
+    stored = pd.concat(pd.read_parquet(b)
+                       for b in sorted((tmp_path / "out" / "rejection").glob("*.parquet")))
+    early = stored["runs"] == 1
+    assert set(stored["runs"]) == {1, 3} and early.any() and (~early).any()
+    near = (stored["stat:near_zero_year1"] - 0.0).abs().sub(0.02).clip(lower=0) / 0.02
+    assert (near[early] > 1.0).all() and stored.loc[early, "stat:reached"].isna().all()
+    assert stored.loc[~early, "stat:reached"].notna().all()
+    full = ParticleModel(loaded.calibration_targets, 1, scenario=loaded.scenario,
+                         designs=loaded.designs)
+    kept = stored[stored["distance"] <= 1.0].head(4)
+    for _, row in kept.iterrows():
+        stats = full({p: row[p] for p in loaded.names}, int(row["seed"]))
+        assert stats == {t: row[f"stat:{t}"] for t in ("near_zero_year1", "reached")}
+    meta = json.loads((tmp_path / "out" / "posterior.json").read_text())
+    used = stored.head(meta["simulations"])
+    assert meta["model_runs"] == int(used["runs"].sum()) < 3 * meta["simulations"]
 
 
 @pytest.mark.slow

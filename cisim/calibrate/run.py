@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import platform
 import shutil
@@ -43,10 +42,15 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from cisim.calibrate.rejection import BATCH_DIR, RejectionOutcome, run_rejection
+from cisim.calibrate.rejection import (
+    BATCH_DIR,
+    RejectionOutcome,
+    StoredBatchError,
+    run_rejection,
+)
 from cisim.calibrate.spec import LoadedSpec, sha256
 from cisim.calibrate.summaries import ParticleModel
-from cisim.calibrate.targets import Target
+from cisim.calibrate.targets import IntervalDistance, Target
 from cisim.io import write_atomic, write_text_atomic
 from cisim.priors import POSTERIOR_FILE, POSTERIOR_PROVENANCE, ParameterEvidence
 from cisim.sweep.spec import resolve_function
@@ -112,28 +116,6 @@ def to_natural(priors: Sequence[ParameterEvidence], values: Mapping[str, Any],
     for p in priors:
         out[p.path] = float(p.ppf(special.expit(float(values[p.path]))))
     return out
-
-
-class IntervalDistance:
-    """Distance of simulated statistics from the observed targets.
-
-    Each target contributes how far its statistic lies *outside* the observed value or interval,
-    in units of the target's scale (0 inside the interval); the distance is the Euclidean norm of
-    those misses. A statistic a particle could not compute (NaN) puts it at infinite distance.
-    """
-
-    def __init__(self, targets: Sequence[Target]):
-        self.targets = list(targets)
-
-    def __call__(self, x: Mapping[str, Any], x_0: Mapping[str, Any] | None = None) -> float:
-        """The distance of statistics ``x`` (``x_0`` is ignored: the targets hold the data)."""
-        total = 0.0
-        for t in self.targets:
-            e = t.excess(float(x[t.id]))
-            if not math.isfinite(e):
-                return math.inf
-            total += e * e
-        return math.sqrt(total)
 
 
 class PyabcModel:
@@ -239,10 +221,10 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
 
     Raises:
         CalibrationError: An existing run without ``resume``, a changed spec on resume, nothing
-            to resume.
+            to resume, a stored batch that cannot be read or holds other draws.
+        CalibrationIncompleteError: Rejection ABC reached ``max_walltime_minutes`` before it
+            kept ``population_size`` sets (its batches are kept; ``resume`` continues).
     """
-    import pyabc
-
     spec = loaded.spec
     out = loaded.output
     state_path = out / STATE_FILE
@@ -251,6 +233,10 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
     digest = loaded.digest()
     state = _read_state(state_path)
     rejection = _algorithm(spec) == "rejection ABC"
+    if resume and rejection and db_path.exists():
+        raise CalibrationError(f"{out} holds a rejection calibration run by pyabc "
+                               f"({HISTORY_FILE}), which cannot be continued in stored batches; "
+                               "start afresh with another output directory")
     if resume:
         if state is None or (not rejection and not db_path.exists()):
             raise CalibrationError(f"{out} holds no calibration to resume (no {STATE_FILE} or "
@@ -274,6 +260,8 @@ def calibrate(loaded: LoadedSpec, *, resume: bool = False, client: Any = None,
     parallel = spec.backend != "serial"
     if rejection:
         return _calibrate_rejection(loaded, state, resume, client, figures)
+    import pyabc  # (slow to import: only ABC-SMC needs it)
+
     model = PyabcModel(particle_model(loaded, targets, numba_threads=1 if parallel else None),
                        loaded.priors, spec.space)
     if spec.distance == "adaptive":
@@ -342,8 +330,11 @@ def _calibrate_rejection(loaded: LoadedSpec, state: dict[str, Any] | None, resum
                            numba_threads=1 if spec.backend != "serial" else None)
     deadline = (time.monotonic() + 60 * spec.max_walltime_minutes
                 if spec.max_walltime_minutes else None)
-    outcome = run_rejection(loaded, model, IntervalDistance(targets), client=client,
-                            deadline=deadline)
+    try:
+        outcome = run_rejection(loaded, model, IntervalDistance(targets), client=client,
+                                deadline=deadline)
+    except StoredBatchError as err:
+        raise CalibrationError(str(err)) from None
     session["seconds"] = round(time.perf_counter() - t_start, 3)
     _write_state(state_path, state)
     n = spec.population_size
@@ -483,7 +474,7 @@ def _write(loaded: LoadedSpec, posterior: pd.DataFrame, gens: pd.DataFrame, sims
         },
         "generations": json.loads(gens.to_json(orient="records")),
         "simulations": sims,
-        "model_runs": sims * per_particle,
+        "model_runs": rejection.model_runs if rejection else sims * per_particle,
         "wall_time_seconds": round(sum(s["seconds"] or 0.0 for s in state["sessions"]), 3),
         "wall_time_note": "sessions that were killed have seconds = null and are not counted; "
                           "each generation's own wall time is in 'generations'",

@@ -277,10 +277,13 @@ class LoadedSpec:
     def fingerprint(self) -> dict[str, str]:
         """sha256 of each part that defines the problem.
 
-        The parts: the spec without :data:`RUN_CONTROL`, the targets file, the scenario (with
+        The parts: the spec without :data:`RUN_CONTROL` (and without ``batch_size`` unless it
+        is rejection ABC, the one algorithm it changes), the targets file, the scenario (with
         its overrides), the priors and the designs.
         """
         problem = self.spec.model_dump(mode="json", exclude=set(RUN_CONTROL))
+        if not (self.spec.epsilons and len(self.spec.epsilons) == 1):
+            del problem["batch_size"]  # only rejection ABC draws in batches
         priors = json.dumps([[p.path, p.distribution, list(p.bounds or ())]
                              for p in [*self.priors, *self.uncalibrated]])
         return {

@@ -143,6 +143,10 @@ def run_seeds(seed: int, group: int, n_designs: int, replications: int) -> np.nd
         n_designs, replications).astype(np.int64)
 
 
+#: The groups of a particle's runs, in the order they run: the spec's scenario, then its designs.
+STAGES = ("scenario", "designs")
+
+
 class ParticleModel:
     """A picklable ``f(params, seed) -> {target id: statistic}`` for a list of targets.
 
@@ -183,19 +187,24 @@ class ParticleModel:
         reps = [t.replications or self.replications for t in self.targets if t.over == over]
         return max(reps, default=0)
 
+    def stage_runs(self) -> tuple[int, ...]:
+        """Model runs of a particle in each of :data:`STAGES`."""
+        return (self._reps(STAGES[0]), self._reps(STAGES[1]) * len(self.designs))
+
     def runs(self, params: Mapping[str, Any], seed: int) -> pd.DataFrame:
         """Every run of one particle: ``over``, ``design``, ``replication``, ``seed``, outcomes."""
         return pd.DataFrame(self._rows(params, seed))
 
-    def _rows(self, params: Mapping[str, Any], seed: int) -> list[dict[str, Any]]:
+    def _rows(self, params: Mapping[str, Any], seed: int,
+              stages: Sequence[str] = STAGES) -> list[dict[str, Any]]:
         if self.numba_threads is not None and self.function is None:
             import numba
 
             numba.set_num_threads(max(1, min(self.numba_threads, numba.config.NUMBA_NUM_THREADS)))
         rows: list[dict[str, Any]] = []
-        for g, over in enumerate(("scenario", "designs")):
+        for g, over in enumerate(STAGES):
             reps = self._reps(over)
-            if reps == 0:
+            if reps == 0 or over not in stages:
                 continue
             names = sorted({t.outcome for t in self.targets if t.over == over})
             overrides = [{}] if over == "scenario" else self.designs
@@ -254,4 +263,18 @@ class ParticleModel:
     def __call__(self, params: Mapping[str, Any], seed: int) -> dict[str, float]:
         """The targets' statistics of one particle."""
         return self.statistics(self._rows(params, seed))
+
+    def staged(self, params: Mapping[str, Any], seed: int,
+               go_on: Callable[[dict[str, float]], bool]) -> dict[str, float]:
+        """The statistics of one particle, the designs' runs only if ``go_on`` says so.
+
+        The scenario's runs come first; ``go_on`` sees the statistics they give (the targets
+        over the designs are NaN there) and decides whether the designs' runs are worth making.
+        When they are, the result is :meth:`__call__`'s, to the bit: every run has the seed it
+        has there.
+        """
+        rows = self._rows(params, seed, stages=STAGES[:1])
+        if rows and not go_on(self.statistics(rows)):
+            return self.statistics(rows)
+        return self.statistics(rows + self._rows(params, seed, stages=STAGES[1:]))
 

@@ -30,6 +30,7 @@ from cisim.schema import pydantic_problems
 
 __all__ = [
     "STATISTICS",
+    "IntervalDistance",
     "Source",
     "Target",
     "TargetsError",
@@ -225,3 +226,24 @@ def describe_observed(target: Target) -> str:
         return f"[{target.low:g}, {target.high:g}]"
     return f"{target.observed:g}"
 
+
+class IntervalDistance:
+    """Distance of simulated statistics from the observed targets.
+
+    Each target contributes how far its statistic lies *outside* the observed value or interval,
+    in units of the target's scale (0 inside the interval); the distance is the Euclidean norm of
+    those misses. A statistic a particle could not compute (NaN) puts it at infinite distance.
+    """
+
+    def __init__(self, targets: Sequence[Target]):
+        self.targets = list(targets)
+
+    def __call__(self, x: Mapping[str, Any], x_0: Mapping[str, Any] | None = None) -> float:
+        """The distance of statistics ``x`` (``x_0`` is ignored: the targets hold the data)."""
+        total = 0.0
+        for t in self.targets:
+            e = t.excess(float(x[t.id]))
+            if not math.isfinite(e):
+                return math.inf
+            total += e * e
+        return math.sqrt(total)

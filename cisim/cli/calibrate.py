@@ -57,7 +57,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
         loaded = load_calibration(args.spec, output=args.out)
         out = str(loaded.output)
-        import pyabc  # noqa: F401  (it sets its logger's level when imported: import first)
+        eps = loaded.spec.epsilons
+        if not (eps and len(eps) == 1):  # ABC-SMC: pyabc sets its logger's level on import
+            import pyabc  # noqa: F401
 
         level = logging.WARNING if args.quiet else logging.INFO
         logging.getLogger("ABC").setLevel(level)
