@@ -18,6 +18,7 @@ from cisim.priors import (
     _schema_default,
     load_priors,
     registry,
+    uncertain_parameters,
 )
 from cisim.scenario import Scenario, ScenarioError, _default_profiles, parameter_table
 from cisim.sweep.samplers import build_sample, to_values
@@ -220,6 +221,21 @@ def test_sweep_parameter_takes_the_documented_prior(tmp_path):
     # the store writes the spec back with the prior filled in; it must read again
     again = SweepSpec.from_dict(spec.to_dict())
     assert again.parameters[0] == p
+
+
+def test_a_sample_of_every_uncertain_parameter_builds_without_pandas_warnings(tmp_path):
+    """The assumptions' screening samples every prior (over 70 parameters, over 140 columns):
+    the table is built at once, so pandas does not warn about a fragmented frame."""
+    import warnings
+
+    paths = [e.path for e in uncertain_parameters()]
+    f = _spec(tmp_path, "".join(f'[[parameters]]\npath = "{p}"\nprior = true\n'
+                                for p in paths))
+    spec, base = load_spec(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sample = build_sample(spec, base)
+    assert list(sample.columns) == ["point", *paths, *(f"u:{p}" for p in paths)]
 
 
 def test_sweep_prior_without_a_documented_prior_is_refused(tmp_path):

@@ -107,7 +107,7 @@ def build_sample(spec: SweepSpec, base: Scenario | None = None) -> pd.DataFrame:
     ``u:<label>`` (the unit-space coordinates the analyses use).
     """
     U = unit_sample(spec)
-    frame = pd.DataFrame({"point": np.arange(len(U), dtype=np.int64)})
+    columns: dict[str, Any] = {"point": np.arange(len(U), dtype=np.int64)}
     for j, p in enumerate(spec.parameters):
         values = to_values(p, U[:, j], is_integer_parameter(p, base))
         if isinstance(values, list):
@@ -115,12 +115,13 @@ def build_sample(spec: SweepSpec, base: Scenario | None = None) -> pd.DataFrame:
             if vals.map(type).nunique() > 1 or vals.map(lambda v: isinstance(v, str)).all():
                 vals = vals.astype(str) if not vals.map(lambda v: isinstance(v, bool)).all() \
                     else vals.astype(bool)
-            frame[p.label] = vals.to_numpy()
+            columns[p.label] = vals.to_numpy()
         else:
-            frame[p.label] = values
+            columns[p.label] = values
     for j, p in enumerate(spec.parameters):
-        frame[UNIT_PREFIX + p.label] = U[:, j]
-    return frame
+        columns[UNIT_PREFIX + p.label] = U[:, j]
+    # built at once: a column at a time fragments the frame (pandas warns past 100 columns)
+    return pd.DataFrame(columns)
 
 
 def run_table(sample: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
