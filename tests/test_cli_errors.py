@@ -359,10 +359,11 @@ def test_calibrate_interrupted_says_how_to_resume(files, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("cisim.calibrate.spec.load_calibration",
-                        lambda _spec, output=None: SimpleNamespace(output=Path(output or "d")))
+                        lambda _spec, output=None: SimpleNamespace(
+                            output=Path(output or "d"), spec=SimpleNamespace(epsilons=[1.0])))
     monkeypatch.setattr("cisim.calibrate.run.calibrate", interrupt)
-    hint = f"cisim calibrate: interrupted; finished generations are kept. Continue with: " \
-           f"cisim calibrate {spec} --resume"
+    hint = ("cisim calibrate: interrupted; finished generations (rejection ABC: batches) are "
+            f"kept. Continue with: cisim calibrate {spec} --resume")
     code, _, err = run_cli(["calibrate", spec, "--out", out, "--quiet"])
     assert code == EXIT_INTERRUPTED
     assert err == f"{hint} --out {out}\n"
