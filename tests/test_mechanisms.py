@@ -242,30 +242,30 @@ def test_population_rates_are_each_worlds_rate(default_scenario: Scenario):
         assert model.population.rates() == (model.population.rate(0), model.population.rate(1))
 
 
-def test_meeting_draws_do_not_depend_on_the_block_size(monkeypatch):
-    """The pairs are drawn in blocks (bounded memory at thousands of partners): same result."""
-    import cisim.mechanisms._communication as k
-
+def test_a_meeting_touches_only_pairs_of_attendees_and_keeps_trust_symmetric():
+    """The compiled meeting: attendees only, both cells of a pair, the counts it returns."""
     rng = np.random.default_rng(3)
     n = 60
     attending = rng.random(n) < 0.8
     position = rng.random((n, 3))
-    results = []
-    for block in (1 << 17, 7, 1):
-        monkeypatch.setattr(k, "PAIR_BLOCK", block)
-        trust = np.full((n, n), 0.3)
-        damage = np.zeros((n, n))
-        contacted = np.zeros((n, n), dtype=np.bool_)
-        counts = k.meeting_interactions(np.uint64(5), 9, attending, 0.2, trust, damage,
-                                        contacted, position, 0.7, 0.5, 0.1, 0.3, 0.1)
-        results.append((counts, trust, damage, contacted))
-    first = results[0]
-    assert 0 < first[0][1] < first[0][0]  # some good and some bad interactions
-    assert not first[3][~attending].any()  # only attendees meet
-    for other in results[1:]:
-        assert other[0] == first[0]
-        for a, b in zip(other[1:], first[1:], strict=True):
-            np.testing.assert_array_equal(a, b)
+    trust0 = np.full((n, n), 0.3)
+    trust, damage = trust0.copy(), np.zeros((n, n))
+    contacted = np.zeros((n, n), dtype=np.bool_)
+    interactions, good = meeting_interactions(np.uint64(5), 9, attending, 0.2, trust, damage,
+                                              contacted, position, 0.7, 0.5, 0.1, 0.3, 0.1)
+    assert 0 < good < interactions  # some good and some bad interactions
+    assert not contacted[~attending].any() and not contacted[:, ~attending].any()
+    assert not contacted.diagonal().any()
+    np.testing.assert_array_equal(contacted, contacted.T)
+    np.testing.assert_array_equal(trust, trust.T)
+    np.testing.assert_array_equal(damage, damage.T)
+    assert np.count_nonzero(np.triu(contacted)) == interactions
+    assert np.count_nonzero(np.triu(trust > trust0)) == good  # good ones build trust
+    assert np.count_nonzero(np.triu(damage > 0)) == interactions - good  # bad ones cost it
+    np.testing.assert_array_equal(trust[~contacted], trust0[~contacted])  # nobody else moved
+    with pytest.raises(ValueError, match="optimism"):
+        meeting_interactions(np.uint64(5), 9, attending, 0.2, trust, damage, contacted,
+                             position, 0.7, 0.5, 0.1, 0.3, 0.1, "optimism")
 
 
 # ---- persistence: what the partnership built fades without coordination -----------------------

@@ -1,30 +1,35 @@
 """The trust update of a meeting's pairwise interactions (the communication mechanism's rule).
 
-Plain numpy over a meeting's pairs (see :func:`meeting_interactions`); the asymmetric update
+:func:`meeting_interactions` draws which pairs of attendees interact, whether each interaction
+is good, and moves their trust and trust ceiling: one compiled loop over the meeting's pairs
+(a meeting costs a few microseconds; in numpy it took a few dozen calls on arrays of a few
+hundred pairs, the largest part of a run's time at teaching sizes). The asymmetric update
 follows Pant & Yu (2025) and Slovic (1993), with experience smoothing after Jonker & Treur
-(1999). Used by :mod:`cisim.mechanisms.communication`.
+(1999): :func:`trust_update` is the rule over arrays, and the loop applies the same
+operations to each pair (``tests/test_trust_rule.py`` checks the two agree bit for bit).
+Used by :mod:`cisim.mechanisms.communication`.
 """
 
 from __future__ import annotations
 
-import functools
+import math
 
 import numpy as np
 
-from cisim.kernels import S_PAIR, S_QUALITY
-from cisim.rng import bits, threshold, uniforms_at
+from cisim.kernels import S_PAIR, S_QUALITY, _inner, _jit, _mix
+from cisim.rng import key, threshold
 
-__all__ = ["PAIR_BLOCK", "meeting_interactions", "trust_update"]
+__all__ = ["TRUST_RULES", "meeting_interactions", "trust_update"]
 
-#: Pairs of attendees whose draws :func:`meeting_interactions` takes at once (bounds memory;
-#: blocks of this size stay in the CPU caches).
-PAIR_BLOCK = 1 << 17
+#: The trust rules (``dynamics.trust_rule``) by their code in the compiled loop.
+TRUST_RULES = {"pant_yu": 0, "smoothing": 1}
 
+_INV53 = 1.0 / 9007199254740992.0
 
 
 def meeting_interactions(
     seed: np.uint64,
-    step: np.int64,
+    step: int,
     attending: np.ndarray,  # (N,) bool
     contact_prob: float,
     trust: np.ndarray,  # (N, N) float64, symmetric, updated in place
@@ -47,66 +52,85 @@ def meeting_interactions(
     more; the draw of ``S_QUALITY`` at the same index). Trust then moves by
     :func:`trust_update` (``rule``, ``gain``, ``loss``, ``negativity``), and a bad interaction
     lowers the trust ceiling ``1 - damage`` by ``damage_jump``: trust is slow to build and fast
-    to lose.
-
-    Plain numpy (a meeting's pairs are independent; the draws are compared as integers with
-    :func:`cisim.rng.threshold`, which decides as the floats do), in blocks of at most
-    :data:`PAIR_BLOCK` pairs.
+    to lose. The draws are compared as integers with :func:`cisim.rng.threshold`, which
+    decides as the floats do.
 
     Returns:
         ``(interactions, good interactions)``.
+
+    Raises:
+        ValueError: ``rule`` is not a trust rule.
+    """
+    if rule not in TRUST_RULES:
+        raise ValueError(f"unknown trust rule {rule!r}")
+    s, t = int(seed), int(step)
+    return _meeting(np.uint64(key(s, t, S_PAIR)), np.uint64(key(s, t, S_QUALITY)), attending,
+                    np.uint64(max(0, threshold(contact_prob))), trust, damage, contacted,
+                    position, float(p_good_base), float(distance_penalty), float(gain),
+                    float(loss), float(damage_jump), TRUST_RULES[rule], float(negativity))
+
+
+@_jit(opt=1, no_cfunc_wrapper=True)
+def _meeting(key_pair: np.uint64, key_quality: np.uint64, attending: np.ndarray,
+             t_contact: np.uint64, trust: np.ndarray, damage: np.ndarray,
+             contacted: np.ndarray, position: np.ndarray, p_good_base: float,
+             distance_penalty: float, gain: float, loss: float, damage_jump: float,
+             rule: int, negativity: float) -> tuple[float, float]:
+    """The loop of :func:`meeting_interactions` over the pairs of attendees, in place.
+
+    Every pair is independent (its draws depend only on its indices, and it reads and writes
+    only its own cells), so one pass in the order ``i < j`` gives what the whole meeting at
+    once would.
     """
     N = attending.shape[0]
-    att = np.flatnonzero(attending).astype(np.int64, copy=False)
-    m = att.size
-    t_contact = np.uint64(max(0, threshold(contact_prob)))
-    if m * m <= PAIR_BLOCK:  # a usual meeting: its pairs at once (the same pairs in order)
-        rows, cols = _pairs(m)
-        ii, jj = att[rows], att[cols]
-        met = bits(seed, step, ii * N + jj, S_PAIR) < t_contact
-        i, j = ii[met], jj[met]
-    else:
-        met_i, met_j = [], []
-        rows_per_block = max(1, PAIR_BLOCK // max(1, m))
-        for r0 in range(0, m, rows_per_block):
-            r = np.arange(r0, min(m, r0 + rows_per_block))
-            upper = np.arange(m)[None, :] > r[:, None]  # pairs i < j among attendees
-            ii = np.broadcast_to(att[r][:, None], upper.shape)[upper]
-            jj = np.broadcast_to(att[None, :], upper.shape)[upper]
-            met = bits(seed, step, ii * N + jj, S_PAIR) < t_contact
-            met_i.append(ii[met])
-            met_j.append(jj[met])
-        i = np.concatenate(met_i)
-        j = np.concatenate(met_j)
-    # the squared distance summed over the agenda's dimensions from zero (0 + x is x for a
-    # square), with the pairs' rows of positions taken once
-    gap = position[i] - position[j]
-    dist = gap[:, 0] ** 2
-    for d in range(1, position.shape[1]):
-        dist += gap[:, d] ** 2
-    p_good = p_good_base - distance_penalty * np.sqrt(dist)
-    p_good = np.where(p_good < 1.0, np.where(p_good > 0.0, p_good, 0.0), 1.0)
-    contacted[i, j] = True
-    contacted[j, i] = True
-    good = uniforms_at(seed, step, i * N + j, S_QUALITY) < p_good
-    t = trust_update(trust[i, j], damage[i, j], good, rule, gain, loss, negativity)
-    bad_i, bad_j = i[~good], j[~good]
-    dmg = damage[bad_i, bad_j] + damage_jump
-    dmg = np.where(dmg < 1.0, dmg, 1.0)
-    damage[bad_i, bad_j] = dmg
-    damage[bad_j, bad_i] = dmg
-    trust[i, j] = t
-    trust[j, i] = t
-    return float(i.size), float(np.count_nonzero(good))
+    D = position.shape[1]
+    interactions = 0
+    good_ones = 0
+    for i in range(N):
+        if not attending[i]:
+            continue
+        for j in range(i + 1, N):
+            if not attending[j]:
+                continue
+            index = np.uint64(i * N + j)
+            if (_mix(key_pair ^ index) >> np.uint64(11)) >= t_contact:
+                continue
+            interactions += 1
+            gap = position[i, 0] - position[j, 0]
+            dist = gap * gap  # summed over the agenda's dimensions from the first
+            for d in range(1, D):
+                gap = position[i, d] - position[j, d]
+                dist += gap * gap
+            p_good = p_good_base - distance_penalty * math.sqrt(dist)
+            p_good = (p_good if p_good > 0.0 else 0.0) if p_good < 1.0 else 1.0
+            contacted[i, j] = True
+            contacted[j, i] = True
+            u = (_mix(key_quality ^ index) >> np.uint64(11)) * _INV53
+            good = u < p_good
+            after = _trust_after(trust[i, j], damage[i, j], good, rule, gain, loss, negativity)
+            if good:
+                good_ones += 1
+            else:
+                dmg = damage[i, j] + damage_jump
+                dmg = dmg if dmg < 1.0 else 1.0
+                damage[i, j] = dmg
+                damage[j, i] = dmg
+            trust[i, j] = after
+            trust[j, i] = after
+    return float(interactions), float(good_ones)
 
 
-@functools.lru_cache(maxsize=64)
-def _pairs(m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the pairs ``r < c`` of ``m`` attendees, row by row (read-only)."""
-    rows, cols = np.triu_indices(m, 1)
-    rows.flags.writeable = False
-    cols.flags.writeable = False
-    return rows, cols
+@_inner
+def _trust_after(trust: float, damage: float, good: bool, rule: int, gain: float, loss: float,
+                 negativity: float) -> float:
+    """:func:`trust_update` of one pair (``rule``: its code in :data:`TRUST_RULES`)."""
+    if good:
+        gap = 1.0 - damage - trust
+        return trust + gain * (gap if gap > 0.0 else 0.0)
+    if rule == 0:
+        return trust * (1.0 - loss)
+    k = negativity * gain
+    return trust - (k if k < trust else trust)  # np.minimum(trust, k)
 
 
 def trust_update(trust: np.ndarray, damage: np.ndarray, good: np.ndarray, rule: str,
