@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from cisim.kernels import _jit
+from cisim.kernels import _inner, _jit
 
-__all__ = ["agenda_moves"]
+__all__ = ["agenda_moves", "distance2"]
 
 
 def agenda_moves(
@@ -55,12 +55,7 @@ def _moves(position: np.ndarray, influence: np.ndarray, contacted: np.ndarray,
             if not contacted[i, j]:
                 continue
             count += 1
-            gap = position[j, 0] - position[i, 0]
-            dist = gap * gap  # summed over the agenda's dimensions from the first
-            for d in range(1, D):
-                gap = position[j, d] - position[i, d]
-                dist += gap * gap
-            if not math.sqrt(dist) < bound:
+            if not math.sqrt(distance2(position, i, j)) < bound:
                 continue
             pull = influence[j] / (influence[i] + influence[j])
             w = trust[i, j] * 2.0 * pull * rate
@@ -73,3 +68,18 @@ def _moves(position: np.ndarray, influence: np.ndarray, contacted: np.ndarray,
         if moved[i]:
             for d in range(D):
                 position[i, d] += delta[i, d]
+
+
+@_inner
+def distance2(position: np.ndarray, i: int, j: int) -> float:
+    """Squared distance between the agenda positions of partners ``i`` and ``j``.
+
+    Summed over the agenda's dimensions from the first, as numpy adds a short row (and the
+    same whichever partner comes first: ``x - y`` is ``-(y - x)`` exactly).
+    """
+    gap = position[i, 0] - position[j, 0]
+    dist = gap * gap
+    for d in range(1, position.shape[1]):
+        gap = position[i, d] - position[j, d]
+        dist += gap * gap
+    return dist

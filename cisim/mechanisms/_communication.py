@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from cisim.kernels import S_PAIR, S_QUALITY, _inner, _jit, _mix
+from cisim.mechanisms._agenda import distance2
 from cisim.rng import key, threshold
 
 __all__ = ["TRUST_RULES", "meeting_interactions", "trust_update"]
@@ -83,7 +84,6 @@ def _meeting(key_pair: np.uint64, key_quality: np.uint64, attending: np.ndarray,
     once would.
     """
     N = attending.shape[0]
-    D = position.shape[1]
     interactions = 0
     good_ones = 0
     for i in range(N):
@@ -96,12 +96,7 @@ def _meeting(key_pair: np.uint64, key_quality: np.uint64, attending: np.ndarray,
             if (_mix(key_pair ^ index) >> np.uint64(11)) >= t_contact:
                 continue
             interactions += 1
-            gap = position[i, 0] - position[j, 0]
-            dist = gap * gap  # summed over the agenda's dimensions from the first
-            for d in range(1, D):
-                gap = position[i, d] - position[j, d]
-                dist += gap * gap
-            p_good = p_good_base - distance_penalty * math.sqrt(dist)
+            p_good = p_good_base - distance_penalty * math.sqrt(distance2(position, i, j))
             p_good = (p_good if p_good > 0.0 else 0.0) if p_good < 1.0 else 1.0
             contacted[i, j] = True
             contacted[j, i] = True
