@@ -191,8 +191,8 @@ class StudyConfig:
             (path, value), e.g. the calibrated posterior's medians.
     """
 
-    designs: int = 640
-    paired_designs: int = 96
+    designs: int = 5120
+    paired_designs: int = 768
     seed: int = 2005  # Grimm et al. 2005; the sample the earlier recalibration looked at
     jobs: int = 2
     horizon_years: float = 10.0
