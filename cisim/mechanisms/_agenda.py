@@ -62,8 +62,9 @@ def _moves(position: np.ndarray, influence: np.ndarray, contacted: np.ndarray,
             for d in range(D):
                 delta[i, d] += w * (position[j, d] - position[i, d])
         moved[i] = count > 0
-        for d in range(D):
-            delta[i, d] = delta[i, d] / count if count > 0 else 0.0
+        if count > 0:
+            for d in range(D):
+                delta[i, d] = delta[i, d] / count
     for i in range(N):
         if moved[i]:
             for d in range(D):

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from cisim.kernels import S_PAIR, S_QUALITY, _inner, _jit, _mix
+from cisim.kernels import S_PAIR, S_QUALITY, _inner, _jit, _mix, _u01k
 from cisim.mechanisms._agenda import distance2
 from cisim.rng import key, threshold
 
@@ -24,8 +24,6 @@ __all__ = ["TRUST_RULES", "meeting_interactions", "trust_update"]
 
 #: The trust rules (``dynamics.trust_rule``) by their code in the compiled loop.
 TRUST_RULES = {"pant_yu": 0, "smoothing": 1}
-
-_INV53 = 1.0 / 9007199254740992.0
 
 
 def meeting_interactions(
@@ -100,8 +98,7 @@ def _meeting(key_pair: np.uint64, key_quality: np.uint64, attending: np.ndarray,
             p_good = (p_good if p_good > 0.0 else 0.0) if p_good < 1.0 else 1.0
             contacted[i, j] = True
             contacted[j, i] = True
-            u = (_mix(key_quality ^ index) >> np.uint64(11)) * _INV53
-            good = u < p_good
+            good = _u01k(key_quality, i * N + j) < p_good
             after = _trust_after(trust[i, j], damage[i, j], good, rule, gain, loss, negativity)
             if good:
                 good_ones += 1
