@@ -12,6 +12,7 @@ arguments named by their dotted path (``{"backbone.staff.facilitator": [0.5, 1.0
 
 from __future__ import annotations
 
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,57 @@ MODEL_REPORTERS = (
     "systems_change",
     "sroi",
 )
+
+
+class TrajectoryCollector(DataCollector):
+    """Mesa's DataCollector, whose trajectory-column reporters read the recorder when asked.
+
+    Mesa's ``collect`` calls every model reporter each week and deep-copies what it returns.
+    The columns of :data:`MODEL_REPORTERS` are the recorder's, which keeps them anyway (and
+    works them out when they are read), so ``collect`` notes only which recorded row the week
+    stands for, and :attr:`model_vars` (so :meth:`get_model_vars_dataframe`) reads those rows
+    when asked: the Python floats ``model.latest(column)`` gave that week. The other model
+    reporters (the phase) and the agent-type reporters are called every week, as Mesa does.
+    """
+
+    def __init__(self, model: CollectiveImpactModel, columns: tuple[str, ...],
+                 model_reporters: dict[str, Any], agenttype_reporters: dict[type, Any]):
+        """Collect ``model_reporters`` (those named in ``columns`` from the recorder)."""
+        self._model = model
+        self._columns = columns
+        self._rows: list[int] = []  # the recorder's row each collect stood for
+        self._synced = 0  # collects whose rows model_vars holds
+        super().__init__(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
+        self._called = {k: r for k, r in self.model_reporters.items() if k not in columns}
+
+    @property
+    def model_vars(self) -> dict[str, list]:
+        """Each model reporter's values, one per collect (Mesa's ``model_vars``)."""
+        if self._synced < len(self._rows):
+            rec = self._model.recorder
+            rows = self._rows[self._synced:]
+            data = rec.data
+            for name in self._columns:
+                self._model_vars[name].extend(data[rows, rec.cols[name]].tolist())
+            self._synced = len(self._rows)
+        return self._model_vars
+
+    @model_vars.setter
+    def model_vars(self, value: dict[str, list]) -> None:
+        self._model_vars = value
+
+    def collect(self, model: CollectiveImpactModel) -> None:
+        """Note the recorded row; call the other reporters (what Mesa's collect does for them)."""
+        self._collection_steps.append(model.time)
+        self._rows.append(len(model.recorder.phase) - 1)  # the row model.latest reads
+        for name, reporter in self._called.items():
+            self._model_vars[name].append(deepcopy(reporter(model)))
+        if self.agent_reporters:
+            self._agent_records[model.time] = list(self._record_agents(model))
+        if self.agenttype_reporters:
+            self._agenttype_records[model.time] = {
+                agent_type: list(self._record_agenttype(model, agent_type))
+                for agent_type in self.agenttype_reporters}
 
 
 def _seed_from(rng: Any) -> int:
@@ -180,7 +232,7 @@ class CollectiveImpactModel(Model):
                 },
                 Beneficiary: {"in_outcome": "in_outcome", "subgroup": "subgroup"},
             }
-        return DataCollector(model_reporters=reporters, agenttype_reporters=agenttype)
+        return TrajectoryCollector(self, MODEL_REPORTERS, reporters, agenttype)
 
     # ---- the weekly step ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ the cost of collaborating).
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,12 +26,12 @@ from cisim.costs import CostLedger
 from cisim.numeric import (
     discount,
     discount_at,
-    pairwise_sum,
+    pairwise_rows,
     sroi_ratio,
     weighted_mean,
     weighted_mean_of,
 )
-from cisim.scenario import STEPS_PER_YEAR
+from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
 
 if TYPE_CHECKING:
     from cisim.context import RunView
@@ -166,12 +167,53 @@ def _logit(rates: np.ndarray) -> np.ndarray:
     return np.log(p / (1.0 - p))
 
 
+#: World figures the recorder keeps each week, in this order (the row of ``Recorder._weekly``),
+#: followed by the readiness and the number of active partners.
+_WORLD_FIGURES = (
+    "trust_mean", "agreement", "alignment", "measurement", "engagement", "runway_years",
+    "backbone_capacity", "facilitation", "coordination", "services_change", "practices_change",
+    "policy_change", "measured_rate", "income", "investment", "measured_sroi", "investment_pv",
+    "backbone_spend", "measurement_spend", "coordination_cost", "interactions",
+    "good_interactions",
+)
+#: Trajectory columns that are world figures as they stand: (column, world figure).
+_COPIED = (
+    ("trust", "trust_mean"), ("agreement", "agreement"), ("alignment", "alignment"),
+    ("measurement", "measurement"), ("engagement", "engagement"),
+    ("runway_years", "runway_years"), ("backbone_capacity", "backbone_capacity"),
+    ("facilitation", "facilitation"), ("coordination", "coordination"),
+    ("services_change", "services_change"), ("practices_change", "practices_change"),
+    ("policy_change", "policy_change"), ("measured_rate", "measured_rate"),
+    ("income", "income"), ("investment", "investment"), ("sroi_measured", "measured_sroi"),
+    ("interactions", "interactions"), ("good_interactions", "good_interactions"),
+)
+
+
+def _running_sum(total: float, terms: np.ndarray) -> np.ndarray:
+    """Every partial total of ``total += term`` over the terms in turn (np.cumsum adds in order)."""
+    return np.cumsum(np.concatenate(([total], terms)))[1:]
+
+
+def _at_least_one(x: np.ndarray) -> np.ndarray:
+    """``max(1.0, x)`` of each element as Python's ``max`` takes it (1.0 unless x is larger)."""
+    return np.where(x > 1.0, x, 1.0)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, defined: np.ndarray) -> np.ndarray:
+    """``num / den`` where ``defined``, NaN elsewhere (nothing divided there)."""
+    return np.divide(num, den, out=np.full(num.shape, np.nan), where=defined)
+
+
 class Recorder:
-    """Collects one row per step of the run into preallocated arrays.
+    """Keeps the state of the run after each week; works out the trajectory when it is read.
 
     The recorder only records: it reads the run (:class:`cisim.context.RunView`) at the end of
     each week and nothing of the dynamics reads it back (the measurement lag reads the
-    population's own rate history, the Exponential Value phase the world's books).
+    population's own rate history, the Exponential Value phase the world's books). A week
+    keeps what the trajectory is made of (the population's counts, the world's figures, the
+    phase); the columns made from them (rates, gaps, changes, present values, ratios) are
+    worked out over all the weeks recorded since the last read, when :attr:`data` (or a frame)
+    is read, with the same operations in the same order as week by week (the same bits).
     """
 
     def __init__(self, model: RunView):
@@ -179,27 +221,33 @@ class Recorder:
         self.model = model
         self.n_steps = sc.steps
         self.cols = {c: i for i, c in enumerate(TRAJECTORY_COLUMNS)}
-        self.data = np.full((self.n_steps + 1, len(TRAJECTORY_COLUMNS)), np.nan)
+        self._data = np.full((self.n_steps + 1, len(TRAJECTORY_COLUMNS)), np.nan)
         G = model.population.G
-        self.subgroup_rates = np.full((self.n_steps + 1, 2, G), np.nan)
+        self._subgroup_rates = np.full((self.n_steps + 1, 2, G), np.nan)
+        # the population's counts after each week, both worlds (service-years this week, ever
+        # served, ever served and in the outcome state, in the outcome state and size per
+        # subgroup: the aggregates up to the unmet need)
+        self._counts = np.zeros((self.n_steps + 1, 2, 4 + 2 * G))
+        self._weekly: list[tuple] = []  # the world's figures (_WORLD_FIGURES) after each week
+        self._figures = attrgetter(*_WORLD_FIGURES)
+        self._derived = 0  # rows of the trajectory worked out so far
         self.phase: list[str] = []
         n_partners = model.factual.partners.n
-        # each partner's realised value so far (value-years per kind) and this week's satisfaction
+        # each partner's realised value so far (value-years per kind) and this week's value
         self.partner_realised = np.zeros((self.n_steps + 1, n_partners, 4), dtype=np.float32)
-        self.partner_satisfaction = np.zeros((self.n_steps + 1, n_partners), dtype=np.float32)
+        self._value_rate = np.zeros((self.n_steps + 1, n_partners, 4))
         self.blockers: list[str] = []
-        self.value_pv = 0.0
-        self.cumulative_investment = 0.0
-        self.running_sroi = float("nan")
-        self.start_rate = (float("nan"), float("nan"))
-        self.start_gap = (float("nan"), float("nan"))
         v = sc.valuation
         self.adjusted_value = v.value_per_outcome_year * (1 - v.attribution) * (1 - v.displacement)
+        # the running totals at the last row worked out: the social value, the investment, and
         # the two framings of cisim.sroi: the initiative against the start-of-run status quo
         # (less deadweight) over all its money, and collaborating against isolation over the
         # cost of collaborating (backbone, measurement, coordination time)
-        self.initiative_value_pv = 0.0
-        self.collaboration_cost_pv = 0.0
+        self._value_pv = 0.0
+        self._cumulative_investment = 0.0
+        self._initiative_value_pv = 0.0
+        self._collaboration_cost_pv = 0.0
+        self._start_rate = (float("nan"), float("nan"))  # both worlds' outcome rates at step 0
         self.ledger = CostLedger(model)
         # the other and the disadvantaged subgroups (the two sides of the equity gap)
         dis = model.population.disadvantaged
@@ -207,107 +255,162 @@ class Recorder:
         self._bottom: list[int] = np.flatnonzero(dis).tolist()
 
     def record(self, step: int) -> None:
-        """Record the state after ``step`` (0 = the initial state)."""
+        """Keep the state after ``step`` (0 = the initial state; steps come in order)."""
         m = self.model
         f = m.factual
         pop = m.population
+        self._counts[step] = pop.aggregates[:, : self._counts.shape[2]]
+        self._weekly.append((*self._figures(f), m.readiness(f), np.count_nonzero(f.active)))
+        self.phase.append(m.phase_label(f))
+        self.blockers.append("; ".join(m.phase_blockers(f)))
+        self.partner_realised[step] = f.realised
+        self._value_rate[step] = f.value_rate
+        self.ledger.record(step)
+
+    @property
+    def data(self) -> np.ndarray:
+        """The trajectory so far, a row per step (NaN after the last one recorded).
+
+        Columns :data:`TRAJECTORY_COLUMNS` (:attr:`cols` gives their positions).
+        """
+        self._derive()
+        return self._data
+
+    @property
+    def subgroup_rates(self) -> np.ndarray:
+        """Outcome rate per step, world and subgroup (NaN for an empty subgroup)."""
+        self._derive()
+        return self._subgroup_rates
+
+    @property
+    def partner_satisfaction(self) -> np.ndarray:
+        """Each partner's value each week weighted by what the partner seeks (float32)."""
+        n = len(self.phase)
+        out = np.zeros(self._value_rate.shape[:2], dtype=np.float32)
+        # .sum(axis=-1) without ndarray.sum's wrapper (the same reduction as week by week)
+        out[:n] = np.add.reduce(self._value_rate[:n] * self.model.factual.partners.seeks, axis=-1)
+        return out
+
+    @property
+    def running_sroi(self) -> float:
+        """The latest SROI against the counterfactual (the ``sroi`` column)."""
+        n = len(self.phase)
+        return float(self.data[n - 1, self.cols["sroi"]]) if n else float("nan")
+
+    def _derive(self) -> None:
+        """Work out the trajectory's rows of the steps recorded since the last call."""
+        start, stop = self._derived, len(self.phase)
+        if start >= stop:
+            return
+        m = self.model
         v = m.design.valuation
-        rate_f, rate_cf = pop.rates()
-        both = slice(None)  # both worlds at once, a row each
-        sizes = pop.group_sizes(both)
-        if all(s > 0 for row in sizes.tolist() for s in row):  # sizes are counts: at least 1
-            np.divide(pop.in_outcome(both), sizes, out=self.subgroup_rates[step])
-        else:  # an empty subgroup has no rate (NaN): nobody to measure
-            self.subgroup_rates[step] = np.where(
-                sizes > 0, pop.in_outcome(both) / np.maximum(sizes, 1.0), np.nan)
-        groups = self._gap_groups()
-        rates = self.subgroup_rates[step]
-        logits = _logit(rates)
-        if groups[1] and groups[2] is not None:  # the usual case: both sides, nobody missing
-            gap_f, gap_cf, lgap_f, lgap_cf = self._side_gaps(rates, logits, groups[2])
-        else:
-            gap_f, gap_cf = (self._equity_gap(rates[w], groups) for w in (0, 1))
-            lgap_f, lgap_cf = (self._equity_gap(logits[w], groups) for w in (0, 1))
-        if step == 0:
-            self.start_rate = (rate_f, rate_cf)
-            self.start_gap = (gap_f, gap_cf)
-        # money and value this step (the investment as the world booked it: world.book_week)
-        investment = f.investment
-        collaboration_cost = (
-            (f.backbone_spend + f.measurement_spend + f.coordination_cost) if step > 0 else 0.0)
-        gain_years = (rate_f - rate_cf) * pop.n / STEPS_PER_YEAR if step > 0 else 0.0
-        d = discount_at(step, v.discount_rate)
-        self.value_pv += gain_years * self.adjusted_value * d
-        self.cumulative_investment += investment
-        self.running_sroi = sroi_ratio(self.value_pv, f.investment_pv)
-        if step > 0:
-            self.initiative_value_pv += ((rate_f - self.start_rate[0]) * pop.n / STEPS_PER_YEAR
-                                         * self.adjusted_value * (1 - v.deadweight) * d)
-        self.collaboration_cost_pv += collaboration_cost * d
-        service_years, served, served_in = pop.served(0)
-        _, served_cf, served_in_cf = pop.served(1)
-        n = max(1, pop.n)
+        G = self._subgroup_rates.shape[2]
+        counts = self._counts[start:stop]
+        inside, sizes = counts[:, :, 4: 4 + G], counts[:, :, 4 + G:]
+        rates = self._subgroup_rates[start:stop]
+        full = (sizes > 0).all(axis=(1, 2))  # sizes are counts: at least 1
+        # an empty subgroup has no rate (NaN): nobody to measure
+        rates[:] = np.where(sizes > 0, inside / np.where(full[:, None, None], sizes,
+                                                         np.maximum(sizes, 1.0)), np.nan)
+        rate = [pairwise_rows(inside[:, w]) / _at_least_one(pairwise_rows(sizes[:, w]))
+                for w in (0, 1)]  # Population.rates
+        gap_f, gap_cf, lgap_f, lgap_cf = self._gaps(rates, sizes[:, 0])
+        figures = np.array(self._weekly[start:stop], dtype=float)
+        x = dict(zip((*_WORLD_FIGURES, "readiness", "active_partners"), figures.T, strict=True))
+        steps = np.arange(start, stop)
+        later = steps > 0
+        if start == 0:
+            self._start_rate = (float(rate[0][0]), float(rate[1][0]))
+        d = np.array([discount_at(s, v.discount_rate) for s in range(start, stop)])
+        n_pop = m.population.n
+        gain_years = np.where(later, (rate[0] - rate[1]) * n_pop / STEPS_PER_YEAR, 0.0)
+        value_pv = _running_sum(self._value_pv, gain_years * self.adjusted_value * d)
+        invested = _running_sum(self._cumulative_investment, x["investment"])
+        initiative = np.where(later, ((rate[0] - self._start_rate[0]) * n_pop / STEPS_PER_YEAR
+                                      * self.adjusted_value * (1 - v.deadweight) * d), 0.0)
+        initiative_pv = _running_sum(self._initiative_value_pv, initiative)
+        collaboration_cost = np.where(
+            later, x["backbone_spend"] + x["measurement_spend"] + x["coordination_cost"], 0.0)
+        collaboration_pv = _running_sum(self._collaboration_cost_pv, collaboration_cost * d)
+        self._value_pv, self._cumulative_investment = float(value_pv[-1]), float(invested[-1])
+        self._initiative_value_pv = float(initiative_pv[-1])
+        self._collaboration_cost_pv = float(collaboration_pv[-1])
+        counted = x["investment_pv"] >= MIN_MONEY  # sroi_ratio: NaN below a cent invested
+        n = max(1, n_pop)
+        service_years, served, served_in = (counts[:, 0, k] for k in (1, 2, 3))
+        served_cf, served_in_cf = counts[:, 1, 2], counts[:, 1, 3]
         unserved = n - served
-        unserved_in = rate_f * n - served_in
-        row = {
-            "outcome_rate": rate_f,
-            "outcome_rate_cf": rate_cf,
-            "population_change": 100 * (rate_f - self.start_rate[0]),
-            "population_change_cf": 100 * (rate_cf - self.start_rate[1]),
-            "population_change_vs_cf": 100 * (rate_f - rate_cf),
+        unserved_in = rate[0] * n - served_in
+        runway = x["runway_years"] / RUNWAY_FULL_YEARS
+        columns = {
+            "outcome_rate": rate[0],
+            "outcome_rate_cf": rate[1],
+            "population_change": 100 * (rate[0] - self._start_rate[0]),
+            "population_change_cf": 100 * (rate[1] - self._start_rate[1]),
+            "population_change_vs_cf": 100 * (rate[0] - rate[1]),
             "equity_gap": 100 * gap_f,
             "equity_gap_cf": 100 * gap_cf,
             "equity_gap_logodds": lgap_f,
             "equity_gap_logodds_cf": lgap_cf,
-            "trust": f.trust_mean,
-            "agreement": f.agreement,
-            "alignment": f.alignment,
-            "measurement": f.measurement,
-            "engagement": f.engagement,
-            "funding_runway": min(1.0, f.runway_years / RUNWAY_FULL_YEARS),
-            "runway_years": f.runway_years,
-            "backbone_capacity": f.backbone_capacity,
-            "facilitation": f.facilitation,
-            "coordination": f.coordination,
-            "services_change": f.services_change,
-            "practices_change": f.practices_change,
-            "policy_change": f.policy_change,
-            "systems_change": (f.services_change + f.practices_change + f.policy_change) / 3,
-            "measured_rate": f.measured_rate,
-            "active_partners": float(np.count_nonzero(f.active)),
-            "income": f.income,
-            "investment": investment,
-            "cumulative_investment": self.cumulative_investment,
-            "social_value": self.value_pv,
-            "sroi": self.running_sroi,
-            "sroi_measured": f.measured_sroi,
+            "funding_runway": np.where(runway < 1.0, runway, 1.0),  # min(1.0, runway)
+            "systems_change": (x["services_change"] + x["practices_change"]
+                               + x["policy_change"]) / 3,
+            "active_partners": x["active_partners"],
+            "cumulative_investment": invested,
+            "social_value": value_pv,
+            "sroi": _ratio(value_pv, x["investment_pv"], counted),
             "collaboration_cost": collaboration_cost,
-            "sroi_initiative": sroi_ratio(self.initiative_value_pv, f.investment_pv),
-            "sroi_collaboration": sroi_ratio(self.value_pv, self.collaboration_cost_pv),
+            "sroi_initiative": _ratio(initiative_pv, x["investment_pv"], counted),
+            "sroi_collaboration": _ratio(value_pv, collaboration_pv,
+                                         collaboration_pv >= MIN_MONEY),
             "service_years": service_years,
             "served_share": served / n,
-            "served_outcome_rate": served_in / served if served > 0 else np.nan,
-            "unserved_outcome_rate": unserved_in / unserved if unserved > 0 else np.nan,
-            "outcome_rate_cf_served": served_in_cf / served_cf if served_cf > 0 else np.nan,
-            "interactions": f.interactions,
-            "good_interactions": f.good_interactions,
-            "readiness": m.readiness(f),
+            "served_outcome_rate": _ratio(served_in, served, served > 0),
+            "unserved_outcome_rate": _ratio(unserved_in, unserved, unserved > 0),
+            "outcome_rate_cf_served": _ratio(served_in_cf, served_cf, served_cf > 0),
+            "readiness": x["readiness"],
         }
-        self.data[step] = [row[c] for c in TRAJECTORY_COLUMNS]
-        self.phase.append(m.phase_label(f))
-        self.blockers.append("; ".join(m.phase_blockers(f)))
-        self.partner_realised[step] = f.realised
-        self.ledger.record(step)
-        # .sum(axis=1) without ndarray.sum's wrapper (the same reduction)
-        self.partner_satisfaction[step] = np.add.reduce(f.value_rate * f.partners.seeks, axis=1)
+        columns.update((column, x[figure]) for column, figure in _COPIED)
+        self._data[start:stop] = np.column_stack([columns[c] for c in TRAJECTORY_COLUMNS])
+        self._derived = stop
 
-    def _gap_groups(self) -> tuple[np.ndarray, bool, tuple[list[float], list[float]] | None]:
-        """This step's subgroup sizes for :meth:`_equity_gap`, worked out once per step.
+    def _gaps(self, rates: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
+        """Equity gaps of rows of subgroup rates: ``[gap_f, gap_cf, log-odds gap_f, _cf]``.
+
+        ``rates``: (steps, world, subgroup); ``sizes``: the factual subgroup sizes (steps,
+        subgroup), the weights of both worlds' gaps. Where every factual subgroup has people and
+        there are subgroups on both sides, each side's weighted mean as
+        :func:`cisim.numeric.weighted_mean_of` computes it, over all those rows at once; the
+        other rows one by one (:meth:`_equity_gap`).
+        """
+        logits = _logit(rates)
+        series = (rates[:, 0], rates[:, 1], logits[:, 0], logits[:, 1])
+        gaps = [np.full(rates.shape[0], np.nan) for _ in series]
+        present = (sizes > 0).all(axis=1)
+        usual = present if self._top and self._bottom else np.zeros_like(present)
+        if usual.any():
+            # np.maximum(size, 1e-9) of each side's subgroups (NaN stays NaN)
+            weights = np.where((sizes[usual] >= 1e-9) | (sizes[usual] != sizes[usual]),
+                               sizes[usual], 1e-9)
+            top, bottom = weights[:, self._top], weights[:, self._bottom]
+            top_sum, bottom_sum = pairwise_rows(top), pairwise_rows(bottom)
+            for gap, s in zip(gaps, series, strict=True):
+                s = s[usual]
+                gap[usual] = (pairwise_rows(s[:, self._top] * top) / top_sum
+                              - pairwise_rows(s[:, self._bottom] * bottom) / bottom_sum)
+        for i in np.flatnonzero(~usual):
+            groups = self._gap_groups(sizes[i])
+            for w, gap in enumerate(gaps):
+                gap[i] = self._equity_gap((rates if w < 2 else logits)[i, w % 2], groups)
+        return gaps
+
+    def _gap_groups(self, sizes: np.ndarray
+                    ) -> tuple[np.ndarray, bool, tuple[list[float], list[float]] | None]:
+        """A step's factual subgroup sizes for :meth:`_equity_gap`.
 
         ``(sizes, every subgroup has people, the two sides' weights or None)``: the weights
         of the other and of the disadvantaged subgroups when there are both kinds.
         """
-        sizes = self.model.population.group_sizes(0)
         listed = sizes.tolist()
         weights = None
         if self._top and self._bottom:  # np.maximum(size, 1e-9) of each side's subgroups
@@ -332,24 +435,6 @@ class Recorder:
             return (weighted_mean_of([listed[g] for g in self._top], weights[0])
                     - weighted_mean_of([listed[g] for g in self._bottom], weights[1]))
         return float(rates.max() - rates.min())
-
-    def _side_gaps(self, rates: np.ndarray, logits: np.ndarray,
-                   weights: tuple[list[float], list[float]]) -> list[float]:
-        """:meth:`_equity_gap` of both worlds' rates and log-odds when every subgroup has people.
-
-        ``[gap_f, gap_cf, log-odds gap_f, log-odds gap_cf]``: each side's weighted mean as
-        :func:`cisim.numeric.weighted_mean_of` computes it (Python floats, numpy's operations
-        in numpy's order), with each side's weight sum added once for all four.
-        """
-        top, bottom = self._top, self._bottom
-        top_sum, bottom_sum = pairwise_sum(weights[0]), pairwise_sum(weights[1])
-        gaps = []
-        for row in rates.tolist() + logits.tolist():
-            gaps.append(pairwise_sum([row[g] * w for g, w in zip(top, weights[0], strict=True)])
-                        / top_sum
-                        - pairwise_sum([row[g] * w for g, w in zip(bottom, weights[1],
-                                                                   strict=True)]) / bottom_sum)
-        return gaps
 
     # ---- frames -----------------------------------------------------------------------------
 
