@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cisim.numeric import pairwise_rows
 from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -41,7 +42,12 @@ _USES = ("backbone", "shared measurement", "programmes", "coordination", "partne
 
 
 class CostLedger:
-    """Accumulates a run's money flows per year of the horizon (year k: steps 52(k-1)+1..52k)."""
+    """Accumulates a run's money flows per year of the horizon (year k: steps 52(k-1)+1..52k).
+
+    A week keeps its flows (what each funding line paid, the spending, each partner's
+    coordination hours); the yearly sums are worked out when they are read, adding the weeks
+    in order from zero as week by week (the same bits).
+    """
 
     def __init__(self, model: RunView):
         sc = model.design
@@ -50,31 +56,79 @@ class CostLedger:
         world = model.factual
         self.lines = list(world.funding)
         n = world.partners.n
-        self.funding = np.zeros((self.n_years, len(self.lines)))
-        self.time = np.zeros((self.n_years, n))
-        self.budget = np.zeros((self.n_years, n))
-        self.uses = np.zeros((self.n_years, len(_USES)))
         # the partners' own service money a week (their budgets are fixed for the run)
         self._weekly_budget = world.partners.budget / STEPS_PER_YEAR
         self._weekly_budget_total = float(self._weekly_budget.sum())
+        self._steps: list[int] = []  # the weeks recorded (from 1)
+        self._paid: list[list[float]] = []  # what each funding line paid, a week each
+        self._spent: list[tuple[float, float, float]] = []  # backbone, measurement, programmes
+        self._coordinated: list[bool] = []  # whether the week's coordination time counts
+        self._burden_hours = np.zeros((sc.steps, n))
+        self._attended = np.zeros((sc.steps, n), dtype=np.bool_)
+        self._sums: tuple[int, dict[str, np.ndarray]] = (-1, {})
 
     def record(self, step: int) -> None:
-        """Add this week's flows (nothing at step 0, as the recorder's investment)."""
+        """Keep this week's flows (nothing at step 0, as the recorder's investment)."""
         if step <= 0:
             return
-        m = self.model
-        f = m.factual
-        year = min(self.n_years - 1, (step - 1) // STEPS_PER_YEAR)
-        self.funding[year] += [line.paid for line in self.lines]
-        time = 0.0
+        f = self.model.factual
+        week = len(self._steps)
+        self._steps.append(step)
+        self._paid.append([line.paid for line in self.lines])
+        self._spent.append((f.backbone_spend, f.measurement_spend, f.programme_money))
+        self._coordinated.append(not f.isolated)
         if not f.isolated:
-            hours = f.burden_hours + m.design.meetings.hours_per_meeting * f.attended
-            week = hours * m.design.valuation.coordination_hour_cost
-            self.time[year] += week
-            time = float(np.add.reduce(week))  # week.sum() without its wrapper
-        self.budget[year] += self._weekly_budget
-        self.uses[year] += (f.backbone_spend, f.measurement_spend, f.programme_money, time,
-                            self._weekly_budget_total)
+            self._burden_hours[week] = f.burden_hours
+            self._attended[week] = f.attended
+
+    @property
+    def funding(self) -> np.ndarray:
+        """Paid into the fund per year and funding line."""
+        return self._yearly()["funding"]
+
+    @property
+    def time(self) -> np.ndarray:
+        """Coordination time (valued) per year and partner."""
+        return self._yearly()["time"]
+
+    @property
+    def budget(self) -> np.ndarray:
+        """The partners' own service budgets per year and partner (not counted)."""
+        return self._yearly()["budget"]
+
+    @property
+    def uses(self) -> np.ndarray:
+        """Spent per year on each use (``_USES``)."""
+        return self._yearly()["uses"]
+
+    def _yearly(self) -> dict[str, np.ndarray]:
+        """The yearly sums of the weeks recorded so far (kept until another week comes)."""
+        k = len(self._steps)
+        if self._sums[0] == k:
+            return self._sums[1]
+        design = self.model.design
+        n = self._burden_hours.shape[1]
+        year = np.minimum(self.n_years - 1, (np.array(self._steps, dtype=np.int64) - 1)
+                          // STEPS_PER_YEAR)
+        counted = np.array(self._coordinated, dtype=np.bool_)
+        hours = (self._burden_hours[:k][counted]
+                 + design.meetings.hours_per_meeting * self._attended[:k][counted])
+        time = np.zeros((k, n))
+        time[counted] = hours * design.valuation.coordination_hour_cost
+        time_total = np.zeros(k)
+        time_total[counted] = pairwise_rows(time[counted])  # each week's sum as np.add.reduce
+        spent = np.array(self._spent, dtype=float).reshape(k, 3)
+        uses = np.column_stack([spent, time_total, np.full(k, self._weekly_budget_total)])
+        sums = {
+            "funding": _year_sums(np.array(self._paid, dtype=float).reshape(k, len(self.lines)),
+                                  year, self.n_years),
+            "time": _year_sums(time, year, self.n_years, rows=counted),
+            "budget": _year_sums(np.broadcast_to(self._weekly_budget, (k, n)), year,
+                                 self.n_years),
+            "uses": _year_sums(uses, year, self.n_years),
+        }
+        self._sums = (k, sums)
+        return sums
 
     def frame(self) -> pd.DataFrame:
         """The ledger as a tidy frame with :data:`COST_COLUMNS`."""
@@ -97,6 +151,24 @@ class CostLedger:
         frame = pd.DataFrame(rows, columns=list(COST_COLUMNS))
         frame["amount"] = frame["amount"].astype(float)
         return frame
+
+
+def _year_sums(weeks: np.ndarray, year: np.ndarray, n_years: int,
+               rows: np.ndarray | None = None) -> np.ndarray:
+    """Each year's sum of its weeks' rows, added in order from zero (``total += week``).
+
+    Args:
+        weeks: One row a week.
+        year: Each week's year (0-based).
+        n_years: Years of the horizon.
+        rows: The weeks that are added (all if None).
+    """
+    out = np.zeros((n_years, weeks.shape[1]))
+    for y in range(n_years):
+        chosen = year == y if rows is None else (year == y) & rows
+        if chosen.any():  # np.cumsum adds in order: its last row is the running total
+            out[y] = np.cumsum(np.vstack([out[y], weeks[chosen]]), axis=0)[-1]
+    return out
 
 
 def cost_totals(costs: pd.DataFrame) -> pd.DataFrame:
