@@ -211,9 +211,10 @@ class Recorder:
     each week and nothing of the dynamics reads it back (the measurement lag reads the
     population's own rate history, the Exponential Value phase the world's books). A week
     keeps what the trajectory is made of (the population's counts, the world's figures, the
-    phase); the columns made from them (rates, gaps, changes, present values, ratios) are
-    worked out over all the weeks recorded since the last read, when :attr:`data` (or a frame)
-    is read, with the same operations in the same order as week by week (the same bits).
+    phase, the partners' value); the columns made from them (rates, gaps, changes, present
+    values, ratios) are worked out over all the weeks recorded since the last read, when
+    :attr:`data` (or a frame) is read, with the same operations in the same order as week by
+    week (the same bits).
     """
 
     def __init__(self, model: RunView):
@@ -233,9 +234,9 @@ class Recorder:
         self._derived = 0  # rows of the trajectory worked out so far
         self.phase: list[str] = []
         n_partners = model.factual.partners.n
-        # each partner's realised value so far (value-years per kind) and this week's value
+        # each partner's realised value so far (value-years per kind) and this week's satisfaction
         self.partner_realised = np.zeros((self.n_steps + 1, n_partners, 4), dtype=np.float32)
-        self._value_rate = np.zeros((self.n_steps + 1, n_partners, 4))
+        self.partner_satisfaction = np.zeros((self.n_steps + 1, n_partners), dtype=np.float32)
         self.blockers: list[str] = []
         v = sc.valuation
         self.adjusted_value = v.value_per_outcome_year * (1 - v.attribution) * (1 - v.displacement)
@@ -264,7 +265,9 @@ class Recorder:
         self.phase.append(m.phase_label(f))
         self.blockers.append("; ".join(m.phase_blockers(f)))
         self.partner_realised[step] = f.realised
-        self._value_rate[step] = f.value_rate
+        # .sum(axis=1) without ndarray.sum's wrapper (the same reduction); kept each week as
+        # float32 rather than the week's float64 values (a quarter of the memory)
+        self.partner_satisfaction[step] = np.add.reduce(f.value_rate * f.partners.seeks, axis=1)
         self.ledger.record(step)
 
     @property
@@ -281,15 +284,6 @@ class Recorder:
         """Outcome rate per step, world and subgroup (NaN for an empty subgroup)."""
         self._derive()
         return self._subgroup_rates
-
-    @property
-    def partner_satisfaction(self) -> np.ndarray:
-        """Each partner's value each week weighted by what the partner seeks (float32)."""
-        n = len(self.phase)
-        out = np.zeros(self._value_rate.shape[:2], dtype=np.float32)
-        # .sum(axis=-1) without ndarray.sum's wrapper (the same reduction as week by week)
-        out[:n] = np.add.reduce(self._value_rate[:n] * self.model.factual.partners.seeks, axis=-1)
-        return out
 
     @property
     def running_sroi(self) -> float:
