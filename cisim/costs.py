@@ -108,24 +108,25 @@ class CostLedger:
             return self._sums[1]
         design = self.model.design
         n = self._burden_hours.shape[1]
+        # each year's weeks (steps come in order; the last year takes any beyond the horizon)
         year = np.minimum(self.n_years - 1, (np.array(self._steps, dtype=np.int64) - 1)
                           // STEPS_PER_YEAR)
+        bounds = np.searchsorted(year, np.arange(self.n_years + 1))
+        # the week's coordination time, zero in a week that does not count it (adding a zero
+        # to a total that started at zero changes no bit)
         counted = np.array(self._coordinated, dtype=np.bool_)
-        hours = (self._burden_hours[:k][counted]
-                 + design.meetings.hours_per_meeting * self._attended[:k][counted])
-        time = np.zeros((k, n))
-        time[counted] = hours * design.valuation.coordination_hour_cost
+        hours = self._burden_hours[:k] + design.meetings.hours_per_meeting * self._attended[:k]
+        time = np.where(counted[:, None], hours * design.valuation.coordination_hour_cost, 0.0)
         time_total = np.zeros(k)
         time_total[counted] = pairwise_rows(time[counted])  # each week's sum as np.add.reduce
         spent = np.array(self._spent, dtype=float).reshape(k, 3)
         uses = np.column_stack([spent, time_total, np.full(k, self._weekly_budget_total)])
         sums = {
             "funding": _year_sums(np.array(self._paid, dtype=float).reshape(k, len(self.lines)),
-                                  year, self.n_years),
-            "time": _year_sums(time, year, self.n_years, rows=counted),
-            "budget": _year_sums(np.broadcast_to(self._weekly_budget, (k, n)), year,
-                                 self.n_years),
-            "uses": _year_sums(uses, year, self.n_years),
+                                  bounds),
+            "time": _year_sums(time, bounds),
+            "budget": _year_sums(np.broadcast_to(self._weekly_budget, (k, n)), bounds),
+            "uses": _year_sums(uses, bounds),
         }
         self._sums = (k, sums)
         return sums
@@ -133,41 +134,38 @@ class CostLedger:
     def frame(self) -> pd.DataFrame:
         """The ledger as a tidy frame with :data:`COST_COLUMNS`."""
         names = self.model.factual.partners.names
+        sums = self._yearly()
+        funding, time, budget, uses = sums["funding"], sums["time"], sums["budget"], sums["uses"]
+        # a partner has rows of coordination time (of budget) if it has any in some year
+        timed, budgeted = time.any(axis=0).tolist(), budget.any(axis=0).tolist()
         rows: list[tuple[Any, ...]] = []
         for y in range(self.n_years):
             for j, line in enumerate(self.lines):
                 kind = "partner grant" if line.partner >= 0 else "funding stream"
-                rows.append((y + 1, "source", kind, line.name, True, self.funding[y, j]))
+                rows.append((y + 1, "source", kind, line.name, True, funding[y, j]))
             for k, name in enumerate(names):
-                if self.time[:, k].any():
-                    rows.append((y + 1, "source", "coordination time", name, True,
-                                 self.time[y, k]))
-                if self.budget[:, k].any():
-                    rows.append((y + 1, "source", "partner budget", name, False,
-                                 self.budget[y, k]))
+                if timed[k]:
+                    rows.append((y + 1, "source", "coordination time", name, True, time[y, k]))
+                if budgeted[k]:
+                    rows.append((y + 1, "source", "partner budget", name, False, budget[y, k]))
             for u, use in enumerate(_USES):
-                rows.append((y + 1, "use", use, use, use != "partner services",
-                             self.uses[y, u]))
+                rows.append((y + 1, "use", use, use, use != "partner services", uses[y, u]))
         frame = pd.DataFrame(rows, columns=list(COST_COLUMNS))
         frame["amount"] = frame["amount"].astype(float)
         return frame
 
 
-def _year_sums(weeks: np.ndarray, year: np.ndarray, n_years: int,
-               rows: np.ndarray | None = None) -> np.ndarray:
+def _year_sums(weeks: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """Each year's sum of its weeks' rows, added in order from zero (``total += week``).
 
     Args:
-        weeks: One row a week.
-        year: Each week's year (0-based).
-        n_years: Years of the horizon.
-        rows: The weeks that are added (all if None).
+        weeks: One row a week, in order.
+        bounds: Where each year's weeks start in ``weeks``, and where the last year's end.
     """
-    out = np.zeros((n_years, weeks.shape[1]))
-    for y in range(n_years):
-        chosen = year == y if rows is None else (year == y) & rows
-        if chosen.any():  # np.cumsum adds in order: its last row is the running total
-            out[y] = np.cumsum(np.vstack([out[y], weeks[chosen]]), axis=0)[-1]
+    out = np.zeros((bounds.size - 1, weeks.shape[1]))
+    for y, (a, b) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+        if b > a:  # np.cumsum adds in order; + 0.0 as the first addition to zero would (-0.0)
+            out[y] = np.cumsum(weeks[a:b], axis=0)[-1] + 0.0
     return out
 
 
