@@ -120,16 +120,19 @@ def world_terms_key(rows: list[list[float]], coverage: np.ndarray) -> tuple:
     a function of this key alone (:func:`world_terms_of`), and it changes far more rarely than
     the rows, so the population keeps the terms until it changes.
     """
-    covered = [all(c >= 0.0 for c in row) for row in coverage.tolist()]  # (NaN: not covered)
-    return tuple(
-        (row[W_EQUITY], row[W_BARRIER], row[W_EFFICACY],
-         0.0 <= row[W_EQUITY] <= 1.0 and row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0
-         and row[W_FIT] >= 0.0 and row[W_EFFECT] >= 0.0
-         and 0.0 <= row[W_BARRIER] <= 1.0 and 0.0 <= row[W_EFFICACY] <= 1.0
-         and row[W_TREND] >= 0.0
-         and row[W_BARRIER] * (1.0 - row[W_EFFICACY]) <= row[W_SBARRIER] <= 1.0
-         and cov_ok)
-        for row, cov_ok in zip(rows, covered, strict=True))
+    key = []
+    for row, cov in zip(rows, coverage.tolist(), strict=True):  # (a plain loop: it runs every week)
+        eq = row[W_EQUITY]
+        barrier = row[W_BARRIER]
+        efficacy = row[W_EFFICACY]
+        bounded = (0.0 <= eq <= 1.0 and row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0
+                   and row[W_FIT] >= 0.0 and row[W_EFFECT] >= 0.0
+                   and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
+                   and row[W_TREND] >= 0.0
+                   and barrier * (1.0 - efficacy) <= row[W_SBARRIER] <= 1.0
+                   and all(c >= 0.0 for c in cov))  # (NaN coverage: not covered)
+        key.append((eq, barrier, efficacy, bounded))
+    return tuple(key)
 
 
 def world_terms_of(key: tuple, A: int) -> np.ndarray:
