@@ -262,13 +262,14 @@ class Population:
         n_chunks = partial.shape[0]
         if not self._counted:
             self.recount()
-        # The derived terms and barriers are functions of their keys (which compare 0.0 and
-        # -0.0 as equal, whose terms are the same doubles and whose barriers differ only in
-        # the sign of a zero the kernel subtracts from 1).
+        # The derived terms and barriers are functions of their keys, kept until a key changes
+        # (keys compare 0.0 and -0.0 as equal: their terms are the same doubles, and their
+        # barriers differ only in the sign of a zero, which leaves each factor 1 - (...) of
+        # the kernel's product the same).
         key = world_terms_key(rows, coverage)
         if key != self._terms[0]:
             self._terms = (key, world_terms_of(key, coverage.shape[1]))
-        key = tuple((row[WP.BARRIER], row[WP.SBARRIER]) for row in rows)
+        key = (rows[0][WP.BARRIER], rows[0][WP.SBARRIER], rows[1][WP.BARRIER], rows[1][WP.SBARRIER])
         if key != self._barriers[0]:
             self._barriers = (key, self.barriers(wp))
         args = (
@@ -396,7 +397,8 @@ class Population:
             return known[1]
         G = self.G
         # the counts in the outcome state and the sizes of both worlds, from one read
-        r0, r1 = (_rate_of(row[:G], row[G:]) for row in aggregates[:, 4: 4 + 2 * G].tolist())
+        c0, c1 = aggregates[:, 4: 4 + 2 * G].tolist()
+        r0, r1 = _rate_of(c0[:G], c0[G:]), _rate_of(c1[:G], c1[G:])
         self._rates = (aggregates, (r0, r1))
         return r0, r1
 
