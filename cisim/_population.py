@@ -46,6 +46,8 @@ __all__ = [
     "status_quo_multipliers",
     "sum_chunks",
     "world_terms",
+    "world_terms_key",
+    "world_terms_of",
 ]
 
 CREAMING = 3.0  # exponent of "creaming" the easiest to help without an equity focus
@@ -108,18 +110,36 @@ def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that cannot
     be an entry.
     """
-    A = coverage.shape[1]
-    covered = [all(c >= 0.0 for c in row) for row in coverage.tolist()]  # (NaN: not covered)
-    rows = []
-    for row, cov_ok in zip(wp.tolist(), covered, strict=True):  # Python floats: the same doubles
+    return world_terms_of(world_terms_key(wp.tolist(), coverage), coverage.shape[1])
+
+
+def world_terms_key(rows: list[list[float]], coverage: np.ndarray) -> tuple:
+    """All that :func:`world_terms` depends on: per world, (equity, barrier, efficacy, bounded).
+
+    ``rows`` are the worlds' parameter rows as Python lists (``wp.tolist()``). The terms are
+    a function of this key alone (:func:`world_terms_of`), and it changes far more rarely than
+    the rows, so the population keeps the terms until it changes.
+    """
+    key = []
+    for row, cov in zip(rows, coverage.tolist(), strict=True):  # (a plain loop: it runs every week)
         eq = row[W_EQUITY]
+        barrier = row[W_BARRIER]
+        efficacy = row[W_EFFICACY]
         bounded = (0.0 <= eq <= 1.0 and row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0
                    and row[W_FIT] >= 0.0 and row[W_EFFECT] >= 0.0
-                   and 0.0 <= row[W_BARRIER] <= 1.0 and 0.0 <= row[W_EFFICACY] <= 1.0
+                   and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
                    and row[W_TREND] >= 0.0
-                   and row[W_BARRIER] * (1.0 - row[W_EFFICACY]) <= row[W_SBARRIER] <= 1.0
-                   and cov_ok)
-        chord = 1.0 - (1.0 - row[W_BARRIER] * (1.0 - row[W_EFFICACY])) ** A if bounded else 0.0
+                   and barrier * (1.0 - efficacy) <= row[W_SBARRIER] <= 1.0
+                   and all(c >= 0.0 for c in cov))  # (NaN coverage: not covered)
+        key.append((eq, barrier, efficacy, bounded))
+    return tuple(key)
+
+
+def world_terms_of(key: tuple, A: int) -> np.ndarray:
+    """:func:`world_terms` from its :func:`world_terms_key` and the number of areas ``A``."""
+    rows = []
+    for eq, barrier, efficacy, bounded in key:  # Python floats: the same doubles
+        chord = 1.0 - (1.0 - barrier * (1.0 - efficacy)) ** A if bounded else 0.0
         rows.append((creaming_exponent(eq), 1.0 + EQUITY_BOOST * eq, float(bounded), chord))
     return np.array(rows)
 
@@ -386,9 +406,15 @@ def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: 
 
 
 def sum_chunks(partial: np.ndarray) -> np.ndarray:
-    """The chunks' aggregates added in chunk order (the same result on any number of threads)."""
-    out = np.zeros(partial.shape[1:])
-    for c in range(partial.shape[0]):
+    """The chunks' aggregates added in chunk order (the same result on any number of threads).
+
+    A new array (the population's views on the aggregates are keyed on its identity).
+    """
+    # Starting from a copy of the first chunk rather than from zeros gives the same bits: the
+    # kernel's sums start at +0.0 and its counts are whole numbers, so no entry is -0.0, the
+    # one double that 0.0 + x would change.
+    out = partial[0].copy()
+    for c in range(1, partial.shape[0]):
         out += partial[c]
     return out
 

@@ -34,9 +34,9 @@ from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic
 
-from cisim.rng import step_keys_of, stream_base
+from cisim.rng import step_keys_of, step_keys_table, stream_base
 
-__all__ = ["MAX_PAIRWISE", "WP", "pairwise", "step_keys"]
+__all__ = ["MAX_PAIRWISE", "WP", "pairwise", "run_step_keys", "step_keys"]
 
 _CACHE = os.environ.get("CISIM_NUMBA_CACHE", "1") != "0"
 
@@ -183,6 +183,11 @@ K_TURNOVER, K_TRANSITION, K_SUBGROUP, K_ENTRANT, K_NEED_A, K_NEED_B = range(6)
 def step_keys(seed: int, step: int) -> np.ndarray:
     """The keys of the population kernel's streams at ``step`` (:func:`cisim.rng.key`)."""
     return np.array(step_keys_of(_stream_bases(int(seed)), step), dtype=np.uint64)
+
+
+def run_step_keys(seed: int, steps: int) -> np.ndarray:
+    """``step_keys(seed, s)`` for ``s`` in ``0..steps-1``, a row each (a run's, made at once)."""
+    return step_keys_table(_stream_bases(int(seed)), steps)
 
 
 @functools.lru_cache(maxsize=16)

@@ -21,9 +21,10 @@ from mesa import DataCollector, Model
 
 from cisim.agents import Backbone, Beneficiary, Partner
 from cisim.mechanisms import DEFAULT_MECHANISMS, Mechanism
+from cisim.numeric import pairwise_sum
 from cisim.outcomes import Recorder
 from cisim.phases import PHASE_MODELS, PhaseState, readiness
-from cisim.population import Population, world_row
+from cisim.population import Population, world_row, world_rows
 from cisim.scenario import BUNDLED_SCENARIOS, Scenario
 from cisim.world import World, book_week, build_partners
 
@@ -258,8 +259,7 @@ class CollectiveImpactModel(Model):
 
     def serve_population(self) -> None:
         """Deliver services and update every beneficiary in both worlds (numba kernel)."""
-        # two rows each (np.array of the pair: np.stack's values without its Python wrapper)
-        wp = np.array([self._world_row(w, world) for w, world in enumerate(self.worlds)])
+        wp = world_rows(self.design, self.worlds, self.population, self.steps)
         coverage = np.array([world.coverage for world in self.worlds])
         self.population.step(self.kseed, self.steps, wp, coverage)
 
@@ -353,7 +353,7 @@ class CollectiveImpactModel(Model):
 
     def _need_share(self, w: int) -> np.ndarray:
         need = self.population.unmet_need(w)
-        total = need.sum()
+        total = pairwise_sum(need.tolist())  # need.sum() bit for bit, without numpy's call
         if total <= 0:
             need = self.population.needs.mean(axis=0).astype(float)
             total = need.sum()

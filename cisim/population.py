@@ -40,9 +40,10 @@ from cisim._population import (
     recount,
     status_quo_multipliers,
     sum_chunks,
-    world_terms,
+    world_terms_key,
+    world_terms_of,
 )
-from cisim.kernels import WP, step_keys
+from cisim.kernels import WP, run_step_keys, step_keys
 from cisim.numeric import pairwise_sum
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
@@ -50,7 +51,7 @@ from cisim.scenario import STEPS_PER_YEAR, Scenario
 if TYPE_CHECKING:
     from cisim.world import World
 
-__all__ = ["Population", "world_row"]
+__all__ = ["Population", "world_row", "world_rows"]
 
 
 class Population:
@@ -114,6 +115,12 @@ class Population:
         self._partial = np.zeros(((self.n + CHUNK - 1) // CHUNK, 2, 4 + 2 * self.G + A))
         self._scratch: list[np.ndarray] = []  # the kernel's per-thread flag buffers
         self._counted = False
+        # What the kernel's arguments are derived from, with what was derived, kept until it
+        # changes (the derived terms and barriers change a few times a run, the keys per run).
+        self._terms: tuple[tuple, np.ndarray] = ((), np.empty((0, 4)))
+        self._barriers: tuple[tuple, np.ndarray] = ((), np.empty((0, self.G, 2)))
+        self._keys: tuple[int, np.ndarray] | None = None
+        self._rates: tuple[np.ndarray, tuple[float, float]] | None = None
 
     def refresh_caches(self) -> None:
         """Recompute each person's mean need and creaming factors (after editing ``needs``)."""
@@ -246,20 +253,31 @@ class Population:
         Large populations are split over :func:`kernel_threads` threads by chunk; the result
         does not depend on the number of threads.
         """
+        rows = wp.tolist()
         for w in range(2):
-            if wp[w, WP.EQUITY] != self._cream_equity[w]:
-                creaming_factors(self.mean_need, float(wp[w, WP.EQUITY]), self.cream[w])
-                self._cream_equity[w] = float(wp[w, WP.EQUITY])
+            if rows[w][WP.EQUITY] != self._cream_equity[w]:
+                creaming_factors(self.mean_need, rows[w][WP.EQUITY], self.cream[w])
+                self._cream_equity[w] = rows[w][WP.EQUITY]
         partial = self._partial
         n_chunks = partial.shape[0]
         if not self._counted:
             self.recount()
+        # The derived terms and barriers are functions of their keys, kept until a key changes
+        # (keys compare 0.0 and -0.0 as equal: their terms are the same doubles, and their
+        # barriers differ only in the sign of a zero, which leaves each factor 1 - (...) of
+        # the kernel's product the same).
+        key = world_terms_key(rows, coverage)
+        if key != self._terms[0]:
+            self._terms = (key, world_terms_of(key, coverage.shape[1]))
+        key = (rows[0][WP.BARRIER], rows[0][WP.SBARRIER], rows[1][WP.BARRIER], rows[1][WP.SBARRIER])
+        if key != self._barriers[0]:
+            self._barriers = (key, self.barriers(wp))
         args = (
-            step_keys(seed, step), self.needs, self.subgroup, self.propensity,
-            self.outcome, self.exposure, self.mean_need, self.cream, wp, world_terms(wp, coverage),
-            coverage, self.barriers(wp), self.h_in,
+            self.step_keys(seed, step), self.needs, self.subgroup, self.propensity,
+            self.outcome, self.exposure, self.mean_need, self.cream, wp, self._terms[1],
+            coverage, self._barriers[1], self.h_in,
             self.p_exit, self.disadvantaged, self.turnover, self._t_turn, self._t_exit,
-            self.share_cum, self.entrant_rate(float(wp[0, WP.TREND])),
+            self.share_cum, self.entrant_rate(rows[0][WP.TREND]),
             self.need_mean, self.need_sd, partial,
         )
         threads = min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1
@@ -277,9 +295,19 @@ class Population:
         self.aggregates = sum_chunks(partial)
         self._remember_rates(step)
 
+    def step_keys(self, seed: np.uint64, step: int) -> np.ndarray:
+        """:func:`cisim.kernels.step_keys` of ``step``, from a table of the run's steps."""
+        known = self._keys
+        if known is None or known[0] != seed:
+            known = self._keys = (seed, run_step_keys(seed, self.rate_history.shape[1]))
+        if 0 <= step < known[1].shape[0]:
+            return known[1][step]
+        return step_keys(seed, step)
+
     def _remember_rates(self, step: int) -> None:
-        if 0 <= step < self.rate_history.shape[1]:
-            self.rate_history[:, step] = self.rates()
+        history = self.rate_history
+        if 0 <= step < history.shape[1]:
+            history[0, step], history[1, step] = self.rates()
 
     def past_rate(self, w: int, step: int) -> float:
         """Outcome rate of world ``w`` after ``step`` (clamped to the run's steps).
@@ -355,12 +383,23 @@ class Population:
 
     def rate(self, w: int) -> float:
         """Outcome rate in world ``w``."""
-        return _rate_of(self.in_outcome(w).tolist(), self.group_sizes(w).tolist())
+        return self.rates()[w]
 
     def rates(self) -> tuple[float, float]:
-        """The outcome rates of both worlds, ``(rate(0), rate(1))``, from one read of the counts."""
-        both = slice(None)
-        r0, r1 = map(_rate_of, self.in_outcome(both).tolist(), self.group_sizes(both).tolist())
+        """The outcome rates of both worlds, ``(rate(0), rate(1))``, from one read of the counts.
+
+        Kept while the aggregates are the same object (the population replaces them when it
+        steps), since a week asks for them more than once.
+        """
+        aggregates = self.aggregates
+        known = self._rates
+        if known is not None and known[0] is aggregates:  # held, so not another's address
+            return known[1]
+        G = self.G
+        # the counts in the outcome state and the sizes of both worlds, from one read
+        c0, c1 = aggregates[:, 4: 4 + 2 * G].tolist()
+        r0, r1 = _rate_of(c0[:G], c0[G:]), _rate_of(c1[:G], c1[G:])
+        self._rates = (aggregates, (r0, r1))
         return r0, r1
 
 
@@ -447,8 +486,23 @@ def world_row(sc: Scenario, world: World, population: Population, w: int, step: 
     ``spread`` the row also says how thinly the world's service capacity spreads over the
     targeting weight of those out of the outcome state (not known before calibration).
     """
-    row = [0.0] * WP.N  # Python floats, one array at the end
-    row[WP.TREND] = population.trend_multiplier(step)
+    return np.array(_row(sc, world, population, w, population.trend_multiplier(step), spread),
+                    dtype=np.float64)
+
+
+def world_rows(sc: Scenario, worlds: tuple[World, World], population: Population,
+               step: int) -> np.ndarray:
+    """:func:`world_row` of both worlds (with ``spread``), a row each: the week's ``wp``."""
+    trend = population.trend_multiplier(step)
+    return np.array([_row(sc, world, population, w, trend, True)
+                     for w, world in enumerate(worlds)], dtype=np.float64)
+
+
+def _row(sc: Scenario, world: World, population: Population, w: int, trend: float,
+         spread: bool) -> list[float]:
+    """:func:`world_row` as Python floats (one array at the end, for one world or both)."""
+    row = [0.0] * WP.N
+    row[WP.TREND] = trend
     row[WP.SBARRIER] = world.structural_multiplier
     row[WP.EFFICACY] = sc.dynamics.service_efficacy
     row[WP.FIT] = world.fit
@@ -458,4 +512,4 @@ def world_row(sc: Scenario, world: World, population: Population, w: int, step: 
     row[WP.EQUITY] = 0.0 if world.isolated else sc.engagement.equity_focus
     if spread:
         row[WP.CAP_NORM] = world.service_capacity / max(population.weight_sum(w), 1e-12)
-    return np.array(row, dtype=np.float64)
+    return row

@@ -21,6 +21,7 @@ __all__ = [
     "normals",
     "step_key",
     "step_keys_of",
+    "step_keys_table",
     "stream_base",
     "threshold",
     "u01",
@@ -67,6 +68,22 @@ def step_keys_of(bases: tuple[int, ...], step: int) -> list[int]:
     """:func:`step_key` of each of ``bases`` at ``step`` (the step's part worked out once)."""
     s = (int(step) * _STEP) & _M
     return [_mix(base ^ s) for base in bases]
+
+
+def step_keys_table(bases: tuple[int, ...], steps: int) -> np.ndarray:
+    """:func:`step_keys_of` at each step ``0..steps-1``, a row each: a run's keys made at once.
+
+    numpy's uint64 arithmetic wraps as the ``& _M`` of :func:`_mix` does, so the rows hold
+    the same integers (one numpy pass instead of a Python mix per stream every week).
+    """
+    z = np.arange(steps, dtype=np.uint64) * np.uint64(_STEP)
+    z = z[:, None] ^ np.array(bases, dtype=np.uint64)
+    z ^= z >> _U30
+    z *= _UC1
+    z ^= z >> _U27
+    z *= _UC2
+    z ^= z >> _U31
+    return z
 
 
 def u01(seed: int, step: int, index: int, stream: int) -> float:

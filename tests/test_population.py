@@ -18,7 +18,7 @@ from cisim._population import (
     status_quo_multipliers,
     world_terms,
 )
-from cisim.kernels import WP
+from cisim.kernels import WP, run_step_keys, step_keys
 from cisim.model import CollectiveImpactModel
 from cisim.rng import threshold, u01
 
@@ -288,3 +288,30 @@ def test_an_empty_subgroup_is_calibrated_on_everyone_and_said_so(default_scenari
     assert pop.calibration_empty.tolist() == [False, True]
     assert 0 < pop.h_in[1] < np.inf
     assert any("'marginalised' has no members" in note for note in pop.calibration_notes())
+
+
+def test_a_runs_step_keys_are_each_steps_keys():
+    """The population reads its keys from a table made once a run: the same integers."""
+    for seed in (0, 9, 2**62 - 1, 2**64 - 1):
+        table = run_step_keys(seed, 60)
+        assert table.dtype == np.uint64 and table.shape == (60, 6)
+        for step in range(60):
+            np.testing.assert_array_equal(table[step], step_keys(seed, step))
+
+
+def test_kept_kernel_arguments_follow_their_inputs(default_scenario: Scenario):
+    """The derived terms, barriers, keys and rates the population keeps are what it would make."""
+    model = CollectiveImpactModel(default_scenario.with_overrides({"horizon_years": 0.5}), rng=2)
+    pop = model.population
+    while model.running:
+        model.step()
+        wp = np.array([model._world_row(w, world) for w, world in enumerate(model.worlds)])
+        coverage = np.array([world.coverage for world in model.worlds])
+        np.testing.assert_array_equal(pop._terms[1], world_terms(wp, coverage))
+        np.testing.assert_array_equal(pop._barriers[1], pop.barriers(wp))
+    np.testing.assert_array_equal(pop.step_keys(model.kseed, 7), step_keys(model.kseed, 7))
+    far = pop.rate_history.shape[1] + 3  # beyond the run's table
+    np.testing.assert_array_equal(pop.step_keys(model.kseed, far), step_keys(model.kseed, far))
+    rates = pop.rates()
+    pop._rates = None
+    assert pop.rates() == rates == (pop.rate(0), pop.rate(1))
