@@ -180,6 +180,9 @@ class CollectiveImpactModel(Model):
         self.phase_model = PHASE_MODELS[scenario.phases.model](self)
         self.phase_state = [PhaseState(self.phase_model.initial), PhaseState("isolated")]
         self.phase_state[0].visits[self.phase_model.initial] = 0
+        # emphasis's values of the phase and readiness they were worked out for (see emphasis)
+        self._emphases: tuple[PhaseState | None, str, float, str, dict[str, float]] = (
+            None, "", 0.0, "", {})
 
         # Set up twice: once to find the status quo the population is calibrated to, once for
         # real with the calibrated population (see Mechanism.setup: every setup is idempotent).
@@ -301,9 +304,22 @@ class CollectiveImpactModel(Model):
         if world.isolated:
             return 1.0
         state = self.phase_state[self.world_index(world)]
-        if self.design.phases.effect == "gated":
-            return self.phase_model.emphasis(state.key).get(component, 1.0)
-        return self.phase_model.graded_emphasis(state.key, component, state.readiness)
+        effect = self.design.phases.effect
+        # The mechanisms ask ~7 times a week, the same component more than once, while the
+        # phase and readiness change at most once a week: the values are kept until then
+        # (known by identity, so a new readiness or phase, whatever set it, starts afresh).
+        known = self._emphases
+        if known[0] is not state or known[1] is not state.key or (
+                known[2] is not state.readiness or known[3] is not effect):
+            known = self._emphases = (state, state.key, state.readiness, effect, {})
+        value = known[4].get(component)
+        if value is None:
+            if effect == "gated":
+                value = self.phase_model.emphasis(state.key).get(component, 1.0)
+            else:
+                value = self.phase_model.graded_emphasis(state.key, component, state.readiness)
+            known[4][component] = value
+        return value
 
     def phase_value(self, world: World, values: dict[str, float], default: float) -> float:
         """A per-phase quantity (keyed by phase) as the phase effect switch says.
@@ -327,8 +343,9 @@ class CollectiveImpactModel(Model):
 
     def phase_label(self, world: World) -> str:
         """Readable name of the world's current phase."""
-        key = self.phase_key(world)
-        return self.phase_model.label(key) if key in self.phase_model.phases else key
+        key = self.phase_state[self.world_index(world)].key
+        phase = self.phase_model.phases.get(key)  # the recorder asks every week
+        return key if phase is None else phase.label
 
     def entered_phase(self, world: World, key: str) -> bool:
         """Whether the world entered phase ``key`` at the end of the previous step."""

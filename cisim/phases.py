@@ -26,6 +26,7 @@ is met, so each condition weighs by what it does in the dynamics rather than by 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -155,24 +156,24 @@ class PhaseModel:
         for tr in self.transitions:
             if tr.source != state.key:
                 continue
-            unmet = []
-            if elapsed < tr.min_years:
-                unmet.append(f"time in phase {elapsed:.1f} < {tr.min_years:.3g} years")
+            early = elapsed < tr.min_years
             met = []  # written out only if the transition fires
+            unmet = []  # written out only if they are the blockers (not a setback's, say)
             for name, fn, threshold in tr.conditions:
                 value = fn(model, world)
-                if value >= threshold:
-                    met.append((name, value, threshold))
-                else:
-                    unmet.append(f"{name} {value:.2f} < {threshold:.3g}")
-            if not unmet:
+                (met if value >= threshold else unmet).append((name, value, threshold))
+            if not early and not unmet:
                 state.blockers = []
                 cause = tr.cause or "; ".join(
                     f"{name} {value:.2f} >= {threshold:.3g}" for name, value, threshold in met
                 ) or "time elapsed"
                 return tr.target, cause
             if blockers is None and not tr.cause.startswith("setback"):
-                blockers = unmet
+                blockers = [f"{name} {value:.2f} < {threshold:.3g}"
+                            for name, value, threshold in unmet]
+                if early:
+                    blockers.insert(
+                        0, f"time in phase {elapsed:.1f} < {tr.min_years:.3g} years")
         state.blockers = blockers or []
         return None
 
@@ -230,21 +231,33 @@ def power_mean(values: Sequence[float], weights: Sequence[float], exponent: floa
     total = float(sum(weights))
     if total <= 0:
         return 1.0
-    pairs = [(w / total, v) for w, v in zip(weights, values, strict=True) if w / total > 0]
     if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
         exponent = 0.0
-    if exponent > 0:  # zero values add nothing to the sum
-        pairs = [(w, v) for w, v in pairs if v > 0]
-        if not pairs:
-            return 0.0
-    elif any(v <= 0 for _, v in pairs):
+    # One pass over the pairs (readiness asks every week): each kept pair's term of the sum,
+    # ``w log v`` for the geometric mean, ``log w + p log v`` for the log-sum-exp below.
+    terms = []
+    vetoed = False
+    for w, v in zip(weights, values, strict=True):
+        share = w / total
+        if not share > 0:  # a zero weight drops the value
+            continue
+        if exponent > 0:
+            if not v > 0:  # zero values add nothing to the sum
+                continue
+        elif v <= 0 or vetoed:  # p <= 0: a zero value gives 0
+            vetoed = True
+            continue
+        terms.append(share * math.log(v) if exponent == 0
+                     else math.log(share) + exponent * math.log(v))
+    if vetoed:
         return 0.0
     if exponent == 0:
-        return min(1.0, math.exp(sum(w * math.log(v) for w, v in pairs)))
+        return min(1.0, math.exp(sum(terms)))
+    if not terms and exponent > 0:
+        return 0.0
     # In logs (log-sum-exp), so tiny values and negative exponents cannot overflow.
-    terms = [math.log(w) + exponent * math.log(v) for w, v in pairs]
     top = max(terms)
-    log_sum = top + math.log(sum(math.exp(x - top) for x in terms))
+    log_sum = top + math.log(sum([math.exp(x - top) for x in terms]))
     return min(1.0, math.exp(log_sum / exponent))
 
 
@@ -270,7 +283,13 @@ def readiness(model: StepContext, world: World) -> float:
     )
     weights = (ph.readiness_weight_agreement, ph.readiness_weight_trust,
                ph.readiness_weight_coordination, ph.readiness_weight_runway)
-    return power_mean(values, weights, ph.readiness_exponent)
+    return _power_mean_of(values, weights, ph.readiness_exponent)
+
+
+#: :func:`power_mean` of tuples, remembered: readiness is asked every week and its four ratios
+#: often stay where they were (capped at 1, or a runway that does not move), a third of the
+#: weeks of a default run. A pure function of its arguments, so the same bits.
+_power_mean_of = functools.lru_cache(maxsize=64)(power_mean)
 
 
 def _lost(fn: Callable[[StepContext, World], float], threshold: float

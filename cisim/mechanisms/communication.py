@@ -89,7 +89,8 @@ class Communication:
             np.multiply(world.trust, 1.0 - decay, out=world.trust, where=~world.contacted)
         else:  # nobody met: every pair decays (the same products)
             world.trust *= 1.0 - decay
-        world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
+        if not world.isolated:  # an isolated world never meets: its damage stays 0 (0 x r)
+            world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
         world.trust_mean = _mean_trust(world)
 
 
