@@ -41,6 +41,10 @@ class SystemsChange:
 
     component = "systems_change"
 
+    def __init__(self) -> None:
+        # the champion of each world (by id), with the bytes of its inputs
+        self._champions: dict[int, tuple[tuple[bytes, bytes], float]] = {}
+
     def setup(self, model: StepContext, world: World) -> None:
         """Nothing has changed at the start."""
         world.services_change = world.practices_change = world.policy_change = 0.0
@@ -72,16 +76,34 @@ class SystemsChange:
             advocacy = sc.backbone.advocacy * world.backbone_capacity
         else:
             advocacy = sc.backbone.advocacy * dyn.self_coordination
-        infl = world.partners.influence[world.active]
-        champion = min(1.0, float(infl.max()) / 4.0) if infl.size else 0.0
+        champion = self._champion(world)
         chance = (
             dyn.policy_change_rate_per_year / STEPS_PER_YEAR * emph * advocacy
             * world.practices_change * world.agreement * champion
         )
-        if u01(model.kseed, model.steps, model.world_index(world), S_POLICY) < chance:
+        # a draw is never below a chance of zero (nor NaN), and the draws are counter-based:
+        # not taking one changes no other
+        if chance > 0.0 and u01(model.kseed, model.steps, model.world_index(world),
+                                S_POLICY) < chance:
             world.policy_change += dyn.policy_step * (1.0 - world.policy_change)
             model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
         set_multipliers(sc, world)
+
+    def _champion(self, world: World) -> float:
+        """The most influential active partner's pull, ``min(1, influence / 4)`` (0 with nobody).
+
+        Remembered while the inputs stay the same (partners leave rarely); the key is their
+        bytes, so any change to them, by whatever code, recomputes it.
+        """
+        influence = world.partners.influence
+        key = (world.active.tobytes(), influence.tobytes())
+        known = self._champions.get(id(world))
+        if known is not None and known[0] == key:
+            return known[1]
+        infl = influence[world.active]
+        champion = min(1.0, float(infl.max()) / 4.0) if infl.size else 0.0
+        self._champions[id(world)] = (key, champion)
+        return champion
 
 
 
