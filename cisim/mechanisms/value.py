@@ -87,7 +87,7 @@ class PartnerValue:
             if (hazard[world.active] > 0).any():
                 u = uniforms(model.kseed, model.steps, p.n, S_EXIT)
                 leaving |= world.active & (u < hazard)
-        for k in np.flatnonzero(leaving):
+        for k in leaving.nonzero()[0]:  # np.flatnonzero of a 1-D array without its wrappers
             world.active[k] = False
             model.log(world, "partner", f"{p.names[k]} left the partnership")
 
