@@ -111,8 +111,10 @@ def measured_win(world: World) -> float:
     it is the social-impact value they realise (:mod:`.value`) and the small wins that feed
     trust (:mod:`.communication`; Ansell & Gash 2008).
     """
-    change_pp = 100.0 * (world.measured_rate - world.measured_baseline)
-    return min(1.0, max(0.0, change_pp / 5.0))
+    win = 100.0 * (world.measured_rate - world.measured_baseline) / 5.0
+    # min(1, max(0, win)) as comparisons, without the builtins' calls (NaN -> 0 as theirs)
+    win = win if win > 0.0 else 0.0
+    return win if win < 1.0 else 1.0
 
 
 def _clip01(v: float) -> float:

@@ -61,17 +61,17 @@ class SystemsChange:
         decay = dyn.systems_change_decay_per_year / STEPS_PER_YEAR
         drive_s = world.alignment * world.agreement
         drive_p = world.alignment * world.measurement
-        world.services_change += rate * drive_s * (1 - world.services_change) - decay * (
-            1 - drive_s) * world.services_change
-        world.practices_change += rate * drive_p * (1 - world.practices_change) - decay * (
-            1 - drive_p) * world.practices_change
+        services, practices = world.services_change, world.practices_change
+        services += rate * drive_s * (1 - services) - decay * (1 - drive_s) * services
+        practices += rate * drive_p * (1 - practices) - decay * (1 - drive_p) * practices
         if dyn.persistence == "fade":
             missing = 1.0 - world.coordination
             fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * missing
-            world.services_change -= fade * world.services_change
-            world.practices_change -= fade * world.practices_change
+            services -= fade * services
+            practices -= fade * practices
             world.policy_change -= (dyn.policy_fade_rate_per_year / STEPS_PER_YEAR * missing
                                     * world.policy_change)
+        world.services_change, world.practices_change = services, practices
         if sc.backbone.present:
             advocacy = sc.backbone.advocacy * world.backbone_capacity
         else:
@@ -79,7 +79,7 @@ class SystemsChange:
         champion = self._champion(world)
         chance = (
             dyn.policy_change_rate_per_year / STEPS_PER_YEAR * emph * advocacy
-            * world.practices_change * world.agreement * champion
+            * practices * world.agreement * champion
         )
         # a draw is never below a chance of zero (nor NaN), and the draws are counter-based:
         # not taking one changes no other
