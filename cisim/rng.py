@@ -18,6 +18,8 @@ __all__ = [
     "bits",
     "key",
     "normal",
+    "normal_at",
+    "normal_keys",
     "normals",
     "step_key",
     "step_keys_of",
@@ -103,8 +105,23 @@ def threshold(t: float) -> int:
 
 def normal(seed: int, step: int, index: int, stream: int) -> float:
     """Standard normal draw (Box-Muller on the draws of ``stream`` and ``stream + 100``)."""
-    a = u01(seed, step, index, stream)
-    b = u01(seed, step, index, stream + 100)
+    return normal_at(normal_keys(seed, step, stream), index)
+
+
+def normal_keys(seed: int, step: int, stream: int) -> tuple[int, int]:
+    """The :func:`key` of each of the two streams a :func:`normal` at ``step`` draws from.
+
+    Whoever draws several normals of a stream at one step (one per world) works them out once.
+    """
+    a, b = step_keys_of((stream_base(seed, stream), stream_base(seed, stream + 100)), step)
+    return a, b
+
+
+def normal_at(keys: tuple[int, int], index: int) -> float:
+    """:func:`normal` at ``index`` from its :func:`normal_keys` (the same double)."""
+    i = int(index) & _M
+    a = (_mix(keys[0] ^ i) >> 11) * _INV53  # u01 of the first stream
+    b = (_mix(keys[1] ^ i) >> 11) * _INV53
     return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
 
 
@@ -145,4 +162,5 @@ def _indices(n: int) -> np.ndarray:
 
 def normals(seed: int, step: int, n: int, stream: int) -> np.ndarray:
     """Standard normal draws at indices ``0..n-1`` (a few per call: one per strategy area)."""
-    return np.array([normal(seed, step, i, stream) for i in range(n)], dtype=float)
+    keys = normal_keys(seed, step, stream)  # the same for every index
+    return np.array([normal_at(keys, i) for i in range(n)], dtype=float)

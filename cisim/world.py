@@ -283,8 +283,9 @@ def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
     cost = 0.0
     if not world.isolated:
         # ndarray.sum's sums without its wrapper (np.add.reduce; a count of the attendees)
-        hours = (np.add.reduce(world.burden_hours)
-                 + sc.meetings.hours_per_meeting * np.count_nonzero(world.attended))
+        # (as Python numbers: numpy's scalars would make every later sum of the books slower)
+        hours = (float(np.add.reduce(world.burden_hours))
+                 + sc.meetings.hours_per_meeting * int(np.count_nonzero(world.attended)))
         cost = hours * v.coordination_hour_cost
     world.coordination_cost = cost
     world.investment = (world.income + cost) if step > 0 else 0.0

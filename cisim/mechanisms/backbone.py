@@ -42,7 +42,9 @@ class BackboneSupport:
             world.burden_hours[:] = 0.0
             return
         if sc.backbone.present:
-            n_active = max(1, np.count_nonzero(world.active))
+            # a Python int: numpy's count (an np.int64) made every capacity below, and all that
+            # is computed from them each week, a numpy scalar, several times slower to add
+            n_active = max(1, int(np.count_nonzero(world.active)))
             required = n_active / dyn.partners_per_backbone_fte
             staff = sc.backbone.staff
             # each role's saturation, min(1, fte funded / required) with np.minimum's NaN

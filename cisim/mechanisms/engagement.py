@@ -48,16 +48,17 @@ class BeneficiaryEngagement:
         rate = sc.dynamics.engagement_rate_per_year / STEPS_PER_YEAR
         fade_mode = sc.dynamics.persistence == "fade"
         carried = world.coordination if fade_mode else 1.0
-        world.engagement += rate * sc.engagement.intensity * emph * carried * (
-            1.0 - world.engagement)
+        engagement = world.engagement
+        engagement += rate * sc.engagement.intensity * emph * carried * (1.0 - engagement)
         if fade_mode:
             start = sc.engagement.initial_level
             fade = sc.dynamics.fade_rate_per_year / STEPS_PER_YEAR * (1.0 - world.coordination)
-            if world.engagement > start:
-                world.engagement -= fade * (world.engagement - start)
+            if engagement > start:
+                engagement -= fade * (engagement - start)
+        world.engagement = engagement
         true_need = model.need_share(world)
-        learn = rate * world.engagement * emph
+        learn = rate * engagement * emph
         if model.entered_phase(world, "redesign"):
-            learn = world.engagement
+            learn = engagement
             model.log(world, "engagement", "needs revisited with beneficiaries (Re-design)")
         world.assumed_need += min(1.0, learn) * (true_need - world.assumed_need)

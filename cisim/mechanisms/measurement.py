@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_NOISE
-from cisim.rng import normal
+from cisim.rng import normal_at, normal_keys
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
@@ -30,6 +30,12 @@ class SharedMeasurement:
     """Maturity of the shared data system and the measured outcome rate."""
 
     component = "measurement"
+
+    def __init__(self) -> None:
+        # the active partners' (mean, best) data maturity per world (by id), with the bytes
+        # of its inputs; and the keys of this week's noise draws, as ((seed, step), keys)
+        self._practice: dict[int, tuple[tuple[bytes, bytes], tuple[float, float]]] = {}
+        self._noise_keys: tuple[tuple[object, int], tuple[int, int]] = ((None, -1), (0, 0))
 
     def setup(self, model: StepContext, world: World) -> None:
         """Start at the initial maturity; the baseline rate is known from census data."""
@@ -48,14 +54,10 @@ class SharedMeasurement:
             funded = 0.5
             if m.investment_per_year > 0:
                 funded += 0.5 * world.measurement_spend * STEPS_PER_YEAR / m.investment_per_year
-            active = world.active
-            mature = world.partners.data_maturity[active]
-            # the mean (as ndarray.mean adds and divides, without its wrapper), 0 with nobody
-            data = float(np.add.reduce(mature) / mature.size) if mature.size else 0.0
+            data, best = self._data_practice(world)
             if sc.backbone.present:
                 capacity = world.data_capacity * funded
             else:  # the best data partner at the table does what it can
-                best = float(world.partners.data_maturity[active].max()) if active.any() else 0.0
                 capacity = dyn.self_coordination * best * funded
             willing = 0.5 * (world.trust_mean + data)
             emph = model.emphasis(world, self.component)
@@ -68,8 +70,38 @@ class SharedMeasurement:
         lag = round(m.report_lag_weeks * (1.0 - quality))
         t = model.steps
         noise = m.noise_pp / 100.0 * (1.0 - quality)
-        z = normal(model.kseed, t, model.world_index(world), S_NOISE)
+        z = normal_at(self._keys(model), model.world_index(world))
         world.measured_rate = _clip01(model.true_rate(world, t - lag) + noise * z)
+
+    def _keys(self, model: StepContext) -> tuple[int, int]:
+        """The :func:`cisim.rng.normal_keys` of this week's noise draws.
+
+        Worked out once for both worlds: they draw at the same step, each at its own index.
+        """
+        at = (model.kseed, model.steps)
+        known = self._noise_keys
+        if known[0] != at:
+            known = self._noise_keys = (at, normal_keys(model.kseed, model.steps, S_NOISE))
+        return known[1]
+
+    def _data_practice(self, world: World) -> tuple[float, float]:
+        """The mean and the best data maturity of the active partners (0 with nobody).
+
+        Remembered while the inputs stay the same (partners leave rarely); the key is their
+        bytes, so any change to them, by whatever code, recomputes it.
+        """
+        active = world.active
+        mature_all = world.partners.data_maturity
+        key = (active.tobytes(), mature_all.tobytes())
+        known = self._practice.get(id(world))
+        if known is not None and known[0] == key:
+            return known[1]
+        mature = mature_all[active]
+        # the mean (as ndarray.mean adds and divides, without its wrapper), 0 with nobody
+        data = float(np.add.reduce(mature) / mature.size) if mature.size else 0.0
+        best = float(mature.max()) if mature.size else 0.0
+        self._practice[id(world)] = (key, (data, best))
+        return data, best
 
 
 def measured_win(world: World) -> float:
@@ -79,8 +111,10 @@ def measured_win(world: World) -> float:
     it is the social-impact value they realise (:mod:`.value`) and the small wins that feed
     trust (:mod:`.communication`; Ansell & Gash 2008).
     """
-    change_pp = 100.0 * (world.measured_rate - world.measured_baseline)
-    return min(1.0, max(0.0, change_pp / 5.0))
+    win = 100.0 * (world.measured_rate - world.measured_baseline) / 5.0
+    # min(1, max(0, win)) as comparisons, without the builtins' calls (NaN -> 0 as theirs)
+    win = win if win > 0.0 else 0.0
+    return win if win < 1.0 else 1.0
 
 
 def _clip01(v: float) -> float:

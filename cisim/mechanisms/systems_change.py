@@ -41,6 +41,10 @@ class SystemsChange:
 
     component = "systems_change"
 
+    def __init__(self) -> None:
+        # the champion of each world (by id), with the bytes of its inputs
+        self._champions: dict[int, tuple[tuple[bytes, bytes], float]] = {}
+
     def setup(self, model: StepContext, world: World) -> None:
         """Nothing has changed at the start."""
         world.services_change = world.practices_change = world.policy_change = 0.0
@@ -57,31 +61,49 @@ class SystemsChange:
         decay = dyn.systems_change_decay_per_year / STEPS_PER_YEAR
         drive_s = world.alignment * world.agreement
         drive_p = world.alignment * world.measurement
-        world.services_change += rate * drive_s * (1 - world.services_change) - decay * (
-            1 - drive_s) * world.services_change
-        world.practices_change += rate * drive_p * (1 - world.practices_change) - decay * (
-            1 - drive_p) * world.practices_change
+        services, practices = world.services_change, world.practices_change
+        services += rate * drive_s * (1 - services) - decay * (1 - drive_s) * services
+        practices += rate * drive_p * (1 - practices) - decay * (1 - drive_p) * practices
         if dyn.persistence == "fade":
             missing = 1.0 - world.coordination
             fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * missing
-            world.services_change -= fade * world.services_change
-            world.practices_change -= fade * world.practices_change
+            services -= fade * services
+            practices -= fade * practices
             world.policy_change -= (dyn.policy_fade_rate_per_year / STEPS_PER_YEAR * missing
                                     * world.policy_change)
+        world.services_change, world.practices_change = services, practices
         if sc.backbone.present:
             advocacy = sc.backbone.advocacy * world.backbone_capacity
         else:
             advocacy = sc.backbone.advocacy * dyn.self_coordination
-        infl = world.partners.influence[world.active]
-        champion = min(1.0, float(infl.max()) / 4.0) if infl.size else 0.0
+        champion = self._champion(world)
         chance = (
             dyn.policy_change_rate_per_year / STEPS_PER_YEAR * emph * advocacy
-            * world.practices_change * world.agreement * champion
+            * practices * world.agreement * champion
         )
-        if u01(model.kseed, model.steps, model.world_index(world), S_POLICY) < chance:
+        # a draw is never below a chance of zero (nor NaN), and the draws are counter-based:
+        # not taking one changes no other
+        if chance > 0.0 and u01(model.kseed, model.steps, model.world_index(world),
+                                S_POLICY) < chance:
             world.policy_change += dyn.policy_step * (1.0 - world.policy_change)
             model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
         set_multipliers(sc, world)
+
+    def _champion(self, world: World) -> float:
+        """The most influential active partner's pull, ``min(1, influence / 4)`` (0 with nobody).
+
+        Remembered while the inputs stay the same (partners leave rarely); the key is their
+        bytes, so any change to them, by whatever code, recomputes it.
+        """
+        influence = world.partners.influence
+        key = (world.active.tobytes(), influence.tobytes())
+        known = self._champions.get(id(world))
+        if known is not None and known[0] == key:
+            return known[1]
+        infl = influence[world.active]
+        champion = min(1.0, float(infl.max()) / 4.0) if infl.size else 0.0
+        self._champions[id(world)] = (key, champion)
+        return champion
 
 
 

@@ -76,7 +76,7 @@ class PartnerValue:
         # the hazard is zero for every partner whose commitment is at or above the exit
         # threshold: the draws are taken only when someone's is below it; and nobody leaves
         # while every commitment is at or above both thresholds (NaN: the full test)
-        low = np.minimum.reduce(world.commitment)
+        low = float(np.minimum.reduce(world.commitment))  # (a Python float compares faster)
         hazard_on = dyn.exit_commitment > 0 and low < dyn.exit_commitment
         if not (low < EXIT_COMMITMENT or low != low or hazard_on):
             return
@@ -87,7 +87,7 @@ class PartnerValue:
             if (hazard[world.active] > 0).any():
                 u = uniforms(model.kseed, model.steps, p.n, S_EXIT)
                 leaving |= world.active & (u < hazard)
-        for k in np.flatnonzero(leaving):
+        for k in leaving.nonzero()[0]:  # np.flatnonzero of a 1-D array without its wrappers
             world.active[k] = False
             model.log(world, "partner", f"{p.names[k]} left the partnership")
 
@@ -122,7 +122,8 @@ def _shortfall(value: np.ndarray, threshold: float) -> np.ndarray:
     """How far below ``threshold`` ``value`` lies, as a share of it, in [0, 1]."""
     if threshold <= 0:
         return np.zeros_like(value)
-    return np.clip((threshold - value) / threshold, 0.0, 1.0)
+    share = (threshold - value) / threshold
+    return share.clip(0.0, 1.0)  # np.clip, one wrapper fewer
 
 
 def exit_hazard(satisfaction: np.ndarray, commitment: np.ndarray, rate_per_year: float,
