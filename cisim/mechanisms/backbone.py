@@ -42,7 +42,7 @@ class BackboneSupport:
             world.burden_hours[:] = 0.0
             return
         if sc.backbone.present:
-            n_active = max(1, np.count_nonzero(world.active))
+            n_active = max(1, int(np.count_nonzero(world.active)))
             required = n_active / dyn.partners_per_backbone_fte
             staff = sc.backbone.staff
             # each role's saturation, min(1, fte funded / required) with np.minimum's NaN
