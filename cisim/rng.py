@@ -127,5 +127,12 @@ def _indices(n: int) -> np.ndarray:
 
 
 def normals(seed: int, step: int, n: int, stream: int) -> np.ndarray:
-    """Standard normal draws at indices ``0..n-1`` (a few per call: one per strategy area)."""
-    return np.array([normal(seed, step, i, stream) for i in range(n)], dtype=float)
+    """Standard normal draws at indices ``0..n-1`` (a few per call: one per strategy area).
+
+    :func:`normal` at each index, with the two streams' keys worked out once.
+    """
+    ka, kb = key(seed, step, stream), key(seed, step, stream + 100)
+    return np.array([
+        math.sqrt(-2.0 * math.log(1.0 - (_mix(ka ^ i) >> 11) * _INV53))
+        * math.cos(2.0 * math.pi * ((_mix(kb ^ i) >> 11) * _INV53)) for i in range(n)],
+        dtype=float)
