@@ -43,10 +43,10 @@ from cisim.mechanisms._activities import (
     plan_sweeps,
 )
 from cisim.mechanisms.communication import own_trust
-from cisim.numeric import weighted_mean
+from cisim.numeric import pairwise_sum, weighted_mean
 from cisim.rng import normals
 from cisim.scenario import STEPS_PER_YEAR
-from cisim.world import World
+from cisim.world import PartnerTable, World
 
 if TYPE_CHECKING:
     from cisim.context import StepContext
@@ -59,6 +59,12 @@ class MutuallyReinforcingActivities:
     """Plan, re-tuning of allocations, duplication, coverage and service capacity."""
 
     component = "activities"
+
+    def __init__(self) -> None:
+        self._scratch: np.ndarray | None = None
+        # the plans' starting allocations and the ideal plan's weights and their total, with
+        # the bytes of the inputs they were made from (the partners' expertise and budgets)
+        self._basis: tuple[bytes, np.ndarray, np.ndarray, float] | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial plan, fit, service capacity and coverage."""
@@ -86,8 +92,8 @@ class MutuallyReinforcingActivities:
             emph = model.emphasis(world, self.component)
             if _compiled(p.n, world.n_areas):
                 fade = self._fade_rate(model, world) if dyn.persistence == "fade" else 0.0
-                rate = sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph
-                mean_speed = self._compiled_week(model, world, (rate, m, fade))
+                rate = dyn.alignment_rate_per_year / STEPS_PER_YEAR * emph
+                mean_speed = self._compiled_week(model, world, (rate, m, fade), emph)
                 world.fit += mean_speed * (target_fit(model, world) - world.fit)
                 if fade > 0:
                     self._fade_fit(model, world, fade)
@@ -130,20 +136,26 @@ class MutuallyReinforcingActivities:
             world.fit -= fade * (world.fit - alone)
 
     def _compiled_week(self, model: StepContext, world: World,
-                       retune: tuple[float, float, float] | None) -> float:
+                       retune: tuple[float, float, float] | None,
+                       emphasis: float | None = None) -> float:
         """The re-tuning (given its ``(rate, measurement, fade)``) and refresh, compiled.
 
         Sets the world's capacity, coverage, service capacity and alignment as
-        :meth:`refresh` does; returns the re-tuning's mean speed.
+        :meth:`refresh` does; returns the re-tuning's mean speed. ``emphasis`` is the phase's
+        emphasis on activities when the caller has it already (asked of the model otherwise).
         """
         sc = model.design
         p = world.partners
         cost = sc.population.cost_per_service_year
-        emph = min(1.0, model.emphasis(world, self.component))
-        coordinated = 0.0 if world.isolated else world.coordination * world.agreement * emph
-        coordinated = max(coordinated, sc.dynamics.isolated_coordination)
+        if world.isolated:  # no coordination but the ad hoc kind
+            coordinated = max(0.0, sc.dynamics.isolated_coordination)
+        else:
+            if emphasis is None:
+                emphasis = model.emphasis(world, self.component)
+            coordinated = world.coordination * world.agreement * min(1.0, emphasis)
+            coordinated = max(coordinated, sc.dynamics.isolated_coordination)
         rate, m, fade = retune if retune is not None else (0.0, 0.0, 0.0)
-        scratch = getattr(self, "_scratch", None)
+        scratch = self._scratch
         size = max(p.n, world.n_areas)
         if scratch is None or scratch.shape[1] != size:
             scratch = self._scratch = np.empty((5, size))
@@ -163,19 +175,43 @@ class MutuallyReinforcingActivities:
         The plan follows the needs as the partners see them; the ideal plan follows the real
         needs and is the yardstick of the alignment indicator.
         """
-        p = world.partners
+        start, ideal_weights, ideal_total = self._plan_basis(world.partners)
         true_need = model.need_share(world)
-        world.ideal_plan = plan_allocation(p.expertise, np.maximum(p.budget, 1.0), true_need)
+        world.ideal_plan = _fit_plan(start, ideal_weights, ideal_total, true_need)
         if world.isolated:
             return
         m = world.measurement
         know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
         z = normals(model.kseed, model.steps, true_need.size,
                          S_PERCEIVED + model.world_index(world))
-        noisy = true_need * np.maximum(0.0, 1.0 + 0.3 * (1.0 - m) * z)
-        perceived = (1.0 - know) * world.assumed_need + know * noisy
-        world.perceived_need = perceived / max(perceived.sum(), 1e-12)
-        world.plan = plan_allocation(p.expertise, world.capacity, world.perceived_need)
+        # as Python floats over the few areas: numpy's
+        # true_need * np.maximum(0.0, 1.0 + 0.3 (1 - m) z), then (1 - know) assumed + know noisy,
+        # with the same operations in the same order (a NaN passes np.maximum, as here)
+        spread = 0.3 * (1.0 - m)
+        perceived = []
+        for assumed, need, draw in zip(world.assumed_need.tolist(), true_need.tolist(),
+                                       z.tolist(), strict=True):
+            noise = 1.0 + spread * draw
+            noisy = need * (0.0 if noise < 0.0 else noise)
+            perceived.append((1.0 - know) * assumed + know * noisy)
+        world.perceived_need = np.array(perceived) / max(pairwise_sum(perceived), 1e-12)
+        weights = np.maximum(world.capacity, 0.0)
+        world.plan = _fit_plan(start, weights, float(np.add.reduce(weights)),
+                               world.perceived_need)
+
+    def _plan_basis(self, p: PartnerTable) -> tuple[np.ndarray, np.ndarray, float]:
+        """The plans' starting allocations (:func:`_plan_start`) and the ideal plan's weights.
+
+        The ideal plan weighs partners by their budgets (at least 1) and both start from the
+        partners' expertise: made once, and again only if those arrays' contents change.
+        """
+        key = p.expertise.tobytes() + p.budget.tobytes()
+        known = self._basis
+        if known is None or known[0] != key:
+            weights = np.maximum(np.maximum(p.budget, 1.0), 0.0)
+            known = self._basis = (key, _plan_start(p.expertise), weights,
+                                         float(np.add.reduce(weights)))
+        return known[1], known[2], known[3]
 
     def refresh(self, model: StepContext, world: World) -> None:
         """Service capacity per area, duplication waste, coverage and alignment."""
@@ -264,11 +300,24 @@ def plan_allocation(
     Returns:
         (N, A) allocations, rows summing to one.
     """
-    add = np.add.reduce  # what ndarray.sum calls, without its Python wrapper (the same sums)
-    x = np.maximum(expertise, 1e-3) ** 2
-    x = x / add(x, axis=1, keepdims=True)
     cap = np.maximum(capacity, 0.0)
-    total = add(cap)
+    return _fit_plan(_plan_start(expertise), cap, float(np.add.reduce(cap)), need_share, sweeps)
+
+
+def _plan_start(expertise: np.ndarray) -> np.ndarray:
+    """The fitting's start: squared expertise (at least 1e-3), rows summing to one."""
+    x = np.maximum(expertise, 1e-3) ** 2
+    return x / np.add.reduce(x, axis=1, keepdims=True)
+
+
+def _fit_plan(start: np.ndarray, cap: np.ndarray, total: float, need_share: np.ndarray,
+              sweeps: int = 25) -> np.ndarray:
+    """The fitting of :func:`plan_allocation` from ``start`` (left as it is).
+
+    ``cap`` are the non-negative row weights and ``total`` their sum (``np.add.reduce``).
+    """
+    add = np.add.reduce  # what ndarray.sum calls, without its Python wrapper (the same sums)
+    x = start.copy()
     if total <= 0:
         return x
     target = need_share * total

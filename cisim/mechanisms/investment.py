@@ -47,8 +47,10 @@ class Investment:
                 lines.append(
                     FundingLine(
                         name=p.names[k], amount=float(p.grant[k]), start_step=0,
-                        end_step=p.grant_years[k] * STEPS_PER_YEAR, renewable=True, early=True,
-                        partner=k,
+                        # a Python float (the same double): a numpy scalar here made the
+                        # runway, and every comparison with the week, numpy arithmetic
+                        end_step=float(p.grant_years[k]) * STEPS_PER_YEAR, renewable=True,
+                        early=True, partner=k,
                     )
                 )
         world.funding = lines
