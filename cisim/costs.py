@@ -128,6 +128,8 @@ class CostLedger:
             "budget": _year_sums(np.broadcast_to(self._weekly_budget, (k, n)), bounds),
             "uses": _year_sums(uses, bounds),
         }
+        for array in sums.values():  # kept: a write into one would stay in the frames
+            array.flags.writeable = False
         self._sums = (k, sums)
         return sums
 

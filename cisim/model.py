@@ -12,7 +12,6 @@ arguments named by their dotted path (``{"backbone.staff.facilitator": [0.5, 1.0
 
 from __future__ import annotations
 
-from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -53,54 +52,64 @@ MODEL_REPORTERS = (
 
 
 class TrajectoryCollector(DataCollector):
-    """Mesa's DataCollector, whose trajectory-column reporters read the recorder when asked.
+    """Mesa's DataCollector, whose trajectory columns come from the recorder when read.
 
-    Mesa's ``collect`` calls every model reporter each week and deep-copies what it returns.
-    The columns of :data:`MODEL_REPORTERS` are the recorder's, which keeps them anyway (and
-    works them out when they are read), so ``collect`` notes only which recorded row the week
-    stands for, and :attr:`model_vars` (so :meth:`get_model_vars_dataframe`) reads those rows
-    when asked: the Python floats ``model.latest(column)`` gave that week. The other model
-    reporters (the phase) and the agent-type reporters are called every week, as Mesa does.
+    Mesa's ``collect`` calls every model reporter each week and deep-copies what it returns;
+    the columns of :data:`MODEL_REPORTERS` are the recorder's, which keeps them anyway (and
+    works them out when they are read, see :class:`cisim.outcomes.Recorder`). So Mesa
+    collects only the other reporters (the phase) and the agent-type reporters, as it always
+    does, while ``collect`` notes which recorder and row the week stands for; reading
+    :attr:`model_vars` (so :meth:`get_model_vars_dataframe`, :func:`mesa.batch_run`) fills
+    the trajectory columns from those rows: the Python floats ``model.latest(column)`` gave
+    that week.
     """
 
-    def __init__(self, model: CollectiveImpactModel, columns: tuple[str, ...],
-                 model_reporters: dict[str, Any], agenttype_reporters: dict[type, Any]):
-        """Collect ``model_reporters`` (those named in ``columns`` from the recorder)."""
-        self._model = model
-        self._columns = columns
-        self._rows: list[int] = []  # the recorder's row each collect stood for
-        self._synced = 0  # collects whose rows model_vars holds
+    def __init__(self, columns: tuple[str, ...], model_reporters: dict[str, Any],
+                 agenttype_reporters: dict[type, Any]):
+        """Collect ``columns`` from the recorder, and the reporters with Mesa's collect.
+
+        Args:
+            columns: Trajectory columns of the recorder, in the order of the table.
+            model_reporters: Mesa model reporters of what the recorder does not hold.
+            agenttype_reporters: Mesa agent-type reporters.
+        """
+        self._columns = tuple(columns)
+        self._recorded: dict[str, list] = {name: [] for name in self._columns}
+        self._pending: list[tuple[Any, int]] = []  # (recorder, row) of collects not read yet
+        self._in_mesa = True  # Mesa's own code adds and appends to its reporters' lists
         super().__init__(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
-        self._called = {k: r for k, r in self.model_reporters.items() if k not in columns}
+        self._in_mesa = False
 
     @property
     def model_vars(self) -> dict[str, list]:
         """Each model reporter's values, one per collect (Mesa's ``model_vars``)."""
-        if self._synced < len(self._rows):
-            rec = self._model.recorder
-            rows = self._rows[self._synced:]
-            data = rec.data
-            for name in self._columns:
-                self._model_vars[name].extend(data[rows, rec.cols[name]].tolist())
-            self._synced = len(self._rows)
-        return self._model_vars
+        if self._in_mesa:
+            return self._model_vars
+        if self._pending:
+            pending, self._pending = self._pending, []
+            start = 0
+            for i in range(1, len(pending) + 1):  # runs of collects of the same recorder
+                if i == len(pending) or pending[i][0] is not pending[start][0]:
+                    rec = pending[start][0]
+                    rows = [row for _, row in pending[start:i]]
+                    data = rec.data
+                    for name in self._columns:
+                        self._recorded[name].extend(data[rows, rec.cols[name]].tolist())
+                    start = i
+        return {**self._recorded, **self._model_vars}
 
     @model_vars.setter
     def model_vars(self, value: dict[str, list]) -> None:
         self._model_vars = value
 
     def collect(self, model: CollectiveImpactModel) -> None:
-        """Note the recorded row; call the other reporters (what Mesa's collect does for them)."""
-        self._collection_steps.append(model.time)
-        self._rows.append(len(model.recorder.phase) - 1)  # the row model.latest reads
-        for name, reporter in self._called.items():
-            self._model_vars[name].append(deepcopy(reporter(model)))
-        if self.agent_reporters:
-            self._agent_records[model.time] = list(self._record_agents(model))
-        if self.agenttype_reporters:
-            self._agenttype_records[model.time] = {
-                agent_type: list(self._record_agenttype(model, agent_type))
-                for agent_type in self.agenttype_reporters}
+        """Note the recorder's latest row, then Mesa's collect of the other reporters."""
+        self._pending.append((model.recorder, len(model.recorder.phase) - 1))
+        self._in_mesa = True
+        try:
+            super().collect(model)
+        finally:
+            self._in_mesa = False
 
 
 def _seed_from(rng: Any) -> int:
@@ -223,8 +232,7 @@ class CollectiveImpactModel(Model):
             Beneficiary.create_agents(self, k, [int(i) for i in sample])
 
     def _make_datacollector(self, collect_agents: bool) -> DataCollector:
-        reporters = {name: (lambda m, c=name: m.latest(c)) for name in MODEL_REPORTERS}
-        reporters["phase"] = lambda m: m.phase_label(m.factual)
+        reporters = {"phase": lambda m: m.phase_label(m.factual)}  # the rest: the recorder's
         agenttype: dict = {}
         if collect_agents:
             agenttype = {
@@ -236,7 +244,7 @@ class CollectiveImpactModel(Model):
                 },
                 Beneficiary: {"in_outcome": "in_outcome", "subgroup": "subgroup"},
             }
-        return TrajectoryCollector(self, MODEL_REPORTERS, reporters, agenttype)
+        return TrajectoryCollector(MODEL_REPORTERS, reporters, agenttype)
 
     # ---- the weekly step ------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
 
 __all__ = [
     "discount", "discount_at", "pairwise_rows", "pairwise_sum", "sroi_ratio", "weighted_mean",
-    "weighted_mean_of",
 ]
 
 
@@ -96,12 +95,6 @@ def pairwise_rows(a: np.ndarray) -> np.ndarray:
             total = total + column
         return total
     return _PAIRWISE(columns, n)
-
-
-def weighted_mean_of(values: list[float], weights: list[float]) -> float:
-    """:func:`weighted_mean` of two short lists of floats, bit for bit (Python floats)."""
-    return pairwise_sum([v * w for v, w in zip(values, weights, strict=True)]) / pairwise_sum(
-        weights)
 
 
 #: :func:`cisim.kernels.pairwise` as Python (its compiled form takes arrays only).

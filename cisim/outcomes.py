@@ -29,7 +29,6 @@ from cisim.numeric import (
     pairwise_rows,
     sroi_ratio,
     weighted_mean,
-    weighted_mean_of,
 )
 from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
 
@@ -194,11 +193,6 @@ def _running_sum(total: float, terms: np.ndarray) -> np.ndarray:
     return np.cumsum(np.concatenate(([total], terms)))[1:]
 
 
-def _at_least_one(x: np.ndarray) -> np.ndarray:
-    """``max(1.0, x)`` of each element as Python's ``max`` takes it (1.0 unless x is larger)."""
-    return np.where(x > 1.0, x, 1.0)
-
-
 def _ratio(num: np.ndarray, den: np.ndarray, defined: np.ndarray) -> np.ndarray:
     """``num / den`` where ``defined``, NaN elsewhere (nothing divided there)."""
     return np.divide(num, den, out=np.full(num.shape, np.nan), where=defined)
@@ -248,7 +242,6 @@ class Recorder:
         self._cumulative_investment = 0.0
         self._initiative_value_pv = 0.0
         self._collaboration_cost_pv = 0.0
-        self._start_rate = (float("nan"), float("nan"))  # both worlds' outcome rates at step 0
         self.ledger = CostLedger(model)
         # the other and the disadvantaged subgroups (the two sides of the equity gap)
         dis = model.population.disadvantaged
@@ -257,6 +250,9 @@ class Recorder:
 
     def record(self, step: int) -> None:
         """Keep the state after ``step`` (0 = the initial state; steps come in order)."""
+        if step != len(self.phase):  # rows are kept by position: a gap would mix the weeks
+            raise ValueError(f"recorded step {step} after {len(self.phase)} rows; "
+                             "steps are recorded in order from 0")
         m = self.model
         f = m.factual
         pop = m.population
@@ -306,21 +302,20 @@ class Recorder:
         # an empty subgroup has no rate (NaN): nobody to measure
         rates[:] = np.where(sizes > 0, inside / np.where(full[:, None, None], sizes,
                                                          np.maximum(sizes, 1.0)), np.nan)
-        rate = [pairwise_rows(inside[:, w]) / _at_least_one(pairwise_rows(sizes[:, w]))
-                for w in (0, 1)]  # Population.rates
+        history = m.population.rate_history  # Population.rates after each step, as kept
+        rate = [history[w, start:stop] for w in (0, 1)]
         gap_f, gap_cf, lgap_f, lgap_cf = self._gaps(rates, sizes[:, 0])
         figures = np.array(self._weekly[start:stop], dtype=float)
         x = dict(zip((*_WORLD_FIGURES, "readiness", "active_partners"), figures.T, strict=True))
         steps = np.arange(start, stop)
         later = steps > 0
-        if start == 0:
-            self._start_rate = (float(rate[0][0]), float(rate[1][0]))
+        start_rate = (float(history[0, 0]), float(history[1, 0]))  # both worlds' at step 0
         d = np.array([discount_at(s, v.discount_rate) for s in range(start, stop)])
         n_pop = m.population.n
         gain_years = np.where(later, (rate[0] - rate[1]) * n_pop / STEPS_PER_YEAR, 0.0)
         value_pv = _running_sum(self._value_pv, gain_years * self.adjusted_value * d)
         invested = _running_sum(self._cumulative_investment, x["investment"])
-        initiative = np.where(later, ((rate[0] - self._start_rate[0]) * n_pop / STEPS_PER_YEAR
+        initiative = np.where(later, ((rate[0] - start_rate[0]) * n_pop / STEPS_PER_YEAR
                                       * self.adjusted_value * (1 - v.deadweight) * d), 0.0)
         initiative_pv = _running_sum(self._initiative_value_pv, initiative)
         collaboration_cost = np.where(
@@ -339,8 +334,8 @@ class Recorder:
         columns = {
             "outcome_rate": rate[0],
             "outcome_rate_cf": rate[1],
-            "population_change": 100 * (rate[0] - self._start_rate[0]),
-            "population_change_cf": 100 * (rate[1] - self._start_rate[1]),
+            "population_change": 100 * (rate[0] - start_rate[0]),
+            "population_change_cf": 100 * (rate[1] - start_rate[1]),
             "population_change_vs_cf": 100 * (rate[0] - rate[1]),
             "equity_gap": 100 * gap_f,
             "equity_gap_cf": 100 * gap_cf,
@@ -374,8 +369,8 @@ class Recorder:
         ``rates``: (steps, world, subgroup); ``sizes``: the factual subgroup sizes (steps,
         subgroup), the weights of both worlds' gaps. Where every factual subgroup has people and
         there are subgroups on both sides, each side's weighted mean as
-        :func:`cisim.numeric.weighted_mean_of` computes it, over all those rows at once; the
-        other rows one by one (:meth:`_equity_gap`).
+        :func:`cisim.numeric.weighted_mean` computes it, over all those rows at once; the
+        other rows one by one.
         """
         logits = _logit(rates)
         series = (rates[:, 0], rates[:, 1], logits[:, 0], logits[:, 1])
@@ -392,43 +387,15 @@ class Recorder:
                 s = s[usual]
                 gap[usual] = (pairwise_rows(s[:, self._top] * top) / top_sum
                               - pairwise_rows(s[:, self._bottom] * bottom) / bottom_sum)
-        for i in np.flatnonzero(~usual):
-            groups = self._gap_groups(sizes[i])
-            for w, gap in enumerate(gaps):
-                gap[i] = self._equity_gap((rates if w < 2 else logits)[i, w % 2], groups)
-        return gaps
-
-    def _gap_groups(self, sizes: np.ndarray
-                    ) -> tuple[np.ndarray, bool, tuple[list[float], list[float]] | None]:
-        """A step's factual subgroup sizes for :meth:`_equity_gap`.
-
-        ``(sizes, every subgroup has people, the two sides' weights or None)``: the weights
-        of the other and of the disadvantaged subgroups when there are both kinds.
-        """
-        listed = sizes.tolist()
-        weights = None
-        if self._top and self._bottom:  # np.maximum(size, 1e-9) of each side's subgroups
-            weights = tuple([s if s >= 1e-9 or s != s else 1e-9 for s in (listed[g] for g in side)]
-                            for side in (self._top, self._bottom))
-        return sizes, all(s > 0 for s in listed), weights
-
-    def _equity_gap(self, rates: np.ndarray,
-                    groups: tuple[np.ndarray, bool, tuple[list[float], list[float]] | None]
-                    ) -> float:
-        """Gap between the other subgroups and the disadvantaged ones (max - min if none).
-
-        Given log-odds instead of rates, the gap on the relative scale the equity criterion
-        is judged on (Section 7.12 of docs/model.md). ``groups``: :meth:`_gap_groups`.
-        """
-        sizes, all_present, weights = groups
+        # the other rows: empty subgroups drop out (the gap needs people on each side), and
+        # without subgroups on both sides the gap is the largest less the smallest rate
         dis = self.model.population.disadvantaged
-        if not all_present:  # empty subgroups drop out; the gap needs people on each side
-            return _gap_of_present(rates, sizes, dis)
-        if weights is not None:  # in Python floats, numpy's operations in numpy's order
-            listed = rates.tolist()
-            return (weighted_mean_of([listed[g] for g in self._top], weights[0])
-                    - weighted_mean_of([listed[g] for g in self._bottom], weights[1]))
-        return float(rates.max() - rates.min())
+        for i in np.flatnonzero(~usual):
+            for w, gap in enumerate(gaps):
+                row = (rates if w < 2 else logits)[i, w % 2]
+                gap[i] = (float(row.max() - row.min()) if present[i]
+                          else _gap_of_present(row, sizes[i], dis))
+        return gaps
 
     # ---- frames -----------------------------------------------------------------------------
 

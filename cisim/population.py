@@ -266,9 +266,9 @@ class Population:
         # (keys compare 0.0 and -0.0 as equal: their terms are the same doubles, and their
         # barriers differ only in the sign of a zero, which leaves each factor 1 - (...) of
         # the kernel's product the same).
-        key = world_terms_key(rows, coverage)
+        key = (coverage.shape[1], world_terms_key(rows, coverage))
         if key != self._terms[0]:
-            self._terms = (key, world_terms_of(key, coverage.shape[1]))
+            self._terms = (key, world_terms_of(key[1], key[0]))
         key = (rows[0][WP.BARRIER], rows[0][WP.SBARRIER], rows[1][WP.BARRIER], rows[1][WP.SBARRIER])
         if key != self._barriers[0]:
             self._barriers = (key, self.barriers(wp))

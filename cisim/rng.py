@@ -79,7 +79,14 @@ def step_keys_table(bases: tuple[int, ...], steps: int) -> np.ndarray:
     the same integers (one numpy pass instead of a Python mix per stream every week).
     """
     z = np.arange(steps, dtype=np.uint64) * np.uint64(_STEP)
-    z = z[:, None] ^ np.array(bases, dtype=np.uint64)
+    return _mix_array(z[:, None] ^ np.array(bases, dtype=np.uint64))
+
+
+def _mix_array(z: np.ndarray) -> np.ndarray:
+    """:func:`_mix` of each element of a uint64 array ``z``, in place; returns ``z``.
+
+    numpy's uint64 arithmetic wraps as the ``& _M`` of :func:`_mix` does.
+    """
     z ^= z >> _U30
     z *= _UC1
     z ^= z >> _U27
@@ -133,11 +140,7 @@ def bits(seed: int, step: int, index: np.ndarray, stream: int) -> np.ndarray:
     """
     z = np.asarray(index).astype(np.uint64)
     z ^= np.uint64(key(seed, step, stream))
-    z ^= z >> _U30
-    z *= _UC1
-    z ^= z >> _U27
-    z *= _UC2
-    z ^= z >> _U31
+    z = _mix_array(z)
     z >>= _U11
     return z
 

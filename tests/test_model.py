@@ -102,6 +102,24 @@ def test_mesa_agents_are_views_on_the_arrays(small: Scenario):
     assert model_data["trust"].iloc[-1] == pytest.approx(m.factual.trust_mean)
 
 
+def test_datacollector_reads_each_week_as_the_recorder_recorded_it(small: Scenario):
+    from cisim.model import MODEL_REPORTERS
+
+    m = CollectiveImpactModel(small.with_overrides({"population.size": 600}), rng=2)
+    seen = []
+    for week in range(12):
+        m.step()
+        seen.append([m.latest(c) for c in MODEL_REPORTERS] + [m.phase_label(m.factual)])
+        if week == 5:  # read mid-run: the later weeks are still added when read again
+            assert len(m.datacollector.get_model_vars_dataframe()) == 7
+    frame = m.datacollector.get_model_vars_dataframe()
+    assert list(frame.columns) == [*MODEL_REPORTERS, "phase"]
+    assert len(frame) == 13  # the initial state and 12 weeks
+    got = frame.iloc[1:].to_numpy(dtype=object).tolist()
+    assert got == seen  # the same Python floats (NaN aside: none in these columns) and phases
+    assert frame["trust"].iloc[0] == m.recorder.data[0, m.recorder.cols["trust"]]
+
+
 def test_ensemble_bands_and_independence_of_workers(small: Scenario):
     sc = small.with_overrides({"horizon_years": 3, "population.size": 800})
     one = ensemble(sc, 4, seed=5, n_jobs=1)
