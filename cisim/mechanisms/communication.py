@@ -20,10 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import S_ATTEND
-from cisim.mechanisms._communication import meeting_interactions
+from cisim.mechanisms._communication import hold_meeting
 from cisim.mechanisms.measurement import measured_win
-from cisim.rng import uniforms
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
 
@@ -69,26 +67,23 @@ class Communication:
         world.attended.fill(False)
         world.interactions = world.good_interactions = 0.0
         interval = meeting_interval(sc)
-        met = False
+        keep = 1.0 - dyn.trust_decay_per_year / STEPS_PER_YEAR
         if not world.isolated and interval > 0 and t % interval == 0:
-            u = uniforms(model.kseed, t, world.partners.n, S_ATTEND)
-            world.attended[:] = world.active & (u < sc.meetings.attendance * world.commitment)
-            n_att = np.count_nonzero(world.attended)
-            if n_att >= 2:
-                contacts = sc.meetings.contacts_per_meeting * model.emphasis(world, self.component)
-                counts = meeting_interactions(
-                    model.kseed, t, world.attended, min(1.0, contacts / (n_att - 1)),
-                    world.trust, world.damage, world.contacted, world.position,
-                    self.good_chance(model, world), dyn.distance_penalty, dyn.trust_gain,
-                    dyn.trust_loss, dyn.trust_damage, dyn.trust_rule, dyn.trust_negativity,
-                )
-                world.interactions, world.good_interactions = counts
-                met = True
-        decay = dyn.trust_decay_per_year / STEPS_PER_YEAR
-        if met:  # pairs that met keep their trust this week
-            np.multiply(world.trust, 1.0 - decay, out=world.trust, where=~world.contacted)
+            # the attendance draw and, with two or more attendees, the interactions
+            contacts = sc.meetings.contacts_per_meeting * model.emphasis(world, self.component)
+            counts = hold_meeting(
+                model.kseed, t, world.active, world.commitment, sc.meetings.attendance,
+                contacts, world.attended, world.trust, world.damage, world.contacted,
+                world.position, self.good_chance(model, world), dyn.distance_penalty,
+                dyn.trust_gain, dyn.trust_loss, dyn.trust_damage, dyn.trust_rule,
+                dyn.trust_negativity,
+            )
+            world.interactions, world.good_interactions = counts
+            # pairs that met keep their trust this week (with fewer than two attendees none
+            # met, and this is every pair's product, as below)
+            np.multiply(world.trust, keep, out=world.trust, where=~world.contacted)
         else:  # nobody met: every pair decays (the same products)
-            world.trust *= 1.0 - decay
+            world.trust *= keep
         if not world.isolated:  # an isolated world never meets: its damage stays 0 (0 x r)
             world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
         world.trust_mean = _mean_trust(world)
