@@ -12,13 +12,14 @@ Used by :mod:`cisim.mechanisms.communication`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from cisim.kernels import S_ATTEND, S_PAIR, S_QUALITY, _inner, _jit, _mix, _u01k
 from cisim.mechanisms._agenda import distance2
-from cisim.rng import key, step_keys_of, stream_base, threshold
+from cisim.rng import stream_base, threshold
 
 __all__ = ["TRUST_RULES", "hold_meeting", "meeting_interactions", "trust_update"]
 
@@ -62,15 +63,15 @@ def meeting_interactions(
     """
     if rule not in TRUST_RULES:
         raise ValueError(f"unknown trust rule {rule!r}")
-    s, t = int(seed), int(step)
-    return _meeting(_NO_KEY, -1.0, attending, _NO_COMMITMENT, 0.0,
-                    np.uint64(key(s, t, S_PAIR)), np.uint64(key(s, t, S_QUALITY)), attending,
+    base_attend, base_pair, base_quality = _bases(int(seed))
+    return _meeting(int(step), base_attend, -1.0, attending, _NO_COMMITMENT, 0.0,
+                    base_pair, base_quality, attending,
                     np.uint64(max(0, threshold(contact_prob))), trust, damage, contacted,
                     position, float(p_good_base), float(distance_penalty), float(gain),
                     float(loss), float(damage_jump), TRUST_RULES[rule], float(negativity), False)
 
 
-_NO_KEY = np.uint64(0)
+_NO_THRESHOLD = np.uint64(0)
 _NO_COMMITMENT = np.zeros(0)
 
 
@@ -115,25 +116,28 @@ def hold_meeting(
     """
     if rule not in TRUST_RULES:
         raise ValueError(f"unknown trust rule {rule!r}")
-    t = int(step)
-    bases = _bases(int(seed))
-    k_attend, k_pair, k_quality = step_keys_of(bases, t)
-    return _meeting(np.uint64(k_attend), float(attendance), active, commitment, float(contacts),
-                    np.uint64(k_pair), np.uint64(k_quality), attended, _NO_KEY, trust, damage,
-                    contacted, position, float(p_good_base), float(distance_penalty),
+    base_attend, base_pair, base_quality = _bases(int(seed))
+    return _meeting(int(step), base_attend, float(attendance), active, commitment,
+                    float(contacts), base_pair, base_quality, attended, _NO_THRESHOLD, trust,
+                    damage, contacted, position, float(p_good_base), float(distance_penalty),
                     float(gain), float(loss), float(damage_jump), TRUST_RULES[rule],
                     float(negativity), True)
 
 
-def _bases(seed: int) -> tuple[int, int, int]:
-    """The stream bases of a meeting's three draws (attendance, pairs, quality)."""
-    return stream_base(seed, S_ATTEND), stream_base(seed, S_PAIR), stream_base(seed, S_QUALITY)
+@functools.lru_cache(maxsize=64)
+def _bases(seed: int) -> tuple[np.uint64, np.uint64, np.uint64]:
+    """The stream bases of a meeting's draws (attendance, pairs, quality), once per seed.
+
+    :func:`cisim.rng.stream_base` of each stream, as the kernel takes them: it works out each
+    meeting's keys from them.
+    """
+    return tuple(np.uint64(stream_base(seed, s)) for s in (S_ATTEND, S_PAIR, S_QUALITY))
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
-def _meeting(key_attend: np.uint64, attendance: float, active: np.ndarray,
-             commitment: np.ndarray, contacts: float, key_pair: np.uint64,
-             key_quality: np.uint64, attending: np.ndarray, t_contact: np.uint64,
+def _meeting(step: int, base_attend: np.uint64, attendance: float, active: np.ndarray,
+             commitment: np.ndarray, contacts: float, base_pair: np.uint64,
+             base_quality: np.uint64, attending: np.ndarray, t_contact: np.uint64,
              trust: np.ndarray, damage: np.ndarray, contacted: np.ndarray,
              position: np.ndarray, p_good_base: float, distance_penalty: float, gain: float,
              loss: float, damage_jump: float, rule: int, negativity: float,
@@ -143,13 +147,19 @@ def _meeting(key_attend: np.uint64, attendance: float, active: np.ndarray,
     Every pair is independent (its draws depend only on its indices, and it reads and writes
     only its own cells), so one pass in the order ``i < j`` gives what the whole meeting at
     once would. With ``draw`` (:func:`hold_meeting`) it first draws ``attending`` and works
-    out ``t_contact``; without, it takes them as given.
+    out ``t_contact``; without, it takes them as given. The streams' keys at ``step`` are
+    worked out here from their bases, as :func:`cisim.rng.key` does (uint64 wraps as its
+    ``& 2**64 - 1``): a meeting took three Python mixes for them.
     """
+    at_step = np.uint64(step) * np.uint64(0xD1B54A32D192ED03)  # rng.step_key's step part
+    key_pair = _mix(base_pair ^ at_step)
+    key_quality = _mix(base_quality ^ at_step)
     N = attending.shape[0]
     rows = N  # the rows the pair loop visits (none when fewer than two attend)
     interactions = 0
     good_ones = 0
     if draw:
+        key_attend = _mix(base_attend ^ at_step)
         n_att = 0
         for i in range(N):
             # uniforms(...) < attendance * commitment, where active (the same doubles)
