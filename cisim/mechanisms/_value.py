@@ -29,7 +29,7 @@ def value_week(win: float, measurement: float, visibility: float, engagement: fl
                friction: float, meeting_cost: float, fatigue_rate: float, trust: np.ndarray,
                reach: np.ndarray, capacity: np.ndarray, active: np.ndarray, seeks: np.ndarray,
                commitment0: np.ndarray, rate: np.ndarray, realised: np.ndarray,
-               commitment: np.ndarray, satisfaction: np.ndarray) -> None:
+               commitment: np.ndarray, satisfaction: np.ndarray) -> float:
     """One world's week of partner value and commitment, in place.
 
     Per partner ``i``: the value rates ``rate[i]`` (social impact ``win``, knowledge
@@ -39,12 +39,18 @@ def value_week(win: float, measurement: float, visibility: float, engagement: fl
     commitment relaxes toward ``commitment0[i] (0.6 + 0.4 measurement) + 0.3 satisfaction[i] -
     friction - meeting_cost`` less ``fatigue_rate x commitment[i]``, a 52nd of the way, and is
     clipped to [0, 1]. At most :data:`MAX_PARTNERS` partners.
+
+    Returns:
+        The lowest commitment after the update, as ``np.minimum.reduce(commitment)`` gives it
+        (NaN if any is NaN): the exit test reads it every week.
     """
     N = commitment.shape[0]
     others = max(1, N - 1)
     mean = pairwise(capacity, N) / N
     mean = 1e-9 if mean < 1e-9 else mean  # max(mean, 1e-9), as Python's max (NaN stays)
     keep = 0.6 + 0.4 * measurement
+    low = np.inf
+    nan = False
     for i in range(N):
         on = 1.0 if active[i] else 0.0  # (a product by one changes no number)
         share = capacity[i] / mean
@@ -66,4 +72,8 @@ def value_week(win: float, measurement: float, visibility: float, engagement: fl
         if c == c:  # np.clip(c, 0, 1): NaN stays NaN, -0.0 becomes 0.0
             c = c if c > 0.0 else 0.0
             c = c if c < 1.0 else 1.0
+            low = c if c < low else low
+        else:
+            nan = True
         commitment[i] = c
+    return np.nan if nan else low

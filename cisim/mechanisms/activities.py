@@ -79,10 +79,14 @@ class MutuallyReinforcingActivities:
         if model.steps % PLAN_INTERVAL == 0:
             self._replan(model, world)
         dyn = sc.dynamics
-        if dyn.isolated_learning_per_year > 0:
+        learning = dyn.isolated_learning_per_year > 0
+        if learning:
             world.learned += dyn.isolated_learning_per_year / STEPS_PER_YEAR * (
                 1.0 - world.learned)
-            alone = fit_alone(model, world)
+        # the learned floor of target_fit and fit_alone, once: nothing below changes it
+        floor = _learned_floor(model, world)
+        alone = _fit_at(floor, sc.engagement.initial_level)  # fit_alone
+        if learning:
             if world.isolated:
                 world.fit = alone
             else:
@@ -94,9 +98,10 @@ class MutuallyReinforcingActivities:
                 fade = self._fade_rate(model, world) if dyn.persistence == "fade" else 0.0
                 rate = dyn.alignment_rate_per_year / STEPS_PER_YEAR * emph
                 mean_speed = self._compiled_week(model, world, (rate, m, fade), emph)
-                world.fit += mean_speed * (target_fit(model, world) - world.fit)
-                if fade > 0:
-                    self._fade_fit(model, world, fade)
+                # target_fit: the engagement is this week's (the re-tuning does not move it)
+                world.fit += mean_speed * (_fit_at(floor, world.engagement) - world.fit)
+                if fade > 0 and world.fit > alone:  # _fade_fit
+                    world.fit -= fade * (world.fit - alone)
                 return
             speed = (
                 sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust(world)
@@ -215,13 +220,13 @@ class MutuallyReinforcingActivities:
 
     def refresh(self, model: StepContext, world: World) -> None:
         """Service capacity per area, duplication waste, coverage and alignment."""
-        sc = model.design
         p = world.partners
-        true_need = model.need_share(world)
-        cost = sc.population.cost_per_service_year
         if _compiled(p.n, world.n_areas):
             self._compiled_week(model, world, None)
             return
+        sc = model.design
+        true_need = model.need_share(world)
+        cost = sc.population.cost_per_service_year
         burden = world.burden_hours + sc.meetings.hours_per_meeting * world.attended
         staff_hours = np.maximum(p.staff_fte * HOURS_PER_FTE_WEEK, 1e-9)
         lost = np.minimum(MAX_BURDEN_SHARE, burden / staff_hours)
@@ -265,14 +270,17 @@ def _compiled(partners: int, areas: int) -> bool:
 
 def target_fit(model: StepContext, world: World) -> float:
     """Fit services would have if redesigned around what engagement has revealed."""
-    floor = _learned_floor(model, world)
-    return floor + (1.0 - floor) * world.engagement
+    return _fit_at(_learned_floor(model, world), world.engagement)
 
 
 def fit_alone(model: StepContext, world: World) -> float:
     """Fit partners reach on their own: initial engagement and their own learning."""
-    floor = _learned_floor(model, world)
-    return floor + (1.0 - floor) * model.design.engagement.initial_level
+    return _fit_at(_learned_floor(model, world), model.design.engagement.initial_level)
+
+
+def _fit_at(floor: float, engagement: float) -> float:
+    """The fit of services redesigned around what ``engagement`` reveals, above ``floor``."""
+    return floor + (1.0 - floor) * engagement
 
 
 def _learned_floor(model: StepContext, world: World) -> float:

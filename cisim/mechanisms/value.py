@@ -66,17 +66,19 @@ class PartnerValue:
         fatigue_rate = dyn.commitment_fatigue_per_year * (1.0 - world.measurement)
         if p.n <= MAX_PARTNERS:  # compiled, with numpy's operations in numpy's order
             satisfaction = self._satisfaction
-            value_week(measured_win(world), world.measurement, visibility, world.engagement,
-                       friction, meeting_cost, fatigue_rate, world.trust, self._reach,
-                       world.capacity, world.active, p.seeks, p.commitment0, world.value_rate,
-                       world.realised, world.commitment, satisfaction)
+            # the kernel returns the lowest commitment (np.minimum.reduce's, NaN included)
+            low = value_week(
+                measured_win(world), world.measurement, visibility, world.engagement,
+                friction, meeting_cost, fatigue_rate, world.trust, self._reach, world.capacity,
+                world.active, p.seeks, p.commitment0, world.value_rate, world.realised,
+                world.commitment, satisfaction)
         else:
             satisfaction = self._numpy_week(world, visibility, friction, meeting_cost,
                                             fatigue_rate)
+            low = float(np.minimum.reduce(world.commitment))  # (a Python float compares faster)
         # the hazard is zero for every partner whose commitment is at or above the exit
         # threshold: the draws are taken only when someone's is below it; and nobody leaves
         # while every commitment is at or above both thresholds (NaN: the full test)
-        low = float(np.minimum.reduce(world.commitment))  # (a Python float compares faster)
         hazard_on = dyn.exit_commitment > 0 and low < dyn.exit_commitment
         if not (low < EXIT_COMMITMENT or low != low or hazard_on):
             return
