@@ -311,7 +311,7 @@ class CollectiveImpactModel(Model):
         """
         if world.isolated:
             return 1.0
-        state = self.phase_state[self.world_index(world)]
+        state = self.phase_state[0 if world is self.factual else 1]  # world_index, inline
         effect = self.design.phases.effect
         # The mechanisms ask ~7 times a week, the same component more than once, while the
         # phase and readiness change at most once a week: the values are kept until then
@@ -336,7 +336,7 @@ class CollectiveImpactModel(Model):
         value moves from the initial phase's toward the operating phase's with readiness
         (:meth:`cisim.phases.PhaseModel.graded`).
         """
-        state = self.phase_state[self.world_index(world)]
+        state = self.phase_state[0 if world is self.factual else 1]  # world_index, inline
         if world.isolated or self.design.phases.effect == "gated":
             return values.get(state.key, default)
         return self.phase_model.graded(values, state.key, state.readiness, default)
@@ -357,7 +357,7 @@ class CollectiveImpactModel(Model):
 
     def entered_phase(self, world: World, key: str) -> bool:
         """Whether the world entered phase ``key`` at the end of the previous step."""
-        state = self.phase_state[self.world_index(world)]
+        state = self.phase_state[0 if world is self.factual else 1]  # world_index, inline
         return state.entered_this_step and state.key == key
 
     def need_share(self, world: World) -> np.ndarray:
@@ -366,7 +366,7 @@ class CollectiveImpactModel(Model):
         Read-only: the array is kept while the population's aggregates are the same object
         (the population replaces them when it steps), since a week asks for it several times.
         """
-        w = self.world_index(world)
+        w = 0 if world is self.factual else 1  # world_index, inline (asked ~4 times a week)
         aggregates = self.population.aggregates
         known = self._need_shares[w]
         if known is not None and known[0] is aggregates:  # held, so not another's address
@@ -388,7 +388,7 @@ class CollectiveImpactModel(Model):
 
     def true_rate(self, world: World, step: int) -> float:
         """The world's true outcome rate at ``step`` (the latest known if later)."""
-        return self.population.past_rate(self.world_index(world), step)
+        return self.population.past_rate(0 if world is self.factual else 1, step)
 
     def phase_blockers(self, world: World) -> list[str]:
         """The unmet conditions of the world's next phase (empty in an isolated world)."""
