@@ -184,7 +184,9 @@ class CollectiveImpactModel(Model):
         self.counterfactual = World(isolated=True, partners=table, n_areas=A)
         self.worlds = (self.factual, self.counterfactual)
         self.population = Population(scenario, init_rng)
-        self._need_shares: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]
+        # need_share's shares of both worlds, with the aggregates they were worked out from
+        self._need_shares: tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray] | None] = (
+            None, None)
 
         self.phase_model = PHASE_MODELS[scenario.phases.model](self)
         self.phase_state = [PhaseState(self.phase_model.initial), PhaseState("isolated")]
@@ -363,18 +365,33 @@ class CollectiveImpactModel(Model):
     def need_share(self, world: World) -> np.ndarray:
         """Shares of unmet need over strategy areas among those not in the outcome state.
 
-        Read-only: the array is kept while the population's aggregates are the same object
-        (the population replaces them when it steps), since a week asks for it several times.
+        Read-only: both worlds' arrays are kept while the population's aggregates are the
+        same object (the population replaces them when it steps), since a week asks for each
+        several times.
         """
-        w = 0 if world is self.factual else 1  # world_index, inline (asked ~4 times a week)
         aggregates = self.population.aggregates
-        known = self._need_shares[w]
-        if known is not None and known[0] is aggregates:  # held, so not another's address
-            return known[1]
-        share = self._need_share(w)
-        share.flags.writeable = False
-        self._need_shares[w] = (aggregates, share)
-        return share
+        known = self._need_shares
+        if known[0] is not aggregates:  # held, so not another's address
+            known = self._need_shares = (aggregates, self._need_shares_of())
+        return known[1][0 if world is self.factual else 1]  # world_index, inline
+
+    def _need_shares_of(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both worlds' need shares, worked out together: a week asks for both.
+
+        Each row divided by its sum (by :func:`pairwise_sum`, ``need.sum()`` bit for bit): one
+        numpy division for both worlds, each element the same IEEE quotient as a row's own
+        ``need / total``; a world without unmet need takes :meth:`_need_share`'s fallbacks.
+        """
+        need = self.population.unmet_need(slice(None))  # both worlds, a row each
+        totals = [pairwise_sum(row) for row in need.tolist()]
+        if not (totals[0] > 0 and totals[1] > 0):  # a fallback (or NaN): one world at a time
+            shares = (self._need_share(0), self._need_share(1))
+            for share in shares:
+                share.flags.writeable = False
+            return shares
+        both = need / np.array(totals)[:, None]
+        both.flags.writeable = False  # and so its rows
+        return both[0], both[1]
 
     def _need_share(self, w: int) -> np.ndarray:
         need = self.population.unmet_need(w)
