@@ -184,7 +184,9 @@ class CollectiveImpactModel(Model):
         self.counterfactual = World(isolated=True, partners=table, n_areas=A)
         self.worlds = (self.factual, self.counterfactual)
         self.population = Population(scenario, init_rng)
-        self._need_shares: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]
+        # need_share's shares of both worlds, with the aggregates they were worked out from
+        self._need_shares: tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray] | None] = (
+            None, None)
 
         self.phase_model = PHASE_MODELS[scenario.phases.model](self)
         self.phase_state = [PhaseState(self.phase_model.initial), PhaseState("isolated")]
@@ -311,7 +313,7 @@ class CollectiveImpactModel(Model):
         """
         if world.isolated:
             return 1.0
-        state = self.phase_state[self.world_index(world)]
+        state = self.phase_state[0 if world is self.factual else 1]  # world_index, inline
         effect = self.design.phases.effect
         # The mechanisms ask ~7 times a week, the same component more than once, while the
         # phase and readiness change at most once a week: the values are kept until then
@@ -336,7 +338,7 @@ class CollectiveImpactModel(Model):
         value moves from the initial phase's toward the operating phase's with readiness
         (:meth:`cisim.phases.PhaseModel.graded`).
         """
-        state = self.phase_state[self.world_index(world)]
+        state = self.phase_state[0 if world is self.factual else 1]  # world_index, inline
         if world.isolated or self.design.phases.effect == "gated":
             return values.get(state.key, default)
         return self.phase_model.graded(values, state.key, state.readiness, default)
@@ -357,24 +359,39 @@ class CollectiveImpactModel(Model):
 
     def entered_phase(self, world: World, key: str) -> bool:
         """Whether the world entered phase ``key`` at the end of the previous step."""
-        state = self.phase_state[self.world_index(world)]
+        state = self.phase_state[0 if world is self.factual else 1]  # world_index, inline
         return state.entered_this_step and state.key == key
 
     def need_share(self, world: World) -> np.ndarray:
         """Shares of unmet need over strategy areas among those not in the outcome state.
 
-        Read-only: the array is kept while the population's aggregates are the same object
-        (the population replaces them when it steps), since a week asks for it several times.
+        Read-only: both worlds' arrays are kept while the population's aggregates are the
+        same object (the population replaces them when it steps), since a week asks for each
+        several times.
         """
-        w = self.world_index(world)
         aggregates = self.population.aggregates
-        known = self._need_shares[w]
-        if known is not None and known[0] is aggregates:  # held, so not another's address
-            return known[1]
-        share = self._need_share(w)
-        share.flags.writeable = False
-        self._need_shares[w] = (aggregates, share)
-        return share
+        known = self._need_shares
+        if known[0] is not aggregates:  # held, so not another's address
+            known = self._need_shares = (aggregates, self._need_shares_of())
+        return known[1][0 if world is self.factual else 1]  # world_index, inline
+
+    def _need_shares_of(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both worlds' need shares, worked out together: a week asks for both.
+
+        Each row divided by its sum (by :func:`pairwise_sum`, ``need.sum()`` bit for bit): one
+        numpy division for both worlds, each element the same IEEE quotient as a row's own
+        ``need / total``; a world without unmet need takes :meth:`_need_share`'s fallbacks.
+        """
+        need = self.population.unmet_need(slice(None))  # both worlds, a row each
+        totals = [pairwise_sum(row) for row in need.tolist()]
+        if not (totals[0] > 0 and totals[1] > 0):  # a fallback (or NaN): one world at a time
+            shares = (self._need_share(0), self._need_share(1))
+            for share in shares:
+                share.flags.writeable = False
+            return shares
+        both = need / np.array(totals)[:, None]
+        both.flags.writeable = False  # and so its rows
+        return both[0], both[1]
 
     def _need_share(self, w: int) -> np.ndarray:
         need = self.population.unmet_need(w)
@@ -388,7 +405,7 @@ class CollectiveImpactModel(Model):
 
     def true_rate(self, world: World, step: int) -> float:
         """The world's true outcome rate at ``step`` (the latest known if later)."""
-        return self.population.past_rate(self.world_index(world), step)
+        return self.population.past_rate(0 if world is self.factual else 1, step)
 
     def phase_blockers(self, world: World) -> list[str]:
         """The unmet conditions of the world's next phase (empty in an isolated world)."""

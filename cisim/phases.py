@@ -218,7 +218,11 @@ def _ratio(value: float, full: float) -> float:
     """How far a condition is met: ``value / full`` capped at 1 (1 when ``full`` is 0)."""
     if full <= 0:
         return 1.0
-    return min(1.0, max(0.0, value / full))
+    # min(1, max(0, r)) as comparisons, without the builtins' calls (readiness asks four a
+    # week): the same value, NaN -> 0 and -0.0 -> 0.0 included
+    r = value / full
+    r = r if r > 0.0 else 0.0
+    return r if r < 1.0 else 1.0
 
 
 def power_mean(values: Sequence[float], weights: Sequence[float], exponent: float) -> float:

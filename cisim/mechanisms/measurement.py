@@ -44,7 +44,17 @@ class SharedMeasurement:
         world.measured_rate = world.measured_baseline
 
     def step(self, model: StepContext, world: World) -> None:
-        """Mature (or decay) the data system, then take this week's measurement."""
+        """Mature (or decay) the data system, then take this week's measurement.
+
+        The counterfactual world's measurement is not taken (its measured rate stays the
+        baseline of its setup): nothing reads it. An isolated world never meets, so it has no
+        small wins (:mod:`.communication`) and realises no value (:mod:`.value`); the
+        counterfactual's money mirrors the factual world's (:mod:`.investment`); the books and
+        the recorder are the factual world's. Its noise draws are counter-based, so skipping
+        them changes no other draw, and its maturity does not move in isolation.
+        """
+        if world is model.counterfactual and model.factual is not world:
+            return
         sc = model.design
         m = sc.measurement
         dyn = sc.dynamics
