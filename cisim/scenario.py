@@ -1235,9 +1235,10 @@ _BYTES_PER_PARTNER_PAIR = 40
 #: 400,000 people and five areas (87 MB peak).
 _BYTES_PER_PERSON_AREA = 8
 _BYTES_PER_PERSON = 180
-#: Bytes per recorded step and partner: the recorder's value arrays (20) and the result's
-#: partner-value frame (44); per recorded step: the trajectory and the subgroup frame.
-_BYTES_PER_STEP_PARTNER_RUN = 20
+#: Bytes per recorded step and partner: the recorder's value arrays (20) and the cost ledger's
+#: weekly burden hours and attendance (9), and the result's partner-value frame (44); per
+#: recorded step: the trajectory and the subgroup frame.
+_BYTES_PER_STEP_PARTNER_RUN = 29
 _BYTES_PER_STEP_PARTNER_KEPT = 44
 _BYTES_PER_STEP = 1_000
 
