@@ -313,7 +313,7 @@ class CollectiveImpactModel(Model):
         """
         if world.isolated:
             return 1.0
-        state = self.phase_state[0 if world is self.factual else 1]  # world_index, inline
+        state = self.phase_state[self.world_index(world)]
         effect = self.design.phases.effect
         # The mechanisms ask ~7 times a week, the same component more than once, while the
         # phase and readiness change at most once a week: the values are kept until then
@@ -338,7 +338,7 @@ class CollectiveImpactModel(Model):
         value moves from the initial phase's toward the operating phase's with readiness
         (:meth:`cisim.phases.PhaseModel.graded`).
         """
-        state = self.phase_state[0 if world is self.factual else 1]  # world_index, inline
+        state = self.phase_state[self.world_index(world)]
         if world.isolated or self.design.phases.effect == "gated":
             return values.get(state.key, default)
         return self.phase_model.graded(values, state.key, state.readiness, default)
@@ -359,7 +359,7 @@ class CollectiveImpactModel(Model):
 
     def entered_phase(self, world: World, key: str) -> bool:
         """Whether the world entered phase ``key`` at the end of the previous step."""
-        state = self.phase_state[0 if world is self.factual else 1]  # world_index, inline
+        state = self.phase_state[self.world_index(world)]
         return state.entered_this_step and state.key == key
 
     def need_share(self, world: World) -> np.ndarray:
@@ -373,25 +373,14 @@ class CollectiveImpactModel(Model):
         known = self._need_shares
         if known[0] is not aggregates:  # held, so not another's address
             known = self._need_shares = (aggregates, self._need_shares_of())
-        return known[1][0 if world is self.factual else 1]  # world_index, inline
+        return known[1][self.world_index(world)]
 
     def _need_shares_of(self) -> tuple[np.ndarray, np.ndarray]:
-        """Both worlds' need shares, worked out together: a week asks for both.
-
-        Each row divided by its sum (by :func:`pairwise_sum`, ``need.sum()`` bit for bit): one
-        numpy division for both worlds, each element the same IEEE quotient as a row's own
-        ``need / total``; a world without unmet need takes :meth:`_need_share`'s fallbacks.
-        """
-        need = self.population.unmet_need(slice(None))  # both worlds, a row each
-        totals = [pairwise_sum(row) for row in need.tolist()]
-        if not (totals[0] > 0 and totals[1] > 0):  # a fallback (or NaN): one world at a time
-            shares = (self._need_share(0), self._need_share(1))
-            for share in shares:
-                share.flags.writeable = False
-            return shares
-        both = need / np.array(totals)[:, None]
-        both.flags.writeable = False  # and so its rows
-        return both[0], both[1]
+        """Both worlds' need shares (read-only): a week asks for both."""
+        shares = (self._need_share(0), self._need_share(1))
+        for share in shares:
+            share.flags.writeable = False
+        return shares
 
     def _need_share(self, w: int) -> np.ndarray:
         need = self.population.unmet_need(w)
@@ -405,7 +394,7 @@ class CollectiveImpactModel(Model):
 
     def true_rate(self, world: World, step: int) -> float:
         """The world's true outcome rate at ``step`` (the latest known if later)."""
-        return self.population.past_rate(0 if world is self.factual else 1, step)
+        return self.population.past_rate(self.world_index(world), step)
 
     def phase_blockers(self, world: World) -> list[str]:
         """The unmet conditions of the world's next phase (empty in an isolated world)."""

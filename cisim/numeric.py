@@ -14,7 +14,8 @@ from cisim.kernels import pairwise
 from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
 
 __all__ = [
-    "discount", "discount_at", "pairwise_rows", "pairwise_sum", "sroi_ratio", "weighted_mean",
+    "discount", "discount_at", "pairwise_rows", "pairwise_sum", "sroi_ratio", "sroi_ratios",
+    "weighted_mean",
 ]
 
 
@@ -40,6 +41,12 @@ def sroi_ratio(value_pv: float, investment_pv: float) -> float:
     infinity; below one cent no money counts as invested.
     """
     return value_pv / investment_pv if investment_pv >= MIN_MONEY else float("nan")
+
+
+def sroi_ratios(value_pv: np.ndarray, investment_pv: np.ndarray) -> np.ndarray:
+    """:func:`sroi_ratio` of each element (NaN where less than ``MIN_MONEY`` is invested)."""
+    return np.divide(value_pv, investment_pv, out=np.full(value_pv.shape, np.nan),
+                     where=investment_pv >= MIN_MONEY)
 
 
 def weighted_mean(a: np.ndarray, weights: np.ndarray, axis: int | None = None) -> np.ndarray:
@@ -88,13 +95,9 @@ def pairwise_rows(a: np.ndarray) -> np.ndarray:
     n = a.shape[1]
     if n > 128:
         return np.array([pairwise_sum(row) for row in a], dtype=float).reshape(a.shape[0])
-    columns = [a[:, j] for j in range(n)]
-    if n < 8:
-        total = np.zeros(a.shape[0])
-        for column in columns:
-            total = total + column
-        return total
-    return _PAIRWISE(columns, n)
+    if n == 0:
+        return np.zeros(a.shape[0])
+    return _PAIRWISE([a[:, j] for j in range(n)], n)  # below 8 columns: left to right from 0
 
 
 #: :func:`cisim.kernels.pairwise` as Python (its compiled form takes arrays only).

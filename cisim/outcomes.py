@@ -28,9 +28,10 @@ from cisim.numeric import (
     discount_at,
     pairwise_rows,
     sroi_ratio,
+    sroi_ratios,
     weighted_mean,
 )
-from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
+from cisim.scenario import STEPS_PER_YEAR
 
 if TYPE_CHECKING:
     from cisim.context import RunView
@@ -175,17 +176,11 @@ _WORLD_FIGURES = (
     "backbone_spend", "measurement_spend", "coordination_cost", "interactions",
     "good_interactions",
 )
-#: Trajectory columns that are world figures as they stand: (column, world figure).
-_COPIED = (
-    ("trust", "trust_mean"), ("agreement", "agreement"), ("alignment", "alignment"),
-    ("measurement", "measurement"), ("engagement", "engagement"),
-    ("runway_years", "runway_years"), ("backbone_capacity", "backbone_capacity"),
-    ("facilitation", "facilitation"), ("coordination", "coordination"),
-    ("services_change", "services_change"), ("practices_change", "practices_change"),
-    ("policy_change", "policy_change"), ("measured_rate", "measured_rate"),
-    ("income", "income"), ("investment", "investment"), ("sroi_measured", "measured_sroi"),
-    ("interactions", "interactions"), ("good_interactions", "good_interactions"),
-)
+#: Trajectory columns that are world figures as they stand: (column, world figure), the
+#: figures of the same name and the two the trajectory names otherwise.
+_RENAMED = {"trust_mean": "trust", "measured_sroi": "sroi_measured"}
+_COPIED = tuple((_RENAMED.get(f, f), f) for f in _WORLD_FIGURES
+                if _RENAMED.get(f, f) in TRAJECTORY_COLUMNS)
 
 
 def _running_sum(total: float, terms: np.ndarray) -> np.ndarray:
@@ -324,7 +319,6 @@ class Recorder:
         self._value_pv, self._cumulative_investment = float(value_pv[-1]), float(invested[-1])
         self._initiative_value_pv = float(initiative_pv[-1])
         self._collaboration_cost_pv = float(collaboration_pv[-1])
-        counted = x["investment_pv"] >= MIN_MONEY  # sroi_ratio: NaN below a cent invested
         n = max(1, n_pop)
         service_years, served, served_in = (counts[:, 0, k] for k in (1, 2, 3))
         served_cf, served_in_cf = counts[:, 1, 2], counts[:, 1, 3]
@@ -347,11 +341,10 @@ class Recorder:
             "active_partners": x["active_partners"],
             "cumulative_investment": invested,
             "social_value": value_pv,
-            "sroi": _ratio(value_pv, x["investment_pv"], counted),
+            "sroi": sroi_ratios(value_pv, x["investment_pv"]),
             "collaboration_cost": collaboration_cost,
-            "sroi_initiative": _ratio(initiative_pv, x["investment_pv"], counted),
-            "sroi_collaboration": _ratio(value_pv, collaboration_pv,
-                                         collaboration_pv >= MIN_MONEY),
+            "sroi_initiative": sroi_ratios(initiative_pv, x["investment_pv"]),
+            "sroi_collaboration": sroi_ratios(value_pv, collaboration_pv),
             "service_years": service_years,
             "served_share": served / n,
             "served_outcome_rate": _ratio(served_in, served, served > 0),

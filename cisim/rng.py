@@ -97,7 +97,12 @@ def _mix_array(z: np.ndarray) -> np.ndarray:
 
 def u01(seed: int, step: int, index: int, stream: int) -> float:
     """Uniform draw in [0, 1) at the coordinates (seed, step, index, stream)."""
-    return (_mix(key(seed, step, stream) ^ (int(index) & _M)) >> 11) * _INV53
+    return _u01_at(key(seed, step, stream), index)
+
+
+def _u01_at(stream_key: int, index: int) -> float:
+    """The draw at ``index`` of the stream whose :func:`key` at the step is ``stream_key``."""
+    return (_mix(stream_key ^ (int(index) & _M)) >> 11) * _INV53
 
 
 def threshold(t: float) -> int:
@@ -126,9 +131,7 @@ def normal_keys(seed: int, step: int, stream: int) -> tuple[int, int]:
 
 def normal_at(keys: tuple[int, int], index: int) -> float:
     """:func:`normal` at ``index`` from its :func:`normal_keys` (the same double)."""
-    i = int(index) & _M
-    a = (_mix(keys[0] ^ i) >> 11) * _INV53  # u01 of the first stream
-    b = (_mix(keys[1] ^ i) >> 11) * _INV53
+    a, b = _u01_at(keys[0], index), _u01_at(keys[1], index)
     return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
 
 

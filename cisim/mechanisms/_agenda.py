@@ -88,9 +88,6 @@ def distance2(position: np.ndarray, i: int, j: int) -> float:
     return dist
 
 
-
-
-
 def pull_and_agreement(
     position: np.ndarray,  # (N, 2) agenda positions after the week's moves, updated in place
     influence: np.ndarray,  # (N,)
@@ -148,7 +145,7 @@ def _pull_and_agree(position: np.ndarray, influence: np.ndarray, attended: np.nd
                 position[i, d] = 1.0
     if n_active < 2:
         return 1.0
-    n, c0, c1 = _centre(position, influence, active, work)
+    _, c0, c1 = _centre(position, influence, active, work)
     n = 0
     for i in range(N):  # each active partner's distance from the centre (a row sum, from 0)
         if active[i]:

@@ -64,7 +64,7 @@ class MutuallyReinforcingActivities:
         self._scratch: np.ndarray | None = None
         # the plans' starting allocations and the ideal plan's weights and their total, with
         # the bytes of the inputs they were made from (the partners' expertise and budgets)
-        self._basis: tuple[bytes, np.ndarray, np.ndarray, float] | None = None
+        self._basis: tuple[tuple, np.ndarray, np.ndarray, float] | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial plan, fit, service capacity and coverage."""
@@ -97,11 +97,11 @@ class MutuallyReinforcingActivities:
             if _compiled(p.n, world.n_areas):
                 fade = self._fade_rate(model, world) if dyn.persistence == "fade" else 0.0
                 rate = dyn.alignment_rate_per_year / STEPS_PER_YEAR * emph
-                mean_speed = self._compiled_week(model, world, (rate, m, fade), emph)
+                mean_speed = self._compiled_week(model, world, (rate, m, fade))
                 # target_fit: the engagement is this week's (the re-tuning does not move it)
                 world.fit += mean_speed * (_fit_at(floor, world.engagement) - world.fit)
-                if fade > 0 and world.fit > alone:  # _fade_fit
-                    world.fit -= fade * (world.fit - alone)
+                if fade > 0:
+                    self._fade_fit(world, fade, alone)
                 return
             speed = (
                 sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust(world)
@@ -132,22 +132,20 @@ class MutuallyReinforcingActivities:
         p = world.partners
         back = np.where(world.active[:, None], fade, 0.0)  # inactive ones drift back already
         world.allocation += back * (p.own_priority - world.allocation)
-        self._fade_fit(model, world, fade)
+        self._fade_fit(world, fade, fit_alone(model, world))
 
     @staticmethod
-    def _fade_fit(model: StepContext, world: World, fade: float) -> None:
-        alone = fit_alone(model, world)
+    def _fade_fit(world: World, fade: float, alone: float) -> None:
+        """The fit drifts back by ``fade`` toward ``alone``, the fit of working alone."""
         if world.fit > alone:
             world.fit -= fade * (world.fit - alone)
 
     def _compiled_week(self, model: StepContext, world: World,
-                       retune: tuple[float, float, float] | None,
-                       emphasis: float | None = None) -> float:
+                       retune: tuple[float, float, float] | None) -> float:
         """The re-tuning (given its ``(rate, measurement, fade)``) and refresh, compiled.
 
         Sets the world's capacity, coverage, service capacity and alignment as
-        :meth:`refresh` does; returns the re-tuning's mean speed. ``emphasis`` is the phase's
-        emphasis on activities when the caller has it already (asked of the model otherwise).
+        :meth:`refresh` does; returns the re-tuning's mean speed.
         """
         sc = model.design
         p = world.partners
@@ -155,8 +153,7 @@ class MutuallyReinforcingActivities:
         if world.isolated:  # no coordination but the ad hoc kind
             coordinated = max(0.0, sc.dynamics.isolated_coordination)
         else:
-            if emphasis is None:
-                emphasis = model.emphasis(world, self.component)
+            emphasis = model.emphasis(world, self.component)
             coordinated = world.coordination * world.agreement * min(1.0, emphasis)
             coordinated = max(coordinated, sc.dynamics.isolated_coordination)
         rate, m, fade = retune if retune is not None else (0.0, 0.0, 0.0)
@@ -188,7 +185,7 @@ class MutuallyReinforcingActivities:
         m = world.measurement
         know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
         z = normals(model.kseed, model.steps, true_need.size,
-                         S_PERCEIVED + model.world_index(world))
+                    S_PERCEIVED + model.world_index(world))
         # as Python floats over the few areas: numpy's
         # true_need * np.maximum(0.0, 1.0 + 0.3 (1 - m) z), then (1 - know) assumed + know noisy,
         # with the same operations in the same order (a NaN passes np.maximum, as here)
@@ -210,7 +207,7 @@ class MutuallyReinforcingActivities:
         The ideal plan weighs partners by their budgets (at least 1) and both start from the
         partners' expertise: made once, and again only if those arrays' contents change.
         """
-        key = p.expertise.tobytes() + p.budget.tobytes()
+        key = (p.expertise.shape, p.expertise.tobytes(), p.budget.tobytes())
         known = self._basis
         if known is None or known[0] != key:
             weights = np.maximum(np.maximum(p.budget, 1.0), 0.0)

@@ -19,6 +19,7 @@ import numpy as np
 
 from cisim.kernels import MAX_PAIRWISE
 from cisim.mechanisms._agenda import agenda_moves, pull_and_agreement
+from cisim.mechanisms.base import ByContents
 from cisim.numeric import weighted_mean
 from cisim.world import World
 
@@ -33,7 +34,7 @@ class CommonAgenda:
 
     def __init__(self) -> None:
         # the last agreement computed per world (by id), with the bytes of its inputs
-        self._remembered: dict[int, tuple[tuple[bytes, bytes, bytes], float]] = {}
+        self._remembered = ByContents()
 
     def setup(self, model: StepContext, world: World) -> None:
         """Measure the starting agreement."""
@@ -63,28 +64,24 @@ class CommonAgenda:
             return
         world.agreement = self._agreement(world)
 
+    @staticmethod
+    def _inputs(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What :func:`agreement` is made from: positions, who is active, influence."""
+        return world.position, world.active, world.partners.influence
+
     def _agreement(self, world: World) -> float:
         """:func:`agreement` of the world, remembered while its inputs stay the same.
 
         Positions move only at weeks with contacts, and partners leave rarely: most weeks the
-        agreement is that of the week before. The key is the inputs' bytes, so any change to
-        them, by whatever code, recomputes it.
+        agreement is that of the week before.
         """
-        p = world.partners
-        key = (world.position.tobytes(), world.active.tobytes(), p.influence.tobytes())
-        known = self._remembered.get(id(world))
-        if known is not None and known[0] == key:
-            return known[1]
-        value = agreement(world.position, p.influence, world.active)
-        self._remembered[id(world)] = (key, value)
-        return value
+        return self._remembered.get(world, self._inputs(world),
+                                    lambda: agreement(world.position, world.partners.influence,
+                                                      world.active))
 
     def _remember(self, world: World, value: float) -> float:
         """Remember ``value`` as the world's agreement at its inputs now (see _agreement)."""
-        key = (world.position.tobytes(), world.active.tobytes(),
-               world.partners.influence.tobytes())
-        self._remembered[id(world)] = (key, value)
-        return value
+        return self._remembered.put(world, self._inputs(world), value)
 
 
 def pull_toward_proposal(position: np.ndarray, influence: np.ndarray, attended: np.ndarray,

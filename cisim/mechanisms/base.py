@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from cisim.context import StepContext
     from cisim.world import World
 
@@ -29,3 +32,31 @@ class Mechanism(Protocol):
 
     def step(self, model: StepContext, world: World) -> None:
         """Advance the component one week in ``world``."""
+
+
+class ByContents:
+    """A value per world, remembered while the bytes of the arrays it is made from stay the same.
+
+    For a quantity a mechanism asks every week whose inputs change rarely (partners leave
+    rarely, positions move only at meetings). The key is the inputs' bytes, so any change to
+    them, by whatever code, recomputes it.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[tuple[bytes, ...], Any]] = {}
+
+    def get(self, world: World, inputs: Sequence[np.ndarray], compute: Callable[[], Any]) -> Any:
+        """The remembered value for ``inputs`` now, or ``compute()`` remembered."""
+        key = tuple(a.tobytes() for a in inputs)
+        known = self._known.get(id(world))
+        if known is not None and known[0] == key:
+            return known[1]
+        return self.put(world, inputs, compute(), key)
+
+    def put(self, world: World, inputs: Sequence[np.ndarray], value: Any,
+            key: tuple[bytes, ...] | None = None) -> Any:
+        """Remember ``value`` as the world's at ``inputs`` now; returns it."""
+        if key is None:
+            key = tuple(a.tobytes() for a in inputs)
+        self._known[id(world)] = (key, value)
+        return value

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_NOISE
+from cisim.mechanisms.base import ByContents
 from cisim.rng import normal_at, normal_keys
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
@@ -34,7 +35,7 @@ class SharedMeasurement:
     def __init__(self) -> None:
         # the active partners' (mean, best) data maturity per world (by id), with the bytes
         # of its inputs; and the keys of this week's noise draws, as ((seed, step), keys)
-        self._practice: dict[int, tuple[tuple[bytes, bytes], tuple[float, float]]] = {}
+        self._practice = ByContents()
         self._noise_keys: tuple[tuple[object, int], tuple[int, int]] = ((None, -1), (0, 0))
 
     def setup(self, model: StepContext, world: World) -> None:
@@ -97,21 +98,10 @@ class SharedMeasurement:
     def _data_practice(self, world: World) -> tuple[float, float]:
         """The mean and the best data maturity of the active partners (0 with nobody).
 
-        Remembered while the inputs stay the same (partners leave rarely); the key is their
-        bytes, so any change to them, by whatever code, recomputes it.
+        Remembered while the inputs stay the same (partners leave rarely).
         """
-        active = world.active
-        mature_all = world.partners.data_maturity
-        key = (active.tobytes(), mature_all.tobytes())
-        known = self._practice.get(id(world))
-        if known is not None and known[0] == key:
-            return known[1]
-        mature = mature_all[active]
-        # the mean (as ndarray.mean adds and divides, without its wrapper), 0 with nobody
-        data = float(np.add.reduce(mature) / mature.size) if mature.size else 0.0
-        best = float(mature.max()) if mature.size else 0.0
-        self._practice[id(world)] = (key, (data, best))
-        return data, best
+        return self._practice.get(world, (world.active, world.partners.data_maturity),
+                                  lambda: _data_practice(world))
 
 
 def measured_win(world: World) -> float:
@@ -133,3 +123,12 @@ def _clip01(v: float) -> float:
         return v
     v = v if v > 0.0 else 0.0  # numpy's clip: max(v, 0) as v > 0 ? v : 0 (so -0.0 -> 0.0)
     return v if v < 1.0 else 1.0
+
+
+def _data_practice(world: World) -> tuple[float, float]:
+    """The mean and the best data maturity of the active partners (0 with nobody)."""
+    mature = world.partners.data_maturity[world.active]
+    # the mean (as ndarray.mean adds and divides, without its wrapper), 0 with nobody
+    data = float(np.add.reduce(mature) / mature.size) if mature.size else 0.0
+    best = float(mature.max()) if mature.size else 0.0
+    return data, best

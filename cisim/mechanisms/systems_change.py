@@ -22,7 +22,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from cisim.kernels import S_POLICY
+from cisim.mechanisms.base import ByContents
 from cisim.rng import u01
 from cisim.scenario import STEPS_PER_YEAR, Dynamics, Scenario
 from cisim.world import World
@@ -43,7 +46,7 @@ class SystemsChange:
 
     def __init__(self) -> None:
         # the champion of each world (by id), with the bytes of its inputs
-        self._champions: dict[int, tuple[tuple[bytes, bytes], float]] = {}
+        self._champions = ByContents()
 
     def setup(self, model: StepContext, world: World) -> None:
         """Nothing has changed at the start."""
@@ -92,18 +95,10 @@ class SystemsChange:
     def _champion(self, world: World) -> float:
         """The most influential active partner's pull, ``min(1, influence / 4)`` (0 with nobody).
 
-        Remembered while the inputs stay the same (partners leave rarely); the key is their
-        bytes, so any change to them, by whatever code, recomputes it.
+        Remembered while the inputs stay the same (partners leave rarely).
         """
-        influence = world.partners.influence
-        key = (world.active.tobytes(), influence.tobytes())
-        known = self._champions.get(id(world))
-        if known is not None and known[0] == key:
-            return known[1]
-        infl = influence[world.active]
-        champion = min(1.0, float(infl.max()) / 4.0) if infl.size else 0.0
-        self._champions[id(world)] = (key, champion)
-        return champion
+        return self._champions.get(world, (world.active, world.partners.influence),
+                                   lambda: _champion_of(world.partners.influence[world.active]))
 
 
 
@@ -145,3 +140,8 @@ def structural_barrier(dyn: Dynamics, world: World, equity: float) -> float:
     """
     reduction = dyn.policy_barrier_reduction
     return 1.0 - reduction * world.policy_change * equity
+
+
+def _champion_of(influence: np.ndarray) -> float:
+    """``min(1, max influence / 4)`` of the active partners' influence (0 with nobody)."""
+    return min(1.0, float(influence.max()) / 4.0) if influence.size else 0.0
