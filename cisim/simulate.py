@@ -104,14 +104,16 @@ class SimulationResult:
     costs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def simulate(scenario: Scenario, seed: int = 0, *, collect_agents: bool = False
-             ) -> SimulationResult:
+def simulate(scenario: Scenario, seed: int = 0, *, collect_agents: bool = False,
+             details: bool = True) -> SimulationResult:
     """Run one simulation of a scenario (and its counterfactual) to the horizon.
 
     Args:
         scenario: The partnership design.
         seed: Non-negative integer; the result is a pure function of (scenario, seed).
         collect_agents: Also fill the Mesa DataCollector's per-agent tables.
+        details: Also package the per-subgroup, per-partner and cost frames (see
+            :func:`result_of`); a sweep reads only the trajectory and the summary.
 
     Returns:
         The run's trajectories, events, phase transitions and summary.
@@ -119,7 +121,7 @@ def simulate(scenario: Scenario, seed: int = 0, *, collect_agents: bool = False
     model = CollectiveImpactModel(scenario, rng=int(seed), collect_agents=collect_agents)
     while model.running:
         model.step()
-    return result_of(model)
+    return result_of(model, details=details)
 
 
 def compile_kernels() -> float:
@@ -144,24 +146,32 @@ def compile_kernels() -> float:
     return time.perf_counter() - start
 
 
-def result_of(model: CollectiveImpactModel) -> SimulationResult:
-    """Package a (finished or partly run) model's records as a :class:`SimulationResult`."""
+def result_of(model: CollectiveImpactModel, *, details: bool = True) -> SimulationResult:
+    """Package a (finished or partly run) model's records as a :class:`SimulationResult`.
+
+    Args:
+        model: The model.
+        details: Also build the per-subgroup, per-partner and cost frames. Without them
+            (empty frames) the result holds what :func:`summarise` reads: the trajectory, the
+            events, the phase transitions and the summary, the same values; packaging is then
+            about half as dear (a sweep runs tens of thousands of runs and keeps a few numbers
+            of each).
+    """
     traj = model.recorder.trajectory()
     events = pd.DataFrame(model.events, columns=["step", "world", "kind", "message"])
     events.insert(1, "year", events["step"] / STEPS_PER_YEAR)
     phases = pd.DataFrame(model.transitions, columns=["step", "from_phase", "to_phase", "cause"])
     phases.insert(1, "year", phases["step"] / STEPS_PER_YEAR)
-    partners = _partner_frame(model)
     result = SimulationResult(
         scenario=model.design,
         seed=model.seed,
         trajectory=traj,
-        subgroups=model.recorder.subgroups(),
-        partners=partners,
+        subgroups=model.recorder.subgroups() if details else pd.DataFrame(),
+        partners=_partner_frame(model) if details else pd.DataFrame(),
         events=events,
         phases=phases,
-        partner_values=model.recorder.partner_values(),
-        costs=model.recorder.costs(),
+        partner_values=model.recorder.partner_values() if details else pd.DataFrame(),
+        costs=model.recorder.costs() if details else pd.DataFrame(),
     )
     result.summary = summarise(result, model)
     return result

@@ -85,6 +85,23 @@ def test_sweep_of_cisim_stores_what_simulate_gives(files, tmp_path):
     assert Scenario.from_toml(store.base_toml()) == Scenario.load(base_path)
 
 
+def test_result_without_details_has_the_same_trajectory_and_summary(files):
+    """A sweep packages a run without its detail frames: the numbers it keeps are the same."""
+    scenario = Scenario.load(files[0])
+    full = simulate(scenario, 3)
+    lean = simulate(scenario, 3, details=False)
+    assert lean.trajectory.equals(full.trajectory)
+    assert lean.events.equals(full.events) and lean.phases.equals(full.phases)
+    assert list(lean.summary) == list(full.summary)
+    for key, value in full.summary.items():
+        same = lean.summary[key] == value or (isinstance(value, float) and math.isnan(value)
+                                              and math.isnan(lean.summary[key]))
+        assert same, key
+    assert len(full.subgroups) and len(full.partners) and len(full.costs)
+    assert lean.subgroups.empty and lean.partners.empty and lean.costs.empty
+    assert lean.partner_values.empty
+
+
 def test_censoring_of_time_to_significant_change():
     import pandas as pd
 

@@ -88,7 +88,7 @@ class CisimModel:
 
             numba.set_num_threads(max(1, min(self.numba_threads, numba.config.NUMBA_NUM_THREADS)))
         scenario = self.scenario(params)
-        result = simulate(scenario, int(seed))
+        result = simulate(scenario, int(seed), details=False)
         return extract(result.trajectory, result.summary, scenario.horizon_years,
                        self.scalars, self.trajectories, horizon_cap=self._max_horizon())
 
