@@ -131,12 +131,16 @@ def _exits(model: StepContext, world: World, satisfaction: np.ndarray,
     """The partners who leave this week: the numpy path's test, partner by partner.
 
     An active partner leaves when its commitment is below :data:`EXIT_COMMITMENT`, or, with
-    ``hazard_on``, when its draw is below :func:`exit_chance` (the draw is taken only for a
-    positive chance: a draw is at least 0). The same doubles as :func:`exit_hazard` and
-    :func:`cisim.rng.uniforms`; in Python floats, since exits are tested in a few weeks only
-    and a dozen numpy calls on a few partners cost more than the loop.
+    ``hazard_on``, when its draw is below :func:`exit_chance`. The chance is worked out only
+    below the exit commitment (at or above it the commitment's shortfall is 0, so the chance
+    is 0, or NaN with an infinite rate, and no draw falls below either) and the draw taken
+    only for a positive chance (a draw is at least 0). The same doubles as
+    :func:`exit_hazard` and :func:`cisim.rng.uniforms`; in Python floats, since exits are
+    tested in a few weeks only and a dozen numpy calls on a few partners cost more than the
+    loop.
     """
     dyn = model.design.dynamics
+    min_commitment = dyn.exit_commitment
     commitment = world.commitment.tolist()
     active = world.active.tolist()
     leaving = []
@@ -146,9 +150,9 @@ def _exits(model: StepContext, world: World, satisfaction: np.ndarray,
             continue
         if c < EXIT_COMMITMENT:
             leaving.append(k)
-        elif hazard_on:
+        elif hazard_on and c < min_commitment:
             h = exit_chance(float(satisfaction[k]), c, dyn.exit_rate_per_year,
-                            dyn.exit_satisfaction, dyn.exit_commitment)
+                            dyn.exit_satisfaction, min_commitment)
             if h > 0.0:
                 if key is None:
                     key = rng_key(model.kseed, model.steps, S_EXIT)
