@@ -19,7 +19,7 @@ import numpy as np
 
 from cisim.kernels import S_NOISE
 from cisim.mechanisms.base import ByContents
-from cisim.rng import normal_at, normal_keys
+from cisim.rng import normal_at, normal_keys, step_keys_table, stream_base
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
@@ -34,15 +34,19 @@ class SharedMeasurement:
 
     def __init__(self) -> None:
         # the active partners' (mean, best) data maturity per world (by id), with the bytes
-        # of its inputs; and the keys of this week's noise draws, as ((seed, step), keys)
+        # of its inputs; and the keys of the noise draws of every week of the run
         self._practice = ByContents()
-        self._noise_keys: tuple[tuple[object, int], tuple[int, int]] = ((None, -1), (0, 0))
+        self._noise_keys: list[list[int]] = []
 
     def setup(self, model: StepContext, world: World) -> None:
         """Start at the initial maturity; the baseline rate is known from census data."""
         world.measurement = model.design.measurement.initial_maturity
         world.measured_baseline = model.true_rate(world, 0)
         world.measured_rate = world.measured_baseline
+        # both worlds draw at the same step, each at its own index: the keys of a run's
+        # weeks at once (two Python mixes a week before)
+        bases = (stream_base(model.kseed, S_NOISE), stream_base(model.kseed, S_NOISE + 100))
+        self._noise_keys = step_keys_table(bases, model.design.steps + 1).tolist()
 
     def step(self, model: StepContext, world: World) -> None:
         """Mature (or decay) the data system, then take this week's measurement.
@@ -84,16 +88,11 @@ class SharedMeasurement:
         z = normal_at(self._keys(model), model.world_index(world))
         world.measured_rate = _clip01(model.true_rate(world, t - lag) + noise * z)
 
-    def _keys(self, model: StepContext) -> tuple[int, int]:
-        """The :func:`cisim.rng.normal_keys` of this week's noise draws.
-
-        Worked out once for both worlds: they draw at the same step, each at its own index.
-        """
-        at = (model.kseed, model.steps)
-        known = self._noise_keys
-        if known[0] != at:
-            known = self._noise_keys = (at, normal_keys(model.kseed, model.steps, S_NOISE))
-        return known[1]
+    def _keys(self, model: StepContext) -> list[int]:
+        """The :func:`cisim.rng.normal_keys` of this week's noise draws."""
+        keys = self._noise_keys
+        t = model.steps
+        return keys[t] if t < len(keys) else list(normal_keys(model.kseed, t, S_NOISE))
 
     def _data_practice(self, world: World) -> tuple[float, float]:
         """The mean and the best data maturity of the active partners (0 with nobody).

@@ -25,7 +25,8 @@ from cisim.kernels import S_EXIT
 from cisim.mechanisms._value import MAX_PARTNERS, value_week
 from cisim.mechanisms.communication import own_trust
 from cisim.mechanisms.measurement import measured_win
-from cisim.rng import uniforms
+from cisim.rng import _u01_at, uniforms
+from cisim.rng import key as rng_key
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World, meeting_interval
 
@@ -64,7 +65,8 @@ class PartnerValue:
         # meeting fatigue: each meeting costs leaders' time (subtracting 0.0 changes nothing)
         meeting_cost = dyn.meeting_fatigue / interval if interval > 0 else 0.0
         fatigue_rate = dyn.commitment_fatigue_per_year * (1.0 - world.measurement)
-        if p.n <= MAX_PARTNERS:  # compiled, with numpy's operations in numpy's order
+        compiled = p.n <= MAX_PARTNERS
+        if compiled:  # with numpy's operations in numpy's order
             satisfaction = self._satisfaction
             # the kernel returns the lowest commitment (np.minimum.reduce's, NaN included)
             low = value_week(
@@ -82,14 +84,18 @@ class PartnerValue:
         hazard_on = dyn.exit_commitment > 0 and low < dyn.exit_commitment
         if not (low < EXIT_COMMITMENT or low != low or hazard_on):
             return
-        leaving = world.active & (world.commitment < EXIT_COMMITMENT)
-        if hazard_on:
-            hazard = exit_hazard(satisfaction, world.commitment, dyn.exit_rate_per_year,
-                                 dyn.exit_satisfaction, dyn.exit_commitment)
-            if (hazard[world.active] > 0).any():
-                u = uniforms(model.kseed, model.steps, p.n, S_EXIT)
-                leaving |= world.active & (u < hazard)
-        for k in leaving.nonzero()[0]:  # np.flatnonzero of a 1-D array without its wrappers
+        if compiled:  # a few partners: the same draws and comparisons as Python floats
+            leaving = _exits(model, world, satisfaction, hazard_on)
+        else:
+            leaving = world.active & (world.commitment < EXIT_COMMITMENT)
+            if hazard_on:
+                hazard = exit_hazard(satisfaction, world.commitment, dyn.exit_rate_per_year,
+                                     dyn.exit_satisfaction, dyn.exit_commitment)
+                if (hazard[world.active] > 0).any():
+                    u = uniforms(model.kseed, model.steps, p.n, S_EXIT)
+                    leaving |= world.active & (u < hazard)
+            leaving = leaving.nonzero()[0]  # np.flatnonzero of a 1-D array without its wrappers
+        for k in leaving:
             world.active[k] = False
             model.log(world, "partner", f"{p.names[k]} left the partnership")
 
@@ -120,12 +126,66 @@ class PartnerValue:
         return satisfaction
 
 
+def _exits(model: StepContext, world: World, satisfaction: np.ndarray,
+           hazard_on: bool) -> list[int]:
+    """The partners who leave this week: the numpy path's test, partner by partner.
+
+    An active partner leaves when its commitment is below :data:`EXIT_COMMITMENT`, or, with
+    ``hazard_on``, when its draw is below :func:`exit_chance`. The chance is worked out only
+    below the exit commitment (at or above it the commitment's shortfall is 0, so the chance
+    is 0, or NaN with an infinite rate, and no draw falls below either) and the draw taken
+    only for a positive chance (a draw is at least 0). The same doubles as
+    :func:`exit_hazard` and :func:`cisim.rng.uniforms`; in Python floats, since exits are
+    tested in a few weeks only and a dozen numpy calls on a few partners cost more than the
+    loop.
+    """
+    dyn = model.design.dynamics
+    min_commitment = dyn.exit_commitment
+    commitment = world.commitment.tolist()
+    active = world.active.tolist()
+    leaving = []
+    key = None
+    for k, c in enumerate(commitment):
+        if not active[k]:
+            continue
+        if c < EXIT_COMMITMENT:
+            leaving.append(k)
+        elif hazard_on and c < min_commitment:
+            h = exit_chance(float(satisfaction[k]), c, dyn.exit_rate_per_year,
+                            dyn.exit_satisfaction, min_commitment)
+            if h > 0.0:
+                if key is None:
+                    key = rng_key(model.kseed, model.steps, S_EXIT)
+                if _u01_at(key, k) < h:
+                    leaving.append(k)
+    return leaving
+
+
 def _shortfall(value: np.ndarray, threshold: float) -> np.ndarray:
     """How far below ``threshold`` ``value`` lies, as a share of it, in [0, 1]."""
     if threshold <= 0:
         return np.zeros_like(value)
     share = (threshold - value) / threshold
     return share.clip(0.0, 1.0)  # np.clip, one wrapper fewer
+
+
+def _shortfall_of(value: float, threshold: float) -> float:
+    """:func:`_shortfall` of one float (NaN stays NaN, as np.clip's)."""
+    if threshold <= 0:
+        return 0.0
+    share = (threshold - value) / threshold
+    if share != share:
+        return share
+    share = share if share > 0.0 else 0.0
+    return share if share < 1.0 else 1.0
+
+
+def exit_chance(satisfaction: float, commitment: float, rate_per_year: float,
+                min_satisfaction: float, min_commitment: float) -> float:
+    """:func:`exit_hazard` of one partner, as a Python float (the same double)."""
+    h = rate_per_year / STEPS_PER_YEAR * _shortfall_of(
+        satisfaction, min_satisfaction) * _shortfall_of(commitment, min_commitment)
+    return h if h < 1.0 or h != h else 1.0  # np.minimum(1.0, h): NaN stays NaN
 
 
 def exit_hazard(satisfaction: np.ndarray, commitment: np.ndarray, rate_per_year: float,
