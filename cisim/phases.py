@@ -111,6 +111,13 @@ class PhaseModel:
         self.operating = operating
         self.preparatory = frozenset((self.initial, *preparatory))
         self._by_component: dict[str, dict[str, float]] = {}  # graded_emphasis's tables
+        # the transitions out of each phase, in priority order, each with whether it leads
+        # forward (its unmet conditions are the blockers; a setback's are not): advance asks
+        # every week
+        self._out: dict[str, list[tuple[Transition, bool]]] = {}
+        for tr in transitions:
+            self._out.setdefault(tr.source, []).append(
+                (tr, not tr.cause.startswith("setback")))
 
     def label(self, key: str) -> str:
         """The readable name of a phase."""
@@ -153,9 +160,7 @@ class PhaseModel:
         state.entered_this_step = False
         elapsed = (model.steps - state.entered) / STEPS_PER_YEAR
         blockers: list[str] | None = None
-        for tr in self.transitions:
-            if tr.source != state.key:
-                continue
+        for tr, forward in self._out.get(state.key, ()):
             early = elapsed < tr.min_years
             met = []  # written out only if the transition fires
             unmet = []  # written out only if they are the blockers (not a setback's, say)
@@ -168,14 +173,23 @@ class PhaseModel:
                     f"{name} {value:.2f} >= {threshold:.3g}" for name, value, threshold in met
                 ) or "time elapsed"
                 return tr.target, cause
-            if blockers is None and not tr.cause.startswith("setback"):
+            if blockers is None and forward:
                 blockers = [f"{name} {value:.2f} < {threshold:.3g}"
                             for name, value, threshold in unmet]
-                if early:
-                    blockers.insert(
-                        0, f"time in phase {elapsed:.1f} < {tr.min_years:.3g} years")
+                if early:  # (the same weeks come back in every run: their texts are kept)
+                    blockers.insert(0, _early_text(elapsed, tr.min_years))
         state.blockers = blockers or []
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _early_text(elapsed: float, min_years: float) -> str:
+    """A blocker: too little time in the phase.
+
+    Remembered: the same weeks come back in every run. ``0 <= elapsed < min_years``, so no
+    signed zero (one key, two texts) reaches it.
+    """
+    return f"time in phase {elapsed:.1f} < {min_years:.3g} years"
 
 
 # ---- condition helpers (each returns a number compared with a threshold) --------------------
