@@ -246,37 +246,62 @@ def power_mean(values: Sequence[float], weights: Sequence[float], exponent: floa
     gives 0. Zero weights drop a value; with all weights zero the mean is 1 (nothing is
     required).
     """
-    total = float(sum(weights))
-    if total <= 0:
-        return 1.0
-    if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
-        exponent = 0.0
-    # One pass over the pairs (readiness asks every week): each kept pair's term of the sum,
-    # ``w log v`` for the geometric mean, ``log w + p log v`` for the log-sum-exp below.
-    terms = []
-    vetoed = False
-    for w, v in zip(weights, values, strict=True):
-        share = w / total
-        if not share > 0:  # a zero weight drops the value
-            continue
-        if exponent > 0:
-            if not v > 0:  # zero values add nothing to the sum
-                continue
-        elif v <= 0 or vetoed:  # p <= 0: a zero value gives 0
-            vetoed = True
-            continue
-        terms.append(share * math.log(v) if exponent == 0
-                     else math.log(share) + exponent * math.log(v))
-    if vetoed:
-        return 0.0
-    if exponent == 0:
-        return min(1.0, math.exp(sum(terms)))
-    if not terms and exponent > 0:
-        return 0.0
-    # In logs (log-sum-exp), so tiny values and negative exponents cannot overflow.
-    top = max(terms)
-    log_sum = top + math.log(sum([math.exp(x - top) for x in terms]))
-    return min(1.0, math.exp(log_sum / exponent))
+    return _Weighting(weights, exponent).mean(values)
+
+
+class _Weighting:
+    """:func:`power_mean`'s weights and exponent, with what depends on them alone worked out.
+
+    Readiness asks every week with the same weights: the shares of the weights and their
+    logs (the same doubles as working them out with every mean) are kept, and the means of
+    the ratios it asks for again and again (:attr:`mean_of`).
+    """
+
+    def __init__(self, weights: Sequence[float], exponent: float):
+        self.n = len(weights)
+        total = float(sum(weights))
+        self.none_required = total <= 0  # the mean is 1
+        if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
+            exponent = 0.0
+        self.exponent = exponent
+        # each kept pair's index and the weight's part of its term of the sum, for the term
+        # ``w log v`` of the geometric mean ``w``, for ``log w + p log v`` of the log-sum-exp
+        # below ``log w`` (w the share of the weight); a zero weight drops the value
+        self.kept = [] if self.none_required else [
+            (k, share if exponent == 0 else math.log(share))
+            for k, w in enumerate(weights) if (share := w / total) > 0]
+        #: :meth:`mean`, remembered: readiness's ratios often stay where they were (capped at
+        #: 1, or a runway that does not move), a third of the weeks of a default run
+        self.mean_of = functools.lru_cache(maxsize=64)(self.mean)
+
+    def mean(self, values: Sequence[float]) -> float:
+        """The power mean of ``values`` (as many as the weights)."""
+        if self.none_required:
+            return 1.0
+        if len(values) != self.n:
+            raise ValueError(f"{len(values)} values for {self.n} weights")
+        exponent = self.exponent
+        terms = []
+        for k, part in self.kept:
+            v = values[k]
+            if exponent > 0:
+                if not v > 0:  # zero values add nothing to the sum
+                    continue
+            elif v <= 0:  # p <= 0: a zero value gives 0
+                return 0.0
+            terms.append(part * math.log(v) if exponent == 0 else part + exponent * math.log(v))
+        if exponent == 0:
+            return min(1.0, math.exp(sum(terms)))
+        if not terms and exponent > 0:
+            return 0.0
+        # In logs (log-sum-exp), so tiny values and negative exponents cannot overflow.
+        top = max(terms)
+        log_sum = top + math.log(sum([math.exp(x - top) for x in terms]))
+        return min(1.0, math.exp(log_sum / exponent))
+
+
+#: The weightings readiness asks for (one a design), kept.
+_weighting = functools.lru_cache(maxsize=16)(_Weighting)
 
 
 def readiness(model: StepContext, world: World) -> float:
@@ -301,13 +326,7 @@ def readiness(model: StepContext, world: World) -> float:
     )
     weights = (ph.readiness_weight_agreement, ph.readiness_weight_trust,
                ph.readiness_weight_coordination, ph.readiness_weight_runway)
-    return _power_mean_of(values, weights, ph.readiness_exponent)
-
-
-#: :func:`power_mean` of tuples, remembered: readiness is asked every week and its four ratios
-#: often stay where they were (capped at 1, or a runway that does not move), a third of the
-#: weeks of a default run. A pure function of its arguments, so the same bits.
-_power_mean_of = functools.lru_cache(maxsize=64)(power_mean)
+    return _weighting(weights, ph.readiness_exponent).mean_of(values)
 
 
 def _lost(fn: Callable[[StepContext, World], float], threshold: float
