@@ -113,7 +113,7 @@ class PhaseModel:
         self._by_component: dict[str, dict[str, float]] = {}  # graded_emphasis's tables
         # the transitions out of each phase, in priority order, each with whether it leads
         # forward (its unmet conditions are the blockers; a setback's are not): advance asks
-        # every week
+        # every week (the transitions are those the model is made with)
         self._out: dict[str, list[tuple[Transition, bool]]] = {}
         for tr in transitions:
             self._out.setdefault(tr.source, []).append(
