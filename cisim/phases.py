@@ -253,8 +253,7 @@ class _Weighting:
     """:func:`power_mean`'s weights and exponent, with what depends on them alone worked out.
 
     Readiness asks every week with the same weights: the shares of the weights and their
-    logs (the same doubles as working them out with every mean) are kept, and the means of
-    the ratios it asks for again and again (:attr:`mean_of`).
+    logs are kept (the same doubles as working them out with every mean).
     """
 
     def __init__(self, weights: Sequence[float], exponent: float):
@@ -270,9 +269,6 @@ class _Weighting:
         self.kept = [] if self.none_required else [
             (k, share if exponent == 0 else math.log(share))
             for k, w in enumerate(weights) if (share := w / total) > 0]
-        #: :meth:`mean`, remembered: readiness's ratios often stay where they were (capped at
-        #: 1, or a runway that does not move), a third of the weeks of a default run
-        self.mean_of = functools.lru_cache(maxsize=64)(self.mean)
 
     def mean(self, values: Sequence[float]) -> float:
         """The power mean of ``values`` (as many as the weights)."""
@@ -304,6 +300,18 @@ class _Weighting:
 _weighting = functools.lru_cache(maxsize=16)(_Weighting)
 
 
+@functools.lru_cache(maxsize=64)
+def _power_mean_of(values: tuple[float, ...], weights: tuple[float, ...],
+                   exponent: float) -> float:
+    """:func:`power_mean` of tuples, remembered.
+
+    Readiness is asked every week and its four ratios often stay where they were (capped at 1,
+    or a runway that does not move), a third of the weeks of a default run. A pure function
+    of its arguments, so the same bits.
+    """
+    return _weighting(weights, exponent).mean(values)
+
+
 def readiness(model: StepContext, world: World) -> float:
     """Readiness for coordinated work, in [0, 1]: how far the Run conditions are met.
 
@@ -326,7 +334,7 @@ def readiness(model: StepContext, world: World) -> float:
     )
     weights = (ph.readiness_weight_agreement, ph.readiness_weight_trust,
                ph.readiness_weight_coordination, ph.readiness_weight_runway)
-    return _weighting(weights, ph.readiness_exponent).mean_of(values)
+    return _power_mean_of(values, weights, ph.readiness_exponent)
 
 
 def _lost(fn: Callable[[StepContext, World], float], threshold: float
