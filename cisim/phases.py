@@ -263,9 +263,9 @@ class _Weighting:
         if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
             exponent = 0.0
         self.exponent = exponent
-        # each kept pair's index and the weight's part of its term of the sum, for the term
-        # ``w log v`` of the geometric mean ``w``, for ``log w + p log v`` of the log-sum-exp
-        # below ``log w`` (w the share of the weight); a zero weight drops the value
+        # each kept value's index and its weight's part of its term of the sum (w the
+        # weight's share): ``w`` of the geometric mean's ``w log v``, ``log w`` of the
+        # log-sum-exp's ``log w + p log v``; a zero weight drops its value
         self.kept = [] if self.none_required else [
             (k, share if exponent == 0 else math.log(share))
             for k, w in enumerate(weights) if (share := w / total) > 0]
