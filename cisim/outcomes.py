@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cisim._outcomes import record_week
 from cisim.costs import CostLedger
 from cisim.numeric import (
     discount,
@@ -250,15 +251,15 @@ class Recorder:
                              "steps are recorded in order from 0")
         m = self.model
         f = m.factual
-        pop = m.population
-        self._counts[step] = pop.aggregates[:, : self._counts.shape[2]]
         self._weekly.append((*self._figures(f), m.readiness(f), np.count_nonzero(f.active)))
         self.phase.append(m.phase_label(f))
         self.blockers.append("; ".join(m.phase_blockers(f)))
-        self.partner_realised[step] = f.realised
-        # .sum(axis=1) without ndarray.sum's wrapper (the same reduction); kept each week as
-        # float32 rather than the week's float64 values (a quarter of the memory)
-        self.partner_satisfaction[step] = np.add.reduce(f.value_rate * f.partners.seeks, axis=1)
+        # the population's counts, the realised value and the satisfaction (the value rates
+        # weighted by what each partner seeks), the partners' kept as float32 rather than the
+        # week's float64 values (a quarter of the memory), in one compiled call
+        record_week(m.population.aggregates, self._counts[step], f.realised, f.value_rate,
+                    f.partners.seeks, self.partner_realised[step],
+                    self.partner_satisfaction[step])
         self.ledger.record(step)
 
     @property

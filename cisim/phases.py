@@ -111,6 +111,13 @@ class PhaseModel:
         self.operating = operating
         self.preparatory = frozenset((self.initial, *preparatory))
         self._by_component: dict[str, dict[str, float]] = {}  # graded_emphasis's tables
+        # the transitions out of each phase, in priority order, each with whether it leads
+        # forward (its unmet conditions are the blockers; a setback's are not): advance asks
+        # every week (the transitions are those the model is made with)
+        self._out: dict[str, list[tuple[Transition, bool]]] = {}
+        for tr in transitions:
+            self._out.setdefault(tr.source, []).append(
+                (tr, not tr.cause.startswith("setback")))
 
     def label(self, key: str) -> str:
         """The readable name of a phase."""
@@ -153,9 +160,7 @@ class PhaseModel:
         state.entered_this_step = False
         elapsed = (model.steps - state.entered) / STEPS_PER_YEAR
         blockers: list[str] | None = None
-        for tr in self.transitions:
-            if tr.source != state.key:
-                continue
+        for tr, forward in self._out.get(state.key, ()):
             early = elapsed < tr.min_years
             met = []  # written out only if the transition fires
             unmet = []  # written out only if they are the blockers (not a setback's, say)
@@ -168,14 +173,23 @@ class PhaseModel:
                     f"{name} {value:.2f} >= {threshold:.3g}" for name, value, threshold in met
                 ) or "time elapsed"
                 return tr.target, cause
-            if blockers is None and not tr.cause.startswith("setback"):
+            if blockers is None and forward:
                 blockers = [f"{name} {value:.2f} < {threshold:.3g}"
                             for name, value, threshold in unmet]
-                if early:
-                    blockers.insert(
-                        0, f"time in phase {elapsed:.1f} < {tr.min_years:.3g} years")
+                if early:  # (the same weeks come back in every run: their texts are kept)
+                    blockers.insert(0, _early_text(elapsed, tr.min_years))
         state.blockers = blockers or []
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _early_text(elapsed: float, min_years: float) -> str:
+    """A blocker: too little time in the phase.
+
+    Remembered: the same weeks come back in every run. ``0 <= elapsed < min_years``, so no
+    signed zero (one key, two texts) reaches it.
+    """
+    return f"time in phase {elapsed:.1f} < {min_years:.3g} years"
 
 
 # ---- condition helpers (each returns a number compared with a threshold) --------------------
@@ -232,37 +246,70 @@ def power_mean(values: Sequence[float], weights: Sequence[float], exponent: floa
     gives 0. Zero weights drop a value; with all weights zero the mean is 1 (nothing is
     required).
     """
-    total = float(sum(weights))
-    if total <= 0:
-        return 1.0
-    if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
-        exponent = 0.0
-    # One pass over the pairs (readiness asks every week): each kept pair's term of the sum,
-    # ``w log v`` for the geometric mean, ``log w + p log v`` for the log-sum-exp below.
-    terms = []
-    vetoed = False
-    for w, v in zip(weights, values, strict=True):
-        share = w / total
-        if not share > 0:  # a zero weight drops the value
-            continue
-        if exponent > 0:
-            if not v > 0:  # zero values add nothing to the sum
-                continue
-        elif v <= 0 or vetoed:  # p <= 0: a zero value gives 0
-            vetoed = True
-            continue
-        terms.append(share * math.log(v) if exponent == 0
-                     else math.log(share) + exponent * math.log(v))
-    if vetoed:
-        return 0.0
-    if exponent == 0:
-        return min(1.0, math.exp(sum(terms)))
-    if not terms and exponent > 0:
-        return 0.0
-    # In logs (log-sum-exp), so tiny values and negative exponents cannot overflow.
-    top = max(terms)
-    log_sum = top + math.log(sum([math.exp(x - top) for x in terms]))
-    return min(1.0, math.exp(log_sum / exponent))
+    return _Weighting(weights, exponent).mean(values)
+
+
+class _Weighting:
+    """:func:`power_mean`'s weights and exponent, with what depends on them alone worked out.
+
+    Readiness asks every week with the same weights: the shares of the weights and their
+    logs are kept (the same doubles as working them out with every mean).
+    """
+
+    def __init__(self, weights: Sequence[float], exponent: float):
+        self.n = len(weights)
+        total = float(sum(weights))
+        self.none_required = total <= 0  # the mean is 1
+        if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
+            exponent = 0.0
+        self.exponent = exponent
+        # each kept value's index and its weight's part of its term of the sum (w the
+        # weight's share): ``w`` of the geometric mean's ``w log v``, ``log w`` of the
+        # log-sum-exp's ``log w + p log v``; a zero weight drops its value
+        self.kept = [] if self.none_required else [
+            (k, share if exponent == 0 else math.log(share))
+            for k, w in enumerate(weights) if (share := w / total) > 0]
+
+    def mean(self, values: Sequence[float]) -> float:
+        """The power mean of ``values`` (as many as the weights)."""
+        if self.none_required:
+            return 1.0
+        if len(values) != self.n:
+            raise ValueError(f"{len(values)} values for {self.n} weights")
+        exponent = self.exponent
+        terms = []
+        for k, part in self.kept:
+            v = values[k]
+            if exponent > 0:
+                if not v > 0:  # zero values add nothing to the sum
+                    continue
+            elif v <= 0:  # p <= 0: a zero value gives 0
+                return 0.0
+            terms.append(part * math.log(v) if exponent == 0 else part + exponent * math.log(v))
+        if exponent == 0:
+            return min(1.0, math.exp(sum(terms)))
+        if not terms and exponent > 0:
+            return 0.0
+        # In logs (log-sum-exp), so tiny values and negative exponents cannot overflow.
+        top = max(terms)
+        log_sum = top + math.log(sum([math.exp(x - top) for x in terms]))
+        return min(1.0, math.exp(log_sum / exponent))
+
+
+#: The weightings readiness asks for (one a design), kept.
+_weighting = functools.lru_cache(maxsize=16)(_Weighting)
+
+
+@functools.lru_cache(maxsize=64)
+def _power_mean_of(values: tuple[float, ...], weights: tuple[float, ...],
+                   exponent: float) -> float:
+    """:func:`power_mean` of tuples, remembered.
+
+    Readiness is asked every week and its four ratios often stay where they were (capped at 1,
+    or a runway that does not move), a third of the weeks of a default run. A pure function
+    of its arguments, so the same bits.
+    """
+    return _weighting(weights, exponent).mean(values)
 
 
 def readiness(model: StepContext, world: World) -> float:
@@ -288,12 +335,6 @@ def readiness(model: StepContext, world: World) -> float:
     weights = (ph.readiness_weight_agreement, ph.readiness_weight_trust,
                ph.readiness_weight_coordination, ph.readiness_weight_runway)
     return _power_mean_of(values, weights, ph.readiness_exponent)
-
-
-#: :func:`power_mean` of tuples, remembered: readiness is asked every week and its four ratios
-#: often stay where they were (capped at 1, or a runway that does not move), a third of the
-#: weeks of a default run. A pure function of its arguments, so the same bits.
-_power_mean_of = functools.lru_cache(maxsize=64)(power_mean)
 
 
 def _lost(fn: Callable[[StepContext, World], float], threshold: float

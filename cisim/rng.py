@@ -27,6 +27,7 @@ __all__ = [
     "stream_base",
     "threshold",
     "u01",
+    "u01_steps",
     "uniforms",
     "uniforms_at",
 ]
@@ -98,6 +99,19 @@ def _mix_array(z: np.ndarray) -> np.ndarray:
 def u01(seed: int, step: int, index: int, stream: int) -> float:
     """Uniform draw in [0, 1) at the coordinates (seed, step, index, stream)."""
     return _u01_at(key(seed, step, stream), index)
+
+
+def u01_steps(seed: int, steps: int, index: int, stream: int) -> list[float]:
+    """:func:`u01` at steps ``0..steps-1`` (one index), as Python floats (the same doubles).
+
+    For a draw taken every week: a run's draws made at once, in numpy, instead of two Python
+    mixes a week. numpy's uint64 arithmetic wraps as the ``& _M`` of :func:`_mix` does, and a
+    53-bit integer converts to a double exactly.
+    """
+    z = step_keys_table((stream_base(seed, stream),), steps)[:, 0]
+    z ^= np.uint64(int(index) & _M)
+    z = _mix_array(z) >> _U11
+    return (z.astype(np.float64) * _INV53).tolist()
 
 
 def _u01_at(stream_key: int, index: int) -> float:

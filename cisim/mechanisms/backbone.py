@@ -27,13 +27,27 @@ class BackboneSupport:
 
     component = "backbone"
 
+    def __init__(self) -> None:
+        # each world's inputs of its figures as last worked out: the active partners (their
+        # bytes) and the funded share. The figures (capacities and burden hours) are a
+        # function of these and the design alone, and the backbone is their only writer, so
+        # a week with the same inputs leaves them as they are (most weeks: partners leave
+        # rarely, and the backbone is paid in full while the money lasts)
+        self._inputs: dict[int, tuple[bytes, float]] = {}
+
     def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial capacities (fully funded at the start)."""
         world.backbone_funded = 1.0
+        self._inputs.pop(id(world), None)
         self.step(model, world)
 
     def step(self, model: StepContext, world: World) -> None:
         """Update role saturations from funded staff and the number of active partners."""
+        inputs = (world.active.tobytes(), world.backbone_funded)
+        # (a NaN share is never equal, so worked out; a share is never -0.0, money being >= 0)
+        if self._inputs.get(id(world)) == inputs:
+            return
+        self._inputs[id(world)] = inputs
         sc = model.design
         dyn = sc.dynamics
         if world.isolated:

@@ -47,7 +47,7 @@ class ByContents:
 
     def get(self, world: World, inputs: Sequence[np.ndarray], compute: Callable[[], Any]) -> Any:
         """The remembered value for ``inputs`` now, or ``compute()`` remembered."""
-        key = tuple(a.tobytes() for a in inputs)
+        key = tuple([a.tobytes() for a in inputs])  # (a list: tuple() of a generator is slower)
         known = self._known.get(id(world))
         if known is not None and known[0] == key:
             return known[1]
@@ -57,6 +57,6 @@ class ByContents:
             key: tuple[bytes, ...] | None = None) -> Any:
         """Remember ``value`` as the world's at ``inputs`` now; returns it."""
         if key is None:
-            key = tuple(a.tobytes() for a in inputs)
+            key = tuple([a.tobytes() for a in inputs])
         self._known[id(world)] = (key, value)
         return value

@@ -63,20 +63,18 @@ class Investment:
         if world is model.counterfactual and model.factual is not world:
             self._mirror(model.factual, world)
             return
-        sc = model.design
-        cliff = sc.funding.max_years
-        for idx, line in enumerate(world.funding):
-            if not line.active:
-                continue
-            if line.partner >= 0 and not world.active[line.partner]:
-                line.active = False
-                model.log(world, "funding", f"{line.name} stopped its grant on leaving")
-                continue
-            if t >= line.end_step:
-                self._review(model, world, idx, line, t)
-        income = 0.0
+        cliff = model.design.funding.max_years
         paying = cliff is None or t < cliff * STEPS_PER_YEAR
-        for line in world.funding:
+        income = 0.0
+        # each line in turn: its review, then what it pays (a review changes only its line,
+        # and the draws are counter-based, so one pass is the same as a pass of each)
+        for idx, line in enumerate(world.funding):
+            if line.active:
+                if line.partner >= 0 and not world.active[line.partner]:
+                    line.active = False
+                    model.log(world, "funding", f"{line.name} stopped its grant on leaving")
+                elif t >= line.end_step:
+                    self._review(model, world, idx, line, t)
             line.paid = (line.amount / STEPS_PER_YEAR
                          if paying and line.active and t >= line.start_step else 0.0)
             income += line.paid
@@ -138,8 +136,10 @@ class Investment:
         for line in world.funding:
             if not line.active:
                 continue
-            end = min(line.end_step, stop)
-            start = max(t, line.start_step)
+            # min(line.end_step, stop) and max(t, line.start_step), the same objects, without
+            # the builtins' calls (every week, every line)
+            end = stop if stop < line.end_step else line.end_step
+            start = line.start_step if line.start_step > t else t
             if end > start:
                 committed += line.amount * (end - start) / STEPS_PER_YEAR
             if line.start_step <= t < end or (t == 0 and line.start_step == 0):

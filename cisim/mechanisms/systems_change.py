@@ -26,7 +26,7 @@ import numpy as np
 
 from cisim.kernels import S_POLICY
 from cisim.mechanisms.base import ByContents
-from cisim.rng import u01
+from cisim.rng import u01, u01_steps
 from cisim.scenario import STEPS_PER_YEAR, Dynamics, Scenario
 from cisim.world import World
 
@@ -47,6 +47,8 @@ class SystemsChange:
     def __init__(self) -> None:
         # the champion of each world (by id), with the bytes of its inputs
         self._champions = ByContents()
+        # each world's policy draws of the run, a week each, with the seed they are made for
+        self._draws: dict[int, tuple[np.uint64, list[float]]] = {}
 
     def setup(self, model: StepContext, world: World) -> None:
         """Nothing has changed at the start."""
@@ -86,11 +88,24 @@ class SystemsChange:
         )
         # a draw is never below a chance of zero (nor NaN), and the draws are counter-based:
         # not taking one changes no other
-        if chance > 0.0 and u01(model.kseed, model.steps, model.world_index(world),
-                                S_POLICY) < chance:
+        if chance > 0.0 and self._draw(model, world) < chance:
             world.policy_change += dyn.policy_step * (1.0 - world.policy_change)
             model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
         set_multipliers(sc, world)
+
+    def _draw(self, model: StepContext, world: World) -> float:
+        """This week's policy draw, ``u01(kseed, step, world index, S_POLICY)``.
+
+        The run's draws are made at once (:func:`cisim.rng.u01_steps`, the same doubles): a
+        draw is a pure function of its coordinates.
+        """
+        w = model.world_index(world)
+        known = self._draws.get(w)
+        if known is None or known[0] != model.kseed:
+            draws = u01_steps(model.kseed, model.design.steps + 1, w, S_POLICY)
+            known = self._draws[w] = (model.kseed, draws)
+        step = model.steps
+        return known[1][step] if step < len(known[1]) else u01(model.kseed, step, w, S_POLICY)
 
     def _champion(self, world: World) -> float:
         """The most influential active partner's pull, ``min(1, influence / 4)`` (0 with nobody).
