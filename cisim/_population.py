@@ -21,6 +21,7 @@ from cisim.kernels import (
     K_SUBGROUP,
     K_TRANSITION,
     K_TURNOVER,
+    MAX_PAIRWISE,
     W_BARRIER,
     W_CAP_NORM,
     W_EFFECT,
@@ -35,6 +36,7 @@ from cisim.kernels import (
     _mix,
     _normalk,
     _u01k,
+    pairwise,
     prefetch,
 )
 
@@ -44,10 +46,7 @@ __all__ = [
     "population_step",
     "recount",
     "status_quo_multipliers",
-    "sum_chunks",
     "world_terms",
-    "world_terms_key",
-    "world_terms_of",
 ]
 
 CREAMING = 3.0  # exponent of "creaming" the easiest to help without an equity focus
@@ -58,8 +57,7 @@ PREFETCH_AHEAD = 128  # how many people ahead the population kernel prefetches s
 # Columns of the per-world terms derived from the parameters (see world_terms).
 D_EXPO = 0  # creaming exponent CREAMING (1 - equity)
 D_BOOST = 1  # targeting boost of the disadvantaged, 1 + EQUITY_BOOST equity
-D_BOUNDED = 2  # 1 if the parameters keep every factor of the entry hazard's product in [0, 1]
-D_CHORD = 3  # when bounded, the chord that bounds that product from a person's mean need
+D_CHORD = 2  # the chord that bounds the entry hazard's product from a person's mean need
 
 
 def creaming_factors(mean_need: np.ndarray, equity: float, out: np.ndarray) -> None:
@@ -97,51 +95,29 @@ def status_quo_multipliers(needs: np.ndarray, weight: np.ndarray, scale: float, 
         out *= 1.0 - (n * reachable * (1.0 - help_) + n * structural)
 
 
-def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-    """The per-world terms :func:`population_step` derives from ``wp`` and ``coverage``.
+def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
+    """The per-world terms :func:`population_step` takes, derived from the parameter rows.
 
-    Per world (a row of the ``(2, 4)`` result, columns ``D_*``): the creaming exponent, the
-    equity boost of the disadvantaged, whether every factor of the entry hazard's product is
-    in [0, 1] ("bounded"), and then the chord that bounds the product from a person's mean
-    need. When bounded, each factor is at most ``1 - need_a c`` with ``c = barrier (1 -
-    efficacy)`` (help is at most the efficacy, and a structural share ``σ`` of the barrier is
-    left at ``B_s >= barrier (1 - efficacy)`` instead), so the product is at most
-    ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the
-    chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that cannot
-    be an entry.
+    Per world (a row of the ``(2, 3)`` result, columns ``D_*``), from the worlds' parameter
+    rows as Python lists (``wp.tolist()``) and the number of areas ``A``: the creaming exponent,
+    the equity boost of the disadvantaged, and the chord that bounds the entry hazard's
+    product from a person's mean need when the week's parameters are bounded (:func:`_bounded`,
+    which the kernel decides each week). When bounded, each factor is at most
+    ``1 - need_a c`` with ``c = barrier (1 - efficacy)`` (help is at most the efficacy, and a
+    structural share ``σ`` of the barrier is left at ``B_s >= barrier (1 - efficacy)``
+    instead), so the product is at most ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is
+    convex in ``m`` and so at most the chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above
+    ``h_in trend`` times that cannot be an entry.
+
+    They depend only on each world's equity focus, barrier multiplier and efficacy, which
+    change a few times a run: the population keeps them until these change.
     """
-    return world_terms_of(world_terms_key(wp.tolist(), coverage), coverage.shape[1])
-
-
-def world_terms_key(rows: list[list[float]], coverage: np.ndarray) -> tuple:
-    """All that :func:`world_terms` depends on: per world, (equity, barrier, efficacy, bounded).
-
-    ``rows`` are the worlds' parameter rows as Python lists (``wp.tolist()``). The terms are
-    a function of this key alone (:func:`world_terms_of`), and it changes far more rarely than
-    the rows, so the population keeps the terms until it changes.
-    """
-    key = []
-    for row, cov in zip(rows, coverage.tolist(), strict=True):  # (a plain loop: it runs every week)
+    terms = []
+    for row in rows:  # Python floats: the same doubles
         eq = row[W_EQUITY]
-        barrier = row[W_BARRIER]
-        efficacy = row[W_EFFICACY]
-        bounded = (0.0 <= eq <= 1.0 and row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0
-                   and row[W_FIT] >= 0.0 and row[W_EFFECT] >= 0.0
-                   and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
-                   and row[W_TREND] >= 0.0
-                   and barrier * (1.0 - efficacy) <= row[W_SBARRIER] <= 1.0
-                   and all(c >= 0.0 for c in cov))  # (NaN coverage: not covered)
-        key.append((eq, barrier, efficacy, bounded))
-    return tuple(key)
-
-
-def world_terms_of(key: tuple, A: int) -> np.ndarray:
-    """:func:`world_terms` from its :func:`world_terms_key` and the number of areas ``A``."""
-    rows = []
-    for eq, barrier, efficacy, bounded in key:  # Python floats: the same doubles
-        chord = 1.0 - (1.0 - barrier * (1.0 - efficacy)) ** A if bounded else 0.0
-        rows.append((creaming_exponent(eq), 1.0 + EQUITY_BOOST * eq, float(bounded), chord))
-    return np.array(rows)
+        chord = 1.0 - (1.0 - row[W_BARRIER] * (1.0 - row[W_EFFICACY])) ** A
+        terms.append((creaming_exponent(eq), 1.0 + EQUITY_BOOST * eq, chord))
+    return np.array(terms)
 
 
 #: Margin of the tests that skip work in the entry draw without changing its outcome:
@@ -150,6 +126,30 @@ def world_terms_of(key: tuple, A: int) -> np.ndarray:
 #: every factor of the hazard's product is in [0, 1] (``bounded``), ``x`` is at most
 #: ``h_in (1 - mean need * chord)``, which the kernel inflates by ``1 + 1e-9`` against rounding.
 _EXP_SKIP = 1e-15
+
+
+@_inner
+def _bounded(wp: np.ndarray, w: np.int64, coverage: np.ndarray) -> bool:
+    """Whether world ``w``'s parameters keep every factor of the entry hazard's product in [0, 1].
+
+    ``wp`` holds the worlds' parameter rows, ``coverage`` world ``w``'s area coverage.
+
+    Then the product is at most the chord of :func:`world_terms` (``D_CHORD``), which lets
+    :func:`population_step` skip people whose draw is above it. False for a NaN anywhere.
+    """
+    eq = wp[w, W_EQUITY]
+    barrier = wp[w, W_BARRIER]
+    efficacy = wp[w, W_EFFICACY]
+    if not (0.0 <= eq <= 1.0 and wp[w, W_TAKEUP] >= 0.0 and wp[w, W_CAP_NORM] >= 0.0
+            and wp[w, W_FIT] >= 0.0 and wp[w, W_EFFECT] >= 0.0
+            and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
+            and wp[w, W_TREND] >= 0.0
+            and barrier * (1.0 - efficacy) <= wp[w, W_SBARRIER] <= 1.0):
+        return False
+    for a in range(coverage.shape[0]):  # noqa: SIM110 (a loop, compiled)
+        if not coverage[a] >= 0.0:  # (NaN coverage: not covered)
+            return False
+    return True
 
 
 @_inner
@@ -224,8 +224,9 @@ def population_step(
     mean_need: np.ndarray,  # (n,) float64 mean barrier, kept up to date
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
-    wd: np.ndarray,  # (2, 4) terms derived from them (columns D_*, see world_terms)
-    coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
+    wd: np.ndarray,  # (2, 3) terms derived from them (columns D_*, see world_terms)
+    coverage0: np.ndarray,  # (A,) coverage of each strategy area in the factual world, 0-1
+    coverage1: np.ndarray,  # (A,) the same in the counterfactual world
     barriers: np.ndarray,  # (2, G, 2) per world, subgroup: [B (1 - σ_g), σ_g B_s]
     h_in: np.ndarray,  # (G,) weekly entry hazard scale per subgroup
     p_exit: np.ndarray,  # (G,) weekly chance of leaving the outcome state per subgroup
@@ -239,6 +240,10 @@ def population_step(
     need_sd: float,
     partial: np.ndarray,  # (n_chunks, 2, K) per-chunk aggregates, updated for c_lo..c_hi-1
     flag: np.ndarray,  # (CHUNK,) uint8 scratch, one per thread
+    finish: bool,  # then also add up the week (see _finish), once every chunk is updated
+    aggregates: np.ndarray,  # (2, K) the week's aggregates, set when finishing
+    history: np.ndarray,  # (2, steps) outcome rate of each world after each step
+    step: np.int64,  # the column of history set when finishing (none outside it)
 ) -> None:
     """Advance the beneficiaries of chunks ``c_lo..c_hi-1`` one week in both worlds.
 
@@ -257,16 +262,20 @@ def population_step(
 
     Chunks are independent (each person's update reads and writes only that person), so they
     can run on any number of threads; each chunk's aggregates are in its own row of
-    ``partial`` (:func:`sum_chunks` adds them in chunk order: results do not depend on
-    threads). Per chunk and world: weight sum of those not in the outcome state,
-    service-years delivered, number ever served, number ever served in the outcome state, then
-    per subgroup the count in the outcome state and the count, then per strategy area the unmet
-    need among those not in the outcome state (``K = 4 + 2 G + A``). The sums (columns 0, 1
+    ``partial`` (:func:`_finish` adds them in chunk order, with ``finish`` once every chunk is
+    updated: results do not depend on threads). Per chunk and world: weight sum of those not
+    in the outcome state, service-years delivered, number ever served, number ever served in
+    the outcome state, then per subgroup the count in the outcome state and the count, then
+    per strategy area the unmet need among those not in the outcome state (``K = 4 + 2 G +
+    A``). The sums (columns 0, 1
     and the unmet need) are recomputed every week; the counts are kept up to date person by
     person as states change (exact integers, so the same as recounting), so that the ~90% of
     people who stay in the outcome state in both worlds cost two random draws and no
     bookkeeping. ``partial``'s counts must hold the state's counts on entry (see
     :meth:`cisim.population.Population.recount`).
+
+    With ``finish`` (and no chunk, or every chunk), the week's aggregates and outcome rates
+    are then added up (:func:`_finish`).
     """
     n, A = needs.shape
     G = h_in.shape[0]
@@ -283,6 +292,9 @@ def population_step(
     out1 = outcome[1]
     cream0 = cream[0]
     cream1 = cream[1]
+    # the hazard's product is bounded by the chord (see world_terms) this week in each world
+    bounded0 = _bounded(wp, 0, coverage0)
+    bounded1 = _bounded(wp, 1, coverage1)
     for c in range(c_lo, c_hi):
         lo = c * CHUNK
         hi = lo + CHUNK if lo + CHUNK < n else n
@@ -336,19 +348,20 @@ def population_step(
                 s = 0.0
                 takeup = wp[w, W_TAKEUP]
                 boost = wd[w, D_BOOST] if d else 1.0
+                coverage = coverage0 if w == 0 else coverage1
                 if outcome[w, i] == 0:
                     weight = _weight(prop, takeup, cream[w, i], boost)
                     s = wp[w, W_CAP_NORM] * weight
                     s = s if s < 1.0 else 1.0  # min(1, s)
                     h = h_in[g] * wp[w, W_TREND]
                     # The hazard is at most h (1 - mean need * chord) when bounded.
-                    if not (wd[w, D_BOUNDED] > 0.0 and u > h * (
+                    if not ((bounded0 if w == 0 else bounded1) and u > h * (
                             1.0 - mean_need[i] * wd[w, D_CHORD]) * (1.0 + 1e-9) + _EXP_SKIP):
                         mult = 1.0
                         b_r = barriers[w, g, 0]
                         b_s = barriers[w, g, 1]
                         for a in range(A):
-                            cov = s * coverage[w, a] * wp[w, W_FIT] * wp[w, W_EFFECT]
+                            cov = s * coverage[a] * wp[w, W_FIT] * wp[w, W_EFFECT]
                             help_ = wp[w, W_EFFICACY] * (cov if cov < 1.0 else 1.0)
                             n_a = float(needs[i, a])
                             mult *= 1.0 - (n_a * b_r * (1.0 - help_) + n_a * b_s)
@@ -381,6 +394,34 @@ def population_step(
         acc[1, 0] = wsum1
         acc[0, 1] = ssum0
         acc[1, 1] = ssum1
+    if finish:
+        _finish(partial, G, aggregates, history, step)
+
+
+@_inner
+def _finish(partial: np.ndarray, G: np.int64, aggregates: np.ndarray, history: np.ndarray,
+            step: np.int64) -> None:
+    """The week's aggregates: the chunks' rows added in chunk order, and both outcome rates.
+
+    ``aggregates`` gets ``partial[0] + partial[1] + ...`` (the same on any number of threads).
+    Column ``step`` of ``history``, when there is one, gets each world's outcome rate: the
+    count in the outcome state over the population (at least 1), each a sum over the
+    subgroups in numpy's order (:func:`cisim.kernels.pairwise`, as
+    :meth:`cisim.population.Population.rates`); with more than ``MAX_PAIRWISE`` subgroups
+    the population works them out.
+    """
+    n_chunks, _, K = partial.shape
+    for w in range(2):
+        for k in range(K):
+            total = partial[0, w, k]
+            for c in range(1, n_chunks):
+                total += partial[c, w, k]
+            aggregates[w, k] = total
+    if 0 <= step < history.shape[1] and G <= MAX_PAIRWISE:
+        for w in range(2):
+            row = aggregates[w]
+            size = pairwise(row[4 + G:], G)
+            history[w, step] = pairwise(row[4:], G) / (size if size > 1.0 else 1.0)
 
 
 def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: int,
@@ -403,20 +444,6 @@ def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: 
             cell, weights=is_in, minlength=n_chunks * G).reshape(n_chunks, G)
         partial[:, w, 4 + G:4 + 2 * G] = np.bincount(
             cell, minlength=n_chunks * G).reshape(n_chunks, G)
-
-
-def sum_chunks(partial: np.ndarray) -> np.ndarray:
-    """The chunks' aggregates added in chunk order (the same result on any number of threads).
-
-    A new array (the population's views on the aggregates are keyed on its identity).
-    """
-    # Starting from a copy of the first chunk rather than from zeros gives the same bits: the
-    # kernel's sums start at +0.0 and its counts are whole numbers, so no entry is -0.0, the
-    # one double that 0.0 + x would change.
-    out = partial[0].copy()
-    for c in range(1, partial.shape[0]):
-        out += partial[c]
-    return out
 
 
 #: Populations below this many chunks run the population kernel on one thread: waking a thread
