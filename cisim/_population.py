@@ -132,7 +132,7 @@ _EXP_SKIP = 1e-15
 def _bounded(wp: np.ndarray, w: np.int64, coverage: np.ndarray) -> bool:
     """Whether world ``w``'s parameters keep every factor of the entry hazard's product in [0, 1].
 
-    ``wp`` holds the worlds' parameter rows, ``coverage`` world ``w``'s area coverage.
+    ``wp`` and ``coverage`` hold the worlds' parameter rows and area coverage, a row each.
 
     Then the product is at most the chord of :func:`world_terms` (``D_CHORD``), which lets
     :func:`population_step` skip people whose draw is above it. False for a NaN anywhere.
@@ -146,8 +146,8 @@ def _bounded(wp: np.ndarray, w: np.int64, coverage: np.ndarray) -> bool:
             and wp[w, W_TREND] >= 0.0
             and barrier * (1.0 - efficacy) <= wp[w, W_SBARRIER] <= 1.0):
         return False
-    for a in range(coverage.shape[0]):  # noqa: SIM110 (a loop, compiled)
-        if not coverage[a] >= 0.0:  # (NaN coverage: not covered)
+    for a in range(coverage.shape[1]):  # noqa: SIM110 (a loop, compiled)
+        if not coverage[w, a] >= 0.0:  # (NaN coverage: not covered)
             return False
     return True
 
@@ -225,8 +225,7 @@ def population_step(
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
     wd: np.ndarray,  # (2, 3) terms derived from them (columns D_*, see world_terms)
-    coverage0: np.ndarray,  # (A,) coverage of each strategy area in the factual world, 0-1
-    coverage1: np.ndarray,  # (A,) the same in the counterfactual world
+    coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     barriers: np.ndarray,  # (2, G, 2) per world, subgroup: [B (1 - σ_g), σ_g B_s]
     h_in: np.ndarray,  # (G,) weekly entry hazard scale per subgroup
     p_exit: np.ndarray,  # (G,) weekly chance of leaving the outcome state per subgroup
@@ -293,8 +292,8 @@ def population_step(
     cream0 = cream[0]
     cream1 = cream[1]
     # the hazard's product is bounded by the chord (see world_terms) this week in each world
-    bounded0 = _bounded(wp, 0, coverage0)
-    bounded1 = _bounded(wp, 1, coverage1)
+    bounded0 = _bounded(wp, 0, coverage)
+    bounded1 = _bounded(wp, 1, coverage)
     for c in range(c_lo, c_hi):
         lo = c * CHUNK
         hi = lo + CHUNK if lo + CHUNK < n else n
@@ -348,7 +347,6 @@ def population_step(
                 s = 0.0
                 takeup = wp[w, W_TAKEUP]
                 boost = wd[w, D_BOOST] if d else 1.0
-                coverage = coverage0 if w == 0 else coverage1
                 if outcome[w, i] == 0:
                     weight = _weight(prop, takeup, cream[w, i], boost)
                     s = wp[w, W_CAP_NORM] * weight
@@ -361,7 +359,7 @@ def population_step(
                         b_r = barriers[w, g, 0]
                         b_s = barriers[w, g, 1]
                         for a in range(A):
-                            cov = s * coverage[a] * wp[w, W_FIT] * wp[w, W_EFFECT]
+                            cov = s * coverage[w, a] * wp[w, W_FIT] * wp[w, W_EFFECT]
                             help_ = wp[w, W_EFFICACY] * (cov if cov < 1.0 else 1.0)
                             n_a = float(needs[i, a])
                             mult *= 1.0 - (n_a * b_r * (1.0 - help_) + n_a * b_s)

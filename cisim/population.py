@@ -113,6 +113,7 @@ class Population:
         # once set from the state (``recount``; ``_counted`` is False until then).
         self._partial = np.zeros(((self.n + CHUNK - 1) // CHUNK, 2, 4 + 2 * self.G + A))
         self._scratch = [np.empty(CHUNK, np.uint8)]  # the kernel's per-thread flag buffers
+        self._coverage = np.empty((2, A))  # the week's coverage of both worlds (see step)
         self._counted = False
         # the step keys, a table made once a run
         self._keys: tuple[int, np.ndarray] | None = None
@@ -280,12 +281,16 @@ class Population:
             keys = known[1][step]
         else:
             keys = self.step_keys(seed, step)
-        coverage0, coverage1 = coverage
+        # both worlds' coverage, a row each (copied into an array kept for it: the kernel reads
+        # the rows of one array faster than it picks one of two arrays per person)
+        both = self._coverage
+        both[0] = coverage[0]
+        both[1] = coverage[1]
         partial = self._partial
         aggregates = np.empty(partial.shape[1:])  # a new array: views are keyed on it
         args = (
             keys, self.needs, self.subgroup, self.propensity, self.outcome, self.exposure,
-            self.mean_need, self.cream, wp, derived[1], coverage0, coverage1, derived[2],
+            self.mean_need, self.cream, wp, derived[1], both, derived[2],
             self.h_in, self.p_exit, self.disadvantaged, self.turnover, self._t_turn,
             self._t_exit, self.share_cum, self.entrant_rate(r0[WP.TREND]), self.need_mean,
             self.need_sd, partial,
@@ -344,14 +349,14 @@ class Population:
         The latest known rate if ``step`` has not been reached yet; the current rate before
         the initial state is known (while the model is set up).
         """
-        history = self.rate_history[w]
-        if math.isnan(history[0]):
+        history = self.rate_history
+        if math.isnan(history.item(w, 0)):  # (item: a Python float, without a numpy scalar)
             return self.rate(w)
-        step = min(max(step, 0), history.size - 1)
-        value = float(history[step])
+        step = min(max(step, 0), history.shape[1] - 1)
+        value = history.item(w, step)
         if math.isnan(value):  # not reached yet: the latest known value
-            known = np.flatnonzero(~np.isnan(history[: step + 1]))
-            value = float(history[known[-1]])
+            known = np.flatnonzero(~np.isnan(history[w, : step + 1]))
+            value = float(history[w, known[-1]])
         return value
 
     def _flags(self, threads: int) -> list[np.ndarray]:

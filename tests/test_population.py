@@ -122,7 +122,7 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
     np.testing.assert_allclose(terms[:, D_CHORD], 1.0 - (1.0 - 0.8 * 0.5) ** 4)
     # the kernel's test, as Python (the same comparisons)
     bounded = getattr(_bounded, "py_func", _bounded)
-    assert bounded(wp, 0, coverage[0]) and bounded(wp, 1, coverage[1])
+    assert bounded(wp, 0, coverage) and bounded(wp, 1, coverage)
     for column, value in ((WP.BARRIER, 1.2), (WP.EFFICACY, -0.1), (WP.EQUITY, 1.5),
                           (WP.FIT, -0.5), ("coverage", -0.01), ("coverage", np.nan),
                           (WP.TREND, -0.1), (WP.SBARRIER, 1.1), (WP.SBARRIER, 0.8 * 0.5 - 0.01),
@@ -132,8 +132,8 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
             broken_cov[1, 2] = value
         else:
             broken_wp[1, column] = value
-        assert bounded(broken_wp, 0, broken_cov[0]), column
-        assert not bounded(broken_wp, 1, broken_cov[1]), column
+        assert bounded(broken_wp, 0, broken_cov), column
+        assert not bounded(broken_wp, 1, broken_cov), column
 
 
 # ---- the secular trend and structural barriers ---------------------------------------------
