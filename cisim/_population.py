@@ -21,7 +21,6 @@ from cisim.kernels import (
     K_SUBGROUP,
     K_TRANSITION,
     K_TURNOVER,
-    MAX_PAIRWISE,
     W_BARRIER,
     W_CAP_NORM,
     W_EFFECT,
@@ -36,7 +35,6 @@ from cisim.kernels import (
     _mix,
     _normalk,
     _u01k,
-    pairwise,
     prefetch,
 )
 
@@ -404,9 +402,10 @@ def _finish(partial: np.ndarray, G: np.int64, aggregates: np.ndarray, history: n
     ``aggregates`` gets ``partial[0] + partial[1] + ...`` (the same on any number of threads).
     Column ``step`` of ``history``, when there is one, gets each world's outcome rate: the
     count in the outcome state over the population (at least 1), each a sum over the
-    subgroups in numpy's order (:func:`cisim.kernels.pairwise`, as
-    :meth:`cisim.population.Population.rates`); with more than ``MAX_PAIRWISE`` subgroups
-    the population works them out.
+    subgroups in numpy's order, as :meth:`cisim.population.Population.rates` adds them: left
+    to right from zero below eight subgroups (numpy's pairwise summation of eight or more,
+    :func:`cisim.kernels.pairwise`, would double the compile of this part; the population
+    adds those up itself).
     """
     n_chunks, _, K = partial.shape
     for w in range(2):
@@ -415,11 +414,18 @@ def _finish(partial: np.ndarray, G: np.int64, aggregates: np.ndarray, history: n
             for c in range(1, n_chunks):
                 total += partial[c, w, k]
             aggregates[w, k] = total
-    if 0 <= step < history.shape[1] and G <= MAX_PAIRWISE:
+    if 0 <= step < history.shape[1] and G < MIN_PAIRWISE_SPLIT:
         for w in range(2):
-            row = aggregates[w]
-            size = pairwise(row[4 + G:], G)
-            history[w, step] = pairwise(row[4:], G) / (size if size > 1.0 else 1.0)
+            inside = size = 0.0
+            for g in range(G):
+                inside += aggregates[w, 4 + g]
+                size += aggregates[w, 4 + G + g]
+            history[w, step] = inside / (size if size > 1.0 else 1.0)
+
+
+#: The fewest subgroups whose outcome rate :func:`_finish` leaves to the population (numpy's
+#: pairwise summation adds eight or more values in eight lanes, not left to right).
+MIN_PAIRWISE_SPLIT = 8
 
 
 def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: int,

@@ -33,6 +33,7 @@ from scipy.optimize import brentq
 from cisim._population import (
     CHUNK,
     EQUITY_BOOST,
+    MIN_PAIRWISE_SPLIT,
     PARALLEL_MIN_CHUNKS,
     creaming_exponent,
     creaming_factors,
@@ -41,7 +42,7 @@ from cisim._population import (
     status_quo_multipliers,
     world_terms,
 )
-from cisim.kernels import MAX_PAIRWISE, WP, run_step_keys, step_keys
+from cisim.kernels import WP, run_step_keys, step_keys
 from cisim.numeric import pairwise_sum
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
@@ -314,7 +315,7 @@ class Population:
             population_step(0, 0, *args, flags[0], True, aggregates, history, step)
         self.aggregates = aggregates
         self._rates = None
-        if self.G > MAX_PAIRWISE:  # more subgroups than the kernel adds up
+        if self.G >= MIN_PAIRWISE_SPLIT:  # more subgroups than the kernel adds up
             self._remember_rates(step)
 
     def _derive(self, key: tuple, rows: list[list[float]], wp: np.ndarray) -> tuple:

@@ -343,3 +343,22 @@ def test_world_row_puts_each_figure_in_its_column(small: Scenario):
     both = world_rows(model.design, model.worlds, pop, 260)
     assert both[0].tolist() == row.tolist()
     assert both[1, WP.EQUITY] == 0.0  # no equity focus in isolation
+
+
+@pytest.mark.parametrize("groups", [3, 9])
+def test_recorded_rates_are_the_counts_rates_with_few_or_many_subgroups(
+        default_scenario: Scenario, groups: int):
+    """The kernel records the rates of fewer than eight subgroups, the population the rest."""
+    subgroups = [{"name": f"g{g}", "share": 1.0 / groups, "baseline_rate": 0.8 + 0.01 * g,
+                  "need_level": 0.3 + 0.02 * g, "disadvantaged": g % 2 == 1}
+                 for g in range(groups)]
+    sc = default_scenario.with_overrides({"population.size": 3000, "horizon_years": 0.2,
+                                          "population.subgroups": subgroups})
+    model = CollectiveImpactModel(sc, rng=5)
+    pop = model.population
+    assert groups == pop.G
+    while model.running:
+        model.step()
+        recorded = tuple(pop.rate_history[:, model.steps].tolist())
+        pop._rates = None
+        assert recorded == pop.rates()
