@@ -130,10 +130,9 @@ _EXP_SKIP = 1e-15
 def _bounded(wp: np.ndarray, w: np.int64, coverage: np.ndarray) -> bool:
     """Whether world ``w``'s parameters keep every factor of the entry hazard's product in [0, 1].
 
-    ``wp`` and ``coverage`` hold the worlds' parameter rows and area coverage, a row each.
-
     Then the product is at most the chord of :func:`world_terms` (``D_CHORD``), which lets
     :func:`population_step` skip people whose draw is above it. False for a NaN anywhere.
+    ``wp`` and ``coverage`` hold the worlds' parameter rows and area coverage, a row each.
     """
     eq = wp[w, W_EQUITY]
     barrier = wp[w, W_BARRIER]
@@ -403,9 +402,9 @@ def _finish(partial: np.ndarray, G: np.int64, aggregates: np.ndarray, history: n
     Column ``step`` of ``history``, when there is one, gets each world's outcome rate: the
     count in the outcome state over the population (at least 1), each a sum over the
     subgroups in numpy's order, as :meth:`cisim.population.Population.rates` adds them: left
-    to right from zero below eight subgroups (numpy's pairwise summation of eight or more,
-    :func:`cisim.kernels.pairwise`, would double the compile of this part; the population
-    adds those up itself).
+    to right from zero below eight subgroups. numpy's pairwise summation of eight or more
+    (:func:`cisim.kernels.pairwise`) would add to the kernel's compile for a case that does
+    not arise in practice: the population adds those up itself.
     """
     n_chunks, _, K = partial.shape
     for w in range(2):
