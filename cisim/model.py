@@ -377,23 +377,21 @@ class CollectiveImpactModel(Model):
         return known[1][self.world_index(world)]
 
     def _need_shares_of(self) -> tuple[np.ndarray, np.ndarray]:
-        """Both worlds' need shares (read-only rows of one array): a week asks for both."""
-        shares = np.array([self._need_share(0), self._need_share(1)])
-        shares.flags.writeable = False
-        return shares[0], shares[1]
+        """Both worlds' need shares (read-only): a week asks for both."""
+        shares = (self._need_share(0), self._need_share(1))
+        for share in shares:
+            share.flags.writeable = False
+        return shares
 
-    def _need_share(self, w: int) -> list[float]:
-        # In Python floats over the few areas (numpy's division of a short array by a scalar
-        # costs more than the division itself), with numpy's sum: the same doubles.
-        need = self.population.unmet_need(w).tolist()
-        total = pairwise_sum(need)  # need.sum() bit for bit, without numpy's call
+    def _need_share(self, w: int) -> np.ndarray:
+        need = self.population.unmet_need(w)
+        total = pairwise_sum(need.tolist())  # need.sum() bit for bit, without numpy's call
         if total <= 0:
-            mean = self.population.needs.mean(axis=0).astype(float)
-            total = mean.sum()
-            if total <= 0:
-                return [1.0 / len(need)] * len(need)
-            need = mean.tolist()
-        return [v / total for v in need]  # need / total, element by element
+            need = self.population.needs.mean(axis=0).astype(float)
+            total = need.sum()
+        if total <= 0:
+            return np.full(need.size, 1.0 / need.size)
+        return need / total
 
     def true_rate(self, world: World, step: int) -> float:
         """The world's true outcome rate at ``step`` (the latest known if later)."""

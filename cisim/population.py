@@ -350,14 +350,14 @@ class Population:
         The latest known rate if ``step`` has not been reached yet; the current rate before
         the initial state is known (while the model is set up).
         """
-        history = self.rate_history
-        if math.isnan(history.item(w, 0)):  # (item: a Python float, without a numpy scalar)
+        history = self.rate_history[w]
+        if math.isnan(history[0]):
             return self.rate(w)
-        step = min(max(step, 0), history.shape[1] - 1)
-        value = history.item(w, step)
+        step = min(max(step, 0), history.size - 1)
+        value = float(history[step])
         if math.isnan(value):  # not reached yet: the latest known value
-            known = np.flatnonzero(~np.isnan(history[w, : step + 1]))
-            value = float(history[w, known[-1]])
+            known = np.flatnonzero(~np.isnan(history[: step + 1]))
+            value = float(history[known[-1]])
         return value
 
     def _flags(self, threads: int) -> list[np.ndarray]:
