@@ -40,10 +40,12 @@ from cisim.kernels import (
 
 __all__ = [
     "CHUNK",
+    "bounded",
     "creaming_factors",
     "population_step",
     "recount",
     "status_quo_multipliers",
+    "sum_chunks",
     "world_terms",
 ]
 
@@ -99,8 +101,8 @@ def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
     Per world (a row of the ``(2, 3)`` result, columns ``D_*``), from the worlds' parameter
     rows as Python lists (``wp.tolist()``) and the number of areas ``A``: the creaming exponent,
     the equity boost of the disadvantaged, and the chord that bounds the entry hazard's
-    product from a person's mean need when the week's parameters are bounded (:func:`_bounded`,
-    which the kernel decides each week). When bounded, each factor is at most
+    product from a person's mean need when the week's parameters are bounded (:func:`bounded`,
+    decided each week). When bounded, each factor is at most
     ``1 - need_a c`` with ``c = barrier (1 - efficacy)`` (help is at most the efficacy, and a
     structural share ``σ`` of the barrier is left at ``B_s >= barrier (1 - efficacy)``
     instead), so the product is at most ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is
@@ -118,35 +120,41 @@ def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
     return np.array(terms)
 
 
+def terms_bounded(row: list[float]) -> bool:
+    """The part of :func:`bounded` that depends only on what :func:`world_terms` depends on.
+
+    The equity focus, barrier multiplier and efficacy in [0, 1], and the structural-barrier
+    multiplier between ``barrier (1 - efficacy)`` and 1 (``row``: a parameter row as a list).
+    """
+    eq, barrier, efficacy = row[W_EQUITY], row[W_BARRIER], row[W_EFFICACY]
+    return (0.0 <= eq <= 1.0 and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
+            and barrier * (1.0 - efficacy) <= row[W_SBARRIER] <= 1.0)
+
+
+def week_bounded(row: list[float], coverage: list[float]) -> bool:
+    """The rest of :func:`bounded`: take-up, intensity, fit, effect, trend and coverage >= 0."""
+    if not (row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0 and row[W_FIT] >= 0.0
+            and row[W_EFFECT] >= 0.0 and row[W_TREND] >= 0.0):
+        return False
+    return all(c >= 0.0 for c in coverage)  # (NaN coverage: not covered)
+
+
+def bounded(row: list[float], coverage: list[float]) -> bool:
+    """Whether a world's parameters keep every factor of the entry hazard's product in [0, 1].
+
+    Then the product is at most the chord of :func:`world_terms` (``D_CHORD``), which lets
+    :func:`population_step` skip people whose draw is above it. False for a NaN anywhere.
+    ``row`` is the world's parameter row and ``coverage`` its area coverage, as lists.
+    """
+    return terms_bounded(row) and week_bounded(row, coverage)
+
+
 #: Margin of the tests that skip work in the entry draw without changing its outcome:
 #: ``1 - exp(-x) <= x`` for every real ``x``, and computed in floating point it exceeds ``x``
 #: by at most ~3e-16, so a draw ``u > x + 1e-15`` cannot be below ``1 - exp(-x)``; and when
 #: every factor of the hazard's product is in [0, 1] (``bounded``), ``x`` is at most
 #: ``h_in (1 - mean need * chord)``, which the kernel inflates by ``1 + 1e-9`` against rounding.
 _EXP_SKIP = 1e-15
-
-
-@_inner
-def _bounded(wp: np.ndarray, w: np.int64, coverage: np.ndarray) -> bool:
-    """Whether world ``w``'s parameters keep every factor of the entry hazard's product in [0, 1].
-
-    Then the product is at most the chord of :func:`world_terms` (``D_CHORD``), which lets
-    :func:`population_step` skip people whose draw is above it. False for a NaN anywhere.
-    ``wp`` and ``coverage`` hold the worlds' parameter rows and area coverage, a row each.
-    """
-    eq = wp[w, W_EQUITY]
-    barrier = wp[w, W_BARRIER]
-    efficacy = wp[w, W_EFFICACY]
-    if not (0.0 <= eq <= 1.0 and wp[w, W_TAKEUP] >= 0.0 and wp[w, W_CAP_NORM] >= 0.0
-            and wp[w, W_FIT] >= 0.0 and wp[w, W_EFFECT] >= 0.0
-            and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
-            and wp[w, W_TREND] >= 0.0
-            and barrier * (1.0 - efficacy) <= wp[w, W_SBARRIER] <= 1.0):
-        return False
-    for a in range(coverage.shape[1]):  # noqa: SIM110 (a loop, compiled)
-        if not coverage[w, a] >= 0.0:  # (NaN coverage: not covered)
-            return False
-    return True
 
 
 @_inner
@@ -222,6 +230,8 @@ def population_step(
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
     wd: np.ndarray,  # (2, 3) terms derived from them (columns D_*, see world_terms)
+    bounded0: bool,  # the factual world's parameters are bounded this week (see bounded)
+    bounded1: bool,  # the counterfactual world's
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     barriers: np.ndarray,  # (2, G, 2) per world, subgroup: [B (1 - σ_g), σ_g B_s]
     h_in: np.ndarray,  # (G,) weekly entry hazard scale per subgroup
@@ -236,10 +246,6 @@ def population_step(
     need_sd: float,
     partial: np.ndarray,  # (n_chunks, 2, K) per-chunk aggregates, updated for c_lo..c_hi-1
     flag: np.ndarray,  # (CHUNK,) uint8 scratch, one per thread
-    finish: bool,  # then also add up the week (see _finish), once every chunk is updated
-    aggregates: np.ndarray,  # (2, K) the week's aggregates, set when finishing
-    history: np.ndarray,  # (2, steps) outcome rate of each world after each step
-    step: np.int64,  # the column of history set when finishing (none outside it)
 ) -> None:
     """Advance the beneficiaries of chunks ``c_lo..c_hi-1`` one week in both worlds.
 
@@ -258,20 +264,16 @@ def population_step(
 
     Chunks are independent (each person's update reads and writes only that person), so they
     can run on any number of threads; each chunk's aggregates are in its own row of
-    ``partial`` (:func:`_finish` adds them in chunk order, with ``finish`` once every chunk is
-    updated: results do not depend on threads). Per chunk and world: weight sum of those not
-    in the outcome state, service-years delivered, number ever served, number ever served in
-    the outcome state, then per subgroup the count in the outcome state and the count, then
-    per strategy area the unmet need among those not in the outcome state (``K = 4 + 2 G +
-    A``). The sums (columns 0, 1
+    ``partial`` (:func:`sum_chunks` adds them in chunk order: results do not depend on
+    threads). Per chunk and world: weight sum of those not in the outcome state,
+    service-years delivered, number ever served, number ever served in the outcome state, then
+    per subgroup the count in the outcome state and the count, then per strategy area the unmet
+    need among those not in the outcome state (``K = 4 + 2 G + A``). The sums (columns 0, 1
     and the unmet need) are recomputed every week; the counts are kept up to date person by
     person as states change (exact integers, so the same as recounting), so that the ~90% of
     people who stay in the outcome state in both worlds cost two random draws and no
     bookkeeping. ``partial``'s counts must hold the state's counts on entry (see
     :meth:`cisim.population.Population.recount`).
-
-    With ``finish`` (and no chunk, or every chunk), the week's aggregates and outcome rates
-    are then added up (:func:`_finish`).
     """
     n, A = needs.shape
     G = h_in.shape[0]
@@ -288,9 +290,6 @@ def population_step(
     out1 = outcome[1]
     cream0 = cream[0]
     cream1 = cream[1]
-    # the hazard's product is bounded by the chord (see world_terms) this week in each world
-    bounded0 = _bounded(wp, 0, coverage)
-    bounded1 = _bounded(wp, 1, coverage)
     for c in range(c_lo, c_hi):
         lo = c * CHUNK
         hi = lo + CHUNK if lo + CHUNK < n else n
@@ -389,42 +388,6 @@ def population_step(
         acc[1, 0] = wsum1
         acc[0, 1] = ssum0
         acc[1, 1] = ssum1
-    if finish:
-        _finish(partial, G, aggregates, history, step)
-
-
-@_inner
-def _finish(partial: np.ndarray, G: np.int64, aggregates: np.ndarray, history: np.ndarray,
-            step: np.int64) -> None:
-    """The week's aggregates: the chunks' rows added in chunk order, and both outcome rates.
-
-    ``aggregates`` gets ``partial[0] + partial[1] + ...`` (the same on any number of threads).
-    Column ``step`` of ``history``, when there is one, gets each world's outcome rate: the
-    count in the outcome state over the population (at least 1), each a sum over the
-    subgroups in numpy's order, as :meth:`cisim.population.Population.rates` adds them: left
-    to right from zero below eight subgroups. numpy's pairwise summation of eight or more
-    (:func:`cisim.kernels.pairwise`) would add to the kernel's compile for a case that does
-    not arise in practice: the population adds those up itself.
-    """
-    n_chunks, _, K = partial.shape
-    for w in range(2):
-        for k in range(K):
-            total = partial[0, w, k]
-            for c in range(1, n_chunks):
-                total += partial[c, w, k]
-            aggregates[w, k] = total
-    if 0 <= step < history.shape[1] and G < MIN_PAIRWISE_SPLIT:
-        for w in range(2):
-            inside = size = 0.0
-            for g in range(G):
-                inside += aggregates[w, 4 + g]
-                size += aggregates[w, 4 + G + g]
-            history[w, step] = inside / (size if size > 1.0 else 1.0)
-
-
-#: The fewest subgroups whose outcome rate :func:`_finish` leaves to the population (numpy's
-#: pairwise summation adds eight or more values in eight lanes, not left to right).
-MIN_PAIRWISE_SPLIT = 8
 
 
 def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: int,
@@ -447,6 +410,20 @@ def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: 
             cell, weights=is_in, minlength=n_chunks * G).reshape(n_chunks, G)
         partial[:, w, 4 + G:4 + 2 * G] = np.bincount(
             cell, minlength=n_chunks * G).reshape(n_chunks, G)
+
+
+def sum_chunks(partial: np.ndarray) -> np.ndarray:
+    """The chunks' aggregates added in chunk order (the same result on any number of threads).
+
+    A new array (the population's views on the aggregates are keyed on its identity).
+    """
+    # Starting from a copy of the first chunk rather than from zeros gives the same bits: the
+    # kernel's sums start at +0.0 and its counts are whole numbers, so no entry is -0.0, the
+    # one double that 0.0 + x would change.
+    out = partial[0].copy()
+    for c in range(1, partial.shape[0]):
+        out += partial[c]
+    return out
 
 
 #: Populations below this many chunks run the population kernel on one thread: waking a thread

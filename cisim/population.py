@@ -33,13 +33,15 @@ from scipy.optimize import brentq
 from cisim._population import (
     CHUNK,
     EQUITY_BOOST,
-    MIN_PAIRWISE_SPLIT,
     PARALLEL_MIN_CHUNKS,
     creaming_exponent,
     creaming_factors,
     population_step,
     recount,
     status_quo_multipliers,
+    sum_chunks,
+    terms_bounded,
+    week_bounded,
     world_terms,
 )
 from cisim.kernels import WP, run_step_keys, step_keys
@@ -108,7 +110,7 @@ class Population:
         self.mean_need = np.empty(self.n)
         self.cream = np.empty((2, self.n))
         self._cream_equity = [np.nan, np.nan]
-        self._derived: tuple[tuple, np.ndarray, np.ndarray]
+        self._derived: tuple[tuple, np.ndarray, np.ndarray, tuple[bool, bool]]
         self.refresh_caches()
         # Per-chunk aggregates of the kernel; its counts are kept up to date by the kernel
         # once set from the state (``recount``; ``_counted`` is False until then).
@@ -133,7 +135,7 @@ class Population:
         # barrier multiplier, efficacy and structural-barrier multiplier), with the derived
         # terms and barriers, kept until it changes (a few times a run; see step): none yet,
         # so that the creaming factors are made anew.
-        self._derived = ((), np.empty((0, 3)), np.empty((0, self.G, 2)))
+        self._derived = ((), np.empty((0, 3)), np.empty((0, self.G, 2)), (False, False))
 
     # ---- calibration ----------------------------------------------------------------------
 
@@ -261,8 +263,7 @@ class Population:
             coverage: Both worlds' (A,) area coverage: a (2, A) array, or a pair of arrays.
 
         Large populations are split over :func:`kernel_threads` threads by chunk; the result
-        does not depend on the number of threads. The kernel also adds up the week's
-        aggregates and records both outcome rates in ``rate_history``.
+        does not depend on the number of threads.
         """
         rows = wp.tolist()
         r0, r1 = rows
@@ -287,47 +288,46 @@ class Population:
         both = self._coverage
         both[0] = coverage[0]
         both[1] = coverage[1]
+        # whether the kernel may skip by the chord bound (see cisim._population.bounded)
+        bounded0 = derived[3][0] and week_bounded(r0, coverage[0].tolist())
+        bounded1 = derived[3][1] and week_bounded(r1, coverage[1].tolist())
         partial = self._partial
-        aggregates = np.empty(partial.shape[1:])  # a new array: views are keyed on it
         args = (
             keys, self.needs, self.subgroup, self.propensity, self.outcome, self.exposure,
-            self.mean_need, self.cream, wp, derived[1], both, derived[2],
+            self.mean_need, self.cream, wp, derived[1], bounded0, bounded1, both, derived[2],
             self.h_in, self.p_exit, self.disadvantaged, self.turnover, self._t_turn,
             self._t_exit, self.share_cum, self.entrant_rate(r0[WP.TREND]), self.need_mean,
             self.need_sd, partial,
         )
         n_chunks = partial.shape[0]
-        history = self.rate_history
         threads = min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1
         if threads <= 1:
-            population_step(0, n_chunks, *args, self._scratch[0], True, aggregates, history,
-                            step)
+            population_step(0, n_chunks, *args, self._scratch[0])
         else:
             flags = self._flags(threads)
             bounds = [n_chunks * k // threads for k in range(threads + 1)]
             pool = _thread_pool(threads - 1)
-            futures = [pool.submit(population_step, bounds[k], bounds[k + 1], *args, flags[k],
-                                   False, aggregates, history, step)
+            futures = [pool.submit(population_step, bounds[k], bounds[k + 1], *args, flags[k])
                        for k in range(1, threads)]
-            population_step(0, bounds[1], *args, flags[0], False, aggregates, history, step)
+            population_step(0, bounds[1], *args, flags[0])
             for f in futures:
                 f.result()
-            population_step(0, 0, *args, flags[0], True, aggregates, history, step)
-        self.aggregates = aggregates
-        self._rates = None
-        if self.G >= MIN_PAIRWISE_SPLIT:  # more subgroups than the kernel adds up
-            self._remember_rates(step)
+        self.aggregates = sum_chunks(partial)
+        self._remember_rates(step)
 
     def _derive(self, key: tuple, rows: list[list[float]], wp: np.ndarray) -> tuple:
-        """The kernel's terms and barriers of ``key`` (see :meth:`step`), and the creaming factors.
+        """What the kernel takes of ``key`` (see :meth:`step`), and the creaming factors.
 
-        A world's creaming factors are made anew when its equity focus changes.
+        The terms, the barriers and each world's part of the bounded test
+        (:func:`cisim._population.terms_bounded`); a world's creaming factors are made anew
+        when its equity focus changes.
         """
         for w in range(2):
             if rows[w][WP.EQUITY] != self._cream_equity[w]:
                 creaming_factors(self.mean_need, rows[w][WP.EQUITY], self.cream[w])
                 self._cream_equity[w] = rows[w][WP.EQUITY]
-        self._derived = (key, world_terms(rows, self.needs.shape[1]), self.barriers(wp))
+        self._derived = (key, world_terms(rows, self.needs.shape[1]), self.barriers(wp),
+                         (terms_bounded(rows[0]), terms_bounded(rows[1])))
         return self._derived
 
     def step_keys(self, seed: np.uint64, step: int) -> np.ndarray:

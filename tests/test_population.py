@@ -13,9 +13,10 @@ from cisim._population import (
     D_CHORD,
     D_EXPO,
     PARALLEL_MIN_CHUNKS,
-    _bounded,
+    bounded,
     recount,
     status_quo_multipliers,
+    terms_bounded,
     world_terms,
 )
 from cisim.kernels import WP, run_step_keys, step_keys
@@ -120,9 +121,8 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
     np.testing.assert_allclose(terms[:, D_EXPO], [3.0 * 0.8, 0.0])  # creaming fades with equity
     np.testing.assert_allclose(terms[:, D_BOOST], [1.4, 3.0])
     np.testing.assert_allclose(terms[:, D_CHORD], 1.0 - (1.0 - 0.8 * 0.5) ** 4)
-    # the kernel's test, as Python (the same comparisons)
-    bounded = getattr(_bounded, "py_func", _bounded)
-    assert bounded(wp, 0, coverage) and bounded(wp, 1, coverage)
+    rows, cov = wp.tolist(), coverage.tolist()
+    assert bounded(rows[0], cov[0]) and bounded(rows[1], cov[1])
     for column, value in ((WP.BARRIER, 1.2), (WP.EFFICACY, -0.1), (WP.EQUITY, 1.5),
                           (WP.FIT, -0.5), ("coverage", -0.01), ("coverage", np.nan),
                           (WP.TREND, -0.1), (WP.SBARRIER, 1.1), (WP.SBARRIER, 0.8 * 0.5 - 0.01),
@@ -132,8 +132,9 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
             broken_cov[1, 2] = value
         else:
             broken_wp[1, column] = value
-        assert bounded(broken_wp, 0, broken_cov), column
-        assert not bounded(broken_wp, 1, broken_cov), column
+        rows, cov = broken_wp.tolist(), broken_cov.tolist()
+        assert bounded(rows[0], cov[0]), column
+        assert not bounded(rows[1], cov[1]), column
 
 
 # ---- the secular trend and structural barriers ---------------------------------------------
@@ -312,6 +313,8 @@ def test_kept_kernel_arguments_follow_their_inputs(default_scenario: Scenario):
         wp = np.array([model._world_row(w, world) for w, world in enumerate(model.worlds)])
         np.testing.assert_array_equal(pop._derived[1], world_terms(wp.tolist(), A))
         np.testing.assert_array_equal(pop._derived[2], pop.barriers(wp))
+        rows = wp.tolist()
+        assert pop._derived[3] == (terms_bounded(rows[0]), terms_bounded(rows[1]))
         # the rates the kernel recorded are those the counts give
         assert tuple(pop.rate_history[:, model.steps].tolist()) == pop.rates()
     np.testing.assert_array_equal(pop.step_keys(model.kseed, 7), step_keys(model.kseed, 7))
@@ -348,7 +351,7 @@ def test_world_row_puts_each_figure_in_its_column(small: Scenario):
 @pytest.mark.parametrize("groups", [3, 9])
 def test_recorded_rates_are_the_counts_rates_with_few_or_many_subgroups(
         default_scenario: Scenario, groups: int):
-    """The kernel records the rates of fewer than eight subgroups, the population the rest."""
+    """The recorded rates are the counts' in numpy's order, below and above eight subgroups."""
     subgroups = [{"name": f"g{g}", "share": 1.0 / groups, "baseline_rate": 0.8 + 0.01 * g,
                   "need_level": 0.3 + 0.02 * g, "disadvantaged": g % 2 == 1}
                  for g in range(groups)]
