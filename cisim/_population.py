@@ -102,7 +102,7 @@ def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
     rows as Python lists (``wp.tolist()``) and the number of areas ``A``: the creaming exponent,
     the equity boost of the disadvantaged, and the chord that bounds the entry hazard's
     product from a person's mean need when the week's parameters are bounded (:func:`bounded`,
-    decided each week). When bounded, each factor is at most
+    decided each week; 0 where :func:`terms_bounded` already fails). When bounded, each factor is at most
     ``1 - need_a c`` with ``c = barrier (1 - efficacy)`` (help is at most the efficacy, and a
     structural share ``σ`` of the barrier is left at ``B_s >= barrier (1 - efficacy)``
     instead), so the product is at most ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is
@@ -115,7 +115,9 @@ def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
     terms = []
     for row in rows:  # Python floats: the same doubles
         eq = row[W_EQUITY]
-        chord = 1.0 - (1.0 - row[W_BARRIER] * (1.0 - row[W_EFFICACY])) ** A
+        # (only where it can be used: out of range, the power may overflow)
+        chord = (1.0 - (1.0 - row[W_BARRIER] * (1.0 - row[W_EFFICACY])) ** A
+                 if terms_bounded(row) else 0.0)
         terms.append((creaming_exponent(eq), 1.0 + EQUITY_BOOST * eq, chord))
     return np.array(terms)
 
