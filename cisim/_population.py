@@ -98,16 +98,17 @@ def status_quo_multipliers(needs: np.ndarray, weight: np.ndarray, scale: float, 
 def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
     """The per-world terms :func:`population_step` takes, derived from the parameter rows.
 
-    Per world (a row of the ``(2, 3)`` result, columns ``D_*``), from the worlds' parameter
-    rows as Python lists (``wp.tolist()``) and the number of areas ``A``: the creaming exponent,
-    the equity boost of the disadvantaged, and the chord that bounds the entry hazard's
-    product from a person's mean need when the week's parameters are bounded (:func:`bounded`,
-    decided each week; 0 where :func:`terms_bounded` already fails). When bounded, each factor is at most
-    ``1 - need_a c`` with ``c = barrier (1 - efficacy)`` (help is at most the efficacy, and a
-    structural share ``σ`` of the barrier is left at ``B_s >= barrier (1 - efficacy)``
-    instead), so the product is at most ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is
-    convex in ``m`` and so at most the chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above
-    ``h_in trend`` times that cannot be an entry.
+    Per world (a row of the ``(2, 3)`` result, columns ``D_*``), from the worlds'
+    parameter rows as Python lists (``wp.tolist()``) and the number of areas ``A``: the
+    creaming exponent, the equity boost of the disadvantaged, and the chord that bounds
+    the entry hazard's product from a person's mean need when the week's parameters are
+    bounded (:func:`bounded`, decided each week; 0 where :func:`terms_bounded` already
+    fails). When bounded, each factor is at most ``1 - need_a c`` with ``c = barrier (1 -
+    efficacy)`` (help is at most the efficacy, and a structural share ``σ`` of the barrier
+    is left at ``B_s >= barrier (1 - efficacy)`` instead), so the product is at most ``(1
+    - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the
+    chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that
+    cannot be an entry.
 
     They depend only on each world's equity focus, barrier multiplier and efficacy, which
     change a few times a run: the population keeps them until these change.
