@@ -40,14 +40,13 @@ from cisim.kernels import (
 
 __all__ = [
     "CHUNK",
+    "bounded",
     "creaming_factors",
     "population_step",
     "recount",
     "status_quo_multipliers",
     "sum_chunks",
     "world_terms",
-    "world_terms_key",
-    "world_terms_of",
 ]
 
 CREAMING = 3.0  # exponent of "creaming" the easiest to help without an equity focus
@@ -58,8 +57,7 @@ PREFETCH_AHEAD = 128  # how many people ahead the population kernel prefetches s
 # Columns of the per-world terms derived from the parameters (see world_terms).
 D_EXPO = 0  # creaming exponent CREAMING (1 - equity)
 D_BOOST = 1  # targeting boost of the disadvantaged, 1 + EQUITY_BOOST equity
-D_BOUNDED = 2  # 1 if the parameters keep every factor of the entry hazard's product in [0, 1]
-D_CHORD = 3  # when bounded, the chord that bounds that product from a person's mean need
+D_CHORD = 2  # the chord that bounds the entry hazard's product from a person's mean need
 
 
 def creaming_factors(mean_need: np.ndarray, equity: float, out: np.ndarray) -> None:
@@ -97,51 +95,61 @@ def status_quo_multipliers(needs: np.ndarray, weight: np.ndarray, scale: float, 
         out *= 1.0 - (n * reachable * (1.0 - help_) + n * structural)
 
 
-def world_terms(wp: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-    """The per-world terms :func:`population_step` derives from ``wp`` and ``coverage``.
+def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
+    """The per-world terms :func:`population_step` takes, derived from the parameter rows.
 
-    Per world (a row of the ``(2, 4)`` result, columns ``D_*``): the creaming exponent, the
-    equity boost of the disadvantaged, whether every factor of the entry hazard's product is
-    in [0, 1] ("bounded"), and then the chord that bounds the product from a person's mean
-    need. When bounded, each factor is at most ``1 - need_a c`` with ``c = barrier (1 -
-    efficacy)`` (help is at most the efficacy, and a structural share ``σ`` of the barrier is
-    left at ``B_s >= barrier (1 - efficacy)`` instead), so the product is at most
-    ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the
-    chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that cannot
-    be an entry.
+    Per world (a row of the ``(2, 3)`` result, columns ``D_*``), from the worlds'
+    parameter rows as Python lists (``wp.tolist()``) and the number of areas ``A``: the
+    creaming exponent, the equity boost of the disadvantaged, and the chord that bounds
+    the entry hazard's product from a person's mean need when the week's parameters are
+    bounded (:func:`bounded`, decided each week; 0 where :func:`terms_bounded` already
+    fails). When bounded, each factor is at most ``1 - need_a c`` with ``c = barrier (1 -
+    efficacy)`` (help is at most the efficacy, and a structural share ``σ`` of the barrier
+    is left at ``B_s >= barrier (1 - efficacy)`` instead), so the product is at most ``(1
+    - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the
+    chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that
+    cannot be an entry.
+
+    They depend only on each world's equity focus, barrier multiplier and efficacy, which
+    change a few times a run: the population keeps them until these change.
     """
-    return world_terms_of(world_terms_key(wp.tolist(), coverage), coverage.shape[1])
-
-
-def world_terms_key(rows: list[list[float]], coverage: np.ndarray) -> tuple:
-    """All that :func:`world_terms` depends on: per world, (equity, barrier, efficacy, bounded).
-
-    ``rows`` are the worlds' parameter rows as Python lists (``wp.tolist()``). The terms are
-    a function of this key alone (:func:`world_terms_of`), and it changes far more rarely than
-    the rows, so the population keeps the terms until it changes.
-    """
-    key = []
-    for row, cov in zip(rows, coverage.tolist(), strict=True):  # (a plain loop: it runs every week)
+    terms = []
+    for row in rows:  # Python floats: the same doubles
         eq = row[W_EQUITY]
-        barrier = row[W_BARRIER]
-        efficacy = row[W_EFFICACY]
-        bounded = (0.0 <= eq <= 1.0 and row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0
-                   and row[W_FIT] >= 0.0 and row[W_EFFECT] >= 0.0
-                   and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
-                   and row[W_TREND] >= 0.0
-                   and barrier * (1.0 - efficacy) <= row[W_SBARRIER] <= 1.0
-                   and all(c >= 0.0 for c in cov))  # (NaN coverage: not covered)
-        key.append((eq, barrier, efficacy, bounded))
-    return tuple(key)
+        # (only where it can be used: out of range, the power may overflow)
+        chord = (1.0 - (1.0 - row[W_BARRIER] * (1.0 - row[W_EFFICACY])) ** A
+                 if terms_bounded(row) else 0.0)
+        terms.append((creaming_exponent(eq), 1.0 + EQUITY_BOOST * eq, chord))
+    return np.array(terms)
 
 
-def world_terms_of(key: tuple, A: int) -> np.ndarray:
-    """:func:`world_terms` from its :func:`world_terms_key` and the number of areas ``A``."""
-    rows = []
-    for eq, barrier, efficacy, bounded in key:  # Python floats: the same doubles
-        chord = 1.0 - (1.0 - barrier * (1.0 - efficacy)) ** A if bounded else 0.0
-        rows.append((creaming_exponent(eq), 1.0 + EQUITY_BOOST * eq, float(bounded), chord))
-    return np.array(rows)
+def terms_bounded(row: list[float]) -> bool:
+    """The part of :func:`bounded` that depends only on what :func:`world_terms` depends on.
+
+    The equity focus, barrier multiplier and efficacy in [0, 1], and the structural-barrier
+    multiplier between ``barrier (1 - efficacy)`` and 1 (``row``: a parameter row as a list).
+    """
+    eq, barrier, efficacy = row[W_EQUITY], row[W_BARRIER], row[W_EFFICACY]
+    return (0.0 <= eq <= 1.0 and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
+            and barrier * (1.0 - efficacy) <= row[W_SBARRIER] <= 1.0)
+
+
+def week_bounded(row: list[float], coverage: list[float]) -> bool:
+    """The rest of :func:`bounded`: take-up, intensity, fit, effect, trend and coverage >= 0."""
+    if not (row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0 and row[W_FIT] >= 0.0
+            and row[W_EFFECT] >= 0.0 and row[W_TREND] >= 0.0):
+        return False
+    return all(c >= 0.0 for c in coverage)  # (NaN coverage: not covered)
+
+
+def bounded(row: list[float], coverage: list[float]) -> bool:
+    """Whether a world's parameters keep every factor of the entry hazard's product in [0, 1].
+
+    Then the product is at most the chord of :func:`world_terms` (``D_CHORD``), which lets
+    :func:`population_step` skip people whose draw is above it. False for a NaN anywhere.
+    ``row`` is the world's parameter row and ``coverage`` its area coverage, as lists.
+    """
+    return terms_bounded(row) and week_bounded(row, coverage)
 
 
 #: Margin of the tests that skip work in the entry draw without changing its outcome:
@@ -224,7 +232,9 @@ def population_step(
     mean_need: np.ndarray,  # (n,) float64 mean barrier, kept up to date
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
-    wd: np.ndarray,  # (2, 4) terms derived from them (columns D_*, see world_terms)
+    wd: np.ndarray,  # (2, 3) terms derived from them (columns D_*, see world_terms)
+    bounded0: bool,  # the factual world's parameters are bounded this week (see bounded)
+    bounded1: bool,  # the counterfactual world's
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     barriers: np.ndarray,  # (2, G, 2) per world, subgroup: [B (1 - σ_g), σ_g B_s]
     h_in: np.ndarray,  # (G,) weekly entry hazard scale per subgroup
@@ -342,7 +352,7 @@ def population_step(
                     s = s if s < 1.0 else 1.0  # min(1, s)
                     h = h_in[g] * wp[w, W_TREND]
                     # The hazard is at most h (1 - mean need * chord) when bounded.
-                    if not (wd[w, D_BOUNDED] > 0.0 and u > h * (
+                    if not ((bounded0 if w == 0 else bounded1) and u > h * (
                             1.0 - mean_need[i] * wd[w, D_CHORD]) * (1.0 + 1e-9) + _EXP_SKIP):
                         mult = 1.0
                         b_r = barriers[w, g, 0]

@@ -273,8 +273,9 @@ class CollectiveImpactModel(Model):
     def serve_population(self) -> None:
         """Deliver services and update every beneficiary in both worlds (numba kernel)."""
         wp = world_rows(self.design, self.worlds, self.population, self.steps)
-        coverage = np.array([world.coverage for world in self.worlds])
-        self.population.step(self.kseed, self.steps, wp, coverage)
+        factual, counterfactual = self.worlds
+        self.population.step(self.kseed, self.steps, wp,
+                             (factual.coverage, counterfactual.coverage))
 
     def advance_phases(self) -> None:
         """Move the factual world through its phase model; record transitions and readiness."""

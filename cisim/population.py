@@ -40,8 +40,9 @@ from cisim._population import (
     recount,
     status_quo_multipliers,
     sum_chunks,
-    world_terms_key,
-    world_terms_of,
+    terms_bounded,
+    week_bounded,
+    world_terms,
 )
 from cisim.kernels import WP, run_step_keys, step_keys
 from cisim.numeric import pairwise_sum
@@ -109,16 +110,15 @@ class Population:
         self.mean_need = np.empty(self.n)
         self.cream = np.empty((2, self.n))
         self._cream_equity = [np.nan, np.nan]
+        self._derived: tuple[tuple, np.ndarray, np.ndarray, tuple[bool, bool]]
         self.refresh_caches()
         # Per-chunk aggregates of the kernel; its counts are kept up to date by the kernel
         # once set from the state (``recount``; ``_counted`` is False until then).
         self._partial = np.zeros(((self.n + CHUNK - 1) // CHUNK, 2, 4 + 2 * self.G + A))
-        self._scratch: list[np.ndarray] = []  # the kernel's per-thread flag buffers
+        self._scratch = [np.empty(CHUNK, np.uint8)]  # the kernel's per-thread flag buffers
+        self._coverage = np.empty((2, A))  # the week's coverage of both worlds (see step)
         self._counted = False
-        # What the kernel's arguments are derived from, with what was derived, kept until it
-        # changes (the derived terms and barriers change a few times a run, the keys per run).
-        self._terms: tuple[tuple, np.ndarray] = ((), np.empty((0, 4)))
-        self._barriers: tuple[tuple, np.ndarray] = ((), np.empty((0, self.G, 2)))
+        # the step keys, a table made once a run
         self._keys: tuple[int, np.ndarray] | None = None
         self._rates: tuple[np.ndarray, tuple[float, float]] | None = None
 
@@ -131,6 +131,11 @@ class Population:
             self.mean_need += self.needs[:, a]
         self.mean_need /= A
         self._cream_equity = [np.nan, np.nan]
+        # What the kernel's other arguments are derived from (per world: the equity focus,
+        # barrier multiplier, efficacy and structural-barrier multiplier), with the derived
+        # terms and barriers, kept until it changes (a few times a run; see step): none yet,
+        # so that the creaming factors are made anew.
+        self._derived = ((), np.empty((0, 3)), np.empty((0, self.G, 2)), (False, False))
 
     # ---- calibration ----------------------------------------------------------------------
 
@@ -247,44 +252,59 @@ class Population:
 
     # ---- weekly update ----------------------------------------------------------------------
 
-    def step(self, seed: np.uint64, step: int, wp: np.ndarray, coverage: np.ndarray) -> None:
+    def step(self, seed: np.uint64, step: int, wp: np.ndarray,
+             coverage: np.ndarray | tuple[np.ndarray, np.ndarray]) -> None:
         """Advance both worlds one week (see :func:`cisim._population.population_step`).
+
+        Args:
+            seed: The run's seed (the generator's keys of the step are derived from it).
+            step: The step.
+            wp: (2, WP.N) both worlds' parameter rows.
+            coverage: Both worlds' (A,) area coverage: a (2, A) array, or a pair of arrays.
 
         Large populations are split over :func:`kernel_threads` threads by chunk; the result
         does not depend on the number of threads.
         """
         rows = wp.tolist()
-        for w in range(2):
-            if rows[w][WP.EQUITY] != self._cream_equity[w]:
-                creaming_factors(self.mean_need, rows[w][WP.EQUITY], self.cream[w])
-                self._cream_equity[w] = rows[w][WP.EQUITY]
-        partial = self._partial
-        n_chunks = partial.shape[0]
+        r0, r1 = rows
+        # The derived terms, barriers and creaming factors are functions of these, kept until
+        # one changes (comparing 0.0 and -0.0 as equal: their terms and creaming factors are
+        # the same doubles, and their barriers differ only in the sign of a zero, which leaves
+        # each factor 1 - (...) of the kernel's product the same).
+        key = (r0[WP.EQUITY], r0[WP.BARRIER], r0[WP.EFFICACY], r0[WP.SBARRIER],
+               r1[WP.EQUITY], r1[WP.BARRIER], r1[WP.EFFICACY], r1[WP.SBARRIER])
+        derived = self._derived
+        if key != derived[0]:
+            derived = self._derive(key, rows, wp)
         if not self._counted:
             self.recount()
-        # The derived terms and barriers are functions of their keys, kept until a key changes
-        # (keys compare 0.0 and -0.0 as equal: their terms are the same doubles, and their
-        # barriers differ only in the sign of a zero, which leaves each factor 1 - (...) of
-        # the kernel's product the same).
-        key = (coverage.shape[1], world_terms_key(rows, coverage))
-        if key != self._terms[0]:
-            self._terms = (key, world_terms_of(key[1], key[0]))
-        key = (rows[0][WP.BARRIER], rows[0][WP.SBARRIER], rows[1][WP.BARRIER], rows[1][WP.SBARRIER])
-        if key != self._barriers[0]:
-            self._barriers = (key, self.barriers(wp))
-        args = (
-            self.step_keys(seed, step), self.needs, self.subgroup, self.propensity,
-            self.outcome, self.exposure, self.mean_need, self.cream, wp, self._terms[1],
-            coverage, self._barriers[1], self.h_in,
-            self.p_exit, self.disadvantaged, self.turnover, self._t_turn, self._t_exit,
-            self.share_cum, self.entrant_rate(rows[0][WP.TREND]),
-            self.need_mean, self.need_sd, partial,
-        )
-        threads = min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1
-        flags = self._flags(threads)
-        if threads <= 1:
-            population_step(0, n_chunks, *args, flags[0])
+        known = self._keys
+        if known is not None and known[0] == seed and 0 <= step < known[1].shape[0]:
+            keys = known[1][step]
         else:
+            keys = self.step_keys(seed, step)
+        # both worlds' coverage, a row each (copied into an array kept for it: the kernel reads
+        # the rows of one array faster than it picks one of two arrays per person)
+        both = self._coverage
+        both[0] = coverage[0]
+        both[1] = coverage[1]
+        # whether the kernel may skip by the chord bound (see cisim._population.bounded)
+        bounded0 = derived[3][0] and week_bounded(r0, coverage[0].tolist())
+        bounded1 = derived[3][1] and week_bounded(r1, coverage[1].tolist())
+        partial = self._partial
+        args = (
+            keys, self.needs, self.subgroup, self.propensity, self.outcome, self.exposure,
+            self.mean_need, self.cream, wp, derived[1], bounded0, bounded1, both, derived[2],
+            self.h_in, self.p_exit, self.disadvantaged, self.turnover, self._t_turn,
+            self._t_exit, self.share_cum, self.entrant_rate(r0[WP.TREND]), self.need_mean,
+            self.need_sd, partial,
+        )
+        n_chunks = partial.shape[0]
+        threads = min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1
+        if threads <= 1:
+            population_step(0, n_chunks, *args, self._scratch[0])
+        else:
+            flags = self._flags(threads)
             bounds = [n_chunks * k // threads for k in range(threads + 1)]
             pool = _thread_pool(threads - 1)
             futures = [pool.submit(population_step, bounds[k], bounds[k + 1], *args, flags[k])
@@ -294,6 +314,21 @@ class Population:
                 f.result()
         self.aggregates = sum_chunks(partial)
         self._remember_rates(step)
+
+    def _derive(self, key: tuple, rows: list[list[float]], wp: np.ndarray) -> tuple:
+        """What the kernel takes of ``key`` (see :meth:`step`), and the creaming factors.
+
+        The terms, the barriers and each world's part of the bounded test
+        (:func:`cisim._population.terms_bounded`); a world's creaming factors are made anew
+        when its equity focus changes.
+        """
+        for w in range(2):
+            if rows[w][WP.EQUITY] != self._cream_equity[w]:
+                creaming_factors(self.mean_need, rows[w][WP.EQUITY], self.cream[w])
+                self._cream_equity[w] = rows[w][WP.EQUITY]
+        self._derived = (key, world_terms(rows, self.needs.shape[1]), self.barriers(wp),
+                         (terms_bounded(rows[0]), terms_bounded(rows[1])))
+        return self._derived
 
     def step_keys(self, seed: np.uint64, step: int) -> np.ndarray:
         """:func:`cisim.kernels.step_keys` of ``step``, from a table of the run's steps."""
@@ -501,15 +536,11 @@ def world_rows(sc: Scenario, worlds: tuple[World, World], population: Population
 def _row(sc: Scenario, world: World, population: Population, w: int, trend: float,
          spread: bool) -> list[float]:
     """:func:`world_row` as Python floats (one array at the end, for one world or both)."""
-    row = [0.0] * WP.N
-    row[WP.TREND] = trend
-    row[WP.SBARRIER] = world.structural_multiplier
-    row[WP.EFFICACY] = sc.dynamics.service_efficacy
-    row[WP.FIT] = world.fit
-    row[WP.EFFECT] = world.effect_multiplier
-    row[WP.BARRIER] = world.barrier_multiplier
-    row[WP.TAKEUP] = world.engagement
-    row[WP.EQUITY] = 0.0 if world.isolated else sc.engagement.equity_focus
-    if spread:
-        row[WP.CAP_NORM] = world.service_capacity / max(population.weight_sum(w), 1e-12)
-    return row
+    cap_norm = (world.service_capacity / max(population.weight_sum(w), 1e-12) if spread
+                else 0.0)
+    equity = 0.0 if world.isolated else sc.engagement.equity_focus
+    # the columns of WP in their order, as one list (the model makes two a week)
+    return [cap_norm, world.fit, world.effect_multiplier, world.barrier_multiplier,
+            world.engagement, equity, sc.dynamics.service_efficacy, trend,
+            world.structural_multiplier]
+

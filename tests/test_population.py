@@ -10,12 +10,13 @@ from cisim import Scenario, simulate
 from cisim._population import (
     CHUNK,
     D_BOOST,
-    D_BOUNDED,
     D_CHORD,
     D_EXPO,
     PARALLEL_MIN_CHUNKS,
+    bounded,
     recount,
     status_quo_multipliers,
+    terms_bounded,
     world_terms,
 )
 from cisim.kernels import WP, run_step_keys, step_keys
@@ -116,21 +117,24 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
     wp[:, WP.TREND] = 1.0
     wp[:, WP.SBARRIER] = 0.9
     coverage = np.full((2, 4), 0.5)
-    terms = world_terms(wp, coverage)
+    terms = world_terms(wp.tolist(), 4)
     np.testing.assert_allclose(terms[:, D_EXPO], [3.0 * 0.8, 0.0])  # creaming fades with equity
     np.testing.assert_allclose(terms[:, D_BOOST], [1.4, 3.0])
-    assert (terms[:, D_BOUNDED] == 1.0).all()
     np.testing.assert_allclose(terms[:, D_CHORD], 1.0 - (1.0 - 0.8 * 0.5) ** 4)
+    rows, cov = wp.tolist(), coverage.tolist()
+    assert bounded(rows[0], cov[0]) and bounded(rows[1], cov[1])
     for column, value in ((WP.BARRIER, 1.2), (WP.EFFICACY, -0.1), (WP.EQUITY, 1.5),
-                          (WP.FIT, -0.5), ("coverage", -0.01), (WP.TREND, -0.1),
-                          (WP.SBARRIER, 1.1), (WP.SBARRIER, 0.8 * 0.5 - 0.01)):
+                          (WP.FIT, -0.5), ("coverage", -0.01), ("coverage", np.nan),
+                          (WP.TREND, -0.1), (WP.SBARRIER, 1.1), (WP.SBARRIER, 0.8 * 0.5 - 0.01),
+                          (WP.TAKEUP, np.nan)):
         broken_wp, broken_cov = wp.copy(), coverage.copy()
         if column == "coverage":
             broken_cov[1, 2] = value
         else:
             broken_wp[1, column] = value
-        terms = world_terms(broken_wp, broken_cov)
-        assert terms[0, D_BOUNDED] == 1.0 and terms[1, D_BOUNDED] == 0.0, column
+        rows, cov = broken_wp.tolist(), broken_cov.tolist()
+        assert bounded(rows[0], cov[0]), column
+        assert not bounded(rows[1], cov[1]), column
 
 
 # ---- the secular trend and structural barriers ---------------------------------------------
@@ -303,15 +307,61 @@ def test_kept_kernel_arguments_follow_their_inputs(default_scenario: Scenario):
     """The derived terms, barriers, keys and rates the population keeps are what it would make."""
     model = CollectiveImpactModel(default_scenario.with_overrides({"horizon_years": 0.5}), rng=2)
     pop = model.population
+    A = pop.needs.shape[1]
     while model.running:
         model.step()
         wp = np.array([model._world_row(w, world) for w, world in enumerate(model.worlds)])
-        coverage = np.array([world.coverage for world in model.worlds])
-        np.testing.assert_array_equal(pop._terms[1], world_terms(wp, coverage))
-        np.testing.assert_array_equal(pop._barriers[1], pop.barriers(wp))
+        np.testing.assert_array_equal(pop._derived[1], world_terms(wp.tolist(), A))
+        np.testing.assert_array_equal(pop._derived[2], pop.barriers(wp))
+        rows = wp.tolist()
+        assert pop._derived[3] == (terms_bounded(rows[0]), terms_bounded(rows[1]))
+        # the rates the kernel recorded are those the counts give
+        assert tuple(pop.rate_history[:, model.steps].tolist()) == pop.rates()
     np.testing.assert_array_equal(pop.step_keys(model.kseed, 7), step_keys(model.kseed, 7))
     far = pop.rate_history.shape[1] + 3  # beyond the run's table
     np.testing.assert_array_equal(pop.step_keys(model.kseed, far), step_keys(model.kseed, far))
     rates = pop.rates()
     pop._rates = None
     assert pop.rates() == rates == (pop.rate(0), pop.rate(1))
+
+
+def test_world_row_puts_each_figure_in_its_column(small: Scenario):
+    """The row is built as one list in the columns' order: each figure lands in its column."""
+    from cisim.population import world_row, world_rows
+
+    model = CollectiveImpactModel(small, rng=1)
+    world = model.factual
+    world.fit, world.effect_multiplier, world.barrier_multiplier = 0.11, 1.22, 0.33
+    world.engagement, world.structural_multiplier, world.service_capacity = 0.44, 0.55, 6.6
+    pop = model.population
+    row = world_row(model.design, world, pop, 0, 260)
+    expected = {WP.FIT: 0.11, WP.EFFECT: 1.22, WP.BARRIER: 0.33, WP.TAKEUP: 0.44,
+                WP.SBARRIER: 0.55, WP.EQUITY: model.design.engagement.equity_focus,
+                WP.EFFICACY: model.design.dynamics.service_efficacy,
+                WP.TREND: pop.trend_multiplier(260),
+                WP.CAP_NORM: 6.6 / max(pop.weight_sum(0), 1e-12)}
+    assert sorted(expected) == list(range(WP.N))
+    assert row.tolist() == [expected[c] for c in range(WP.N)]
+    assert world_row(model.design, world, pop, 0, 260, spread=False)[WP.CAP_NORM] == 0.0
+    both = world_rows(model.design, model.worlds, pop, 260)
+    assert both[0].tolist() == row.tolist()
+    assert both[1, WP.EQUITY] == 0.0  # no equity focus in isolation
+
+
+@pytest.mark.parametrize("groups", [3, 9])
+def test_recorded_rates_are_the_counts_rates_with_few_or_many_subgroups(
+        default_scenario: Scenario, groups: int):
+    """The recorded rates are the counts' in numpy's order, below and above eight subgroups."""
+    subgroups = [{"name": f"g{g}", "share": 1.0 / groups, "baseline_rate": 0.8 + 0.01 * g,
+                  "need_level": 0.3 + 0.02 * g, "disadvantaged": g % 2 == 1}
+                 for g in range(groups)]
+    sc = default_scenario.with_overrides({"population.size": 3000, "horizon_years": 0.2,
+                                          "population.subgroups": subgroups})
+    model = CollectiveImpactModel(sc, rng=5)
+    pop = model.population
+    assert groups == pop.G
+    while model.running:
+        model.step()
+        recorded = tuple(pop.rate_history[:, model.steps].tolist())
+        pop._rates = None
+        assert recorded == pop.rates()
