@@ -1,11 +1,23 @@
-"""hold_meeting (attendance drawn in the compiled loop) against the numpy it replaced."""
+"""The compiled week of communication against the numpy it replaced.
+
+hold_meeting (attendance drawn in the compiled loop), communication_week (the meeting, the decay,
+the recovery and the mean trust, whose sum is numpy's pairwise summation over up to 130^2 values).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from cisim.kernels import S_ATTEND
-from cisim.mechanisms._communication import hold_meeting, meeting_interactions
+from cisim.mechanisms._communication import (
+    NO_THRESHOLD,
+    communication_week,
+    hold_meeting,
+    meeting_interactions,
+    meeting_streams,
+    rule_code,
+    week_scratch,
+)
 from cisim.rng import uniforms
 
 
@@ -51,3 +63,68 @@ def test_hold_meeting_matches_numpy_attendance():
         for a, b in zip(old[:3], new[:3], strict=True):
             assert a.tobytes() == b.tobytes()
     assert met > 150  # most cases hold a meeting with interactions, not just the attendance
+
+
+def _numpy_week(seed, step, meets, state, active, commitment, attendance, contacts, args,
+                keep, recovery):
+    """The mechanism's week before communication_week: the meeting, then numpy's decay and mean."""
+    trust, damage, contacted, attended, position = state
+    contacted.fill(False)
+    attended.fill(False)
+    counts = (0.0, 0.0)
+    if meets:
+        counts = hold_meeting(seed, step, active, commitment, attendance, contacts, attended,
+                              trust, damage, contacted, position, *args)
+        np.multiply(trust, keep, out=trust, where=~contacted)
+    else:
+        trust *= keep
+    if recovery != 1.0:
+        damage *= recovery
+    n = np.count_nonzero(active)
+    if n < 2:
+        return (*counts, 0.0)
+    if n == trust.shape[0]:
+        sub = trust
+    else:
+        idx = np.flatnonzero(active)
+        sub = trust[np.ix_(idx, idx)]
+    return (*counts, float(np.add.reduce(sub, axis=None) / (n * (n - 1))))
+
+
+def test_communication_week_is_the_numpy_week():
+    rng = np.random.default_rng(11)
+    for case in range(400):
+        # the mean's sum runs over (active partners)^2 values: short runs, and long ones that
+        # numpy's pairwise summation splits (up to 130^2)
+        n = int(rng.choice([1, 2, 3, 7, 20, 23, 60, 130]))
+        seed, step = np.uint64(rng.integers(0, 2**63)), int(rng.integers(0, 600))
+        active = rng.random(n) < rng.choice([0.2, 0.8, 1.0, 1.0])
+        commitment = rng.random(n)
+        attendance = float(rng.choice([0.0, 0.3, 0.9, 1.0]))
+        contacts = float(rng.choice([0.0, 2.0, 3.7, 100.0]))
+        trust = rng.random((n, n)) * 10.0 ** rng.uniform(-3, 0, (n, n))
+        trust = (trust + trust.T) / 2
+        np.fill_diagonal(trust, 0.0)
+        damage = rng.random((n, n)) * 0.3
+        damage = (damage + damage.T) / 2
+        position = rng.random((n, 2))
+        rule = ["smoothing", "pant_yu"][case % 2]
+        args = (float(rng.random()), 0.3, 0.1, 0.3, 0.05, rule, 3.0)
+        meets = bool(rng.random() < 0.7)
+        keep = float(rng.choice([1.0, 1.0 - 0.2 / 52, 0.9]))
+        recovery = float(rng.choice([1.0, 1.0 - 0.5 / 52]))
+        stale = rng.random((n, n)) < 0.5  # last week's contacts and attendance, reset
+        old = [trust.copy(), damage.copy(), stale.copy(), rng.random(n) < 0.5, position]
+        new = [trust.copy(), damage.copy(), stale.copy(), old[3].copy(), position]
+        expected = _numpy_week(seed, step, meets, old, active, commitment, attendance,
+                               contacts, args, keep, recovery)
+        bases = meeting_streams(seed)
+        work, pending = week_scratch(n)
+        got = communication_week(
+            step, bases[0], attendance, active, commitment, contacts if meets else 0.0,
+            bases[1], bases[2], new[3], NO_THRESHOLD, new[0], new[1], new[2], position,
+            *args[:5], rule_code(rule), args[6], meets, True, keep, recovery, work, pending)
+        assert [np.float64(v).tobytes() for v in got] == [
+            np.float64(v).tobytes() for v in expected]
+        for a, b in zip(old[:4], new[:4], strict=True):
+            assert a.tobytes() == b.tobytes()

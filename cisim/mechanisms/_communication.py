@@ -1,12 +1,15 @@
-"""The trust update of a meeting's pairwise interactions (the communication mechanism's rule).
+"""The week of the communication mechanism, compiled: meeting, decay and mean trust.
 
-:func:`meeting_interactions` draws which pairs of attendees interact, whether each interaction
-is good, and moves their trust and trust ceiling: one compiled loop over the meeting's pairs
-(a meeting costs a few microseconds; in numpy it took a few dozen calls on arrays of a few
-hundred pairs, the largest part of a run's time at teaching sizes). The asymmetric update
-follows Pant & Yu (2025) and Slovic (1993), with experience smoothing after Jonker & Treur
-(1999): :func:`trust_update` is the rule over arrays, and the loop applies the same
-operations to each pair (``tests/test_trust_rule.py`` checks the two agree bit for bit).
+:func:`communication_week` runs the mechanism's whole week in one compiled call (in numpy it
+was a dozen calls every week and a few dozen more at a meeting): who attends, which pairs of
+attendees interact, whether each interaction is good and how it moves their trust and trust
+ceiling, then the decay of trust where there was no contact, the recovery of the ceiling and
+the mean trust among active partners. A meeting costs a few microseconds; in numpy it took a
+few dozen calls on arrays of a few hundred pairs, the largest part of a run's time at teaching
+sizes. The asymmetric update follows Pant & Yu (2025) and Slovic (1993), with experience
+smoothing after Jonker & Treur (1999): :func:`trust_update` is the rule over arrays, and the
+loop applies the same operations to each pair (``tests/test_trust_rule.py`` checks the two
+agree bit for bit). :func:`meeting_interactions` and :func:`hold_meeting` run a meeting alone.
 Used by :mod:`cisim.mechanisms.communication`.
 """
 
@@ -17,14 +20,37 @@ import math
 
 import numpy as np
 
-from cisim.kernels import S_ATTEND, S_PAIR, S_QUALITY, _inner, _jit, _mix, _u01k
+from cisim.kernels import (
+    MAX_PAIRWISE,
+    S_ATTEND,
+    S_PAIR,
+    S_QUALITY,
+    _inner,
+    _jit,
+    _mix,
+    _u01k,
+    pairwise,
+)
 from cisim.mechanisms._agenda import distance2
 from cisim.rng import stream_base, threshold
 
-__all__ = ["TRUST_RULES", "hold_meeting", "meeting_interactions", "trust_update"]
+__all__ = ["TRUST_RULES", "communication_week", "hold_meeting", "meeting_interactions",
+           "meeting_streams", "rule_code", "trust_update", "week_scratch"]
 
 #: The trust rules (``dynamics.trust_rule``) by their code in the compiled loop.
 TRUST_RULES = {"pant_yu": 0, "smoothing": 1}
+
+
+def rule_code(rule: str) -> int:
+    """The code of trust rule ``rule`` in the compiled loop.
+
+    Raises:
+        ValueError: ``rule`` is not a trust rule.
+    """
+    code = TRUST_RULES.get(rule)
+    if code is None:
+        raise ValueError(f"unknown trust rule {rule!r}")
+    return code
 
 
 def meeting_interactions(
@@ -61,18 +87,22 @@ def meeting_interactions(
     Raises:
         ValueError: ``rule`` is not a trust rule.
     """
-    if rule not in TRUST_RULES:
-        raise ValueError(f"unknown trust rule {rule!r}")
-    base_attend, base_pair, base_quality = _bases(int(seed))
-    return _meeting(int(step), base_attend, -1.0, attending, _NO_COMMITMENT, 0.0,
-                    base_pair, base_quality, attending,
-                    np.uint64(max(0, threshold(contact_prob))), trust, damage, contacted,
-                    position, float(p_good_base), float(distance_penalty), float(gain),
-                    float(loss), float(damage_jump), TRUST_RULES[rule], float(negativity), False)
+    code = rule_code(rule)
+    base_attend, base_pair, base_quality = meeting_streams(seed)
+    interactions, good, _ = communication_week(
+        int(step), base_attend, -1.0, attending, _NO_COMMITMENT, 0.0, base_pair, base_quality,
+        attending, np.uint64(max(0, threshold(contact_prob))), trust, damage, contacted,
+        position, float(p_good_base), float(distance_penalty), float(gain), float(loss),
+        float(damage_jump), code, float(negativity), False, False, 1.0, 1.0, _NO_WORK,
+        _NO_PENDING)
+    return interactions, good
 
 
-_NO_THRESHOLD = np.uint64(0)
+#: The contact threshold :func:`communication_week` takes when it draws the attendance itself.
+NO_THRESHOLD = np.uint64(0)
 _NO_COMMITMENT = np.zeros(0)
+_NO_WORK = np.zeros(0)
+_NO_PENDING = np.zeros((0, 2))
 
 
 def hold_meeting(
@@ -114,42 +144,70 @@ def hold_meeting(
     Raises:
         ValueError: ``rule`` is not a trust rule.
     """
-    if rule not in TRUST_RULES:
-        raise ValueError(f"unknown trust rule {rule!r}")
-    base_attend, base_pair, base_quality = _bases(int(seed))
-    return _meeting(int(step), base_attend, float(attendance), active, commitment,
-                    float(contacts), base_pair, base_quality, attended, _NO_THRESHOLD, trust,
-                    damage, contacted, position, float(p_good_base), float(distance_penalty),
-                    float(gain), float(loss), float(damage_jump), TRUST_RULES[rule],
-                    float(negativity), True)
+    code = rule_code(rule)
+    base_attend, base_pair, base_quality = meeting_streams(seed)
+    interactions, good, _ = communication_week(
+        int(step), base_attend, float(attendance), active, commitment, float(contacts),
+        base_pair, base_quality, attended, NO_THRESHOLD, trust, damage, contacted, position,
+        float(p_good_base), float(distance_penalty), float(gain), float(loss),
+        float(damage_jump), code, float(negativity), True, False, 1.0, 1.0, _NO_WORK,
+        _NO_PENDING)
+    return interactions, good
+
+
+def week_scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scratch for :func:`communication_week` with ``n`` partners: its ``work`` and ``pending``."""
+    return np.zeros(n * n), np.zeros((64, 2))
+
+
+def meeting_streams(seed: np.uint64) -> tuple[np.uint64, np.uint64, np.uint64]:
+    """The stream bases of a meeting's draws (attendance, pairs, quality) for the run's seed.
+
+    :func:`cisim.rng.stream_base` of each stream, as :func:`communication_week` takes them: it
+    works out each meeting's keys from them.
+    """
+    return _bases(int(seed))
 
 
 @functools.lru_cache(maxsize=64)
 def _bases(seed: int) -> tuple[np.uint64, np.uint64, np.uint64]:
-    """The stream bases of a meeting's draws (attendance, pairs, quality), once per seed.
-
-    :func:`cisim.rng.stream_base` of each stream, as the kernel takes them: it works out each
-    meeting's keys from them.
-    """
+    """:func:`meeting_streams`, once per seed."""
     return tuple(np.uint64(stream_base(seed, s)) for s in (S_ATTEND, S_PAIR, S_QUALITY))
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
-def _meeting(step: int, base_attend: np.uint64, attendance: float, active: np.ndarray,
-             commitment: np.ndarray, contacts: float, base_pair: np.uint64,
-             base_quality: np.uint64, attending: np.ndarray, t_contact: np.uint64,
-             trust: np.ndarray, damage: np.ndarray, contacted: np.ndarray,
-             position: np.ndarray, p_good_base: float, distance_penalty: float, gain: float,
-             loss: float, damage_jump: float, rule: int, negativity: float,
-             draw: bool) -> tuple[float, float]:
-    """The loop of :func:`meeting_interactions` over the pairs of attendees, in place.
+def communication_week(step: int, base_attend: np.uint64, attendance: float,
+                       active: np.ndarray, commitment: np.ndarray, contacts: float,
+                       base_pair: np.uint64, base_quality: np.uint64, attending: np.ndarray,
+                       t_contact: np.uint64, trust: np.ndarray, damage: np.ndarray,
+                       contacted: np.ndarray, position: np.ndarray, p_good_base: float,
+                       distance_penalty: float, gain: float, loss: float, damage_jump: float,
+                       rule: int, negativity: float, draw: bool, week: bool, keep: float,
+                       recovery: float, work: np.ndarray,
+                       pending: np.ndarray) -> tuple[float, float, float]:
+    """A week of communication, or (without ``week``) a meeting alone, in place.
+
+    With ``week`` (the mechanism's week): every pair starts uncontacted; with ``draw`` the
+    week holds a meeting as :func:`hold_meeting` does (without, nobody attends); then trust
+    is multiplied by ``keep`` wherever a pair had no contact, the trust ceiling's damage by
+    ``recovery`` (skipped at 1.0, which changes no value), and the third value returned is the
+    mean trust of the active partners in each other: the sum of the trust matrix over the
+    ordered pairs of active partners (the diagonal's zeros included, in numpy's pairwise
+    order over the rows of ``trust[np.ix_(active, active)]`` one after the other, copied into
+    ``work``, scratch of ``N x N`` values, ``pending`` that of :func:`_pairwise_long`), over
+    ``n (n - 1)``; 0 with fewer than two.
+
+    Without ``week``: the loop of :func:`meeting_interactions` over the pairs of attendees,
+    and with ``draw`` (:func:`hold_meeting`) the attendance drawn first and ``t_contact``
+    worked out; without, both are taken as given. The mean returned is then 0.
 
     Every pair is independent (its draws depend only on its indices, and it reads and writes
     only its own cells), so one pass in the order ``i < j`` gives what the whole meeting at
-    once would. With ``draw`` (:func:`hold_meeting`) it first draws ``attending`` and works
-    out ``t_contact``; without, it takes them as given. The streams' keys at ``step`` are
-    worked out here from their bases, as :func:`cisim.rng.key` does (uint64 wraps as its
-    ``& 2**64 - 1``): a meeting took three Python mixes for them.
+    once would. The streams' keys at ``step`` are worked out here from their bases, as
+    :func:`cisim.rng.key` does (uint64 wraps as its ``& 2**64 - 1``).
+
+    Returns:
+        ``(interactions, good interactions, mean trust)``.
     """
     at_step = np.uint64(step) * np.uint64(0xD1B54A32D192ED03)  # rng.step_key's step part
     key_pair = _mix(base_pair ^ at_step)
@@ -158,6 +216,10 @@ def _meeting(step: int, base_attend: np.uint64, attendance: float, active: np.nd
     rows = N  # the rows the pair loop visits (none when fewer than two attend)
     interactions = 0
     good_ones = 0
+    if week:
+        for i in range(N):
+            for j in range(N):
+                contacted[i, j] = False
     if draw:
         key_attend = _mix(base_attend ^ at_step)
         n_att = 0
@@ -177,6 +239,10 @@ def _meeting(step: int, base_attend: np.uint64, attendance: float, active: np.nd
             p = 2.0 if p > 2.0 else p
             tc = math.ceil(p * 9007199254740992.0)
             t_contact = np.uint64(tc if tc > 0 else 0)
+    elif week:  # a week without a meeting
+        for i in range(N):
+            attending[i] = False
+        rows = 0
     for i in range(rows):
         if not attending[i]:
             continue
@@ -202,7 +268,72 @@ def _meeting(step: int, base_attend: np.uint64, attendance: float, active: np.nd
                 damage[j, i] = dmg
             trust[i, j] = after
             trust[j, i] = after
-    return float(interactions), float(good_ones)
+    if not week:
+        return float(interactions), float(good_ones), 0.0
+    n = 0
+    for i in range(N):
+        if active[i]:
+            n += 1
+        for j in range(N):
+            if not contacted[i, j]:  # pairs that met keep their trust this week
+                trust[i, j] *= keep
+            if recovery != 1.0:
+                damage[i, j] *= recovery
+    if n < 2:
+        return float(interactions), float(good_ones), 0.0
+    m = 0
+    for i in range(N):
+        if active[i]:
+            for j in range(N):
+                if active[j]:
+                    work[m] = trust[i, j]
+                    m += 1
+    # np.add.reduce(trust[np.ix_(active, active)], axis=None): from 0, the copy's pairwise sum
+    mean = (0.0 + _pairwise_long(work, m, pending)) / (n * (n - 1))
+    return float(interactions), float(good_ones), mean
+
+
+@_inner
+def _pairwise_long(a: np.ndarray, n: int, pending: np.ndarray) -> float:
+    """``np.add.reduce(a[:n])`` for a contiguous ``a`` of any length, bit for bit.
+
+    numpy's pairwise summation: a run of up to :data:`MAX_PAIRWISE` values as
+    :func:`cisim.kernels.pairwise`, a longer one split in two at half its length rounded down
+    to a multiple of eight, each half summed so and the two added. The recursion walked with
+    a stack (a recursive kernel cannot be loaded from numba's cache): ``pending`` is scratch of
+    ``(64, 2)`` values, each open range's length (negated once its left half is summed) and
+    its left half's sum.
+    """
+    start = 0
+    length = n
+    depth = 0
+    while True:
+        while length > MAX_PAIRWISE:  # open ranges down to the first short one
+            pending[depth, 0] = length
+            depth += 1
+            length = _left_half(length)
+        total = pairwise(a[start:], length)
+        while True:  # close the ranges this sum completes
+            if depth == 0:
+                return total
+            whole = pending[depth - 1, 0]
+            if whole > 0.0:  # a left half: keep its sum, then sum the right half
+                pending[depth - 1, 0] = -whole
+                pending[depth - 1, 1] = total
+                start += length
+                length = int(whole) - length
+                break
+            depth -= 1  # a right half: the whole range is summed
+            total = pending[depth, 1] + total
+            start -= int(-whole) - length
+            length = int(-whole)
+
+
+@_inner
+def _left_half(n: int) -> int:
+    """The length of the left half numpy's pairwise summation splits ``n`` values into."""
+    half = n // 2
+    return half - half % 8
 
 
 @_inner

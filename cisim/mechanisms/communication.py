@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.mechanisms._communication import hold_meeting
+from cisim.mechanisms._communication import (
+    NO_THRESHOLD,
+    communication_week,
+    meeting_streams,
+    rule_code,
+    week_scratch,
+)
 from cisim.mechanisms.measurement import measured_win
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
@@ -37,12 +43,17 @@ class Communication:
 
     component = "communication"
 
+    def __init__(self) -> None:
+        # scratch of the compiled week (the active partners' trust, copied, and its sum's stack)
+        self._work, self._pending = week_scratch(0)
+
     def setup(self, model: StepContext, world: World) -> None:
         """Start every pair at the scenario's initial trust."""
         t0 = model.design.dynamics.initial_trust
         world.trust[:] = t0
         np.fill_diagonal(world.trust, 0.0)
-        world.trust_mean = _mean_trust(world)
+        # a week without a meeting, a decay or a recovery: nobody has met, and the mean trust
+        self._week(model, world, False, 0.0, 0.0, 1.0, 1.0)
 
     def good_chance(self, model: StepContext, world: World) -> float:
         """Chance that an interaction is good before agenda distance is taken into account."""
@@ -62,31 +73,40 @@ class Communication:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
         sc = model.design
         dyn = sc.dynamics
-        t = model.steps
-        world.contacted.fill(False)
-        world.attended.fill(False)
-        world.interactions = world.good_interactions = 0.0
         interval = meeting_interval(sc)
-        keep = 1.0 - dyn.trust_decay_per_year / STEPS_PER_YEAR
-        if not world.isolated and interval > 0 and t % interval == 0:
-            # the attendance draw and, with two or more attendees, the interactions
-            contacts = sc.meetings.contacts_per_meeting * model.emphasis(world, self.component)
-            counts = hold_meeting(
-                model.kseed, t, world.active, world.commitment, sc.meetings.attendance,
-                contacts, world.attended, world.trust, world.damage, world.contacted,
-                world.position, self.good_chance(model, world), dyn.distance_penalty,
-                dyn.trust_gain, dyn.trust_loss, dyn.trust_damage, dyn.trust_rule,
-                dyn.trust_negativity,
-            )
-            world.interactions, world.good_interactions = counts
-            # pairs that met keep their trust this week (with fewer than two attendees none
-            # met, and this is every pair's product, as below)
-            np.multiply(world.trust, keep, out=world.trust, where=~world.contacted)
-        else:  # nobody met: every pair decays (the same products)
-            world.trust *= keep
-        if not world.isolated:  # an isolated world never meets: its damage stays 0 (0 x r)
-            world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
-        world.trust_mean = _mean_trust(world)
+        meets = not world.isolated and interval > 0 and model.steps % interval == 0
+        contacts = p_good = 0.0
+        if meets:
+            # (a float whatever the numbers' types: one compiled signature)
+            contacts = float(sc.meetings.contacts_per_meeting
+                             * model.emphasis(world, self.component))
+            p_good = self.good_chance(model, world)
+        # an isolated world never meets: its damage stays 0 (0 x r), and is left alone
+        recovery = 1.0 if world.isolated else (
+            1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR)
+        self._week(model, world, meets, contacts, p_good,
+                   1.0 - dyn.trust_decay_per_year / STEPS_PER_YEAR, recovery)
+
+    def _week(self, model: StepContext, world: World, meets: bool, contacts: float,
+              p_good: float, keep: float, recovery: float) -> None:
+        """The week, compiled (:func:`~cisim.mechanisms._communication.communication_week`).
+
+        With ``meets``, the meeting: the attendance draw and, with two or more attendees, the
+        interactions (``contacts`` each attendee seeks, ``p_good`` the chance of a good one
+        before agenda distance). Then trust decays by ``keep`` where a pair had no contact,
+        the ceiling's damage recovers by ``recovery``, and the mean trust is measured.
+        """
+        dyn = model.design.dynamics
+        if self._work.shape[0] != world.trust.size:
+            self._work, self._pending = week_scratch(world.trust.shape[0])
+        base_attend, base_pair, base_quality = meeting_streams(model.kseed)
+        world.interactions, world.good_interactions, world.trust_mean = communication_week(
+            model.steps, base_attend, model.design.meetings.attendance, world.active,
+            world.commitment, contacts, base_pair, base_quality, world.attended, NO_THRESHOLD,
+            world.trust, world.damage, world.contacted, world.position, p_good,
+            dyn.distance_penalty, dyn.trust_gain, dyn.trust_loss, dyn.trust_damage,
+            rule_code(dyn.trust_rule), dyn.trust_negativity, meets, True, keep, recovery,
+            self._work, self._pending)
 
 
 def own_trust(world: World, partner: int | None = None) -> np.ndarray | float:
@@ -98,16 +118,3 @@ def own_trust(world: World, partner: int | None = None) -> np.ndarray | float:
     rows = world.trust if partner is None else world.trust[partner]
     # rows.sum(axis=-1) without ndarray.sum's wrapper (the same reduction)
     return np.add.reduce(rows, axis=-1) / max(1, world.partners.n - 1)
-
-
-def _mean_trust(world: World) -> float:
-    n = np.count_nonzero(world.active)
-    if n < 2:
-        return 0.0
-    if n == world.trust.shape[0]:  # all active: the whole matrix (the sum of its copy)
-        sub = world.trust
-    else:
-        idx = np.flatnonzero(world.active)
-        sub = world.trust[np.ix_(idx, idx)]
-    # sub.sum() without ndarray.sum's wrapper (the same reduction over every element)
-    return float(np.add.reduce(sub, axis=None) / (n * (n - 1)))
