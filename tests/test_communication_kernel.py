@@ -10,12 +10,11 @@ import numpy as np
 
 from cisim.kernels import S_ATTEND
 from cisim.mechanisms._communication import (
-    NO_THRESHOLD,
     communication_week,
     hold_meeting,
     meeting_interactions,
+    meeting_params,
     meeting_streams,
-    rule_code,
     week_scratch,
 )
 from cisim.rng import uniforms
@@ -118,12 +117,10 @@ def test_communication_week_is_the_numpy_week():
         new = [trust.copy(), damage.copy(), stale.copy(), old[3].copy(), position]
         expected = _numpy_week(seed, step, meets, old, active, commitment, attendance,
                                contacts, args, keep, recovery)
-        bases = meeting_streams(seed)
-        work, pending = week_scratch(n)
         got = communication_week(
-            step, bases[0], attendance, active, commitment, contacts if meets else 0.0,
-            bases[1], bases[2], new[3], NO_THRESHOLD, new[0], new[1], new[2], position,
-            *args[:5], rule_code(rule), args[6], meets, True, keep, recovery, work, pending)
+            step, meeting_streams(seed), meeting_params(attendance, *args[1:]), active,
+            commitment, contacts if meets else 0.0, args[0], new[3], new[0], new[1], new[2],
+            position, meets, True, keep, recovery, week_scratch(n))
         assert [np.float64(v).tobytes() for v in got] == [
             np.float64(v).tobytes() for v in expected]
         for a, b in zip(old[:4], new[:4], strict=True):

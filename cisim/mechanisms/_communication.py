@@ -35,7 +35,8 @@ from cisim.mechanisms._agenda import distance2
 from cisim.rng import stream_base, threshold
 
 __all__ = ["TRUST_RULES", "communication_week", "hold_meeting", "meeting_interactions",
-           "meeting_streams", "rule_code", "trust_update", "week_scratch"]
+           "meeting_params", "meeting_streams", "rule_code", "trust_update", "week_scratch",
+           "week_scratch_size"]
 
 #: The trust rules (``dynamics.trust_rule``) by their code in the compiled loop.
 TRUST_RULES = {"pant_yu": 0, "smoothing": 1}
@@ -51,6 +52,50 @@ def rule_code(rule: str) -> int:
     if code is None:
         raise ValueError(f"unknown trust rule {rule!r}")
     return code
+
+
+#: Columns of a meeting's parameters (:func:`meeting_params`), as the compiled week takes them.
+P_ATTENDANCE, P_DISTANCE, P_GAIN, P_LOSS, P_DAMAGE, P_RULE, P_NEGATIVITY = range(7)
+
+
+def meeting_params(attendance: float, distance_penalty: float, gain: float, loss: float,
+                   damage_jump: float, rule: str, negativity: float) -> np.ndarray:
+    """A meeting's parameters in one array, as :func:`communication_week` takes them.
+
+    (One array rather than seven numbers: each argument of a compiled call costs its
+    dispatcher time, and these stay the same through a run.)
+
+    Raises:
+        ValueError: ``rule`` is not a trust rule.
+    """
+    return np.array([attendance, distance_penalty, gain, loss, damage_jump, rule_code(rule),
+                     negativity], dtype=np.float64)
+
+
+def meeting_streams(seed: np.uint64, t_contact: int = 0) -> np.ndarray:
+    """The stream bases of a meeting's draws for the run's seed, and a contact threshold.
+
+    ``[attendance, pairs, quality, t_contact]`` as uint64: :func:`cisim.rng.stream_base` of
+    each stream, from which :func:`communication_week` works out each meeting's keys, and the
+    threshold a meeting with a given attendance takes (unused when it draws the attendance).
+    """
+    return np.array([*_bases(int(seed)), t_contact], dtype=np.uint64)
+
+
+@functools.lru_cache(maxsize=64)
+def _bases(seed: int) -> tuple[int, int, int]:
+    """The stream bases of :func:`meeting_streams`, once per seed."""
+    return tuple(stream_base(seed, s) for s in (S_ATTEND, S_PAIR, S_QUALITY))
+
+
+def week_scratch(n: int) -> np.ndarray:
+    """Scratch for :func:`communication_week` with ``n`` partners (its ``work``)."""
+    return np.zeros(week_scratch_size(n))
+
+
+def week_scratch_size(n: int) -> int:
+    """The size of :func:`week_scratch`: N x N copied trust values, then a sum's stack."""
+    return n * n + 128
 
 
 def meeting_interactions(
@@ -87,22 +132,16 @@ def meeting_interactions(
     Raises:
         ValueError: ``rule`` is not a trust rule.
     """
-    code = rule_code(rule)
-    base_attend, base_pair, base_quality = meeting_streams(seed)
+    params = meeting_params(-1.0, distance_penalty, gain, loss, damage_jump, rule, negativity)
+    streams = meeting_streams(seed, max(0, threshold(contact_prob)))
     interactions, good, _ = communication_week(
-        int(step), base_attend, -1.0, attending, _NO_COMMITMENT, 0.0, base_pair, base_quality,
-        attending, np.uint64(max(0, threshold(contact_prob))), trust, damage, contacted,
-        position, float(p_good_base), float(distance_penalty), float(gain), float(loss),
-        float(damage_jump), code, float(negativity), False, False, 1.0, 1.0, _NO_WORK,
-        _NO_PENDING)
+        int(step), streams, params, attending, _NO_COMMITMENT, 0.0, float(p_good_base),
+        attending, trust, damage, contacted, position, False, False, 1.0, 1.0, _NO_WORK)
     return interactions, good
 
 
-#: The contact threshold :func:`communication_week` takes when it draws the attendance itself.
-NO_THRESHOLD = np.uint64(0)
 _NO_COMMITMENT = np.zeros(0)
 _NO_WORK = np.zeros(0)
-_NO_PENDING = np.zeros((0, 2))
 
 
 def hold_meeting(
@@ -144,62 +183,39 @@ def hold_meeting(
     Raises:
         ValueError: ``rule`` is not a trust rule.
     """
-    code = rule_code(rule)
-    base_attend, base_pair, base_quality = meeting_streams(seed)
+    params = meeting_params(attendance, distance_penalty, gain, loss, damage_jump, rule,
+                            negativity)
     interactions, good, _ = communication_week(
-        int(step), base_attend, float(attendance), active, commitment, float(contacts),
-        base_pair, base_quality, attended, NO_THRESHOLD, trust, damage, contacted, position,
-        float(p_good_base), float(distance_penalty), float(gain), float(loss),
-        float(damage_jump), code, float(negativity), True, False, 1.0, 1.0, _NO_WORK,
-        _NO_PENDING)
+        int(step), meeting_streams(seed), params, active, commitment, float(contacts),
+        float(p_good_base), attended, trust, damage, contacted, position, True, False, 1.0,
+        1.0, _NO_WORK)
     return interactions, good
 
 
-def week_scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scratch for :func:`communication_week` with ``n`` partners: its ``work`` and ``pending``."""
-    return np.zeros(n * n), np.zeros((64, 2))
-
-
-def meeting_streams(seed: np.uint64) -> tuple[np.uint64, np.uint64, np.uint64]:
-    """The stream bases of a meeting's draws (attendance, pairs, quality) for the run's seed.
-
-    :func:`cisim.rng.stream_base` of each stream, as :func:`communication_week` takes them: it
-    works out each meeting's keys from them.
-    """
-    return _bases(int(seed))
-
-
-@functools.lru_cache(maxsize=64)
-def _bases(seed: int) -> tuple[np.uint64, np.uint64, np.uint64]:
-    """:func:`meeting_streams`, once per seed."""
-    return tuple(np.uint64(stream_base(seed, s)) for s in (S_ATTEND, S_PAIR, S_QUALITY))
-
-
 @_jit(opt=1, no_cfunc_wrapper=True)
-def communication_week(step: int, base_attend: np.uint64, attendance: float,
-                       active: np.ndarray, commitment: np.ndarray, contacts: float,
-                       base_pair: np.uint64, base_quality: np.uint64, attending: np.ndarray,
-                       t_contact: np.uint64, trust: np.ndarray, damage: np.ndarray,
-                       contacted: np.ndarray, position: np.ndarray, p_good_base: float,
-                       distance_penalty: float, gain: float, loss: float, damage_jump: float,
-                       rule: int, negativity: float, draw: bool, week: bool, keep: float,
-                       recovery: float, work: np.ndarray,
-                       pending: np.ndarray) -> tuple[float, float, float]:
+def communication_week(step: int, streams: np.ndarray, params: np.ndarray, active: np.ndarray,
+                       commitment: np.ndarray, contacts: float, p_good_base: float,
+                       attending: np.ndarray, trust: np.ndarray, damage: np.ndarray,
+                       contacted: np.ndarray, position: np.ndarray, draw: bool, week: bool,
+                       keep: float, recovery: float,
+                       work: np.ndarray) -> tuple[float, float, float]:
     """A week of communication, or (without ``week``) a meeting alone, in place.
+
+    ``streams`` and ``params`` are :func:`meeting_streams` and :func:`meeting_params`;
+    ``p_good_base`` is the chance of a good interaction before agenda distance.
 
     With ``week`` (the mechanism's week): every pair starts uncontacted; with ``draw`` the
     week holds a meeting as :func:`hold_meeting` does (without, nobody attends); then trust
     is multiplied by ``keep`` wherever a pair had no contact, the trust ceiling's damage by
     ``recovery`` (skipped at 1.0, which changes no value), and the third value returned is the
     mean trust of the active partners in each other: the sum of the trust matrix over the
-    ordered pairs of active partners (the diagonal's zeros included, in numpy's pairwise
+    ordered pairs of active partners (the diagonal's zeros included), in numpy's pairwise
     order over the rows of ``trust[np.ix_(active, active)]`` one after the other, copied into
-    ``work``, scratch of ``N x N`` values, ``pending`` that of :func:`_pairwise_long`), over
-    ``n (n - 1)``; 0 with fewer than two.
+    ``work`` (:func:`week_scratch`), over ``n (n - 1)``; 0 with fewer than two.
 
     Without ``week``: the loop of :func:`meeting_interactions` over the pairs of attendees,
-    and with ``draw`` (:func:`hold_meeting`) the attendance drawn first and ``t_contact``
-    worked out; without, both are taken as given. The mean returned is then 0.
+    and with ``draw`` (:func:`hold_meeting`) the attendance drawn first and the contact
+    threshold worked out; without, both are taken as given. The mean returned is then 0.
 
     Every pair is independent (its draws depend only on its indices, and it reads and writes
     only its own cells), so one pass in the order ``i < j`` gives what the whole meeting at
@@ -210,8 +226,15 @@ def communication_week(step: int, base_attend: np.uint64, attendance: float,
         ``(interactions, good interactions, mean trust)``.
     """
     at_step = np.uint64(step) * np.uint64(0xD1B54A32D192ED03)  # rng.step_key's step part
-    key_pair = _mix(base_pair ^ at_step)
-    key_quality = _mix(base_quality ^ at_step)
+    key_pair = _mix(streams[1] ^ at_step)
+    key_quality = _mix(streams[2] ^ at_step)
+    t_contact = streams[3]
+    distance_penalty = params[P_DISTANCE]
+    gain = params[P_GAIN]
+    loss = params[P_LOSS]
+    damage_jump = params[P_DAMAGE]
+    rule = int(params[P_RULE])
+    negativity = params[P_NEGATIVITY]
     N = attending.shape[0]
     rows = N  # the rows the pair loop visits (none when fewer than two attend)
     interactions = 0
@@ -221,7 +244,8 @@ def communication_week(step: int, base_attend: np.uint64, attendance: float,
             for j in range(N):
                 contacted[i, j] = False
     if draw:
-        key_attend = _mix(base_attend ^ at_step)
+        key_attend = _mix(streams[0] ^ at_step)
+        attendance = params[P_ATTENDANCE]
         n_att = 0
         for i in range(N):
             # uniforms(...) < attendance * commitment, where active (the same doubles)
@@ -270,26 +294,25 @@ def communication_week(step: int, base_attend: np.uint64, attendance: float,
             trust[j, i] = after
     if not week:
         return float(interactions), float(good_ones), 0.0
-    n = 0
+    if recovery != 1.0:
+        for i in range(N):
+            for j in range(N):
+                damage[i, j] *= recovery
+    n = 0  # active partners
+    m = 0  # their pairs' trust copied to work, row by row
     for i in range(N):
         if active[i]:
             n += 1
         for j in range(N):
             if not contacted[i, j]:  # pairs that met keep their trust this week
                 trust[i, j] *= keep
-            if recovery != 1.0:
-                damage[i, j] *= recovery
+            if active[i] and active[j]:
+                work[m] = trust[i, j]
+                m += 1
     if n < 2:
         return float(interactions), float(good_ones), 0.0
-    m = 0
-    for i in range(N):
-        if active[i]:
-            for j in range(N):
-                if active[j]:
-                    work[m] = trust[i, j]
-                    m += 1
     # np.add.reduce(trust[np.ix_(active, active)], axis=None): from 0, the copy's pairwise sum
-    mean = (0.0 + _pairwise_long(work, m, pending)) / (n * (n - 1))
+    mean = (0.0 + _pairwise_long(work, m, work[N * N:])) / (n * (n - 1))
     return float(interactions), float(good_ones), mean
 
 
@@ -301,30 +324,30 @@ def _pairwise_long(a: np.ndarray, n: int, pending: np.ndarray) -> float:
     :func:`cisim.kernels.pairwise`, a longer one split in two at half its length rounded down
     to a multiple of eight, each half summed so and the two added. The recursion walked with
     a stack (a recursive kernel cannot be loaded from numba's cache): ``pending`` is scratch of
-    ``(64, 2)`` values, each open range's length (negated once its left half is summed) and
-    its left half's sum.
+    two values per level (64 levels), each open range's length (negated once its left half
+    is summed) and its left half's sum.
     """
     start = 0
     length = n
     depth = 0
     while True:
         while length > MAX_PAIRWISE:  # open ranges down to the first short one
-            pending[depth, 0] = length
+            pending[2 * depth] = length
             depth += 1
             length = _left_half(length)
         total = pairwise(a[start:], length)
         while True:  # close the ranges this sum completes
             if depth == 0:
                 return total
-            whole = pending[depth - 1, 0]
+            whole = pending[2 * depth - 2]
             if whole > 0.0:  # a left half: keep its sum, then sum the right half
-                pending[depth - 1, 0] = -whole
-                pending[depth - 1, 1] = total
+                pending[2 * depth - 2] = -whole
+                pending[2 * depth - 1] = total
                 start += length
                 length = int(whole) - length
                 break
             depth -= 1  # a right half: the whole range is summed
-            total = pending[depth, 1] + total
+            total = pending[2 * depth + 1] + total
             start -= int(-whole) - length
             length = int(-whole)
 

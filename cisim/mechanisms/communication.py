@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.mechanisms._communication import (
-    NO_THRESHOLD,
     communication_week,
+    meeting_params,
     meeting_streams,
-    rule_code,
     week_scratch,
+    week_scratch_size,
 )
 from cisim.mechanisms.measurement import measured_win
 from cisim.scenario import STEPS_PER_YEAR
@@ -38,22 +38,40 @@ if TYPE_CHECKING:
 __all__ = ["Communication", "own_trust"]
 
 
+class _Run:
+    """What the compiled week takes from the scenario and the seed, made once a run."""
+
+    __slots__ = ("design", "interval", "keep", "kseed", "params", "recovery", "streams", "work")
+
+    def __init__(self, model: StepContext, n: int) -> None:
+        sc = self.design = model.design
+        dyn = sc.dynamics
+        self.kseed = model.kseed
+        self.streams = meeting_streams(model.kseed)
+        self.params = meeting_params(sc.meetings.attendance, dyn.distance_penalty,
+                                     dyn.trust_gain, dyn.trust_loss, dyn.trust_damage,
+                                     dyn.trust_rule, dyn.trust_negativity)
+        self.interval = meeting_interval(sc)
+        self.keep = 1.0 - dyn.trust_decay_per_year / STEPS_PER_YEAR  # trust without contact
+        self.recovery = 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR  # damage
+        self.work = week_scratch(n)  # for n partners
+
+
 class Communication:
     """Meetings, attendance and the trust update."""
 
     component = "communication"
 
     def __init__(self) -> None:
-        # scratch of the compiled week (the active partners' trust, copied, and its sum's stack)
-        self._work, self._pending = week_scratch(0)
+        self._run: _Run | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Start every pair at the scenario's initial trust."""
         t0 = model.design.dynamics.initial_trust
         world.trust[:] = t0
         np.fill_diagonal(world.trust, 0.0)
-        # a week without a meeting, a decay or a recovery: nobody has met, and the mean trust
-        self._week(model, world, False, 0.0, 0.0, 1.0, 1.0)
+        # a week without a meeting, a decay or a recovery: nobody has met; the mean trust
+        self._week(model, world, self._constants(model, world), False, 1.0, 1.0)
 
     def good_chance(self, model: StepContext, world: World) -> float:
         """Chance that an interaction is good before agenda distance is taken into account."""
@@ -71,42 +89,37 @@ class Communication:
 
     def step(self, model: StepContext, world: World) -> None:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
-        sc = model.design
-        dyn = sc.dynamics
-        interval = meeting_interval(sc)
-        meets = not world.isolated and interval > 0 and model.steps % interval == 0
+        run = self._constants(model, world)
+        meets = not world.isolated and run.interval > 0 and model.steps % run.interval == 0
+        # an isolated world never meets: its damage stays 0 (0 x r), and is left alone
+        self._week(model, world, run, meets, run.keep, 1.0 if world.isolated else run.recovery)
+
+    def _week(self, model: StepContext, world: World, run: _Run, meets: bool, keep: float,
+              recovery: float) -> None:
+        """The week, in one compiled call (:func:`.communication_week`).
+
+        With ``meets``, the meeting: the attendance draw and, with two or more attendees, the
+        interactions. Then trust decays by ``keep`` where a pair had no contact, the ceiling's
+        damage recovers by ``recovery``, and the mean trust is measured.
+        """
         contacts = p_good = 0.0
         if meets:
             # (a float whatever the numbers' types: one compiled signature)
-            contacts = float(sc.meetings.contacts_per_meeting
+            contacts = float(model.design.meetings.contacts_per_meeting
                              * model.emphasis(world, self.component))
             p_good = self.good_chance(model, world)
-        # an isolated world never meets: its damage stays 0 (0 x r), and is left alone
-        recovery = 1.0 if world.isolated else (
-            1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR)
-        self._week(model, world, meets, contacts, p_good,
-                   1.0 - dyn.trust_decay_per_year / STEPS_PER_YEAR, recovery)
-
-    def _week(self, model: StepContext, world: World, meets: bool, contacts: float,
-              p_good: float, keep: float, recovery: float) -> None:
-        """The week, compiled (:func:`~cisim.mechanisms._communication.communication_week`).
-
-        With ``meets``, the meeting: the attendance draw and, with two or more attendees, the
-        interactions (``contacts`` each attendee seeks, ``p_good`` the chance of a good one
-        before agenda distance). Then trust decays by ``keep`` where a pair had no contact,
-        the ceiling's damage recovers by ``recovery``, and the mean trust is measured.
-        """
-        dyn = model.design.dynamics
-        if self._work.shape[0] != world.trust.size:
-            self._work, self._pending = week_scratch(world.trust.shape[0])
-        base_attend, base_pair, base_quality = meeting_streams(model.kseed)
         world.interactions, world.good_interactions, world.trust_mean = communication_week(
-            model.steps, base_attend, model.design.meetings.attendance, world.active,
-            world.commitment, contacts, base_pair, base_quality, world.attended, NO_THRESHOLD,
-            world.trust, world.damage, world.contacted, world.position, p_good,
-            dyn.distance_penalty, dyn.trust_gain, dyn.trust_loss, dyn.trust_damage,
-            rule_code(dyn.trust_rule), dyn.trust_negativity, meets, True, keep, recovery,
-            self._work, self._pending)
+            model.steps, run.streams, run.params, world.active, world.commitment, contacts,
+            p_good, world.attended, world.trust, world.damage, world.contacted,
+            world.position, meets, True, keep, recovery, run.work)
+
+    def _constants(self, model: StepContext, world: World) -> _Run:
+        """The run's constants (made again for another scenario, seed or partner count)."""
+        run = self._run
+        if (run is None or run.design is not model.design or run.kseed is not model.kseed
+                or run.work.shape[0] != week_scratch_size(world.trust.shape[0])):
+            run = self._run = _Run(model, world.trust.shape[0])
+        return run
 
 
 def own_trust(world: World, partner: int | None = None) -> np.ndarray | float:
