@@ -1,16 +1,17 @@
-"""The week of the communication mechanism, compiled: meeting, decay and mean trust.
+"""The week of the communication mechanism, compiled: the meeting, the decay, the recovery.
 
-:func:`communication_week` runs the mechanism's whole week in one compiled call (in numpy it
-was a dozen calls every week and a few dozen more at a meeting): who attends, which pairs of
+:func:`communication_week` runs the mechanism's week in one compiled call (in numpy it was half
+a dozen calls every week and a few dozen more at a meeting): who attends, which pairs of
 attendees interact, whether each interaction is good and how it moves their trust and trust
-ceiling, then the decay of trust where there was no contact, the recovery of the ceiling and
-the mean trust among active partners. A meeting costs a few microseconds; in numpy it took a
-few dozen calls on arrays of a few hundred pairs, the largest part of a run's time at teaching
-sizes. The asymmetric update follows Pant & Yu (2025) and Slovic (1993), with experience
-smoothing after Jonker & Treur (1999): :func:`trust_update` is the rule over arrays, and the
-loop applies the same operations to each pair (``tests/test_trust_rule.py`` checks the two
-agree bit for bit). :func:`meeting_interactions` and :func:`hold_meeting` run a meeting alone.
-Used by :mod:`cisim.mechanisms.communication`.
+ceiling, then the recovery of the ceiling and the decay of trust where there was no contact.
+(The mean trust stays in numpy: a compiled copy of numpy's pairwise sum over the N x N matrix
+cost ~0.4 s of first compile for ~2 ms a run.) A meeting costs a few microseconds; in numpy
+it took a few dozen calls on arrays of a few hundred pairs, the largest part of a run's time
+at teaching sizes. The asymmetric update follows Pant & Yu (2025) and Slovic (1993), with
+experience smoothing after Jonker & Treur (1999): :func:`trust_update` is the rule over
+arrays, and the loop applies the same operations to each pair (``tests/test_trust_rule.py``
+checks the two agree bit for bit). :func:`meeting_interactions` and :func:`hold_meeting` run
+a meeting alone. Used by :mod:`cisim.mechanisms.communication`.
 """
 
 from __future__ import annotations
@@ -20,23 +21,12 @@ import math
 
 import numpy as np
 
-from cisim.kernels import (
-    MAX_PAIRWISE,
-    S_ATTEND,
-    S_PAIR,
-    S_QUALITY,
-    _inner,
-    _jit,
-    _mix,
-    _u01k,
-    pairwise,
-)
+from cisim.kernels import S_ATTEND, S_PAIR, S_QUALITY, _inner, _jit, _mix, _u01k
 from cisim.mechanisms._agenda import distance2
 from cisim.rng import stream_base, threshold
 
 __all__ = ["TRUST_RULES", "communication_week", "hold_meeting", "meeting_interactions",
-           "meeting_params", "meeting_streams", "rule_code", "trust_update", "week_scratch",
-           "week_scratch_size"]
+           "meeting_params", "meeting_streams", "rule_code", "trust_update"]
 
 #: The trust rules (``dynamics.trust_rule``) by their code in the compiled loop.
 TRUST_RULES = {"pant_yu": 0, "smoothing": 1}
@@ -88,16 +78,6 @@ def _bases(seed: int) -> tuple[int, int, int]:
     return tuple(stream_base(seed, s) for s in (S_ATTEND, S_PAIR, S_QUALITY))
 
 
-def week_scratch(n: int) -> np.ndarray:
-    """Scratch for :func:`communication_week` with ``n`` partners (its ``work``)."""
-    return np.zeros(week_scratch_size(n))
-
-
-def week_scratch_size(n: int) -> int:
-    """The size of :func:`week_scratch`: N x N copied trust values, then a sum's stack."""
-    return n * n + 128
-
-
 def meeting_interactions(
     seed: np.uint64,
     step: int,
@@ -134,14 +114,12 @@ def meeting_interactions(
     """
     params = meeting_params(-1.0, distance_penalty, gain, loss, damage_jump, rule, negativity)
     streams = meeting_streams(seed, max(0, threshold(contact_prob)))
-    interactions, good, _ = communication_week(
+    return communication_week(
         int(step), streams, params, attending, _NO_COMMITMENT, 0.0, float(p_good_base),
-        attending, trust, damage, contacted, position, False, False, 1.0, 1.0, _NO_WORK)
-    return interactions, good
+        attending, trust, damage, contacted, position, False, False, 1.0, 1.0)
 
 
 _NO_COMMITMENT = np.zeros(0)
-_NO_WORK = np.zeros(0)
 
 
 def hold_meeting(
@@ -185,11 +163,10 @@ def hold_meeting(
     """
     params = meeting_params(attendance, distance_penalty, gain, loss, damage_jump, rule,
                             negativity)
-    interactions, good, _ = communication_week(
+    return communication_week(
         int(step), meeting_streams(seed), params, active, commitment, float(contacts),
         float(p_good_base), attended, trust, damage, contacted, position, True, False, 1.0,
-        1.0, _NO_WORK)
-    return interactions, good
+        1.0)
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
@@ -197,25 +174,20 @@ def communication_week(step: int, streams: np.ndarray, params: np.ndarray, activ
                        commitment: np.ndarray, contacts: float, p_good_base: float,
                        attending: np.ndarray, trust: np.ndarray, damage: np.ndarray,
                        contacted: np.ndarray, position: np.ndarray, draw: bool, week: bool,
-                       keep: float, recovery: float,
-                       work: np.ndarray) -> tuple[float, float, float]:
+                       keep: float, recovery: float) -> tuple[float, float]:
     """A week of communication, or (without ``week``) a meeting alone, in place.
 
     ``streams`` and ``params`` are :func:`meeting_streams` and :func:`meeting_params`;
     ``p_good_base`` is the chance of a good interaction before agenda distance.
 
     With ``week`` (the mechanism's week): every pair starts uncontacted; with ``draw`` the
-    week holds a meeting as :func:`hold_meeting` does (without, nobody attends); then trust
-    is multiplied by ``keep`` wherever a pair had no contact, the trust ceiling's damage by
-    ``recovery`` (skipped at 1.0, which changes no value), and the third value returned is the
-    mean trust of the active partners in each other: the sum of the trust matrix over the
-    ordered pairs of active partners (the diagonal's zeros included), in numpy's pairwise
-    order over the rows of ``trust[np.ix_(active, active)]`` one after the other, copied into
-    ``work`` (:func:`week_scratch`), over ``n (n - 1)``; 0 with fewer than two.
+    week holds a meeting as :func:`hold_meeting` does (without, nobody attends); then the
+    trust ceiling's damage is multiplied by ``recovery`` (skipped at 1.0, which changes no
+    value) and trust by ``keep`` wherever a pair had no contact.
 
     Without ``week``: the loop of :func:`meeting_interactions` over the pairs of attendees,
     and with ``draw`` (:func:`hold_meeting`) the attendance drawn first and the contact
-    threshold worked out; without, both are taken as given. The mean returned is then 0.
+    threshold worked out; without, both are taken as given.
 
     Every pair is independent (its draws depend only on its indices, and it reads and writes
     only its own cells), so one pass in the order ``i < j`` gives what the whole meeting at
@@ -223,7 +195,7 @@ def communication_week(step: int, streams: np.ndarray, params: np.ndarray, activ
     :func:`cisim.rng.key` does (uint64 wraps as its ``& 2**64 - 1``).
 
     Returns:
-        ``(interactions, good interactions, mean trust)``.
+        ``(interactions, good interactions)``.
     """
     at_step = np.uint64(step) * np.uint64(0xD1B54A32D192ED03)  # rng.step_key's step part
     key_pair = _mix(streams[1] ^ at_step)
@@ -292,71 +264,16 @@ def communication_week(step: int, streams: np.ndarray, params: np.ndarray, activ
                 damage[j, i] = dmg
             trust[i, j] = after
             trust[j, i] = after
-    if not week:
-        return float(interactions), float(good_ones), 0.0
-    if recovery != 1.0:
+    if week:
+        if recovery != 1.0:
+            for i in range(N):
+                for j in range(N):
+                    damage[i, j] *= recovery
         for i in range(N):
             for j in range(N):
-                damage[i, j] *= recovery
-    n = 0  # active partners
-    m = 0  # their pairs' trust copied to work, row by row
-    for i in range(N):
-        if active[i]:
-            n += 1
-        for j in range(N):
-            if not contacted[i, j]:  # pairs that met keep their trust this week
-                trust[i, j] *= keep
-            if active[i] and active[j]:
-                work[m] = trust[i, j]
-                m += 1
-    if n < 2:
-        return float(interactions), float(good_ones), 0.0
-    # np.add.reduce(trust[np.ix_(active, active)], axis=None): from 0, the copy's pairwise sum
-    mean = (0.0 + _pairwise_long(work, m, work[N * N:])) / (n * (n - 1))
-    return float(interactions), float(good_ones), mean
-
-
-@_inner
-def _pairwise_long(a: np.ndarray, n: int, pending: np.ndarray) -> float:
-    """``np.add.reduce(a[:n])`` for a contiguous ``a`` of any length, bit for bit.
-
-    numpy's pairwise summation: a run of up to :data:`MAX_PAIRWISE` values as
-    :func:`cisim.kernels.pairwise`, a longer one split in two at half its length rounded down
-    to a multiple of eight, each half summed so and the two added. The recursion walked with
-    a stack (a recursive kernel cannot be loaded from numba's cache): ``pending`` is scratch of
-    two values per level (64 levels), each open range's length (negated once its left half
-    is summed) and its left half's sum.
-    """
-    start = 0
-    length = n
-    depth = 0
-    while True:
-        while length > MAX_PAIRWISE:  # open ranges down to the first short one
-            pending[2 * depth] = length
-            depth += 1
-            length = _left_half(length)
-        total = pairwise(a[start:], length)
-        while True:  # close the ranges this sum completes
-            if depth == 0:
-                return total
-            whole = pending[2 * depth - 2]
-            if whole > 0.0:  # a left half: keep its sum, then sum the right half
-                pending[2 * depth - 2] = -whole
-                pending[2 * depth - 1] = total
-                start += length
-                length = int(whole) - length
-                break
-            depth -= 1  # a right half: the whole range is summed
-            total = pending[2 * depth + 1] + total
-            start -= int(-whole) - length
-            length = int(-whole)
-
-
-@_inner
-def _left_half(n: int) -> int:
-    """The length of the left half numpy's pairwise summation splits ``n`` values into."""
-    half = n // 2
-    return half - half % 8
+                if not contacted[i, j]:  # pairs that met keep their trust this week
+                    trust[i, j] *= keep
+    return float(interactions), float(good_ones)
 
 
 @_inner

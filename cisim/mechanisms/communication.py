@@ -20,13 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.mechanisms._communication import (
-    communication_week,
-    meeting_params,
-    meeting_streams,
-    week_scratch,
-    week_scratch_size,
-)
+from cisim.mechanisms._communication import communication_week, meeting_params, meeting_streams
 from cisim.mechanisms.measurement import measured_win
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
@@ -41,9 +35,9 @@ __all__ = ["Communication", "own_trust"]
 class _Run:
     """What the compiled week takes from the scenario and the seed, made once a run."""
 
-    __slots__ = ("design", "interval", "keep", "kseed", "params", "recovery", "streams", "work")
+    __slots__ = ("design", "interval", "keep", "kseed", "params", "recovery", "streams")
 
-    def __init__(self, model: StepContext, n: int) -> None:
+    def __init__(self, model: StepContext) -> None:
         sc = self.design = model.design
         dyn = sc.dynamics
         self.kseed = model.kseed
@@ -54,7 +48,6 @@ class _Run:
         self.interval = meeting_interval(sc)
         self.keep = 1.0 - dyn.trust_decay_per_year / STEPS_PER_YEAR  # trust without contact
         self.recovery = 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR  # damage
-        self.work = week_scratch(n)  # for n partners
 
 
 class Communication:
@@ -70,8 +63,7 @@ class Communication:
         t0 = model.design.dynamics.initial_trust
         world.trust[:] = t0
         np.fill_diagonal(world.trust, 0.0)
-        # a week without a meeting, a decay or a recovery: nobody has met; the mean trust
-        self._week(model, world, self._constants(model, world), False, 1.0, 1.0)
+        world.trust_mean = _mean_trust(world)
 
     def good_chance(self, model: StepContext, world: World) -> float:
         """Chance that an interaction is good before agenda distance is taken into account."""
@@ -89,37 +81,23 @@ class Communication:
 
     def step(self, model: StepContext, world: World) -> None:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
-        run = self._constants(model, world)
+        run = self._run
+        if run is None or run.design is not model.design or run.kseed is not model.kseed:
+            run = self._run = _Run(model)
         meets = not world.isolated and run.interval > 0 and model.steps % run.interval == 0
-        # an isolated world never meets: its damage stays 0 (0 x r), and is left alone
-        self._week(model, world, run, meets, run.keep, 1.0 if world.isolated else run.recovery)
-
-    def _week(self, model: StepContext, world: World, run: _Run, meets: bool, keep: float,
-              recovery: float) -> None:
-        """The week, in one compiled call (:func:`.communication_week`).
-
-        With ``meets``, the meeting: the attendance draw and, with two or more attendees, the
-        interactions. Then trust decays by ``keep`` where a pair had no contact, the ceiling's
-        damage recovers by ``recovery``, and the mean trust is measured.
-        """
         contacts = p_good = 0.0
         if meets:
             # (a float whatever the numbers' types: one compiled signature)
             contacts = float(model.design.meetings.contacts_per_meeting
                              * model.emphasis(world, self.component))
             p_good = self.good_chance(model, world)
-        world.interactions, world.good_interactions, world.trust_mean = communication_week(
+        # the meeting, then the recovery of the ceiling and the decay, in one compiled call (an
+        # isolated world never meets: its damage stays 0 (0 x r), and is left alone)
+        world.interactions, world.good_interactions = communication_week(
             model.steps, run.streams, run.params, world.active, world.commitment, contacts,
             p_good, world.attended, world.trust, world.damage, world.contacted,
-            world.position, meets, True, keep, recovery, run.work)
-
-    def _constants(self, model: StepContext, world: World) -> _Run:
-        """The run's constants (made again for another scenario, seed or partner count)."""
-        run = self._run
-        if (run is None or run.design is not model.design or run.kseed is not model.kseed
-                or run.work.shape[0] != week_scratch_size(world.trust.shape[0])):
-            run = self._run = _Run(model, world.trust.shape[0])
-        return run
+            world.position, meets, True, run.keep, 1.0 if world.isolated else run.recovery)
+        world.trust_mean = _mean_trust(world)
 
 
 def own_trust(world: World, partner: int | None = None) -> np.ndarray | float:
@@ -131,3 +109,16 @@ def own_trust(world: World, partner: int | None = None) -> np.ndarray | float:
     rows = world.trust if partner is None else world.trust[partner]
     # rows.sum(axis=-1) without ndarray.sum's wrapper (the same reduction)
     return np.add.reduce(rows, axis=-1) / max(1, world.partners.n - 1)
+
+
+def _mean_trust(world: World) -> float:
+    n = np.count_nonzero(world.active)
+    if n < 2:
+        return 0.0
+    if n == world.trust.shape[0]:  # all active: the whole matrix (the sum of its copy)
+        sub = world.trust
+    else:
+        idx = np.flatnonzero(world.active)
+        sub = world.trust[np.ix_(idx, idx)]
+    # sub.sum() without ndarray.sum's wrapper (the same reduction over every element)
+    return float(np.add.reduce(sub, axis=None) / (n * (n - 1)))
