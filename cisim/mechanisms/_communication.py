@@ -1,13 +1,17 @@
-"""The trust update of a meeting's pairwise interactions (the communication mechanism's rule).
+"""The week of the communication mechanism, compiled: the meeting, the decay, the recovery.
 
-:func:`meeting_interactions` draws which pairs of attendees interact, whether each interaction
-is good, and moves their trust and trust ceiling: one compiled loop over the meeting's pairs
-(a meeting costs a few microseconds; in numpy it took a few dozen calls on arrays of a few
-hundred pairs, the largest part of a run's time at teaching sizes). The asymmetric update
-follows Pant & Yu (2025) and Slovic (1993), with experience smoothing after Jonker & Treur
-(1999): :func:`trust_update` is the rule over arrays, and the loop applies the same
-operations to each pair (``tests/test_trust_rule.py`` checks the two agree bit for bit).
-Used by :mod:`cisim.mechanisms.communication`.
+:func:`communication_week` runs the mechanism's week in one compiled call (in numpy it was half
+a dozen calls every week and a few dozen more at a meeting): who attends, which pairs of
+attendees interact, whether each interaction is good and how it moves their trust and trust
+ceiling, then the recovery of the ceiling and the decay of trust where there was no contact.
+(The mean trust stays in numpy: a compiled copy of numpy's pairwise sum over the N x N matrix
+cost ~0.4 s of first compile for ~2 ms a run.) A meeting costs a few microseconds; in numpy
+it took a few dozen calls on arrays of a few hundred pairs, the largest part of a run's time
+at teaching sizes. The asymmetric update follows Pant & Yu (2025) and Slovic (1993), with
+experience smoothing after Jonker & Treur (1999): :func:`trust_update` is the rule over
+arrays, and the loop applies the same operations to each pair (``tests/test_trust_rule.py``
+checks the two agree bit for bit). :func:`meeting_interactions` and :func:`hold_meeting` run
+a meeting alone. Used by :mod:`cisim.mechanisms.communication`.
 """
 
 from __future__ import annotations
@@ -21,10 +25,57 @@ from cisim.kernels import S_ATTEND, S_PAIR, S_QUALITY, _inner, _jit, _mix, _u01k
 from cisim.mechanisms._agenda import distance2
 from cisim.rng import stream_base, threshold
 
-__all__ = ["TRUST_RULES", "hold_meeting", "meeting_interactions", "trust_update"]
+__all__ = ["TRUST_RULES", "communication_week", "hold_meeting", "meeting_interactions",
+           "meeting_params", "meeting_streams", "rule_code", "trust_update"]
 
 #: The trust rules (``dynamics.trust_rule``) by their code in the compiled loop.
 TRUST_RULES = {"pant_yu": 0, "smoothing": 1}
+
+
+def rule_code(rule: str) -> int:
+    """The code of trust rule ``rule`` in the compiled loop.
+
+    Raises:
+        ValueError: ``rule`` is not a trust rule.
+    """
+    code = TRUST_RULES.get(rule)
+    if code is None:
+        raise ValueError(f"unknown trust rule {rule!r}")
+    return code
+
+
+#: Columns of a meeting's parameters (:func:`meeting_params`), as the compiled week takes them.
+P_ATTENDANCE, P_DISTANCE, P_GAIN, P_LOSS, P_DAMAGE, P_RULE, P_NEGATIVITY = range(7)
+
+
+def meeting_params(attendance: float, distance_penalty: float, gain: float, loss: float,
+                   damage_jump: float, rule: str, negativity: float) -> np.ndarray:
+    """A meeting's parameters in one array, as :func:`communication_week` takes them.
+
+    (One array rather than seven numbers: each argument of a compiled call costs its
+    dispatcher time, and these stay the same through a run.)
+
+    Raises:
+        ValueError: ``rule`` is not a trust rule.
+    """
+    return np.array([attendance, distance_penalty, gain, loss, damage_jump, rule_code(rule),
+                     negativity], dtype=np.float64)
+
+
+def meeting_streams(seed: np.uint64, t_contact: int = 0) -> np.ndarray:
+    """The stream bases of a meeting's draws for the run's seed, and a contact threshold.
+
+    ``[attendance, pairs, quality, t_contact]`` as uint64: :func:`cisim.rng.stream_base` of
+    each stream, from which :func:`communication_week` works out each meeting's keys, and the
+    threshold a meeting with a given attendance takes (unused when it draws the attendance).
+    """
+    return np.array([*_bases(int(seed)), t_contact], dtype=np.uint64)
+
+
+@functools.lru_cache(maxsize=64)
+def _bases(seed: int) -> tuple[int, int, int]:
+    """The stream bases of :func:`meeting_streams`, once per seed."""
+    return tuple(stream_base(seed, s) for s in (S_ATTEND, S_PAIR, S_QUALITY))
 
 
 def meeting_interactions(
@@ -61,17 +112,13 @@ def meeting_interactions(
     Raises:
         ValueError: ``rule`` is not a trust rule.
     """
-    if rule not in TRUST_RULES:
-        raise ValueError(f"unknown trust rule {rule!r}")
-    base_attend, base_pair, base_quality = _bases(int(seed))
-    return _meeting(int(step), base_attend, -1.0, attending, _NO_COMMITMENT, 0.0,
-                    base_pair, base_quality, attending,
-                    np.uint64(max(0, threshold(contact_prob))), trust, damage, contacted,
-                    position, float(p_good_base), float(distance_penalty), float(gain),
-                    float(loss), float(damage_jump), TRUST_RULES[rule], float(negativity), False)
+    params = meeting_params(-1.0, distance_penalty, gain, loss, damage_jump, rule, negativity)
+    streams = meeting_streams(seed, max(0, threshold(contact_prob)))
+    return communication_week(
+        int(step), streams, params, attending, _NO_COMMITMENT, 0.0, float(p_good_base),
+        attending, trust, damage, contacted, position, False, False, 1.0, 1.0)
 
 
-_NO_THRESHOLD = np.uint64(0)
 _NO_COMMITMENT = np.zeros(0)
 
 
@@ -114,52 +161,63 @@ def hold_meeting(
     Raises:
         ValueError: ``rule`` is not a trust rule.
     """
-    if rule not in TRUST_RULES:
-        raise ValueError(f"unknown trust rule {rule!r}")
-    base_attend, base_pair, base_quality = _bases(int(seed))
-    return _meeting(int(step), base_attend, float(attendance), active, commitment,
-                    float(contacts), base_pair, base_quality, attended, _NO_THRESHOLD, trust,
-                    damage, contacted, position, float(p_good_base), float(distance_penalty),
-                    float(gain), float(loss), float(damage_jump), TRUST_RULES[rule],
-                    float(negativity), True)
-
-
-@functools.lru_cache(maxsize=64)
-def _bases(seed: int) -> tuple[np.uint64, np.uint64, np.uint64]:
-    """The stream bases of a meeting's draws (attendance, pairs, quality), once per seed.
-
-    :func:`cisim.rng.stream_base` of each stream, as the kernel takes them: it works out each
-    meeting's keys from them.
-    """
-    return tuple(np.uint64(stream_base(seed, s)) for s in (S_ATTEND, S_PAIR, S_QUALITY))
+    params = meeting_params(attendance, distance_penalty, gain, loss, damage_jump, rule,
+                            negativity)
+    return communication_week(
+        int(step), meeting_streams(seed), params, active, commitment, float(contacts),
+        float(p_good_base), attended, trust, damage, contacted, position, True, False, 1.0,
+        1.0)
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
-def _meeting(step: int, base_attend: np.uint64, attendance: float, active: np.ndarray,
-             commitment: np.ndarray, contacts: float, base_pair: np.uint64,
-             base_quality: np.uint64, attending: np.ndarray, t_contact: np.uint64,
-             trust: np.ndarray, damage: np.ndarray, contacted: np.ndarray,
-             position: np.ndarray, p_good_base: float, distance_penalty: float, gain: float,
-             loss: float, damage_jump: float, rule: int, negativity: float,
-             draw: bool) -> tuple[float, float]:
-    """The loop of :func:`meeting_interactions` over the pairs of attendees, in place.
+def communication_week(step: int, streams: np.ndarray, params: np.ndarray, active: np.ndarray,
+                       commitment: np.ndarray, contacts: float, p_good_base: float,
+                       attending: np.ndarray, trust: np.ndarray, damage: np.ndarray,
+                       contacted: np.ndarray, position: np.ndarray, draw: bool, week: bool,
+                       keep: float, recovery: float) -> tuple[float, float]:
+    """A week of communication, or (without ``week``) a meeting alone, in place.
+
+    ``streams`` and ``params`` are :func:`meeting_streams` and :func:`meeting_params`;
+    ``p_good_base`` is the chance of a good interaction before agenda distance.
+
+    With ``week`` (the mechanism's week): every pair starts uncontacted; with ``draw`` the
+    week holds a meeting as :func:`hold_meeting` does (without, nobody attends); then the
+    trust ceiling's damage is multiplied by ``recovery`` (skipped at 1.0, which changes no
+    value) and trust by ``keep`` wherever a pair had no contact.
+
+    Without ``week``: the loop of :func:`meeting_interactions` over the pairs of attendees,
+    and with ``draw`` (:func:`hold_meeting`) the attendance drawn first and the contact
+    threshold worked out; without, both are taken as given.
 
     Every pair is independent (its draws depend only on its indices, and it reads and writes
     only its own cells), so one pass in the order ``i < j`` gives what the whole meeting at
-    once would. With ``draw`` (:func:`hold_meeting`) it first draws ``attending`` and works
-    out ``t_contact``; without, it takes them as given. The streams' keys at ``step`` are
-    worked out here from their bases, as :func:`cisim.rng.key` does (uint64 wraps as its
-    ``& 2**64 - 1``): a meeting took three Python mixes for them.
+    once would. The streams' keys at ``step`` are worked out here from their bases, as
+    :func:`cisim.rng.key` does (uint64 wraps as its ``& 2**64 - 1``).
+
+    Returns:
+        ``(interactions, good interactions)``.
     """
     at_step = np.uint64(step) * np.uint64(0xD1B54A32D192ED03)  # rng.step_key's step part
-    key_pair = _mix(base_pair ^ at_step)
-    key_quality = _mix(base_quality ^ at_step)
+    key_pair = _mix(streams[1] ^ at_step)
+    key_quality = _mix(streams[2] ^ at_step)
+    t_contact = streams[3]
+    distance_penalty = params[P_DISTANCE]
+    gain = params[P_GAIN]
+    loss = params[P_LOSS]
+    damage_jump = params[P_DAMAGE]
+    rule = int(params[P_RULE])
+    negativity = params[P_NEGATIVITY]
     N = attending.shape[0]
     rows = N  # the rows the pair loop visits (none when fewer than two attend)
     interactions = 0
     good_ones = 0
+    if week:
+        for i in range(N):
+            for j in range(N):
+                contacted[i, j] = False
     if draw:
-        key_attend = _mix(base_attend ^ at_step)
+        key_attend = _mix(streams[0] ^ at_step)
+        attendance = params[P_ATTENDANCE]
         n_att = 0
         for i in range(N):
             # uniforms(...) < attendance * commitment, where active (the same doubles)
@@ -177,6 +235,10 @@ def _meeting(step: int, base_attend: np.uint64, attendance: float, active: np.nd
             p = 2.0 if p > 2.0 else p
             tc = math.ceil(p * 9007199254740992.0)
             t_contact = np.uint64(tc if tc > 0 else 0)
+    elif week:  # a week without a meeting
+        for i in range(N):
+            attending[i] = False
+        rows = 0
     for i in range(rows):
         if not attending[i]:
             continue
@@ -202,6 +264,15 @@ def _meeting(step: int, base_attend: np.uint64, attendance: float, active: np.nd
                 damage[j, i] = dmg
             trust[i, j] = after
             trust[j, i] = after
+    if week:
+        if recovery != 1.0:
+            for i in range(N):
+                for j in range(N):
+                    damage[i, j] *= recovery
+        for i in range(N):
+            for j in range(N):
+                if not contacted[i, j]:  # pairs that met keep their trust this week
+                    trust[i, j] *= keep
     return float(interactions), float(good_ones)
 
 

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE
-from cisim.mechanisms._agenda import agenda_moves, pull_and_agreement
+from cisim.mechanisms._agenda import agenda_scratch, agenda_week, compiled_agreement
 from cisim.mechanisms.base import ByContents
 from cisim.numeric import weighted_mean
 from cisim.world import World
@@ -33,7 +32,11 @@ class CommonAgenda:
     component = "agenda"
 
     def __init__(self) -> None:
-        # the last agreement computed per world (by id), with the bytes of its inputs
+        # the compiled week's scratch, and whether it works out the agreement too
+        self._scratch = agenda_scratch(np.zeros((0, 2)))
+        self._compiled = True
+        # the last agreement computed per world (by id), with the bytes of its inputs (worlds
+        # without agenda work, and the numpy path above the compiled week's partners)
         self._remembered = ByContents()
 
     def setup(self, model: StepContext, world: World) -> None:
@@ -41,28 +44,40 @@ class CommonAgenda:
         world.agreement = agreement(world.position, world.partners.influence, world.active)
 
     def step(self, model: StepContext, world: World) -> None:
-        """Move the positions of partners who interacted this week, then measure agreement."""
-        if not world.isolated and model.design.meetings.agenda_work and world.contacted.any():
-            dyn = model.design.dynamics
-            emph = model.emphasis(world, self.component)
-            x = world.position
-            infl = world.partners.influence
-            bound = dyn.confidence_bound + dyn.facilitation_bound * world.facilitation
-            agenda_moves(x, infl, world.contacted, world.trust, bound,
-                         min(0.5, dyn.convergence_rate * emph))
-            pull = dyn.proposal_pull * emph * world.facilitation  # times each one's own trust
-            args = (x, infl, world.attended, world.active, world.trust,
-                    dyn.proposal_pull > 0, pull)
-            if x.shape[0] <= MAX_PAIRWISE and x.shape[1] == 2:
-                # compiled: the same operations in numpy's order, without two dozen numpy
-                # calls on a few rows every meeting
-                value = pull_and_agreement(*args)
-            else:
-                pull_toward_proposal(*args)
-                value = agreement(x, infl, world.active)
-            world.agreement = self._remember(world, value)
+        """Move the positions of partners who interacted this week, then measure agreement.
+
+        One compiled call (:func:`cisim.mechanisms._agenda.agenda_week`); above its partners,
+        the moves compiled and the rest in numpy. A world that does no agenda work (an
+        isolated one, or without ``meetings.agenda_work``) only measures its agreement.
+        """
+        sc = model.design
+        if world.isolated or not sc.meetings.agenda_work:
+            world.agreement = self._agreement(world)
             return
-        world.agreement = self._agreement(world)
+        dyn = sc.dynamics
+        x = world.position
+        infl = world.partners.influence
+        emph = model.emphasis(world, self.component)
+        bound = dyn.confidence_bound + dyn.facilitation_bound * world.facilitation
+        rate = dyn.convergence_rate * emph
+        rate = rate if rate < 0.5 else 0.5  # min(0.5, rate), without the builtin's call
+        pull = dyn.proposal_pull * emph * world.facilitation  # times each one's own trust
+        delta, work = self._scratch
+        if delta.shape != x.shape:
+            delta, work = self._scratch = agenda_scratch(x)
+            self._compiled = compiled_agreement(x)
+        compiled = self._compiled
+        met, value = agenda_week(True, compiled, x, infl, world.contacted, world.trust, bound,
+                                 rate, world.attended, world.active, dyn.proposal_pull > 0,
+                                 pull, delta, work)
+        if compiled:
+            world.agreement = value
+        elif met:
+            pull_toward_proposal(x, infl, world.attended, world.active, world.trust,
+                                 dyn.proposal_pull > 0, pull)
+            world.agreement = self._remember(world, agreement(x, infl, world.active))
+        else:
+            world.agreement = self._agreement(world)
 
     @staticmethod
     def _inputs(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,7 +107,7 @@ def pull_toward_proposal(position: np.ndarray, influence: np.ndarray, attended: 
     Given ``pulls`` and at least two attendees, attendee ``i`` moves ``pull x own trust_i``
     of the way to the attendees' influence-weighted centre, own trust being its row of
     ``trust`` summed over ``max(1, active - 1)``. The rule that
-    :func:`cisim.mechanisms._agenda.pull_and_agreement` runs compiled.
+    :func:`cisim.mechanisms._agenda.agenda_week` runs compiled.
     """
     x = position
     att = attended

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.mechanisms._communication import hold_meeting
+from cisim.mechanisms._communication import communication_week, meeting_params, meeting_streams
 from cisim.mechanisms.measurement import measured_win
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
@@ -32,10 +32,31 @@ if TYPE_CHECKING:
 __all__ = ["Communication", "own_trust"]
 
 
+class _Run:
+    """What the compiled week takes from the scenario and the seed, made once a run."""
+
+    __slots__ = ("design", "interval", "keep", "kseed", "params", "recovery", "streams")
+
+    def __init__(self, model: StepContext) -> None:
+        sc = self.design = model.design
+        dyn = sc.dynamics
+        self.kseed = model.kseed
+        self.streams = meeting_streams(model.kseed)
+        self.params = meeting_params(sc.meetings.attendance, dyn.distance_penalty,
+                                     dyn.trust_gain, dyn.trust_loss, dyn.trust_damage,
+                                     dyn.trust_rule, dyn.trust_negativity)
+        self.interval = meeting_interval(sc)
+        self.keep = 1.0 - dyn.trust_decay_per_year / STEPS_PER_YEAR  # trust without contact
+        self.recovery = 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR  # damage
+
+
 class Communication:
     """Meetings, attendance and the trust update."""
 
     component = "communication"
+
+    def __init__(self) -> None:
+        self._run: _Run | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Start every pair at the scenario's initial trust."""
@@ -60,32 +81,22 @@ class Communication:
 
     def step(self, model: StepContext, world: World) -> None:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
-        sc = model.design
-        dyn = sc.dynamics
-        t = model.steps
-        world.contacted.fill(False)
-        world.attended.fill(False)
-        world.interactions = world.good_interactions = 0.0
-        interval = meeting_interval(sc)
-        keep = 1.0 - dyn.trust_decay_per_year / STEPS_PER_YEAR
-        if not world.isolated and interval > 0 and t % interval == 0:
-            # the attendance draw and, with two or more attendees, the interactions
-            contacts = sc.meetings.contacts_per_meeting * model.emphasis(world, self.component)
-            counts = hold_meeting(
-                model.kseed, t, world.active, world.commitment, sc.meetings.attendance,
-                contacts, world.attended, world.trust, world.damage, world.contacted,
-                world.position, self.good_chance(model, world), dyn.distance_penalty,
-                dyn.trust_gain, dyn.trust_loss, dyn.trust_damage, dyn.trust_rule,
-                dyn.trust_negativity,
-            )
-            world.interactions, world.good_interactions = counts
-            # pairs that met keep their trust this week (with fewer than two attendees none
-            # met, and this is every pair's product, as below)
-            np.multiply(world.trust, keep, out=world.trust, where=~world.contacted)
-        else:  # nobody met: every pair decays (the same products)
-            world.trust *= keep
-        if not world.isolated:  # an isolated world never meets: its damage stays 0 (0 x r)
-            world.damage *= 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR
+        run = self._run
+        if run is None or run.design is not model.design or run.kseed is not model.kseed:
+            run = self._run = _Run(model)
+        meets = not world.isolated and run.interval > 0 and model.steps % run.interval == 0
+        contacts = p_good = 0.0
+        if meets:
+            # (a float whatever the numbers' types: one compiled signature)
+            contacts = float(model.design.meetings.contacts_per_meeting
+                             * model.emphasis(world, self.component))
+            p_good = self.good_chance(model, world)
+        # the meeting, then the recovery of the ceiling and the decay, in one compiled call (an
+        # isolated world never meets: its damage stays 0 (0 x r), and is left alone)
+        world.interactions, world.good_interactions = communication_week(
+            model.steps, run.streams, run.params, world.active, world.commitment, contacts,
+            p_good, world.attended, world.trust, world.damage, world.contacted,
+            world.position, meets, True, run.keep, 1.0 if world.isolated else run.recovery)
         world.trust_mean = _mean_trust(world)
 
 
