@@ -1,92 +1,192 @@
-"""Compiled rule of :mod:`cisim.mechanisms.activities`: the plan's proportional fitting.
+"""Compiled rule of :mod:`cisim.mechanisms.activities`: a world's whole week of it.
 
-:func:`plan_sweeps` is the loop of :func:`cisim.mechanisms.activities.plan_allocation` with the
-same operations in the same order, so the same doubles: a column sum over partners is added row
-by row from zero, as numpy reduces the outer axis of a C-ordered array, and a row sum over fewer
-than eight areas is added left to right from zero, as numpy's pairwise summation does below
-eight elements (with eight or more areas the plan stays in numpy). Written as flat loops, without
-helper calls, slicing or allocation: each of these adds to numba's first compile, which the
-start-up goal bounds (benchmarks/README.md).
+:func:`activities_week` is the mechanism's week (the plan every fourth week, the organisations'
+own learning, the re-tuning toward the plan, the drift back, and the service capacity, coverage
+and alignment it leaves) with the same operations in the same order as the numpy path of
+:class:`~cisim.mechanisms.activities.MutuallyReinforcingActivities`, so the same doubles: a
+column sum over partners is added row by row from zero, as numpy reduces the outer axis of a
+C-ordered array, and every other sum goes through :func:`cisim.kernels.pairwise`, numpy's
+pairwise order (hence at most :data:`MAX_PARTNERS` partners and areas; above that the mechanism
+stays in numpy). Written as flat loops over the world's arrays and scratch the mechanism keeps,
+without allocation: each of these adds to numba's first compile, which the start-up goal bounds
+(benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _jit, pairwise
+from cisim.kernels import MAX_PAIRWISE, _inner, _jit, _mix, _normalk, pairwise
 
 #: Working hours in a full-time equivalent's week (what coordination work is set against).
 HOURS_PER_FTE_WEEK = 37.5
 
-#: The compiled plan adds a row in numpy's order only below this many areas.
-MAX_AREAS = 8
+#: The compiled week adds a sum over partners or areas in numpy's pairwise order only up to this
+#: many (:func:`cisim.kernels.pairwise`); above it the mechanism stays in numpy.
+MAX_PARTNERS = MAX_PAIRWISE
+
+#: Iterations of the plan's proportional fitting.
+PLAN_SWEEPS = 25
+
+#: :func:`cisim.rng.step_key`'s multiplier of the step.
+_STEP = np.uint64(0xD1B54A32D192ED03)
+
+
+@_inner
+def _sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
+            factor: np.ndarray, col: np.ndarray) -> None:
+    """:func:`plan_sweeps` with its scratch as two rows of A doubles, ``factor`` and ``col``.
+
+    Each sweep's column sums are added up while the previous sweep scales the rows (the same
+    sums: each column row by row from zero).
+    """
+    N, A = x.shape
+    for a in range(A):
+        col[a] = 0.0
+    for i in range(N):
+        c = cap[i]
+        for a in range(A):
+            col[a] += c * x[i, a]
+    for _ in range(sweeps):
+        for a in range(A):
+            # np.where(col > 0, target / np.maximum(col, 1e-300), 1.0): the same numbers as
+            # target / col whenever every column is at least 1e-300
+            c = col[a]
+            factor[a] = (target[a] / (c if c > 1e-300 else 1e-300)) if c > 0 else 1.0
+            col[a] = 0.0
+        for i in range(N):
+            for a in range(A):
+                x[i, a] *= factor[a]
+            if A < 8:  # numpy's pairwise sum below eight: left to right from zero
+                row = 0.0
+                for a in range(A):
+                    row += x[i, a]
+            else:
+                row = pairwise(x[i], A)
+            c = cap[i]
+            for a in range(A):
+                x[i, a] = x[i, a] / row
+                col[a] += c * x[i, a]
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
 def plan_sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
-                factor: np.ndarray) -> None:
-    """Iterative proportional fitting of ``x`` (N, A) in place (A < :data:`MAX_AREAS`).
+                work: np.ndarray) -> None:
+    """Iterative proportional fitting of ``x`` (N, A) in place (A <= :data:`MAX_PARTNERS`).
 
     Each sweep scales column ``a`` by ``target[a] / sum_i cap[i] x[i, a]`` (by 1 where that
     sum is not positive; a sum below 1e-300 counts as 1e-300) and then each row to sum to one.
-    ``factor`` is scratch of A doubles.
+    ``work`` is scratch of 2 x A doubles.
     """
-    N, A = x.shape
-    for _ in range(sweeps):
-        for a in range(A):
-            col = 0.0
-            for i in range(N):
-                col += cap[i] * x[i, a]
-            # np.where(col > 0, target / np.maximum(col, 1e-300), 1.0): the same numbers as
-            # target / col whenever every column is at least 1e-300
-            if col > 0:
-                factor[a] = target[a] / (col if col > 1e-300 else 1e-300)
-            else:
-                factor[a] = 1.0
-        for i in range(N):
-            row = 0.0
-            for a in range(A):
-                x[i, a] *= factor[a]
-                row += x[i, a]
-            for a in range(A):
-                x[i, a] = x[i, a] / row
-
-
-#: The compiled week adds a sum over partners in numpy's pairwise order only up to this many
-#: partners (:func:`cisim.kernels.pairwise`); above it the mechanism stays in numpy.
-MAX_PARTNERS = MAX_PAIRWISE
+    _sweeps(x, cap, target, sweeps, work[0], work[1])
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
-def activities_week(retune: bool, rate: float, agreement: float, coordination: float,
-                    measurement: float, fade: float, trust: np.ndarray, plan: np.ndarray,
-                    own_priority: np.ndarray, active: np.ndarray, allocation: np.ndarray,
-                    budget: np.ndarray, staff_fte: np.ndarray, burden_hours: np.ndarray,
-                    attended: np.ndarray, meeting_hours: float, cost: float, extra: float,
-                    expertise: np.ndarray, ideal_plan: np.ndarray, true_need: np.ndarray,
-                    waste: float, capacity: np.ndarray, coverage: np.ndarray,
-                    scratch: np.ndarray) -> tuple[float, float, float]:
-    """One world's week of the activities mechanism after the plan: re-tuning, then refresh.
+def activities_week(replan: bool, isolated: bool, retune: bool, step: int, learning: float,
+                    fit_floor: float, initial_engagement: float, learned: float, fit: float,
+                    engagement: float, measurement: float, agreement: float, coordination: float,
+                    emphasis: float, alignment_rate: float, fade_rate: float,
+                    isolated_coordination: float, duplication_waste: float,
+                    meeting_hours: float, cost: float, programme_money: float,
+                    streams: np.ndarray, trust: np.ndarray, active: np.ndarray,
+                    attended: np.ndarray, burden_hours: np.ndarray, allocation: np.ndarray,
+                    capacity: np.ndarray, coverage: np.ndarray, plan: np.ndarray,
+                    ideal_plan: np.ndarray, perceived_need: np.ndarray,
+                    assumed_need: np.ndarray, budget: np.ndarray, staff_fte: np.ndarray,
+                    expertise: np.ndarray, own_priority: np.ndarray, true_need: np.ndarray,
+                    scratch: np.ndarray) -> tuple[float, float, float, float]:
+    """One world's week of the activities mechanism, its arrays updated in place.
 
-    :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities.step` and ``refresh``
-    with the same operations in the same order (the numpy path there is the reference, and
-    ``tests/test_mechanisms.py`` holds them equal bit for bit). With ``retune``, partner ``i``
-    moves its allocation toward the plan at ``min(1, rate own_trust_i agreement coordination
-    (0.5 + 0.5 measurement))`` (inactive partners at 1/52 toward their own priorities), and
-    active partners drift back toward their own priorities by ``fade`` when it is positive.
-    Then ``capacity`` (N) and ``coverage`` (A) are recomputed in place. A column summed over
-    partners is added row by row from zero (numpy's order for the outer axis), every other sum
-    goes through :func:`pairwise`. ``waste`` is the duplication waste before the
-    concentration term; ``scratch`` is 5 x max(N, A) doubles. At most :data:`MAX_PARTNERS`
-    partners and areas.
+    The numpy path of :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities.step`
+    (and of its ``setup``, with ``replan``, without ``retune`` and with ``learning`` 0) with
+    the same operations in the same order (``tests/test_activities_kernel.py`` and
+    ``tests/test_mechanisms.py`` hold them equal bit for bit):
+
+    1. With ``replan``, the plans: ``ideal_plan`` (and, unless ``isolated``,
+       ``perceived_need`` and ``plan``) re-made in place from the partners' squared expertise
+       by :data:`PLAN_SWEEPS` sweeps of proportional fitting, the ideal plan toward
+       ``true_need`` weighted by budgets (at least 1), the plan toward the needs as the partners
+       perceive them (assumed needs corrected by ``engagement`` and ``measurement``, with the
+       normal draws of the two streams whose :func:`cisim.rng.stream_base` are ``streams``, at
+       ``step``) weighted by last week's ``capacity``.
+    2. The organisations' own learning at ``learning`` a year, which lifts the fit floor and
+       the fit reached alone.
+    3. With ``retune``, partner ``i`` moves its allocation toward the plan at ``min(1,
+       alignment_rate / 52 emphasis own_trust_i agreement coordination (0.5 + 0.5
+       measurement))`` (inactive partners at 1/52 toward their own priorities), and active
+       partners drift back toward their own priorities by ``fade_rate / 52 (1 -
+       coordination)`` when it is positive (``fade_rate`` is 0 under lock-in); the fit moves
+       by the capacity-weighted mean speed toward what ``engagement`` reveals and drifts back.
+    4. ``capacity`` (N) and ``coverage`` (A), after the meetings' and coordination's burden,
+       the programme money and the duplication waste.
+
+    ``scratch`` is 5 x max(N, A) doubles.
 
     Returns:
-        ``(mean speed, service capacity, alignment)``: the capacity-weighted mean speed of
-        the re-tuning (0 without ``retune`` or without capacity).
+        ``(learned, fit, service capacity, alignment)``: the world's new figures.
     """
     N, A = allocation.shape
+    if replan:
+        # the ideal plan's start and weights: squared expertise (at least 1e-3), rows summing
+        # to one; budgets, at least 1
+        for i in range(N):
+            for a in range(A):
+                e = expertise[i, a]
+                e = 1e-3 if e < 1e-3 else e  # np.maximum(e, 1e-3) (a NaN stays)
+                ideal_plan[i, a] = e * e
+            row = pairwise(ideal_plan[i], A)
+            for a in range(A):
+                ideal_plan[i, a] = ideal_plan[i, a] / row
+                if not isolated:
+                    plan[i, a] = ideal_plan[i, a]  # the plan starts there too
+            b = budget[i]
+            b = 1.0 if b < 1.0 else b
+            scratch[0, i] = 0.0 if b < 0.0 else b
+        total = pairwise(scratch[0], N)
+        if not total <= 0:
+            for a in range(A):
+                scratch[1, a] = true_need[a] * total
+            _sweeps(ideal_plan, scratch[0], scratch[1], PLAN_SWEEPS, scratch[2], scratch[3])
+        if not isolated:
+            # the needs as the partners see them: (1 - know) assumed + know noisy, the noisy
+            # need true_need max(0, 1 + 0.3 (1 - m) z); then shares of their sum
+            know = 1.0 - (1.0 - measurement) * (1.0 - engagement)
+            spread = 0.3 * (1.0 - measurement)
+            at = np.uint64(step) * _STEP
+            key_a = _mix(streams[0] ^ at)
+            key_b = _mix(streams[1] ^ at)
+            for a in range(A):
+                noise = 1.0 + spread * _normalk(key_a, key_b, a)
+                noisy = true_need[a] * (0.0 if noise < 0.0 else noise)
+                perceived_need[a] = (1.0 - know) * assumed_need[a] + know * noisy
+            total = pairwise(perceived_need, A)
+            total = 1e-12 if total < 1e-12 else total  # max(total, 1e-12)
+            for a in range(A):
+                perceived_need[a] = perceived_need[a] / total
+            for i in range(N):
+                c = capacity[i]
+                scratch[0, i] = 0.0 if c < 0.0 else c  # np.maximum(c, 0.0)
+            total = pairwise(scratch[0], N)
+            if not total <= 0:
+                for a in range(A):
+                    scratch[1, a] = perceived_need[a] * total
+                _sweeps(plan, scratch[0], scratch[1], PLAN_SWEEPS, scratch[2], scratch[3])
+
+    # the organisations' own learning: the fit of services designed alone
+    if learning > 0:
+        learned = learned + learning / 52.0 * (1.0 - learned)
+    floor = fit_floor
+    if learned > 0:
+        floor = floor + (1.0 - floor) * learned
+    alone = floor + (1.0 - floor) * initial_engagement
+    if learning > 0 and (isolated or alone > fit):  # alone isolated, else max(fit, alone)
+        fit = alone
+
     mean_speed = 0.0
+    fade = 0.0
     if retune:
+        rate = alignment_rate / 52.0 * emphasis
+        fade = fade_rate / 52.0 * (1.0 - coordination)
         others = float(N - 1 if N > 1 else 1)
         for i in range(N):
             v = rate * (pairwise(trust[i], N) / others) * agreement * coordination * (
@@ -107,6 +207,8 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
         den = pairwise(scratch[0], N)
         if den != 0.0:
             mean_speed = pairwise(scratch[1], N) / den
+
+    # capacity after the burden of coordination, plus the programme money
     for i in range(N):
         burden = burden_hours[i] + meeting_hours * (1.0 if attended[i] else 0.0)
         staff = staff_fte[i] * HOURS_PER_FTE_WEEK
@@ -114,11 +216,20 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
         lost = burden / staff
         lost = 0.5 if lost >= 0.5 else lost  # np.minimum(0.5, lost)
         capacity[i] = budget[i] / cost * (1.0 - lost)
+    extra = programme_money * 52.0 / cost
     if extra > 0:
         base = pairwise(capacity, N)
         for i in range(N):
             share = capacity[i] / base if base > 0 else 1.0 / N
             capacity[i] = capacity[i] + extra * share
+    # duplication: falls as coordinated work gets under way (ad hoc coordination in any world)
+    if isolated:
+        coordinated = isolated_coordination if isolated_coordination > 0.0 else 0.0
+    else:
+        coordinated = coordination * agreement * (emphasis if emphasis < 1.0 else 1.0)
+        if isolated_coordination > coordinated:
+            coordinated = isolated_coordination
+    waste = duplication_waste * (1.0 - coordinated)
     # scratch[2]: capacity per area; [3]: its concentration (sum of squared shares);
     # [4]: effective capacity per area
     for a in range(A):
@@ -151,4 +262,10 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
         scratch[1, i] = (1.0 - 0.5 * pairwise(scratch[2], A)) * scratch[0, i]
     den = pairwise(scratch[0], N)
     alignment = pairwise(scratch[1], N) / den if den > 0 else 0.0
-    return mean_speed, total, alignment
+
+    if retune:
+        # the fit follows the re-tuning toward what engagement has revealed, and drifts back
+        fit = fit + mean_speed * ((floor + (1.0 - floor) * engagement) - fit)
+        if fade > 0 and fit > alone:
+            fit = fit - fade * (fit - alone)
+    return learned, fit, total, alignment

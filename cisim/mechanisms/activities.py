@@ -37,14 +37,14 @@ import numpy as np
 from cisim.kernels import S_PERCEIVED
 from cisim.mechanisms._activities import (
     HOURS_PER_FTE_WEEK,
-    MAX_AREAS,
     MAX_PARTNERS,
+    PLAN_SWEEPS,
     activities_week,
     plan_sweeps,
 )
 from cisim.mechanisms.communication import own_trust
 from cisim.numeric import pairwise_sum, weighted_mean
-from cisim.rng import normals
+from cisim.rng import normals, stream_base
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import PartnerTable, World
 
@@ -61,7 +61,9 @@ class MutuallyReinforcingActivities:
     component = "activities"
 
     def __init__(self) -> None:
-        self._scratch: np.ndarray | None = None
+        # per world (by id, with the world itself, so the id stays its own): the two streams
+        # of its perceived-need draws and the compiled week's scratch
+        self._kits: dict[int, tuple[World, np.ndarray, np.ndarray]] = {}
         # the plans' starting allocations and the ideal plan's weights and their total, with
         # the bytes of the inputs they were made from (the partners' expertise and budgets)
         self._basis: tuple[tuple, np.ndarray, np.ndarray, float] | None = None
@@ -69,11 +71,18 @@ class MutuallyReinforcingActivities:
     def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial plan, fit, service capacity and coverage."""
         world.fit = target_fit(model, world)
+        if _compiled(world.partners.n, world.n_areas):
+            self._kits.pop(id(world), None)  # a new run's draws
+            self._week(model, world, week=False)
+            return
         self._replan(model, world)
         self.refresh(model, world)
 
     def step(self, model: StepContext, world: World) -> None:
         """Re-tune allocations toward the plan, then recompute capacity and coverage."""
+        if _compiled(world.partners.n, world.n_areas):
+            self._week(model, world, week=True)
+            return
         sc = model.design
         p = world.partners
         if model.steps % PLAN_INTERVAL == 0:
@@ -83,26 +92,11 @@ class MutuallyReinforcingActivities:
         if learning:
             world.learned += dyn.isolated_learning_per_year / STEPS_PER_YEAR * (
                 1.0 - world.learned)
-        # the learned floor of target_fit and fit_alone, once: nothing below changes it
-        floor = _learned_floor(model, world)
-        alone = _fit_at(floor, sc.engagement.initial_level)  # fit_alone
-        if learning:
-            if world.isolated:
-                world.fit = alone
-            else:
-                world.fit = max(world.fit, alone)
+            alone = fit_alone(model, world)
+            world.fit = alone if world.isolated else max(world.fit, alone)
         if not world.isolated:
             m = world.measurement
             emph = model.emphasis(world, self.component)
-            if _compiled(p.n, world.n_areas):
-                fade = self._fade_rate(model, world) if dyn.persistence == "fade" else 0.0
-                rate = dyn.alignment_rate_per_year / STEPS_PER_YEAR * emph
-                mean_speed = self._compiled_week(model, world, (rate, m, fade))
-                # target_fit: the engagement is this week's (the re-tuning does not move it)
-                world.fit += mean_speed * (_fit_at(floor, world.engagement) - world.fit)
-                if fade > 0:
-                    self._fade_fit(world, fade, alone)
-                return
             speed = (
                 sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust(world)
                 * world.agreement * world.coordination * (0.5 + 0.5 * m)
@@ -117,6 +111,46 @@ class MutuallyReinforcingActivities:
             if dyn.persistence == "fade":
                 self._fade(model, world)
         self.refresh(model, world)
+
+    def _week(self, model: StepContext, world: World, week: bool) -> None:
+        """The world's week (or, without ``week``, its setup) in one compiled call.
+
+        :func:`cisim.mechanisms._activities.activities_week`: what :meth:`step` (or
+        :meth:`setup` after the fit) does in numpy, with the same numbers.
+        """
+        kit = self._kits.get(id(world))
+        if kit is None or kit[0] is not world:
+            kit = self._kit(model, world)
+        sc = model.design
+        dyn = sc.dynamics
+        p = world.partners
+        isolated = world.isolated
+        world.learned, world.fit, world.service_capacity, world.alignment = activities_week(
+            not week or model.steps % PLAN_INTERVAL == 0, isolated, week and not isolated,
+            model.steps, dyn.isolated_learning_per_year if week else 0.0, dyn.fit_floor,
+            sc.engagement.initial_level, world.learned, world.fit, world.engagement,
+            world.measurement, world.agreement, world.coordination,
+            1.0 if isolated else model.emphasis(world, self.component),
+            dyn.alignment_rate_per_year,
+            dyn.fade_rate_per_year if dyn.persistence == "fade" else 0.0,
+            dyn.isolated_coordination, dyn.duplication_waste, sc.meetings.hours_per_meeting,
+            sc.population.cost_per_service_year, world.programme_money, kit[1], world.trust,
+            world.active, world.attended, world.burden_hours, world.allocation, world.capacity,
+            world.coverage, world.plan, world.ideal_plan, world.perceived_need,
+            world.assumed_need, p.budget, p.staff_fte, p.expertise, p.own_priority,
+            model.need_share(world), kit[2])
+
+    def _kit(self, model: StepContext, world: World) -> tuple[World, np.ndarray, np.ndarray]:
+        """The world's streams of perceived-need draws and the compiled week's scratch."""
+        if len(self._kits) > 4:  # worlds of runs gone by (the mechanism ran in another run)
+            self._kits.clear()
+        stream = S_PERCEIVED + model.world_index(world)
+        seed = int(model.kseed)
+        streams = np.array([stream_base(seed, stream), stream_base(seed, stream + 100)],
+                           dtype=np.uint64)
+        kit = (world, streams, np.empty((5, max(world.partners.n, world.n_areas))))
+        self._kits[id(world)] = kit
+        return kit
 
     @staticmethod
     def _fade_rate(model: StepContext, world: World) -> float:
@@ -139,37 +173,6 @@ class MutuallyReinforcingActivities:
         """The fit drifts back by ``fade`` toward ``alone``, the fit of working alone."""
         if world.fit > alone:
             world.fit -= fade * (world.fit - alone)
-
-    def _compiled_week(self, model: StepContext, world: World,
-                       retune: tuple[float, float, float] | None) -> float:
-        """The re-tuning (given its ``(rate, measurement, fade)``) and refresh, compiled.
-
-        Sets the world's capacity, coverage, service capacity and alignment as
-        :meth:`refresh` does; returns the re-tuning's mean speed.
-        """
-        sc = model.design
-        p = world.partners
-        cost = sc.population.cost_per_service_year
-        if world.isolated:  # no coordination but the ad hoc kind
-            coordinated = max(0.0, sc.dynamics.isolated_coordination)
-        else:
-            emphasis = model.emphasis(world, self.component)
-            coordinated = world.coordination * world.agreement * min(1.0, emphasis)
-            coordinated = max(coordinated, sc.dynamics.isolated_coordination)
-        rate, m, fade = retune if retune is not None else (0.0, 0.0, 0.0)
-        scratch = self._scratch
-        size = max(p.n, world.n_areas)
-        if scratch is None or scratch.shape[1] != size:
-            scratch = self._scratch = np.empty((5, size))
-        mean_speed, world.service_capacity, world.alignment = activities_week(
-            retune is not None, rate, world.agreement, world.coordination, m, fade,
-            world.trust, world.plan, p.own_priority, world.active, world.allocation,
-            p.budget, p.staff_fte, world.burden_hours, world.attended,
-            sc.meetings.hours_per_meeting, cost, world.programme_money * STEPS_PER_YEAR / cost,
-            p.expertise, world.ideal_plan, model.need_share(world),
-            sc.dynamics.duplication_waste * (1.0 - coordinated), world.capacity,
-            world.coverage, scratch)
-        return mean_speed
 
     def _replan(self, model: StepContext, world: World) -> None:
         """Re-make the coordinated plan and the ideal plan.
@@ -218,9 +221,6 @@ class MutuallyReinforcingActivities:
     def refresh(self, model: StepContext, world: World) -> None:
         """Service capacity per area, duplication waste, coverage and alignment."""
         p = world.partners
-        if _compiled(p.n, world.n_areas):
-            self._compiled_week(model, world, None)
-            return
         sc = model.design
         true_need = model.need_share(world)
         cost = sc.population.cost_per_service_year
@@ -289,7 +289,7 @@ def _learned_floor(model: StepContext, world: World) -> float:
 
 
 def plan_allocation(
-    expertise: np.ndarray, capacity: np.ndarray, need_share: np.ndarray, sweeps: int = 25
+    expertise: np.ndarray, capacity: np.ndarray, need_share: np.ndarray, sweeps: int = PLAN_SWEEPS
 ) -> np.ndarray:
     """Allocations proportional to squared expertise whose total covers the needs.
 
@@ -316,7 +316,7 @@ def _plan_start(expertise: np.ndarray) -> np.ndarray:
 
 
 def _fit_plan(start: np.ndarray, cap: np.ndarray, total: float, need_share: np.ndarray,
-              sweeps: int = 25) -> np.ndarray:
+              sweeps: int = PLAN_SWEEPS) -> np.ndarray:
     """The fitting of :func:`plan_allocation` from ``start`` (left as it is).
 
     ``cap`` are the non-negative row weights and ``total`` their sum (``np.add.reduce``).
@@ -326,8 +326,8 @@ def _fit_plan(start: np.ndarray, cap: np.ndarray, total: float, need_share: np.n
     if total <= 0:
         return x
     target = need_share * total
-    if x.shape[1] < MAX_AREAS:  # the usual case: compiled, with the same operations in order
-        plan_sweeps(x, cap, target, sweeps, np.empty(x.shape[1]))
+    if x.shape[1] <= MAX_PARTNERS:  # compiled, with the same operations in order
+        plan_sweeps(x, cap, target, sweeps, np.empty((2, x.shape[1])))
         return x
     cap = cap[:, None]
     weighted = np.empty_like(x)
