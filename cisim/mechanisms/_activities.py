@@ -1,22 +1,25 @@
 """Compiled rule of :mod:`cisim.mechanisms.activities`: a world's whole week of it.
 
-:func:`activities_week` is the mechanism's week (the plan every fourth week, the organisations'
-own learning, the re-tuning toward the plan, the drift back, and the service capacity, coverage
-and alignment it leaves) with the same operations in the same order as the numpy path of
-:class:`~cisim.mechanisms.activities.MutuallyReinforcingActivities`, so the same doubles: a
-column sum over partners is added row by row from zero, as numpy reduces the outer axis of a
-C-ordered array, and every other sum goes through :func:`cisim.kernels.pairwise`, numpy's
+:func:`activities_week` is the mechanism's week (the plans' proportional fitting every fourth
+week, the organisations' own learning, the re-tuning toward the plan, the drift back, and the
+service capacity, coverage and alignment it leaves) with the same operations in the same order
+as the numpy path of :class:`~cisim.mechanisms.activities.MutuallyReinforcingActivities`, so
+the same doubles: a column sum over partners is added row by row from zero, as numpy reduces
+the outer axis of a C-ordered array; a plan's row over fewer than eight areas left to right from
+zero, as numpy's pairwise summation does below eight elements (with more areas the mechanism
+makes its plans in numpy); every other sum goes through :func:`cisim.kernels.pairwise`, numpy's
 pairwise order (hence at most :data:`MAX_PARTNERS` partners and areas; above that the mechanism
-stays in numpy). Written as flat loops over the world's arrays and scratch the mechanism keeps,
-without allocation: each of these adds to numba's first compile, which the start-up goal bounds
-(benchmarks/README.md).
+stays in numpy). The few inputs that need Python (the plans' start, the perceived needs with
+their normal draws) are made by the mechanism on the weeks it re-plans. Written as flat loops
+over the world's arrays and scratch the mechanism keeps, without allocation: each of these adds
+to numba's first compile, which the start-up goal bounds (benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _inner, _jit, _mix, _normalk, pairwise
+from cisim.kernels import MAX_PAIRWISE, _inner, _jit, pairwise
 
 #: Working hours in a full-time equivalent's week (what coordination work is set against).
 HOURS_PER_FTE_WEEK = 37.5
@@ -25,75 +28,64 @@ HOURS_PER_FTE_WEEK = 37.5
 #: many (:func:`cisim.kernels.pairwise`); above it the mechanism stays in numpy.
 MAX_PARTNERS = MAX_PAIRWISE
 
+#: The compiled plan adds a row in numpy's order only below this many areas (left to right).
+MAX_AREAS = 8
+
 #: Iterations of the plan's proportional fitting.
 PLAN_SWEEPS = 25
 
-#: :func:`cisim.rng.step_key`'s multiplier of the step.
-_STEP = np.uint64(0xD1B54A32D192ED03)
-
-
 @_inner
 def _sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
-            factor: np.ndarray, col: np.ndarray) -> None:
-    """:func:`plan_sweeps` with its scratch as two rows of A doubles, ``factor`` and ``col``.
-
-    Each sweep's column sums are added up while the previous sweep scales the rows (the same
-    sums: each column row by row from zero).
-    """
+            factor: np.ndarray) -> None:
+    """:func:`plan_sweeps`, compiled into the kernels that call it."""
     N, A = x.shape
-    for a in range(A):
-        col[a] = 0.0
-    for i in range(N):
-        c = cap[i]
-        for a in range(A):
-            col[a] += c * x[i, a]
     for _ in range(sweeps):
         for a in range(A):
+            col = 0.0
+            for i in range(N):
+                col += cap[i] * x[i, a]
             # np.where(col > 0, target / np.maximum(col, 1e-300), 1.0): the same numbers as
             # target / col whenever every column is at least 1e-300
-            c = col[a]
-            factor[a] = (target[a] / (c if c > 1e-300 else 1e-300)) if c > 0 else 1.0
-            col[a] = 0.0
+            if col > 0:
+                factor[a] = target[a] / (col if col > 1e-300 else 1e-300)
+            else:
+                factor[a] = 1.0
         for i in range(N):
+            row = 0.0
             for a in range(A):
                 x[i, a] *= factor[a]
-            if A < 8:  # numpy's pairwise sum below eight: left to right from zero
-                row = 0.0
-                for a in range(A):
-                    row += x[i, a]
-            else:
-                row = pairwise(x[i], A)
-            c = cap[i]
+                row += x[i, a]
             for a in range(A):
                 x[i, a] = x[i, a] / row
-                col[a] += c * x[i, a]
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
 def plan_sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
-                work: np.ndarray) -> None:
-    """Iterative proportional fitting of ``x`` (N, A) in place (A <= :data:`MAX_PARTNERS`).
+                factor: np.ndarray) -> None:
+    """Iterative proportional fitting of ``x`` (N, A) in place (A < :data:`MAX_AREAS`).
 
     Each sweep scales column ``a`` by ``target[a] / sum_i cap[i] x[i, a]`` (by 1 where that
     sum is not positive; a sum below 1e-300 counts as 1e-300) and then each row to sum to one.
-    ``work`` is scratch of 2 x A doubles.
+    ``factor`` is scratch of A doubles. (:func:`activities_week` has the same loop compiled
+    in; this is its entry from Python, for the numpy path of the week.)
     """
-    _sweeps(x, cap, target, sweeps, work[0], work[1])
+    _sweeps(x, cap, target, sweeps, factor)
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
-def activities_week(replan: bool, isolated: bool, retune: bool, step: int, learning: float,
+def activities_week(replan: bool, isolated: bool, retune: bool, learning: float,
                     fit_floor: float, initial_engagement: float, learned: float, fit: float,
                     engagement: float, measurement: float, agreement: float, coordination: float,
                     emphasis: float, alignment_rate: float, fade_rate: float,
                     isolated_coordination: float, duplication_waste: float,
                     meeting_hours: float, cost: float, programme_money: float,
-                    streams: np.ndarray, trust: np.ndarray, active: np.ndarray,
+                    trust: np.ndarray, active: np.ndarray,
                     attended: np.ndarray, burden_hours: np.ndarray, allocation: np.ndarray,
                     capacity: np.ndarray, coverage: np.ndarray, plan: np.ndarray,
                     ideal_plan: np.ndarray, perceived_need: np.ndarray,
-                    assumed_need: np.ndarray, budget: np.ndarray, staff_fte: np.ndarray,
-                    expertise: np.ndarray, own_priority: np.ndarray, true_need: np.ndarray,
+                    start: np.ndarray, ideal_weights: np.ndarray,
+                    budget: np.ndarray, staff_fte: np.ndarray, expertise: np.ndarray,
+                    own_priority: np.ndarray, true_need: np.ndarray,
                     scratch: np.ndarray) -> tuple[float, float, float, float]:
     """One world's week of the activities mechanism, its arrays updated in place.
 
@@ -102,13 +94,11 @@ def activities_week(replan: bool, isolated: bool, retune: bool, step: int, learn
     the same operations in the same order (``tests/test_activities_kernel.py`` and
     ``tests/test_mechanisms.py`` hold them equal bit for bit):
 
-    1. With ``replan``, the plans: ``ideal_plan`` (and, unless ``isolated``,
-       ``perceived_need`` and ``plan``) re-made in place from the partners' squared expertise
-       by :data:`PLAN_SWEEPS` sweeps of proportional fitting, the ideal plan toward
-       ``true_need`` weighted by budgets (at least 1), the plan toward the needs as the partners
-       perceive them (assumed needs corrected by ``engagement`` and ``measurement``, with the
-       normal draws of the two streams whose :func:`cisim.rng.stream_base` are ``streams``, at
-       ``step``) weighted by last week's ``capacity``.
+    1. With ``replan``, the plans (fewer than :data:`MAX_AREAS` areas): ``ideal_plan`` (and,
+       unless ``isolated``, ``plan``) re-made in place from ``start`` by :data:`PLAN_SWEEPS`
+       sweeps of proportional fitting, the ideal plan toward ``true_need`` weighted by
+       ``ideal_weights``, the plan toward ``perceived_need`` (this week's, made by the
+       mechanism) weighted by last week's ``capacity``.
     2. The organisations' own learning at ``learning`` a year, which lifts the fit floor and
        the fit reached alone.
     3. With ``retune``, partner ``i`` moves its allocation toward the plan at ``min(1,
@@ -127,50 +117,24 @@ def activities_week(replan: bool, isolated: bool, retune: bool, step: int, learn
     """
     N, A = allocation.shape
     if replan:
-        # the ideal plan's start and weights: squared expertise (at least 1e-3), rows summing
-        # to one; budgets, at least 1
+        # both plans start from ``start`` (in isolation there is no plan but the ideal one)
         for i in range(N):
             for a in range(A):
-                e = expertise[i, a]
-                e = 1e-3 if e < 1e-3 else e  # np.maximum(e, 1e-3) (a NaN stays)
-                ideal_plan[i, a] = e * e
-            row = pairwise(ideal_plan[i], A)
-            for a in range(A):
-                ideal_plan[i, a] = ideal_plan[i, a] / row
+                ideal_plan[i, a] = start[i, a]
                 if not isolated:
-                    plan[i, a] = ideal_plan[i, a]  # the plan starts there too
-            b = budget[i]
-            b = 1.0 if b < 1.0 else b
-            scratch[0, i] = 0.0 if b < 0.0 else b
-        total = pairwise(scratch[0], N)
-        if not total <= 0:
-            for a in range(A):
-                scratch[1, a] = true_need[a] * total
-            _sweeps(ideal_plan, scratch[0], scratch[1], PLAN_SWEEPS, scratch[2], scratch[3])
-        if not isolated:
-            # the needs as the partners see them: (1 - know) assumed + know noisy, the noisy
-            # need true_need max(0, 1 + 0.3 (1 - m) z); then shares of their sum
-            know = 1.0 - (1.0 - measurement) * (1.0 - engagement)
-            spread = 0.3 * (1.0 - measurement)
-            at = np.uint64(step) * _STEP
-            key_a = _mix(streams[0] ^ at)
-            key_b = _mix(streams[1] ^ at)
-            for a in range(A):
-                noise = 1.0 + spread * _normalk(key_a, key_b, a)
-                noisy = true_need[a] * (0.0 if noise < 0.0 else noise)
-                perceived_need[a] = (1.0 - know) * assumed_need[a] + know * noisy
-            total = pairwise(perceived_need, A)
-            total = 1e-12 if total < 1e-12 else total  # max(total, 1e-12)
-            for a in range(A):
-                perceived_need[a] = perceived_need[a] / total
+                    plan[i, a] = start[i, a]
+        # the ideal plan toward the real needs weighted by ``ideal_weights``; the plan toward
+        # the perceived ones weighted by last week's capacity (a negative one counts as none)
+        for k in range(1 if isolated else 2):
             for i in range(N):
-                c = capacity[i]
-                scratch[0, i] = 0.0 if c < 0.0 else c  # np.maximum(c, 0.0)
+                c = ideal_weights[i] if k == 0 else capacity[i]
+                scratch[0, i] = 0.0 if c < 0.0 else c  # np.maximum(c, 0.0) (a NaN stays)
             total = pairwise(scratch[0], N)
             if not total <= 0:
                 for a in range(A):
-                    scratch[1, a] = perceived_need[a] * total
-                _sweeps(plan, scratch[0], scratch[1], PLAN_SWEEPS, scratch[2], scratch[3])
+                    scratch[1, a] = (true_need[a] if k == 0 else perceived_need[a]) * total
+                _sweeps(ideal_plan if k == 0 else plan, scratch[0], scratch[1], PLAN_SWEEPS,
+                        scratch[2])
 
     # the organisations' own learning: the fit of services designed alone
     if learning > 0:

@@ -37,6 +37,7 @@ import numpy as np
 from cisim.kernels import S_PERCEIVED
 from cisim.mechanisms._activities import (
     HOURS_PER_FTE_WEEK,
+    MAX_AREAS,
     MAX_PARTNERS,
     PLAN_SWEEPS,
     activities_week,
@@ -44,7 +45,7 @@ from cisim.mechanisms._activities import (
 )
 from cisim.mechanisms.communication import own_trust
 from cisim.numeric import pairwise_sum, weighted_mean
-from cisim.rng import normals, stream_base
+from cisim.rng import normals
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import PartnerTable, World
 
@@ -61,9 +62,7 @@ class MutuallyReinforcingActivities:
     component = "activities"
 
     def __init__(self) -> None:
-        # per world (by id, with the world itself, so the id stays its own): the two streams
-        # of its perceived-need draws and the compiled week's scratch
-        self._kits: dict[int, tuple[World, np.ndarray, np.ndarray]] = {}
+        self._scratch: np.ndarray | None = None  # the compiled week's
         # the plans' starting allocations and the ideal plan's weights and their total, with
         # the bytes of the inputs they were made from (the partners' expertise and budgets)
         self._basis: tuple[tuple, np.ndarray, np.ndarray, float] | None = None
@@ -72,7 +71,6 @@ class MutuallyReinforcingActivities:
         """Compute the initial plan, fit, service capacity and coverage."""
         world.fit = target_fit(model, world)
         if _compiled(world.partners.n, world.n_areas):
-            self._kits.pop(id(world), None)  # a new run's draws
             self._week(model, world, week=False)
             return
         self._replan(model, world)
@@ -116,41 +114,45 @@ class MutuallyReinforcingActivities:
         """The world's week (or, without ``week``, its setup) in one compiled call.
 
         :func:`cisim.mechanisms._activities.activities_week`: what :meth:`step` (or
-        :meth:`setup` after the fit) does in numpy, with the same numbers.
+        :meth:`setup` after the fit) does in numpy, with the same numbers. With eight or more
+        areas the plans are made in numpy first (:meth:`_replan`).
         """
-        kit = self._kits.get(id(world))
-        if kit is None or kit[0] is not world:
-            kit = self._kit(model, world)
+        p = world.partners
+        replan = not week or model.steps % PLAN_INTERVAL == 0
+        if replan and world.n_areas >= MAX_AREAS:  # the plans in numpy
+            self._replan(model, world)
+            replan = False
+        if replan or self._basis is None:
+            self._plan_basis(p)  # made again if the partners' expertise or budgets changed
+        start, ideal_weights = self._basis[1], self._basis[2]
+        true_need = model.need_share(world)
+        if replan and not world.isolated:
+            world.perceived_need = perceived_need(model, world, true_need)
         sc = model.design
         dyn = sc.dynamics
-        p = world.partners
         isolated = world.isolated
         world.learned, world.fit, world.service_capacity, world.alignment = activities_week(
-            not week or model.steps % PLAN_INTERVAL == 0, isolated, week and not isolated,
-            model.steps, dyn.isolated_learning_per_year if week else 0.0, dyn.fit_floor,
+            replan, isolated, week and not isolated,
+            dyn.isolated_learning_per_year if week else 0.0, dyn.fit_floor,
             sc.engagement.initial_level, world.learned, world.fit, world.engagement,
             world.measurement, world.agreement, world.coordination,
             1.0 if isolated else model.emphasis(world, self.component),
             dyn.alignment_rate_per_year,
             dyn.fade_rate_per_year if dyn.persistence == "fade" else 0.0,
             dyn.isolated_coordination, dyn.duplication_waste, sc.meetings.hours_per_meeting,
-            sc.population.cost_per_service_year, world.programme_money, kit[1], world.trust,
+            sc.population.cost_per_service_year, world.programme_money, world.trust,
             world.active, world.attended, world.burden_hours, world.allocation, world.capacity,
-            world.coverage, world.plan, world.ideal_plan, world.perceived_need,
-            world.assumed_need, p.budget, p.staff_fte, p.expertise, p.own_priority,
-            model.need_share(world), kit[2])
+            world.coverage, world.plan, world.ideal_plan, world.perceived_need, start,
+            ideal_weights, p.budget, p.staff_fte, p.expertise, p.own_priority,
+            true_need, self._scratch_of(world))
 
-    def _kit(self, model: StepContext, world: World) -> tuple[World, np.ndarray, np.ndarray]:
-        """The world's streams of perceived-need draws and the compiled week's scratch."""
-        if len(self._kits) > 4:  # worlds of runs gone by (the mechanism ran in another run)
-            self._kits.clear()
-        stream = S_PERCEIVED + model.world_index(world)
-        seed = int(model.kseed)
-        streams = np.array([stream_base(seed, stream), stream_base(seed, stream + 100)],
-                           dtype=np.uint64)
-        kit = (world, streams, np.empty((5, max(world.partners.n, world.n_areas))))
-        self._kits[id(world)] = kit
-        return kit
+    def _scratch_of(self, world: World) -> np.ndarray:
+        """The compiled week's scratch for the world's partners and areas (kept)."""
+        size = max(world.partners.n, world.n_areas)
+        scratch = self._scratch
+        if scratch is None or scratch.shape[1] != size:
+            scratch = self._scratch = np.empty((5, size))
+        return scratch
 
     @staticmethod
     def _fade_rate(model: StepContext, world: World) -> float:
@@ -185,21 +187,7 @@ class MutuallyReinforcingActivities:
         world.ideal_plan = _fit_plan(start, ideal_weights, ideal_total, true_need)
         if world.isolated:
             return
-        m = world.measurement
-        know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
-        z = normals(model.kseed, model.steps, true_need.size,
-                    S_PERCEIVED + model.world_index(world))
-        # as Python floats over the few areas: numpy's
-        # true_need * np.maximum(0.0, 1.0 + 0.3 (1 - m) z), then (1 - know) assumed + know noisy,
-        # with the same operations in the same order (a NaN passes np.maximum, as here)
-        spread = 0.3 * (1.0 - m)
-        perceived = []
-        for assumed, need, draw in zip(world.assumed_need.tolist(), true_need.tolist(),
-                                       z.tolist(), strict=True):
-            noise = 1.0 + spread * draw
-            noisy = need * (0.0 if noise < 0.0 else noise)
-            perceived.append((1.0 - know) * assumed + know * noisy)
-        world.perceived_need = np.array(perceived) / max(pairwise_sum(perceived), 1e-12)
+        world.perceived_need = perceived_need(model, world, true_need)
         weights = np.maximum(world.capacity, 0.0)
         world.plan = _fit_plan(start, weights, float(np.add.reduce(weights)),
                                world.perceived_need)
@@ -265,6 +253,29 @@ def _compiled(partners: int, areas: int) -> bool:
     return partners <= MAX_PARTNERS and areas <= MAX_PARTNERS
 
 
+def perceived_need(model: StepContext, world: World, true_need: np.ndarray) -> np.ndarray:
+    """This week's needs as the partners see them, as shares (a plan's target).
+
+    The assumed needs corrected by what engagement and measurement reveal, ``know = 1 - (1 -
+    m)(1 - engagement)``, of the true needs seen with noise: ``(1 - know) assumed + know
+    true_need max(0, 1 + 0.3 (1 - m) z)``, z the week's normal draw per area.
+    """
+    m = world.measurement
+    know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
+    z = normals(model.kseed, model.steps, true_need.size, S_PERCEIVED + model.world_index(world))
+    # as Python floats over the few areas: numpy's
+    # true_need * np.maximum(0.0, 1.0 + 0.3 (1 - m) z), then (1 - know) assumed + know noisy,
+    # with the same operations in the same order (a NaN passes np.maximum, as here)
+    spread = 0.3 * (1.0 - m)
+    perceived = []
+    for assumed, need, draw in zip(world.assumed_need.tolist(), true_need.tolist(),
+                                   z.tolist(), strict=True):
+        noise = 1.0 + spread * draw
+        noisy = need * (0.0 if noise < 0.0 else noise)
+        perceived.append((1.0 - know) * assumed + know * noisy)
+    return np.array(perceived) / max(pairwise_sum(perceived), 1e-12)
+
+
 def target_fit(model: StepContext, world: World) -> float:
     """Fit services would have if redesigned around what engagement has revealed."""
     return _fit_at(_learned_floor(model, world), world.engagement)
@@ -326,8 +337,8 @@ def _fit_plan(start: np.ndarray, cap: np.ndarray, total: float, need_share: np.n
     if total <= 0:
         return x
     target = need_share * total
-    if x.shape[1] <= MAX_PARTNERS:  # compiled, with the same operations in order
-        plan_sweeps(x, cap, target, sweeps, np.empty((2, x.shape[1])))
+    if x.shape[1] < MAX_AREAS:  # the usual case: compiled, with the same operations in order
+        plan_sweeps(x, cap, target, sweeps, np.empty(x.shape[1]))
         return x
     cap = cap[:, None]
     weighted = np.empty_like(x)
