@@ -1,43 +1,42 @@
-"""Compiled rule of :mod:`cisim.mechanisms.activities`: a world's whole week of it.
+"""Compiled rule of :mod:`cisim.mechanisms.activities`: the plan's fitting and the week after it.
 
-:func:`activities_week` is the mechanism's week (the plans' proportional fitting every fourth
-week, the organisations' own learning, the re-tuning toward the plan, the drift back, and the
-service capacity, coverage and alignment it leaves) with the same operations in the same order
-as the numpy path of :class:`~cisim.mechanisms.activities.MutuallyReinforcingActivities`, so
-the same doubles: a column sum over partners is added row by row from zero, as numpy reduces
-the outer axis of a C-ordered array; a plan's row over fewer than eight areas left to right from
-zero, as numpy's pairwise summation does below eight elements (with more areas the mechanism
-makes its plans in numpy); every other sum goes through :func:`cisim.kernels.pairwise`, numpy's
-pairwise order (hence at most :data:`MAX_PARTNERS` partners and areas; above that the mechanism
-stays in numpy). The few inputs that need Python (the plans' start, the perceived needs with
-their normal draws) are made by the mechanism on the weeks it re-plans. Written as flat loops
-over the world's arrays and scratch the mechanism keeps, without allocation: each of these adds
-to numba's first compile, which the start-up goal bounds (benchmarks/README.md).
+:func:`plan_sweeps` is the loop of :func:`cisim.mechanisms.activities.plan_allocation`, and
+:func:`activities_week` the rest of the mechanism's week (the organisations' own learning, the
+re-tuning toward the plan, the drift back, and the service capacity, coverage and alignment it
+leaves), with the same operations in the same order as the numpy path, so the same doubles: a
+column sum over partners is added row by row from zero, as numpy reduces the outer axis of a
+C-ordered array; a plan's row over fewer than eight areas left to right from zero, as numpy's
+pairwise summation does below eight elements (with eight or more areas the plan stays in
+numpy); every other sum goes through :func:`cisim.kernels.pairwise`, numpy's pairwise order
+(hence at most :data:`MAX_PARTNERS` partners and areas; above that the week stays in numpy).
+Written as flat loops, without allocation: each of these adds to numba's first compile, which
+the start-up goal bounds (benchmarks/README.md). The re-plan every fourth week stays in Python
+around :func:`plan_sweeps`: compiled into the week it doubled the week's first compile (about
++1 s) for no measurable gain in a run.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _inner, _jit, pairwise
+from cisim.kernels import MAX_PAIRWISE, _jit, pairwise
 
 #: Working hours in a full-time equivalent's week (what coordination work is set against).
 HOURS_PER_FTE_WEEK = 37.5
 
-#: The compiled week adds a sum over partners or areas in numpy's pairwise order only up to this
-#: many (:func:`cisim.kernels.pairwise`); above it the mechanism stays in numpy.
-MAX_PARTNERS = MAX_PAIRWISE
-
-#: The compiled plan adds a row in numpy's order only below this many areas (left to right).
+#: The compiled plan adds a row in numpy's order only below this many areas.
 MAX_AREAS = 8
 
-#: Iterations of the plan's proportional fitting.
-PLAN_SWEEPS = 25
 
-@_inner
-def _sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
-            factor: np.ndarray) -> None:
-    """:func:`plan_sweeps`, compiled into the kernels that call it."""
+@_jit(opt=1, no_cfunc_wrapper=True)
+def plan_sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
+                factor: np.ndarray) -> None:
+    """Iterative proportional fitting of ``x`` (N, A) in place (A < :data:`MAX_AREAS`).
+
+    Each sweep scales column ``a`` by ``target[a] / sum_i cap[i] x[i, a]`` (by 1 where that
+    sum is not positive; a sum below 1e-300 counts as 1e-300) and then each row to sum to one.
+    ``factor`` is scratch of A doubles.
+    """
     N, A = x.shape
     for _ in range(sweeps):
         for a in range(A):
@@ -59,56 +58,40 @@ def _sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
                 x[i, a] = x[i, a] / row
 
 
-@_jit(opt=1, no_cfunc_wrapper=True)
-def plan_sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
-                factor: np.ndarray) -> None:
-    """Iterative proportional fitting of ``x`` (N, A) in place (A < :data:`MAX_AREAS`).
-
-    Each sweep scales column ``a`` by ``target[a] / sum_i cap[i] x[i, a]`` (by 1 where that
-    sum is not positive; a sum below 1e-300 counts as 1e-300) and then each row to sum to one.
-    ``factor`` is scratch of A doubles. (:func:`activities_week` has the same loop compiled
-    in; this is its entry from Python, for the numpy path of the week.)
-    """
-    _sweeps(x, cap, target, sweeps, factor)
+#: The compiled week adds a sum over partners in numpy's pairwise order only up to this many
+#: partners (:func:`cisim.kernels.pairwise`); above it the mechanism stays in numpy.
+MAX_PARTNERS = MAX_PAIRWISE
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
-def activities_week(replan: bool, isolated: bool, retune: bool, learning: float,
-                    fit_floor: float, initial_engagement: float, learned: float, fit: float,
-                    engagement: float, measurement: float, agreement: float, coordination: float,
-                    emphasis: float, alignment_rate: float, fade_rate: float,
-                    isolated_coordination: float, duplication_waste: float,
-                    meeting_hours: float, cost: float, programme_money: float,
-                    trust: np.ndarray, active: np.ndarray,
+def activities_week(isolated: bool, retune: bool, learning: float, fit_floor: float,
+                    initial_engagement: float, learned: float, fit: float, engagement: float,
+                    measurement: float, agreement: float, coordination: float, emphasis: float,
+                    alignment_rate: float, fade_rate: float, isolated_coordination: float,
+                    duplication_waste: float, meeting_hours: float, cost: float,
+                    programme_money: float, trust: np.ndarray, active: np.ndarray,
                     attended: np.ndarray, burden_hours: np.ndarray, allocation: np.ndarray,
                     capacity: np.ndarray, coverage: np.ndarray, plan: np.ndarray,
-                    ideal_plan: np.ndarray, perceived_need: np.ndarray,
-                    start: np.ndarray, ideal_weights: np.ndarray,
-                    budget: np.ndarray, staff_fte: np.ndarray, expertise: np.ndarray,
-                    own_priority: np.ndarray, true_need: np.ndarray,
+                    ideal_plan: np.ndarray, budget: np.ndarray, staff_fte: np.ndarray,
+                    expertise: np.ndarray, own_priority: np.ndarray, true_need: np.ndarray,
                     scratch: np.ndarray) -> tuple[float, float, float, float]:
-    """One world's week of the activities mechanism, its arrays updated in place.
+    """One world's week of the activities mechanism after the plan, its arrays in place.
 
     The numpy path of :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities.step`
-    (and of its ``setup``, with ``replan``, without ``retune`` and with ``learning`` 0) with
+    after the re-plan (and of its ``setup``, without ``retune`` and with ``learning`` 0) with
     the same operations in the same order (``tests/test_activities_kernel.py`` and
     ``tests/test_mechanisms.py`` hold them equal bit for bit):
 
-    1. With ``replan``, the plans (fewer than :data:`MAX_AREAS` areas): ``ideal_plan`` (and,
-       unless ``isolated``, ``plan``) re-made in place from ``start`` by :data:`PLAN_SWEEPS`
-       sweeps of proportional fitting, the ideal plan toward ``true_need`` weighted by
-       ``ideal_weights``, the plan toward ``perceived_need`` (this week's, made by the
-       mechanism) weighted by last week's ``capacity``.
-    2. The organisations' own learning at ``learning`` a year, which lifts the fit floor and
+    1. The organisations' own learning at ``learning`` a year, which lifts the fit floor and
        the fit reached alone.
-    3. With ``retune``, partner ``i`` moves its allocation toward the plan at ``min(1,
+    2. With ``retune``, partner ``i`` moves its allocation toward the plan at ``min(1,
        alignment_rate / 52 emphasis own_trust_i agreement coordination (0.5 + 0.5
        measurement))`` (inactive partners at 1/52 toward their own priorities), and active
        partners drift back toward their own priorities by ``fade_rate / 52 (1 -
        coordination)`` when it is positive (``fade_rate`` is 0 under lock-in); the fit moves
        by the capacity-weighted mean speed toward what ``engagement`` reveals and drifts back.
-    4. ``capacity`` (N) and ``coverage`` (A), after the meetings' and coordination's burden,
-       the programme money and the duplication waste.
+    3. ``capacity`` (N) and ``coverage`` (A), after the meetings' and coordination's burden,
+       the programme money and the duplication waste; the alignment with ``ideal_plan``.
 
     ``scratch`` is 5 x max(N, A) doubles.
 
@@ -116,26 +99,6 @@ def activities_week(replan: bool, isolated: bool, retune: bool, learning: float,
         ``(learned, fit, service capacity, alignment)``: the world's new figures.
     """
     N, A = allocation.shape
-    if replan:
-        # both plans start from ``start`` (in isolation there is no plan but the ideal one)
-        for i in range(N):
-            for a in range(A):
-                ideal_plan[i, a] = start[i, a]
-                if not isolated:
-                    plan[i, a] = start[i, a]
-        # the ideal plan toward the real needs weighted by ``ideal_weights``; the plan toward
-        # the perceived ones weighted by last week's capacity (a negative one counts as none)
-        for k in range(1 if isolated else 2):
-            for i in range(N):
-                c = ideal_weights[i] if k == 0 else capacity[i]
-                scratch[0, i] = 0.0 if c < 0.0 else c  # np.maximum(c, 0.0) (a NaN stays)
-            total = pairwise(scratch[0], N)
-            if not total <= 0:
-                for a in range(A):
-                    scratch[1, a] = (true_need[a] if k == 0 else perceived_need[a]) * total
-                _sweeps(ideal_plan if k == 0 else plan, scratch[0], scratch[1], PLAN_SWEEPS,
-                        scratch[2])
-
     # the organisations' own learning: the fit of services designed alone
     if learning > 0:
         learned = learned + learning / 52.0 * (1.0 - learned)

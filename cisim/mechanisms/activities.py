@@ -39,7 +39,6 @@ from cisim.mechanisms._activities import (
     HOURS_PER_FTE_WEEK,
     MAX_AREAS,
     MAX_PARTNERS,
-    PLAN_SWEEPS,
     activities_week,
     plan_sweeps,
 )
@@ -111,30 +110,21 @@ class MutuallyReinforcingActivities:
         self.refresh(model, world)
 
     def _week(self, model: StepContext, world: World, week: bool) -> None:
-        """The world's week (or, without ``week``, its setup) in one compiled call.
+        """The world's week (or, without ``week``, its setup): the plan, then one compiled call.
 
+        Every fourth week (and at setup) :meth:`_replan`; then
         :func:`cisim.mechanisms._activities.activities_week`: what :meth:`step` (or
-        :meth:`setup` after the fit) does in numpy, with the same numbers. With eight or more
-        areas the plans are made in numpy first (:meth:`_replan`).
+        :meth:`setup` after the fit) does in numpy after the plan, with the same numbers.
         """
-        p = world.partners
-        replan = not week or model.steps % PLAN_INTERVAL == 0
-        if replan and world.n_areas >= MAX_AREAS:  # the plans in numpy
+        if not week or model.steps % PLAN_INTERVAL == 0:
             self._replan(model, world)
-            replan = False
-        if replan or self._basis is None:
-            self._plan_basis(p)  # made again if the partners' expertise or budgets changed
-        start, ideal_weights = self._basis[1], self._basis[2]
-        true_need = model.need_share(world)
-        if replan and not world.isolated:
-            world.perceived_need = perceived_need(model, world, true_need)
+        p = world.partners
         sc = model.design
         dyn = sc.dynamics
         isolated = world.isolated
         world.learned, world.fit, world.service_capacity, world.alignment = activities_week(
-            replan, isolated, week and not isolated,
-            dyn.isolated_learning_per_year if week else 0.0, dyn.fit_floor,
-            sc.engagement.initial_level, world.learned, world.fit, world.engagement,
+            isolated, week and not isolated, dyn.isolated_learning_per_year if week else 0.0,
+            dyn.fit_floor, sc.engagement.initial_level, world.learned, world.fit, world.engagement,
             world.measurement, world.agreement, world.coordination,
             1.0 if isolated else model.emphasis(world, self.component),
             dyn.alignment_rate_per_year,
@@ -142,9 +132,8 @@ class MutuallyReinforcingActivities:
             dyn.isolated_coordination, dyn.duplication_waste, sc.meetings.hours_per_meeting,
             sc.population.cost_per_service_year, world.programme_money, world.trust,
             world.active, world.attended, world.burden_hours, world.allocation, world.capacity,
-            world.coverage, world.plan, world.ideal_plan, world.perceived_need, start,
-            ideal_weights, p.budget, p.staff_fte, p.expertise, p.own_priority,
-            true_need, self._scratch_of(world))
+            world.coverage, world.plan, world.ideal_plan, p.budget, p.staff_fte, p.expertise,
+            p.own_priority, model.need_share(world), self._scratch_of(world))
 
     def _scratch_of(self, world: World) -> np.ndarray:
         """The compiled week's scratch for the world's partners and areas (kept)."""
@@ -300,7 +289,7 @@ def _learned_floor(model: StepContext, world: World) -> float:
 
 
 def plan_allocation(
-    expertise: np.ndarray, capacity: np.ndarray, need_share: np.ndarray, sweeps: int = PLAN_SWEEPS
+    expertise: np.ndarray, capacity: np.ndarray, need_share: np.ndarray, sweeps: int = 25
 ) -> np.ndarray:
     """Allocations proportional to squared expertise whose total covers the needs.
 
@@ -327,7 +316,7 @@ def _plan_start(expertise: np.ndarray) -> np.ndarray:
 
 
 def _fit_plan(start: np.ndarray, cap: np.ndarray, total: float, need_share: np.ndarray,
-              sweeps: int = PLAN_SWEEPS) -> np.ndarray:
+              sweeps: int = 25) -> np.ndarray:
     """The fitting of :func:`plan_allocation` from ``start`` (left as it is).
 
     ``cap`` are the non-negative row weights and ``total`` their sum (``np.add.reduce``).
