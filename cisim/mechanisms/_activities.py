@@ -1,12 +1,18 @@
-"""Compiled rule of :mod:`cisim.mechanisms.activities`: the plan's proportional fitting.
+"""Compiled rule of :mod:`cisim.mechanisms.activities`: the plan's fitting and the week after it.
 
-:func:`plan_sweeps` is the loop of :func:`cisim.mechanisms.activities.plan_allocation` with the
-same operations in the same order, so the same doubles: a column sum over partners is added row
-by row from zero, as numpy reduces the outer axis of a C-ordered array, and a row sum over fewer
-than eight areas is added left to right from zero, as numpy's pairwise summation does below
-eight elements (with eight or more areas the plan stays in numpy). Written as flat loops, without
-helper calls, slicing or allocation: each of these adds to numba's first compile, which the
-start-up goal bounds (benchmarks/README.md).
+:func:`plan_sweeps` is the loop of :func:`cisim.mechanisms.activities.plan_allocation`, and
+:func:`activities_week` the rest of the mechanism's week (the organisations' own learning, the
+re-tuning toward the plan, the drift back, and the service capacity, coverage and alignment it
+leaves), with the same operations in the same order as the numpy path, so the same doubles: a
+column sum over partners is added row by row from zero, as numpy reduces the outer axis of a
+C-ordered array; a plan's row over fewer than eight areas left to right from zero, as numpy's
+pairwise summation does below eight elements (with eight or more areas the plan stays in
+numpy); every other sum goes through :func:`cisim.kernels.pairwise`, numpy's pairwise order
+(hence at most :data:`MAX_PARTNERS` partners and areas; above that the week stays in numpy).
+Written as flat loops, without allocation: each of these adds to numba's first compile, which
+the start-up goal bounds (benchmarks/README.md). The re-plan every fourth week stays in Python
+around :func:`plan_sweeps`: compiled into the week it doubled the week's first compile (about
++1 s) for no measurable gain in a run.
 """
 
 from __future__ import annotations
@@ -58,35 +64,56 @@ MAX_PARTNERS = MAX_PAIRWISE
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
-def activities_week(retune: bool, rate: float, agreement: float, coordination: float,
-                    measurement: float, fade: float, trust: np.ndarray, plan: np.ndarray,
-                    own_priority: np.ndarray, active: np.ndarray, allocation: np.ndarray,
-                    budget: np.ndarray, staff_fte: np.ndarray, burden_hours: np.ndarray,
-                    attended: np.ndarray, meeting_hours: float, cost: float, extra: float,
-                    expertise: np.ndarray, ideal_plan: np.ndarray, true_need: np.ndarray,
-                    waste: float, capacity: np.ndarray, coverage: np.ndarray,
-                    scratch: np.ndarray) -> tuple[float, float, float]:
-    """One world's week of the activities mechanism after the plan: re-tuning, then refresh.
+def activities_week(isolated: bool, retune: bool, learning: float, fit_floor: float,
+                    initial_engagement: float, learned: float, fit: float, engagement: float,
+                    measurement: float, agreement: float, coordination: float, emphasis: float,
+                    alignment_rate: float, fade_rate: float, isolated_coordination: float,
+                    duplication_waste: float, meeting_hours: float, cost: float,
+                    programme_money: float, trust: np.ndarray, active: np.ndarray,
+                    attended: np.ndarray, burden_hours: np.ndarray, allocation: np.ndarray,
+                    capacity: np.ndarray, coverage: np.ndarray, plan: np.ndarray,
+                    ideal_plan: np.ndarray, budget: np.ndarray, staff_fte: np.ndarray,
+                    expertise: np.ndarray, own_priority: np.ndarray, true_need: np.ndarray,
+                    scratch: np.ndarray) -> tuple[float, float, float, float]:
+    """One world's week of the activities mechanism after the plan, its arrays in place.
 
-    :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities.step` and ``refresh``
-    with the same operations in the same order (the numpy path there is the reference, and
-    ``tests/test_mechanisms.py`` holds them equal bit for bit). With ``retune``, partner ``i``
-    moves its allocation toward the plan at ``min(1, rate own_trust_i agreement coordination
-    (0.5 + 0.5 measurement))`` (inactive partners at 1/52 toward their own priorities), and
-    active partners drift back toward their own priorities by ``fade`` when it is positive.
-    Then ``capacity`` (N) and ``coverage`` (A) are recomputed in place. A column summed over
-    partners is added row by row from zero (numpy's order for the outer axis), every other sum
-    goes through :func:`pairwise`. ``waste`` is the duplication waste before the
-    concentration term; ``scratch`` is 5 x max(N, A) doubles. At most :data:`MAX_PARTNERS`
-    partners and areas.
+    The numpy path of :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities.step`
+    after the re-plan (and of its ``setup``, without ``retune`` and with ``learning`` 0) with
+    the same operations in the same order (``tests/test_activities_kernel.py`` and
+    ``tests/test_mechanisms.py`` hold them equal bit for bit):
+
+    1. The organisations' own learning at ``learning`` a year, which lifts the fit floor and
+       the fit reached alone.
+    2. With ``retune``, partner ``i`` moves its allocation toward the plan at ``min(1,
+       alignment_rate / 52 emphasis own_trust_i agreement coordination (0.5 + 0.5
+       measurement))`` (inactive partners at 1/52 toward their own priorities), and active
+       partners drift back toward their own priorities by ``fade_rate / 52 (1 -
+       coordination)`` when it is positive (``fade_rate`` is 0 under lock-in); the fit moves
+       by the capacity-weighted mean speed toward what ``engagement`` reveals and drifts back.
+    3. ``capacity`` (N) and ``coverage`` (A), after the meetings' and coordination's burden,
+       the programme money and the duplication waste; the alignment with ``ideal_plan``.
+
+    ``scratch`` is 5 x max(N, A) doubles.
 
     Returns:
-        ``(mean speed, service capacity, alignment)``: the capacity-weighted mean speed of
-        the re-tuning (0 without ``retune`` or without capacity).
+        ``(learned, fit, service capacity, alignment)``: the world's new figures.
     """
     N, A = allocation.shape
+    # the organisations' own learning: the fit of services designed alone
+    if learning > 0:
+        learned = learned + learning / 52.0 * (1.0 - learned)
+    floor = fit_floor
+    if learned > 0:
+        floor = floor + (1.0 - floor) * learned
+    alone = floor + (1.0 - floor) * initial_engagement
+    if learning > 0 and (isolated or alone > fit):  # alone isolated, else max(fit, alone)
+        fit = alone
+
     mean_speed = 0.0
+    fade = 0.0
     if retune:
+        rate = alignment_rate / 52.0 * emphasis
+        fade = fade_rate / 52.0 * (1.0 - coordination)
         others = float(N - 1 if N > 1 else 1)
         for i in range(N):
             v = rate * (pairwise(trust[i], N) / others) * agreement * coordination * (
@@ -107,6 +134,8 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
         den = pairwise(scratch[0], N)
         if den != 0.0:
             mean_speed = pairwise(scratch[1], N) / den
+
+    # capacity after the burden of coordination, plus the programme money
     for i in range(N):
         burden = burden_hours[i] + meeting_hours * (1.0 if attended[i] else 0.0)
         staff = staff_fte[i] * HOURS_PER_FTE_WEEK
@@ -114,11 +143,20 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
         lost = burden / staff
         lost = 0.5 if lost >= 0.5 else lost  # np.minimum(0.5, lost)
         capacity[i] = budget[i] / cost * (1.0 - lost)
+    extra = programme_money * 52.0 / cost
     if extra > 0:
         base = pairwise(capacity, N)
         for i in range(N):
             share = capacity[i] / base if base > 0 else 1.0 / N
             capacity[i] = capacity[i] + extra * share
+    # duplication: falls as coordinated work gets under way (ad hoc coordination in any world)
+    if isolated:
+        coordinated = isolated_coordination if isolated_coordination > 0.0 else 0.0
+    else:
+        coordinated = coordination * agreement * (emphasis if emphasis < 1.0 else 1.0)
+        if isolated_coordination > coordinated:
+            coordinated = isolated_coordination
+    waste = duplication_waste * (1.0 - coordinated)
     # scratch[2]: capacity per area; [3]: its concentration (sum of squared shares);
     # [4]: effective capacity per area
     for a in range(A):
@@ -151,4 +189,10 @@ def activities_week(retune: bool, rate: float, agreement: float, coordination: f
         scratch[1, i] = (1.0 - 0.5 * pairwise(scratch[2], A)) * scratch[0, i]
     den = pairwise(scratch[0], N)
     alignment = pairwise(scratch[1], N) / den if den > 0 else 0.0
-    return mean_speed, total, alignment
+
+    if retune:
+        # the fit follows the re-tuning toward what engagement has revealed, and drifts back
+        fit = fit + mean_speed * ((floor + (1.0 - floor) * engagement) - fit)
+        if fade > 0 and fit > alone:
+            fit = fit - fade * (fit - alone)
+    return learned, fit, total, alignment

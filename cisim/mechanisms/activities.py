@@ -61,7 +61,7 @@ class MutuallyReinforcingActivities:
     component = "activities"
 
     def __init__(self) -> None:
-        self._scratch: np.ndarray | None = None
+        self._scratch: np.ndarray | None = None  # the compiled week's
         # the plans' starting allocations and the ideal plan's weights and their total, with
         # the bytes of the inputs they were made from (the partners' expertise and budgets)
         self._basis: tuple[tuple, np.ndarray, np.ndarray, float] | None = None
@@ -69,11 +69,17 @@ class MutuallyReinforcingActivities:
     def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial plan, fit, service capacity and coverage."""
         world.fit = target_fit(model, world)
+        if _compiled(world.partners.n, world.n_areas):
+            self._week(model, world, week=False)
+            return
         self._replan(model, world)
         self.refresh(model, world)
 
     def step(self, model: StepContext, world: World) -> None:
         """Re-tune allocations toward the plan, then recompute capacity and coverage."""
+        if _compiled(world.partners.n, world.n_areas):
+            self._week(model, world, week=True)
+            return
         sc = model.design
         p = world.partners
         if model.steps % PLAN_INTERVAL == 0:
@@ -83,26 +89,11 @@ class MutuallyReinforcingActivities:
         if learning:
             world.learned += dyn.isolated_learning_per_year / STEPS_PER_YEAR * (
                 1.0 - world.learned)
-        # the learned floor of target_fit and fit_alone, once: nothing below changes it
-        floor = _learned_floor(model, world)
-        alone = _fit_at(floor, sc.engagement.initial_level)  # fit_alone
-        if learning:
-            if world.isolated:
-                world.fit = alone
-            else:
-                world.fit = max(world.fit, alone)
+            alone = fit_alone(model, world)
+            world.fit = alone if world.isolated else max(world.fit, alone)
         if not world.isolated:
             m = world.measurement
             emph = model.emphasis(world, self.component)
-            if _compiled(p.n, world.n_areas):
-                fade = self._fade_rate(model, world) if dyn.persistence == "fade" else 0.0
-                rate = dyn.alignment_rate_per_year / STEPS_PER_YEAR * emph
-                mean_speed = self._compiled_week(model, world, (rate, m, fade))
-                # target_fit: the engagement is this week's (the re-tuning does not move it)
-                world.fit += mean_speed * (_fit_at(floor, world.engagement) - world.fit)
-                if fade > 0:
-                    self._fade_fit(world, fade, alone)
-                return
             speed = (
                 sc.dynamics.alignment_rate_per_year / STEPS_PER_YEAR * emph * own_trust(world)
                 * world.agreement * world.coordination * (0.5 + 0.5 * m)
@@ -117,6 +108,40 @@ class MutuallyReinforcingActivities:
             if dyn.persistence == "fade":
                 self._fade(model, world)
         self.refresh(model, world)
+
+    def _week(self, model: StepContext, world: World, week: bool) -> None:
+        """The world's week (or, without ``week``, its setup): the plan, then one compiled call.
+
+        Every fourth week (and at setup) :meth:`_replan`; then
+        :func:`cisim.mechanisms._activities.activities_week`: what :meth:`step` (or
+        :meth:`setup` after the fit) does in numpy after the plan, with the same numbers.
+        """
+        if not week or model.steps % PLAN_INTERVAL == 0:
+            self._replan(model, world)
+        p = world.partners
+        sc = model.design
+        dyn = sc.dynamics
+        isolated = world.isolated
+        world.learned, world.fit, world.service_capacity, world.alignment = activities_week(
+            isolated, week and not isolated, dyn.isolated_learning_per_year if week else 0.0,
+            dyn.fit_floor, sc.engagement.initial_level, world.learned, world.fit, world.engagement,
+            world.measurement, world.agreement, world.coordination,
+            1.0 if isolated else model.emphasis(world, self.component),
+            dyn.alignment_rate_per_year,
+            dyn.fade_rate_per_year if dyn.persistence == "fade" else 0.0,
+            dyn.isolated_coordination, dyn.duplication_waste, sc.meetings.hours_per_meeting,
+            sc.population.cost_per_service_year, world.programme_money, world.trust,
+            world.active, world.attended, world.burden_hours, world.allocation, world.capacity,
+            world.coverage, world.plan, world.ideal_plan, p.budget, p.staff_fte, p.expertise,
+            p.own_priority, model.need_share(world), self._scratch_of(world))
+
+    def _scratch_of(self, world: World) -> np.ndarray:
+        """The compiled week's scratch for the world's partners and areas (kept)."""
+        size = max(world.partners.n, world.n_areas)
+        scratch = self._scratch
+        if scratch is None or scratch.shape[1] != size:
+            scratch = self._scratch = np.empty((5, size))
+        return scratch
 
     @staticmethod
     def _fade_rate(model: StepContext, world: World) -> float:
@@ -140,37 +165,6 @@ class MutuallyReinforcingActivities:
         if world.fit > alone:
             world.fit -= fade * (world.fit - alone)
 
-    def _compiled_week(self, model: StepContext, world: World,
-                       retune: tuple[float, float, float] | None) -> float:
-        """The re-tuning (given its ``(rate, measurement, fade)``) and refresh, compiled.
-
-        Sets the world's capacity, coverage, service capacity and alignment as
-        :meth:`refresh` does; returns the re-tuning's mean speed.
-        """
-        sc = model.design
-        p = world.partners
-        cost = sc.population.cost_per_service_year
-        if world.isolated:  # no coordination but the ad hoc kind
-            coordinated = max(0.0, sc.dynamics.isolated_coordination)
-        else:
-            emphasis = model.emphasis(world, self.component)
-            coordinated = world.coordination * world.agreement * min(1.0, emphasis)
-            coordinated = max(coordinated, sc.dynamics.isolated_coordination)
-        rate, m, fade = retune if retune is not None else (0.0, 0.0, 0.0)
-        scratch = self._scratch
-        size = max(p.n, world.n_areas)
-        if scratch is None or scratch.shape[1] != size:
-            scratch = self._scratch = np.empty((5, size))
-        mean_speed, world.service_capacity, world.alignment = activities_week(
-            retune is not None, rate, world.agreement, world.coordination, m, fade,
-            world.trust, world.plan, p.own_priority, world.active, world.allocation,
-            p.budget, p.staff_fte, world.burden_hours, world.attended,
-            sc.meetings.hours_per_meeting, cost, world.programme_money * STEPS_PER_YEAR / cost,
-            p.expertise, world.ideal_plan, model.need_share(world),
-            sc.dynamics.duplication_waste * (1.0 - coordinated), world.capacity,
-            world.coverage, scratch)
-        return mean_speed
-
     def _replan(self, model: StepContext, world: World) -> None:
         """Re-make the coordinated plan and the ideal plan.
 
@@ -182,21 +176,7 @@ class MutuallyReinforcingActivities:
         world.ideal_plan = _fit_plan(start, ideal_weights, ideal_total, true_need)
         if world.isolated:
             return
-        m = world.measurement
-        know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
-        z = normals(model.kseed, model.steps, true_need.size,
-                    S_PERCEIVED + model.world_index(world))
-        # as Python floats over the few areas: numpy's
-        # true_need * np.maximum(0.0, 1.0 + 0.3 (1 - m) z), then (1 - know) assumed + know noisy,
-        # with the same operations in the same order (a NaN passes np.maximum, as here)
-        spread = 0.3 * (1.0 - m)
-        perceived = []
-        for assumed, need, draw in zip(world.assumed_need.tolist(), true_need.tolist(),
-                                       z.tolist(), strict=True):
-            noise = 1.0 + spread * draw
-            noisy = need * (0.0 if noise < 0.0 else noise)
-            perceived.append((1.0 - know) * assumed + know * noisy)
-        world.perceived_need = np.array(perceived) / max(pairwise_sum(perceived), 1e-12)
+        world.perceived_need = perceived_need(model, world, true_need)
         weights = np.maximum(world.capacity, 0.0)
         world.plan = _fit_plan(start, weights, float(np.add.reduce(weights)),
                                world.perceived_need)
@@ -218,9 +198,6 @@ class MutuallyReinforcingActivities:
     def refresh(self, model: StepContext, world: World) -> None:
         """Service capacity per area, duplication waste, coverage and alignment."""
         p = world.partners
-        if _compiled(p.n, world.n_areas):
-            self._compiled_week(model, world, None)
-            return
         sc = model.design
         true_need = model.need_share(world)
         cost = sc.population.cost_per_service_year
@@ -263,6 +240,29 @@ class MutuallyReinforcingActivities:
 def _compiled(partners: int, areas: int) -> bool:
     """Whether the week runs compiled (:mod:`cisim.mechanisms._activities`) or in numpy."""
     return partners <= MAX_PARTNERS and areas <= MAX_PARTNERS
+
+
+def perceived_need(model: StepContext, world: World, true_need: np.ndarray) -> np.ndarray:
+    """This week's needs as the partners see them, as shares (a plan's target).
+
+    The assumed needs corrected by what engagement and measurement reveal, ``know = 1 - (1 -
+    m)(1 - engagement)``, of the true needs seen with noise: ``(1 - know) assumed + know
+    true_need max(0, 1 + 0.3 (1 - m) z)``, z the week's normal draw per area.
+    """
+    m = world.measurement
+    know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
+    z = normals(model.kseed, model.steps, true_need.size, S_PERCEIVED + model.world_index(world))
+    # as Python floats over the few areas: numpy's
+    # true_need * np.maximum(0.0, 1.0 + 0.3 (1 - m) z), then (1 - know) assumed + know noisy,
+    # with the same operations in the same order (a NaN passes np.maximum, as here)
+    spread = 0.3 * (1.0 - m)
+    perceived = []
+    for assumed, need, draw in zip(world.assumed_need.tolist(), true_need.tolist(),
+                                   z.tolist(), strict=True):
+        noise = 1.0 + spread * draw
+        noisy = need * (0.0 if noise < 0.0 else noise)
+        perceived.append((1.0 - know) * assumed + know * noisy)
+    return np.array(perceived) / max(pairwise_sum(perceived), 1e-12)
 
 
 def target_fit(model: StepContext, world: World) -> float:
