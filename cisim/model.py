@@ -354,9 +354,7 @@ class CollectiveImpactModel(Model):
 
     def phase_label(self, world: World) -> str:
         """Readable name of the world's current phase."""
-        key = self.phase_state[self.world_index(world)].key
-        phase = self.phase_model.phases.get(key)  # the recorder asks every week
-        return key if phase is None else phase.label
+        return self.phase_model.label(self.phase_state[self.world_index(world)].key)
 
     def entered_phase(self, world: World, key: str) -> bool:
         """Whether the world entered phase ``key`` at the end of the previous step."""

@@ -120,8 +120,9 @@ class PhaseModel:
                 (tr, not tr.cause.startswith("setback")))
 
     def label(self, key: str) -> str:
-        """The readable name of a phase."""
-        return self.phases[key].label
+        """The readable name of phase ``key`` (the key itself if it names none: 'isolated')."""
+        phase = self.phases.get(key)
+        return key if phase is None else phase.label
 
     def emphasis(self, key: str) -> dict[str, float]:
         """The phase's emphasis on each component."""

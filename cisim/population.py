@@ -282,7 +282,7 @@ class Population:
         if known is not None and known[0] == seed and 0 <= step < known[1].shape[0]:
             keys = known[1][step]
         else:
-            keys = self.step_keys(seed, step)
+            keys = self.keys_of_step(seed, step)
         # both worlds' coverage, a row each (copied into an array kept for it: the kernel reads
         # the rows of one array faster than it picks one of two arrays per person)
         both = self._coverage
@@ -330,7 +330,7 @@ class Population:
                          (terms_bounded(rows[0]), terms_bounded(rows[1])))
         return self._derived
 
-    def step_keys(self, seed: np.uint64, step: int) -> np.ndarray:
+    def keys_of_step(self, seed: np.uint64, step: int) -> np.ndarray:
         """:func:`cisim.kernels.step_keys` of ``step``, from a table of the run's steps."""
         known = self._keys
         if known is None or known[0] != seed:

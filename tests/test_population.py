@@ -317,9 +317,9 @@ def test_kept_kernel_arguments_follow_their_inputs(default_scenario: Scenario):
         assert pop._derived[3] == (terms_bounded(rows[0]), terms_bounded(rows[1]))
         # the rates the kernel recorded are those the counts give
         assert tuple(pop.rate_history[:, model.steps].tolist()) == pop.rates()
-    np.testing.assert_array_equal(pop.step_keys(model.kseed, 7), step_keys(model.kseed, 7))
+    np.testing.assert_array_equal(pop.keys_of_step(model.kseed, 7), step_keys(model.kseed, 7))
     far = pop.rate_history.shape[1] + 3  # beyond the run's table
-    np.testing.assert_array_equal(pop.step_keys(model.kseed, far), step_keys(model.kseed, far))
+    np.testing.assert_array_equal(pop.keys_of_step(model.kseed, far), step_keys(model.kseed, far))
     rates = pop.rates()
     pop._rates = None
     assert pop.rates() == rates == (pop.rate(0), pop.rate(1))
