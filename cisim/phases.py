@@ -247,58 +247,25 @@ def power_mean(values: Sequence[float], weights: Sequence[float], exponent: floa
     gives 0. Zero weights drop a value; with all weights zero the mean is 1 (nothing is
     required).
     """
-    return _Weighting(weights, exponent).mean(values)
-
-
-class _Weighting:
-    """:func:`power_mean`'s weights and exponent, with what depends on them alone worked out.
-
-    Readiness asks every week with the same weights: the shares of the weights and their
-    logs are kept (the same doubles as working them out with every mean).
-    """
-
-    def __init__(self, weights: Sequence[float], exponent: float):
-        self.n = len(weights)
-        total = float(sum(weights))
-        self.none_required = total <= 0  # the mean is 1
-        if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
-            exponent = 0.0
-        self.exponent = exponent
-        # each kept value's index and its weight's part of its term of the sum (w the
-        # weight's share): ``w`` of the geometric mean's ``w log v``, ``log w`` of the
-        # log-sum-exp's ``log w + p log v``; a zero weight drops its value
-        self.kept = [] if self.none_required else [
-            (k, share if exponent == 0 else math.log(share))
-            for k, w in enumerate(weights) if (share := w / total) > 0]
-
-    def mean(self, values: Sequence[float]) -> float:
-        """The power mean of ``values`` (as many as the weights)."""
-        if self.none_required:
-            return 1.0
-        if len(values) != self.n:
-            raise ValueError(f"{len(values)} values for {self.n} weights")
-        exponent = self.exponent
-        terms = []
-        for k, part in self.kept:
-            v = values[k]
-            if exponent > 0:
-                if not v > 0:  # zero values add nothing to the sum
-                    continue
-            elif v <= 0:  # p <= 0: a zero value gives 0
-                return 0.0
-            terms.append(part * math.log(v) if exponent == 0 else part + exponent * math.log(v))
-        if exponent == 0:
-            return min(1.0, math.exp(sum(terms)))
-        if not terms and exponent > 0:
+    total = float(sum(weights))
+    if total <= 0:
+        return 1.0
+    pairs = [(w / total, v) for w, v in zip(weights, values, strict=True) if w / total > 0]
+    if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
+        exponent = 0.0
+    if exponent > 0:  # zero values add nothing to the sum
+        pairs = [(w, v) for w, v in pairs if v > 0]
+        if not pairs:
             return 0.0
-        # In logs (log-sum-exp), so tiny values and negative exponents cannot overflow.
-        top = max(terms)
-        log_sum = top + math.log(sum([math.exp(x - top) for x in terms]))
-        return min(1.0, math.exp(log_sum / exponent))
-
-
-#: The weightings readiness asks for (one a design), kept.
-_weighting = functools.lru_cache(maxsize=16)(_Weighting)
+    elif any(v <= 0 for _, v in pairs):
+        return 0.0
+    if exponent == 0:
+        return min(1.0, math.exp(sum(w * math.log(v) for w, v in pairs)))
+    # In logs (log-sum-exp), so tiny values and negative exponents cannot overflow.
+    terms = [math.log(w) + exponent * math.log(v) for w, v in pairs]
+    top = max(terms)
+    log_sum = top + math.log(sum(math.exp(x - top) for x in terms))
+    return min(1.0, math.exp(log_sum / exponent))
 
 
 @functools.lru_cache(maxsize=64)
@@ -310,7 +277,7 @@ def _power_mean_of(values: tuple[float, ...], weights: tuple[float, ...],
     or a runway that does not move), a third of the weeks of a default run. A pure function
     of its arguments, so the same bits.
     """
-    return _weighting(weights, exponent).mean(values)
+    return power_mean(values, weights, exponent)
 
 
 def readiness(model: StepContext, world: World) -> float:
