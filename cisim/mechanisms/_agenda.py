@@ -16,7 +16,7 @@ import numpy as np
 
 from cisim.kernels import MAX_PAIRWISE, _inner, _jit, pairwise
 
-__all__ = ["agenda_moves", "agenda_scratch", "agenda_week", "compiled_agreement", "distance2"]
+__all__ = ["agenda_scratch", "agenda_week", "compiled_agreement", "distance2"]
 
 
 def compiled_agreement(position: np.ndarray) -> bool:
@@ -34,34 +34,6 @@ def agenda_scratch(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(position.shape), np.zeros(position.shape[0])
 
 
-def agenda_moves(
-    position: np.ndarray,  # (N, D) agenda positions, updated in place
-    influence: np.ndarray,  # (N,)
-    contacted: np.ndarray,  # (N, N) bool, pairs that interacted this week
-    trust: np.ndarray,  # (N, N)
-    bound: float,  # confidence bound
-    rate: float,  # convergence rate this week (at most 0.5)
-) -> bool:
-    """Synchronous trust-weighted bounded-confidence moves over the contacted pairs.
-
-    Partner ``i`` moves by the mean over its contacts ``j`` of
-    ``w_ij (x_j - x_i)`` with ``w_ij = 2 trust_ij rate infl_j / (infl_i + infl_j)`` if
-    ``|x_j - x_i| < bound``, else 0 (Deffuant et al. 2000). Synchronous: every move is worked
-    out from the positions at the start, then all partners move. A partner's terms are added
-    in the order of ``j``. :func:`agenda_week` without the rest of the week.
-
-    Returns:
-        Whether any pair had contact.
-    """
-    delta, work = agenda_scratch(position)
-    met, _ = agenda_week(True, False, position, influence, contacted, trust, float(bound),
-                         float(rate), _NONE, _NONE, False, 0.0, delta, work)
-    return met
-
-
-_NONE = np.zeros(0, dtype=np.bool_)
-
-
 @_jit(opt=1, no_cfunc_wrapper=True)
 def agenda_week(moves: bool, rest: bool, position: np.ndarray, influence: np.ndarray,
                 contacted: np.ndarray, trust: np.ndarray, bound: float, rate: float,
@@ -69,8 +41,12 @@ def agenda_week(moves: bool, rest: bool, position: np.ndarray, influence: np.nda
                 delta: np.ndarray, work: np.ndarray) -> tuple[bool, float]:
     """A week of the common agenda, in place: the moves, then the pull, clip and agreement.
 
-    With ``moves`` (the world works on its agenda) and any pair in ``contacted``: the moves
-    of :func:`agenda_moves` (any number of dimensions). With ``rest`` (only where
+    With ``moves`` (the world works on its agenda) and any pair in ``contacted``: the
+    synchronous trust-weighted bounded-confidence moves (any number of dimensions). Partner
+    ``i`` moves by the mean over its contacts ``j`` of ``w_ij (x_j - x_i)`` with ``w_ij = 2
+    trust_ij rate infl_j / (infl_i + infl_j)`` if ``|x_j - x_i| < bound``, else 0 (Deffuant
+    et al. 2000): every move is worked out from the positions at the start, then all partners
+    move, a partner's terms added in the order of ``j``. With ``rest`` (only where
     :func:`compiled_agreement`), then, if there were moves, the meeting's pull toward its
     proposal and the clip to [0, 1]; and the agreement of the positions (NaN without
     ``rest``). What :meth:`cisim.mechanisms.agenda.CommonAgenda.step` does in numpy above

@@ -72,17 +72,11 @@ class CommonAgenda:
                                  pull, delta, work)
         if compiled:
             world.agreement = value
-        elif met:
-            pull_toward_proposal(x, infl, world.attended, world.active, world.trust,
-                                 dyn.proposal_pull > 0, pull)
-            world.agreement = self._remember(world, agreement(x, infl, world.active))
         else:
+            if met:
+                pull_toward_proposal(x, infl, world.attended, world.active, world.trust,
+                                     dyn.proposal_pull > 0, pull)
             world.agreement = self._agreement(world)
-
-    @staticmethod
-    def _inputs(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What :func:`agreement` is made from: positions, who is active, influence."""
-        return world.position, world.active, world.partners.influence
 
     def _agreement(self, world: World) -> float:
         """:func:`agreement` of the world, remembered while its inputs stay the same.
@@ -90,13 +84,9 @@ class CommonAgenda:
         Positions move only at weeks with contacts, and partners leave rarely: most weeks the
         agreement is that of the week before.
         """
-        return self._remembered.get(world, self._inputs(world),
-                                    lambda: agreement(world.position, world.partners.influence,
-                                                      world.active))
-
-    def _remember(self, world: World, value: float) -> float:
-        """Remember ``value`` as the world's agreement at its inputs now (see _agreement)."""
-        return self._remembered.put(world, self._inputs(world), value)
+        p = world.partners
+        return self._remembered.get(world, (world.position, world.active, p.influence),
+                                    lambda: agreement(world.position, p.influence, world.active))
 
 
 def pull_toward_proposal(position: np.ndarray, influence: np.ndarray, attended: np.ndarray,
