@@ -16,17 +16,19 @@ a meeting alone. Used by :mod:`cisim.mechanisms.communication`.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
 from cisim.kernels import S_ATTEND, S_PAIR, S_QUALITY, _inner, _jit, _mix, _u01k
 from cisim.mechanisms._agenda import distance2
-from cisim.rng import stream_base, threshold
+from cisim.rng import _STEP, stream_base, threshold
 
 __all__ = ["TRUST_RULES", "communication_week", "hold_meeting", "meeting_interactions",
            "meeting_params", "meeting_streams", "rule_code", "trust_update"]
+
+#: The step factor of the generator's keys (:func:`cisim.rng.step_key`), as the kernel multiplies.
+_STEP_FACTOR = np.uint64(_STEP)
 
 #: The trust rules (``dynamics.trust_rule``) by their code in the compiled loop.
 TRUST_RULES = {"pant_yu": 0, "smoothing": 1}
@@ -69,13 +71,8 @@ def meeting_streams(seed: np.uint64, t_contact: int = 0) -> np.ndarray:
     each stream, from which :func:`communication_week` works out each meeting's keys, and the
     threshold a meeting with a given attendance takes (unused when it draws the attendance).
     """
-    return np.array([*_bases(int(seed)), t_contact], dtype=np.uint64)
-
-
-@functools.lru_cache(maxsize=64)
-def _bases(seed: int) -> tuple[int, int, int]:
-    """The stream bases of :func:`meeting_streams`, once per seed."""
-    return tuple(stream_base(seed, s) for s in (S_ATTEND, S_PAIR, S_QUALITY))
+    bases = [stream_base(int(seed), s) for s in (S_ATTEND, S_PAIR, S_QUALITY)]
+    return np.array([*bases, t_contact], dtype=np.uint64)
 
 
 def meeting_interactions(
@@ -197,7 +194,7 @@ def communication_week(step: int, streams: np.ndarray, params: np.ndarray, activ
     Returns:
         ``(interactions, good interactions)``.
     """
-    at_step = np.uint64(step) * np.uint64(0xD1B54A32D192ED03)  # rng.step_key's step part
+    at_step = np.uint64(step) * _STEP_FACTOR  # rng.step_key's step part
     key_pair = _mix(streams[1] ^ at_step)
     key_quality = _mix(streams[2] ^ at_step)
     t_contact = streams[3]
@@ -231,8 +228,7 @@ def communication_week(step: int, streams: np.ndarray, params: np.ndarray, activ
             # threshold(min(1.0, contacts / (n_att - 1))), Python's min/max order kept
             p = contacts / (n_att - 1)
             p = p if p < 1.0 else 1.0
-            p = -1.0 if p < -1.0 else p
-            p = 2.0 if p > 2.0 else p
+            p = -1.0 if p < -1.0 else p  # (threshold's upper clip at 2 cannot bind below 1)
             tc = math.ceil(p * 9007199254740992.0)
             t_contact = np.uint64(tc if tc > 0 else 0)
     elif week:  # a week without a meeting
