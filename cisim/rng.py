@@ -20,6 +20,7 @@ __all__ = [
     "normal",
     "normal_at",
     "normal_keys",
+    "normal_keys_table",
     "normals",
     "step_key",
     "step_keys_of",
@@ -139,8 +140,18 @@ def normal_keys(seed: int, step: int, stream: int) -> tuple[int, int]:
 
     Whoever draws several normals of a stream at one step (one per world) works them out once.
     """
-    a, b = step_keys_of((stream_base(seed, stream), stream_base(seed, stream + 100)), step)
+    a, b = step_keys_of(_normal_bases(seed, stream), step)
     return a, b
+
+
+def normal_keys_table(seed: int, steps: int, stream: int) -> list[list[int]]:
+    """:func:`normal_keys` of each step ``0..steps-1``, a row each (a run's keys at once)."""
+    return step_keys_table(_normal_bases(seed, stream), steps).tolist()
+
+
+def _normal_bases(seed: int, stream: int) -> tuple[int, int]:
+    """The bases of the two streams a normal of ``stream`` draws from: it and ``stream + 100``."""
+    return stream_base(seed, stream), stream_base(seed, stream + 100)
 
 
 def normal_at(keys: tuple[int, int], index: int) -> float:

@@ -19,7 +19,7 @@ import numpy as np
 
 from cisim.kernels import S_NOISE
 from cisim.mechanisms.base import ByContents
-from cisim.rng import normal_at, normal_keys, step_keys_table, stream_base
+from cisim.rng import normal_at, normal_keys, normal_keys_table
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
@@ -37,6 +37,7 @@ class SharedMeasurement:
         # of its inputs; and the keys of the noise draws of every week of the run
         self._practice = ByContents()
         self._noise_keys: list[list[int]] = []
+        self._noise_of: tuple = ()  # the (seed, steps) the keys are of
 
     def setup(self, model: StepContext, world: World) -> None:
         """Start at the initial maturity; the baseline rate is known from census data."""
@@ -44,9 +45,11 @@ class SharedMeasurement:
         world.measured_baseline = model.true_rate(world, 0)
         world.measured_rate = world.measured_baseline
         # both worlds draw at the same step, each at its own index: the keys of a run's
-        # weeks at once (two Python mixes a week before)
-        bases = (stream_base(model.kseed, S_NOISE), stream_base(model.kseed, S_NOISE + 100))
-        self._noise_keys = step_keys_table(bases, model.design.steps + 1).tolist()
+        # weeks at once (two Python mixes a week before), once for the setups of a run
+        run = (model.kseed, model.design.steps)
+        if self._noise_of != run:
+            self._noise_keys = normal_keys_table(model.kseed, model.design.steps + 1, S_NOISE)
+            self._noise_of = run
 
     def step(self, model: StepContext, world: World) -> None:
         """Mature (or decay) the data system, then take this week's measurement.
