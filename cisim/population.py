@@ -278,11 +278,7 @@ class Population:
             derived = self._derive(key, rows, wp)
         if not self._counted:
             self.recount()
-        known = self._keys
-        if known is not None and known[0] == seed and 0 <= step < known[1].shape[0]:
-            keys = known[1][step]
-        else:
-            keys = self.keys_of_step(seed, step)
+        keys = self.keys_of_step(seed, step)
         # both worlds' coverage, a row each (copied into an array kept for it: the kernel reads
         # the rows of one array faster than it picks one of two arrays per person)
         both = self._coverage
