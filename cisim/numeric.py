@@ -14,8 +14,8 @@ from cisim.kernels import pairwise
 from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
 
 __all__ = [
-    "discount", "discount_at", "pairwise_rows", "pairwise_sum", "sroi_ratio", "sroi_ratios",
-    "weighted_mean",
+    "discount", "discount_at", "pairwise_rows", "pairwise_sum", "ratio_where", "sroi_ratio",
+    "sroi_ratios", "weighted_mean",
 ]
 
 
@@ -45,8 +45,12 @@ def sroi_ratio(value_pv: float, investment_pv: float) -> float:
 
 def sroi_ratios(value_pv: np.ndarray, investment_pv: np.ndarray) -> np.ndarray:
     """:func:`sroi_ratio` of each element (NaN where less than ``MIN_MONEY`` is invested)."""
-    return np.divide(value_pv, investment_pv, out=np.full(value_pv.shape, np.nan),
-                     where=investment_pv >= MIN_MONEY)
+    return ratio_where(value_pv, investment_pv, investment_pv >= MIN_MONEY)
+
+
+def ratio_where(num: np.ndarray, den: np.ndarray, defined: np.ndarray) -> np.ndarray:
+    """``num / den`` where ``defined``, NaN elsewhere (nothing divided there)."""
+    return np.divide(num, den, out=np.full(num.shape, np.nan), where=defined)
 
 
 def weighted_mean(a: np.ndarray, weights: np.ndarray, axis: int | None = None) -> np.ndarray:

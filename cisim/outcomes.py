@@ -28,6 +28,7 @@ from cisim.numeric import (
     discount,
     discount_at,
     pairwise_rows,
+    ratio_where,
     sroi_ratio,
     sroi_ratios,
     weighted_mean,
@@ -189,11 +190,6 @@ def _running_sum(total: float, terms: np.ndarray) -> np.ndarray:
     return np.cumsum(np.concatenate(([total], terms)))[1:]
 
 
-def _ratio(num: np.ndarray, den: np.ndarray, defined: np.ndarray) -> np.ndarray:
-    """``num / den`` where ``defined``, NaN elsewhere (nothing divided there)."""
-    return np.divide(num, den, out=np.full(num.shape, np.nan), where=defined)
-
-
 class Recorder:
     """Keeps the state of the run after each week; works out the trajectory when it is read.
 
@@ -348,9 +344,9 @@ class Recorder:
             "sroi_collaboration": sroi_ratios(value_pv, collaboration_pv),
             "service_years": service_years,
             "served_share": served / n,
-            "served_outcome_rate": _ratio(served_in, served, served > 0),
-            "unserved_outcome_rate": _ratio(unserved_in, unserved, unserved > 0),
-            "outcome_rate_cf_served": _ratio(served_in_cf, served_cf, served_cf > 0),
+            "served_outcome_rate": ratio_where(served_in, served, served > 0),
+            "unserved_outcome_rate": ratio_where(unserved_in, unserved, unserved > 0),
+            "outcome_rate_cf_served": ratio_where(served_in_cf, served_cf, served_cf > 0),
             "readiness": x["readiness"],
         }
         columns.update((column, x[figure]) for column, figure in _COPIED)
