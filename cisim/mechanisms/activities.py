@@ -190,7 +190,7 @@ class MutuallyReinforcingActivities:
         key = (p.expertise.shape, p.expertise.tobytes(), p.budget.tobytes())
         known = self._basis
         if known is None or known[0] != key:
-            weights = np.maximum(np.maximum(p.budget, 1.0), 0.0)
+            weights = np.maximum(p.budget, 1.0)
             known = self._basis = (key, _plan_start(p.expertise), weights,
                                          float(np.add.reduce(weights)))
         return known[1], known[2], known[3]
