@@ -20,7 +20,7 @@ __all__ = [
     "normal",
     "normal_at",
     "normal_keys",
-    "normal_keys_table",
+    "normal_steps",
     "normals",
     "step_key",
     "step_keys_of",
@@ -144,9 +144,17 @@ def normal_keys(seed: int, step: int, stream: int) -> tuple[int, int]:
     return a, b
 
 
-def normal_keys_table(seed: int, steps: int, stream: int) -> list[list[int]]:
-    """:func:`normal_keys` of each step ``0..steps-1``, a row each (a run's keys at once)."""
-    return step_keys_table(_normal_bases(seed, stream), steps).tolist()
+def normal_steps(seed: int, steps: int, index: int, stream: int) -> list[float]:
+    """:func:`normal` at steps ``0..steps-1`` (one index), as Python floats (the same doubles).
+
+    For a draw taken every week: the two uniforms of every week from :func:`u01_steps` (one
+    numpy pass each instead of four Python mixes a week), the Box-Muller transform in Python's
+    ``math`` as :func:`normal_at` (numpy's vectorised ``log`` and ``cos`` may differ in the
+    last bit).
+    """
+    a = u01_steps(seed, steps, index, stream)
+    b = u01_steps(seed, steps, index, stream + 100)
+    return [_box_muller(u, v) for u, v in zip(a, b, strict=True)]
 
 
 def _normal_bases(seed: int, stream: int) -> tuple[int, int]:
@@ -156,7 +164,11 @@ def _normal_bases(seed: int, stream: int) -> tuple[int, int]:
 
 def normal_at(keys: tuple[int, int], index: int) -> float:
     """:func:`normal` at ``index`` from its :func:`normal_keys` (the same double)."""
-    a, b = _u01_at(keys[0], index), _u01_at(keys[1], index)
+    return _box_muller(_u01_at(keys[0], index), _u01_at(keys[1], index))
+
+
+def _box_muller(a: float, b: float) -> float:
+    """The standard normal of two uniform draws in [0, 1) (Box-Muller, the cosine branch)."""
     return math.sqrt(-2.0 * math.log(1.0 - a)) * math.cos(2.0 * math.pi * b)
 
 

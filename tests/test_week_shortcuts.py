@@ -1,6 +1,7 @@
 """Work skipped or made at once in a week gives what doing it every week gives, bit for bit.
 
-The policy draws of a run made at once (cisim.rng.u01_steps), the backbone's figures kept
+The policy and the measurement noise draws of a run made at once (cisim.rng.u01_steps,
+normal_steps), the backbone's figures kept
 while their inputs stay, the phases' remembered blocker texts.
 """
 
@@ -12,7 +13,7 @@ import pytest
 from cisim.mechanisms import BackboneSupport
 from cisim.model import CollectiveImpactModel
 from cisim.phases import _early_text
-from cisim.rng import u01, u01_steps
+from cisim.rng import normal, normal_steps, u01, u01_steps
 from cisim.scenario import Scenario
 
 
@@ -24,6 +25,17 @@ def test_u01_steps_are_the_weekly_draws(seed, index):
     assert len(draws) == 600
     assert all(type(d) is float for d in draws)
     assert draws == [u01(kseed, s, index, 13) for s in range(600)]
+
+
+
+@pytest.mark.parametrize("seed", [0, 1, 987654321, 2**64 - 1])
+@pytest.mark.parametrize("index", [0, 1, 7])
+def test_normal_steps_are_the_weekly_draws(seed, index):
+    kseed = np.uint64(seed)
+    draws = normal_steps(kseed, 600, index, 17)
+    assert len(draws) == 600
+    assert all(type(d) is float for d in draws)
+    assert draws == [normal(kseed, s, index, 17) for s in range(600)]
 
 
 def _figures(world):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cisim.mechanisms.base import ByContents
 from cisim.numeric import pairwise_sum
 from cisim.world import World
 
@@ -33,21 +34,20 @@ class BackboneSupport:
         # function of these and the design alone, and the backbone is their only writer, so
         # a week with the same inputs leaves them as they are (most weeks: partners leave
         # rarely, and the backbone is paid in full while the money lasts)
-        self._inputs: dict[int, tuple[bytes, float]] = {}
+        self._inputs = ByContents()
 
     def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial capacities (fully funded at the start)."""
         world.backbone_funded = 1.0
-        self._inputs.pop(id(world), None)
+        self._inputs.forget(world)
         self.step(model, world)
 
     def step(self, model: StepContext, world: World) -> None:
         """Update role saturations from funded staff and the number of active partners."""
-        inputs = (world.active.tobytes(), world.backbone_funded)
-        # (a NaN share is never equal, so worked out; a share is never -0.0, money being >= 0)
-        if self._inputs.get(id(world)) == inputs:
+        # (a share is a new float each week, so a NaN is never the same; nor is it -0.0,
+        # money being >= 0)
+        if self._inputs.same(world, (world.active.tobytes(), world.backbone_funded)):
             return
-        self._inputs[id(world)] = inputs
         sc = model.design
         dyn = sc.dynamics
         if world.isolated:

@@ -34,16 +34,26 @@ class Mechanism(Protocol):
         """Advance the component one week in ``world``."""
 
 
+def in_counterfactual(model: StepContext, world: World) -> bool:
+    """Whether ``world`` is the run's counterfactual world (and not its factual one too).
+
+    The mechanisms whose counterfactual work nothing reads (or that mirror the factual world)
+    ask this; a stub that hands one world as both is the factual world.
+    """
+    return world is model.counterfactual and model.factual is not world
+
+
 class ByContents:
     """A value per world, remembered while the bytes of the arrays it is made from stay the same.
 
     For a quantity a mechanism asks every week whose inputs change rarely (partners leave
     rarely, positions move only at meetings). The key is the inputs' bytes, so any change to
-    them, by whatever code, recomputes it.
+    them, by whatever code, recomputes it. :meth:`same` serves work that is skipped (rather
+    than a value that is kept) while its inputs stay the same.
     """
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[tuple[bytes, ...], Any]] = {}
+        self._known: dict[int, tuple[tuple[Any, ...], Any]] = {}
 
     def get(self, world: World, inputs: Sequence[np.ndarray], compute: Callable[[], Any]) -> Any:
         """The remembered value for ``inputs`` now, or ``compute()`` remembered."""
@@ -52,6 +62,23 @@ class ByContents:
         if known is not None and known[0] == key:
             return known[1]
         return self.put(world, inputs, compute(), key)
+
+    def same(self, world: World, key: tuple[Any, ...]) -> bool:
+        """Whether ``key`` is the world's key at its last call; remembers it either way.
+
+        For work a mechanism skips while its inputs stay the same: the caller makes the key
+        of its arrays' bytes (``a.tobytes()``) and any other values (a NaN is the same only
+        as the very object remembered, as in any tuple).
+        """
+        known = self._known.get(id(world))
+        if known is not None and known[0] == key:
+            return True
+        self._known[id(world)] = (key, None)
+        return False
+
+    def forget(self, world: World) -> None:
+        """Forget what is remembered of the world."""
+        self._known.pop(id(world), None)
 
     def put(self, world: World, inputs: Sequence[np.ndarray], value: Any,
             key: tuple[bytes, ...] | None = None) -> Any:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_NOISE
-from cisim.mechanisms.base import ByContents
-from cisim.rng import normal_at, normal_keys, normal_keys_table
+from cisim.mechanisms.base import ByContents, in_counterfactual
+from cisim.rng import normal, normal_steps
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
@@ -34,21 +34,22 @@ class SharedMeasurement:
 
     def __init__(self) -> None:
         # the active partners' (mean, best) data maturity per world (by id), with the bytes
-        # of its inputs; and the keys of the noise draws of every week of the run
+        # of its inputs; and the noise draws of every week of the run, per world index, made
+        # when a world first measures
         self._practice = ByContents()
-        self._noise_keys: list[list[int]] = []
-        self._noise_of: tuple = ()  # the (seed, steps) the keys are of
+        self._noise: dict[int, list[float]] = {}
+        self._noise_of: tuple = ()  # the (seed, steps) the draws are of
 
     def setup(self, model: StepContext, world: World) -> None:
         """Start at the initial maturity; the baseline rate is known from census data."""
         world.measurement = model.design.measurement.initial_maturity
         world.measured_baseline = model.true_rate(world, 0)
         world.measured_rate = world.measured_baseline
-        # both worlds draw at the same step, each at its own index: the keys of a run's
-        # weeks at once (two Python mixes a week before), once for the setups of a run
+        # a run's draws are made at once, the first time a world measures (four Python mixes
+        # a week before); setup runs four times a run (two worlds, twice): kept for the run
         run = (model.kseed, model.design.steps)
         if self._noise_of != run:
-            self._noise_keys = normal_keys_table(model.kseed, model.design.steps + 1, S_NOISE)
+            self._noise = {}
             self._noise_of = run
 
     def step(self, model: StepContext, world: World) -> None:
@@ -61,7 +62,7 @@ class SharedMeasurement:
         the recorder are the factual world's. Its noise draws are counter-based, so skipping
         them changes no other draw, and its maturity does not move in isolation.
         """
-        if world is model.counterfactual and model.factual is not world:
+        if in_counterfactual(model, world):
             return
         sc = model.design
         m = sc.measurement
@@ -88,14 +89,21 @@ class SharedMeasurement:
         lag = round(m.report_lag_weeks * (1.0 - quality))
         t = model.steps
         noise = m.noise_pp / 100.0 * (1.0 - quality)
-        z = normal_at(self._keys(model), model.world_index(world))
+        z = self._draw(model, model.world_index(world))
         world.measured_rate = _clip01(model.true_rate(world, t - lag) + noise * z)
 
-    def _keys(self, model: StepContext) -> list[int]:
-        """The :func:`cisim.rng.normal_keys` of this week's noise draws."""
-        keys = self._noise_keys
+    def _draw(self, model: StepContext, w: int) -> float:
+        """This week's noise draw of world ``w``, ``normal(kseed, step, w, S_NOISE)``.
+
+        The run's draws of the world are made at once (:func:`cisim.rng.normal_steps`, the
+        same doubles): a draw is a pure function of its coordinates.
+        """
+        draws = self._noise.get(w)
+        if draws is None:
+            draws = self._noise[w] = normal_steps(model.kseed, model.design.steps + 1, w,
+                                                  S_NOISE)
         t = model.steps
-        return keys[t] if t < len(keys) else list(normal_keys(model.kseed, t, S_NOISE))
+        return draws[t] if t < len(draws) else normal(model.kseed, t, w, S_NOISE)
 
     def _data_practice(self, world: World) -> tuple[float, float]:
         """The mean and the best data maturity of the active partners (0 with nobody).
