@@ -112,12 +112,17 @@ class PhaseModel:
         self.preparatory = frozenset((self.initial, *preparatory))
         self._by_component: dict[str, dict[str, float]] = {}  # graded_emphasis's tables
         # the transitions out of each phase, in priority order, each with whether it leads
-        # forward (its unmet conditions are the blockers; a setback's are not): advance asks
-        # every week (the transitions are those the model is made with)
-        self._out: dict[str, list[tuple[Transition, bool]]] = {}
+        # forward (its unmet conditions are the blockers; a setback's are not) and its
+        # conditions, each with its blocker text to format the value into (the threshold
+        # written out once, not every week): advance asks every week (the transitions and
+        # their conditions are those the model is made with)
+        self._out: dict[str, list[tuple[Transition, bool, tuple]]] = {}
         for tr in transitions:
+            conditions = tuple(
+                (name, fn, threshold, _braces(name) + " {:.2f} < " + f"{threshold:.3g}")
+                for name, fn, threshold in tr.conditions)
             self._out.setdefault(tr.source, []).append(
-                (tr, not tr.cause.startswith("setback")))
+                (tr, not tr.cause.startswith("setback"), conditions))
 
     def label(self, key: str) -> str:
         """The readable name of phase ``key`` (the key itself if it names none: 'isolated')."""
@@ -161,13 +166,16 @@ class PhaseModel:
         state.entered_this_step = False
         elapsed = (model.steps - state.entered) / STEPS_PER_YEAR
         blockers: list[str] | None = None
-        for tr, forward in self._out.get(state.key, ()):
+        for tr, forward, conditions in self._out.get(state.key, ()):
             early = elapsed < tr.min_years
             met = []  # written out only if the transition fires
             unmet = []  # written out only if they are the blockers (not a setback's, say)
-            for name, fn, threshold in tr.conditions:
+            for name, fn, threshold, below in conditions:
                 value = fn(model, world)
-                (met if value >= threshold else unmet).append((name, value, threshold))
+                if value >= threshold:
+                    met.append((name, value, threshold))
+                else:
+                    unmet.append((below, value))
             if not early and not unmet:
                 state.blockers = []
                 cause = tr.cause or "; ".join(
@@ -175,12 +183,17 @@ class PhaseModel:
                 ) or "time elapsed"
                 return tr.target, cause
             if blockers is None and forward:
-                blockers = [f"{name} {value:.2f} < {threshold:.3g}"
-                            for name, value, threshold in unmet]
+                # f"{name} {value:.2f} < {threshold:.3g}", the threshold's part made once
+                blockers = [below.format(value) for below, value in unmet]
                 if early:  # (the same weeks come back in every run: their texts are kept)
                     blockers.insert(0, _early_text(elapsed, tr.min_years))
         state.blockers = blockers or []
         return None
+
+
+def _braces(text: str) -> str:
+    """``text`` as a literal part of a ``str.format`` template (its braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -247,25 +260,42 @@ def power_mean(values: Sequence[float], weights: Sequence[float], exponent: floa
     gives 0. Zero weights drop a value; with all weights zero the mean is 1 (nothing is
     required).
     """
-    total = float(sum(weights))
-    if total <= 0:
+    shares = _shares(tuple(weights))
+    if shares is None:
         return 1.0
-    pairs = [(w / total, v) for w, v in zip(weights, values, strict=True) if w / total > 0]
+    if len(values) != len(weights):
+        raise ValueError(f"{len(values)} values for {len(weights)} weights")
+    # (share, log share, value) of the values of positive weight
+    pairs = [(w, log_w, values[i]) for i, w, log_w in shares]
     if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)
         exponent = 0.0
     if exponent > 0:  # zero values add nothing to the sum
-        pairs = [(w, v) for w, v in pairs if v > 0]
+        pairs = [pair for pair in pairs if pair[2] > 0]
         if not pairs:
             return 0.0
-    elif any(v <= 0 for _, v in pairs):
+    elif any(v <= 0 for _, _, v in pairs):
         return 0.0
     if exponent == 0:
-        return min(1.0, math.exp(sum(w * math.log(v) for w, v in pairs)))
+        return min(1.0, math.exp(sum([w * math.log(v) for w, _, v in pairs])))
     # In logs (log-sum-exp), so tiny values and negative exponents cannot overflow.
-    terms = [math.log(w) + exponent * math.log(v) for w, v in pairs]
+    terms = [log_w + exponent * math.log(v) for _, log_w, v in pairs]
     top = max(terms)
-    log_sum = top + math.log(sum(math.exp(x - top) for x in terms))
+    log_sum = top + math.log(sum([math.exp(x - top) for x in terms]))
     return min(1.0, math.exp(log_sum / exponent))
+
+
+@functools.lru_cache(maxsize=64)
+def _shares(weights: tuple[float, ...]) -> tuple[tuple[int, float, float], ...] | None:
+    """:func:`power_mean`'s weights: ``(index, w / total, log(w / total))`` of each positive one.
+
+    None when the weights add up to zero or less. Remembered: a run's weights are the
+    scenario's, and readiness asks every week.
+    """
+    total = float(sum(weights))
+    if total <= 0:
+        return None
+    shares = [(i, w / total) for i, w in enumerate(weights)]
+    return tuple((i, w, math.log(w)) for i, w in shares if w > 0)
 
 
 @functools.lru_cache(maxsize=64)
