@@ -15,7 +15,7 @@ import pytest
 from cisim.kernels import S_EXIT, S_NOISE
 from cisim.mechanisms.measurement import SharedMeasurement
 from cisim.mechanisms.value import EXIT_COMMITMENT, _exits, exit_chance, exit_hazard
-from cisim.rng import normal_keys, uniforms
+from cisim.rng import normal, uniforms
 
 
 def _values(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -74,7 +74,7 @@ def test_exits_partner_by_partner_are_the_numpy_rules(seed):
             model, world, satisfaction, hazard_on)
 
 
-def test_noise_keys_of_a_run_are_each_weeks_keys():
+def test_noise_draws_of_a_run_are_each_weeks_draws():
     sc = SimpleNamespace(measurement=SimpleNamespace(initial_maturity=0.2), steps=30)
     model = SimpleNamespace(design=sc, kseed=np.uint64(2**63 + 12345), steps=0,
                             true_rate=lambda world, step: 0.5)
@@ -82,4 +82,5 @@ def test_noise_keys_of_a_run_are_each_weeks_keys():
     mech.setup(model, SimpleNamespace())
     for t in (0, 1, 17, 30, 31, 45):  # past the run's last week: worked out as before
         model.steps = t
-        assert tuple(mech._keys(model)) == normal_keys(model.kseed, t, S_NOISE)
+        for w in (0, 1):
+            assert mech._draw(model, w) == normal(model.kseed, t, w, S_NOISE)
