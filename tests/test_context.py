@@ -17,6 +17,7 @@ import pytest
 from cisim import Scenario
 from cisim.context import StepContext
 from cisim.mechanisms import CommonAgenda, Communication, PartnerValue
+from cisim.mechanisms.base import is_counterfactual
 from cisim.world import World, build_partners
 
 
@@ -181,3 +182,11 @@ def test_without_agenda_work_positions_stay(tiny: Scenario):
         mech.step(ctx, world)
     assert world.agreement == before
     np.testing.assert_array_equal(world.position, start)
+
+
+def test_is_counterfactual_names_the_counterfactual_world_only(tiny: Scenario):
+    ctx = _context(tiny)
+    assert is_counterfactual(ctx, ctx.counterfactual)
+    assert not is_counterfactual(ctx, ctx.factual)
+    ctx.counterfactual = ctx.factual  # a stub handing one world as both: the factual
+    assert not is_counterfactual(ctx, ctx.factual)

@@ -34,7 +34,7 @@ class Mechanism(Protocol):
         """Advance the component one week in ``world``."""
 
 
-def in_counterfactual(model: StepContext, world: World) -> bool:
+def is_counterfactual(model: StepContext, world: World) -> bool:
     """Whether ``world`` is the run's counterfactual world (and not its factual one too).
 
     The mechanisms whose counterfactual work nothing reads (or that mirror the factual world)

@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING
 
 from cisim.kernels import S_RENEW
-from cisim.mechanisms.base import in_counterfactual
+from cisim.mechanisms.base import is_counterfactual
 from cisim.rng import u01
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import FundingLine, World
@@ -61,7 +61,7 @@ class Investment:
     def step(self, model: StepContext, world: World) -> None:
         """Review lines whose commitment ends, collect this week's money and spend it."""
         t = model.steps
-        if in_counterfactual(model, world):
+        if is_counterfactual(model, world):
             self._mirror(model.factual, world)
             return
         cliff = model.design.funding.max_years

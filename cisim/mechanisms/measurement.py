@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_NOISE
-from cisim.mechanisms.base import ByContents, in_counterfactual
+from cisim.mechanisms.base import ByContents, is_counterfactual
 from cisim.rng import normal, normal_steps
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
@@ -62,7 +62,7 @@ class SharedMeasurement:
         the recorder are the factual world's. Its noise draws are counter-based, so skipping
         them changes no other draw, and its maturity does not move in isolation.
         """
-        if in_counterfactual(model, world):
+        if is_counterfactual(model, world):
             return
         sc = model.design
         m = sc.measurement
