@@ -40,7 +40,6 @@ from cisim.kernels import (
 
 __all__ = [
     "CHUNK",
-    "bounded",
     "creaming_factors",
     "population_step",
     "recount",
@@ -102,13 +101,13 @@ def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
     parameter rows as Python lists (``wp.tolist()``) and the number of areas ``A``: the
     creaming exponent, the equity boost of the disadvantaged, and the chord that bounds
     the entry hazard's product from a person's mean need when the week's parameters are
-    bounded (:func:`bounded`, decided each week; 0 where :func:`terms_bounded` already
-    fails). When bounded, each factor is at most ``1 - need_a c`` with ``c = barrier (1 -
-    efficacy)`` (help is at most the efficacy, and a structural share ``σ`` of the barrier
-    is left at ``B_s >= barrier (1 - efficacy)`` instead), so the product is at most ``(1
-    - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the
-    chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that
-    cannot be an entry.
+    bounded (:func:`terms_bounded` and :func:`week_bounded`, decided each week; 0 where
+    :func:`terms_bounded` already fails). When bounded, each factor is at most ``1 - need_a
+    c`` with ``c = barrier (1 - efficacy)`` (help is at most the efficacy, and a structural
+    share ``σ`` of the barrier is left at ``B_s >= barrier (1 - efficacy)`` instead), so the
+    product is at most ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m``
+    and so at most the chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in
+    trend`` times that cannot be an entry.
 
     They depend only on each world's equity focus, barrier multiplier and efficacy, which
     change a few times a run: the population keeps them until these change.
@@ -124,10 +123,17 @@ def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
 
 
 def terms_bounded(row: list[float]) -> bool:
-    """The part of :func:`bounded` that depends only on what :func:`world_terms` depends on.
+    """The part of the bounded test that depends only on what :func:`world_terms` depends on.
 
-    The equity focus, barrier multiplier and efficacy in [0, 1], and the structural-barrier
-    multiplier between ``barrier (1 - efficacy)`` and 1 (``row``: a parameter row as a list).
+    A world's parameters are *bounded* in a week when they keep every factor of the entry
+    hazard's product in [0, 1]: then the product is at most the chord of :func:`world_terms`
+    (``D_CHORD``), which lets :func:`population_step` skip people whose draw is above it. They
+    are when both this and :func:`week_bounded` hold (False for a NaN anywhere); the
+    population keeps this part until the terms change and tests the rest every week.
+
+    This part: the equity focus, barrier multiplier and efficacy in [0, 1], and the
+    structural-barrier multiplier between ``barrier (1 - efficacy)`` and 1 (``row``: a
+    parameter row as a list).
     """
     eq, barrier, efficacy = row[W_EQUITY], row[W_BARRIER], row[W_EFFICACY]
     return (0.0 <= eq <= 1.0 and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
@@ -135,27 +141,21 @@ def terms_bounded(row: list[float]) -> bool:
 
 
 def week_bounded(row: list[float], coverage: list[float]) -> bool:
-    """The rest of :func:`bounded`: take-up, intensity, fit, effect, trend and coverage >= 0."""
+    """The rest of the bounded test (see :func:`terms_bounded`), from the week's parameters.
+
+    Take-up, intensity, fit, effect, trend and every area's coverage >= 0 (``row``: the
+    world's parameter row, ``coverage`` its area coverage, as lists).
+    """
     if not (row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0 and row[W_FIT] >= 0.0
             and row[W_EFFECT] >= 0.0 and row[W_TREND] >= 0.0):
         return False
     return all(c >= 0.0 for c in coverage)  # (NaN coverage: not covered)
 
 
-def bounded(row: list[float], coverage: list[float]) -> bool:
-    """Whether a world's parameters keep every factor of the entry hazard's product in [0, 1].
-
-    Then the product is at most the chord of :func:`world_terms` (``D_CHORD``), which lets
-    :func:`population_step` skip people whose draw is above it. False for a NaN anywhere.
-    ``row`` is the world's parameter row and ``coverage`` its area coverage, as lists.
-    """
-    return terms_bounded(row) and week_bounded(row, coverage)
-
-
 #: Margin of the tests that skip work in the entry draw without changing its outcome:
 #: ``1 - exp(-x) <= x`` for every real ``x``, and computed in floating point it exceeds ``x``
 #: by at most ~3e-16, so a draw ``u > x + 1e-15`` cannot be below ``1 - exp(-x)``; and when
-#: every factor of the hazard's product is in [0, 1] (``bounded``), ``x`` is at most
+#: every factor of the hazard's product is in [0, 1] (bounded), ``x`` is at most
 #: ``h_in (1 - mean need * chord)``, which the kernel inflates by ``1 + 1e-9`` against rounding.
 _EXP_SKIP = 1e-15
 
@@ -233,7 +233,7 @@ def population_step(
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
     wd: np.ndarray,  # (2, 3) terms derived from them (columns D_*, see world_terms)
-    bounded0: bool,  # the factual world's parameters are bounded this week (see bounded)
+    bounded0: bool,  # the factual world's parameters are bounded this week (terms_bounded)
     bounded1: bool,  # the counterfactual world's
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     barriers: np.ndarray,  # (2, G, 2) per world, subgroup: [B (1 - σ_g), σ_g B_s]
@@ -428,7 +428,9 @@ def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: 
 def sum_chunks(partial: np.ndarray) -> np.ndarray:
     """The chunks' aggregates added in chunk order (the same result on any number of threads).
 
-    A new array (the population's views on the aggregates are keyed on its identity).
+    A new, read-only array: the population's views on the aggregates (and the model's need
+    shares) are kept while the aggregates are the same object, so a write in place must fail
+    rather than leave them stale.
     """
     # Starting from a copy of the first chunk rather than from zeros gives the same bits: the
     # kernel's sums start at +0.0 and its counts are whole numbers, so no entry is -0.0, the
@@ -436,6 +438,7 @@ def sum_chunks(partial: np.ndarray) -> np.ndarray:
     out = partial[0].copy()
     for c in range(1, partial.shape[0]):
         out += partial[c]
+    out.flags.writeable = False
     return out
 
 

@@ -101,7 +101,10 @@ class Population:
         # what the calibration could not do (see calibration_notes)
         self.calibration_shortfall = np.zeros(self.G)
         self.calibration_empty = np.zeros(self.G, dtype=np.bool_)
+        # Read-only, as every later value (see sum_chunks): what is worked out from them is
+        # kept while they are the same object.
         self.aggregates = np.zeros((2, 4 + 2 * self.G + A))
+        self.aggregates.flags.writeable = False
         # outcome rate of each world after each step (0: the initial state), for the lag of
         # measured outcomes (see past_rate)
         self.rate_history = np.full((2, sc.steps + 1), np.nan)
@@ -284,7 +287,7 @@ class Population:
         both = self._coverage
         both[0] = coverage[0]
         both[1] = coverage[1]
-        # whether the kernel may skip by the chord bound (see cisim._population.bounded)
+        # whether the kernel may skip by the chord bound (see cisim._population.terms_bounded)
         bounded0 = derived[3][0] and week_bounded(r0, coverage[0].tolist())
         bounded1 = derived[3][1] and week_bounded(r1, coverage[1].tolist())
         partial = self._partial
@@ -383,6 +386,7 @@ class Population:
             off = self.outcome[w] == 0
             out[w, 0] = weight[off].sum()
             out[w, 4 + 2 * G:] = (self.needs[off] * wp[w, WP.BARRIER]).sum(axis=0)
+        out.flags.writeable = False  # (as sum_chunks' result: views on it are kept)
         self.aggregates = out
         self._remember_rates(0)
 
@@ -420,7 +424,8 @@ class Population:
         """The outcome rates of both worlds, ``(rate(0), rate(1))``, from one read of the counts.
 
         Kept while the aggregates are the same object (the population replaces them when it
-        steps), since a week asks for them more than once.
+        steps, and they are read-only, so they do not change in place), since a week asks for
+        them more than once.
         """
         aggregates = self.aggregates
         known = self._rates
