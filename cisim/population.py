@@ -45,7 +45,6 @@ from cisim._population import (
     world_terms,
 )
 from cisim.kernels import WP, run_step_keys, step_keys
-from cisim.numeric import pairwise_sum
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
@@ -432,16 +431,13 @@ class Population:
         if known is not None and known[0] is aggregates:  # held, so not another's address
             return known[1]
         G = self.G
-        # the counts in the outcome state and the sizes of both worlds, from one read
+        # the counts in the outcome state and the sizes of both worlds, from one read; they
+        # are whole numbers (held exactly), so Python's sum gives numpy's sums bit for bit
         c0, c1 = aggregates[:, 4: 4 + 2 * G].tolist()
-        r0, r1 = _rate_of(c0[:G], c0[G:]), _rate_of(c1[:G], c1[G:])
+        r0 = sum(c0[:G]) / max(1.0, sum(c0[G:]))
+        r1 = sum(c1[:G]) / max(1.0, sum(c1[G:]))
         self._rates = (aggregates, (r0, r1))
         return r0, r1
-
-
-def _rate_of(in_outcome: list[float], sizes: list[float]) -> float:
-    """Outcome rate from the counts per subgroup: numpy's sums in Python floats (no numpy calls)."""
-    return pairwise_sum(in_outcome) / max(1.0, pairwise_sum(sizes))
 
 
 #: Bracket of the weekly entry hazard the calibration searches. At the top (4^10, about a
