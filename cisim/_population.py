@@ -40,7 +40,6 @@ from cisim.kernels import (
 
 __all__ = [
     "CHUNK",
-    "bounded",
     "creaming_factors",
     "population_step",
     "recount",
@@ -102,13 +101,13 @@ def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
     parameter rows as Python lists (``wp.tolist()``) and the number of areas ``A``: the
     creaming exponent, the equity boost of the disadvantaged, and the chord that bounds
     the entry hazard's product from a person's mean need when the week's parameters are
-    bounded (:func:`bounded`, decided each week; 0 where :func:`terms_bounded` already
-    fails). When bounded, each factor is at most ``1 - need_a c`` with ``c = barrier (1 -
-    efficacy)`` (help is at most the efficacy, and a structural share ``σ`` of the barrier
-    is left at ``B_s >= barrier (1 - efficacy)`` instead), so the product is at most ``(1
-    - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m`` and so at most the
-    chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in trend`` times that
-    cannot be an entry.
+    bounded (:func:`terms_bounded` and :func:`week_bounded`, decided each week; 0 where
+    :func:`terms_bounded` already fails). When bounded, each factor is at most ``1 - need_a
+    c`` with ``c = barrier (1 - efficacy)`` (help is at most the efficacy, and a structural
+    share ``σ`` of the barrier is left at ``B_s >= barrier (1 - efficacy)`` instead), so the
+    product is at most ``(1 - m c)^A`` (AM-GM, ``m`` the mean need), which is convex in ``m``
+    and so at most the chord ``1 - m (1 - (1 - c)^A)`` on [0, 1]: a draw above ``h_in
+    trend`` times that cannot be an entry.
 
     They depend only on each world's equity focus, barrier multiplier and efficacy, which
     change a few times a run: the population keeps them until these change.
@@ -124,10 +123,17 @@ def world_terms(rows: list[list[float]], A: int) -> np.ndarray:
 
 
 def terms_bounded(row: list[float]) -> bool:
-    """The part of :func:`bounded` that depends only on what :func:`world_terms` depends on.
+    """The part of the bounded test that depends only on what :func:`world_terms` depends on.
 
-    The equity focus, barrier multiplier and efficacy in [0, 1], and the structural-barrier
-    multiplier between ``barrier (1 - efficacy)`` and 1 (``row``: a parameter row as a list).
+    A world's parameters are *bounded* in a week when they keep every factor of the entry
+    hazard's product in [0, 1]: then the product is at most the chord of :func:`world_terms`
+    (``D_CHORD``), which lets :func:`population_step` skip people whose draw is above it. They
+    are when both this and :func:`week_bounded` hold (False for a NaN anywhere); the
+    population keeps this part until the terms change and tests the rest every week.
+
+    This part: the equity focus, barrier multiplier and efficacy in [0, 1], and the
+    structural-barrier multiplier between ``barrier (1 - efficacy)`` and 1 (``row``: a
+    parameter row as a list).
     """
     eq, barrier, efficacy = row[W_EQUITY], row[W_BARRIER], row[W_EFFICACY]
     return (0.0 <= eq <= 1.0 and 0.0 <= barrier <= 1.0 and 0.0 <= efficacy <= 1.0
@@ -135,27 +141,21 @@ def terms_bounded(row: list[float]) -> bool:
 
 
 def week_bounded(row: list[float], coverage: list[float]) -> bool:
-    """The rest of :func:`bounded`: take-up, intensity, fit, effect, trend and coverage >= 0."""
+    """The rest of the bounded test (see :func:`terms_bounded`), from the week's parameters.
+
+    Take-up, intensity, fit, effect, trend and every area's coverage >= 0 (``row``: the
+    world's parameter row, ``coverage`` its area coverage, as lists).
+    """
     if not (row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0 and row[W_FIT] >= 0.0
             and row[W_EFFECT] >= 0.0 and row[W_TREND] >= 0.0):
         return False
     return all(c >= 0.0 for c in coverage)  # (NaN coverage: not covered)
 
 
-def bounded(row: list[float], coverage: list[float]) -> bool:
-    """Whether a world's parameters keep every factor of the entry hazard's product in [0, 1].
-
-    Then the product is at most the chord of :func:`world_terms` (``D_CHORD``), which lets
-    :func:`population_step` skip people whose draw is above it. False for a NaN anywhere.
-    ``row`` is the world's parameter row and ``coverage`` its area coverage, as lists.
-    """
-    return terms_bounded(row) and week_bounded(row, coverage)
-
-
 #: Margin of the tests that skip work in the entry draw without changing its outcome:
 #: ``1 - exp(-x) <= x`` for every real ``x``, and computed in floating point it exceeds ``x``
 #: by at most ~3e-16, so a draw ``u > x + 1e-15`` cannot be below ``1 - exp(-x)``; and when
-#: every factor of the hazard's product is in [0, 1] (``bounded``), ``x`` is at most
+#: every factor of the hazard's product is in [0, 1] (bounded), ``x`` is at most
 #: ``h_in (1 - mean need * chord)``, which the kernel inflates by ``1 + 1e-9`` against rounding.
 _EXP_SKIP = 1e-15
 
@@ -233,7 +233,7 @@ def population_step(
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
     wd: np.ndarray,  # (2, 3) terms derived from them (columns D_*, see world_terms)
-    bounded0: bool,  # the factual world's parameters are bounded this week (see bounded)
+    bounded0: bool,  # the factual world's parameters are bounded this week (terms_bounded)
     bounded1: bool,  # the counterfactual world's
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     barriers: np.ndarray,  # (2, G, 2) per world, subgroup: [B (1 - σ_g), σ_g B_s]
@@ -291,6 +291,7 @@ def population_step(
     # is in the second pass.
     out0 = outcome[0]  # (1-D views let the first pass vectorise)
     out1 = outcome[1]
+    unmet = 4 + 2 * G  # the first column of the unmet need
     cream0 = cream[0]
     cream1 = cream[1]
     for c in range(c_lo, c_hi):
@@ -300,20 +301,28 @@ def population_step(
         wsum0 = wsum1 = ssum0 = ssum1 = 0.0
         for w in range(2):
             for a in range(A):
-                acc[w, 4 + 2 * G + a] = 0.0
+                acc[w, unmet + a] = 0.0
         # First pass, without branches (so it vectorises): flag who may age out, may leave
         # the outcome state, or is out of it in a world. Everyone else stays in it in both
         # worlds, needs no services and changes no count: two draws are all they cost.
+        # (The chunk's views are indexed from 0: numba then need not wrap negative indices,
+        # and the states are loaded a vector at a time rather than one by one.)
+        in0_chunk = out0[lo:hi]
+        in1_chunk = out1[lo:hi]
         for j in range(hi - lo):
             i = lo + j
             m_turn = np.int64(_mix(k_turn ^ np.uint64(i)) >> np.uint64(11))
             m_trans = np.int64(_mix(k_trans ^ np.uint64(i)) >> np.uint64(11))
             flag[j] = ((m_turn < t_turn) | (m_trans < t_exit)
-                       | ((out0[i] & out1[i]) == 0))
+                       | ((in0_chunk[j] & in1_chunk[j]) == 0))
         for j in range(hi - lo):
             if not flag[j]:
                 continue
             i = lo + j
+            # The person's index as an unsigned integer for the arrays (and the subgroup's,
+            # gu, below): numba wraps a negative signed index, and cannot tell that i is not
+            # one, at the cost of a few instructions at each of the ~40 reads and writes.
+            iu = np.uint64(i)
             # Fetch the state of people further on while this one is computed (at 1,000,000
             # people it is out of cache, and about one in eight people is worked on).
             ahead = i + PREFETCH_AHEAD if i + PREFETCH_AHEAD < n else n - 1
@@ -324,67 +333,68 @@ def population_step(
             prefetch(cream0, ahead)
             prefetch(cream1, ahead)
             # The person's share of the counts before the update (moved if it changes).
-            g_was = np.int64(subgroup[i])
-            served_was = exposure[i] > 0.1
-            in0_was = outcome[0, i] == 1
-            in1_was = outcome[1, i] == 1
+            g_was = np.int64(subgroup[iu])
+            served_was = exposure[iu] > 0.1
+            in0_was = outcome[0, iu] == 1
+            in1_was = outcome[1, iu] == 1
             if _u01k(k_turn, i) < turnover:
                 _replace(i, k_sub, k_ent, k_need_a, k_need_b, share_cum, entrant_rate,
                          need_mean, need_sd, wd, needs, subgroup, outcome, exposure,
                          mean_need, cream)
-            g = np.int64(subgroup[i])
+            g = np.int64(subgroup[iu])
+            gu = np.uint64(g)
             u = _u01k(k_trans, i)
             # A new entrant in the outcome state in both worlds and staying there needs no
             # services (s = 0) and adds nothing to the sums.
-            stays = outcome[0, i] == 1 and outcome[1, i] == 1 and not u < p_exit[g]
+            stays = outcome[0, iu] == 1 and outcome[1, iu] == 1 and not u < p_exit[gu]
             # float32 state is widened explicitly, so that the pure-Python fallback
             # (NUMBA_DISABLE_JIT=1) computes in float64 exactly as the compiled kernel does.
-            prop = float(propensity[i])
-            d = disadvantaged[g]
+            prop = float(propensity[iu])
+            d = disadvantaged[gu]
             for w in range(0 if stays else 2):
                 weight = -1.0  # computed only for those out of the outcome state
                 s = 0.0
                 takeup = wp[w, W_TAKEUP]
                 boost = wd[w, D_BOOST] if d else 1.0
-                if outcome[w, i] == 0:
-                    weight = _weight(prop, takeup, cream[w, i], boost)
+                if outcome[w, iu] == 0:
+                    weight = _weight(prop, takeup, cream[w, iu], boost)
                     s = wp[w, W_CAP_NORM] * weight
                     s = s if s < 1.0 else 1.0  # min(1, s)
-                    h = h_in[g] * wp[w, W_TREND]
+                    h = h_in[gu] * wp[w, W_TREND]
                     # The hazard is at most h (1 - mean need * chord) when bounded.
                     if not ((bounded0 if w == 0 else bounded1) and u > h * (
-                            1.0 - mean_need[i] * wd[w, D_CHORD]) * (1.0 + 1e-9) + _EXP_SKIP):
+                            1.0 - mean_need[iu] * wd[w, D_CHORD]) * (1.0 + 1e-9) + _EXP_SKIP):
                         mult = 1.0
-                        b_r = barriers[w, g, 0]
-                        b_s = barriers[w, g, 1]
+                        b_r = barriers[w, gu, 0]
+                        b_s = barriers[w, gu, 1]
                         for a in range(A):
                             cov = s * coverage[w, a] * wp[w, W_FIT] * wp[w, W_EFFECT]
                             help_ = wp[w, W_EFFICACY] * (cov if cov < 1.0 else 1.0)
-                            n_a = float(needs[i, a])
+                            n_a = float(needs[iu, a])
                             mult *= 1.0 - (n_a * b_r * (1.0 - help_) + n_a * b_s)
                         x = h * mult
                         if u <= x + _EXP_SKIP and u < 1.0 - math.exp(-x):
-                            outcome[w, i] = 1
-                elif u < p_exit[g]:
-                    outcome[w, i] = 0
+                            outcome[w, iu] = 1
+                elif u < p_exit[gu]:
+                    outcome[w, iu] = 0
                 sy = s / 52.0
                 if w == 0:
-                    exposure[i] = float(exposure[i]) + sy
+                    exposure[iu] = float(exposure[iu]) + sy
                     ssum0 += sy
                 else:
                     ssum1 += sy
-                if outcome[w, i] == 0:  # sums over those out of the outcome state
+                if outcome[w, iu] == 0:  # sums over those out of the outcome state
                     if weight < 0.0:  # just left the outcome state
-                        weight = _weight(prop, takeup, cream[w, i], boost)
+                        weight = _weight(prop, takeup, cream[w, iu], boost)
                     if w == 0:
                         wsum0 += weight
                     else:
                         wsum1 += weight
                     for a in range(A):
-                        acc[w, 4 + 2 * G + a] += needs[i, a] * wp[w, W_BARRIER]
-            served = exposure[i] > 0.1
-            in0 = outcome[0, i] == 1
-            in1 = outcome[1, i] == 1
+                        acc[w, np.uint64(unmet + a)] += needs[iu, a] * wp[w, W_BARRIER]
+            served = exposure[iu] > 0.1
+            in0 = outcome[0, iu] == 1
+            in1 = outcome[1, iu] == 1
             if g != g_was or served != served_was or in0 != in0_was or in1 != in1_was:
                 _move(acc, G, g_was, served_was, in0_was, in1_was, g, served, in0, in1)
         acc[0, 0] = wsum0
@@ -418,7 +428,9 @@ def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: 
 def sum_chunks(partial: np.ndarray) -> np.ndarray:
     """The chunks' aggregates added in chunk order (the same result on any number of threads).
 
-    A new array (the population's views on the aggregates are keyed on its identity).
+    A new, read-only array: the population's views on the aggregates (and the model's need
+    shares) are kept while the aggregates are the same object, so a write in place must fail
+    rather than leave them stale.
     """
     # Starting from a copy of the first chunk rather than from zeros gives the same bits: the
     # kernel's sums start at +0.0 and its counts are whole numbers, so no entry is -0.0, the
@@ -426,6 +438,7 @@ def sum_chunks(partial: np.ndarray) -> np.ndarray:
     out = partial[0].copy()
     for c in range(1, partial.shape[0]):
         out += partial[c]
+    out.flags.writeable = False
     return out
 
 

@@ -45,7 +45,6 @@ from cisim._population import (
     world_terms,
 )
 from cisim.kernels import WP, run_step_keys, step_keys
-from cisim.numeric import pairwise_sum
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 
@@ -101,7 +100,10 @@ class Population:
         # what the calibration could not do (see calibration_notes)
         self.calibration_shortfall = np.zeros(self.G)
         self.calibration_empty = np.zeros(self.G, dtype=np.bool_)
+        # Read-only, as every later value (see sum_chunks): what is worked out from them is
+        # kept while they are the same object.
         self.aggregates = np.zeros((2, 4 + 2 * self.G + A))
+        self.aggregates.flags.writeable = False
         # outcome rate of each world after each step (0: the initial state), for the lag of
         # measured outcomes (see past_rate)
         self.rate_history = np.full((2, sc.steps + 1), np.nan)
@@ -284,7 +286,7 @@ class Population:
         both = self._coverage
         both[0] = coverage[0]
         both[1] = coverage[1]
-        # whether the kernel may skip by the chord bound (see cisim._population.bounded)
+        # whether the kernel may skip by the chord bound (see cisim._population.terms_bounded)
         bounded0 = derived[3][0] and week_bounded(r0, coverage[0].tolist())
         bounded1 = derived[3][1] and week_bounded(r1, coverage[1].tolist())
         partial = self._partial
@@ -383,6 +385,7 @@ class Population:
             off = self.outcome[w] == 0
             out[w, 0] = weight[off].sum()
             out[w, 4 + 2 * G:] = (self.needs[off] * wp[w, WP.BARRIER]).sum(axis=0)
+        out.flags.writeable = False  # (as sum_chunks' result: views on it are kept)
         self.aggregates = out
         self._remember_rates(0)
 
@@ -420,23 +423,21 @@ class Population:
         """The outcome rates of both worlds, ``(rate(0), rate(1))``, from one read of the counts.
 
         Kept while the aggregates are the same object (the population replaces them when it
-        steps), since a week asks for them more than once.
+        steps, and they are read-only, so they do not change in place), since a week asks for
+        them more than once.
         """
         aggregates = self.aggregates
         known = self._rates
         if known is not None and known[0] is aggregates:  # held, so not another's address
             return known[1]
         G = self.G
-        # the counts in the outcome state and the sizes of both worlds, from one read
+        # the counts in the outcome state and the sizes of both worlds, from one read; they
+        # are whole numbers (held exactly), so Python's sum gives numpy's sums bit for bit
         c0, c1 = aggregates[:, 4: 4 + 2 * G].tolist()
-        r0, r1 = _rate_of(c0[:G], c0[G:]), _rate_of(c1[:G], c1[G:])
+        r0 = sum(c0[:G]) / max(1.0, sum(c0[G:]))
+        r1 = sum(c1[:G]) / max(1.0, sum(c1[G:]))
         self._rates = (aggregates, (r0, r1))
         return r0, r1
-
-
-def _rate_of(in_outcome: list[float], sizes: list[float]) -> float:
-    """Outcome rate from the counts per subgroup: numpy's sums in Python floats (no numpy calls)."""
-    return pairwise_sum(in_outcome) / max(1.0, pairwise_sum(sizes))
 
 
 #: Bracket of the weekly entry hazard the calibration searches. At the top (4^10, about a

@@ -13,10 +13,10 @@ from cisim._population import (
     D_CHORD,
     D_EXPO,
     PARALLEL_MIN_CHUNKS,
-    bounded,
     recount,
     status_quo_multipliers,
     terms_bounded,
+    week_bounded,
     world_terms,
 )
 from cisim.kernels import WP, run_step_keys, step_keys
@@ -106,6 +106,11 @@ def test_entry_hazard_bound_holds():
                                             + (sigma * b_s)[:, None]), axis=1)
         assert (structural <= bound * (1.0 + 1e-12)).all()
         assert (structural >= 0.0).all()
+
+
+def bounded(row: list[float], coverage: list[float]) -> bool:
+    """The kernel's bounded test of a world's week: the population's two parts of it."""
+    return terms_bounded(row) and week_bounded(row, coverage)
 
 
 def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_interval():
