@@ -331,6 +331,9 @@ def plan_allocation(
 
     Iterative proportional fitting of ``X = diag(r) E^2 diag(s)``: each row sums to one (a
     partner's effort) and the capacity-weighted column sums are proportional to ``need_share``.
+    The plan's definition in one public call (docs/model.md, 7.7, names it; the mechanism
+    fits its two plans with the same :func:`_fit_plan` from a start made once a run, and
+    tests/test_mechanisms.py holds it to the numpy operations it stands for).
 
     Args:
         expertise: (N, A) effectiveness of each partner in each area.
