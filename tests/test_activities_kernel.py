@@ -69,8 +69,9 @@ def test_compiled_week_is_the_numpy_week_on_random_states(default_scenario, gene
 
 
 def test_perceived_need_from_the_run_table_is_the_weekly_draw(default_scenario):
-    """The perceived needs drawn with the run's key table are those of ``rng.normals`` at the
-    week (stream ``S_PERCEIVED`` + the world's index), inside and past the table's weeks."""
+    """The perceived needs from the run's draws made at once are those of ``rng.normals`` at
+    the week (stream ``S_PERCEIVED`` + the world's index), in the run's plan weeks and
+    outside them."""
     from cisim.kernels import S_PERCEIVED
     from cisim.numeric import pairwise_sum
     from cisim.rng import normals
@@ -79,13 +80,14 @@ def test_perceived_need_from_the_run_table_is_the_weekly_draw(default_scenario):
     model = CollectiveImpactModel(sc, rng=7)
     mech = MutuallyReinforcingActivities()
     rng = np.random.default_rng(3)
-    for step in (0, 4, 17, sc.steps, sc.steps + 1, sc.steps + 40):
+    for step in (0, 4, 17, 48, sc.steps, sc.steps + 1, sc.steps + 40):
         model.steps = step
         for world in model.worlds:
             _randomise(world, rng)
             need = rng.dirichlet(np.ones(world.n_areas))
-            keys = mech._run_of(model).perceived_keys(model, world)
-            got = activities.perceived_need(model, world, need, keys)
+            draws = mech._run_of(model).perceived_draws(model, world)
+            assert (draws is None) == (step % 4 != 0 or step > sc.steps)
+            got = activities.perceived_need(model, world, need, draws)
             assert np.array_equal(got, activities.perceived_need(model, world, need))
             # the definition: numpy's operations on the week's normal draws
             m, e = world.measurement, world.engagement

@@ -59,3 +59,14 @@ def test_backbone_kept_figures_are_the_figures_worked_out(small: Scenario):
 def test_early_blocker_text():
     assert _early_text(0.25, 2.0) == "time in phase 0.2 < 2 years"
     assert _early_text(0.0, 0.5) == "time in phase 0.0 < 0.5 years"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 987654321, 2**64 - 1])
+def test_normals_at_steps_are_the_weekly_normals(seed):
+    from cisim.rng import normals, normals_at_steps
+
+    kseed = np.uint64(seed)
+    steps = [0, 1, 4, 520, 2**40 + 3]
+    draws = normals_at_steps(kseed, steps, 7, 21)
+    assert all(type(d) is float for row in draws for d in row)
+    assert draws == [normals(kseed, s, 7, 21).tolist() for s in steps]

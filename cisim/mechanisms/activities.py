@@ -46,7 +46,7 @@ from cisim.mechanisms._activities import (
 from cisim.mechanisms.base import ByContents
 from cisim.mechanisms.communication import own_trust
 from cisim.numeric import pairwise_sum, weighted_mean
-from cisim.rng import normal_at, normal_keys, normal_keys_table
+from cisim.rng import normals, normals_at_steps
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import PartnerTable, World
 
@@ -60,32 +60,35 @@ PLAN_INTERVAL = 4  # weeks between re-plans (a monthly planning cycle)
 class _Run:
     """What the week takes from the scenario and the seed, made once a run."""
 
-    __slots__ = ("design", "fade", "keys", "kseed", "params")
+    __slots__ = ("design", "draws", "kseed", "params")
 
     def __init__(self, model: StepContext) -> None:
         sc = self.design = model.design
         dyn = sc.dynamics
         self.kseed = model.kseed
-        self.fade = dyn.persistence == "fade"
         # the compiled week's constants (see activities_week)
+        fade = dyn.fade_rate_per_year if dyn.persistence == "fade" else 0.0
         self.params = np.array([
             dyn.isolated_learning_per_year, dyn.fit_floor, sc.engagement.initial_level,
-            dyn.alignment_rate_per_year, dyn.fade_rate_per_year if self.fade else 0.0,
-            dyn.isolated_coordination, dyn.duplication_waste, sc.meetings.hours_per_meeting,
-            sc.population.cost_per_service_year], dtype=float)
-        # per world index, the keys of the perceived needs' draws of each week 0..steps
-        self.keys: dict[int, list[list[int]]] = {}
+            dyn.alignment_rate_per_year, fade, dyn.isolated_coordination, dyn.duplication_waste,
+            sc.meetings.hours_per_meeting, sc.population.cost_per_service_year], dtype=float)
+        # per world index, the perceived needs' draws of the plan weeks 0, 4, 8, ... of the run
+        self.draws: dict[int, list[list[float]]] = {}
 
-    def perceived_keys(self, model: StepContext, world: World) -> list[int] | tuple[int, int]:
-        """This week's :func:`cisim.rng.normal_keys` of the world's perceived-need stream."""
+    def perceived_draws(self, model: StepContext, world: World) -> list[float] | None:
+        """This week's normal draws of the world's perceived needs (None if not a plan week).
+
+        :func:`cisim.rng.normals` at the week (stream ``S_PERCEIVED`` + the world's index),
+        made for all the run's plan weeks at once (the same doubles).
+        """
         index = model.world_index(world)
-        table = self.keys.get(index)
+        table = self.draws.get(index)
         if table is None:
-            table = self.keys[index] = normal_keys_table(
-                self.kseed, model.design.steps + 1, S_PERCEIVED + index)
-        if 0 <= model.steps < len(table):
-            return table[model.steps]
-        return normal_keys(self.kseed, model.steps, S_PERCEIVED + index)
+            table = self.draws[index] = normals_at_steps(
+                self.kseed, range(0, model.design.steps + 1, PLAN_INTERVAL), world.n_areas,
+                S_PERCEIVED + index)
+        row, rest = divmod(model.steps, PLAN_INTERVAL)
+        return table[row] if rest == 0 and 0 <= row < len(table) else None
 
 
 class MutuallyReinforcingActivities:
@@ -211,7 +214,7 @@ class MutuallyReinforcingActivities:
         if world.isolated:
             return
         world.perceived_need = perceived_need(
-            model, world, true_need, self._run_of(model).perceived_keys(model, world))
+            model, world, true_need, self._run_of(model).perceived_draws(model, world))
         weights = np.maximum(world.capacity, 0.0)
         world.plan = _fit_plan(start, weights, float(np.add.reduce(weights)),
                                world.perceived_need)
@@ -274,30 +277,29 @@ def _compiled(partners: int, areas: int) -> bool:
 
 
 def perceived_need(model: StepContext, world: World, true_need: np.ndarray,
-                   keys: Sequence[int] | None = None) -> np.ndarray:
+                   draws: Sequence[float] | None = None) -> np.ndarray:
     """This week's needs as the partners see them, as shares (a plan's target).
 
     The assumed needs corrected by what engagement and measurement reveal, ``know = 1 - (1 -
     m)(1 - engagement)``, of the true needs seen with noise: ``(1 - know) assumed + know
     true_need max(0, 1 + 0.3 (1 - m) z)``, z the week's normal draw per area (stream
-    ``S_PERCEIVED`` + the world's index, :func:`cisim.rng.normal`), from ``keys`` (that
-    stream's :func:`cisim.rng.normal_keys` this week) when given.
+    ``S_PERCEIVED`` + the world's index), or ``draws`` when given (those draws, made ahead).
     """
     m = world.measurement
     know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
-    if keys is None:
-        keys = normal_keys(model.kseed, model.steps, S_PERCEIVED + model.world_index(world))
+    if draws is None:
+        draws = normals(model.kseed, model.steps, true_need.size,
+                        S_PERCEIVED + model.world_index(world)).tolist()
     # as Python floats over the few areas: numpy's
     # true_need * np.maximum(0.0, 1.0 + 0.3 (1 - m) z), then (1 - know) assumed + know noisy,
     # with the same operations in the same order (a NaN passes np.maximum, as here)
     spread = 0.3 * (1.0 - m)
-    unknown = 1.0 - know
     perceived = []
-    for a, (assumed, need) in enumerate(zip(world.assumed_need.tolist(), true_need.tolist(),
-                                            strict=True)):
-        noise = 1.0 + spread * normal_at(keys, a)
+    for assumed, need, draw in zip(world.assumed_need.tolist(), true_need.tolist(), draws,
+                                   strict=True):
+        noise = 1.0 + spread * draw
         noisy = need * (0.0 if noise < 0.0 else noise)
-        perceived.append(unknown * assumed + know * noisy)
+        perceived.append((1.0 - know) * assumed + know * noisy)
     return np.array(perceived) / max(pairwise_sum(perceived), 1e-12)
 
 
