@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,6 +23,7 @@ __all__ = [
     "normal_keys",
     "normal_steps",
     "normals",
+    "normals_at_steps",
     "step_key",
     "step_keys_of",
     "step_keys_table",
@@ -207,3 +209,17 @@ def normals(seed: int, step: int, n: int, stream: int) -> np.ndarray:
     """Standard normal draws at indices ``0..n-1`` (a few per call: one per strategy area)."""
     keys = normal_keys(seed, step, stream)  # the same for every index
     return np.array([normal_at(keys, i) for i in range(n)], dtype=float)
+
+
+def normals_at_steps(seed: int, steps: Sequence[int], n: int, stream: int) -> list[list[float]]:
+    """:func:`normals` at each of ``steps`` (a row each), as Python floats: a run's at once.
+
+    The keys and the uniform draws in numpy, as :func:`u01_steps` makes them (the same
+    integers and doubles), then :func:`normal_at`'s transform of each pair in Python (numpy's
+    log and cos need not round as the C library's do).
+    """
+    rows = np.asarray(steps, dtype=np.uint64) * np.uint64(_STEP)
+    keys = _mix_array(rows[:, None] ^ np.array(_normal_bases(seed, stream), dtype=np.uint64))
+    z = _mix_array(keys[:, :, None] ^ _indices(n)) >> _U11
+    return [[_box_muller(a, b) for a, b in zip(ua, ub, strict=True)]
+            for ua, ub in (z.astype(np.float64) * _INV53).tolist()]

@@ -66,3 +66,34 @@ def test_compiled_week_is_the_numpy_week_on_random_states(default_scenario, gene
                     numpy_path = MutuallyReinforcingActivities()
                     (numpy_path.setup if setup else numpy_path.step)(model, theirs)
                 assert _state(ours) == _state(theirs), (case, model.steps, world.isolated, setup)
+
+
+def test_perceived_need_from_the_run_table_is_the_weekly_draw(default_scenario):
+    """The perceived needs from the run's draws made at once are those of ``rng.normals`` at
+    the week (stream ``S_PERCEIVED`` + the world's index), in the run's plan weeks and
+    outside them."""
+    from cisim.kernels import S_PERCEIVED
+    from cisim.numeric import pairwise_sum
+    from cisim.rng import normals
+
+    sc = default_scenario.with_overrides({"population.size": 300, "horizon_years": 1.0})
+    model = CollectiveImpactModel(sc, rng=7)
+    mech = MutuallyReinforcingActivities()
+    rng = np.random.default_rng(3)
+    for step in (0, 4, 17, 48, sc.steps, sc.steps + 1, sc.steps + 40):
+        model.steps = step
+        for world in model.worlds:
+            _randomise(world, rng)
+            need = rng.dirichlet(np.ones(world.n_areas))
+            draws = mech._run_of(model).perceived_draws(model, world)
+            assert (draws is None) == (step % 4 != 0 or step > sc.steps)
+            got = activities.perceived_need(model, world, need, draws)
+            assert np.array_equal(got, activities.perceived_need(model, world, need))
+            # the definition: numpy's operations on the week's normal draws
+            m, e = world.measurement, world.engagement
+            know = 1.0 - (1.0 - m) * (1.0 - e)
+            z = normals(model.kseed, step, need.size, S_PERCEIVED + model.world_index(world))
+            noisy = need * np.maximum(0.0, 1.0 + 0.3 * (1.0 - m) * z)
+            perceived = (1.0 - know) * world.assumed_need + know * noisy
+            want = perceived / max(pairwise_sum(perceived.tolist()), 1e-12)
+            assert np.array_equal(got, want), (step, model.world_index(world))

@@ -125,3 +125,14 @@ def test_blocker_texts_are_the_conditions_written_out():
     assert model.advance(context, None, state) is None
     assert state.blockers == [f"{name} {fn(None, None):.2f} < {threshold:.3g}"
                               for name, fn, threshold in conditions]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 987654321, 2**64 - 1])
+def test_normals_at_steps_are_the_weekly_normals(seed):
+    from cisim.rng import normals, normals_at_steps
+
+    kseed = np.uint64(seed)
+    steps = [0, 1, 4, 520, 2**40 + 3]
+    draws = normals_at_steps(kseed, steps, 7, 21)
+    assert all(type(d) is float for row in draws for d in row)
+    assert draws == [normals(kseed, s, 7, 21).tolist() for s in steps]

@@ -12,7 +12,10 @@ numpy); every other sum goes through :func:`cisim.kernels.pairwise`, numpy's pai
 Written as flat loops, without allocation: each of these adds to numba's first compile, which
 the start-up goal bounds (benchmarks/README.md). The re-plan every fourth week stays in Python
 around :func:`plan_sweeps`: compiled into the week it doubled the week's first compile (about
-+1 s) for no measurable gain in a run.
++1 s) for no measurable gain in a run; as a kernel of its own (the perceived needs and both
+fits in one call, the world's plans in place) it saved ~4 ms a run at 2,000 against the sixth
+round's Python re-plan (an estimated 2-3 ms against this one, whose draws are made once a run)
+for ~+0.6 s of first compile: below the start-up rule (seventh round).
 """
 
 from __future__ import annotations
@@ -64,12 +67,10 @@ MAX_PARTNERS = MAX_PAIRWISE
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
-def activities_week(isolated: bool, retune: bool, learning: float, fit_floor: float,
-                    initial_engagement: float, learned: float, fit: float, engagement: float,
-                    measurement: float, agreement: float, coordination: float, emphasis: float,
-                    alignment_rate: float, fade_rate: float, isolated_coordination: float,
-                    duplication_waste: float, meeting_hours: float, cost: float,
-                    programme_money: float, trust: np.ndarray, active: np.ndarray,
+def activities_week(isolated: bool, week: bool, params: np.ndarray, learned: float, fit: float,
+                    engagement: float, measurement: float, agreement: float,
+                    coordination: float, emphasis: float, programme_money: float,
+                    trust: np.ndarray, active: np.ndarray,
                     attended: np.ndarray, burden_hours: np.ndarray, allocation: np.ndarray,
                     capacity: np.ndarray, coverage: np.ndarray, plan: np.ndarray,
                     ideal_plan: np.ndarray, budget: np.ndarray, staff_fte: np.ndarray,
@@ -78,18 +79,24 @@ def activities_week(isolated: bool, retune: bool, learning: float, fit_floor: fl
     """One world's week of the activities mechanism after the plan, its arrays in place.
 
     The numpy path of :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities.step`
-    after the re-plan (and of its ``setup``, without ``retune`` and with ``learning`` 0) with
-    the same operations in the same order (``tests/test_activities_kernel.py`` and
-    ``tests/test_mechanisms.py`` hold them equal bit for bit):
+    after the re-plan (and, without ``week``, of its ``setup``) with the same operations in the
+    same order (``tests/test_activities_kernel.py`` and ``tests/test_mechanisms.py`` hold
+    them equal bit for bit). ``params`` are the run's constants: the organisations' own
+    ``learning`` a year, ``fit_floor``, ``initial_engagement``, ``alignment_rate``,
+    ``fade_rate`` (0 under lock-in), ``isolated_coordination``, ``duplication_waste``, the
+    ``meeting_hours`` and the ``cost`` of a service-year. In a ``week`` (not at setup):
 
     1. The organisations' own learning at ``learning`` a year, which lifts the fit floor and
        the fit reached alone.
-    2. With ``retune``, partner ``i`` moves its allocation toward the plan at ``min(1,
-       alignment_rate / 52 emphasis own_trust_i agreement coordination (0.5 + 0.5
-       measurement))`` (inactive partners at 1/52 toward their own priorities), and active
-       partners drift back toward their own priorities by ``fade_rate / 52 (1 -
-       coordination)`` when it is positive (``fade_rate`` is 0 under lock-in); the fit moves
-       by the capacity-weighted mean speed toward what ``engagement`` reveals and drifts back.
+    2. Unless ``isolated``, the re-tuning: partner ``i`` moves its allocation toward the plan
+       at ``min(1, alignment_rate / 52 emphasis own_trust_i agreement coordination (0.5 +
+       0.5 measurement))`` (inactive partners at 1/52 toward their own priorities), and
+       active partners drift back toward their own priorities by ``fade_rate / 52 (1 -
+       coordination)`` when it is positive; the fit moves by the capacity-weighted mean
+       speed toward what ``engagement`` reveals and drifts back.
+
+    In a week and at setup:
+
     3. ``capacity`` (N) and ``coverage`` (A), after the meetings' and coordination's burden,
        the programme money and the duplication waste; the alignment with ``ideal_plan``.
 
@@ -99,6 +106,16 @@ def activities_week(isolated: bool, retune: bool, learning: float, fit_floor: fl
         ``(learned, fit, service capacity, alignment)``: the world's new figures.
     """
     N, A = allocation.shape
+    learning = params[0] if week else 0.0
+    fit_floor = params[1]
+    initial_engagement = params[2]
+    alignment_rate = params[3]
+    fade_rate = params[4]
+    isolated_coordination = params[5]
+    duplication_waste = params[6]
+    meeting_hours = params[7]
+    cost = params[8]
+    retune = week and not isolated
     # the organisations' own learning: the fit of services designed alone
     if learning > 0:
         learned = learned + learning / 52.0 * (1.0 - learned)

@@ -30,6 +30,7 @@ within a few years of their end (Bailey, Duncan, Odgers & Yu 2017). ``"lock_in"`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,9 +43,10 @@ from cisim.mechanisms._activities import (
     activities_week,
     plan_sweeps,
 )
+from cisim.mechanisms.base import ByContents
 from cisim.mechanisms.communication import own_trust
 from cisim.numeric import pairwise_sum, weighted_mean
-from cisim.rng import normals
+from cisim.rng import normals, normals_at_steps
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import PartnerTable, World
 
@@ -55,6 +57,40 @@ MAX_BURDEN_SHARE = 0.5
 PLAN_INTERVAL = 4  # weeks between re-plans (a monthly planning cycle)
 
 
+class _Run:
+    """What the week takes from the scenario and the seed, made once a run."""
+
+    __slots__ = ("design", "draws", "kseed", "params")
+
+    def __init__(self, model: StepContext) -> None:
+        sc = self.design = model.design
+        dyn = sc.dynamics
+        self.kseed = model.kseed
+        # the compiled week's constants (see activities_week)
+        fade = dyn.fade_rate_per_year if dyn.persistence == "fade" else 0.0
+        self.params = np.array([
+            dyn.isolated_learning_per_year, dyn.fit_floor, sc.engagement.initial_level,
+            dyn.alignment_rate_per_year, fade, dyn.isolated_coordination, dyn.duplication_waste,
+            sc.meetings.hours_per_meeting, sc.population.cost_per_service_year], dtype=float)
+        # per world index, the perceived needs' draws of the plan weeks 0, 4, 8, ... of the run
+        self.draws: dict[int, list[list[float]]] = {}
+
+    def perceived_draws(self, model: StepContext, world: World) -> list[float] | None:
+        """This week's normal draws of the world's perceived needs (None if not a plan week).
+
+        :func:`cisim.rng.normals` at the week (stream ``S_PERCEIVED`` + the world's index),
+        made for all the run's plan weeks at once (the same doubles).
+        """
+        index = model.world_index(world)
+        table = self.draws.get(index)
+        if table is None:
+            table = self.draws[index] = normals_at_steps(
+                self.kseed, range(0, model.design.steps + 1, PLAN_INTERVAL), world.n_areas,
+                S_PERCEIVED + index)
+        row, rest = divmod(model.steps, PLAN_INTERVAL)
+        return table[row] if rest == 0 and 0 <= row < len(table) else None
+
+
 class MutuallyReinforcingActivities:
     """Plan, re-tuning of allocations, duplication, coverage and service capacity."""
 
@@ -62,9 +98,9 @@ class MutuallyReinforcingActivities:
 
     def __init__(self) -> None:
         self._scratch: np.ndarray | None = None  # the compiled week's
-        # the plans' starting allocations and the ideal plan's weights and their total, with
-        # the bytes of the inputs they were made from (the partners' expertise and budgets)
-        self._basis: tuple[tuple, np.ndarray, np.ndarray, float] | None = None
+        self._run: _Run | None = None
+        # the plans' starting allocations and the ideal plan's weights and their total
+        self._basis = ByContents()
 
     def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial plan, fit, service capacity and coverage."""
@@ -116,24 +152,25 @@ class MutuallyReinforcingActivities:
         :func:`cisim.mechanisms._activities.activities_week`: what :meth:`step` (or
         :meth:`setup` after the fit) does in numpy after the plan, with the same numbers.
         """
+        run = self._run_of(model)
         if not week or model.steps % PLAN_INTERVAL == 0:
             self._replan(model, world)
         p = world.partners
-        sc = model.design
-        dyn = sc.dynamics
         isolated = world.isolated
         world.learned, world.fit, world.service_capacity, world.alignment = activities_week(
-            isolated, week and not isolated, dyn.isolated_learning_per_year if week else 0.0,
-            dyn.fit_floor, sc.engagement.initial_level, world.learned, world.fit, world.engagement,
+            isolated, week, run.params, world.learned, world.fit, world.engagement,
             world.measurement, world.agreement, world.coordination,
-            1.0 if isolated else model.emphasis(world, self.component),
-            dyn.alignment_rate_per_year,
-            dyn.fade_rate_per_year if dyn.persistence == "fade" else 0.0,
-            dyn.isolated_coordination, dyn.duplication_waste, sc.meetings.hours_per_meeting,
-            sc.population.cost_per_service_year, world.programme_money, world.trust,
-            world.active, world.attended, world.burden_hours, world.allocation, world.capacity,
-            world.coverage, world.plan, world.ideal_plan, p.budget, p.staff_fte, p.expertise,
-            p.own_priority, model.need_share(world), self._scratch_of(world))
+            1.0 if isolated else model.emphasis(world, self.component), world.programme_money,
+            world.trust, world.active, world.attended, world.burden_hours, world.allocation,
+            world.capacity, world.coverage, world.plan, world.ideal_plan, p.budget, p.staff_fte,
+            p.expertise, p.own_priority, model.need_share(world), self._scratch_of(world))
+
+    def _run_of(self, model: StepContext) -> _Run:
+        """The run's :class:`_Run` (made again for another scenario or seed)."""
+        run = self._run
+        if run is None or run.design is not model.design or run.kseed is not model.kseed:
+            run = self._run = _Run(model)
+        return run
 
     def _scratch_of(self, world: World) -> np.ndarray:
         """The compiled week's scratch for the world's partners and areas (kept)."""
@@ -171,29 +208,26 @@ class MutuallyReinforcingActivities:
         The plan follows the needs as the partners see them; the ideal plan follows the real
         needs and is the yardstick of the alignment indicator.
         """
-        start, ideal_weights, ideal_total = self._plan_basis(world.partners)
+        start, ideal_weights, ideal_total = self._plan_basis(world)
         true_need = model.need_share(world)
         world.ideal_plan = _fit_plan(start, ideal_weights, ideal_total, true_need)
         if world.isolated:
             return
-        world.perceived_need = perceived_need(model, world, true_need)
+        world.perceived_need = perceived_need(
+            model, world, true_need, self._run_of(model).perceived_draws(model, world))
         weights = np.maximum(world.capacity, 0.0)
         world.plan = _fit_plan(start, weights, float(np.add.reduce(weights)),
                                world.perceived_need)
 
-    def _plan_basis(self, p: PartnerTable) -> tuple[np.ndarray, np.ndarray, float]:
+    def _plan_basis(self, world: World) -> tuple[np.ndarray, np.ndarray, float]:
         """The plans' starting allocations (:func:`_plan_start`) and the ideal plan's weights.
 
         The ideal plan weighs partners by their budgets (at least 1) and both start from the
-        partners' expertise: made once, and again only if those arrays' contents change.
+        partners' expertise: made once, and again only if those arrays' contents change (the
+        lengths of their bytes fix both shapes).
         """
-        key = (p.expertise.shape, p.expertise.tobytes(), p.budget.tobytes())
-        known = self._basis
-        if known is None or known[0] != key:
-            weights = np.maximum(p.budget, 1.0)
-            known = self._basis = (key, _plan_start(p.expertise), weights,
-                                         float(np.add.reduce(weights)))
-        return known[1], known[2], known[3]
+        p = world.partners
+        return self._basis.get(world, (p.expertise, p.budget), lambda: _plan_basis_of(p))
 
     def refresh(self, model: StepContext, world: World) -> None:
         """Service capacity per area, duplication waste, coverage and alignment."""
@@ -242,23 +276,27 @@ def _compiled(partners: int, areas: int) -> bool:
     return partners <= MAX_PARTNERS and areas <= MAX_PARTNERS
 
 
-def perceived_need(model: StepContext, world: World, true_need: np.ndarray) -> np.ndarray:
+def perceived_need(model: StepContext, world: World, true_need: np.ndarray,
+                   draws: Sequence[float] | None = None) -> np.ndarray:
     """This week's needs as the partners see them, as shares (a plan's target).
 
     The assumed needs corrected by what engagement and measurement reveal, ``know = 1 - (1 -
     m)(1 - engagement)``, of the true needs seen with noise: ``(1 - know) assumed + know
-    true_need max(0, 1 + 0.3 (1 - m) z)``, z the week's normal draw per area.
+    true_need max(0, 1 + 0.3 (1 - m) z)``, z the week's normal draw per area (stream
+    ``S_PERCEIVED`` + the world's index), or ``draws`` when given (those draws, made ahead).
     """
     m = world.measurement
     know = 1.0 - (1.0 - m) * (1.0 - world.engagement)
-    z = normals(model.kseed, model.steps, true_need.size, S_PERCEIVED + model.world_index(world))
+    if draws is None:
+        draws = normals(model.kseed, model.steps, true_need.size,
+                        S_PERCEIVED + model.world_index(world)).tolist()
     # as Python floats over the few areas: numpy's
     # true_need * np.maximum(0.0, 1.0 + 0.3 (1 - m) z), then (1 - know) assumed + know noisy,
     # with the same operations in the same order (a NaN passes np.maximum, as here)
     spread = 0.3 * (1.0 - m)
     perceived = []
-    for assumed, need, draw in zip(world.assumed_need.tolist(), true_need.tolist(),
-                                   z.tolist(), strict=True):
+    for assumed, need, draw in zip(world.assumed_need.tolist(), true_need.tolist(), draws,
+                                   strict=True):
         noise = 1.0 + spread * draw
         noisy = need * (0.0 if noise < 0.0 else noise)
         perceived.append((1.0 - know) * assumed + know * noisy)
@@ -295,6 +333,9 @@ def plan_allocation(
 
     Iterative proportional fitting of ``X = diag(r) E^2 diag(s)``: each row sums to one (a
     partner's effort) and the capacity-weighted column sums are proportional to ``need_share``.
+    The plan's definition in one public call (docs/model.md, 7.7, names it; the mechanism
+    fits its two plans with the same :func:`_fit_plan` from a start made once a run, and
+    tests/test_mechanisms.py holds it to the numpy operations it stands for).
 
     Args:
         expertise: (N, A) effectiveness of each partner in each area.
@@ -307,6 +348,12 @@ def plan_allocation(
     """
     cap = np.maximum(capacity, 0.0)
     return _fit_plan(_plan_start(expertise), cap, float(np.add.reduce(cap)), need_share, sweeps)
+
+
+def _plan_basis_of(p: PartnerTable) -> tuple[np.ndarray, np.ndarray, float]:
+    """The plans' start, and the ideal plan's row weights (budgets, at least 1) and total."""
+    weights = np.maximum(p.budget, 1.0)
+    return _plan_start(p.expertise), weights, float(np.add.reduce(weights))
 
 
 def _plan_start(expertise: np.ndarray) -> np.ndarray:
