@@ -40,15 +40,13 @@ def test_compiled_week_is_the_numpy_rule(n: int, d: int):
     for _ in range(300):
         position, influence, attended, active, trust, contacted, pulls, pull, bound, rate = (
             _case(rng, n, d))
-        moves = bool(rng.random() < 0.9)
         ours = position.copy()
-        met, value = agenda_week(moves, True, ours, influence, contacted, trust, bound, rate,
+        met, value = agenda_week(True, ours, influence, contacted, trust, bound, rate,
                                  attended, active, pulls, pull, *agenda_scratch(ours))
         theirs = position.copy()
-        met_numpy, nan = agenda_week(moves, False, theirs, influence, contacted, trust, bound,
-                                     rate, attended, active, pulls, pull,
-                                     *agenda_scratch(theirs))
-        assert met == met_numpy == (moves and bool(contacted.any()))
+        met_numpy, nan = agenda_week(False, theirs, influence, contacted, trust, bound, rate,
+                                     attended, active, pulls, pull, *agenda_scratch(theirs))
+        assert met == met_numpy == bool(contacted.any())
         assert np.isnan(nan)
         if met:
             pull_toward_proposal(theirs, influence, attended, active, trust, pulls, pull)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from meeting import meeting
 
 from cisim import Scenario, load_scenario, simulate
 from cisim.mechanisms import (
@@ -16,7 +17,6 @@ from cisim.mechanisms import (
     SystemsChange,
     systems_change,
 )
-from cisim.mechanisms._communication import meeting_interactions
 from cisim.mechanisms.activities import fit_alone
 from cisim.model import CollectiveImpactModel
 
@@ -25,10 +25,8 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 def _meeting(trust, damage, p_good, step):
     n = trust.shape[0]
-    return meeting_interactions(
-        np.uint64(7), step, np.ones(n, dtype=np.bool_), 1.0, trust, damage,
-        np.zeros((n, n), dtype=np.bool_), np.zeros((n, 2)), p_good, 0.0, 0.1, 0.3, 0.1,
-    )
+    return meeting(np.uint64(7), step, np.ones(n, dtype=np.bool_), trust, damage,
+                   np.zeros((n, 2)), p_good, 0.0, 0.1, 0.3, 0.1)
 
 
 def test_trust_rises_with_good_meetings_and_falls_faster_after_bad_ones():
@@ -247,12 +245,12 @@ def test_a_meeting_touches_only_pairs_of_attendees_and_keeps_trust_symmetric():
     rng = np.random.default_rng(3)
     n = 60
     attending = rng.random(n) < 0.8
-    position = rng.random((n, 3))
+    position = rng.random((n, 2))
     trust0 = np.full((n, n), 0.3)
     trust, damage = trust0.copy(), np.zeros((n, n))
     contacted = np.zeros((n, n), dtype=np.bool_)
-    interactions, good = meeting_interactions(np.uint64(5), 9, attending, 0.2, trust, damage,
-                                              contacted, position, 0.7, 0.5, 0.1, 0.3, 0.1)
+    interactions, good = meeting(np.uint64(5), 9, attending, trust, damage, position, 0.7, 0.5,
+                                 0.1, 0.3, 0.1, contact_prob=0.2, contacted=contacted)
     assert 0 < good < interactions  # some good and some bad interactions
     assert not contacted[~attending].any() and not contacted[:, ~attending].any()
     assert not contacted.diagonal().any()
@@ -264,8 +262,8 @@ def test_a_meeting_touches_only_pairs_of_attendees_and_keeps_trust_symmetric():
     assert np.count_nonzero(np.triu(damage > 0)) == interactions - good  # bad ones cost it
     np.testing.assert_array_equal(trust[~contacted], trust0[~contacted])  # nobody else moved
     with pytest.raises(ValueError, match="optimism"):
-        meeting_interactions(np.uint64(5), 9, attending, 0.2, trust, damage, contacted,
-                             position, 0.7, 0.5, 0.1, 0.3, 0.1, "optimism")
+        meeting(np.uint64(5), 9, attending, trust, damage, position, 0.7, 0.5, 0.1, 0.3, 0.1,
+                "optimism", contact_prob=0.2, contacted=contacted)
 
 
 # ---- persistence: what the partnership built fades without coordination -----------------------

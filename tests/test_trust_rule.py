@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from meeting import meeting
 
 from cisim import Scenario
-from cisim.mechanisms._communication import meeting_interactions, trust_update
+from cisim.mechanisms._communication import trust_update
 from cisim.model import CollectiveImpactModel
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
@@ -77,9 +78,8 @@ def test_meeting_applies_the_rule(rule):
     damage0 = damage0 + damage0.T
     trust, damage = trust0.copy(), damage0.copy()
     contacted = np.zeros((n, n), bool)
-    inter, good = meeting_interactions(
-        np.uint64(5), 3, np.ones(n, bool), 1.0, trust, damage, contacted, np.zeros((n, 2)),
-        0.5, 0.0, 0.1, 0.3, 0.1, rule, 3.0)
+    inter, good = meeting(np.uint64(5), 3, np.ones(n, bool), trust, damage, np.zeros((n, 2)),
+                          0.5, 0.0, 0.1, 0.3, 0.1, rule, 3.0, contacted=contacted)
     assert inter == n * (n - 1) / 2 and 0 < good < inter
     i, j = np.triu_indices(n, 1)
     went_up = trust[i, j] > trust0[i, j]
@@ -98,9 +98,8 @@ def _settled_trust(rule: str, p_good: float) -> float:
     np.fill_diagonal(trust, 0)
     damage = np.zeros((n, n))
     for step in range(200):
-        meeting_interactions(np.uint64(9), step, np.ones(n, bool), 1.0, trust, damage,
-                             np.zeros((n, n), bool), np.zeros((n, 2)), p_good, 0.0, 0.1, 0.3,
-                             0.0, rule, 3.0)
+        meeting(np.uint64(9), step, np.ones(n, bool), trust, damage, np.zeros((n, 2)), p_good,
+                0.0, 0.1, 0.3, 0.0, rule, 3.0)
     return float(trust[np.triu_indices(n, 1)].mean())
 
 

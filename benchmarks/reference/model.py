@@ -11,7 +11,7 @@ generator of :mod:`cisim.rng`, the kernels' twin), so that the two agree step fo
   engine reads back (:func:`cisim._population.population_step`, :mod:`cisim.population`);
 * partners — meeting attendance, pairwise interactions that build or break trust (both trust
   rules, :func:`cisim.mechanisms._communication.trust_update`), trust decay
-  and ceiling recovery (:func:`cisim.mechanisms._communication.meeting_interactions`,
+  and ceiling recovery (:func:`cisim.mechanisms._communication.communication_week`,
   :mod:`cisim.mechanisms.communication`), and the trust-weighted bounded-confidence agenda
   update with the facilitator's pull toward a shared proposal (:mod:`cisim.mechanisms.agenda`),
   in the factual world (in the counterfactual world partners work in isolation: no meetings and

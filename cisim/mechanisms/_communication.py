@@ -10,8 +10,7 @@ it took a few dozen calls on arrays of a few hundred pairs, the largest part of 
 at teaching sizes. The asymmetric update follows Pant & Yu (2025) and Slovic (1993), with
 experience smoothing after Jonker & Treur (1999): :func:`trust_update` is the rule over
 arrays, and the loop applies the same operations to each pair (``tests/test_trust_rule.py``
-checks the two agree bit for bit). :func:`meeting_interactions` and :func:`hold_meeting` run
-a meeting alone. Used by :mod:`cisim.mechanisms.communication`.
+checks the two agree bit for bit). Used by :mod:`cisim.mechanisms.communication`.
 """
 
 from __future__ import annotations
@@ -22,16 +21,17 @@ import numpy as np
 
 from cisim.kernels import S_ATTEND, S_PAIR, S_QUALITY, _inner, _jit, _mix, _u01k
 from cisim.mechanisms._agenda import distance2
-from cisim.rng import _STEP, stream_base, threshold
+from cisim.rng import _STEP, stream_base
 
-__all__ = ["TRUST_RULES", "communication_week", "hold_meeting", "meeting_interactions",
-           "meeting_params", "meeting_streams", "rule_code", "trust_update"]
+__all__ = ["TRUST_RULES", "communication_week", "meeting_params", "meeting_streams", "rule_code",
+           "trust_update"]
 
 #: The step factor of the generator's keys (:func:`cisim.rng.step_key`), as the kernel multiplies.
 _STEP_FACTOR = np.uint64(_STEP)
 
 #: The trust rules (``dynamics.trust_rule``) by their code in the compiled loop.
 TRUST_RULES = {"pant_yu": 0, "smoothing": 1}
+_PANT_YU = float(TRUST_RULES["pant_yu"])  # (its code as the parameters' array holds it)
 
 
 def rule_code(rule: str) -> int:
@@ -64,222 +64,127 @@ def meeting_params(attendance: float, distance_penalty: float, gain: float, loss
                      negativity], dtype=np.float64)
 
 
-def meeting_streams(seed: np.uint64, t_contact: int = 0) -> np.ndarray:
-    """The stream bases of a meeting's draws for the run's seed, and a contact threshold.
+def meeting_streams(seed: np.uint64) -> np.ndarray:
+    """The stream bases of a meeting's draws for the run's seed, as uint64.
 
-    ``[attendance, pairs, quality, t_contact]`` as uint64: :func:`cisim.rng.stream_base` of
-    each stream, from which :func:`communication_week` works out each meeting's keys, and the
-    threshold a meeting with a given attendance takes (unused when it draws the attendance).
+    ``[attendance, pairs, quality]``: :func:`cisim.rng.stream_base` of each stream, from which
+    :func:`communication_week` works out each meeting's keys.
     """
-    bases = [stream_base(int(seed), s) for s in (S_ATTEND, S_PAIR, S_QUALITY)]
-    return np.array([*bases, t_contact], dtype=np.uint64)
-
-
-def meeting_interactions(
-    seed: np.uint64,
-    step: int,
-    attending: np.ndarray,  # (N,) bool
-    contact_prob: float,
-    trust: np.ndarray,  # (N, N) float64, symmetric, updated in place
-    damage: np.ndarray,  # (N, N) float64, ceiling damage, updated in place
-    contacted: np.ndarray,  # (N, N) bool, set where a pair interacted this step
-    position: np.ndarray,  # (N, D) agenda positions
-    p_good_base: float,  # chance of a good interaction before agenda distance
-    distance_penalty: float,
-    gain: float,
-    loss: float,
-    damage_jump: float,
-    rule: str = "pant_yu",
-    negativity: float = 3.0,
-) -> tuple[float, float]:
-    """One meeting: pairwise interactions among attendees build or break trust.
-
-    Each pair of attendees ``i < j`` meets with probability ``contact_prob`` (the draw of
-    stream ``S_PAIR`` at index ``i N + j``). The interaction is good with probability
-    ``p_good_base - distance_penalty * distance`` (partners far apart on the agenda clash
-    more; the draw of ``S_QUALITY`` at the same index). Trust then moves by
-    :func:`trust_update` (``rule``, ``gain``, ``loss``, ``negativity``), and a bad interaction
-    lowers the trust ceiling ``1 - damage`` by ``damage_jump``: trust is slow to build and fast
-    to lose. The draws are compared as integers with :func:`cisim.rng.threshold`, which
-    decides as the floats do.
-
-    Returns:
-        ``(interactions, good interactions)``.
-
-    Raises:
-        ValueError: ``rule`` is not a trust rule.
-    """
-    params = meeting_params(-1.0, distance_penalty, gain, loss, damage_jump, rule, negativity)
-    streams = meeting_streams(seed, max(0, threshold(contact_prob)))
-    return communication_week(
-        int(step), streams, params, attending, _NO_COMMITMENT, 0.0, float(p_good_base),
-        attending, trust, damage, contacted, position, False, False, 1.0, 1.0)
-
-
-_NO_COMMITMENT = np.zeros(0)
-
-
-def hold_meeting(
-    seed: np.uint64,
-    step: int,
-    active: np.ndarray,  # (N,) bool
-    commitment: np.ndarray,  # (N,) float64
-    attendance: float,
-    contacts: float,
-    attended: np.ndarray,  # (N,) bool, set to who attended
-    trust: np.ndarray,
-    damage: np.ndarray,
-    contacted: np.ndarray,
-    position: np.ndarray,
-    p_good_base: float,
-    distance_penalty: float,
-    gain: float,
-    loss: float,
-    damage_jump: float,
-    rule: str,
-    negativity: float,
-) -> tuple[float, float]:
-    """A meeting with its attendance draw: :func:`meeting_interactions` for who attends.
-
-    An active partner attends when its draw of stream ``S_ATTEND`` (index: partner) is below
-    ``attendance x commitment``. With two or more attendees they meet as in
-    :func:`meeting_interactions`, each pair with probability ``min(1, contacts / (n - 1))``
-    for ``n`` attendees. The same draws and the same doubles as the numpy the mechanism ran
-    before (``uniforms(...) < attendance * commitment``, ``np.count_nonzero``, ``threshold``),
-    in the one compiled call: the attendance draw alone took ~10-25 us of numpy calls.
-
-    ``attended`` is filled in place with who attended; ``contacts`` is the number of contacts
-    each attendee seeks (``contacts_per_meeting`` x emphasis); the other arguments and outputs
-    are those of :func:`meeting_interactions`.
-
-    Returns:
-        ``(interactions, good interactions)`` (zeros when fewer than two attend).
-
-    Raises:
-        ValueError: ``rule`` is not a trust rule.
-    """
-    params = meeting_params(attendance, distance_penalty, gain, loss, damage_jump, rule,
-                            negativity)
-    return communication_week(
-        int(step), meeting_streams(seed), params, active, commitment, float(contacts),
-        float(p_good_base), attended, trust, damage, contacted, position, True, False, 1.0,
-        1.0)
+    return np.array([stream_base(int(seed), s) for s in (S_ATTEND, S_PAIR, S_QUALITY)],
+                    dtype=np.uint64)
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
 def communication_week(step: int, streams: np.ndarray, params: np.ndarray, active: np.ndarray,
                        commitment: np.ndarray, contacts: float, p_good_base: float,
                        attending: np.ndarray, trust: np.ndarray, damage: np.ndarray,
-                       contacted: np.ndarray, position: np.ndarray, draw: bool, week: bool,
-                       keep: float, recovery: float) -> tuple[float, float]:
-    """A week of communication, or (without ``week``) a meeting alone, in place.
+                       contacted: np.ndarray, position: np.ndarray, meets: bool, keep: float,
+                       recovery: float) -> tuple[float, float]:
+    """A week of communication, in place: the meeting, the recovery of the ceiling, the decay.
 
     ``streams`` and ``params`` are :func:`meeting_streams` and :func:`meeting_params`;
-    ``p_good_base`` is the chance of a good interaction before agenda distance.
+    ``p_good_base`` is the chance of a good interaction before agenda distance; ``contacts``
+    the number of contacts each attendee seeks (``contacts_per_meeting`` x emphasis).
 
-    With ``week`` (the mechanism's week): every pair starts uncontacted; with ``draw`` the
-    week holds a meeting as :func:`hold_meeting` does (without, nobody attends); then the
-    trust ceiling's damage is multiplied by ``recovery`` (skipped at 1.0, which changes no
-    value) and trust by ``keep`` wherever a pair had no contact.
+    Every pair starts the week uncontacted. With ``meets`` the week holds a meeting: an
+    active partner attends when its draw of stream ``S_ATTEND`` (index: partner) is below
+    ``attendance x commitment`` (``attending`` is set to who attended; without ``meets``,
+    nobody). With two or more attendees, each pair of attendees ``i < j`` meets with
+    probability ``min(1, contacts / (n - 1))`` for ``n`` attendees (the draw of stream
+    ``S_PAIR`` at index ``i N + j``); the interaction is good with probability ``p_good_base -
+    distance_penalty x`` their agenda distance, clipped to [0, 1] (partners far apart clash
+    more; the draw of ``S_QUALITY`` at the same index). Trust then moves by
+    :func:`trust_update`, and a bad interaction lowers the trust ceiling ``1 - damage`` by
+    ``damage_jump``: trust is slow to build and fast to lose. Then the ceiling's damage is
+    multiplied by ``recovery`` (skipped at 1.0, which changes no value) and trust by ``keep``
+    wherever a pair had no contact.
 
-    Without ``week``: the loop of :func:`meeting_interactions` over the pairs of attendees,
-    and with ``draw`` (:func:`hold_meeting`) the attendance drawn first and the contact
-    threshold worked out; without, both are taken as given.
-
-    Every pair is independent (its draws depend only on its indices, and it reads and writes
-    only its own cells), so one pass in the order ``i < j`` gives what the whole meeting at
-    once would. The streams' keys at ``step`` are worked out here from their bases, as
-    :func:`cisim.rng.key` does (uint64 wraps as its ``& 2**64 - 1``).
+    The same draws and the same doubles as the numpy the mechanism ran before
+    (``uniforms(...) < attendance x commitment``, the pairs' ``u01 < p``, compared here as
+    integers with :func:`cisim.rng.threshold`, which decides as the floats do); the streams'
+    keys at ``step`` are worked out from their bases, as :func:`cisim.rng.key` does (uint64
+    wraps as its ``& 2**64 - 1``). Every pair is independent (its draws depend only on its
+    indices, and it reads and writes only its own cells), so one pass in the order ``i < j``
+    gives what the whole meeting at once would. ``tests/test_communication_kernel.py`` holds
+    it to a plain-Python week.
 
     Returns:
         ``(interactions, good interactions)``.
     """
-    at_step = np.uint64(step) * _STEP_FACTOR  # rng.step_key's step part
-    key_pair = _mix(streams[1] ^ at_step)
-    key_quality = _mix(streams[2] ^ at_step)
-    t_contact = streams[3]
-    distance_penalty = params[P_DISTANCE]
-    gain = params[P_GAIN]
-    loss = params[P_LOSS]
-    damage_jump = params[P_DAMAGE]
-    rule = int(params[P_RULE])
-    negativity = params[P_NEGATIVITY]
     N = attending.shape[0]
-    rows = N  # the rows the pair loop visits (none when fewer than two attend)
+    for i in range(N):
+        for j in range(N):
+            contacted[i, j] = False
+    at_step = np.uint64(step) * _STEP_FACTOR  # rng.step_key's step part
+    key_attend = _mix(streams[0] ^ at_step)
+    attendance = params[P_ATTENDANCE]
+    n_att = 0
+    for i in range(N):
+        # uniforms(...) < attendance * commitment, where active (the same doubles)
+        here = meets and active[i] and _u01k(key_attend, i) < attendance * commitment[i]
+        attending[i] = here
+        if here:
+            n_att += 1
     interactions = 0
     good_ones = 0
-    if week:
+    if n_att >= 2:
+        key_pair = _mix(streams[1] ^ at_step)
+        key_quality = _mix(streams[2] ^ at_step)
+        distance_penalty = params[P_DISTANCE]
+        gain = params[P_GAIN]
+        loss = params[P_LOSS]
+        damage_jump = params[P_DAMAGE]
+        pant_yu = params[P_RULE] == _PANT_YU
+        negativity = params[P_NEGATIVITY]
+        # threshold(min(1.0, contacts / (n_att - 1))), Python's min/max order kept
+        p = contacts / (n_att - 1)
+        p = p if p < 1.0 else 1.0
+        p = -1.0 if p < -1.0 else p  # (threshold's upper clip at 2 cannot bind below 1)
+        tc = math.ceil(p * 9007199254740992.0)
+        t_contact = np.uint64(tc if tc > 0 else 0)
         for i in range(N):
-            for j in range(N):
-                contacted[i, j] = False
-    if draw:
-        key_attend = _mix(streams[0] ^ at_step)
-        attendance = params[P_ATTENDANCE]
-        n_att = 0
-        for i in range(N):
-            # uniforms(...) < attendance * commitment, where active (the same doubles)
-            here = active[i] and _u01k(key_attend, i) < attendance * commitment[i]
-            attending[i] = here
-            if here:
-                n_att += 1
-        if n_att < 2:
-            rows = 0
-        else:
-            # threshold(min(1.0, contacts / (n_att - 1))), Python's min/max order kept
-            p = contacts / (n_att - 1)
-            p = p if p < 1.0 else 1.0
-            p = -1.0 if p < -1.0 else p  # (threshold's upper clip at 2 cannot bind below 1)
-            tc = math.ceil(p * 9007199254740992.0)
-            t_contact = np.uint64(tc if tc > 0 else 0)
-    elif week:  # a week without a meeting
-        for i in range(N):
-            attending[i] = False
-        rows = 0
-    for i in range(rows):
-        if not attending[i]:
-            continue
-        for j in range(i + 1, N):
-            if not attending[j]:
+            if not attending[i]:
                 continue
-            index = np.uint64(i * N + j)
-            if (_mix(key_pair ^ index) >> np.uint64(11)) >= t_contact:
-                continue
-            interactions += 1
-            p_good = p_good_base - distance_penalty * math.sqrt(distance2(position, i, j))
-            p_good = (p_good if p_good > 0.0 else 0.0) if p_good < 1.0 else 1.0
-            contacted[i, j] = True
-            contacted[j, i] = True
-            good = _u01k(key_quality, i * N + j) < p_good
-            after = _trust_after(trust[i, j], damage[i, j], good, rule, gain, loss, negativity)
-            if good:
-                good_ones += 1
-            else:
-                dmg = damage[i, j] + damage_jump
-                dmg = dmg if dmg < 1.0 else 1.0
-                damage[i, j] = dmg
-                damage[j, i] = dmg
-            trust[i, j] = after
-            trust[j, i] = after
-    if week:
-        if recovery != 1.0:
-            for i in range(N):
-                for j in range(N):
-                    damage[i, j] *= recovery
-        for i in range(N):
-            for j in range(N):
-                if not contacted[i, j]:  # pairs that met keep their trust this week
-                    trust[i, j] *= keep
+            for j in range(i + 1, N):
+                if not attending[j]:
+                    continue
+                index = np.uint64(i * N + j)
+                if (_mix(key_pair ^ index) >> np.uint64(11)) >= t_contact:
+                    continue
+                interactions += 1
+                p_good = p_good_base - distance_penalty * math.sqrt(distance2(position, i, j))
+                p_good = (p_good if p_good > 0.0 else 0.0) if p_good < 1.0 else 1.0
+                contacted[i, j] = True
+                contacted[j, i] = True
+                good = _u01k(key_quality, i * N + j) < p_good
+                after = _trust_after(trust[i, j], damage[i, j], good, pant_yu, gain, loss,
+                                     negativity)
+                if good:
+                    good_ones += 1
+                else:
+                    dmg = damage[i, j] + damage_jump
+                    dmg = dmg if dmg < 1.0 else 1.0
+                    damage[i, j] = dmg
+                    damage[j, i] = dmg
+                trust[i, j] = after
+                trust[j, i] = after
+    for i in range(N):
+        for j in range(N):
+            if recovery != 1.0:
+                damage[i, j] *= recovery
+            if not contacted[i, j]:  # pairs that met keep their trust this week
+                trust[i, j] *= keep
     return float(interactions), float(good_ones)
 
 
 @_inner
-def _trust_after(trust: float, damage: float, good: bool, rule: int, gain: float, loss: float,
-                 negativity: float) -> float:
-    """:func:`trust_update` of one pair (``rule``: its code in :data:`TRUST_RULES`)."""
+def _trust_after(trust: float, damage: float, good: bool, pant_yu: bool, gain: float,
+                 loss: float, negativity: float) -> float:
+    """:func:`trust_update` of one pair (``pant_yu``: that rule, else the smoothing rule)."""
     if good:
         gap = 1.0 - damage - trust
         return trust + gain * (gap if gap > 0.0 else 0.0)
-    if rule == 0:
+    if pant_yu:
         return trust * (1.0 - loss)
     k = negativity * gain
     return trust - (k if k < trust else trust)  # np.minimum(trust, k)

@@ -45,7 +45,7 @@ def value_week(win: float, measurement: float, visibility: float, engagement: fl
         (NaN if any is NaN): the exit test reads it every week.
     """
     N = commitment.shape[0]
-    others = max(1, N - 1)
+    others = N - 1 if N > 1 else 1  # max(1, N - 1), without compiling Python's max
     mean = pairwise(capacity, N) / N
     mean = 1e-9 if mean < 1e-9 else mean  # max(mean, 1e-9), as Python's max (NaN stays)
     keep = 0.6 + 0.4 * measurement

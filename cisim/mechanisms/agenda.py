@@ -62,14 +62,14 @@ class CommonAgenda:
         rate = dyn.convergence_rate * emph
         rate = rate if rate < 0.5 else 0.5  # min(0.5, rate), without the builtin's call
         pull = dyn.proposal_pull * emph * world.facilitation  # times each one's own trust
-        delta, work = self._scratch
-        if delta.shape != x.shape:
-            delta, work = self._scratch = agenda_scratch(x)
+        moved, work = self._scratch
+        if moved.shape[0] != x.shape[0]:
+            moved, work = self._scratch = agenda_scratch(x)
             self._compiled = compiled_agreement(x)
         compiled = self._compiled
-        met, value = agenda_week(True, compiled, x, infl, world.contacted, world.trust, bound,
-                                 rate, world.attended, world.active, dyn.proposal_pull > 0,
-                                 pull, delta, work)
+        met, value = agenda_week(compiled, x, infl, world.contacted, world.trust, bound, rate,
+                                 world.attended, world.active, dyn.proposal_pull > 0, pull,
+                                 moved, work)
         if compiled:
             world.agreement = value
         else:

@@ -92,11 +92,12 @@ class Communication:
                              * model.emphasis(world, self.component))
             p_good = self.good_chance(model, world)
         # the meeting, then the recovery of the ceiling and the decay, in one compiled call (an
-        # isolated world never meets: its damage stays 0 (0 x r), and is left alone)
+        # isolated world never meets: its damage stays 0 (0 x r), and is left alone; a test
+        # in tests/test_communication_kernel.py holds it at 0 through a run)
         world.interactions, world.good_interactions = communication_week(
             model.steps, run.streams, run.params, world.active, world.commitment, contacts,
             p_good, world.attended, world.trust, world.damage, world.contacted,
-            world.position, meets, True, run.keep, 1.0 if world.isolated else run.recovery)
+            world.position, meets, run.keep, 1.0 if world.isolated else run.recovery)
         world.trust_mean = _mean_trust(world)
 
 
