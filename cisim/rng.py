@@ -76,14 +76,16 @@ def step_keys_of(bases: tuple[int, ...], step: int) -> list[int]:
     return [_mix(base ^ s) for base in bases]
 
 
-def step_keys_table(bases: tuple[int, ...], steps: int) -> np.ndarray:
-    """:func:`step_keys_of` at each step ``0..steps-1``, a row each: a run's keys made at once.
+def step_keys_table(bases: tuple[int, ...], steps: int | Sequence[int]) -> np.ndarray:
+    """:func:`step_keys_of` at each step, a row each: a run's keys made at once.
 
-    numpy's uint64 arithmetic wraps as the ``& _M`` of :func:`_mix` does, so the rows hold
-    the same integers (one numpy pass instead of a Python mix per stream every week).
+    ``steps`` is a number of steps (``0..steps-1``) or the steps themselves. numpy's uint64
+    arithmetic wraps as the ``& _M`` of :func:`_mix` does, so the rows hold the same integers
+    (one numpy pass instead of a Python mix per stream every week).
     """
-    z = np.arange(steps, dtype=np.uint64) * np.uint64(_STEP)
-    return _mix_array(z[:, None] ^ np.array(bases, dtype=np.uint64))
+    at = np.arange(steps, dtype=np.uint64) if isinstance(steps, int) else np.asarray(
+        steps, dtype=np.uint64)
+    return _mix_array(at[:, None] * np.uint64(_STEP) ^ np.array(bases, dtype=np.uint64))
 
 
 def _mix_array(z: np.ndarray) -> np.ndarray:
@@ -149,14 +151,24 @@ def normal_keys(seed: int, step: int, stream: int) -> tuple[int, int]:
 def normal_steps(seed: int, steps: int, index: int, stream: int) -> list[float]:
     """:func:`normal` at steps ``0..steps-1`` (one index), as Python floats (the same doubles).
 
-    For a draw taken every week: the two uniforms of every week from :func:`u01_steps` (one
-    numpy pass each instead of four Python mixes a week), the Box-Muller transform in Python's
-    ``math`` as :func:`normal_at` (numpy's vectorised ``log`` and ``cos`` may differ in the
-    last bit).
+    For a draw taken every week: a run's draws at once (:func:`_normal_uniforms`) instead of
+    four Python mixes a week.
     """
-    a = u01_steps(seed, steps, index, stream)
-    b = u01_steps(seed, steps, index, stream + 100)
+    a, b = _normal_uniforms(seed, steps, np.array([index]), stream)[:, :, 0].T.tolist()
     return [_box_muller(u, v) for u, v in zip(a, b, strict=True)]
+
+
+def _normal_uniforms(seed: int, steps: int | Sequence[int], index: np.ndarray,
+                     stream: int) -> np.ndarray:
+    """The two uniform draws of :func:`normal` at each step and index: ``(steps, 2, index)``.
+
+    Made in numpy (the same integers and doubles as :func:`u01`); the transform is left to
+    :func:`_box_muller` in Python, as numpy's vectorised ``log`` and ``cos`` need not round
+    as the C library's do.
+    """
+    keys = step_keys_table(_normal_bases(seed, stream), steps)
+    z = _mix_array(keys[:, :, None] ^ np.asarray(index, dtype=np.uint64)) >> _U11
+    return z.astype(np.float64) * _INV53
 
 
 def _normal_bases(seed: int, stream: int) -> tuple[int, int]:
@@ -212,14 +224,8 @@ def normals(seed: int, step: int, n: int, stream: int) -> np.ndarray:
 
 
 def normals_at_steps(seed: int, steps: Sequence[int], n: int, stream: int) -> list[list[float]]:
-    """:func:`normals` at each of ``steps`` (a row each), as Python floats: a run's at once.
-
-    The keys and the uniform draws in numpy, as :func:`u01_steps` makes them (the same
-    integers and doubles), then :func:`normal_at`'s transform of each pair in Python (numpy's
-    log and cos need not round as the C library's do).
-    """
-    rows = np.asarray(steps, dtype=np.uint64) * np.uint64(_STEP)
-    keys = _mix_array(rows[:, None] ^ np.array(_normal_bases(seed, stream), dtype=np.uint64))
-    z = _mix_array(keys[:, :, None] ^ _indices(n)) >> _U11
+    """:func:`normals` at each of ``steps`` (a row each), as Python floats: a run's at once."""
     return [[_box_muller(a, b) for a, b in zip(ua, ub, strict=True)]
-            for ua, ub in (z.astype(np.float64) * _INV53).tolist()]
+            for ua, ub in _normal_uniforms(seed, steps, _indices(n), stream).tolist()]
+
+
