@@ -66,6 +66,32 @@ def plan_sweeps(x: np.ndarray, cap: np.ndarray, target: np.ndarray, sweeps: int,
 MAX_PARTNERS = MAX_PAIRWISE
 
 
+#: Columns of the run's constants (:func:`week_params`), as :func:`activities_week` takes them.
+(C_LEARNING, C_FIT_FLOOR, C_INITIAL_ENGAGEMENT, C_ALIGNMENT_RATE, C_FADE_RATE,
+ C_ISOLATED_COORDINATION, C_DUPLICATION_WASTE, C_MEETING_HOURS, C_COST) = range(9)
+
+
+def week_params(learning: float, fit_floor: float, initial_engagement: float,
+                alignment_rate: float, fade_rate: float, isolated_coordination: float,
+                duplication_waste: float, meeting_hours: float, cost: float) -> np.ndarray:
+    """The run's constants in one array (columns ``C_*``), as :func:`activities_week` takes them.
+
+    (One array rather than nine numbers: each argument of a compiled call costs its
+    dispatcher time, and these stay the same through a run.)
+    """
+    params = np.empty(9)
+    params[C_LEARNING] = learning
+    params[C_FIT_FLOOR] = fit_floor
+    params[C_INITIAL_ENGAGEMENT] = initial_engagement
+    params[C_ALIGNMENT_RATE] = alignment_rate
+    params[C_FADE_RATE] = fade_rate
+    params[C_ISOLATED_COORDINATION] = isolated_coordination
+    params[C_DUPLICATION_WASTE] = duplication_waste
+    params[C_MEETING_HOURS] = meeting_hours
+    params[C_COST] = cost
+    return params
+
+
 @_jit(opt=1, no_cfunc_wrapper=True)
 def activities_week(isolated: bool, week: bool, params: np.ndarray, learned: float, fit: float,
                     engagement: float, measurement: float, agreement: float,
@@ -81,10 +107,11 @@ def activities_week(isolated: bool, week: bool, params: np.ndarray, learned: flo
     The numpy path of :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities.step`
     after the re-plan (and, without ``week``, of its ``setup``) with the same operations in the
     same order (``tests/test_activities_kernel.py`` and ``tests/test_mechanisms.py`` hold
-    them equal bit for bit). ``params`` are the run's constants: the organisations' own
-    ``learning`` a year, ``fit_floor``, ``initial_engagement``, ``alignment_rate``,
-    ``fade_rate`` (0 under lock-in), ``isolated_coordination``, ``duplication_waste``, the
-    ``meeting_hours`` and the ``cost`` of a service-year. In a ``week`` (not at setup):
+    them equal bit for bit). ``params`` are the run's constants (:func:`week_params`): the
+    organisations' own ``learning`` a year, ``fit_floor``, ``initial_engagement``,
+    ``alignment_rate``, ``fade_rate`` (0 under lock-in), ``isolated_coordination``,
+    ``duplication_waste``, the ``meeting_hours`` and the ``cost`` of a service-year. In a
+    ``week`` (not at setup):
 
     1. The organisations' own learning at ``learning`` a year, which lifts the fit floor and
        the fit reached alone.
@@ -106,15 +133,15 @@ def activities_week(isolated: bool, week: bool, params: np.ndarray, learned: flo
         ``(learned, fit, service capacity, alignment)``: the world's new figures.
     """
     N, A = allocation.shape
-    learning = params[0] if week else 0.0
-    fit_floor = params[1]
-    initial_engagement = params[2]
-    alignment_rate = params[3]
-    fade_rate = params[4]
-    isolated_coordination = params[5]
-    duplication_waste = params[6]
-    meeting_hours = params[7]
-    cost = params[8]
+    learning = params[C_LEARNING] if week else 0.0
+    fit_floor = params[C_FIT_FLOOR]
+    initial_engagement = params[C_INITIAL_ENGAGEMENT]
+    alignment_rate = params[C_ALIGNMENT_RATE]
+    fade_rate = params[C_FADE_RATE]
+    isolated_coordination = params[C_ISOLATED_COORDINATION]
+    duplication_waste = params[C_DUPLICATION_WASTE]
+    meeting_hours = params[C_MEETING_HOURS]
+    cost = params[C_COST]
     retune = week and not isolated
     # the organisations' own learning: the fit of services designed alone
     if learning > 0:

@@ -42,8 +42,9 @@ from cisim.mechanisms._activities import (
     MAX_PARTNERS,
     activities_week,
     plan_sweeps,
+    week_params,
 )
-from cisim.mechanisms.base import ByContents
+from cisim.mechanisms.base import ByContents, RunConstants
 from cisim.mechanisms.communication import own_trust
 from cisim.numeric import pairwise_sum, weighted_mean
 from cisim.rng import normals, normals_at_steps
@@ -57,21 +58,21 @@ MAX_BURDEN_SHARE = 0.5
 PLAN_INTERVAL = 4  # weeks between re-plans (a monthly planning cycle)
 
 
-class _Run:
+class _Run(RunConstants):
     """What the week takes from the scenario and the seed, made once a run."""
 
-    __slots__ = ("design", "draws", "kseed", "params")
+    __slots__ = ("draws", "params")
 
     def __init__(self, model: StepContext) -> None:
-        sc = self.design = model.design
+        super().__init__(model)
+        sc = model.design
         dyn = sc.dynamics
-        self.kseed = model.kseed
         # the compiled week's constants (see activities_week)
         fade = dyn.fade_rate_per_year if dyn.persistence == "fade" else 0.0
-        self.params = np.array([
+        self.params = week_params(
             dyn.isolated_learning_per_year, dyn.fit_floor, sc.engagement.initial_level,
             dyn.alignment_rate_per_year, fade, dyn.isolated_coordination, dyn.duplication_waste,
-            sc.meetings.hours_per_meeting, sc.population.cost_per_service_year], dtype=float)
+            sc.meetings.hours_per_meeting, sc.population.cost_per_service_year)
         # per world index, the perceived needs' draws of the plan weeks 0, 4, 8, ... of the run
         self.draws: dict[int, list[list[float]]] = {}
 
@@ -108,7 +109,7 @@ class MutuallyReinforcingActivities:
         if _compiled(world.partners.n, world.n_areas):
             self._week(model, world, week=False)
             return
-        self._replan(model, world)
+        self._replan(model, world, self._run_of(model))
         self.refresh(model, world)
 
     def step(self, model: StepContext, world: World) -> None:
@@ -119,7 +120,7 @@ class MutuallyReinforcingActivities:
         sc = model.design
         p = world.partners
         if model.steps % PLAN_INTERVAL == 0:
-            self._replan(model, world)
+            self._replan(model, world, self._run_of(model))
         dyn = sc.dynamics
         learning = dyn.isolated_learning_per_year > 0
         if learning:
@@ -154,7 +155,7 @@ class MutuallyReinforcingActivities:
         """
         run = self._run_of(model)
         if not week or model.steps % PLAN_INTERVAL == 0:
-            self._replan(model, world)
+            self._replan(model, world, run)
         p = world.partners
         isolated = world.isolated
         world.learned, world.fit, world.service_capacity, world.alignment = activities_week(
@@ -168,7 +169,7 @@ class MutuallyReinforcingActivities:
     def _run_of(self, model: StepContext) -> _Run:
         """The run's :class:`_Run` (made again for another scenario or seed)."""
         run = self._run
-        if run is None or run.design is not model.design or run.kseed is not model.kseed:
+        if run is None or not run.is_of(model):
             run = self._run = _Run(model)
         return run
 
@@ -202,7 +203,7 @@ class MutuallyReinforcingActivities:
         if world.fit > alone:
             world.fit -= fade * (world.fit - alone)
 
-    def _replan(self, model: StepContext, world: World) -> None:
+    def _replan(self, model: StepContext, world: World, run: _Run) -> None:
         """Re-make the coordinated plan and the ideal plan.
 
         The plan follows the needs as the partners see them; the ideal plan follows the real
@@ -214,7 +215,7 @@ class MutuallyReinforcingActivities:
         if world.isolated:
             return
         world.perceived_need = perceived_need(
-            model, world, true_need, self._run_of(model).perceived_draws(model, world))
+            model, world, true_need, run.perceived_draws(model, world))
         weights = np.maximum(world.capacity, 0.0)
         world.plan = _fit_plan(start, weights, float(np.add.reduce(weights)),
                                world.perceived_need)
@@ -282,8 +283,17 @@ def perceived_need(model: StepContext, world: World, true_need: np.ndarray,
 
     The assumed needs corrected by what engagement and measurement reveal, ``know = 1 - (1 -
     m)(1 - engagement)``, of the true needs seen with noise: ``(1 - know) assumed + know
-    true_need max(0, 1 + 0.3 (1 - m) z)``, z the week's normal draw per area (stream
-    ``S_PERCEIVED`` + the world's index), or ``draws`` when given (those draws, made ahead).
+    true_need max(0, 1 + 0.3 (1 - m) z)``, z the week's normal draw per area.
+
+    Args:
+        model: The run (its seed and week, for the draws).
+        world: The world whose partners see the needs.
+        true_need: (A,) the shares of unmet need (:meth:`StepContext.need_share`).
+        draws: The week's draws, made ahead; None draws them (stream ``S_PERCEIVED`` + the
+            world's index).
+
+    Returns:
+        (A,) the perceived needs as shares.
     """
     m = world.measurement
     know = 1.0 - (1.0 - m) * (1.0 - world.engagement)

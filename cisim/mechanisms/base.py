@@ -43,6 +43,25 @@ def is_counterfactual(model: StepContext, world: World) -> bool:
     return world is model.counterfactual and model.factual is not world
 
 
+class RunConstants:
+    """What a mechanism works out once a run from its scenario and seed (a base class).
+
+    The scenario is fixed for a run. A mechanism keeps its instance while :meth:`is_of` the
+    model it steps: made again for another scenario or seed (known by identity: the instance
+    holds both, so neither's address can be another's).
+    """
+
+    __slots__ = ("design", "kseed")
+
+    def __init__(self, model: StepContext) -> None:
+        self.design = model.design
+        self.kseed = model.kseed
+
+    def is_of(self, model: StepContext) -> bool:
+        """Whether these are the constants of ``model``'s run."""
+        return self.design is model.design and self.kseed is model.kseed
+
+
 class ByContents:
     """A value per world, remembered while the bytes of the arrays it is made from stay the same.
 
@@ -68,7 +87,8 @@ class ByContents:
 
         For work a mechanism skips while its inputs stay the same: the caller makes the key
         of its arrays' bytes (``a.tobytes()``) and any other values (a NaN is the same only
-        as the very object remembered, as in any tuple).
+        as the very object remembered, as in any tuple). An instance serves either
+        :meth:`same` or :meth:`get`/:meth:`put`, not both: they remember in the same place.
         """
         known = self._known.get(id(world))
         if known is not None and known[0] == key:

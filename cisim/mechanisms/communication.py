@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.mechanisms._communication import communication_week, meeting_params, meeting_streams
+from cisim.mechanisms.base import RunConstants
 from cisim.mechanisms.measurement import measured_win
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
@@ -32,15 +33,15 @@ if TYPE_CHECKING:
 __all__ = ["Communication", "own_trust"]
 
 
-class _Run:
+class _Run(RunConstants):
     """What the compiled week takes from the scenario and the seed, made once a run."""
 
-    __slots__ = ("design", "interval", "keep", "kseed", "params", "recovery", "streams")
+    __slots__ = ("interval", "keep", "params", "recovery", "streams")
 
     def __init__(self, model: StepContext) -> None:
-        sc = self.design = model.design
+        super().__init__(model)
+        sc = model.design
         dyn = sc.dynamics
-        self.kseed = model.kseed
         self.streams = meeting_streams(model.kseed)
         self.params = meeting_params(sc.meetings.attendance, dyn.distance_penalty,
                                      dyn.trust_gain, dyn.trust_loss, dyn.trust_damage,
@@ -82,7 +83,7 @@ class Communication:
     def step(self, model: StepContext, world: World) -> None:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
         run = self._run
-        if run is None or run.design is not model.design or run.kseed is not model.kseed:
+        if run is None or not run.is_of(model):
             run = self._run = _Run(model)
         meets = not world.isolated and run.interval > 0 and model.steps % run.interval == 0
         contacts = p_good = 0.0

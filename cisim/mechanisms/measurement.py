@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_NOISE
-from cisim.mechanisms.base import ByContents, is_counterfactual
+from cisim.mechanisms.base import ByContents, RunConstants, is_counterfactual
 from cisim.rng import normal, normal_steps
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
@@ -34,23 +34,15 @@ class SharedMeasurement:
 
     def __init__(self) -> None:
         # the active partners' (mean, best) data maturity per world (by id), with the bytes
-        # of its inputs; and the noise draws of every week of the run, per world index, made
-        # when a world first measures
+        # of its inputs; and the run's noise draws
         self._practice = ByContents()
-        self._noise: dict[int, list[float]] = {}
-        self._noise_of: tuple = ()  # the (seed, steps) the draws are of
+        self._noise: _Noise | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Start at the initial maturity; the baseline rate is known from census data."""
         world.measurement = model.design.measurement.initial_maturity
         world.measured_baseline = model.true_rate(world, 0)
         world.measured_rate = world.measured_baseline
-        # a run's draws are made at once, the first time a world measures (four Python mixes
-        # a week before); setup runs four times a run (two worlds, twice): kept for the run
-        run = (model.kseed, model.design.steps)
-        if self._noise_of != run:
-            self._noise = {}
-            self._noise_of = run
 
     def step(self, model: StepContext, world: World) -> None:
         """Mature (or decay) the data system, then take this week's measurement.
@@ -95,12 +87,16 @@ class SharedMeasurement:
     def _draw(self, model: StepContext, w: int) -> float:
         """This week's noise draw of world ``w``, ``normal(kseed, step, w, S_NOISE)``.
 
-        The run's draws of the world are made at once (:func:`cisim.rng.normal_steps`, the
-        same doubles): a draw is a pure function of its coordinates.
+        The run's draws of the world are made at once, the first time it measures
+        (:func:`cisim.rng.normal_steps`, the same doubles; four Python mixes a week before): a
+        draw is a pure function of its coordinates.
         """
-        draws = self._noise.get(w)
+        noise = self._noise
+        if noise is None or not noise.is_of(model):
+            noise = self._noise = _Noise(model)
+        draws = noise.draws.get(w)
         if draws is None:
-            draws = self._noise[w] = normal_steps(model.kseed, model.design.steps + 1, w,
+            draws = noise.draws[w] = normal_steps(model.kseed, model.design.steps + 1, w,
                                                   S_NOISE)
         t = model.steps
         return draws[t] if t < len(draws) else normal(model.kseed, t, w, S_NOISE)
@@ -112,6 +108,16 @@ class SharedMeasurement:
         """
         return self._practice.get(world, (world.active, world.partners.data_maturity),
                                   lambda: _data_practice(world))
+
+
+class _Noise(RunConstants):
+    """The run's noise draws, per world index (made when a world first measures)."""
+
+    __slots__ = ("draws",)
+
+    def __init__(self, model: StepContext) -> None:
+        super().__init__(model)
+        self.draws: dict[int, list[float]] = {}
 
 
 def measured_win(world: World) -> float:
