@@ -233,7 +233,8 @@ def population_step(
     cream: np.ndarray,  # (2, n) float64 creaming factor per world (see creaming_factors)
     wp: np.ndarray,  # (2, WP.N) per-world parameters
     wd: np.ndarray,  # (2, 3) terms derived from them (columns D_*, see world_terms)
-    bounded0: bool,  # the factual world's parameters are bounded this week (terms_bounded)
+    bounded0: bool,  # the factual world's parameters are bounded this week (terms_bounded
+    #                  and week_bounded)
     bounded1: bool,  # the counterfactual world's
     coverage: np.ndarray,  # (2, A) coverage of each strategy area, 0-1
     barriers: np.ndarray,  # (2, G, 2) per world, subgroup: [B (1 - σ_g), σ_g B_s]
@@ -342,7 +343,7 @@ def population_step(
                          need_mean, need_sd, wd, needs, subgroup, outcome, exposure,
                          mean_need, cream)
             g = np.int64(subgroup[iu])
-            gu = np.uint64(g)
+            gu = np.uint64(g)  # (subgroups are 0..G-1 by construction: none wraps)
             u = _u01k(k_trans, i)
             # A new entrant in the outcome state in both worlds and staying there needs no
             # services (s = 0) and adds nothing to the sums.

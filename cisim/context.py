@@ -32,7 +32,8 @@ class StepContext(Protocol):
     """What a mechanism or a phase condition may use of the run (besides its world).
 
     Attributes:
-        design: The scenario being simulated.
+        design: The scenario being simulated, fixed for the run (mechanisms work out what
+            they take of it once a run: a change made to it during a run is not seen).
         steps: The current week (1 in the first step; 0 while the model is set up).
         kseed: The run's seed, as the counter-based generator takes it.
         factual: The scenario's world.

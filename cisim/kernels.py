@@ -109,7 +109,9 @@ def _at_opt_level(dispatcher, opt: int | None):
     numba's compiler allocates millions of short-lived objects, and the collections they
     trigger (each walking every object the process holds) took a fifth of the first compile
     (CPU of the first tiny run, fresh cache: ~7.7-9.3 s -> ~6.7-7.4 s). The collector runs
-    again after the compile, as before it; no value changes.
+    again after the compile, as before it; no value changes. The pause is process-wide: other
+    threads (a notebook's, the app's) run without cyclic collection while a kernel compiles,
+    and a thread that turns the collector on or off meanwhile may see its setting undone.
     """
     if not isinstance(dispatcher, Dispatcher):
         return dispatcher  # NUMBA_DISABLE_JIT: a plain Python function

@@ -99,7 +99,8 @@ class PhaseModel:
     ``operating`` is the phase in which the partnership does its coordinated work (the one
     the Run conditions lead to, directly or through ``preparatory`` phases); under graded
     effects the initial and preparatory phases act with the operating phase's emphasis in
-    proportion to readiness.
+    proportion to readiness. The transitions and their conditions are read when the phase
+    model is made: a condition added to a :class:`Transition` afterwards is not seen.
     """
 
     def __init__(self, name: str, phases: list[Phase], transitions: list[Transition],
@@ -259,6 +260,9 @@ def power_mean(values: Sequence[float], weights: Sequence[float], exponent: floa
     ``p = 0`` is the geometric mean (used for ``|p| < 1e-6``); for ``p <= 0`` a zero value
     gives 0. Zero weights drop a value; with all weights zero the mean is 1 (nothing is
     required).
+
+    Raises:
+        ValueError: ``values`` and ``weights`` differ in length.
     """
     shares = _shares(tuple(weights))
     if shares is None:

@@ -63,7 +63,9 @@ class CommonAgenda:
         rate = rate if rate < 0.5 else 0.5  # min(0.5, rate), without the builtin's call
         pull = dyn.proposal_pull * emph * world.facilitation  # times each one's own trust
         moved, work = self._scratch
-        if moved.shape[0] != x.shape[0]:
+        # (made again for another number of partners; agenda_scratch refuses positions that
+        # are not (N, 2), which the compiled week assumes)
+        if moved.shape[0] != x.shape[0] or x.shape[1:] != (2,):
             moved, work = self._scratch = agenda_scratch(x)
             self._compiled = compiled_agreement(x)
         compiled = self._compiled
