@@ -125,3 +125,8 @@ def test_compiled_week_is_the_rule(n: int):
     if n > 1:  # (one partner has no one to meet)
         assert met_weeks > (20 if n > 2 else 5)  # many weeks with moves (most, from three on)
 
+
+@pytest.mark.parametrize("shape", [(4, 3), (4,), (4, 1), (0,)])
+def test_agenda_scratch_refuses_positions_that_are_not_two_dimensional_points(shape):
+    with pytest.raises(ValueError, match=r"agenda positions must be \(N, 2\)"):
+        agenda_scratch(np.zeros(shape))
