@@ -106,7 +106,9 @@ def test_power_mean_with_remembered_weights_is_the_power_mean():
         k = rnd.choice([1, 2, 4, 4, 4, 7])
         values = tuple(rnd.choice([0.0, 1.0, rnd.random(), rnd.random(), 1e-300, math.nan])
                        for _ in range(k))
-        weights = tuple(rnd.choice([0.0, 1.0, 0.5, 10 * rnd.random(), 1e-320])
+        # (negative weights count in the total and are dropped as values, in both)
+        weights = tuple(rnd.choice([0.0, 1.0, 0.5, 10 * rnd.random(), 1e-320, -0.0, -0.5,
+                                    -2 * rnd.random()])
                         for _ in range(k))
         p = rnd.choice([0.5, 1.0, 0.0, 1e-7, -1e-7, -4.0, -0.5, rnd.uniform(-4.0, 1.0)])
         want = struct.pack("d", _power_mean_every_time(values, weights, p))
