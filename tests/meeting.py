@@ -17,9 +17,12 @@ def meeting(seed: np.uint64, step: int, attending: np.ndarray, trust: np.ndarray
             gain: float, loss: float, damage_jump: float, rule: str = "pant_yu",
             negativity: float = 3.0, contact_prob: float = 1.0,
             contacted: np.ndarray | None = None) -> tuple[float, float]:
-    """A meeting of ``attending``, each pair meeting with about ``contact_prob`` (1: every pair).
+    """A meeting of ``attending``, each pair meeting with chance ``contact_prob`` (1: every pair).
 
-    ``trust``, ``damage`` and ``contacted`` (a new array if None) are updated in place.
+    The chance is ``contact_prob`` up to one ulp: the week takes each attendee's contacts,
+    ``contact_prob x (n_att - 1)``, over ``n_att - 1`` (exactly 1 when ``contact_prob`` is 1).
+    ``trust`` and ``damage`` are updated in place; ``contacted`` (a new array if None) is
+    cleared first, as every week clears it, and then holds this meeting's pairs.
 
     Returns:
         ``(interactions, good interactions)``.

@@ -15,7 +15,9 @@ import pytest
 
 import cisim.mechanisms.activities as activities
 from cisim import CollectiveImpactModel
+from cisim.kernels import S_PERCEIVED
 from cisim.mechanisms.activities import MutuallyReinforcingActivities
+from cisim.rng import normals
 
 FIGURES = ("learned", "fit", "service_capacity", "alignment")
 ARRAYS = ("allocation", "capacity", "coverage", "plan", "ideal_plan", "perceived_need")
@@ -69,13 +71,11 @@ def test_compiled_week_is_the_numpy_week_on_random_states(default_scenario, gene
 
 
 def test_perceived_need_from_the_run_table_is_the_weekly_draw(default_scenario):
-    """The perceived needs from the run's draws made at once are those of ``rng.normals`` at
-    the week (stream ``S_PERCEIVED`` + the world's index), in the run's plan weeks and
-    outside them."""
-    from cisim.kernels import S_PERCEIVED
-    from cisim.numeric import pairwise_sum
-    from cisim.rng import normals
+    """Perceived needs from the run's draws made at once are those of the week's draws.
 
+    The draws of ``rng.normals`` at the week (stream ``S_PERCEIVED`` + the world's index), in
+    the run's plan weeks and outside them; the needs are their definition worked out in numpy.
+    """
     sc = default_scenario.with_overrides({"population.size": 300, "horizon_years": 1.0})
     model = CollectiveImpactModel(sc, rng=7)
     mech = MutuallyReinforcingActivities()
@@ -95,5 +95,6 @@ def test_perceived_need_from_the_run_table_is_the_weekly_draw(default_scenario):
             z = normals(model.kseed, step, need.size, S_PERCEIVED + model.world_index(world))
             noisy = need * np.maximum(0.0, 1.0 + 0.3 * (1.0 - m) * z)
             perceived = (1.0 - know) * world.assumed_need + know * noisy
-            want = perceived / max(pairwise_sum(perceived.tolist()), 1e-12)
+            # (numpy's own pairwise sum, not the production pairwise_sum it stands in for)
+            want = perceived / max(float(np.add.reduce(perceived)), 1e-12)
             assert np.array_equal(got, want), (step, model.world_index(world))

@@ -108,7 +108,7 @@ def test_no_meetings_in_an_isolated_world(tiny: Scenario):
     assert not ctx.counterfactual.contacted.any()
 
 
-def test_agenda_moves_agreement_toward_consensus(tiny: Scenario):
+def test_meetings_draw_agenda_positions_together_and_raise_agreement(tiny: Scenario):
     ctx = _context(tiny.with_overrides({"dynamics.confidence_bound": 2.0}))
     world = ctx.factual
     mech = CommonAgenda()

@@ -53,6 +53,12 @@ def test_power_mean_special_cases():
     assert power_mean([0.0, 1.0], [0, 1], -2.0) == 1.0  # a zero weight drops a condition
 
 
+@pytest.mark.parametrize("values, weights", [((1.0,), (1.0, 2.0)), ((1.0, 0.5), (1.0,))])
+def test_power_mean_refuses_values_and_weights_of_different_lengths(values, weights):
+    with pytest.raises(ValueError, match=f"{len(values)} values for {len(weights)} weights"):
+        power_mean(values, weights, 1.0)
+
+
 @given(r1=unit, r2=unit)
 def test_graded_emphasis_moves_linearly_from_initiation_to_run(default_scenario, r1, r2):
     pm = refined_model(_stub(default_scenario))

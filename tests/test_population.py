@@ -21,6 +21,7 @@ from cisim._population import (
 )
 from cisim.kernels import WP, run_step_keys, step_keys
 from cisim.model import CollectiveImpactModel
+from cisim.population import Population
 from cisim.rng import threshold, u01
 
 
@@ -51,6 +52,34 @@ def test_kept_counts_equal_a_recount(churning: Scenario):
         assert pop.in_outcome(w).sum() == (pop.outcome[w] == 1).sum()
         assert pop.group_sizes(w).sum() == pop.n
         assert pop.served(w)[1] == (pop.exposure.astype(float) > 0.1).sum()
+
+
+def _refuses_writes(aggregates: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="read-only"):
+        aggregates[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        aggregates[1] += 1.0
+
+
+def test_aggregates_are_read_only_at_every_stage(small: Scenario):
+    """The aggregates refuse writes in place when built, from the initial state and each week.
+
+    The population's views on them (and the model's need shares) are kept while they are the
+    same object, so a write in place must fail rather than leave those stale. Each stage makes
+    a new array (constructor, ``initial_aggregates``, ``sum_chunks`` in a step): each is checked.
+    """
+    built = Population(small, np.random.default_rng(1)).aggregates
+    _refuses_writes(built)
+    model = CollectiveImpactModel(small, rng=1)
+    pop = model.population
+    initial = pop.aggregates
+    assert initial.any()  # initial_aggregates' array, not the constructor's zeros
+    _refuses_writes(initial)
+    for _ in range(2):
+        before = pop.aggregates
+        model.step()
+        assert pop.aggregates is not before  # sum_chunks' new array
+        _refuses_writes(pop.aggregates)
 
 
 def test_results_do_not_depend_on_kernel_threads(default_scenario: Scenario):

@@ -1,8 +1,8 @@
 """Work skipped or made at once in a week gives what doing it every week gives, bit for bit.
 
 The policy and the measurement noise draws of a run made at once (cisim.rng.u01_steps,
-normal_steps), the backbone's figures kept
-while their inputs stay, the phases' remembered blocker texts, the power mean's weights.
+normal_steps, normals_at_steps), the backbone's figures kept while their inputs stay, the
+phases' remembered blocker texts, the power mean's weights.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from cisim.mechanisms import BackboneSupport
 from cisim.model import CollectiveImpactModel
 from cisim.phases import Phase, PhaseModel, PhaseState, Transition, _early_text, power_mean
-from cisim.rng import normal, normal_steps, u01, u01_steps
+from cisim.rng import normal, normal_steps, normals, normals_at_steps, u01, u01_steps
 from cisim.scenario import Scenario
 
 
@@ -30,7 +30,6 @@ def test_u01_steps_are_the_weekly_draws(seed, index):
     assert len(draws) == 600
     assert all(type(d) is float for d in draws)
     assert draws == [u01(kseed, s, index, 13) for s in range(600)]
-
 
 
 @pytest.mark.parametrize("seed", [0, 1, 987654321, 2**64 - 1])
@@ -106,7 +105,9 @@ def test_power_mean_with_remembered_weights_is_the_power_mean():
         k = rnd.choice([1, 2, 4, 4, 4, 7])
         values = tuple(rnd.choice([0.0, 1.0, rnd.random(), rnd.random(), 1e-300, math.nan])
                        for _ in range(k))
-        weights = tuple(rnd.choice([0.0, 1.0, 0.5, 10 * rnd.random(), 1e-320])
+        # (negative weights count in the total and are dropped as values, in both)
+        weights = tuple(rnd.choice([0.0, 1.0, 0.5, 10 * rnd.random(), 1e-320, -0.0, -0.5,
+                                    -2 * rnd.random()])
                         for _ in range(k))
         p = rnd.choice([0.5, 1.0, 0.0, 1e-7, -1e-7, -4.0, -0.5, rnd.uniform(-4.0, 1.0)])
         want = struct.pack("d", _power_mean_every_time(values, weights, p))
@@ -129,8 +130,6 @@ def test_blocker_texts_are_the_conditions_written_out():
 
 @pytest.mark.parametrize("seed", [0, 1, 987654321, 2**64 - 1])
 def test_normals_at_steps_are_the_weekly_normals(seed):
-    from cisim.rng import normals, normals_at_steps
-
     kseed = np.uint64(seed)
     steps = [0, 1, 4, 520, 2**40 + 3]
     draws = normals_at_steps(kseed, steps, 7, 21)
