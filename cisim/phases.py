@@ -259,7 +259,8 @@ def power_mean(values: Sequence[float], weights: Sequence[float], exponent: floa
 
     ``p = 0`` is the geometric mean (used for ``|p| < 1e-6``); for ``p <= 0`` a zero value
     gives 0. Zero weights drop a value; with all weights zero the mean is 1 (nothing is
-    required).
+    required). Computed in logs (no overflow at any exponent), it carries a relative rounding
+    error of a few ``1e-16 / |p|``: ~1e-10 next to the geometric mean.
 
     Raises:
         ValueError: ``values`` and ``weights`` differ in length.

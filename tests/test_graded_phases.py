@@ -32,7 +32,11 @@ def test_power_mean_lies_between_the_values(v, w, p):
     if not used:
         assert m == 1.0
         return
-    assert min(used) - 1e-12 <= m <= max(used) + 1e-12
+    # the mean is exp(log sum / p): a rounding of the log sum (a few 1e-16 of its terms'
+    # logs) becomes a few 1e-16 / |p| of the mean (up to 4.2e-16 / |p| in 200,000 random
+    # cases), ~1e-10 next to the geometric mean (|p| >= 1e-6); 4e-15 / |p| leaves a margin
+    tol = 1e-12 + (4e-15 / abs(p) if abs(p) >= 1e-6 else 0.0)
+    assert min(used) - tol <= m <= max(used) + tol
 
 
 @given(v=st.lists(unit, min_size=4, max_size=4), k=st.integers(0, 3),
