@@ -265,11 +265,11 @@ def power_mean(values: Sequence[float], weights: Sequence[float], exponent: floa
     Raises:
         ValueError: ``values`` and ``weights`` differ in length.
     """
+    if len(values) != len(weights):
+        raise ValueError(f"{len(values)} values for {len(weights)} weights")
     shares = _shares(tuple(weights))
     if shares is None:
         return 1.0
-    if len(values) != len(weights):
-        raise ValueError(f"{len(values)} values for {len(weights)} weights")
     # (share, log share, value) of the values of positive weight
     pairs = [(w, log_w, values[i]) for i, w, log_w in shares]
     if abs(exponent) < 1e-6:  # the geometric mean, the limit p -> 0 (and its neighbourhood)

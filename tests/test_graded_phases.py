@@ -57,7 +57,8 @@ def test_power_mean_special_cases():
     assert power_mean([0.0, 1.0], [0, 1], -2.0) == 1.0  # a zero weight drops a condition
 
 
-@pytest.mark.parametrize("values, weights", [((1.0,), (1.0, 2.0)), ((1.0, 0.5), (1.0,))])
+@pytest.mark.parametrize("values, weights", [((1.0,), (1.0, 2.0)), ((1.0, 0.5), (1.0,)),
+                                             ((1.0,), (0.0, 0.0))])
 def test_power_mean_refuses_values_and_weights_of_different_lengths(values, weights):
     with pytest.raises(ValueError, match=f"{len(values)} values for {len(weights)} weights"):
         power_mean(values, weights, 1.0)
