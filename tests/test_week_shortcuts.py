@@ -24,22 +24,14 @@ from cisim.scenario import Scenario
 
 @pytest.mark.parametrize("seed", [0, 1, 987654321, 2**64 - 1])
 @pytest.mark.parametrize("index", [0, 1, 7])
-def test_u01_steps_are_the_weekly_draws(seed, index):
+@pytest.mark.parametrize(("table", "draw", "stream"), [(u01_steps, u01, 13),
+                                                       (normal_steps, normal, 17)])
+def test_run_tables_are_the_weekly_draws(table, draw, stream, seed, index):
     kseed = np.uint64(seed)
-    draws = u01_steps(kseed, 600, index, 13)
+    draws = table(kseed, 600, index, stream)
     assert len(draws) == 600
     assert all(type(d) is float for d in draws)
-    assert draws == [u01(kseed, s, index, 13) for s in range(600)]
-
-
-@pytest.mark.parametrize("seed", [0, 1, 987654321, 2**64 - 1])
-@pytest.mark.parametrize("index", [0, 1, 7])
-def test_normal_steps_are_the_weekly_draws(seed, index):
-    kseed = np.uint64(seed)
-    draws = normal_steps(kseed, 600, index, 17)
-    assert len(draws) == 600
-    assert all(type(d) is float for d in draws)
-    assert draws == [normal(kseed, s, index, 17) for s in range(600)]
+    assert draws == [draw(kseed, s, index, stream) for s in range(600)]
 
 
 def _figures(world):
