@@ -1,4 +1,4 @@
-"""The exits' partner-by-partner test is the numpy rule's, bit for bit; the noise keys table.
+"""The exits' partner-by-partner test is the numpy rule's, bit for bit; runs' weekly draws.
 
 :func:`cisim.mechanisms.value._exits` decides, in Python floats, what the numpy path decides
 with :func:`cisim.mechanisms.value.exit_hazard` and :func:`cisim.rng.uniforms` (the
@@ -12,10 +12,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cisim.kernels import S_EXIT, S_NOISE
-from cisim.mechanisms.measurement import SharedMeasurement
+from cisim.kernels import S_EXIT, S_NOISE, S_POLICY
+from cisim.mechanisms.base import WeeklyDraws
 from cisim.mechanisms.value import EXIT_COMMITMENT, _exits, exit_chance, exit_hazard
-from cisim.rng import normal, uniforms
+from cisim.rng import normal, normal_steps, u01, u01_steps, uniforms
 
 
 def _values(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -74,13 +74,17 @@ def test_exits_partner_by_partner_are_the_numpy_rules(seed):
             model, world, satisfaction, hazard_on)
 
 
-def test_noise_draws_of_a_run_are_each_weeks_draws():
-    sc = SimpleNamespace(measurement=SimpleNamespace(initial_maturity=0.2), steps=30)
-    model = SimpleNamespace(design=sc, kseed=np.uint64(2**63 + 12345), steps=0,
-                            true_rate=lambda world, step: 0.5)
-    mech = SharedMeasurement()
-    mech.setup(model, SimpleNamespace())
-    for t in (0, 1, 17, 30, 31, 45):  # past the run's last week: worked out as before
-        model.steps = t
+@pytest.mark.parametrize(("table", "draw", "stream"), [(normal_steps, normal, S_NOISE),
+                                                       (u01_steps, u01, S_POLICY)])
+def test_weekly_draws_of_a_run_are_each_weeks_draws(table, draw, stream):
+    """Measurement's noise and systems change's policy draws, made once a run."""
+    model = SimpleNamespace(design=SimpleNamespace(steps=30), kseed=np.uint64(2**63 + 12345))
+    draws = WeeklyDraws.kept(None, model, table, draw, stream)
+    for t in (0, 1, 17, 30, 31, 45):  # past the run's last week: drawn on its own
         for w in (0, 1):
-            assert mech._draw(model, w) == normal(model.kseed, t, w, S_NOISE)
+            assert draws.at(t, w) == draw(model.kseed, t, w, stream)
+    assert WeeklyDraws.kept(draws, model, table, draw, stream) is draws
+    other = SimpleNamespace(design=model.design, kseed=np.uint64(7))  # another run's seed
+    again = WeeklyDraws.kept(draws, other, table, draw, stream)
+    assert again is not draws
+    assert again.at(3, 1) == draw(other.kseed, 3, 1, stream)

@@ -168,9 +168,7 @@ class MutuallyReinforcingActivities:
 
     def _run_of(self, model: StepContext) -> _Run:
         """The run's :class:`_Run` (made again for another scenario or seed)."""
-        run = self._run
-        if run is None or not run.is_of(model):
-            run = self._run = _Run(model)
+        run = self._run = _Run.kept(self._run, model)
         return run
 
     def _scratch_of(self, world: World) -> np.ndarray:

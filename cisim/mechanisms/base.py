@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,6 +60,43 @@ class RunConstants:
     def is_of(self, model: StepContext) -> bool:
         """Whether these are the constants of ``model``'s run."""
         return self.design is model.design and self.kseed is model.kseed
+
+    @classmethod
+    def kept(cls, current: Self | None, model: StepContext, *args: Any) -> Self:
+        """``current`` if it is of ``model``'s run, else ``cls(model, *args)``."""
+        if current is not None and current.is_of(model):
+            return current
+        return cls(model, *args)
+
+
+class WeeklyDraws(RunConstants):
+    """A mechanism's draw of each week of the run for each world index, made at once.
+
+    The draw of week ``t`` for world ``w`` is ``draw(kseed, t, w, stream)``; ``table(kseed,
+    steps, w, stream)`` gives the same doubles for weeks ``0..steps-1`` in one pass (counter-
+    based draws are pure functions of their coordinates), made the first time a world asks.
+    A week past the run's end draws on its own.
+    """
+
+    __slots__ = ("_by_world", "_draw", "_stream", "_table")
+
+    def __init__(self, model: StepContext, table: Callable[..., list[float]],
+                 draw: Callable[..., float], stream: int) -> None:
+        super().__init__(model)
+        self._table = table
+        self._draw = draw
+        self._stream = stream
+        self._by_world: dict[int, list[float]] = {}
+
+    def at(self, step: int, w: int) -> float:
+        """The draw of week ``step`` for world index ``w``."""
+        draws = self._by_world.get(w)
+        if draws is None:
+            draws = self._by_world[w] = self._table(self.kseed, self.design.steps + 1, w,
+                                                    self._stream)
+        if step < len(draws):
+            return draws[step]
+        return self._draw(self.kseed, step, w, self._stream)
 
 
 class ByContents:

@@ -82,9 +82,7 @@ class Communication:
 
     def step(self, model: StepContext, world: World) -> None:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
-        run = self._run
-        if run is None or not run.is_of(model):
-            run = self._run = _Run(model)
+        run = self._run = _Run.kept(self._run, model)
         meets = not world.isolated and run.interval > 0 and model.steps % run.interval == 0
         contacts = p_good = 0.0
         if meets:

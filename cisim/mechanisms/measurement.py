@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_NOISE
-from cisim.mechanisms.base import ByContents, RunConstants, is_counterfactual
+from cisim.mechanisms.base import ByContents, WeeklyDraws, is_counterfactual
 from cisim.rng import normal, normal_steps
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
@@ -36,7 +36,7 @@ class SharedMeasurement:
         # the active partners' (mean, best) data maturity per world (by id), with the bytes
         # of its inputs; and the run's noise draws
         self._practice = ByContents()
-        self._noise: _Noise | None = None
+        self._noise: WeeklyDraws | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Start at the initial maturity; the baseline rate is known from census data."""
@@ -81,25 +81,11 @@ class SharedMeasurement:
         lag = round(m.report_lag_weeks * (1.0 - quality))
         t = model.steps
         noise = m.noise_pp / 100.0 * (1.0 - quality)
-        z = self._draw(model, model.world_index(world))
+        # the run's draws are made at once, the first time a world measures (four Python
+        # mixes a week before)
+        draws = self._noise = WeeklyDraws.kept(self._noise, model, normal_steps, normal, S_NOISE)
+        z = draws.at(t, model.world_index(world))
         world.measured_rate = _clip01(model.true_rate(world, t - lag) + noise * z)
-
-    def _draw(self, model: StepContext, w: int) -> float:
-        """This week's noise draw of world ``w``, ``normal(kseed, step, w, S_NOISE)``.
-
-        The run's draws of the world are made at once, the first time it measures
-        (:func:`cisim.rng.normal_steps`, the same doubles; four Python mixes a week before): a
-        draw is a pure function of its coordinates.
-        """
-        noise = self._noise
-        if noise is None or not noise.is_of(model):
-            noise = self._noise = _Noise(model)
-        draws = noise.draws.get(w)
-        if draws is None:
-            draws = noise.draws[w] = normal_steps(model.kseed, model.design.steps + 1, w,
-                                                  S_NOISE)
-        t = model.steps
-        return draws[t] if t < len(draws) else normal(model.kseed, t, w, S_NOISE)
 
     def _data_practice(self, world: World) -> tuple[float, float]:
         """The mean and the best data maturity of the active partners (0 with nobody).
@@ -108,16 +94,6 @@ class SharedMeasurement:
         """
         return self._practice.get(world, (world.active, world.partners.data_maturity),
                                   lambda: _data_practice(world))
-
-
-class _Noise(RunConstants):
-    """The run's noise draws, per world index (made when a world first measures)."""
-
-    __slots__ = ("draws",)
-
-    def __init__(self, model: StepContext) -> None:
-        super().__init__(model)
-        self.draws: dict[int, list[float]] = {}
 
 
 def measured_win(world: World) -> float:

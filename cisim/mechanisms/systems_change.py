@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_POLICY
-from cisim.mechanisms.base import ByContents
+from cisim.mechanisms.base import ByContents, WeeklyDraws
 from cisim.rng import u01, u01_steps
 from cisim.scenario import STEPS_PER_YEAR, Dynamics, Scenario
 from cisim.world import World
@@ -47,8 +47,8 @@ class SystemsChange:
     def __init__(self) -> None:
         # the champion of each world (by id), with the bytes of its inputs
         self._champions = ByContents()
-        # each world's policy draws of the run, a week each, with the seed they are made for
-        self._draws: dict[int, tuple[np.uint64, list[float]]] = {}
+        # the run's policy draws, a week each per world (made when a world first draws)
+        self._draws: WeeklyDraws | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Nothing has changed at the start."""
@@ -96,16 +96,10 @@ class SystemsChange:
     def _draw(self, model: StepContext, world: World) -> float:
         """This week's policy draw, ``u01(kseed, step, world index, S_POLICY)``.
 
-        The run's draws are made at once (:func:`cisim.rng.u01_steps`, the same doubles): a
-        draw is a pure function of its coordinates.
+        The run's draws are made at once (:func:`cisim.rng.u01_steps`, the same doubles).
         """
-        w = model.world_index(world)
-        known = self._draws.get(w)
-        if known is None or known[0] != model.kseed:
-            draws = u01_steps(model.kseed, model.design.steps + 1, w, S_POLICY)
-            known = self._draws[w] = (model.kseed, draws)
-        step = model.steps
-        return known[1][step] if step < len(known[1]) else u01(model.kseed, step, w, S_POLICY)
+        draws = self._draws = WeeklyDraws.kept(self._draws, model, u01_steps, u01, S_POLICY)
+        return draws.at(model.steps, model.world_index(world))
 
     def _champion(self, world: World) -> float:
         """The most influential active partner's pull, ``min(1, influence / 4)`` (0 with nobody).
