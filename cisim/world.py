@@ -18,7 +18,7 @@ from cisim.numeric import discount_at, sroi_ratio
 from cisim.scenario import CADENCE_WEEKS, SECTORS, STEPS_PER_YEAR, Scenario
 
 __all__ = [
-    "BACKBONE_NEUTRALITY", "PartnerTable", "World", "book_week", "build_partners",
+    "BACKBONE_NEUTRALITY", "FIGURES", "PartnerTable", "World", "book_week", "build_partners",
     "meeting_interval",
 ]
 
@@ -177,9 +177,56 @@ class FundingLine:
     paid: float = 0.0  # money paid into the fund this step (recorded by the cost ledger)
 
 
+#: The world's scalar figures, in the order of :attr:`World.figures`: the compiled rules read
+#: and write them there by the indices ``F_<NAME>`` below; Python reads and writes them as
+#: attributes (``world.trust_mean``), each with the meaning its docstring gives.
+FIGURES = (
+    "trust_mean", "agreement", "alignment", "measurement", "engagement", "runway_years",
+    "backbone_capacity", "facilitation", "coordination", "data_capacity", "absorbed",
+    "services_change", "practices_change", "policy_change",
+    "effect_multiplier", "barrier_multiplier", "structural_multiplier",
+    "income", "backbone_spend", "measurement_spend", "programme_money", "backbone_funded",
+    "fit", "learned", "service_capacity", "measured_rate", "measured_baseline",
+    "interactions", "good_interactions",
+    "coordination_cost", "investment", "investment_pv", "measured_value_pv", "measured_sroi",
+)
+(F_TRUST_MEAN, F_AGREEMENT, F_ALIGNMENT, F_MEASUREMENT, F_ENGAGEMENT, F_RUNWAY_YEARS,
+ F_BACKBONE_CAPACITY, F_FACILITATION, F_COORDINATION, F_DATA_CAPACITY, F_ABSORBED,
+ F_SERVICES_CHANGE, F_PRACTICES_CHANGE, F_POLICY_CHANGE,
+ F_EFFECT_MULTIPLIER, F_BARRIER_MULTIPLIER, F_STRUCTURAL_MULTIPLIER,
+ F_INCOME, F_BACKBONE_SPEND, F_MEASUREMENT_SPEND, F_PROGRAMME_MONEY, F_BACKBONE_FUNDED,
+ F_FIT, F_LEARNED, F_SERVICE_CAPACITY, F_MEASURED_RATE, F_MEASURED_BASELINE,
+ F_INTERACTIONS, F_GOOD_INTERACTIONS,
+ F_COORDINATION_COST, F_INVESTMENT, F_INVESTMENT_PV, F_MEASURED_VALUE_PV, F_MEASURED_SROI,
+ ) = range(len(FIGURES))
+
+#: The figures' values in a new world (the rest start at 0).
+_INITIAL_FIGURES = {
+    F_EFFECT_MULTIPLIER: 1.0, F_BARRIER_MULTIPLIER: 1.0, F_STRUCTURAL_MULTIPLIER: 1.0,
+    F_MEASURED_RATE: math.nan, F_MEASURED_BASELINE: math.nan, F_MEASURED_SROI: math.nan,
+}
+
+
+def _figure(index: int, doc: str) -> property:
+    """The attribute of the world's figure ``index``: a Python float kept in its array."""
+
+    def get(world: World) -> float:
+        return world._fv[index]
+
+    def put(world: World, value: float) -> None:
+        world._fv[index] = value
+
+    return property(get, put, doc=doc)
+
+
 @dataclass
 class World:
-    """The mutable state of one world (factual or counterfactual)."""
+    """The mutable state of one world (factual or counterfactual).
+
+    The partner-level state is a struct of arrays (one row per organisation); the scalar
+    figures live in one float array, :attr:`figures` (laid out as :data:`FIGURES`), so that a
+    compiled rule takes them all in one argument, and each reads as an attribute.
+    """
 
     isolated: bool
     partners: PartnerTable
@@ -197,31 +244,7 @@ class World:
     value_rate: np.ndarray = field(init=False)  # (N, 4) this step
     capacity: np.ndarray = field(init=False)  # (N,) service-years per year this step
     burden_hours: np.ndarray = field(init=False)  # (N,) coordination hours this week
-    # component indicators (0-1 unless noted)
-    trust_mean: float = 0.0
-    agreement: float = 0.0
-    alignment: float = 0.0
-    measurement: float = 0.0
-    engagement: float = 0.0
-    runway_years: float = 0.0
-    backbone_capacity: float = 0.0
-    facilitation: float = 0.0
-    coordination: float = 0.0
-    data_capacity: float = 0.0
-    absorbed: float = 0.0
-    services_change: float = 0.0
-    practices_change: float = 0.0
-    policy_change: float = 0.0
-    # what they do to the population (see cisim.mechanisms.systems_change.set_multipliers)
-    effect_multiplier: float = 1.0  # on the help services give
-    barrier_multiplier: float = 1.0  # on everyone's barriers
-    structural_multiplier: float = 1.0  # on structural barriers
-    # money this step
-    income: float = 0.0
-    backbone_spend: float = 0.0
-    measurement_spend: float = 0.0
-    programme_money: float = 0.0
-    backbone_funded: float = 0.0
+    figures: np.ndarray = field(init=False)  # (len(FIGURES),) the scalar figures below
     funding: list[FundingLine] = field(default_factory=list)
     # needs as the partners see them, and the plan
     assumed_need: np.ndarray = field(init=False)  # (A,) shares
@@ -229,21 +252,53 @@ class World:
     plan: np.ndarray = field(init=False)  # (N, A)
     ideal_plan: np.ndarray = field(init=False)
     coverage: np.ndarray = field(init=False)  # (A,)
-    fit: float = 0.0  # fit of services to the beneficiaries' real needs, 0-1
-    learned: float = 0.0  # what organisations learnt of real needs on their own, 0-1
-    service_capacity: float = 0.0  # effective service-years per year
+
+    # component indicators (0-1 unless noted)
+    trust_mean = _figure(F_TRUST_MEAN, "Mean trust between the active partners, 0-1.")
+    agreement = _figure(F_AGREEMENT, "Agreement on the common agenda, 0-1.")
+    alignment = _figure(F_ALIGNMENT, "Alignment of the partners' plans with the agenda, 0-1.")
+    measurement = _figure(F_MEASUREMENT, "Maturity of the shared measurement system, 0-1.")
+    engagement = _figure(F_ENGAGEMENT, "Beneficiary engagement, 0-1.")
+    runway_years = _figure(F_RUNWAY_YEARS, "Committed funding at the current rate, years.")
+    backbone_capacity = _figure(F_BACKBONE_CAPACITY, "Backbone capacity, 0-1.")
+    facilitation = _figure(F_FACILITATION, "Quality of facilitation, 0-1.")
+    coordination = _figure(F_COORDINATION, "Coordination capacity, 0-1.")
+    data_capacity = _figure(F_DATA_CAPACITY, "The backbone's data capacity, 0-1.")
+    absorbed = _figure(F_ABSORBED, "Share of the coordination burden the backbone absorbs.")
+    services_change = _figure(F_SERVICES_CHANGE, "Systems change in services, 0-1.")
+    practices_change = _figure(F_PRACTICES_CHANGE, "Systems change in practices, 0-1.")
+    policy_change = _figure(F_POLICY_CHANGE, "Systems change in policy, 0-1.")
+    # what they do to the population (see cisim.mechanisms.systems_change.set_multipliers)
+    effect_multiplier = _figure(F_EFFECT_MULTIPLIER, "Multiplier on the help services give.")
+    barrier_multiplier = _figure(F_BARRIER_MULTIPLIER, "Multiplier on everyone's barriers.")
+    structural_multiplier = _figure(F_STRUCTURAL_MULTIPLIER,
+                                    "Multiplier on structural barriers.")
+    # money this step
+    income = _figure(F_INCOME, "Money into the pooled fund this week.")
+    backbone_spend = _figure(F_BACKBONE_SPEND, "Money spent on the backbone this week.")
+    measurement_spend = _figure(F_MEASUREMENT_SPEND,
+                                "Money spent on shared measurement this week.")
+    programme_money = _figure(F_PROGRAMME_MONEY, "Money left for programmes this week.")
+    backbone_funded = _figure(F_BACKBONE_FUNDED, "Share of the backbone's budget funded, 0-1.")
+    # the services
+    fit = _figure(F_FIT, "Fit of services to the beneficiaries' real needs, 0-1.")
+    learned = _figure(F_LEARNED, "What organisations learnt of real needs on their own, 0-1.")
+    service_capacity = _figure(F_SERVICE_CAPACITY, "Effective service-years per year.")
     # measurement
-    measured_rate: float = float("nan")
-    measured_baseline: float = float("nan")
+    measured_rate = _figure(F_MEASURED_RATE, "The measured outcome rate (NaN before setup).")
+    measured_baseline = _figure(F_MEASURED_BASELINE, "The measured baseline outcome rate.")
     # interactions this step
-    interactions: float = 0.0
-    good_interactions: float = 0.0
+    interactions = _figure(F_INTERACTIONS, "Partner interactions this week.")
+    good_interactions = _figure(F_GOOD_INTERACTIONS, "Good partner interactions this week.")
     # the partnership's own books (see book_week)
-    coordination_cost: float = 0.0  # the partners' coordination time this week, valued
-    investment: float = 0.0  # money into the fund plus coordination time this week
-    investment_pv: float = 0.0  # present value of the investment so far
-    measured_value_pv: float = 0.0  # present value of the measured change so far
-    measured_sroi: float = float("nan")  # what the partnership can show from its own data
+    coordination_cost = _figure(F_COORDINATION_COST,
+                                "The partners' coordination time this week, valued.")
+    investment = _figure(F_INVESTMENT, "Money into the fund plus coordination time this week.")
+    investment_pv = _figure(F_INVESTMENT_PV, "Present value of the investment so far.")
+    measured_value_pv = _figure(F_MEASURED_VALUE_PV,
+                                "Present value of the measured change so far.")
+    measured_sroi = _figure(F_MEASURED_SROI,
+                            "What the partnership can show from its own data (SROI).")
 
     def __post_init__(self) -> None:
         p = self.partners
@@ -260,11 +315,26 @@ class World:
         self.value_rate = np.zeros((N, 4))
         self.capacity = p.budget.copy()
         self.burden_hours = np.zeros(N)
+        self.figures = np.zeros(len(FIGURES))
+        for index, value in _INITIAL_FIGURES.items():
+            self.figures[index] = value
+        self._fv = memoryview(self.figures)  # its items as Python floats (the attributes')
         self.assumed_need = np.full(A, 1.0 / A)
         self.perceived_need = np.full(A, 1.0 / A)
         self.plan = p.own_priority.copy()
         self.ideal_plan = p.own_priority.copy()
         self.coverage = np.ones(A)
+
+    def __getstate__(self) -> dict:
+        """The world's state for a copy or a pickle (a memoryview is neither)."""
+        state = self.__dict__.copy()
+        del state["_fv"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a copied or unpickled world."""
+        self.__dict__.update(state)
+        self._fv = memoryview(self.figures)
 
 
 def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
