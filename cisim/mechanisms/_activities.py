@@ -1,9 +1,10 @@
 """Compiled rule of :mod:`cisim.mechanisms.activities`: the plan's fitting and the week after it.
 
 :func:`plan_sweeps` is the loop of :func:`cisim.mechanisms.activities.plan_allocation`, and
-:func:`activities_week` the rest of the mechanism's week (the organisations' own learning, the
+:func:`activities_rule` the rest of the mechanism's week (the organisations' own learning, the
 re-tuning toward the plan, the drift back, and the service capacity, coverage and alignment it
-leaves), with the same operations in the same order as the numpy path, so the same doubles: a
+leaves), reading and writing the world's figures in their array (:data:`cisim.world.FIGURES`),
+with the same operations in the same order as the numpy path, so the same doubles: a
 column sum over partners is added row by row from zero, as numpy reduces the outer axis of a
 C-ordered array; a plan's row over fewer than eight areas left to right from zero, as numpy's
 pairwise summation does below eight elements (with eight or more areas the plan stays in
@@ -11,7 +12,8 @@ numpy); every other sum goes through :func:`cisim.kernels.pairwise`, numpy's pai
 (hence at most :data:`MAX_PARTNERS` partners and areas; above that the week stays in numpy).
 Written as flat loops, without allocation: each of these adds to numba's first compile, which
 the start-up goal bounds (benchmarks/README.md). The re-plan every fourth week stays in Python
-around :func:`plan_sweeps`: compiled into the week it doubled the week's first compile (about
+around :func:`plan_sweeps`. :func:`activities_week` is the rule's entry from Python.
+The re-plan compiled into the week it doubled the week's first compile (about
 +1 s) for no measurable gain in a run; as a kernel of its own (the perceived needs and both
 fits in one call, the world's plans in place) it saved ~4 ms a run at 2,000 against the sixth
 round's Python re-plan (an estimated 2-3 ms against this one, whose draws are made once a run)
@@ -22,7 +24,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _jit, pairwise
+from cisim.kernels import MAX_PAIRWISE, _inner, _jit, pairwise
+from cisim.world import (
+    F_AGREEMENT,
+    F_ALIGNMENT,
+    F_COORDINATION,
+    F_ENGAGEMENT,
+    F_FIT,
+    F_LEARNED,
+    F_MEASUREMENT,
+    F_PROGRAMME_MONEY,
+    F_SERVICE_CAPACITY,
+)
 
 #: Working hours in a full-time equivalent's week (what coordination work is set against).
 HOURS_PER_FTE_WEEK = 37.5
@@ -92,16 +105,13 @@ def week_params(learning: float, fit_floor: float, initial_engagement: float,
     return params
 
 
-@_jit(opt=1, no_cfunc_wrapper=True)
-def activities_week(isolated: bool, week: bool, params: np.ndarray, learned: float, fit: float,
-                    engagement: float, measurement: float, agreement: float,
-                    coordination: float, emphasis: float, programme_money: float,
-                    trust: np.ndarray, active: np.ndarray,
+def _activities_rule(isolated: bool, week: bool, params: np.ndarray, figures: np.ndarray,
+                    emphasis: float, trust: np.ndarray, active: np.ndarray,
                     attended: np.ndarray, burden_hours: np.ndarray, allocation: np.ndarray,
                     capacity: np.ndarray, coverage: np.ndarray, plan: np.ndarray,
                     ideal_plan: np.ndarray, budget: np.ndarray, staff_fte: np.ndarray,
                     expertise: np.ndarray, own_priority: np.ndarray, true_need: np.ndarray,
-                    scratch: np.ndarray) -> tuple[float, float, float, float]:
+                    scratch: np.ndarray) -> None:
     """One world's week of the activities mechanism after the plan, its arrays in place.
 
     The numpy path of :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities.step`
@@ -110,8 +120,11 @@ def activities_week(isolated: bool, week: bool, params: np.ndarray, learned: flo
     them equal bit for bit). ``params`` are the run's constants (:func:`week_params`): the
     organisations' own ``learning`` a year, ``fit_floor``, ``initial_engagement``,
     ``alignment_rate``, ``fade_rate`` (0 under lock-in), ``isolated_coordination``,
-    ``duplication_waste``, the ``meeting_hours`` and the ``cost`` of a service-year. In a
-    ``week`` (not at setup):
+    ``duplication_waste``, the ``meeting_hours`` and the ``cost`` of a service-year.
+    ``figures`` are the world's (:data:`cisim.world.FIGURES`): the rule reads its learned,
+    fit, engagement, measurement, agreement, coordination and programme money, and writes its
+    learned, fit, service capacity and alignment. ``emphasis`` is the phase's on the
+    activities (1 in an isolated world). In a ``week`` (not at setup):
 
     1. The organisations' own learning at ``learning`` a year, which lifts the fit floor and
        the fit reached alone.
@@ -128,9 +141,6 @@ def activities_week(isolated: bool, week: bool, params: np.ndarray, learned: flo
        the programme money and the duplication waste; the alignment with ``ideal_plan``.
 
     ``scratch`` is 5 x max(N, A) doubles.
-
-    Returns:
-        ``(learned, fit, service capacity, alignment)``: the world's new figures.
     """
     N, A = allocation.shape
     learning = params[C_LEARNING] if week else 0.0
@@ -142,6 +152,13 @@ def activities_week(isolated: bool, week: bool, params: np.ndarray, learned: flo
     duplication_waste = params[C_DUPLICATION_WASTE]
     meeting_hours = params[C_MEETING_HOURS]
     cost = params[C_COST]
+    learned = figures[F_LEARNED]
+    fit = figures[F_FIT]
+    engagement = figures[F_ENGAGEMENT]
+    measurement = figures[F_MEASUREMENT]
+    agreement = figures[F_AGREEMENT]
+    coordination = figures[F_COORDINATION]
+    programme_money = figures[F_PROGRAMME_MONEY]
     retune = week and not isolated
     # the organisations' own learning: the fit of services designed alone
     if learning > 0:
@@ -239,4 +256,15 @@ def activities_week(isolated: bool, week: bool, params: np.ndarray, learned: flo
         fit = fit + mean_speed * ((floor + (1.0 - floor) * engagement) - fit)
         if fade > 0 and fit > alone:
             fit = fit - fade * (fit - alone)
-    return learned, fit, total, alignment
+    figures[F_LEARNED] = learned
+    figures[F_FIT] = fit
+    figures[F_SERVICE_CAPACITY] = total
+    figures[F_ALIGNMENT] = alignment
+
+
+#: The rule for compiled callers; and its entry from Python (the mechanism's ``step``): the
+#: same function compiled on its own, not a call of :func:`activities_rule` (LLVM would
+#: optimise the rule twice, in its own module and again in the entry's: +0.5 s, a third more
+#: first compile).
+activities_rule = _inner(_activities_rule)
+activities_week = _jit(opt=1, no_cfunc_wrapper=True)(_activities_rule)

@@ -158,13 +158,12 @@ class MutuallyReinforcingActivities:
             self._replan(model, world, run)
         p = world.partners
         isolated = world.isolated
-        world.learned, world.fit, world.service_capacity, world.alignment = activities_week(
-            isolated, week, run.params, world.learned, world.fit, world.engagement,
-            world.measurement, world.agreement, world.coordination,
-            1.0 if isolated else model.emphasis(world, self.component), world.programme_money,
-            world.trust, world.active, world.attended, world.burden_hours, world.allocation,
-            world.capacity, world.coverage, world.plan, world.ideal_plan, p.budget, p.staff_fte,
-            p.expertise, p.own_priority, model.need_share(world), self._scratch_of(world))
+        activities_week(
+            isolated, week, run.params, world.figures,
+            1.0 if isolated else model.emphasis(world, self.component), world.trust,
+            world.active, world.attended, world.burden_hours, world.allocation, world.capacity,
+            world.coverage, world.plan, world.ideal_plan, p.budget, p.staff_fte, p.expertise,
+            p.own_priority, model.need_share(world), self._scratch_of(world))
 
     def _run_of(self, model: StepContext) -> _Run:
         """The run's :class:`_Run` (made again for another scenario or seed)."""
