@@ -13,12 +13,17 @@ will: Turner, Merchant, Kania & Martin 2012), so it grows in proportion to ``coo
 without coordination the relationships with beneficiaries lapse like the partnership's other
 gains (see :mod:`.activities`): engagement drifts back toward its initial level at
 ``fade_rate_per_year x (1 - coordination)`` (Bailey, Duncan, Odgers & Yu 2017).
+
+The week's rule runs compiled (:func:`cisim.mechanisms._engagement.engagement_rule`); the
+step reads what it needs of the run and logs the Re-design.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cisim.mechanisms._engagement import engagement_params, engagement_week
+from cisim.mechanisms.base import RunConstants
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
@@ -31,6 +36,9 @@ class BeneficiaryEngagement:
 
     component = "engagement"
 
+    def __init__(self) -> None:
+        self._run: _Run | None = None
+
     def setup(self, model: StepContext, world: World) -> None:
         """Start from the initial engagement level and the partners' assumed needs."""
         world.engagement = model.design.engagement.initial_level
@@ -40,25 +48,30 @@ class BeneficiaryEngagement:
             world.assumed_need = own.sum(axis=0) / total
 
     def step(self, model: StepContext, world: World) -> None:
-        """Grow engagement and learn the real needs (revisited at Re-design)."""
+        """Grow engagement and learn the real needs (revisited at Re-design).
+
+        One compiled call (:func:`cisim.mechanisms._engagement.engagement_week`).
+        """
         if world.isolated:
             return
-        sc = model.design
-        emph = model.emphasis(world, self.component)
-        rate = sc.dynamics.engagement_rate_per_year / STEPS_PER_YEAR
-        fade_mode = sc.dynamics.persistence == "fade"
-        carried = world.coordination if fade_mode else 1.0
-        engagement = world.engagement
-        engagement += rate * sc.engagement.intensity * emph * carried * (1.0 - engagement)
-        if fade_mode:
-            start = sc.engagement.initial_level
-            fade = sc.dynamics.fade_rate_per_year / STEPS_PER_YEAR * (1.0 - world.coordination)
-            if engagement > start:
-                engagement -= fade * (engagement - start)
-        world.engagement = engagement
-        true_need = model.need_share(world)
-        learn = rate * engagement * emph
-        if model.entered_phase(world, "redesign"):
-            learn = engagement
+        run = self._run = _Run.kept(self._run, model)
+        redesign = model.entered_phase(world, "redesign")
+        engagement_week(run.params, world.figures, model.emphasis(world, self.component),
+                        redesign, model.need_share(world), world.assumed_need)
+        if redesign:
             model.log(world, "engagement", "needs revisited with beneficiaries (Re-design)")
-        world.assumed_need += min(1.0, learn) * (true_need - world.assumed_need)
+
+
+class _Run(RunConstants):
+    """The week's constants from the scenario (:func:`engagement_params`), made once a run."""
+
+    __slots__ = ("params",)
+
+    def __init__(self, model: StepContext) -> None:
+        super().__init__(model)
+        sc = model.design
+        dyn = sc.dynamics
+        self.params = engagement_params(
+            dyn.engagement_rate_per_year / STEPS_PER_YEAR, sc.engagement.intensity,
+            dyn.persistence == "fade", sc.engagement.initial_level,
+            dyn.fade_rate_per_year / STEPS_PER_YEAR)
