@@ -170,46 +170,55 @@ def _activities_rule(isolated: bool, week: bool, params: np.ndarray, figures: np
     if learning > 0 and (isolated or alone > fit):  # alone isolated, else max(fit, alone)
         fit = alone
 
+    # one pass over the partners: the re-tuning (a row's allocation moves toward its target,
+    # then drifts back), its weights from the capacity before the refresh, then the capacity
+    # after the burden of coordination (each row touches only its own cells, so the rows'
+    # steps can share a loop: numba's first compile grows with every loop)
     mean_speed = 0.0
     fade = 0.0
+    rate = alignment_rate / 52.0 * emphasis
     if retune:
-        rate = alignment_rate / 52.0 * emphasis
         fade = fade_rate / 52.0 * (1.0 - coordination)
-        others = float(N - 1 if N > 1 else 1)
-        for i in range(N):
+    others = float(N - 1 if N > 1 else 1)
+    for i in range(N):
+        on = active[i]
+        if retune:
             v = rate * (pairwise(trust[i], N) / others) * agreement * coordination * (
                 0.5 + 0.5 * measurement)
             v = 1.0 if v >= 1.0 else v  # np.minimum(1.0, v)
-            on = active[i]
             if not on:
                 v = 1.0 / 52.0
             back = fade if on else 0.0
             for a in range(A):
                 target = plan[i, a] if on else own_priority[i, a]
                 allocation[i, a] += v * (target - allocation[i, a])
-            if fade > 0.0:
-                for a in range(A):
+                if fade > 0.0:
                     allocation[i, a] += back * (own_priority[i, a] - allocation[i, a])
             scratch[0, i] = capacity[i] * (1.0 if on else 0.0)
             scratch[1, i] = v * scratch[0, i]
-        den = pairwise(scratch[0], N)
-        if den != 0.0:
-            mean_speed = pairwise(scratch[1], N) / den
-
-    # capacity after the burden of coordination, plus the programme money
-    for i in range(N):
         burden = burden_hours[i] + meeting_hours * (1.0 if attended[i] else 0.0)
         staff = staff_fte[i] * HOURS_PER_FTE_WEEK
         staff = staff if staff >= 1e-9 or staff != staff else 1e-9  # np.maximum(staff, 1e-9)
         lost = burden / staff
         lost = 0.5 if lost >= 0.5 else lost  # np.minimum(0.5, lost)
         capacity[i] = budget[i] / cost * (1.0 - lost)
+    if retune:
+        den = pairwise(scratch[0], N)
+        if den != 0.0:
+            mean_speed = pairwise(scratch[1], N) / den
+
+    # plus the programme money, shared by capacity; then the capacity per area (scratch[2])
     extra = programme_money * 52.0 / cost
-    if extra > 0:
-        base = pairwise(capacity, N)
-        for i in range(N):
+    base = pairwise(capacity, N) if extra > 0 else 0.0
+    for a in range(A):
+        scratch[2, a] = 0.0
+        scratch[3, a] = 0.0
+    for i in range(N):
+        if extra > 0:
             share = capacity[i] / base if base > 0 else 1.0 / N
             capacity[i] = capacity[i] + extra * share
+        for a in range(A):
+            scratch[2, a] += capacity[i] * allocation[i, a] * expertise[i, a]
     # duplication: falls as coordinated work gets under way (ad hoc coordination in any world)
     if isolated:
         coordinated = isolated_coordination if isolated_coordination > 0.0 else 0.0
@@ -218,19 +227,19 @@ def _activities_rule(isolated: bool, week: bool, params: np.ndarray, figures: np
         if isolated_coordination > coordinated:
             coordinated = isolated_coordination
     waste = duplication_waste * (1.0 - coordinated)
-    # scratch[2]: capacity per area; [3]: its concentration (sum of squared shares);
-    # [4]: effective capacity per area
-    for a in range(A):
-        scratch[2, a] = 0.0
-        scratch[3, a] = 0.0
-    for i in range(N):
-        for a in range(A):
-            scratch[2, a] += capacity[i] * allocation[i, a] * expertise[i, a]
+    # one more pass over the partners: the concentration of each area's capacity (the sum of
+    # its squared shares, scratch[3]); and the alignment's terms, a row's capacity-weighted
+    # one minus half the L1 distance of its allocation from the ideal plan (scratch[0] and
+    # [1], the row's distances in scratch[4])
     for i in range(N):
         for a in range(A):
             c = scratch[2, a]
             share = capacity[i] * allocation[i, a] * expertise[i, a] / c if c > 0 else 0.0
             scratch[3, a] += share * share
+            scratch[4, a] = abs(allocation[i, a] - ideal_plan[i, a])
+        scratch[0, i] = capacity[i] * (1.0 if active[i] else 0.0)
+        scratch[1, i] = (1.0 - 0.5 * pairwise(scratch[4], A)) * scratch[0, i]
+    # the effective capacity per area (scratch[4]) and the coverage of the needs
     for a in range(A):
         scratch[4, a] = scratch[2, a] * (1.0 - waste * (1.0 - scratch[3, a]))
     total = pairwise(scratch[4], A)
@@ -241,13 +250,8 @@ def _activities_rule(isolated: bool, week: bool, params: np.ndarray, figures: np
             ratio = scratch[4, a] / total / need if need > 0 else 1.0
             ratio = 1.0 if ratio >= 1.0 else ratio  # np.minimum(1.0, ratio)
         coverage[a] = ratio
-    # alignment: the capacity-weighted mean over active partners of one minus half the L1
-    # distance of their allocation from the ideal plan (0 when they have no capacity)
-    for i in range(N):
-        for a in range(A):
-            scratch[2, a] = abs(allocation[i, a] - ideal_plan[i, a])
-        scratch[0, i] = capacity[i] * (1.0 if active[i] else 0.0)
-        scratch[1, i] = (1.0 - 0.5 * pairwise(scratch[2], A)) * scratch[0, i]
+    # alignment: the capacity-weighted mean over active partners (0 when they have no
+    # capacity)
     den = pairwise(scratch[0], N)
     alignment = pairwise(scratch[1], N) / den if den > 0 else 0.0
 
