@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import _inner, _jit
+from cisim.kernels import _jit, _rule
 
 __all__ = ["record_rule", "record_week"]
 
 
-@_inner
+@_rule
 def record_rule(step: int, readiness: float, figures: np.ndarray, active: np.ndarray,
                 aggregates: np.ndarray, realised: np.ndarray, value_rate: np.ndarray,
                 seeks: np.ndarray, kept: np.ndarray, counts: np.ndarray,

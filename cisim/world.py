@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _inner, _jit, pairwise
+from cisim.kernels import MAX_PAIRWISE, _jit, _rule, pairwise
 from cisim.scenario import CADENCE_WEEKS, MIN_MONEY, SECTORS, STEPS_PER_YEAR, Scenario
 
 __all__ = [
@@ -349,7 +349,7 @@ class World:
 # ratio cisim.numeric.sroi_ratio's.
 
 
-@_inner
+@_rule
 def book_rule(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarray,
               burden_total: float, coordinated: bool, step: int, population: int,
               hours_per_meeting: float, hour_cost: float, discount_rate: float,
