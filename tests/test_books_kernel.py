@@ -66,3 +66,25 @@ def test_books_are_the_python_rule_bit_for_bit(seed):
     total = float(np.add.reduce(burden)) if n > 128 else 0.0
     book_entry(got, burden, attended, total, not isolated, step, population, *args)
     assert got.tobytes() == np.array([want[f] for f in FIGURES]).tobytes()
+
+
+@pytest.mark.parametrize("n", [0, 5, 128, 129, 400])
+def test_book_week_passes_numpys_sum_above_the_compiled_one(n):
+    # book_week reads only these of the world and the scenario
+    from types import SimpleNamespace
+
+    from cisim.world import book_week
+
+    rng = np.random.default_rng(n)
+    figures = rng.random(len(FIGURES))
+    world = SimpleNamespace(figures=figures.copy(), burden_hours=rng.random(n) * 1e3,
+                            attended=rng.random(n) < 0.5, isolated=False)
+    valuation = SimpleNamespace(coordination_hour_cost=37.5, discount_rate=0.035,
+                                value_per_outcome_year=9000.0, attribution=0.2,
+                                displacement=0.1)
+    sc = SimpleNamespace(valuation=valuation, meetings=SimpleNamespace(hours_per_meeting=2.5))
+    book_week(world, sc, 60, 2000)
+    want = dict(zip(FIGURES, figures.tolist(), strict=True))
+    _python_books(want, world.burden_hours, world.attended, False, 60, 2000, 2.5, 37.5, 0.035,
+                  9000.0, 0.2, 0.1)
+    assert world.figures.tobytes() == np.array([want[f] for f in FIGURES]).tobytes()
