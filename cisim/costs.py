@@ -29,6 +29,7 @@ import pandas as pd
 
 from cisim.numeric import pairwise_rows
 from cisim.scenario import STEPS_PER_YEAR
+from cisim.world import F_BACKBONE_SPEND, F_MEASUREMENT_SPEND, F_PROGRAMME_MONEY
 
 if TYPE_CHECKING:
     from cisim.context import RunView
@@ -39,19 +40,31 @@ __all__ = ["COST_COLUMNS", "CostLedger", "cost_totals"]
 COST_COLUMNS = ("year", "side", "category", "item", "counted", "amount")
 
 _USES = ("backbone", "shared measurement", "programmes", "coordination", "partner services")
+#: The world's figures of the first three uses (the money spent on them in the week).
+_SPENT = [F_BACKBONE_SPEND, F_MEASUREMENT_SPEND, F_PROGRAMME_MONEY]
 
 
 class CostLedger:
     """Accumulates a run's money flows per year of the horizon (year k: steps 52(k-1)+1..52k).
 
-    A week keeps its flows (what each funding line paid, the spending, each partner's
-    coordination hours); the yearly sums are worked out when they are read, adding the weeks
-    in order from zero as week by week (the same bits).
+    A week keeps its flows (what each funding line paid, each partner's coordination hours;
+    the spending is in the recorder's record of the world's figures); the yearly sums are
+    worked out when they are read, adding the weeks in order from zero as week by week (the
+    same bits).
     """
 
-    def __init__(self, model: RunView):
+    def __init__(self, model: RunView, figures: np.ndarray):
+        """Start an empty ledger.
+
+        Args:
+            model: The run.
+            figures: The recorder's record of the factual world's figures, a row per step
+                (:class:`cisim.outcomes.Recorder`; columns as :data:`cisim.world.FIGURES`),
+                where the ledger reads each week's spending.
+        """
         sc = model.design
         self.model = model
+        self._figures = figures
         self.n_years = max(1, int(np.ceil(sc.steps / STEPS_PER_YEAR)))
         world = model.factual
         self.lines = list(world.funding)
@@ -61,25 +74,29 @@ class CostLedger:
         self._weekly_budget_total = float(self._weekly_budget.sum())
         self._steps: list[int] = []  # the weeks recorded (from 1)
         self._paid: list[list[float]] = []  # what each funding line paid, a week each
-        self._spent: list[tuple[float, float, float]] = []  # backbone, measurement, programmes
         self._coordinated: list[bool] = []  # whether the week's coordination time counts
-        self._burden_hours = np.zeros((sc.steps, n))
-        self._attended = np.zeros((sc.steps, n), dtype=np.bool_)
+        #: The meeting's hours for a partner that attends (the scenario's).
+        self.hours_per_meeting = float(sc.meetings.hours_per_meeting)
+        #: Each partner's coordination hours (work plus meetings), a row a week recorded
+        #: (the recorder's compiled week writes them, :func:`cisim._outcomes.record_rule`;
+        #: zero where the time does not count).
+        self.hours = np.zeros((sc.steps, n))
         self._sums: tuple[int, dict[str, np.ndarray]] = (-1, {})
 
-    def record(self, step: int) -> None:
-        """Keep this week's flows (nothing at step 0, as the recorder's investment)."""
+    def record(self, step: int) -> int:
+        """Keep this week's funding lines (nothing at step 0, as the recorder's investment).
+
+        Returns:
+            The week's row of :attr:`hours` (-1 at step 0), which the recorder's compiled week
+            fills (:func:`cisim._outcomes.record_week`): recording a week is one compiled call.
+        """
         if step <= 0:
-            return
-        f = self.model.factual
+            return -1
         week = len(self._steps)
         self._steps.append(step)
         self._paid.append([line.paid for line in self.lines])
-        self._spent.append((f.backbone_spend, f.measurement_spend, f.programme_money))
-        self._coordinated.append(not f.isolated)
-        if not f.isolated:
-            self._burden_hours[week] = f.burden_hours
-            self._attended[week] = f.attended
+        self._coordinated.append(not self.model.factual.isolated)
+        return week
 
     @property
     def funding(self) -> np.ndarray:
@@ -107,19 +124,19 @@ class CostLedger:
         if self._sums[0] == k:
             return self._sums[1]
         design = self.model.design
-        n = self._burden_hours.shape[1]
+        n = self.hours.shape[1]
+        steps = np.array(self._steps, dtype=np.int64)
         # each year's weeks (steps come in order; the last year takes any beyond the horizon)
-        year = np.minimum(self.n_years - 1, (np.array(self._steps, dtype=np.int64) - 1)
-                          // STEPS_PER_YEAR)
+        year = np.minimum(self.n_years - 1, (steps - 1) // STEPS_PER_YEAR)
         bounds = np.searchsorted(year, np.arange(self.n_years + 1))
         # the week's coordination time, zero in a week that does not count it (adding a zero
         # to a total that started at zero changes no bit)
         counted = np.array(self._coordinated, dtype=np.bool_)
-        hours = self._burden_hours[:k] + design.meetings.hours_per_meeting * self._attended[:k]
-        time = np.where(counted[:, None], hours * design.valuation.coordination_hour_cost, 0.0)
+        time = np.where(counted[:, None], self.hours[:k] * design.valuation.coordination_hour_cost,
+                        0.0)
         time_total = np.zeros(k)
         time_total[counted] = pairwise_rows(time[counted])  # each week's sum as np.add.reduce
-        spent = np.array(self._spent, dtype=float).reshape(k, 3)
+        spent = self._figures[steps[:, None], _SPENT]  # (weeks, 3)
         uses = np.column_stack([spent, time_total, np.full(k, self._weekly_budget_total)])
         sums = {
             "funding": _year_sums(np.array(self._paid, dtype=float).reshape(k, len(self.lines)),

@@ -16,7 +16,6 @@ the cost of collaborating).
 
 from __future__ import annotations
 
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +33,7 @@ from cisim.numeric import (
     weighted_mean,
 )
 from cisim.scenario import STEPS_PER_YEAR
+from cisim.world import FIGURES
 
 if TYPE_CHECKING:
     from cisim.context import RunView
@@ -169,19 +169,14 @@ def _logit(rates: np.ndarray) -> np.ndarray:
     return np.log(p / (1.0 - p))
 
 
-#: World figures the recorder keeps each week, in this order (the row of ``Recorder._weekly``),
-#: followed by the readiness and the number of active partners.
-_WORLD_FIGURES = (
-    "trust_mean", "agreement", "alignment", "measurement", "engagement", "runway_years",
-    "backbone_capacity", "facilitation", "coordination", "services_change", "practices_change",
-    "policy_change", "measured_rate", "income", "investment", "measured_sroi", "investment_pv",
-    "backbone_spend", "measurement_spend", "coordination_cost", "interactions",
-    "good_interactions",
-)
+#: What the recorder keeps of the factual world each week (the columns of a row of
+#: ``Recorder._figures``): its figures (:data:`cisim.world.FIGURES`, in their order), its
+#: readiness and its number of active partners.
+_KEPT = (*FIGURES, "readiness", "active_partners")
 #: Trajectory columns that are world figures as they stand: (column, world figure), the
 #: figures of the same name and the two the trajectory names otherwise.
 _RENAMED = {"trust_mean": "trust", "measured_sroi": "sroi_measured"}
-_COPIED = tuple((_RENAMED.get(f, f), f) for f in _WORLD_FIGURES
+_COPIED = tuple((_RENAMED.get(f, f), f) for f in FIGURES
                 if _RENAMED.get(f, f) in TRAJECTORY_COLUMNS)
 
 
@@ -215,8 +210,8 @@ class Recorder:
         # served, ever served and in the outcome state, in the outcome state and size per
         # subgroup: the aggregates up to the unmet need)
         self._counts = np.zeros((self.n_steps + 1, 2, 4 + 2 * G))
-        self._weekly: list[tuple] = []  # the world's figures (_WORLD_FIGURES) after each week
-        self._figures = attrgetter(*_WORLD_FIGURES)
+        # the factual world after each week: its figures, readiness and active partners (_KEPT)
+        self._figures = np.full((self.n_steps + 1, len(_KEPT)), np.nan)
         self._derived = 0  # rows of the trajectory worked out so far
         self.phase: list[str] = []
         n_partners = model.factual.partners.n
@@ -234,7 +229,7 @@ class Recorder:
         self._cumulative_investment = 0.0
         self._initiative_value_pv = 0.0
         self._collaboration_cost_pv = 0.0
-        self.ledger = CostLedger(model)
+        self.ledger = CostLedger(model, self._figures)
         # the other and the disadvantaged subgroups (the two sides of the equity gap)
         dis = model.population.disadvantaged
         self._top: list[int] = np.flatnonzero(~dis).tolist()
@@ -245,18 +240,22 @@ class Recorder:
         if step != len(self.phase):  # rows are kept by position: a gap would mix the weeks
             raise ValueError(f"recorded step {step} after {len(self.phase)} rows; "
                              "steps are recorded in order from 0")
+        if step > self.n_steps:  # (the compiled copy writes where it is told)
+            raise IndexError(f"step {step} beyond the run's {self.n_steps} steps")
         m = self.model
         f = m.factual
-        self._weekly.append((*self._figures(f), m.readiness(f), np.count_nonzero(f.active)))
         self.phase.append(m.phase_label(f))
         self.blockers.append("; ".join(m.phase_blockers(f)))
-        # the population's counts, the realised value and the satisfaction (the value rates
-        # weighted by what each partner seeks), the partners' kept as float32 rather than the
-        # week's float64 values (a quarter of the memory), in one compiled call
-        record_week(m.population.aggregates, self._counts[step], f.realised, f.value_rate,
-                    f.partners.seeks, self.partner_realised[step],
-                    self.partner_satisfaction[step])
-        self.ledger.record(step)
+        ledger = self.ledger
+        week = ledger.record(step)
+        # the world's figures, readiness and active partners, the population's counts, the
+        # realised value and the satisfaction (the value rates weighted by what each partner
+        # seeks), the partners' kept as float32 rather than the week's float64 values (a
+        # quarter of the memory), and the ledger's coordination hours, in one compiled call
+        record_week(step, m.readiness(f), f.figures, f.active, m.population.aggregates,
+                    f.realised, f.value_rate, f.partners.seeks, self._figures, self._counts,
+                    self.partner_realised, self.partner_satisfaction, week, not f.isolated,
+                    ledger.hours_per_meeting, f.burden_hours, f.attended, ledger.hours)
 
     @property
     def data(self) -> np.ndarray:
@@ -297,8 +296,7 @@ class Recorder:
         history = m.population.rate_history  # Population.rates after each step, as kept
         rate = [history[w, start:stop] for w in (0, 1)]
         gap_f, gap_cf, lgap_f, lgap_cf = self._gaps(rates, sizes[:, 0])
-        figures = np.array(self._weekly[start:stop], dtype=float)
-        x = dict(zip((*_WORLD_FIGURES, "readiness", "active_partners"), figures.T, strict=True))
+        x = dict(zip(_KEPT, self._figures[start:stop].T, strict=True))
         steps = np.arange(start, stop)
         later = steps > 0
         start_rate = (float(history[0, 0]), float(history[1, 0]))  # both worlds' at step 0

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cisim.numeric import discount_at, sroi_ratio
-from cisim.scenario import CADENCE_WEEKS, SECTORS, STEPS_PER_YEAR, Scenario
+from cisim.kernels import MAX_PAIRWISE, _jit, _rule, pairwise
+from cisim.scenario import CADENCE_WEEKS, MIN_MONEY, SECTORS, STEPS_PER_YEAR, Scenario
 
 __all__ = [
-    "BACKBONE_NEUTRALITY", "FIGURES", "PartnerTable", "World", "book_week", "build_partners",
-    "meeting_interval",
+    "BACKBONE_NEUTRALITY", "FIGURES", "PartnerTable", "World", "book_rule", "book_week",
+    "build_partners", "meeting_interval",
 ]
 
 VALUE_KINDS = ("social_impact", "knowledge", "reputation", "engagement")
@@ -337,6 +337,70 @@ class World:
         self._fv = memoryview(self.figures)
 
 
+# ---- the books -------------------------------------------------------------------------------
+# The week's books run compiled. The rule is here rather than in a cisim/_world.py beside this
+# module: it reads this module's F_* indices, so that module would import this one, which
+# calls it (an import cycle, which tests/test_structure.py forbids). Python's operations in
+# Python's order, so the same doubles: the partners' hours are summed in numpy's pairwise
+# order (cisim.kernels.pairwise, as np.add.reduce adds them) up to MAX_PAIRWISE partners, and
+# above that book_week passes numpy's sum (numpy splits a longer array in two, recursively; a
+# recursive compiled sum would add ~0.4 s to the first compile for partnerships that large);
+# the discount factor is cisim.numeric.discount_at's power (the C library's pow in both), the
+# ratio cisim.numeric.sroi_ratio's.
+
+
+@_rule
+def book_rule(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarray,
+              burden_total: float, coordinated: bool, step: int, population: int,
+              hours_per_meeting: float, hour_cost: float, discount_rate: float,
+              value_per_outcome_year: float, attribution: float, displacement: float) -> None:
+    """Book the week ``step`` in a world's figures, in place.
+
+    Reads ``figures[F_INCOME]``, ``[F_MEASURED_RATE]`` and ``[F_MEASURED_BASELINE]``; writes
+    ``[F_COORDINATION_COST]`` (a coordinated world's hours, the sum of ``burden_hours`` plus
+    ``hours_per_meeting`` per partner ``attended``, times ``hour_cost``; 0 in isolation),
+    ``[F_INVESTMENT]`` (the income plus that cost, 0 at step 0), adds the discounted investment
+    to ``[F_INVESTMENT_PV]`` and, after step 0 and while it is finite, the discounted measured
+    gain (``(measured rate - baseline) x population / 52`` outcome-years at the valuation's
+    adjusted value) to ``[F_MEASURED_VALUE_PV]``, and sets ``[F_MEASURED_SROI]`` to the one
+    over the other (NaN below ``MIN_MONEY`` invested). ``burden_total`` is the sum of
+    ``burden_hours`` as numpy adds it, read only above ``MAX_PAIRWISE`` partners.
+    """
+    cost = 0.0
+    if coordinated:
+        n = burden_hours.shape[0]
+        burden = pairwise(burden_hours, n) if n <= MAX_PAIRWISE else burden_total
+        attendees = 0
+        for i in range(attended.shape[0]):
+            if attended[i]:
+                attendees += 1
+        cost = (burden + hours_per_meeting * attendees) * hour_cost
+    figures[F_COORDINATION_COST] = cost
+    investment = (figures[F_INCOME] + cost) if step > 0 else 0.0
+    figures[F_INVESTMENT] = investment
+    d = (1.0 + discount_rate) ** (-float(step) / STEPS_PER_YEAR)
+    figures[F_INVESTMENT_PV] += investment * d
+    adjusted_value = value_per_outcome_year * (1.0 - attribution) * (1.0 - displacement)
+    measured_gain = ((figures[F_MEASURED_RATE] - figures[F_MEASURED_BASELINE]) * population
+                     / STEPS_PER_YEAR)
+    if step > 0 and math.isfinite(measured_gain):
+        figures[F_MEASURED_VALUE_PV] += measured_gain * adjusted_value * d
+    invested = figures[F_INVESTMENT_PV]
+    figures[F_MEASURED_SROI] = (figures[F_MEASURED_VALUE_PV] / invested if invested >= MIN_MONEY
+                                else np.nan)
+
+
+@_jit(opt=1, no_cfunc_wrapper=True)
+def book_entry(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarray,
+               burden_total: float, coordinated: bool, step: int, population: int,
+               hours_per_meeting: float, hour_cost: float, discount_rate: float,
+               value_per_outcome_year: float, attribution: float, displacement: float) -> None:
+    """The entry of :func:`book_rule` from Python (:func:`book_week`)."""
+    book_rule(figures, burden_hours, attended, burden_total, coordinated, step, population,
+              hours_per_meeting, hour_cost, discount_rate, value_per_outcome_year, attribution,
+              displacement)
+
+
 def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
     """Book the week ``step`` in the world's own accounts (after the week's dynamics).
 
@@ -348,26 +412,19 @@ def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
     Accountability, without the counterfactual), valued with the valuation's adjusted proxy,
     over the investment, both discounted. The Exponential Value phase asks for it
     (:mod:`cisim.phases`); the recorder only copies these figures.
+
+    One compiled call (:func:`book_rule`) reads and writes the world's figures.
     """
     v = sc.valuation
-    cost = 0.0
-    if not world.isolated:
-        # ndarray.sum's sums without its wrapper (np.add.reduce; a count of the attendees)
-        # (as Python numbers: numpy's scalars would make every later sum of the books slower)
-        hours = (float(np.add.reduce(world.burden_hours))
-                 + sc.meetings.hours_per_meeting * int(np.count_nonzero(world.attended)))
-        cost = hours * v.coordination_hour_cost
-    world.coordination_cost = cost
-    world.investment = (world.income + cost) if step > 0 else 0.0
-    d = discount_at(step, v.discount_rate)
-    world.investment_pv += world.investment * d
-    adjusted_value = v.value_per_outcome_year * (1 - v.attribution) * (1 - v.displacement)
-    measured_gain = (world.measured_rate - world.measured_baseline) * population / STEPS_PER_YEAR
-    if step > 0 and math.isfinite(measured_gain):
-        world.measured_value_pv += measured_gain * adjusted_value * d
-    world.measured_sroi = sroi_ratio(world.measured_value_pv, world.investment_pv)
+    hours = world.burden_hours
+    # numpy's sum of the hours where the compiled pairwise sum stops (see above)
+    burden = float(np.add.reduce(hours)) if hours.shape[0] > MAX_PAIRWISE else 0.0
+    book_entry(world.figures, hours, world.attended, burden, not world.isolated, step,
+               population, sc.meetings.hours_per_meeting, v.coordination_hour_cost,
+               v.discount_rate, v.value_per_outcome_year, v.attribution, v.displacement)
 
 
 def meeting_interval(sc: Scenario) -> int:
     """Weeks between meetings (0: no meetings)."""
     return CADENCE_WEEKS.get(sc.meetings.cadence, 0)
+
