@@ -53,14 +53,19 @@ if TYPE_CHECKING:
     from cisim.context import StepContext
 
 
+#: What the counterfactual's mirror passes for the lines and the rules it does not read.
+_NO_LINES = np.zeros((0, L_N))
+_NO_RULES = np.zeros(R_N)
+
+
 class Investment:
     """Funding lines, renewals, the funding cliff, and the spending order."""
 
     component = "investment"
 
     def __init__(self) -> None:
-        # per world index: (the world's funding list, its table, its spending rules, the step
-        # the money stops at)
+        # per world (by id): its funding list, the list's table, the spending rules, the step
+        # the money stops at (the list is kept: no other list can have its id)
         self._books: dict[int, tuple[list[FundingLine], np.ndarray, np.ndarray, float]] = {}
         self._cliff_logged = False
 
@@ -97,12 +102,12 @@ class Investment:
     def step(self, model: StepContext, world: World) -> None:
         """Review lines whose commitment ends, collect this week's money and spend it."""
         t = model.steps
+        if is_counterfactual(model, world):  # (the mirror reads no line and no rule)
+            investment_week(MIRROR, t, 0, world.figures, model.factual.figures, _NO_LINES,
+                            world.active, _NO_RULES)
+            return
         lines, table, rules, stop = self._book(model, world)
         figures = world.figures
-        if is_counterfactual(model, world):
-            investment_week(MIRROR, t, 0, figures, model.factual.figures, table, world.active,
-                            rules)
-            return
         # each due line in turn is reviewed, then all pay (a review changes only its line, and
         # the draws are counter-based, so this is the same as a pass of each in turn)
         due = investment_week(WEEK, t, 0, figures, figures, table, world.active, rules)
@@ -135,7 +140,7 @@ class Investment:
         :mod:`cisim.mechanisms._investment`; it is made again from the lines when
         ``world.funding`` is another list than the one it was made from (at set-up).
         """
-        w = model.world_index(world)
+        w = id(world)
         book = self._books.get(w)
         if book is not None and book[0] is world.funding:
             return book
