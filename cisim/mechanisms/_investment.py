@@ -9,7 +9,9 @@ of the factual world's money. It reads and writes the world's figures in place
 partners' grants draw, ask the phase's emphasis and log, and are rare: the kernel reports the
 line that is due and the mechanism reviews it in Python. The operations are Python's float
 operations in Python's order (``min`` and ``max`` as the comparisons the builtins make), so the
-same doubles. Compiled at LLVM level 1 (:func:`cisim.kernels._jit`).
+same doubles. The rule itself is :func:`money_week` (for a compiled week to call);
+:func:`investment_week` is its entry from Python. Compiled at LLVM level 1
+(:func:`cisim.kernels._jit`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from cisim.world import (
     F_RUNWAY_YEARS,
 )
 
-__all__ = ["L_N", "MIRROR", "PAID_CHANGED", "RUNWAY", "R_N", "WEEK", "investment_week"]
+__all__ = ["L_N", "MIRROR", "PAID_CHANGED", "RUNWAY", "R_N", "WEEK", "investment_week",
+           "money_week"]
 
 #: Columns of a world's funding table: a row per line of ``world.funding``, the same figures
 #: as its :class:`cisim.world.FundingLine` (``active`` as 1.0 / 0.0, ``partner`` -1.0 for an
@@ -131,8 +134,13 @@ def investment_week(mode: int, t: int, first: int, figures: np.ndarray, source: 
     its commitment ends at ``t``), returns its index and changes nothing (the mechanism
     reviews it and asks again from the next line). Otherwise each line's payment into
     ``lines[:, L_PAID]``, then writes the figures ``income``, ``backbone_spend``,
-    ``backbone_funded``, ``measurement_spend``, ``programme_money`` (the spending order) and
-    ``runway_years``; returns :data:`PAID_CHANGED` if some line's payment changed, else -1.
+    ``backbone_funded`` (the share of the backbone's budget paid, 1 for a budget of zero),
+    ``measurement_spend``, ``programme_money`` (the spending order) and ``runway_years``;
+    returns :data:`PAID_CHANGED` if some line's payment changed, else -1. A line pays a 52nd
+    of its yearly amount while the money flows (before the cliff), it is active and it has
+    started. The runway is the money the active lines committed from ``t`` (or their start) to
+    the end of their commitment or the cliff, over the yearly amount of the lines paying at
+    ``t`` (at ``t = 0``, of those starting then), in years, at most 20 (0 with none paying).
 
     ``mode`` :data:`MIRROR` (the counterfactual world): the world gets the money of ``source``
     (the factual world's figures), all of it for programmes: writes ``income`` and
