@@ -37,6 +37,14 @@ from cisim.kernels import (
     _u01k,
     prefetch,
 )
+from cisim.world import (
+    F_BARRIER_MULTIPLIER,
+    F_EFFECT_MULTIPLIER,
+    F_ENGAGEMENT,
+    F_FIT,
+    F_SERVICE_CAPACITY,
+    F_STRUCTURAL_MULTIPLIER,
+)
 
 __all__ = [
     "CHUNK",
@@ -45,6 +53,8 @@ __all__ = [
     "recount",
     "status_quo_multipliers",
     "sum_chunks",
+    "world_rows_into",
+    "world_rows_of",
     "world_terms",
 ]
 
@@ -150,6 +160,45 @@ def week_bounded(row: list[float], coverage: list[float]) -> bool:
             and row[W_EFFECT] >= 0.0 and row[W_TREND] >= 0.0):
         return False
     return all(c >= 0.0 for c in coverage)  # (NaN coverage: not covered)
+
+
+@_inner
+def world_rows_into(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
+                    aggregates: np.ndarray, spread: bool, trend: float, efficacy: float,
+                    equity_first: float, equity_second: float) -> None:
+    """The rule of :func:`world_rows_of` (which see), for the compiled week to call."""
+    for w in range(2):
+        figures = first if w == 0 else second
+        cap_norm = 0.0
+        if spread:  # max(weight, 1e-12), as Python's max (a NaN weight stays)
+            weight = aggregates[w, 0]
+            cap_norm = figures[F_SERVICE_CAPACITY] / (1e-12 if weight < 1e-12 else weight)
+        wp[w, W_CAP_NORM] = cap_norm
+        wp[w, W_FIT] = figures[F_FIT]
+        wp[w, W_EFFECT] = figures[F_EFFECT_MULTIPLIER]
+        wp[w, W_BARRIER] = figures[F_BARRIER_MULTIPLIER]
+        wp[w, W_TAKEUP] = figures[F_ENGAGEMENT]
+        wp[w, W_EQUITY] = equity_first if w == 0 else equity_second
+        wp[w, W_EFFICACY] = efficacy
+        wp[w, W_TREND] = trend
+        wp[w, W_SBARRIER] = figures[F_STRUCTURAL_MULTIPLIER]
+
+
+@_jit(opt=1, no_cfunc_wrapper=True)
+def world_rows_of(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
+                  aggregates: np.ndarray, spread: bool, trend: float, efficacy: float,
+                  equity_first: float, equity_second: float) -> None:
+    """The population kernel's parameter rows of two worlds into ``wp`` (2, ``WP.N``).
+
+    Row 0 from the figures ``first``, row 1 from ``second`` (:data:`cisim.world.FIGURES`):
+    the fit (figure ``fit``), the effect, barrier and structural-barrier multipliers
+    (``effect_multiplier``, ``barrier_multiplier``, ``structural_multiplier``), take-up
+    (``engagement``), the given equity focus, efficacy and trend, and with ``spread`` the
+    capacity per unit of targeting weight, ``service_capacity / max(weight, 1e-12)`` with row
+    ``w``'s weight ``aggregates[w, 0]`` (0 without ``spread``).
+    """
+    world_rows_into(wp, first, second, aggregates, spread, trend, efficacy, equity_first,
+                    equity_second)
 
 
 #: Margin of the tests that skip work in the entry draw without changing its outcome:

@@ -42,6 +42,7 @@ from cisim._population import (
     sum_chunks,
     terms_bounded,
     week_bounded,
+    world_rows_of,
     world_terms,
 )
 from cisim.kernels import WP, run_step_keys, step_keys
@@ -517,27 +518,28 @@ def world_row(sc: Scenario, world: World, population: Population, w: int, step: 
     the equity focus (none in an isolated world), the service efficacy and the secular trend. With
     ``spread`` the row also says how thinly the world's service capacity spreads over the
     targeting weight of those out of the outcome state (not known before calibration).
+    Built from the world's figures by :func:`cisim._population.world_rows_of`.
     """
-    return np.array(_row(sc, world, population, w, population.trend_multiplier(step), spread),
-                    dtype=np.float64)
+    equity = _equity(sc, world)
+    wp = np.empty((2, WP.N))
+    # both rows of the one world: row w is the world's with world w's targeting weight
+    world_rows_of(wp, world.figures, world.figures, population.aggregates, spread,
+                  population.trend_multiplier(step), sc.dynamics.service_efficacy, equity,
+                  equity)
+    return wp[w]
 
 
 def world_rows(sc: Scenario, worlds: tuple[World, World], population: Population,
                step: int) -> np.ndarray:
     """:func:`world_row` of both worlds (with ``spread``), a row each: the week's ``wp``."""
-    trend = population.trend_multiplier(step)
-    return np.array([_row(sc, world, population, w, trend, True)
-                     for w, world in enumerate(worlds)], dtype=np.float64)
+    first, second = worlds
+    wp = np.empty((2, WP.N))
+    world_rows_of(wp, first.figures, second.figures, population.aggregates, True,
+                  population.trend_multiplier(step), sc.dynamics.service_efficacy,
+                  _equity(sc, first), _equity(sc, second))
+    return wp
 
 
-def _row(sc: Scenario, world: World, population: Population, w: int, trend: float,
-         spread: bool) -> list[float]:
-    """:func:`world_row` as Python floats (one array at the end, for one world or both)."""
-    cap_norm = (world.service_capacity / max(population.weight_sum(w), 1e-12) if spread
-                else 0.0)
-    equity = 0.0 if world.isolated else sc.engagement.equity_focus
-    # the columns of WP in their order, as one list (the model makes two a week)
-    return [cap_norm, world.fit, world.effect_multiplier, world.barrier_multiplier,
-            world.engagement, equity, sc.dynamics.service_efficacy, trend,
-            world.structural_multiplier]
-
+def _equity(sc: Scenario, world: World) -> float:
+    """The world's equity focus: the scenario's, none in an isolated world."""
+    return 0.0 if world.isolated else sc.engagement.equity_focus

@@ -7,6 +7,13 @@ with an anchor funder). Each funding line is reviewed when its commitment ends; 
 and with early involvement. The backbone is paid first, then the data system, then programmes. The
 counterfactual world gets exactly the factual world's money each week, all of it for programmes
 ("the same money").
+
+The week's arithmetic (payments, spending, runway, the mirror) is compiled
+(:func:`cisim.mechanisms._investment.investment_week`) over a table of the lines' figures kept
+beside ``world.funding``; the reviews stay here (they draw, ask the phase's emphasis and log).
+The lines in ``world.funding`` are what the cost ledger and the report read: the mechanism
+writes their fields as it changes its table, and reads the table back from them when the list
+is replaced.
 """
 
 from __future__ import annotations
@@ -14,7 +21,29 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from cisim.kernels import S_RENEW
+from cisim.mechanisms._investment import (
+    L_ACTIVE,
+    L_AMOUNT,
+    L_END,
+    L_N,
+    L_PAID,
+    L_PARTNER,
+    L_START,
+    MIRROR,
+    PAID_CHANGED,
+    R_BACKBONE,
+    R_BACKBONE_COST,
+    R_MEASUREMENT,
+    R_MEASUREMENT_COST,
+    R_N,
+    R_STOP,
+    RUNWAY,
+    WEEK,
+    investment_week,
+)
 from cisim.mechanisms.base import is_counterfactual
 from cisim.rng import u01
 from cisim.scenario import STEPS_PER_YEAR
@@ -24,10 +53,21 @@ if TYPE_CHECKING:
     from cisim.context import StepContext
 
 
+#: What the counterfactual's mirror passes for the lines and the rules it does not read.
+_NO_LINES = np.zeros((0, L_N))
+_NO_RULES = np.zeros(R_N)
+
+
 class Investment:
     """Funding lines, renewals, the funding cliff, and the spending order."""
 
     component = "investment"
+
+    def __init__(self) -> None:
+        # per world (by id): its funding list, the list's table, the spending rules, the step
+        # the money stops at (the list is kept: no other list can have its id)
+        self._books: dict[int, tuple[list[FundingLine], np.ndarray, np.ndarray, float]] = {}
+        self._cliff_logged = False
 
     def setup(self, model: StepContext, world: World) -> None:
         """Open the funding lines: external streams and partners' grants."""
@@ -56,37 +96,74 @@ class Investment:
                 )
         world.funding = lines
         self._cliff_logged = False
-        self._update_runway(model, world, 0)
+        _, table, rules, _ = self._book(model, world)
+        investment_week(RUNWAY, 0, 0, world.figures, world.figures, table, world.active, rules)
 
     def step(self, model: StepContext, world: World) -> None:
         """Review lines whose commitment ends, collect this week's money and spend it."""
         t = model.steps
-        if is_counterfactual(model, world):
-            self._mirror(model.factual, world)
+        if is_counterfactual(model, world):  # (the mirror reads no line and no rule)
+            investment_week(MIRROR, t, 0, world.figures, model.factual.figures, _NO_LINES,
+                            world.active, _NO_RULES)
             return
-        cliff = model.design.funding.max_years
-        paying = cliff is None or t < cliff * STEPS_PER_YEAR
-        income = 0.0
-        # each line in turn: its review, then what it pays (a review changes only its line,
-        # and the draws are counter-based, so one pass is the same as a pass of each)
-        for idx, line in enumerate(world.funding):
-            if line.active:
-                if line.partner >= 0 and not world.active[line.partner]:
-                    line.active = False
-                    model.log(world, "funding", f"{line.name} stopped its grant on leaving")
-                elif t >= line.end_step:
-                    self._review(model, world, idx, line, t)
-            line.paid = (line.amount / STEPS_PER_YEAR
-                         if paying and line.active and t >= line.start_step else 0.0)
-            income += line.paid
-        if not paying and not self._cliff_logged:
+        lines, table, rules, stop = self._book(model, world)
+        figures = world.figures
+        # each due line in turn is reviewed, then all pay (a review changes only its line, and
+        # the draws are counter-based, so this is the same as a pass of each in turn)
+        due = investment_week(WEEK, t, 0, figures, figures, table, world.active, rules)
+        while due >= 0:
+            line = lines[due]
+            if line.partner >= 0 and not world.active[line.partner]:
+                line.active = False
+                model.log(world, "funding", f"{line.name} stopped its grant on leaving")
+            else:
+                self._review(model, world, due, line, t)
+            table[due, L_ACTIVE] = line.active
+            table[due, L_END] = line.end_step
+            due = investment_week(WEEK, t, due + 1, figures, figures, table, world.active,
+                                  rules)
+        if due == PAID_CHANGED:  # (the lines' payments change in a few weeks of a run)
+            for line, paid in zip(lines, table[:, L_PAID].tolist(), strict=True):
+                line.paid = paid
+        if not t < stop and not self._cliff_logged:
             self._cliff_logged = True
-            model.log(world, "funding", f"funding cliff: all money stops after {cliff:g} years")
-        world.income = income
-        self._spend(model, world)
-        self._update_runway(model, world, t)
+            model.log(world, "funding", "funding cliff: all money stops after "
+                      f"{model.design.funding.max_years:g} years")
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _book(self, model: StepContext, world: World
+              ) -> tuple[list[FundingLine], np.ndarray, np.ndarray, float]:
+        """The world's funding lines, their table, the spending rules and the cliff's step.
+
+        The table holds each line's figures in the columns ``L_*`` of
+        :mod:`cisim.mechanisms._investment`; it is made again from the lines when
+        ``world.funding`` is another list than the one it was made from (at set-up).
+        """
+        w = id(world)
+        book = self._books.get(w)
+        if book is not None and book[0] is world.funding:
+            return book
+        lines = world.funding
+        table = np.zeros((len(lines), L_N))
+        for i, line in enumerate(lines):
+            table[i, L_AMOUNT] = line.amount
+            table[i, L_START] = line.start_step
+            table[i, L_END] = line.end_step
+            table[i, L_ACTIVE] = line.active
+            table[i, L_PARTNER] = line.partner
+            table[i, L_PAID] = line.paid
+        sc = model.design
+        cliff = sc.funding.max_years
+        rules = np.zeros(R_N)
+        stop = math.inf if cliff is None else cliff * STEPS_PER_YEAR
+        rules[R_STOP] = stop
+        rules[R_BACKBONE] = sc.backbone.present and not world.isolated
+        rules[R_BACKBONE_COST] = sc.backbone.budget_per_year / STEPS_PER_YEAR
+        rules[R_MEASUREMENT] = sc.measurement.shared and not world.isolated
+        rules[R_MEASUREMENT_COST] = sc.measurement.investment_per_year / STEPS_PER_YEAR
+        book = self._books[w] = (lines, table, rules, stop)
+        return book
 
     def _review(self, model: StepContext, world: World, idx: int, line: FundingLine,
                 t: int) -> None:
@@ -111,46 +188,3 @@ class Investment:
         else:
             line.active = False
             model.log(world, "funding", f"{line.name} ended its funding")
-
-    def _spend(self, model: StepContext, world: World) -> None:
-        sc = model.design
-        money = world.income
-        world.backbone_spend = world.measurement_spend = 0.0
-        world.backbone_funded = 0.0
-        if sc.backbone.present and not world.isolated:
-            cost = sc.backbone.budget_per_year / STEPS_PER_YEAR
-            pay = min(money, cost)
-            world.backbone_spend = pay
-            world.backbone_funded = pay / cost if cost > 0 else 1.0
-            money -= pay
-        if sc.measurement.shared and not world.isolated:
-            pay = min(money, sc.measurement.investment_per_year / STEPS_PER_YEAR)
-            world.measurement_spend = pay
-            money -= pay
-        world.programme_money = money
-
-    def _update_runway(self, model: StepContext, world: World, t: int) -> None:
-        cliff = model.design.funding.max_years
-        stop = math.inf if cliff is None else cliff * STEPS_PER_YEAR
-        committed = 0.0
-        rate = 0.0
-        for line in world.funding:
-            if not line.active:
-                continue
-            # min(line.end_step, stop) and max(t, line.start_step), the same objects, without
-            # the builtins' calls (every week, every line)
-            end = stop if stop < line.end_step else line.end_step
-            start = line.start_step if line.start_step > t else t
-            if end > start:
-                committed += line.amount * (end - start) / STEPS_PER_YEAR
-            if line.start_step <= t < end or (t == 0 and line.start_step == 0):
-                rate += line.amount
-        world.runway_years = min(20.0, committed / rate) if rate > 0 else 0.0
-
-    @staticmethod
-    def _mirror(source: World, world: World) -> None:
-        world.income = source.income
-        world.backbone_spend = world.measurement_spend = 0.0
-        world.backbone_funded = 0.0
-        world.programme_money = source.income
-        world.runway_years = source.runway_years
