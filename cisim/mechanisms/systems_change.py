@@ -25,9 +25,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_POLICY
-from cisim.mechanisms.base import ByContents, WeeklyDraws
+from cisim.mechanisms._systems_change import (
+    barrier_of,
+    effectiveness_of,
+    structural_barrier_of,
+    systems_change_params,
+    systems_change_week,
+)
+from cisim.mechanisms.base import ByContents, RunConstants, WeeklyDraws
 from cisim.rng import u01, u01_steps
-from cisim.scenario import STEPS_PER_YEAR, Dynamics, Scenario
+from cisim.scenario import Dynamics, Scenario
 from cisim.world import World
 
 if TYPE_CHECKING:
@@ -47,8 +54,8 @@ class SystemsChange:
     def __init__(self) -> None:
         # the champion of each world (by id), with the bytes of its inputs
         self._champions = ByContents()
-        # the run's policy draws, a week each per world (made when a world first draws)
-        self._draws: WeeklyDraws | None = None
+        # the run's constants of the compiled rule and its policy draws
+        self._run: _Run | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Nothing has changed at the start."""
@@ -56,50 +63,23 @@ class SystemsChange:
         set_multipliers(model.design, world)
 
     def step(self, model: StepContext, world: World) -> None:
-        """Grow or erode services and practices; draw this week's policy win."""
+        """Grow or erode services and practices; draw this week's policy win.
+
+        One compiled call over the world's figures
+        (:func:`cisim.mechanisms._systems_change.systems_change_rule`, which also writes the
+        multipliers of :func:`set_multipliers`); the phase's emphasis, the champion's pull
+        and the week's policy draw come from here.
+        """
         if world.isolated:
             return
-        sc = model.design
-        dyn = sc.dynamics
-        emph = model.emphasis(world, self.component)
-        rate = dyn.systems_change_rate_per_year / STEPS_PER_YEAR * emph
-        decay = dyn.systems_change_decay_per_year / STEPS_PER_YEAR
-        drive_s = world.alignment * world.agreement
-        drive_p = world.alignment * world.measurement
-        services, practices = world.services_change, world.practices_change
-        services += rate * drive_s * (1 - services) - decay * (1 - drive_s) * services
-        practices += rate * drive_p * (1 - practices) - decay * (1 - drive_p) * practices
-        if dyn.persistence == "fade":
-            missing = 1.0 - world.coordination
-            fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * missing
-            services -= fade * services
-            practices -= fade * practices
-            world.policy_change -= (dyn.policy_fade_rate_per_year / STEPS_PER_YEAR * missing
-                                    * world.policy_change)
-        world.services_change, world.practices_change = services, practices
-        if sc.backbone.present:
-            advocacy = sc.backbone.advocacy * world.backbone_capacity
-        else:
-            advocacy = sc.backbone.advocacy * dyn.self_coordination
-        champion = self._champion(world)
-        chance = (
-            dyn.policy_change_rate_per_year / STEPS_PER_YEAR * emph * advocacy
-            * practices * world.agreement * champion
-        )
-        # a draw is never below a chance of zero (nor NaN), and the draws are counter-based:
-        # not taking one changes no other
-        if chance > 0.0 and self._draw(model, world) < chance:
-            world.policy_change += dyn.policy_step * (1.0 - world.policy_change)
+        run = self._run = _Run.kept(self._run, model)
+        # the week's draw, ``u01(kseed, step, world index, S_POLICY)``, is looked up whether
+        # or not the chance is positive (the rule takes it only then): the draws are
+        # counter-based, so looking one up changes no other
+        draw = run.draws.at(model.steps, model.world_index(world))
+        if systems_change_week(world.figures, run.params, model.emphasis(world, self.component),
+                               self._champion(world), draw):
             model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
-        set_multipliers(sc, world)
-
-    def _draw(self, model: StepContext, world: World) -> float:
-        """This week's policy draw, ``u01(kseed, step, world index, S_POLICY)``.
-
-        The run's draws are made at once (:func:`cisim.rng.u01_steps`, the same doubles).
-        """
-        draws = self._draws = WeeklyDraws.kept(self._draws, model, u01_steps, u01, S_POLICY)
-        return draws.at(model.steps, model.world_index(world))
 
     def _champion(self, world: World) -> float:
         """The most influential active partner's pull, ``min(1, influence / 4)`` (0 with nobody).
@@ -110,6 +90,19 @@ class SystemsChange:
                                    lambda: _champion_of(world.partners.influence[world.active]))
 
 
+class _Run(RunConstants):
+    """The run's constants of the compiled rule and its table of policy draws.
+
+    The draws are made at once (:func:`cisim.rng.u01_steps`, the same doubles as ``u01``).
+    """
+
+    __slots__ = ("draws", "params")
+
+    def __init__(self, model: StepContext) -> None:
+        super().__init__(model)
+        self.params = systems_change_params(model.design)
+        self.draws = WeeklyDraws(model, u01_steps, u01, S_POLICY)
+
 
 # ---- what changed systems do to services and barriers (read by the population's parameters) --
 
@@ -118,7 +111,8 @@ def set_multipliers(sc: Scenario, world: World) -> None:
     """Write what the world's changed systems do to services and barriers into the world.
 
     The population's parameters (:func:`cisim.population.world_row`) read them; the equity
-    focus that aims policy at structural barriers is none in an isolated world.
+    focus that aims policy at structural barriers is none in an isolated world. The weekly
+    step writes them in its compiled rule, with the same arithmetic.
     """
     dyn = sc.dynamics
     equity = 0.0 if world.isolated else sc.engagement.equity_focus
@@ -129,13 +123,13 @@ def set_multipliers(sc: Scenario, world: World) -> None:
 
 def effectiveness(dyn: Dynamics, world: World) -> float:
     """Multiplier on the help services give, from changed services and practices."""
-    gain = dyn.practice_effectiveness_gain
-    return 1.0 + gain * 0.5 * (world.services_change + world.practices_change)
+    return _effectiveness_of(dyn.practice_effectiveness_gain, world.services_change,
+                             world.practices_change)
 
 
 def barrier(dyn: Dynamics, world: World) -> float:
     """Multiplier on everyone's barriers from changed policy."""
-    return 1.0 - dyn.policy_barrier_reduction * world.policy_change
+    return _barrier_of(dyn.policy_barrier_reduction, world.policy_change)
 
 
 def structural_barrier(dyn: Dynamics, world: World, equity: float) -> float:
@@ -147,8 +141,13 @@ def structural_barrier(dyn: Dynamics, world: World, equity: float) -> float:
     Institute 2018: equity outcomes only where an equity focus shaped the strategies;
     powell, Menendian & Ake 2019, targeted universalism).
     """
-    reduction = dyn.policy_barrier_reduction
-    return 1.0 - reduction * world.policy_change * equity
+    return _structural_barrier_of(dyn.policy_barrier_reduction, world.policy_change, equity)
+
+
+# the compiled rule's multipliers as Python functions (for the helpers above: one copy of each)
+_effectiveness_of = getattr(effectiveness_of, "py_func", effectiveness_of)
+_barrier_of = getattr(barrier_of, "py_func", barrier_of)
+_structural_barrier_of = getattr(structural_barrier_of, "py_func", structural_barrier_of)
 
 
 def _champion_of(influence: np.ndarray) -> float:
