@@ -6,8 +6,8 @@ the indices ``F_*``): the growth, erosion and fading of changed services and pra
 fading and the weekly chance of a policy win, and the multipliers the population reads. The
 same Python float operations in the same order, so the same doubles. The run's constants come
 in one array laid out by the ``P_*`` columns (:func:`systems_change_params`); the phase's
-emphasis, the champion's pull and the week's policy draw come from Python (the phase model, a
-value remembered while the partners stay, the run's table of draws). :func:`systems_change_week`
+emphasis and the week's policy draw come from Python (the phase model, the run's table of
+draws). :func:`systems_change_week`
 is the mechanism's one compiled call; a compiled week driver calls the rule itself.
 """
 
@@ -31,10 +31,7 @@ from cisim.world import (
     F_STRUCTURAL_MULTIPLIER,
 )
 
-__all__ = [
-    "barrier_of", "effectiveness_of", "structural_barrier_of", "systems_change_params",
-    "systems_change_rule", "systems_change_week",
-]
+__all__ = ["systems_change_params", "systems_change_rule", "systems_change_week"]
 
 # Columns of the run's constants (systems_change_params): rates are per week.
 (P_RATE, P_DECAY, P_FADES, P_FADE, P_POLICY_FADE, P_BACKBONE, P_ADVOCACY, P_SELF_COORDINATION,
@@ -66,26 +63,8 @@ def systems_change_params(sc: Scenario) -> np.ndarray:
 
 
 @_inner
-def effectiveness_of(gain: float, services: float, practices: float) -> float:
-    """Multiplier on the help services give: ``1 + gain / 2 x (services + practices)``."""
-    return 1.0 + gain * 0.5 * (services + practices)
-
-
-@_inner
-def barrier_of(reduction: float, policy: float) -> float:
-    """Multiplier on everyone's barriers: ``1 - reduction x policy``."""
-    return 1.0 - reduction * policy
-
-
-@_inner
-def structural_barrier_of(reduction: float, policy: float, equity: float) -> float:
-    """Multiplier on structural barriers: ``1 - reduction x policy x equity``."""
-    return 1.0 - reduction * policy * equity
-
-
-@_inner
-def systems_change_rule(figures: np.ndarray, params: np.ndarray, emph: float, champion: float,
-                        draw: float) -> bool:
+def systems_change_rule(figures: np.ndarray, params: np.ndarray, emph: float, draw: float,
+                        active: np.ndarray, influence: np.ndarray) -> bool:
     """One week of systems change in a world that coordinates (not isolated), in place.
 
     Services (driven by alignment x agreement) and practices (alignment x measurement) grow
@@ -93,7 +72,9 @@ def systems_change_rule(figures: np.ndarray, params: np.ndarray, emph: float, ch
     ``P_FADES`` both, and policy, fade at their rates times the missing coordination. A
     policy win (policy moves ``P_POLICY_STEP`` of the way to 1) when the week's chance
     ``P_POLICY_RATE x emph x advocacy x practices x agreement x champion`` is positive and
-    ``draw`` is below it. Then the multipliers on help, barriers and structural barriers.
+    ``draw`` is below it; the champion's pull is ``min(1, max influence / 4)`` of the
+    ``active`` partners (0 with nobody). Then the multipliers on help, barriers and
+    structural barriers (:func:`cisim.mechanisms.systems_change.set_multipliers`).
 
     Reads the figures alignment, agreement, measurement, coordination, backbone capacity,
     services, practices and policy change; writes services, practices and policy change and
@@ -125,22 +106,45 @@ def systems_change_rule(figures: np.ndarray, params: np.ndarray, emph: float, ch
         advocacy = params[P_ADVOCACY] * figures[F_BACKBONE_CAPACITY]
     else:
         advocacy = params[P_ADVOCACY] * params[P_SELF_COORDINATION]
-    chance = params[P_POLICY_RATE] * emph * advocacy * practices * agreement * champion
+    chance = params[P_POLICY_RATE] * emph * advocacy * practices * agreement * _champion(
+        active, influence)
     # a draw is never below a chance of zero (nor NaN)
     won = chance > 0.0 and draw < chance
     if won:
         policy += params[P_POLICY_STEP] * (1.0 - policy)
     figures[F_POLICY_CHANGE] = policy
+    # set_multipliers (its helpers' arithmetic, written out here: a compiled helper of one
+    # line costs the first compile ~0.03 s; tests/test_mechanisms.py holds the two equal)
     reduction = params[P_REDUCTION]
-    figures[F_EFFECT_MULTIPLIER] = effectiveness_of(params[P_GAIN], services, practices)
-    figures[F_BARRIER_MULTIPLIER] = barrier_of(reduction, policy)
-    figures[F_STRUCTURAL_MULTIPLIER] = structural_barrier_of(reduction, policy,
-                                                             params[P_EQUITY])
+    figures[F_EFFECT_MULTIPLIER] = 1.0 + params[P_GAIN] * 0.5 * (services + practices)
+    figures[F_BARRIER_MULTIPLIER] = 1.0 - reduction * policy
+    figures[F_STRUCTURAL_MULTIPLIER] = 1.0 - reduction * policy * params[P_EQUITY]
     return won
 
 
+@_inner
+def _champion(active: np.ndarray, influence: np.ndarray) -> float:
+    """``min(1, max influence / 4)`` of the active partners, 0 with nobody.
+
+    The maximum as ``np.max``'s (NaN if any is NaN), the minimum as Python's ``min(1.0, v)``
+    (``v`` only if below 1: NaN gives 1).
+    """
+    best = 0.0
+    anyone = False
+    for i in range(active.shape[0]):
+        if active[i]:
+            v = influence[i]
+            if not anyone or v > best or v != v:  # (once NaN, nothing is above it)
+                best = v
+            anyone = True
+    if not anyone:
+        return 0.0
+    pull = best / 4.0
+    return pull if pull < 1.0 else 1.0
+
+
 @_jit(opt=1, no_cfunc_wrapper=True)
-def systems_change_week(figures: np.ndarray, params: np.ndarray, emph: float, champion: float,
-                        draw: float) -> bool:
+def systems_change_week(figures: np.ndarray, params: np.ndarray, emph: float, draw: float,
+                        active: np.ndarray, influence: np.ndarray) -> bool:
     """:func:`systems_change_rule`, called from Python (the mechanism's step)."""
-    return systems_change_rule(figures, params, emph, champion, draw)
+    return systems_change_rule(figures, params, emph, draw, active, influence)

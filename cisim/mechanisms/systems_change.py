@@ -22,17 +22,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from cisim.kernels import S_POLICY
-from cisim.mechanisms._systems_change import (
-    barrier_of,
-    effectiveness_of,
-    structural_barrier_of,
-    systems_change_params,
-    systems_change_week,
-)
-from cisim.mechanisms.base import ByContents, RunConstants, WeeklyDraws
+from cisim.mechanisms._systems_change import systems_change_params, systems_change_week
+from cisim.mechanisms.base import RunConstants, WeeklyDraws
 from cisim.rng import u01, u01_steps
 from cisim.scenario import Dynamics, Scenario
 from cisim.world import World
@@ -52,8 +44,6 @@ class SystemsChange:
     component = "systems_change"
 
     def __init__(self) -> None:
-        # the champion of each world (by id), with the bytes of its inputs
-        self._champions = ByContents()
         # the run's constants of the compiled rule and its policy draws
         self._run: _Run | None = None
 
@@ -66,9 +56,9 @@ class SystemsChange:
         """Grow or erode services and practices; draw this week's policy win.
 
         One compiled call over the world's figures
-        (:func:`cisim.mechanisms._systems_change.systems_change_rule`, which also writes the
-        multipliers of :func:`set_multipliers`); the phase's emphasis, the champion's pull
-        and the week's policy draw come from here.
+        (:func:`cisim.mechanisms._systems_change.systems_change_rule`, which also works out
+        the champion's pull and writes the multipliers of :func:`set_multipliers`); the
+        phase's emphasis and the week's policy draw come from here.
         """
         if world.isolated:
             return
@@ -78,16 +68,8 @@ class SystemsChange:
         # counter-based, so looking one up changes no other
         draw = run.draws.at(model.steps, model.world_index(world))
         if systems_change_week(world.figures, run.params, model.emphasis(world, self.component),
-                               self._champion(world), draw):
+                               draw, world.active, world.partners.influence):
             model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
-
-    def _champion(self, world: World) -> float:
-        """The most influential active partner's pull, ``min(1, influence / 4)`` (0 with nobody).
-
-        Remembered while the inputs stay the same (partners leave rarely).
-        """
-        return self._champions.get(world, (world.active, world.partners.influence),
-                                   lambda: _champion_of(world.partners.influence[world.active]))
 
 
 class _Run(RunConstants):
@@ -112,7 +94,8 @@ def set_multipliers(sc: Scenario, world: World) -> None:
 
     The population's parameters (:func:`cisim.population.world_row`) read them; the equity
     focus that aims policy at structural barriers is none in an isolated world. The weekly
-    step writes them in its compiled rule, with the same arithmetic.
+    step's compiled rule writes them with the same arithmetic (held equal by
+    ``tests/test_mechanisms.py``).
     """
     dyn = sc.dynamics
     equity = 0.0 if world.isolated else sc.engagement.equity_focus
@@ -123,13 +106,13 @@ def set_multipliers(sc: Scenario, world: World) -> None:
 
 def effectiveness(dyn: Dynamics, world: World) -> float:
     """Multiplier on the help services give, from changed services and practices."""
-    return _effectiveness_of(dyn.practice_effectiveness_gain, world.services_change,
-                             world.practices_change)
+    gain = dyn.practice_effectiveness_gain
+    return 1.0 + gain * 0.5 * (world.services_change + world.practices_change)
 
 
 def barrier(dyn: Dynamics, world: World) -> float:
     """Multiplier on everyone's barriers from changed policy."""
-    return _barrier_of(dyn.policy_barrier_reduction, world.policy_change)
+    return 1.0 - dyn.policy_barrier_reduction * world.policy_change
 
 
 def structural_barrier(dyn: Dynamics, world: World, equity: float) -> float:
@@ -141,15 +124,5 @@ def structural_barrier(dyn: Dynamics, world: World, equity: float) -> float:
     Institute 2018: equity outcomes only where an equity focus shaped the strategies;
     powell, Menendian & Ake 2019, targeted universalism).
     """
-    return _structural_barrier_of(dyn.policy_barrier_reduction, world.policy_change, equity)
-
-
-# the compiled rule's multipliers as Python functions (for the helpers above: one copy of each)
-_effectiveness_of = getattr(effectiveness_of, "py_func", effectiveness_of)
-_barrier_of = getattr(barrier_of, "py_func", barrier_of)
-_structural_barrier_of = getattr(structural_barrier_of, "py_func", structural_barrier_of)
-
-
-def _champion_of(influence: np.ndarray) -> float:
-    """``min(1, max influence / 4)`` of the active partners' influence (0 with nobody)."""
-    return min(1.0, float(influence.max()) / 4.0) if influence.size else 0.0
+    reduction = dyn.policy_barrier_reduction
+    return 1.0 - reduction * world.policy_change * equity
