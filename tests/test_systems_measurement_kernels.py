@@ -26,6 +26,7 @@ from cisim.mechanisms._measurement import (
     Q_NOISE,
     Q_RATE,
     Q_SELF_COORDINATION,
+    measurement_params,
     measurement_week,
 )
 from cisim.mechanisms._systems_change import systems_change_params, systems_change_week
@@ -165,7 +166,6 @@ def test_compiled_measurement_week_is_the_rule(default_scenario: Scenario, partn
         "measurement.investment_per_year": 0.0 if variant >= 2 else 120000.0,
         "measurement.report_lag_weeks": 26.0,
     })
-    from cisim.mechanisms._measurement import measurement_params
     params = measurement_params(sc)
     assert params.shape == (Q_N,)
     assert params[Q_BACKBONE] == (1.0 if sc.backbone.present else 0.0)
@@ -211,3 +211,4 @@ def test_measured_win(partners, rate: float, baseline: float, win: float):
     got = measured_win(w)
     assert type(got) is float
     assert got == pytest.approx(win, abs=1e-12)
+
