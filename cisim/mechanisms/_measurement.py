@@ -75,7 +75,8 @@ def measurement_rule(figures: np.ndarray, params: np.ndarray, matures: bool, emp
     """
     quality = figures[F_MEASUREMENT]
     if matures:
-        # staff alone get half way; the data system's money the rest
+        # staff alone get half way; the data system's money (tools, data sharing
+        # agreements) the rest (NCIOM task force: "substantial funding")
         funded = 0.5
         if params[Q_INVESTMENT] > 0:
             funded += 0.5 * figures[F_MEASUREMENT_SPEND] * 52.0 / params[Q_INVESTMENT]

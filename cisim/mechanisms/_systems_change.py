@@ -7,8 +7,9 @@ fading and the weekly chance of a policy win, and the multipliers the population
 same Python float operations in the same order, so the same doubles. The run's constants come
 in one array laid out by the ``P_*`` columns (:func:`systems_change_params`); the phase's
 emphasis and the week's policy draw come from Python (the phase model, the run's table of
-draws). :func:`systems_change_week`
-is the mechanism's one compiled call; a compiled week driver calls the rule itself.
+draws); the champion's pull the rule works out from the partners' arrays.
+:func:`systems_change_week` is the mechanism's one compiled call; a compiled week driver calls
+the rule itself.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def systems_change_rule(figures: np.ndarray, params: np.ndarray, emph: float, dr
         policy += params[P_POLICY_STEP] * (1.0 - policy)
     figures[F_POLICY_CHANGE] = policy
     # set_multipliers (its helpers' arithmetic, written out here: a compiled helper of one
-    # line costs the first compile ~0.03 s; tests/test_mechanisms.py holds the two equal)
+    # line costs the first compile ~0.03 s; tests/test_systems_measurement_kernels.py holds
+    # the two equal)
     reduction = params[P_REDUCTION]
     figures[F_EFFECT_MULTIPLIER] = 1.0 + params[P_GAIN] * 0.5 * (services + practices)
     figures[F_BARRIER_MULTIPLIER] = 1.0 - reduction * policy

@@ -95,7 +95,7 @@ def set_multipliers(sc: Scenario, world: World) -> None:
     The population's parameters (:func:`cisim.population.world_row`) read them; the equity
     focus that aims policy at structural barriers is none in an isolated world. The weekly
     step's compiled rule writes them with the same arithmetic (held equal by
-    ``tests/test_mechanisms.py``).
+    ``tests/test_systems_measurement_kernels.py``).
     """
     dyn = sc.dynamics
     equity = 0.0 if world.isolated else sc.engagement.equity_focus
