@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_NOISE
-from cisim.mechanisms.base import ByContents, WeeklyDraws, is_counterfactual
+from cisim.mechanisms._measurement import measured_win_of, measurement_params, measurement_week
+from cisim.mechanisms.base import ByContents, RunConstants, WeeklyDraws, is_counterfactual
 from cisim.rng import normal, normal_steps
-from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import World
 
 if TYPE_CHECKING:
@@ -34,9 +34,9 @@ class SharedMeasurement:
 
     def __init__(self) -> None:
         # the active partners' (mean, best) data maturity per world (by id), with the bytes
-        # of its inputs; and the run's noise draws
+        # of its inputs; and the run's constants of the compiled rule and its noise draws
         self._practice = ByContents()
-        self._noise: WeeklyDraws | None = None
+        self._run: _Run | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Start at the initial maturity; the baseline rate is known from census data."""
@@ -47,6 +47,10 @@ class SharedMeasurement:
     def step(self, model: StepContext, world: World) -> None:
         """Mature (or decay) the data system, then take this week's measurement.
 
+        One compiled call over the world's figures
+        (:func:`cisim.mechanisms._measurement.measurement_rule`: the maturity, the report lag
+        and the noise), then the lagged true rate plus the noise, clipped to [0, 1].
+
         The counterfactual world's measurement is not taken (its measured rate stays the
         baseline of its setup): nothing reads it. An isolated world never meets, so it has no
         small wins (:mod:`.communication`) and realises no value (:mod:`.value`); the
@@ -56,36 +60,17 @@ class SharedMeasurement:
         """
         if is_counterfactual(model, world):
             return
-        sc = model.design
-        m = sc.measurement
-        dyn = sc.dynamics
-        if not world.isolated and m.shared:
-            # Staff alone get half way; the data system's money (tools, data sharing
-            # agreements) the rest (NCIOM task force: "substantial funding").
-            funded = 0.5
-            if m.investment_per_year > 0:
-                funded += 0.5 * world.measurement_spend * STEPS_PER_YEAR / m.investment_per_year
+        run = self._run = _Run.kept(self._run, model)
+        matures = not world.isolated and run.shared
+        if matures:
             data, best = self._data_practice(world)
-            if sc.backbone.present:
-                capacity = world.data_capacity * funded
-            else:  # the best data partner at the table does what it can
-                capacity = dyn.self_coordination * best * funded
-            willing = 0.5 * (world.trust_mean + data)
             emph = model.emphasis(world, self.component)
-            grow = dyn.measurement_rate_per_year / STEPS_PER_YEAR * emph * capacity * willing
-            decay = dyn.measurement_decay_per_year / STEPS_PER_YEAR * (1.0 - capacity)
-            world.measurement += grow * (1.0 - world.measurement) - decay * (
-                world.measurement - m.initial_maturity
-            )
-        quality = world.measurement
-        lag = round(m.report_lag_weeks * (1.0 - quality))
+        else:  # (the rule reads none of these)
+            data = best = emph = 0.0
         t = model.steps
-        noise = m.noise_pp / 100.0 * (1.0 - quality)
-        # the run's draws are made at once, the first time a world measures (four Python
-        # mixes a week before)
-        draws = self._noise = WeeklyDraws.kept(self._noise, model, normal_steps, normal, S_NOISE)
-        z = draws.at(t, model.world_index(world))
-        world.measured_rate = _clip01(model.true_rate(world, t - lag) + noise * z)
+        z = run.noise.at(t, model.world_index(world))
+        lag, noise = measurement_week(world.figures, run.params, matures, emph, data, best, z)
+        world.measured_rate = _clip01(model.true_rate(world, t - int(lag)) + noise)
 
     def _data_practice(self, world: World) -> tuple[float, float]:
         """The mean and the best data maturity of the active partners (0 with nobody).
@@ -96,6 +81,22 @@ class SharedMeasurement:
                                   lambda: _data_practice(world))
 
 
+class _Run(RunConstants):
+    """The run's constants of the compiled rule and its table of noise draws.
+
+    The draws are made at once, the first time a world measures (:func:`cisim.rng.
+    normal_steps`, the same doubles as ``normal``).
+    """
+
+    __slots__ = ("noise", "params", "shared")
+
+    def __init__(self, model: StepContext) -> None:
+        super().__init__(model)
+        self.params = measurement_params(model.design)
+        self.shared = model.design.measurement.shared
+        self.noise = WeeklyDraws(model, normal_steps, normal, S_NOISE)
+
+
 def measured_win(world: World) -> float:
     """The partnership's visible win, 0-1: measured improvement on the baseline, 5 points = 1.
 
@@ -103,10 +104,7 @@ def measured_win(world: World) -> float:
     it is the social-impact value they realise (:mod:`.value`) and the small wins that feed
     trust (:mod:`.communication`; Ansell & Gash 2008).
     """
-    win = 100.0 * (world.measured_rate - world.measured_baseline) / 5.0
-    # min(1, max(0, win)) as comparisons, without the builtins' calls (NaN -> 0 as theirs)
-    win = win if win > 0.0 else 0.0
-    return win if win < 1.0 else 1.0
+    return _measured_win_of(world.measured_rate, world.measured_baseline)
 
 
 def _clip01(v: float) -> float:
@@ -115,6 +113,10 @@ def _clip01(v: float) -> float:
         return v
     v = v if v > 0.0 else 0.0  # numpy's clip: max(v, 0) as v > 0 ? v : 0 (so -0.0 -> 0.0)
     return v if v < 1.0 else 1.0
+
+
+# the compiled rule's win as a Python function (one copy of the rule)
+_measured_win_of = getattr(measured_win_of, "py_func", measured_win_of)
 
 
 def _data_practice(world: World) -> tuple[float, float]:

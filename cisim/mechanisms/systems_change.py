@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from cisim.kernels import S_POLICY
-from cisim.mechanisms.base import ByContents, WeeklyDraws
+from cisim.mechanisms._systems_change import systems_change_params, systems_change_week
+from cisim.mechanisms.base import RunConstants, WeeklyDraws
 from cisim.rng import u01, u01_steps
-from cisim.scenario import STEPS_PER_YEAR, Dynamics, Scenario
+from cisim.scenario import Dynamics, Scenario
 from cisim.world import World
 
 if TYPE_CHECKING:
@@ -45,10 +44,8 @@ class SystemsChange:
     component = "systems_change"
 
     def __init__(self) -> None:
-        # the champion of each world (by id), with the bytes of its inputs
-        self._champions = ByContents()
-        # the run's policy draws, a week each per world (made when a world first draws)
-        self._draws: WeeklyDraws | None = None
+        # the run's constants of the compiled rule and its policy draws
+        self._run: _Run | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Nothing has changed at the start."""
@@ -56,59 +53,37 @@ class SystemsChange:
         set_multipliers(model.design, world)
 
     def step(self, model: StepContext, world: World) -> None:
-        """Grow or erode services and practices; draw this week's policy win."""
+        """Grow or erode services and practices; draw this week's policy win.
+
+        One compiled call over the world's figures
+        (:func:`cisim.mechanisms._systems_change.systems_change_rule`, which also works out
+        the champion's pull and writes the multipliers of :func:`set_multipliers`); the
+        phase's emphasis and the week's policy draw come from here.
+        """
         if world.isolated:
             return
-        sc = model.design
-        dyn = sc.dynamics
-        emph = model.emphasis(world, self.component)
-        rate = dyn.systems_change_rate_per_year / STEPS_PER_YEAR * emph
-        decay = dyn.systems_change_decay_per_year / STEPS_PER_YEAR
-        drive_s = world.alignment * world.agreement
-        drive_p = world.alignment * world.measurement
-        services, practices = world.services_change, world.practices_change
-        services += rate * drive_s * (1 - services) - decay * (1 - drive_s) * services
-        practices += rate * drive_p * (1 - practices) - decay * (1 - drive_p) * practices
-        if dyn.persistence == "fade":
-            missing = 1.0 - world.coordination
-            fade = dyn.fade_rate_per_year / STEPS_PER_YEAR * missing
-            services -= fade * services
-            practices -= fade * practices
-            world.policy_change -= (dyn.policy_fade_rate_per_year / STEPS_PER_YEAR * missing
-                                    * world.policy_change)
-        world.services_change, world.practices_change = services, practices
-        if sc.backbone.present:
-            advocacy = sc.backbone.advocacy * world.backbone_capacity
-        else:
-            advocacy = sc.backbone.advocacy * dyn.self_coordination
-        champion = self._champion(world)
-        chance = (
-            dyn.policy_change_rate_per_year / STEPS_PER_YEAR * emph * advocacy
-            * practices * world.agreement * champion
-        )
-        # a draw is never below a chance of zero (nor NaN), and the draws are counter-based:
-        # not taking one changes no other
-        if chance > 0.0 and self._draw(model, world) < chance:
-            world.policy_change += dyn.policy_step * (1.0 - world.policy_change)
+        run = self._run = _Run.kept(self._run, model)
+        # the week's draw, ``u01(kseed, step, world index, S_POLICY)``, is looked up whether
+        # or not the chance is positive (the rule takes it only then): the draws are
+        # counter-based, so looking one up changes no other
+        draw = run.draws.at(model.steps, model.world_index(world))
+        if systems_change_week(world.figures, run.params, model.emphasis(world, self.component),
+                               draw, world.active, world.partners.influence):
             model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
-        set_multipliers(sc, world)
 
-    def _draw(self, model: StepContext, world: World) -> float:
-        """This week's policy draw, ``u01(kseed, step, world index, S_POLICY)``.
 
-        The run's draws are made at once (:func:`cisim.rng.u01_steps`, the same doubles).
-        """
-        draws = self._draws = WeeklyDraws.kept(self._draws, model, u01_steps, u01, S_POLICY)
-        return draws.at(model.steps, model.world_index(world))
+class _Run(RunConstants):
+    """The run's constants of the compiled rule and its table of policy draws.
 
-    def _champion(self, world: World) -> float:
-        """The most influential active partner's pull, ``min(1, influence / 4)`` (0 with nobody).
+    The draws are made at once (:func:`cisim.rng.u01_steps`, the same doubles as ``u01``).
+    """
 
-        Remembered while the inputs stay the same (partners leave rarely).
-        """
-        return self._champions.get(world, (world.active, world.partners.influence),
-                                   lambda: _champion_of(world.partners.influence[world.active]))
+    __slots__ = ("draws", "params")
 
+    def __init__(self, model: StepContext) -> None:
+        super().__init__(model)
+        self.params = systems_change_params(model.design)
+        self.draws = WeeklyDraws(model, u01_steps, u01, S_POLICY)
 
 
 # ---- what changed systems do to services and barriers (read by the population's parameters) --
@@ -118,7 +93,9 @@ def set_multipliers(sc: Scenario, world: World) -> None:
     """Write what the world's changed systems do to services and barriers into the world.
 
     The population's parameters (:func:`cisim.population.world_row`) read them; the equity
-    focus that aims policy at structural barriers is none in an isolated world.
+    focus that aims policy at structural barriers is none in an isolated world. The weekly
+    step's compiled rule writes them with the same arithmetic (held equal by
+    ``tests/test_systems_measurement_kernels.py``).
     """
     dyn = sc.dynamics
     equity = 0.0 if world.isolated else sc.engagement.equity_focus
@@ -149,8 +126,3 @@ def structural_barrier(dyn: Dynamics, world: World, equity: float) -> float:
     """
     reduction = dyn.policy_barrier_reduction
     return 1.0 - reduction * world.policy_change * equity
-
-
-def _champion_of(influence: np.ndarray) -> float:
-    """``min(1, max influence / 4)`` of the active partners' influence (0 with nobody)."""
-    return min(1.0, float(influence.max()) / 4.0) if influence.size else 0.0
