@@ -34,6 +34,7 @@ from cisim.kernels import (
     _jit,
     _mix,
     _normalk,
+    _rule,
     _u01k,
     prefetch,
 )
@@ -162,7 +163,7 @@ def week_bounded(row: list[float], coverage: list[float]) -> bool:
     return all(c >= 0.0 for c in coverage)  # (NaN coverage: not covered)
 
 
-@_inner
+@_rule
 def world_rows_into(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
                     aggregates: np.ndarray, spread: bool, trend: float, efficacy: float,
                     equity_first: float, equity_second: float) -> None:

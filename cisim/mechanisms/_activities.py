@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _inner, _jit, pairwise
+from cisim.kernels import MAX_PAIRWISE, _jit, _rule, pairwise
 from cisim.world import (
     F_AGREEMENT,
     F_ALIGNMENT,
@@ -270,5 +270,5 @@ def _activities_rule(isolated: bool, week: bool, params: np.ndarray, figures: np
 #: same function compiled on its own, not a call of :func:`activities_rule` (LLVM would
 #: optimise the rule twice, in its own module and again in the entry's: +0.5 s, a third more
 #: first compile).
-activities_rule = _inner(_activities_rule)
+activities_rule = _rule(_activities_rule)
 activities_week = _jit(opt=1, no_cfunc_wrapper=True)(_activities_rule)

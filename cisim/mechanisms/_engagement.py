@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import _inner, _jit
+from cisim.kernels import _jit, _rule
 from cisim.world import F_COORDINATION, F_ENGAGEMENT
 
 __all__ = ["engagement_params", "engagement_rule", "engagement_week"]
@@ -64,5 +64,5 @@ def _engagement_rule(params: np.ndarray, figures: np.ndarray, emphasis: float, r
 
 #: The rule for compiled callers; and its entry from Python (the mechanism's ``step``), the
 #: same function compiled on its own (a call of the rule would have LLVM optimise it twice).
-engagement_rule = _inner(_engagement_rule)
+engagement_rule = _rule(_engagement_rule)
 engagement_week = _jit(opt=1, no_cfunc_wrapper=True)(_engagement_rule)

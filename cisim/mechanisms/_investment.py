@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import _inner, _jit
+from cisim.kernels import _jit, _rule
 from cisim.world import (
     F_BACKBONE_FUNDED,
     F_BACKBONE_SPEND,
@@ -54,7 +54,7 @@ PAID_CHANGED = -2
 _STEPS_PER_YEAR = 52.0  # cisim.scenario.STEPS_PER_YEAR (an int: its float is the same divisor)
 
 
-@_inner
+@_rule
 def money_week(mode: int, t: int, first: int, figures: np.ndarray, source: np.ndarray,
                lines: np.ndarray, active: np.ndarray, rules: np.ndarray) -> int:
     """The rule of :func:`investment_week` (which see), for the compiled week to call."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import _inner, _jit
+from cisim.kernels import _inner, _jit, _rule
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import (
     F_DATA_CAPACITY,
@@ -52,7 +52,7 @@ def measurement_params(sc: Scenario) -> np.ndarray:
     return params
 
 
-@_inner
+@_rule
 def measurement_rule(figures: np.ndarray, params: np.ndarray, matures: bool, emph: float,
                      data: float, best: float, z: float) -> tuple[float, float]:
     """One week of the data system in a measured world, in place; the lag and the noise.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import _inner, _jit
+from cisim.kernels import _inner, _jit, _rule
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import (
     F_AGREEMENT,
@@ -63,7 +63,7 @@ def systems_change_params(sc: Scenario) -> np.ndarray:
     return params
 
 
-@_inner
+@_rule
 def systems_change_rule(figures: np.ndarray, params: np.ndarray, emph: float, draw: float,
                         active: np.ndarray, influence: np.ndarray) -> bool:
     """One week of systems change in a world that coordinates (not isolated), in place.
