@@ -179,7 +179,9 @@ class FundingLine:
 
 #: The world's scalar figures, in the order of :attr:`World.figures`: the compiled rules read
 #: and write them there by the indices ``F_<NAME>`` below; Python reads and writes them as
-#: attributes (``world.trust_mean``), each with the meaning its docstring gives.
+#: attributes (``world.trust_mean``), each with the meaning its docstring gives. A new figure
+#: goes at the end: numba's cache of a kernel is renewed when the kernel's own file changes, not
+#: when this one does, so a kernel cached with the old indices would read the wrong figures.
 FIGURES = (
     "trust_mean", "agreement", "alignment", "measurement", "engagement", "runway_years",
     "backbone_capacity", "facilitation", "coordination", "data_capacity", "absorbed",
