@@ -54,8 +54,8 @@ __all__ = [
     "recount",
     "status_quo_multipliers",
     "sum_chunks",
-    "world_rows_into",
     "world_rows_of",
+    "world_rows_rule",
     "world_terms",
 ]
 
@@ -164,7 +164,7 @@ def week_bounded(row: list[float], coverage: list[float]) -> bool:
 
 
 @_rule
-def world_rows_into(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
+def world_rows_rule(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
                     aggregates: np.ndarray, spread: bool, trend: float, efficacy: float,
                     equity_first: float, equity_second: float) -> None:
     """The rule of :func:`world_rows_of` (which see), for the compiled week to call."""
@@ -198,7 +198,7 @@ def world_rows_of(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
     capacity per unit of targeting weight, ``service_capacity / max(weight, 1e-12)`` with row
     ``w``'s weight ``aggregates[w, 0]`` (0 without ``spread``).
     """
-    world_rows_into(wp, first, second, aggregates, spread, trend, efficacy, equity_first,
+    world_rows_rule(wp, first, second, aggregates, spread, trend, efficacy, equity_first,
                     equity_second)
 
 

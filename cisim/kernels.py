@@ -4,9 +4,10 @@ The kernels themselves live beside what they serve: the population kernel
 (:func:`cisim._population.population_step`) beside :mod:`cisim.population`, the trust update of
 meetings (:mod:`cisim.mechanisms._communication`) beside the communication mechanism, the
 agenda moves (:mod:`cisim.mechanisms._agenda`) beside the common agenda. This module holds what
-they share: the compile switch :func:`_jit` (numba with a cache that never fails at import)
-and :func:`_inner` for helpers, the stream numbers of the counter-based generator and its
-compiled draws, and the column layout :class:`WP` of the per-world parameter rows.
+they share: the compile switch :func:`_jit` (numba with a cache that never fails at import),
+:func:`_inner` for helpers and :func:`_rule` for a week's rule inlined into its caller, the
+stream numbers of the counter-based generator and its compiled draws, and the column layout
+:class:`WP` of the per-world parameter rows.
 
 Randomness comes from a counter-based generator (SplitMix64 finalisation of a hash of seed,
 step, index and stream; :mod:`cisim.rng` is its plain-Python twin, which the partner-level
@@ -148,12 +149,14 @@ def _inner(func):
 def _rule(func):
     """A week's rule: an :func:`_inner` that numba inlines into its caller (in numba's IR).
 
-    A rule has one caller (its thin entry from Python, later the week's compiled driver).
-    Compiled as a function of its own, it is typed, optimised and generated once alone and
-    then again inside its caller: measured as ~0.1-0.25 s more first compile per rule (the
-    first call of ``book_entry`` ~0.45 -> ~0.36 s, ``record_week`` ~0.8 -> ~0.55 s, fresh
-    cache, numba's start-up paid). Inlined, it is compiled once, in its caller. No number
-    changes: inlining keeps every operation and its order.
+    For a small rule with a thin entry from Python (and, later, a compiled week that calls
+    it): compiled as a function of its own, it is typed, optimised and generated once alone
+    and then again inside its caller, measured as ~0.1-0.25 s more first compile per rule
+    (the first call of ``book_entry`` ~0.45 -> ~0.36 s, ``record_week`` ~0.8 -> ~0.55 s,
+    fresh cache, numba's start-up paid). Inlined, it is compiled once, in its caller. A large
+    rule is better compiled as its own entry: numba's IR inliner made the activities' week
+    ~0.5 s dearer (1.6 -> 2.1 s). No number changes: inlining keeps every operation and its
+    order.
     """
     return njit(error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True,
                 inline="always")(func)

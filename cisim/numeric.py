@@ -6,9 +6,11 @@ Lawlor, Neitzert & Goodspeed 2012).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+from numba.extending import register_jitable
 
 from cisim.kernels import pairwise
 from cisim.scenario import MIN_MONEY, STEPS_PER_YEAR
@@ -24,23 +26,26 @@ def discount(step: np.ndarray | float, rate: float) -> np.ndarray | float:
     return (1.0 + rate) ** (-np.asarray(step, dtype=float) / STEPS_PER_YEAR)
 
 
+@register_jitable
 def discount_at(step: int, rate: float) -> float:
     """:func:`discount` at one step, as a Python float, bit for bit, without numpy's call.
 
     numpy raises a scalar to a power with the C library's ``pow``, as Python's ``**`` on
     floats does (a positive base: ``rate >= 0``); an array of steps goes through numpy's
     vectorised power, which may differ in the last bit, so a table of factors would not do.
+    Compiled code calls it too (the same ``pow``).
     """
     return (1.0 + rate) ** (-float(step) / STEPS_PER_YEAR)
 
 
+@register_jitable
 def sroi_ratio(value_pv: float, investment_pv: float) -> float:
     """SROI ratio; NaN while less than ``MIN_MONEY`` (one cent) has been invested.
 
     A ratio over a vanishing input (a denormal hour cost times a few hours) would overflow to
-    infinity; below one cent no money counts as invested.
+    infinity; below one cent no money counts as invested. Compiled code calls it too.
     """
-    return value_pv / investment_pv if investment_pv >= MIN_MONEY else float("nan")
+    return value_pv / investment_pv if investment_pv >= MIN_MONEY else math.nan
 
 
 def sroi_ratios(value_pv: np.ndarray, investment_pv: np.ndarray) -> np.ndarray:

@@ -392,10 +392,6 @@ class Population:
 
     # ---- views on the aggregates ------------------------------------------------------------
 
-    def weight_sum(self, w: int) -> float:
-        """Targeting weight of those not in the outcome state in world ``w``."""
-        return float(self.aggregates[w, 0])
-
     def in_outcome(self, w: int | slice) -> np.ndarray:
         """Count in the outcome state per subgroup in world ``w``.
 

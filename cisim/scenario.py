@@ -1236,9 +1236,9 @@ _BYTES_PER_PARTNER_PAIR = 40
 _BYTES_PER_PERSON_AREA = 8
 _BYTES_PER_PERSON = 180
 #: Bytes per recorded step and partner: the recorder's value arrays (20) and the cost ledger's
-#: weekly burden hours and attendance (9), and the result's partner-value frame (44); per
-#: recorded step: the trajectory and the subgroup frame.
-_BYTES_PER_STEP_PARTNER_RUN = 29
+#: weekly coordination hours (8), and the result's partner-value frame (44); per recorded
+#: step: the trajectory and the subgroup frame.
+_BYTES_PER_STEP_PARTNER_RUN = 28
 _BYTES_PER_STEP_PARTNER_KEPT = 44
 _BYTES_PER_STEP = 1_000
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cisim.kernels import MAX_PAIRWISE, _jit, _rule, pairwise
-from cisim.scenario import CADENCE_WEEKS, MIN_MONEY, SECTORS, STEPS_PER_YEAR, Scenario
+from cisim.numeric import discount_at, sroi_ratio
+from cisim.scenario import CADENCE_WEEKS, SECTORS, STEPS_PER_YEAR, Scenario
 
 __all__ = [
     "BACKBONE_NEUTRALITY", "FIGURES", "PartnerTable", "World", "book_rule", "book_week",
@@ -347,8 +348,8 @@ class World:
 # order (cisim.kernels.pairwise, as np.add.reduce adds them) up to MAX_PAIRWISE partners, and
 # above that book_week passes numpy's sum (numpy splits a longer array in two, recursively; a
 # recursive compiled sum would add ~0.4 s to the first compile for partnerships that large);
-# the discount factor is cisim.numeric.discount_at's power (the C library's pow in both), the
-# ratio cisim.numeric.sroi_ratio's.
+# the discount factor and the ratio are cisim.numeric's discount_at and sroi_ratio, which
+# compiled code calls too.
 
 
 @_rule
@@ -380,16 +381,14 @@ def book_rule(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarra
     figures[F_COORDINATION_COST] = cost
     investment = (figures[F_INCOME] + cost) if step > 0 else 0.0
     figures[F_INVESTMENT] = investment
-    d = (1.0 + discount_rate) ** (-float(step) / STEPS_PER_YEAR)
+    d = discount_at(step, discount_rate)
     figures[F_INVESTMENT_PV] += investment * d
     adjusted_value = value_per_outcome_year * (1.0 - attribution) * (1.0 - displacement)
     measured_gain = ((figures[F_MEASURED_RATE] - figures[F_MEASURED_BASELINE]) * population
                      / STEPS_PER_YEAR)
     if step > 0 and math.isfinite(measured_gain):
         figures[F_MEASURED_VALUE_PV] += measured_gain * adjusted_value * d
-    invested = figures[F_INVESTMENT_PV]
-    figures[F_MEASURED_SROI] = (figures[F_MEASURED_VALUE_PV] / invested if invested >= MIN_MONEY
-                                else np.nan)
+    figures[F_MEASURED_SROI] = sroi_ratio(figures[F_MEASURED_VALUE_PV], figures[F_INVESTMENT_PV])
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)

@@ -386,10 +386,13 @@ def test_structural_barriers_yield_only_to_policy_aimed_by_an_equity_focus(small
     w = m.factual
     w.policy_change = 0.5
     red = m.design.dynamics.policy_barrier_reduction
-    dyn = m.design.dynamics
-    assert systems_change.structural_barrier(dyn, w, 0.0) == 1.0
-    assert systems_change.structural_barrier(dyn, w, 1.0) == pytest.approx(1 - red * 0.5)
-    assert systems_change.barrier(dyn, w) == pytest.approx(1 - red * 0.5)
+    for focus, structural in ((0.0, 1.0), (1.0, 1 - red * 0.5)):
+        systems_change.set_multipliers(m.design.with_overrides(
+            {"engagement.equity_focus": focus}), w)
+        assert w.structural_multiplier == pytest.approx(structural)
+        assert w.barrier_multiplier == pytest.approx(1 - red * 0.5)
+    systems_change.set_multipliers(m.design, m.counterfactual)  # isolated: no equity focus
+    assert m.counterfactual.structural_multiplier == 1.0
     pop = m.population
     assert list(pop.structural) == [0.0, m.design.dynamics.structural_barrier]
 

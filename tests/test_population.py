@@ -359,27 +359,35 @@ def test_kept_kernel_arguments_follow_their_inputs(default_scenario: Scenario):
     assert pop.rates() == rates == (pop.rate(0), pop.rate(1))
 
 
-def test_world_row_puts_each_figure_in_its_column(small: Scenario):
-    """The row is built as one list in the columns' order: each figure lands in its column."""
+def test_world_rows_put_each_worlds_figures_in_their_columns(small: Scenario):
+    """Each world's figures land in their columns of its own row, as the rule says."""
     from cisim.population import world_row, world_rows
 
     model = CollectiveImpactModel(small, rng=1)
-    world = model.factual
-    world.fit, world.effect_multiplier, world.barrier_multiplier = 0.11, 1.22, 0.33
-    world.engagement, world.structural_multiplier, world.service_capacity = 0.44, 0.55, 6.6
     pop = model.population
-    row = world_row(model.design, world, pop, 0, 260)
-    expected = {WP.FIT: 0.11, WP.EFFECT: 1.22, WP.BARRIER: 0.33, WP.TAKEUP: 0.44,
-                WP.SBARRIER: 0.55, WP.EQUITY: model.design.engagement.equity_focus,
+    for k, world in enumerate(model.worlds):  # distinct figures in each world
+        world.fit, world.effect_multiplier, world.barrier_multiplier = 0.11 + k, 1.22 + k, 0.33
+        world.engagement, world.structural_multiplier = 0.44 - 0.1 * k, 0.55 + k
+        world.service_capacity = 6.6 + k
+
+    def expected(w: int, world) -> list[float]:
+        weight = float(pop.aggregates[w, 0])  # the targeting weight of those not yet helped
+        cols = {WP.FIT: world.fit, WP.EFFECT: world.effect_multiplier,
+                WP.BARRIER: world.barrier_multiplier, WP.TAKEUP: world.engagement,
+                WP.SBARRIER: world.structural_multiplier,
+                WP.EQUITY: 0.0 if world.isolated else model.design.engagement.equity_focus,
                 WP.EFFICACY: model.design.dynamics.service_efficacy,
                 WP.TREND: pop.trend_multiplier(260),
-                WP.CAP_NORM: 6.6 / max(pop.weight_sum(0), 1e-12)}
-    assert sorted(expected) == list(range(WP.N))
-    assert row.tolist() == [expected[c] for c in range(WP.N)]
-    assert world_row(model.design, world, pop, 0, 260, spread=False)[WP.CAP_NORM] == 0.0
+                WP.CAP_NORM: world.service_capacity / max(weight, 1e-12)}
+        assert sorted(cols) == list(range(WP.N))
+        return [cols[c] for c in range(WP.N)]
+
     both = world_rows(model.design, model.worlds, pop, 260)
-    assert both[0].tolist() == row.tolist()
-    assert both[1, WP.EQUITY] == 0.0  # no equity focus in isolation
+    for w, world in enumerate(model.worlds):
+        assert both[w].tolist() == expected(w, world)
+        assert world_row(model.design, world, pop, w, 260).tolist() == expected(w, world)
+        assert world_row(model.design, world, pop, w, 260, spread=False)[WP.CAP_NORM] == 0.0
+    assert both[1, WP.EQUITY] == 0.0 and both[0, WP.EQUITY] == small.engagement.equity_focus
 
 
 @pytest.mark.parametrize("groups", [3, 9])

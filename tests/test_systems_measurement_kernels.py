@@ -15,7 +15,6 @@ import struct
 import numpy as np
 import pytest
 
-from cisim.mechanisms import systems_change
 from cisim.mechanisms._measurement import (
     Q_BACKBONE,
     Q_DECAY,
@@ -78,7 +77,13 @@ def _systems_change_reference(sc: Scenario, w: World, emph: float,
     won = chance > 0.0 and draw < chance
     if won:
         w.policy_change += dyn.policy_step * (1.0 - w.policy_change)
-    systems_change.set_multipliers(sc, w)
+    # the multipliers (an isolated world's equity focus is none)
+    equity = 0.0 if w.isolated else sc.engagement.equity_focus
+    red = dyn.policy_barrier_reduction
+    w.effect_multiplier = 1.0 + dyn.practice_effectiveness_gain * 0.5 * (
+        w.services_change + w.practices_change)
+    w.barrier_multiplier = 1.0 - red * w.policy_change
+    w.structural_multiplier = 1.0 - red * w.policy_change * equity
     return won, chance
 
 

@@ -1,7 +1,7 @@
 """Compiled rule of :mod:`cisim.mechanisms.activities`: the plan's fitting and the week after it.
 
 :func:`plan_sweeps` is the loop of :func:`cisim.mechanisms.activities.plan_allocation`, and
-:func:`activities_rule` the rest of the mechanism's week (the organisations' own learning, the
+:func:`activities_week` the rest of the mechanism's week (the organisations' own learning, the
 re-tuning toward the plan, the drift back, and the service capacity, coverage and alignment it
 leaves), reading and writing the world's figures in their array (:data:`cisim.world.FIGURES`),
 with the same operations in the same order as the numpy path, so the same doubles: a
@@ -12,7 +12,9 @@ numpy); every other sum goes through :func:`cisim.kernels.pairwise`, numpy's pai
 (hence at most :data:`MAX_PARTNERS` partners and areas; above that the week stays in numpy).
 Written as flat loops, without allocation: each of these adds to numba's first compile, which
 the start-up goal bounds (benchmarks/README.md). The re-plan every fourth week stays in Python
-around :func:`plan_sweeps`. :func:`activities_week` is the rule's entry from Python.
+around :func:`plan_sweeps`. :func:`activities_week` is the rule, compiled as its own entry
+from Python: inlined into a thin entry (:func:`cisim.kernels._rule`) its first compile took
+~0.5 s more (1.6 -> 2.1 s, fresh cache).
 The re-plan compiled into the week it doubled the week's first compile (about
 +1 s) for no measurable gain in a run; as a kernel of its own (the perceived needs and both
 fits in one call, the world's plans in place) it saved ~4 ms a run at 2,000 against the sixth
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _jit, _rule, pairwise
+from cisim.kernels import MAX_PAIRWISE, _jit, pairwise
 from cisim.world import (
     F_AGREEMENT,
     F_ALIGNMENT,
@@ -105,7 +107,8 @@ def week_params(learning: float, fit_floor: float, initial_engagement: float,
     return params
 
 
-def _activities_rule(isolated: bool, week: bool, params: np.ndarray, figures: np.ndarray,
+@_jit(opt=1, no_cfunc_wrapper=True)
+def activities_week(isolated: bool, week: bool, params: np.ndarray, figures: np.ndarray,
                     emphasis: float, trust: np.ndarray, active: np.ndarray,
                     attended: np.ndarray, burden_hours: np.ndarray, allocation: np.ndarray,
                     capacity: np.ndarray, coverage: np.ndarray, plan: np.ndarray,
@@ -264,11 +267,3 @@ def _activities_rule(isolated: bool, week: bool, params: np.ndarray, figures: np
     figures[F_FIT] = fit
     figures[F_SERVICE_CAPACITY] = total
     figures[F_ALIGNMENT] = alignment
-
-
-#: The rule for compiled callers; and its entry from Python (the mechanism's ``step``): the
-#: same function compiled on its own, not a call of :func:`activities_rule` (LLVM would
-#: optimise the rule twice, in its own module and again in the entry's: +0.5 s, a third more
-#: first compile).
-activities_rule = _rule(_activities_rule)
-activities_week = _jit(opt=1, no_cfunc_wrapper=True)(_activities_rule)

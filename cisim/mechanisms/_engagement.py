@@ -1,19 +1,21 @@
 """Compiled rule of :mod:`cisim.mechanisms.engagement`: a week of engagement and assumed needs.
 
-:func:`engagement_rule` is the arithmetic of
+:func:`engagement_week` is the arithmetic of
 :meth:`cisim.mechanisms.engagement.BeneficiaryEngagement.step` with Python's operations in
-Python's order (and numpy's element by element on the assumed needs), so the same doubles;
-:func:`engagement_week` its entry from Python. The log of the Re-design stays in Python.
+Python's order (and numpy's element by element on the assumed needs), so the same doubles,
+compiled as its own entry from Python (inlined into a thin entry, numba's IR inliner makes a
+rule's first compile dearer, as measured for the activities' week). The log of the Re-design
+stays in Python. The rule and its sources are described in :mod:`cisim.mechanisms.engagement`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import _jit, _rule
+from cisim.kernels import _jit
 from cisim.world import F_COORDINATION, F_ENGAGEMENT
 
-__all__ = ["engagement_params", "engagement_rule", "engagement_week"]
+__all__ = ["engagement_params", "engagement_week"]
 
 #: Columns of the run's constants (:func:`engagement_params`).
 (E_RATE, E_INTENSITY, E_CARRIED, E_INITIAL, E_FADE_RATE) = range(5)
@@ -21,7 +23,7 @@ __all__ = ["engagement_params", "engagement_rule", "engagement_week"]
 
 def engagement_params(rate: float, intensity: float, fade: bool, initial: float,
                       fade_rate: float) -> np.ndarray:
-    """The run's constants in one array (columns ``E_*``), as :func:`engagement_rule` takes them.
+    """The run's constants in one array (columns ``E_*``), as :func:`engagement_week` takes them.
 
     Args:
         rate: The engagement's growth a week (``engagement_rate_per_year / 52``).
@@ -33,7 +35,8 @@ def engagement_params(rate: float, intensity: float, fade: bool, initial: float,
     return np.array([rate, intensity, 1.0 if fade else 0.0, initial, fade_rate])
 
 
-def _engagement_rule(params: np.ndarray, figures: np.ndarray, emphasis: float, redesign: bool,
+@_jit(opt=1, no_cfunc_wrapper=True)
+def engagement_week(params: np.ndarray, figures: np.ndarray, emphasis: float, redesign: bool,
                     true_need: np.ndarray, assumed_need: np.ndarray) -> None:
     """One week of a world's engagement and of the needs its partners assume, in place.
 
@@ -60,9 +63,3 @@ def _engagement_rule(params: np.ndarray, figures: np.ndarray, emphasis: float, r
     learn = learn if learn < 1.0 else 1.0  # min(1.0, learn): NaN gives 1, as Python's min
     for a in range(assumed_need.shape[0]):
         assumed_need[a] += learn * (true_need[a] - assumed_need[a])
-
-
-#: The rule for compiled callers; and its entry from Python (the mechanism's ``step``), the
-#: same function compiled on its own (a call of the rule would have LLVM optimise it twice).
-engagement_rule = _rule(_engagement_rule)
-engagement_week = _jit(opt=1, no_cfunc_wrapper=True)(_engagement_rule)

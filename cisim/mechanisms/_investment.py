@@ -9,16 +9,19 @@ of the factual world's money. It reads and writes the world's figures in place
 partners' grants draw, ask the phase's emphasis and log, and are rare: the kernel reports the
 line that is due and the mechanism reviews it in Python. The operations are Python's float
 operations in Python's order (``min`` and ``max`` as the comparisons the builtins make), so the
-same doubles. The rule itself is :func:`money_week` (for a compiled week to call);
+same doubles. The rule itself is :func:`investment_rule` (for a compiled week to call);
 :func:`investment_week` is its entry from Python. Compiled at LLVM level 1
 (:func:`cisim.kernels._jit`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cisim.kernels import _jit, _rule
+from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import (
     F_BACKBONE_FUNDED,
     F_BACKBONE_SPEND,
@@ -28,8 +31,16 @@ from cisim.world import (
     F_RUNWAY_YEARS,
 )
 
-__all__ = ["L_N", "MIRROR", "PAID_CHANGED", "RUNWAY", "R_N", "WEEK", "investment_week",
-           "money_week"]
+__all__ = [
+    "L_N",
+    "MIRROR",
+    "PAID_CHANGED",
+    "RUNWAY",
+    "R_N",
+    "WEEK",
+    "investment_rule",
+    "investment_week",
+]
 
 #: Columns of a world's funding table: a row per line of ``world.funding``, the same figures
 #: as its :class:`cisim.world.FundingLine` (``active`` as 1.0 / 0.0, ``partner`` -1.0 for an
@@ -51,11 +62,8 @@ WEEK, MIRROR, RUNWAY = 0, 1, 2
 #: :func:`investment_week`'s result when some line's payment changed this week.
 PAID_CHANGED = -2
 
-_STEPS_PER_YEAR = 52.0  # cisim.scenario.STEPS_PER_YEAR (an int: its float is the same divisor)
-
-
 @_rule
-def money_week(mode: int, t: int, first: int, figures: np.ndarray, source: np.ndarray,
+def investment_rule(mode: int, t: int, first: int, figures: np.ndarray, source: np.ndarray,
                lines: np.ndarray, active: np.ndarray, rules: np.ndarray) -> int:
     """The rule of :func:`investment_week` (which see), for the compiled week to call."""
     if mode == MIRROR:
@@ -87,8 +95,10 @@ def money_week(mode: int, t: int, first: int, figures: np.ndarray, source: np.nd
         amount = lines[i, L_AMOUNT]
         start_step = lines[i, L_START]
         if week:  # each line's payment, added in the lines' order
-            paid = amount / _STEPS_PER_YEAR if paying and on and t >= start_step else 0.0
-            if paid != lines[i, L_PAID]:
+            paid = amount / STEPS_PER_YEAR if paying and on and t >= start_step else 0.0
+            before = lines[i, L_PAID]
+            # (a change of sign of a zero too: a line of -0.0 a year pays -0.0, as before)
+            if paid != before or math.copysign(1.0, paid) != math.copysign(1.0, before):
                 result = PAID_CHANGED
             lines[i, L_PAID] = paid
             income += paid
@@ -97,7 +107,7 @@ def money_week(mode: int, t: int, first: int, figures: np.ndarray, source: np.nd
             end = stop if stop < end_step else end_step  # min(end_step, stop)
             start = start_step if start_step > t else t  # max(t, start_step)
             if end > start:
-                committed += amount * (end - start) / _STEPS_PER_YEAR
+                committed += amount * (end - start) / STEPS_PER_YEAR
             if (start_step <= t and t < end) or (t == 0 and start_step == 0):
                 rate += amount  # paying at t (at t = 0: starting then)
     years = 0.0
@@ -159,4 +169,4 @@ def investment_week(mode: int, t: int, first: int, figures: np.ndarray, source: 
         active: The world's partners' ``active`` flags (a partner's grant stops on leaving).
         rules: The world's spending rules (entries ``R_*``).
     """
-    return money_week(mode, t, first, figures, source, lines, active, rules)
+    return investment_rule(mode, t, first, figures, source, lines, active, rules)

@@ -15,8 +15,9 @@ compiled call; a compiled week driver calls the rule itself.
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
 
-from cisim.kernels import _inner, _jit, _rule
+from cisim.kernels import _jit, _rule
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import (
     F_DATA_CAPACITY,
@@ -79,7 +80,7 @@ def measurement_rule(figures: np.ndarray, params: np.ndarray, matures: bool, emp
         # agreements) the rest (NCIOM task force: "substantial funding")
         funded = 0.5
         if params[Q_INVESTMENT] > 0:
-            funded += 0.5 * figures[F_MEASUREMENT_SPEND] * 52.0 / params[Q_INVESTMENT]
+            funded += 0.5 * figures[F_MEASUREMENT_SPEND] * STEPS_PER_YEAR / params[Q_INVESTMENT]
         if params[Q_BACKBONE] != 0.0:
             capacity = figures[F_DATA_CAPACITY] * funded
         else:  # the best data partner at the table does what it can
@@ -102,12 +103,13 @@ def measurement_week(figures: np.ndarray, params: np.ndarray, matures: bool, emp
     return measurement_rule(figures, params, matures, emph, data, best, z)
 
 
-@_inner
+@register_jitable
 def measured_win_of(rate: float, baseline: float) -> float:
     """The visible win, 0-1: the measured ``rate``'s improvement on ``baseline``, 5 points = 1.
 
     ``min(1, max(0, 100 (rate - baseline) / 5))`` as comparisons (NaN -> 0, as the
-    builtins'). A compiled rule passes the figures measured rate and measured baseline.
+    builtins'). A Python function that compiled code can call too (of the figures measured
+    rate and measured baseline).
     """
     win = 100.0 * (rate - baseline) / 5.0
     win = win if win > 0.0 else 0.0

@@ -32,7 +32,8 @@ from cisim.world import (
     F_STRUCTURAL_MULTIPLIER,
 )
 
-__all__ = ["systems_change_params", "systems_change_rule", "systems_change_week"]
+__all__ = ["multipliers_rule", "systems_change_params", "systems_change_rule",
+           "systems_change_week"]
 
 # Columns of the run's constants (systems_change_params): rates are per week.
 (P_RATE, P_DECAY, P_FADES, P_FADE, P_POLICY_FADE, P_BACKBONE, P_ADVOCACY, P_SELF_COORDINATION,
@@ -114,14 +115,26 @@ def systems_change_rule(figures: np.ndarray, params: np.ndarray, emph: float, dr
     if won:
         policy += params[P_POLICY_STEP] * (1.0 - policy)
     figures[F_POLICY_CHANGE] = policy
-    # set_multipliers (its helpers' arithmetic, written out here: a compiled helper of one
-    # line costs the first compile ~0.03 s; tests/test_systems_measurement_kernels.py holds
-    # the two equal)
-    reduction = params[P_REDUCTION]
-    figures[F_EFFECT_MULTIPLIER] = 1.0 + params[P_GAIN] * 0.5 * (services + practices)
-    figures[F_BARRIER_MULTIPLIER] = 1.0 - reduction * policy
-    figures[F_STRUCTURAL_MULTIPLIER] = 1.0 - reduction * policy * params[P_EQUITY]
+    multipliers_rule(figures, params[P_GAIN], params[P_REDUCTION], params[P_EQUITY])
     return won
+
+
+@_rule
+def multipliers_rule(figures: np.ndarray, gain: float, reduction: float, equity: float) -> None:
+    """What changed systems do to services and barriers, into the figures, in place.
+
+    From the figures ``services_change``, ``practices_change`` and ``policy_change``: the
+    ``effect_multiplier`` on the help services give, ``1 + gain (services + practices) / 2``
+    (``gain`` the practices' effectiveness gain); the ``barrier_multiplier`` on everyone's
+    barriers, ``1 - reduction policy``; the ``structural_multiplier`` on structural barriers,
+    ``1 - reduction policy equity`` (policy as far as an equity focus aims it).
+    """
+    services = figures[F_SERVICES_CHANGE]
+    practices = figures[F_PRACTICES_CHANGE]
+    policy = figures[F_POLICY_CHANGE]
+    figures[F_EFFECT_MULTIPLIER] = 1.0 + gain * 0.5 * (services + practices)
+    figures[F_BARRIER_MULTIPLIER] = 1.0 - reduction * policy
+    figures[F_STRUCTURAL_MULTIPLIER] = 1.0 - reduction * policy * equity
 
 
 @_inner

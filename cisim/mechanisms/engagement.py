@@ -14,7 +14,7 @@ without coordination the relationships with beneficiaries lapse like the partner
 gains (see :mod:`.activities`): engagement drifts back toward its initial level at
 ``fade_rate_per_year x (1 - coordination)`` (Bailey, Duncan, Odgers & Yu 2017).
 
-The week's rule runs compiled (:func:`cisim.mechanisms._engagement.engagement_rule`); the
+The week's rule runs compiled (:func:`cisim.mechanisms._engagement.engagement_week`); the
 step reads what it needs of the run and logs the Re-design.
 """
 

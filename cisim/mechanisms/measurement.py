@@ -104,7 +104,7 @@ def measured_win(world: World) -> float:
     it is the social-impact value they realise (:mod:`.value`) and the small wins that feed
     trust (:mod:`.communication`; Ansell & Gash 2008).
     """
-    return _measured_win_of(world.measured_rate, world.measured_baseline)
+    return measured_win_of(world.measured_rate, world.measured_baseline)
 
 
 def _clip01(v: float) -> float:
@@ -113,10 +113,6 @@ def _clip01(v: float) -> float:
         return v
     v = v if v > 0.0 else 0.0  # numpy's clip: max(v, 0) as v > 0 ? v : 0 (so -0.0 -> 0.0)
     return v if v < 1.0 else 1.0
-
-
-# the compiled rule's win as a Python function (one copy of the rule)
-_measured_win_of = getattr(measured_win_of, "py_func", measured_win_of)
 
 
 def _data_practice(world: World) -> tuple[float, float]:

@@ -23,19 +23,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cisim.kernels import S_POLICY
-from cisim.mechanisms._systems_change import systems_change_params, systems_change_week
+from cisim.mechanisms._systems_change import (
+    multipliers_rule,
+    systems_change_params,
+    systems_change_week,
+)
 from cisim.mechanisms.base import RunConstants, WeeklyDraws
 from cisim.rng import u01, u01_steps
-from cisim.scenario import Dynamics, Scenario
+from cisim.scenario import Scenario
 from cisim.world import World
 
 if TYPE_CHECKING:
     from cisim.context import StepContext
 
 
-__all__ = [
-    "SystemsChange", "barrier", "effectiveness", "set_multipliers", "structural_barrier",
-]
+__all__ = ["SystemsChange", "set_multipliers"]
 
 
 class SystemsChange:
@@ -92,37 +94,22 @@ class _Run(RunConstants):
 def set_multipliers(sc: Scenario, world: World) -> None:
     """Write what the world's changed systems do to services and barriers into the world.
 
-    The population's parameters (:func:`cisim.population.world_row`) read them; the equity
-    focus that aims policy at structural barriers is none in an isolated world. The weekly
-    step's compiled rule writes them with the same arithmetic (held equal by
-    ``tests/test_systems_measurement_kernels.py``).
+    The multiplier on the help services give grows with changed services and practices; the
+    one on everyone's barriers falls with changed policy. Universal policy lowers the barriers
+    services also work on; the structural barriers of a disadvantaged group (a subgroup's
+    ``structural_barrier`` share) yield only to policy aimed at them, which takes an equity
+    focus (ORS Impact & Spark Policy Institute 2018: equity outcomes only where an equity
+    focus shaped the strategies; powell, Menendian & Ake 2019, targeted universalism), and
+    there is none in an isolated world. The population's parameters
+    (:func:`cisim.population.world_rows`) read them. The rule is
+    :func:`cisim.mechanisms._systems_change.multipliers_rule`, which the weekly step's
+    compiled rule calls; here it runs as Python on the world's figures.
     """
     dyn = sc.dynamics
     equity = 0.0 if world.isolated else sc.engagement.equity_focus
-    world.effect_multiplier = effectiveness(dyn, world)
-    world.barrier_multiplier = barrier(dyn, world)
-    world.structural_multiplier = structural_barrier(dyn, world, equity)
+    _multipliers(world.figures, dyn.practice_effectiveness_gain, dyn.policy_barrier_reduction,
+                 equity)
 
 
-def effectiveness(dyn: Dynamics, world: World) -> float:
-    """Multiplier on the help services give, from changed services and practices."""
-    gain = dyn.practice_effectiveness_gain
-    return 1.0 + gain * 0.5 * (world.services_change + world.practices_change)
-
-
-def barrier(dyn: Dynamics, world: World) -> float:
-    """Multiplier on everyone's barriers from changed policy."""
-    return 1.0 - dyn.policy_barrier_reduction * world.policy_change
-
-
-def structural_barrier(dyn: Dynamics, world: World, equity: float) -> float:
-    """Multiplier on structural barriers: policy change as far as an equity focus aims it.
-
-    Universal policy lowers the barriers services also work on; the structural barriers
-    of a disadvantaged group (a subgroup's ``structural_barrier`` share) yield only to
-    policy aimed at them, which takes an equity focus (ORS Impact & Spark Policy
-    Institute 2018: equity outcomes only where an equity focus shaped the strategies;
-    powell, Menendian & Ake 2019, targeted universalism).
-    """
-    reduction = dyn.policy_barrier_reduction
-    return 1.0 - reduction * world.policy_change * equity
+# the compiled rule as a Python function (one copy of the rule)
+_multipliers = getattr(multipliers_rule, "py_func", multipliers_rule)
