@@ -167,7 +167,7 @@ def week_bounded(row: list[float], coverage: list[float]) -> bool:
 def world_rows_rule(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
                     aggregates: np.ndarray, spread: bool, trend: float, efficacy: float,
                     equity_first: float, equity_second: float) -> None:
-    """The rule of :func:`world_rows_of` (which see), for the compiled week to call."""
+    """The rule of :func:`world_rows_of` (which see), inlined into its compiled callers."""
     for w in range(2):
         figures = first if w == 0 else second
         cap_norm = 0.0

@@ -14,13 +14,50 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _jit, _rule, pairwise
-from cisim.numeric import discount_at, sroi_ratio
-from cisim.scenario import CADENCE_WEEKS, SECTORS, STEPS_PER_YEAR, Scenario
+from cisim._world import (
+    F_ABSORBED,
+    F_AGREEMENT,
+    F_ALIGNMENT,
+    F_BACKBONE_CAPACITY,
+    F_BACKBONE_FUNDED,
+    F_BACKBONE_SPEND,
+    F_BARRIER_MULTIPLIER,
+    F_COORDINATION,
+    F_COORDINATION_COST,
+    F_DATA_CAPACITY,
+    F_EFFECT_MULTIPLIER,
+    F_ENGAGEMENT,
+    F_FACILITATION,
+    F_FIT,
+    F_GOOD_INTERACTIONS,
+    F_INCOME,
+    F_INTERACTIONS,
+    F_INVESTMENT,
+    F_INVESTMENT_PV,
+    F_LEARNED,
+    F_MEASURED_BASELINE,
+    F_MEASURED_RATE,
+    F_MEASURED_SROI,
+    F_MEASURED_VALUE_PV,
+    F_MEASUREMENT,
+    F_MEASUREMENT_SPEND,
+    F_POLICY_CHANGE,
+    F_PRACTICES_CHANGE,
+    F_PROGRAMME_MONEY,
+    F_RUNWAY_YEARS,
+    F_SERVICE_CAPACITY,
+    F_SERVICES_CHANGE,
+    F_STRUCTURAL_MULTIPLIER,
+    F_TRUST_MEAN,
+    FIGURES,
+    book_entry,
+)
+from cisim.kernels import MAX_PAIRWISE
+from cisim.scenario import CADENCE_WEEKS, SECTORS, Scenario
 
 __all__ = [
-    "BACKBONE_NEUTRALITY", "FIGURES", "PartnerTable", "World", "book_rule", "book_week",
-    "build_partners", "meeting_interval",
+    "BACKBONE_NEUTRALITY", "FIGURES", "PartnerTable", "World", "book_week", "build_partners",
+    "meeting_interval",
 ]
 
 VALUE_KINDS = ("social_impact", "knowledge", "reputation", "engagement")
@@ -178,31 +215,6 @@ class FundingLine:
     paid: float = 0.0  # money paid into the fund this step (recorded by the cost ledger)
 
 
-#: The world's scalar figures, in the order of :attr:`World.figures`: the compiled rules read
-#: and write them there by the indices ``F_<NAME>`` below; Python reads and writes them as
-#: attributes (``world.trust_mean``), each with the meaning its docstring gives. A new figure
-#: goes at the end: numba's cache of a kernel is renewed when the kernel's own file changes, not
-#: when this one does, so a kernel cached with the old indices would read the wrong figures.
-FIGURES = (
-    "trust_mean", "agreement", "alignment", "measurement", "engagement", "runway_years",
-    "backbone_capacity", "facilitation", "coordination", "data_capacity", "absorbed",
-    "services_change", "practices_change", "policy_change",
-    "effect_multiplier", "barrier_multiplier", "structural_multiplier",
-    "income", "backbone_spend", "measurement_spend", "programme_money", "backbone_funded",
-    "fit", "learned", "service_capacity", "measured_rate", "measured_baseline",
-    "interactions", "good_interactions",
-    "coordination_cost", "investment", "investment_pv", "measured_value_pv", "measured_sroi",
-)
-(F_TRUST_MEAN, F_AGREEMENT, F_ALIGNMENT, F_MEASUREMENT, F_ENGAGEMENT, F_RUNWAY_YEARS,
- F_BACKBONE_CAPACITY, F_FACILITATION, F_COORDINATION, F_DATA_CAPACITY, F_ABSORBED,
- F_SERVICES_CHANGE, F_PRACTICES_CHANGE, F_POLICY_CHANGE,
- F_EFFECT_MULTIPLIER, F_BARRIER_MULTIPLIER, F_STRUCTURAL_MULTIPLIER,
- F_INCOME, F_BACKBONE_SPEND, F_MEASUREMENT_SPEND, F_PROGRAMME_MONEY, F_BACKBONE_FUNDED,
- F_FIT, F_LEARNED, F_SERVICE_CAPACITY, F_MEASURED_RATE, F_MEASURED_BASELINE,
- F_INTERACTIONS, F_GOOD_INTERACTIONS,
- F_COORDINATION_COST, F_INVESTMENT, F_INVESTMENT_PV, F_MEASURED_VALUE_PV, F_MEASURED_SROI,
- ) = range(len(FIGURES))
-
 #: The figures' values in a new world (the rest start at 0).
 _INITIAL_FIGURES = {
     F_EFFECT_MULTIPLIER: 1.0, F_BARRIER_MULTIPLIER: 1.0, F_STRUCTURAL_MULTIPLIER: 1.0,
@@ -247,7 +259,6 @@ class World:
     value_rate: np.ndarray = field(init=False)  # (N, 4) this step
     capacity: np.ndarray = field(init=False)  # (N,) service-years per year this step
     burden_hours: np.ndarray = field(init=False)  # (N,) coordination hours this week
-    figures: np.ndarray = field(init=False)  # (len(FIGURES),) the scalar figures below
     funding: list[FundingLine] = field(default_factory=list)
     # needs as the partners see them, and the plan
     assumed_need: np.ndarray = field(init=False)  # (A,) shares
@@ -318,15 +329,23 @@ class World:
         self.value_rate = np.zeros((N, 4))
         self.capacity = p.budget.copy()
         self.burden_hours = np.zeros(N)
-        self.figures = np.zeros(len(FIGURES))
+        self._figures = np.zeros(len(FIGURES))
         for index, value in _INITIAL_FIGURES.items():
-            self.figures[index] = value
-        self._fv = memoryview(self.figures)  # its items as Python floats (the attributes')
+            self._figures[index] = value
+        self._fv = memoryview(self._figures)  # its items as Python floats (the attributes')
         self.assumed_need = np.full(A, 1.0 / A)
         self.perceived_need = np.full(A, 1.0 / A)
         self.plan = p.own_priority.copy()
         self.ideal_plan = p.own_priority.copy()
         self.coverage = np.ones(A)
+
+    @property
+    def figures(self) -> np.ndarray:
+        """The scalar figures, laid out as :data:`FIGURES`.
+
+        Written in place, never replaced: the figures' attributes read this array.
+        """
+        return self._figures
 
     def __getstate__(self) -> dict:
         """The world's state for a copy or a pickle (a memoryview is neither)."""
@@ -337,69 +356,7 @@ class World:
     def __setstate__(self, state: dict) -> None:
         """Restore a copied or unpickled world."""
         self.__dict__.update(state)
-        self._fv = memoryview(self.figures)
-
-
-# ---- the books -------------------------------------------------------------------------------
-# The week's books run compiled. The rule is here rather than in a cisim/_world.py beside this
-# module: it reads this module's F_* indices, so that module would import this one, which
-# calls it (an import cycle, which tests/test_structure.py forbids). Python's operations in
-# Python's order, so the same doubles: the partners' hours are summed in numpy's pairwise
-# order (cisim.kernels.pairwise, as np.add.reduce adds them) up to MAX_PAIRWISE partners, and
-# above that book_week passes numpy's sum (numpy splits a longer array in two, recursively; a
-# recursive compiled sum would add ~0.4 s to the first compile for partnerships that large);
-# the discount factor and the ratio are cisim.numeric's discount_at and sroi_ratio, which
-# compiled code calls too.
-
-
-@_rule
-def book_rule(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarray,
-              burden_total: float, coordinated: bool, step: int, population: int,
-              hours_per_meeting: float, hour_cost: float, discount_rate: float,
-              value_per_outcome_year: float, attribution: float, displacement: float) -> None:
-    """Book the week ``step`` in a world's figures, in place.
-
-    Reads ``figures[F_INCOME]``, ``[F_MEASURED_RATE]`` and ``[F_MEASURED_BASELINE]``; writes
-    ``[F_COORDINATION_COST]`` (a coordinated world's hours, the sum of ``burden_hours`` plus
-    ``hours_per_meeting`` per partner ``attended``, times ``hour_cost``; 0 in isolation),
-    ``[F_INVESTMENT]`` (the income plus that cost, 0 at step 0), adds the discounted investment
-    to ``[F_INVESTMENT_PV]`` and, after step 0 and while it is finite, the discounted measured
-    gain (``(measured rate - baseline) x population / 52`` outcome-years at the valuation's
-    adjusted value) to ``[F_MEASURED_VALUE_PV]``, and sets ``[F_MEASURED_SROI]`` to the one
-    over the other (NaN below ``MIN_MONEY`` invested). ``burden_total`` is the sum of
-    ``burden_hours`` as numpy adds it, read only above ``MAX_PAIRWISE`` partners.
-    """
-    cost = 0.0
-    if coordinated:
-        n = burden_hours.shape[0]
-        burden = pairwise(burden_hours, n) if n <= MAX_PAIRWISE else burden_total
-        attendees = 0
-        for i in range(attended.shape[0]):
-            if attended[i]:
-                attendees += 1
-        cost = (burden + hours_per_meeting * attendees) * hour_cost
-    figures[F_COORDINATION_COST] = cost
-    investment = (figures[F_INCOME] + cost) if step > 0 else 0.0
-    figures[F_INVESTMENT] = investment
-    d = discount_at(step, discount_rate)
-    figures[F_INVESTMENT_PV] += investment * d
-    adjusted_value = value_per_outcome_year * (1.0 - attribution) * (1.0 - displacement)
-    measured_gain = ((figures[F_MEASURED_RATE] - figures[F_MEASURED_BASELINE]) * population
-                     / STEPS_PER_YEAR)
-    if step > 0 and math.isfinite(measured_gain):
-        figures[F_MEASURED_VALUE_PV] += measured_gain * adjusted_value * d
-    figures[F_MEASURED_SROI] = sroi_ratio(figures[F_MEASURED_VALUE_PV], figures[F_INVESTMENT_PV])
-
-
-@_jit(opt=1, no_cfunc_wrapper=True)
-def book_entry(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarray,
-               burden_total: float, coordinated: bool, step: int, population: int,
-               hours_per_meeting: float, hour_cost: float, discount_rate: float,
-               value_per_outcome_year: float, attribution: float, displacement: float) -> None:
-    """The entry of :func:`book_rule` from Python (:func:`book_week`)."""
-    book_rule(figures, burden_hours, attended, burden_total, coordinated, step, population,
-              hours_per_meeting, hour_cost, discount_rate, value_per_outcome_year, attribution,
-              displacement)
+        self._fv = memoryview(self._figures)
 
 
 def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
@@ -414,7 +371,7 @@ def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
     over the investment, both discounted. The Exponential Value phase asks for it
     (:mod:`cisim.phases`); the recorder only copies these figures.
 
-    One compiled call (:func:`book_rule`) reads and writes the world's figures.
+    One compiled call (:func:`cisim._world.book_rule`) reads and writes the world's figures.
     """
     v = sc.valuation
     hours = world.burden_hours

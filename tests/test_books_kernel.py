@@ -1,4 +1,4 @@
-"""The world's compiled books (cisim.world.book_rule) against the Python rule they replaced."""
+"""The world's compiled books (cisim._world.book_rule) against the Python rule they replaced."""
 
 from __future__ import annotations
 

@@ -61,3 +61,8 @@ def test_copies_and_pickles_have_their_own_figures(world):
 def test_a_figure_takes_only_numbers(world):
     with pytest.raises(TypeError):
         world.trust_mean = "high"
+
+
+def test_the_figures_array_is_never_replaced(world):
+    with pytest.raises(AttributeError):
+        world.figures = np.zeros(len(FIGURES))

@@ -9,9 +9,10 @@ of the factual world's money. It reads and writes the world's figures in place
 partners' grants draw, ask the phase's emphasis and log, and are rare: the kernel reports the
 line that is due and the mechanism reviews it in Python. The operations are Python's float
 operations in Python's order (``min`` and ``max`` as the comparisons the builtins make), so the
-same doubles. The rule itself is :func:`investment_rule` (for a compiled week to call);
+same doubles. The rule itself is :func:`investment_rule` (inlined into its compiled callers);
 :func:`investment_week` is its entry from Python. Compiled at LLVM level 1
-(:func:`cisim.kernels._jit`).
+(:func:`cisim.kernels._jit`). The rule and its sources are described in
+:mod:`cisim.mechanisms.investment`.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ PAID_CHANGED = -2
 @_rule
 def investment_rule(mode: int, t: int, first: int, figures: np.ndarray, source: np.ndarray,
                lines: np.ndarray, active: np.ndarray, rules: np.ndarray) -> int:
-    """The rule of :func:`investment_week` (which see), for the compiled week to call."""
+    """The rule of :func:`investment_week` (which see), inlined into its compiled callers."""
     if mode == MIRROR:
         income = source[F_INCOME]
         figures[F_INCOME] = income

@@ -9,7 +9,8 @@ in one array laid out by the ``Q_*`` columns (:func:`measurement_params`); the p
 emphasis, the partners' data practice (remembered while the partners stay) and the week's
 normal draw come from Python. The measured rate itself needs the true rate of the lagged week
 (a service of the run): the caller adds it. :func:`measurement_week` is the mechanism's one
-compiled call; a compiled week driver calls the rule itself.
+compiled call, the rule inlined into it. The rule and its sources are described in
+:mod:`cisim.mechanisms.measurement`.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """Compiled rule of :mod:`cisim.mechanisms.systems_change`: a week of services, practices, policy.
 
-:func:`systems_change_rule` is the week of :meth:`cisim.mechanisms.systems_change.SystemsChange.
-step` over the world's figures (:attr:`cisim.world.World.figures`, read and written in place by
-the indices ``F_*``): the growth, erosion and fading of changed services and practices, the
-fading and the weekly chance of a policy win, and the multipliers the population reads. The
-same Python float operations in the same order, so the same doubles. The run's constants come
-in one array laid out by the ``P_*`` columns (:func:`systems_change_params`); the phase's
-emphasis and the week's policy draw come from Python (the phase model, the run's table of
-draws); the champion's pull the rule works out from the partners' arrays.
-:func:`systems_change_week` is the mechanism's one compiled call; a compiled week driver calls
-the rule itself.
+:func:`systems_change_rule` is the week of
+:meth:`cisim.mechanisms.systems_change.SystemsChange.step` over the world's figures
+(:attr:`cisim.world.World.figures`, read and written in place by the indices ``F_*``): the growth,
+erosion and fading of changed services and practices, the fading and the weekly chance of a policy
+win, and the multipliers the population reads. The same Python float operations in the same order,
+so the same doubles. The run's constants come in one array laid out by the ``P_*`` columns
+(:func:`systems_change_params`); the phase's emphasis and the week's policy draw come from Python
+(the phase model, the run's table of draws); the champion's pull the rule works out from the
+partners' arrays. :func:`systems_change_week` is the mechanism's one compiled call, the rule
+inlined into it. The rule and its sources are described in :mod:`cisim.mechanisms.systems_change`.
 """
 
 from __future__ import annotations

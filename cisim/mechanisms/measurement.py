@@ -84,8 +84,8 @@ class SharedMeasurement:
 class _Run(RunConstants):
     """The run's constants of the compiled rule and its table of noise draws.
 
-    The draws are made at once, the first time a world measures (:func:`cisim.rng.
-    normal_steps`, the same doubles as ``normal``).
+    The draws are made at once, the first time a world measures
+    (:func:`cisim.rng.normal_steps`, the same doubles as ``normal``).
     """
 
     __slots__ = ("noise", "params", "shared")
