@@ -20,8 +20,10 @@ Dror & Shaw 2011, counter-based random numbers; Steele, Lea & Flood 2014, SplitM
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
+import hashlib
 import math
 import os
 import tempfile
@@ -32,6 +34,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core.caching import CompileResultCacheImpl, FunctionCache
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic
@@ -66,6 +69,16 @@ def _jit(opt: int | None = None, **options):
     cached in a private directory under the system temp directory, or, failing that, compiled
     in every process without a cache.
 
+    A cache entry is valid only for the cisim sources it was compiled from: numba checks only
+    the kernel's own file, but a kernel bakes in what it reads from other cisim modules at
+    compile time (the ``F_*`` figure indices of :mod:`cisim.world`, the :class:`WP` columns
+    and stream numbers here, :mod:`cisim.scenario`'s constants, and the :func:`_inner` and
+    :func:`_rule` helpers compiled into it). A kernel's entry therefore also carries the
+    digest of every ``cisim/**/*.py`` file (:func:`_package_digest`, taken once at import),
+    so any change to any cisim source compiles the kernels afresh instead of loading code
+    that still reads the old layout (:class:`_PackageCache`). Other packages' numba caches
+    are untouched: only the kernels made here use this cache.
+
     Args:
         opt: LLVM's optimisation level for this function (and the helpers compiled into it),
             without the loop vectoriser; None keeps numba's (``NUMBA_OPT``, 3). See
@@ -78,21 +91,78 @@ def _jit(opt: int | None = None, **options):
         return _at_opt_level(_cached(func), opt)
 
     def _cached(func):
-        if _CACHE:
-            try:
-                return njit(cache=True, **opts)(func)
-            except RuntimeError:  # numba found no writable cache location
-                if not numba.config.CACHE_DIR:
-                    fallback = _private_cache_dir()
-                    if fallback is not None:
-                        numba.config.CACHE_DIR = fallback
-                        try:
-                            return njit(cache=True, **opts)(func)
-                        except RuntimeError:
-                            pass
-        return njit(**opts)(func)
+        dispatcher = njit(**opts)(func)
+        if not (_CACHE and isinstance(dispatcher, Dispatcher) and _package_digest()):
+            return dispatcher  # no cache, NUMBA_DISABLE_JIT, or sources we cannot digest
+        try:
+            # what njit(cache=True) does (Dispatcher.enable_caching), with our cache class
+            dispatcher._cache = _PackageCache(func)
+        except RuntimeError:  # numba found no writable cache location
+            if not numba.config.CACHE_DIR:
+                fallback = _private_cache_dir()
+                if fallback is not None:
+                    numba.config.CACHE_DIR = fallback
+                    with contextlib.suppress(RuntimeError):  # then no cache at all
+                        dispatcher._cache = _PackageCache(func)
+        return dispatcher
 
     return wrap
+
+
+@functools.cache
+def _package_digest() -> str | None:
+    """SHA-256 of every ``cisim/**/*.py`` file (relative path and bytes), or None.
+
+    Taken once per process, when the first kernel is decorated (at import; ~40 files, a few
+    milliseconds), never while a model runs. None when the package is not a directory of
+    files (e.g. imported from a zip): its kernels are then compiled without a cache rather
+    than cached against sources we cannot check.
+    """
+    root = Path(__file__).resolve().parent
+    if not root.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        name, data = path.relative_to(root).as_posix().encode(), path.read_bytes()
+        for part in (name, data):  # length-prefixed: no two file sets hash alike by splicing
+            digest.update(len(part).to_bytes(8, "little"))
+            digest.update(part)
+    return digest.hexdigest()
+
+
+class _PackageStampedLocator:
+    """numba's cache locator of a kernel, its source stamp extended by the package digest.
+
+    Wraps whichever locator numba chose (in-tree ``__pycache__``, the user-wide cache,
+    ``NUMBA_CACHE_DIR``/``numba.config.CACHE_DIR``, or one named by
+    ``NUMBA_CACHE_LOCATOR_CLASSES``), so the cache lives where it did; only the stamp numba
+    stores in the index and compares on load changes. An index written under another stamp
+    (other sources, or by numba's own locator) reads as empty: the kernel compiles and
+    overwrites it.
+    """
+
+    def __init__(self, locator):
+        self._locator = locator
+
+    def __getattr__(self, name):
+        return getattr(self._locator, name)
+
+    def get_source_stamp(self):
+        return self._locator.get_source_stamp(), _package_digest()
+
+
+class _PackageCacheImpl(CompileResultCacheImpl):
+    """numba's cache of compile results, with the locator stamped by the package digest."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)  # picks the locator; raises RuntimeError if none fits
+        self._locator = _PackageStampedLocator(self._locator)
+
+
+class _PackageCache(FunctionCache):
+    """numba's on-disk cache of a dispatcher, valid only for unchanged cisim sources."""
+
+    _impl_class = _PackageCacheImpl
 
 
 def _at_opt_level(dispatcher, opt: int | None):

@@ -120,3 +120,50 @@ def test_read_only_package_simulates(readonly):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert _lines(proc.stdout)["ROWS"] == str(13 + 1)  # steps 0..13
     assert any((home / ".cache" / "numba").rglob("*.nbi"))  # and the cache was written
+
+
+# A kernel bakes in what it reads from other cisim modules when it is compiled: here the figure
+# indices F_* of cisim/world.py in the engagement kernel. numba renews a cache entry only when
+# the kernel's own file changes; cisim's entries also carry a digest of the whole package.
+ENGAGEMENT = """
+import numpy as np
+from cisim import world
+from cisim.mechanisms._engagement import engagement_params, engagement_week
+figures = np.arange(len(world.FIGURES), dtype=float) / 100
+before = figures.copy()
+engagement_week(engagement_params(0.1, 1.0, False, 0.0, 0.0), figures, 1.0, False,
+                np.zeros(2), np.zeros(2))
+print("WROTE", ",".join(world.FIGURES[i] for i in np.flatnonzero(figures != before)))
+print("HITS", sum(engagement_week.stats.cache_hits.values()))
+"""
+
+
+def _run_copy(site: Path, code: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_CACHE_DIR", "NUMBA_DISABLE_JIT", "CISIM_NUMBA_CACHE",
+                        "PYTHONPATH")}
+    env["PYTHONPATH"] = str(site)
+    proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=site, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return _lines(proc.stdout)
+
+
+def test_cache_renewed_when_another_module_changes(tmp_path: Path):
+    """Swapping two figures in world.py recompiles a kernel cached in another file."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "cisim", site / "cisim",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    first = _run_copy(site, ENGAGEMENT)  # compiles, caches in the copy's __pycache__
+    assert first == {"WROTE": "engagement", "HITS": "0"}
+    assert _run_copy(site, ENGAGEMENT) == {"WROTE": "engagement", "HITS": "1"}  # from the cache
+
+    world = site / "cisim" / "world.py"
+    source = world.read_text()
+    changed = (source.replace('"measurement", "engagement",', '"engagement", "measurement",', 1)
+               .replace("F_MEASUREMENT, F_ENGAGEMENT,", "F_ENGAGEMENT, F_MEASUREMENT,", 1))
+    assert changed.count("F_ENGAGEMENT, F_MEASUREMENT,") == 1 and changed != source
+    world.write_text(changed)
+    # A stale entry would still write index 4, now the measurement figure.
+    assert _run_copy(site, ENGAGEMENT) == {"WROTE": "engagement", "HITS": "0"}
+    assert _run_copy(site, ENGAGEMENT) == {"WROTE": "engagement", "HITS": "1"}
