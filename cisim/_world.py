@@ -28,9 +28,9 @@ __all__ = ["FIGURES", "book_entry", "book_rule"]
 
 #: The world's scalar figures, in the order of :attr:`World.figures`: the compiled rules read
 #: and write them there by the indices ``F_<NAME>`` below; Python reads and writes them as
-#: attributes (``world.trust_mean``), each with the meaning its docstring gives. A new figure
-#: goes at the end: numba's cache of a kernel is renewed when the kernel's own file changes, not
-#: when this one does, so a kernel cached with the old indices would read the wrong figures.
+#: attributes (``world.trust_mean``), each with the meaning its docstring gives. The kernels
+#: bake these indices in when they compile; their cache entries carry a digest of the package's
+#: sources, so a change here compiles them afresh (:func:`cisim.kernels._jit`).
 FIGURES = (
     "trust_mean", "agreement", "alignment", "measurement", "engagement", "runway_years",
     "backbone_capacity", "facilitation", "coordination", "data_capacity", "absorbed",

@@ -71,7 +71,7 @@ def _jit(opt: int | None = None, **options):
 
     A cache entry is valid only for the cisim sources it was compiled from: numba checks only
     the kernel's own file, but a kernel bakes in what it reads from other cisim modules at
-    compile time (the ``F_*`` figure indices of :mod:`cisim.world`, the :class:`WP` columns
+    compile time (the ``F_*`` figure indices of :mod:`cisim._world`, the :class:`WP` columns
     and stream numbers here, :mod:`cisim.scenario`'s constants, and the :func:`_inner` and
     :func:`_rule` helpers compiled into it). A kernel's entry therefore also carries the
     digest of every ``cisim/**/*.py`` file (:func:`_package_digest`, taken once at import),

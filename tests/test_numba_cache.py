@@ -123,7 +123,7 @@ def test_read_only_package_simulates(readonly):
 
 
 # A kernel bakes in what it reads from other cisim modules when it is compiled: here the figure
-# indices F_* of cisim/world.py in the engagement kernel. numba renews a cache entry only when
+# indices F_* of cisim/_world.py in the engagement kernel. numba renews a cache entry only when
 # the kernel's own file changes; cisim's entries also carry a digest of the whole package.
 ENGAGEMENT = """
 import numpy as np
@@ -150,7 +150,7 @@ def _run_copy(site: Path, code: str) -> dict[str, str]:
 
 
 def test_cache_renewed_when_another_module_changes(tmp_path: Path):
-    """Swapping two figures in world.py recompiles a kernel cached in another file."""
+    """Swapping two figures in _world.py recompiles a kernel cached in another file."""
     site = tmp_path / "site"
     shutil.copytree(ROOT / "cisim", site / "cisim",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -158,7 +158,7 @@ def test_cache_renewed_when_another_module_changes(tmp_path: Path):
     assert first == {"WROTE": "engagement", "HITS": "0"}
     assert _run_copy(site, ENGAGEMENT) == {"WROTE": "engagement", "HITS": "1"}  # from the cache
 
-    world = site / "cisim" / "world.py"
+    world = site / "cisim" / "_world.py"  # the figures' layout
     source = world.read_text()
     changed = (source.replace('"measurement", "engagement",', '"engagement", "measurement",', 1)
                .replace("F_MEASUREMENT, F_ENGAGEMENT,", "F_ENGAGEMENT, F_MEASUREMENT,", 1))
