@@ -11,9 +11,9 @@ of fewer than eight, and numpy's cast to float32 rounds to nearest as the compil
 a partner's hours are ``burden + hours_per_meeting x attended`` as numpy added the two arrays
 (the attendance as 0.0 or 1.0). The ledger's copy is part of this rule rather than a rule of
 its own in a ``_costs.py``: as a separate compiled function it cost ~0.25 s more of first
-compile for a loop over a few partners, and numba's cache of :func:`record_week` would not
-notice an edit of another file. :func:`record_week` is the entry from Python. Compiled at LLVM
-level 1 (:func:`cisim.kernels._jit`): every compiled function adds to numba's first compile.
+compile for a loop over a few partners. :func:`record_week` is the entry from Python.
+Compiled at LLVM level 1 (:func:`cisim.kernels._jit`): every compiled function adds to
+numba's first compile.
 """
 
 from __future__ import annotations

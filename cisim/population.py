@@ -48,6 +48,7 @@ from cisim._population import (
 from cisim.kernels import WP, run_step_keys, step_keys
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
+from cisim.world import equity_focus
 
 if TYPE_CHECKING:
     from cisim.world import World
@@ -516,7 +517,7 @@ def world_row(sc: Scenario, world: World, population: Population, w: int, step: 
     targeting weight of those out of the outcome state (not known before calibration).
     Built from the world's figures by :func:`cisim._population.world_rows_of`.
     """
-    equity = _equity(sc, world)
+    equity = equity_focus(sc, world)
     wp = np.empty((2, WP.N))
     # both rows of the one world: row w is the world's with world w's targeting weight
     world_rows_of(wp, world.figures, world.figures, population.aggregates, spread,
@@ -532,10 +533,5 @@ def world_rows(sc: Scenario, worlds: tuple[World, World], population: Population
     wp = np.empty((2, WP.N))
     world_rows_of(wp, first.figures, second.figures, population.aggregates, True,
                   population.trend_multiplier(step), sc.dynamics.service_efficacy,
-                  _equity(sc, first), _equity(sc, second))
+                  equity_focus(sc, first), equity_focus(sc, second))
     return wp
-
-
-def _equity(sc: Scenario, world: World) -> float:
-    """The world's equity focus: the scenario's, none in an isolated world."""
-    return 0.0 if world.isolated else sc.engagement.equity_focus

@@ -57,7 +57,7 @@ from cisim.scenario import CADENCE_WEEKS, SECTORS, Scenario
 
 __all__ = [
     "BACKBONE_NEUTRALITY", "FIGURES", "PartnerTable", "World", "book_week", "build_partners",
-    "meeting_interval",
+    "equity_focus", "meeting_interval",
 ]
 
 VALUE_KINDS = ("social_impact", "knowledge", "reputation", "engagement")
@@ -380,6 +380,16 @@ def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
     book_entry(world.figures, hours, world.attended, burden, not world.isolated, step,
                population, sc.meetings.hours_per_meeting, v.coordination_hour_cost,
                v.discount_rate, v.value_per_outcome_year, v.attribution, v.displacement)
+
+
+def equity_focus(sc: Scenario, world: World) -> float:
+    """The world's equity focus: the scenario's, none in an isolated world.
+
+    It aims policy at structural barriers
+    (:func:`cisim.mechanisms.systems_change.set_multipliers`) and services at those in most
+    need (the population's parameter rows, :func:`cisim.population.world_rows`).
+    """
+    return 0.0 if world.isolated else sc.engagement.equity_focus
 
 
 def meeting_interval(sc: Scenario) -> int:

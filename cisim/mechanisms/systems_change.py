@@ -31,7 +31,7 @@ from cisim.mechanisms._systems_change import (
 from cisim.mechanisms.base import RunConstants, WeeklyDraws
 from cisim.rng import u01, u01_steps
 from cisim.scenario import Scenario
-from cisim.world import World
+from cisim.world import World, equity_focus
 
 if TYPE_CHECKING:
     from cisim.context import StepContext
@@ -106,7 +106,7 @@ def set_multipliers(sc: Scenario, world: World) -> None:
     compiled rule calls; here it runs as Python on the world's figures.
     """
     dyn = sc.dynamics
-    equity = 0.0 if world.isolated else sc.engagement.equity_focus
+    equity = equity_focus(sc, world)
     _multipliers(world.figures, dyn.practice_effectiveness_gain, dyn.policy_barrier_reduction,
                  equity)
 
