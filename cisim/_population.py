@@ -50,6 +50,7 @@ from cisim.world import (
 __all__ = [
     "CHUNK",
     "creaming_factors",
+    "past_rate_rule",
     "population_step",
     "recount",
     "status_quo_multipliers",
@@ -496,3 +497,20 @@ def sum_chunks(partial: np.ndarray) -> np.ndarray:
 #: Populations below this many chunks run the population kernel on one thread: waking a thread
 #: costs more than it saves. Results are the same on any number of threads.
 PARALLEL_MIN_CHUNKS = 4
+
+
+@_inner
+def past_rate_rule(history: np.ndarray, step: int) -> float:
+    """A world's outcome rate after ``step`` from its history (NaN: a week not reached yet).
+
+    ``step`` is clamped to the history's weeks; a week not reached yet gives the latest known
+    rate before it. The history's first week must be known (the caller sees to it).
+    """
+    last = history.shape[0] - 1
+    step = step if step > 0 else 0  # min(max(step, 0), last)
+    step = step if step < last else last
+    value = history[step]
+    while value != value:  # not reached yet: the latest known value
+        step -= 1
+        value = history[step]
+    return value

@@ -379,3 +379,19 @@ def pairwise(a: np.ndarray, n: int) -> float:
     for j in range(tail, n):
         s += a[j]
     return s
+
+
+@_inner
+def pairwise_long(a: np.ndarray, n: int) -> float:
+    """``np.add.reduce(a[:n])`` for a contiguous 1-D ``a`` of any length, bit for bit.
+
+    numpy's pairwise summation above :data:`MAX_PAIRWISE` elements: the first half (rounded
+    down to a multiple of eight) and the rest, each summed so, then added; :func:`pairwise`
+    at the leaves. numpy sums a whole C-contiguous matrix (``axis=None``) the same way over
+    its elements in order (``tests/test_week_kernel.py`` holds both to numpy).
+    """
+    if n <= MAX_PAIRWISE:
+        return pairwise(a, n)
+    half = n // 2
+    half -= half % 8
+    return pairwise_long(a, half) + pairwise_long(a[half:], n - half)

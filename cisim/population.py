@@ -36,6 +36,7 @@ from cisim._population import (
     PARALLEL_MIN_CHUNKS,
     creaming_exponent,
     creaming_factors,
+    past_rate_rule,
     population_step,
     recount,
     status_quo_multipliers,
@@ -49,6 +50,9 @@ from cisim.kernels import WP, run_step_keys, step_keys
 from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import equity_focus
+
+# the compiled week's rule of a past rate, as a Python function (one copy of the rule)
+_past_rate = getattr(past_rate_rule, "py_func", past_rate_rule)
 
 if TYPE_CHECKING:
     from cisim.world import World
@@ -353,12 +357,7 @@ class Population:
         history = self.rate_history[w]
         if math.isnan(history[0]):
             return self.rate(w)
-        step = min(max(step, 0), history.size - 1)
-        value = float(history[step])
-        if math.isnan(value):  # not reached yet: the latest known value
-            known = np.flatnonzero(~np.isnan(history[: step + 1]))
-            value = float(history[known[-1]])
-        return value
+        return float(_past_rate(history, step))  # (the compiled week's rule, as Python)
 
     def _flags(self, threads: int) -> list[np.ndarray]:
         """A scratch buffer for each of ``threads`` kernel threads (kept between steps)."""

@@ -14,9 +14,15 @@ import math
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _inner, _jit, pairwise
+from cisim.kernels import MAX_PAIRWISE, _inner, _jit, _rule, pairwise
+from cisim.scenario import Scenario
+from cisim.world import F_FACILITATION
 
-__all__ = ["agenda_scratch", "agenda_week", "compiled_agreement", "distance2"]
+#: Columns of the run's constants of the week's terms (:func:`agenda_params`).
+A_BOUND, A_FACILITATION_BOUND, A_CONVERGENCE, A_PULL, A_N = range(5)
+
+__all__ = ["agenda_params", "agenda_scratch", "agenda_terms_rule", "agenda_week",
+           "compiled_agreement", "distance2"]
 
 
 def compiled_agreement(position: np.ndarray) -> bool:
@@ -38,6 +44,33 @@ def agenda_scratch(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if position.ndim != 2 or position.shape[1] != 2:
         raise ValueError(f"agenda positions must be (N, 2), not {position.shape}")
     return np.zeros((position.shape[0], 3)), np.zeros(position.shape[0])
+
+
+def agenda_params(sc: Scenario) -> np.ndarray:
+    """The run's constants of :func:`agenda_terms_rule`, by the ``A_*`` columns."""
+    dyn = sc.dynamics
+    params = np.zeros(A_N)
+    params[A_BOUND] = dyn.confidence_bound
+    params[A_FACILITATION_BOUND] = dyn.facilitation_bound
+    params[A_CONVERGENCE] = dyn.convergence_rate
+    params[A_PULL] = dyn.proposal_pull
+    return params
+
+
+@_rule
+def agenda_terms_rule(figures: np.ndarray, params: np.ndarray,
+                      emph: float) -> tuple[float, float, float]:
+    """The week's confidence bound, convergence rate and pull (of a world's figures).
+
+    The bound ``confidence_bound + facilitation_bound x facilitation``; the rate
+    ``min(0.5, convergence_rate x emph)``; the pull ``proposal_pull x emph x facilitation``
+    (each attendee's times its own trust, in :func:`agenda_week`).
+    """
+    facilitation = figures[F_FACILITATION]
+    bound = params[A_BOUND] + params[A_FACILITATION_BOUND] * facilitation
+    rate = params[A_CONVERGENCE] * emph
+    rate = rate if rate < 0.5 else 0.5  # min(0.5, rate)
+    return bound, rate, params[A_PULL] * emph * facilitation
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)

@@ -4,13 +4,15 @@
 a dozen calls every week and a few dozen more at a meeting): who attends, which pairs of
 attendees interact, whether each interaction is good and how it moves their trust and trust
 ceiling, then the recovery of the ceiling and the decay of trust where there was no contact.
-(The mean trust stays in numpy: a compiled copy of numpy's pairwise sum over the N x N matrix
-cost ~0.4 s of first compile for ~2 ms a run.) A meeting costs a few microseconds; in numpy
-it took a few dozen calls on arrays of a few hundred pairs, the largest part of a run's time
-at teaching sizes. The asymmetric update follows Pant & Yu (2025) and Slovic (1993), with
-experience smoothing after Jonker & Treur (1999): :func:`trust_update` is the rule over
-arrays, and the loop applies the same operations to each pair (``tests/test_trust_rule.py``
-checks the two agree bit for bit). Used by :mod:`cisim.mechanisms.communication`.
+The mean trust is :func:`mean_trust` in the compiled week (:mod:`cisim.mechanisms._week`) and
+numpy in the mechanism's own step (a compiled entry for it alone cost ~0.4 s of first compile
+for ~2 ms a run; ``tests/test_week_kernel.py`` holds the two equal). A meeting costs a few
+microseconds; in numpy it took a few dozen calls on arrays of a few hundred pairs, the largest
+part of a run's time at teaching sizes. The asymmetric update follows Pant & Yu (2025) and
+Slovic (1993), with experience smoothing after Jonker & Treur (1999): :func:`trust_update` is
+the rule over arrays, and the loop applies the same operations to each pair
+(``tests/test_trust_rule.py`` checks the two agree bit for bit). Used by
+:mod:`cisim.mechanisms.communication`.
 """
 
 from __future__ import annotations
@@ -19,12 +21,31 @@ import math
 
 import numpy as np
 
-from cisim.kernels import S_ATTEND, S_PAIR, S_QUALITY, _inner, _jit, _mix, _u01k
+from cisim.kernels import (
+    S_ATTEND,
+    S_PAIR,
+    S_QUALITY,
+    _inner,
+    _jit,
+    _mix,
+    _rule,
+    _u01k,
+    pairwise_long,
+)
 from cisim.mechanisms._agenda import distance2
+from cisim.mechanisms._measurement import measured_win_of
 from cisim.rng import _STEP, stream_base
+from cisim.scenario import Scenario
+from cisim.world import (
+    BACKBONE_NEUTRALITY,
+    F_ABSORBED,
+    F_FACILITATION,
+    F_MEASURED_BASELINE,
+    F_MEASURED_RATE,
+)
 
-__all__ = ["TRUST_RULES", "communication_week", "meeting_params", "meeting_streams", "rule_code",
-           "trust_update"]
+__all__ = ["TRUST_RULES", "communication_week", "good_chance_params", "good_chance_rule",
+           "mean_trust", "meeting_params", "meeting_streams", "rule_code", "trust_update"]
 
 #: The step factor of the generator's keys (:func:`cisim.rng.step_key`), as the kernel multiplies.
 _STEP_FACTOR = np.uint64(_STEP)
@@ -72,6 +93,48 @@ def meeting_streams(seed: np.uint64) -> np.ndarray:
     """
     return np.array([stream_base(int(seed), s) for s in (S_ATTEND, S_PAIR, S_QUALITY)],
                     dtype=np.uint64)
+
+
+#: Columns of the good chance's constants (:func:`good_chance_params`).
+G_BASE, G_FACILITATION, G_BACKBONE, G_NON_NEUTRAL, G_OVERLOAD, G_SMALL_WIN, G_N = range(7)
+
+
+def good_chance_params(sc: Scenario) -> np.ndarray:
+    """The run's constants of :func:`good_chance_rule`, by the ``G_*`` columns.
+
+    The non-neutral backbone's penalty is ``non_neutral_penalty x (1 - neutrality)``,
+    multiplied here as the mechanism multiplied it (the same double).
+    """
+    dyn = sc.dynamics
+    params = np.zeros(G_N)
+    params[G_BASE] = dyn.good_experience_base
+    params[G_FACILITATION] = dyn.good_experience_facilitation
+    if sc.backbone.present:
+        neutrality = sc.backbone.neutrality
+        if neutrality is None:
+            neutrality = BACKBONE_NEUTRALITY[sc.backbone.type]
+        params[G_BACKBONE] = 1.0
+        params[G_NON_NEUTRAL] = dyn.non_neutral_penalty * (1.0 - neutrality)
+    params[G_OVERLOAD] = dyn.overload_friction
+    params[G_SMALL_WIN] = dyn.small_win_trust
+    return params
+
+
+@_rule
+def good_chance_rule(figures: np.ndarray, params: np.ndarray) -> float:
+    """The chance that an interaction is good, before agenda distance (a world's figures).
+
+    ``base + facilitation_gain x facilitation``, less the non-neutral backbone's penalty
+    (with a backbone), less ``overload_friction x (1 - absorbed)``, plus ``small_win_trust x``
+    the measured win (:func:`cisim.mechanisms._measurement.measured_win_of`), in that order.
+    """
+    p = params[G_BASE] + params[G_FACILITATION] * figures[F_FACILITATION]
+    if params[G_BACKBONE] != 0.0:
+        p -= params[G_NON_NEUTRAL]
+    p -= params[G_OVERLOAD] * (1.0 - figures[F_ABSORBED])
+    p += params[G_SMALL_WIN] * measured_win_of(figures[F_MEASURED_RATE],
+                                               figures[F_MEASURED_BASELINE])
+    return p
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
@@ -175,6 +238,32 @@ def communication_week(step: int, streams: np.ndarray, params: np.ndarray, activ
             if not contacted[i, j]:  # pairs that met keep their trust this week
                 trust[i, j] *= keep
     return float(interactions), float(good_ones)
+
+
+@_inner
+def mean_trust(trust: np.ndarray, active: np.ndarray, flat: np.ndarray) -> float:
+    """Mean trust between the active partners (0 with fewer than two), as numpy gives it.
+
+    The trust among the ``n`` active partners (the whole matrix when all are, its diagonal 0)
+    summed as numpy sums the ``n x n`` matrix (:func:`cisim.kernels.pairwise_long` over its
+    elements in order, gathered into ``flat``, N x N doubles of scratch), over ``n (n - 1)``:
+    the numpy of :mod:`cisim.mechanisms.communication`'s ``_mean_trust``.
+    """
+    N = active.shape[0]
+    n = 0
+    for i in range(N):
+        if active[i]:
+            for j in range(N):
+                if active[j]:
+                    flat[n] = trust[i, j]
+                    n += 1
+    count = 0
+    for i in range(N):
+        if active[i]:
+            count += 1
+    if count < 2:
+        return 0.0
+    return pairwise_long(flat, n) / (count * (count - 1))
 
 
 @_inner

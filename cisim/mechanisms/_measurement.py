@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from cisim.kernels import _jit, _rule
+from cisim.kernels import _inner, _jit, _rule, pairwise
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import (
     F_DATA_CAPACITY,
@@ -27,7 +27,8 @@ from cisim.world import (
     F_TRUST_MEAN,
 )
 
-__all__ = ["measured_win_of", "measurement_params", "measurement_rule", "measurement_week"]
+__all__ = ["clip01", "data_practice", "measured_win_of", "measurement_params", "measurement_rule",
+           "measurement_week"]
 
 # Columns of the run's constants (measurement_params): rates are per week.
 (Q_INVESTMENT, Q_BACKBONE, Q_SELF_COORDINATION, Q_RATE, Q_DECAY, Q_INITIAL, Q_LAG, Q_NOISE,
@@ -115,3 +116,36 @@ def measured_win_of(rate: float, baseline: float) -> float:
     win = 100.0 * (rate - baseline) / 5.0
     win = win if win > 0.0 else 0.0
     return win if win < 1.0 else 1.0
+
+
+@_inner
+def data_practice(data_maturity: np.ndarray, active: np.ndarray,
+                  flat: np.ndarray) -> tuple[float, float]:
+    """The mean and the best data maturity of the active partners (0 with nobody).
+
+    As numpy's mean and max of ``data_maturity[active]`` (the mean a pairwise sum over the
+    count, at most :data:`cisim.kernels.MAX_PAIRWISE` partners; a NaN maturity makes both
+    NaN), gathered into ``flat``: the numpy of :mod:`cisim.mechanisms.measurement`'s
+    ``_data_practice`` (``tests/test_week_kernel.py`` holds the two equal).
+    """
+    n = 0
+    best = 0.0
+    for i in range(active.shape[0]):
+        if active[i]:
+            value = data_maturity[i]
+            flat[n] = value
+            if n == 0 or value != value or (best == best and value > best):
+                best = value
+            n += 1
+    if n == 0:
+        return 0.0, 0.0
+    return pairwise(flat, n) / n, best
+
+
+@register_jitable
+def clip01(v: float) -> float:
+    """``float(np.clip(v, 0, 1))`` for a float, without numpy's call (NaN stays NaN)."""
+    if v != v:
+        return v
+    v = v if v > 0.0 else 0.0  # numpy's clip: max(v, 0) as v > 0 ? v : 0 (so -0.0 -> 0.0)
+    return v if v < 1.0 else 1.0

@@ -14,14 +14,69 @@ compiled function adds to numba's first compile, which the start-up goal bounds
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
 
-from cisim.kernels import MAX_PAIRWISE, _jit, pairwise
+from cisim.kernels import MAX_PAIRWISE, _jit, _rule, pairwise
+from cisim.mechanisms._measurement import measured_win_of
+from cisim.scenario import Scenario
+from cisim.world import (
+    F_ABSORBED,
+    F_MEASURED_BASELINE,
+    F_MEASURED_RATE,
+    F_MEASUREMENT,
+    meeting_interval,
+)
 
-__all__ = ["MAX_PARTNERS", "value_week"]
+__all__ = ["MAX_PARTNERS", "exits_possible", "value_params", "value_terms_rule", "value_week"]
 
 #: The compiled week runs up to this many partners (numpy's summation order is kept only so
 #: far); above it the mechanism stays in numpy.
 MAX_PARTNERS = MAX_PAIRWISE
+
+#: A partner whose commitment falls below this leaves at once.
+EXIT_COMMITMENT = 0.1
+
+#: Columns of the run's constants of the week's terms (:func:`value_params`).
+V_OVERLOAD, V_MEETING_COST, V_FATIGUE, V_N = range(4)
+
+
+def value_params(sc: Scenario) -> np.ndarray:
+    """The run's constants of :func:`value_terms_rule`, by the ``V_*`` columns.
+
+    Meeting fatigue: each meeting costs leaders' time, ``meeting_fatigue`` over the weeks
+    between meetings (0 without meetings).
+    """
+    dyn = sc.dynamics
+    interval = meeting_interval(sc)
+    params = np.zeros(V_N)
+    params[V_OVERLOAD] = dyn.overload_friction
+    params[V_MEETING_COST] = dyn.meeting_fatigue / interval if interval > 0 else 0.0
+    params[V_FATIGUE] = dyn.commitment_fatigue_per_year
+    return params
+
+
+@_rule
+def value_terms_rule(figures: np.ndarray, params: np.ndarray) -> tuple[float, float, float]:
+    """The week's measured win, overload friction and fatigue rate (of a world's figures).
+
+    The win :func:`cisim.mechanisms._measurement.measured_win_of`; the friction
+    ``overload_friction x (1 - absorbed)``; the fatigue ``commitment_fatigue_per_year x (1 -
+    measurement)`` (accountability slows it).
+    """
+    win = measured_win_of(figures[F_MEASURED_RATE], figures[F_MEASURED_BASELINE])
+    friction = params[V_OVERLOAD] * (1.0 - figures[F_ABSORBED])
+    return win, friction, params[V_FATIGUE] * (1.0 - figures[F_MEASUREMENT])
+
+
+@register_jitable
+def exits_possible(low: float, exit_commitment: float) -> bool:
+    """Whether anyone may leave this week, given the lowest commitment ``low``.
+
+    Someone leaves at once below :data:`EXIT_COMMITMENT`; the hazard is positive only below
+    ``exit_commitment`` (when it is positive); a NaN takes the full test.
+    """
+    hazard_on = exit_commitment > 0 and low < exit_commitment
+    return low < EXIT_COMMITMENT or low != low or hazard_on
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)

@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.mechanisms._agenda import agenda_scratch, agenda_week, compiled_agreement
-from cisim.mechanisms.base import ByContents
+from cisim.mechanisms._agenda import (
+    agenda_params,
+    agenda_scratch,
+    agenda_terms_rule,
+    agenda_week,
+    compiled_agreement,
+)
+from cisim.mechanisms.base import ByContents, RunConstants
 from cisim.numeric import weighted_mean
 from cisim.world import World
 
@@ -38,6 +44,7 @@ class CommonAgenda:
         # the last agreement computed per world (by id), with the bytes of its inputs (worlds
         # without agenda work, and the numpy path above the compiled week's partners)
         self._remembered = ByContents()
+        self._run: _Run | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Measure the starting agreement."""
@@ -57,11 +64,8 @@ class CommonAgenda:
         dyn = sc.dynamics
         x = world.position
         infl = world.partners.influence
-        emph = model.emphasis(world, self.component)
-        bound = dyn.confidence_bound + dyn.facilitation_bound * world.facilitation
-        rate = dyn.convergence_rate * emph
-        rate = rate if rate < 0.5 else 0.5  # min(0.5, rate), without the builtin's call
-        pull = dyn.proposal_pull * emph * world.facilitation  # times each one's own trust
+        run = self._run = _Run.kept(self._run, model)
+        bound, rate, pull = _terms(world.figures, run.params, model.emphasis(world, self.component))
         moved, work = self._scratch
         # (made again for another number of partners; agenda_scratch refuses positions that
         # are not (N, 2), which the compiled week assumes)
@@ -89,6 +93,20 @@ class CommonAgenda:
         p = world.partners
         return self._remembered.get(world, (world.position, world.active, p.influence),
                                     lambda: agreement(world.position, p.influence, world.active))
+
+
+class _Run(RunConstants):
+    """The run's constants of the week's terms (:func:`agenda_params`)."""
+
+    __slots__ = ("params",)
+
+    def __init__(self, model: StepContext) -> None:
+        super().__init__(model)
+        self.params = agenda_params(model.design)
+
+
+# the compiled rule as a Python function (one copy of the rule)
+_terms = getattr(agenda_terms_rule, "py_func", agenda_terms_rule)
 
 
 def pull_toward_proposal(position: np.ndarray, influence: np.ndarray, attended: np.ndarray,

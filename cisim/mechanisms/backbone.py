@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.mechanisms.base import ByContents
-from cisim.numeric import pairwise_sum
+from cisim.mechanisms._backbone import backbone_params, backbone_rule
+from cisim.mechanisms.base import ByContents, RunConstants
 from cisim.world import World
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class BackboneSupport:
         # a week with the same inputs leaves them as they are (most weeks: partners leave
         # rarely, and the backbone is paid in full while the money lasts)
         self._inputs = ByContents()
+        self._run: _Run | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial capacities (fully funded at the start)."""
@@ -48,37 +49,25 @@ class BackboneSupport:
         # money being >= 0)
         if self._inputs.same(world, (world.active.tobytes(), world.backbone_funded)):
             return
-        sc = model.design
-        dyn = sc.dynamics
-        if world.isolated:
-            world.facilitation = world.coordination = world.data_capacity = 0.0
-            world.backbone_capacity = world.absorbed = 0.0
-            world.burden_hours[:] = 0.0
-            return
-        if sc.backbone.present:
-            # a Python int: numpy's count (an np.int64) made every capacity below, and all that
-            # is computed from them each week, a numpy scalar, several times slower to add
-            n_active = max(1, int(np.count_nonzero(world.active)))
-            required = n_active / dyn.partners_per_backbone_fte
-            staff = sc.backbone.staff
-            # each role's saturation, min(1, fte funded / required) with np.minimum's NaN
-            sat = [_at_most_one(fte * world.backbone_funded / required)
-                   for fte in (staff.project_manager, staff.data_manager, staff.facilitator)]
-            world.coordination = sat[0]
-            world.data_capacity = sat[1]
-            world.facilitation = sat[2] * sc.backbone.skill
-            world.backbone_capacity = pairwise_sum(sat) / len(sat)  # np.mean's sum and division
-        else:
-            world.coordination = world.facilitation = dyn.self_coordination
-            world.data_capacity = 0.0
-            world.backbone_capacity = 0.0
-        world.absorbed = world.backbone_capacity
-        # the hours of active partners, 0 for the others: np.where(active, hours, 0), as a
-        # product (hours * 1 or hours * 0: the same doubles, as the hours are finite and >= 0)
-        hours = dyn.coordination_hours_per_partner * (1.0 - world.absorbed)
-        np.multiply(world.active, hours, out=world.burden_hours)
+        # the compiled week's rule, run as Python (a few weeks a run: the inputs change rarely)
+        _backbone(world.figures, self._params_of(model), world.isolated, world.active,
+                  world.burden_hours)
+
+    def _params_of(self, model: StepContext) -> np.ndarray:
+        """The run's constants of the rule (:func:`backbone_params`), made once a run."""
+        run = self._run = _Run.kept(self._run, model)
+        return run.params
 
 
-def _at_most_one(v: float) -> float:
-    """``np.minimum(1.0, v)`` for a float (NaN stays NaN)."""
-    return 1.0 if v > 1.0 else v
+class _Run(RunConstants):
+    """The run's constants of the rule (:func:`backbone_params`)."""
+
+    __slots__ = ("params",)
+
+    def __init__(self, model: StepContext) -> None:
+        super().__init__(model)
+        self.params = backbone_params(model.design)
+
+
+# the compiled rule as a Python function (one copy of the rule)
+_backbone = getattr(backbone_rule, "py_func", backbone_rule)

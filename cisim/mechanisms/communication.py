@@ -20,11 +20,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cisim.mechanisms._communication import communication_week, meeting_params, meeting_streams
+from cisim.mechanisms._communication import (
+    communication_week,
+    good_chance_params,
+    good_chance_rule,
+    meeting_params,
+    meeting_streams,
+)
 from cisim.mechanisms.base import RunConstants
-from cisim.mechanisms.measurement import measured_win
 from cisim.scenario import STEPS_PER_YEAR
-from cisim.world import BACKBONE_NEUTRALITY, World, meeting_interval
+from cisim.world import World, meeting_interval
 
 if TYPE_CHECKING:
     from cisim.context import StepContext
@@ -36,7 +41,7 @@ __all__ = ["Communication", "own_trust"]
 class _Run(RunConstants):
     """What the compiled week takes from the scenario and the seed, made once a run."""
 
-    __slots__ = ("interval", "keep", "params", "recovery", "streams")
+    __slots__ = ("good", "interval", "keep", "params", "recovery", "streams")
 
     def __init__(self, model: StepContext) -> None:
         super().__init__(model)
@@ -46,6 +51,7 @@ class _Run(RunConstants):
         self.params = meeting_params(sc.meetings.attendance, dyn.distance_penalty,
                                      dyn.trust_gain, dyn.trust_loss, dyn.trust_damage,
                                      dyn.trust_rule, dyn.trust_negativity)
+        self.good = good_chance_params(sc)
         self.interval = meeting_interval(sc)
         self.keep = 1.0 - dyn.trust_decay_per_year / STEPS_PER_YEAR  # trust without contact
         self.recovery = 1.0 - dyn.trust_damage_recovery_per_year / STEPS_PER_YEAR  # damage
@@ -68,17 +74,8 @@ class Communication:
 
     def good_chance(self, model: StepContext, world: World) -> float:
         """Chance that an interaction is good before agenda distance is taken into account."""
-        sc = model.design
-        dyn = sc.dynamics
-        p = dyn.good_experience_base + dyn.good_experience_facilitation * world.facilitation
-        if sc.backbone.present:
-            neutrality = sc.backbone.neutrality
-            if neutrality is None:
-                neutrality = BACKBONE_NEUTRALITY[sc.backbone.type]
-            p -= dyn.non_neutral_penalty * (1.0 - neutrality)
-        p -= dyn.overload_friction * (1.0 - world.absorbed)
-        p += dyn.small_win_trust * measured_win(world)
-        return p
+        run = self._run = _Run.kept(self._run, model)
+        return float(_good_chance(world.figures, run.good))
 
     def step(self, model: StepContext, world: World) -> None:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
@@ -122,3 +119,7 @@ def _mean_trust(world: World) -> float:
         sub = world.trust[np.ix_(idx, idx)]
     # sub.sum() without ndarray.sum's wrapper (the same reduction over every element)
     return float(np.add.reduce(sub, axis=None) / (n * (n - 1)))
+
+
+# the compiled rule as a Python function (one copy of the rule)
+_good_chance = getattr(good_chance_rule, "py_func", good_chance_rule)

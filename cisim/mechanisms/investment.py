@@ -123,12 +123,20 @@ class Investment:
             due = investment_week(WEEK, t, due + 1, figures, figures, table, world.active,
                                   rules)
         if due == PAID_CHANGED:  # (the lines' payments change in a few weeks of a run)
-            for line, paid in zip(lines, table[:, L_PAID].tolist(), strict=True):
-                line.paid = paid
+            self.copy_payments(world)
         if not t < stop and not self._cliff_logged:
             self._cliff_logged = True
             model.log(world, "funding", "funding cliff: all money stops after "
                       f"{model.design.funding.max_years:g} years")
+
+    def copy_payments(self, world: World) -> None:
+        """Copy the week's payments from the world's funding table to its funding lines.
+
+        The compiled rule writes them into the table; the cost ledger reads the lines.
+        """
+        lines, table, _, _ = self._books[id(world)]
+        for line, paid in zip(lines, table[:, L_PAID].tolist(), strict=True):
+            line.paid = paid
 
     # -- helpers -------------------------------------------------------------------------------
 

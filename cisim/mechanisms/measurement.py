@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_NOISE
-from cisim.mechanisms._measurement import measured_win_of, measurement_params, measurement_week
+from cisim.mechanisms._measurement import (
+    clip01,
+    measured_win_of,
+    measurement_params,
+    measurement_week,
+)
 from cisim.mechanisms.base import ByContents, RunConstants, WeeklyDraws, is_counterfactual
 from cisim.rng import normal, normal_steps
 from cisim.world import World
@@ -70,7 +75,7 @@ class SharedMeasurement:
         t = model.steps
         z = run.noise.at(t, model.world_index(world))
         lag, noise = measurement_week(world.figures, run.params, matures, emph, data, best, z)
-        world.measured_rate = _clip01(model.true_rate(world, t - int(lag)) + noise)
+        world.measured_rate = clip01(model.true_rate(world, t - int(lag)) + noise)
 
     def _data_practice(self, world: World) -> tuple[float, float]:
         """The mean and the best data maturity of the active partners (0 with nobody).

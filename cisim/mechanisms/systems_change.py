@@ -71,7 +71,12 @@ class SystemsChange:
         draw = run.draws.at(model.steps, model.world_index(world))
         if systems_change_week(world.figures, run.params, model.emphasis(world, self.component),
                                draw, world.active, world.partners.influence):
-            model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
+            self.log_win(model, world)
+
+    @staticmethod
+    def log_win(model: StepContext, world: World) -> None:
+        """Log the policy win of this week (the compiled week's too)."""
+        model.log(world, "policy", f"policy change won (level {world.policy_change:.2f})")
 
 
 class _Run(RunConstants):

@@ -22,18 +22,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cisim.kernels import S_EXIT
-from cisim.mechanisms._value import MAX_PARTNERS, value_week
+from cisim.mechanisms._value import (
+    EXIT_COMMITMENT,
+    MAX_PARTNERS,
+    V_MEETING_COST,
+    exits_possible,
+    value_params,
+    value_terms_rule,
+    value_week,
+)
+from cisim.mechanisms.base import RunConstants
 from cisim.mechanisms.communication import own_trust
-from cisim.mechanisms.measurement import measured_win
 from cisim.rng import _u01_at, uniforms
 from cisim.rng import key as rng_key
 from cisim.scenario import STEPS_PER_YEAR
-from cisim.world import World, meeting_interval
+from cisim.world import World
 
 if TYPE_CHECKING:
     from cisim.context import StepContext
 
-EXIT_COMMITMENT = 0.1
 VISIBILITY = {
     "initiation": 0.2, "run": 0.5, "redesign": 0.5, "exponential": 1.0,  # refined model (2021)
     "initiate": 0.2, "organize": 0.4, "sustain": 0.7,  # NCIOM (NCIOM task force)
@@ -44,6 +51,9 @@ class PartnerValue:
     """Realised value per partner and the commitment dynamics."""
 
     component = "value"
+
+    def __init__(self) -> None:
+        self._run: _Run | None = None  # the run's constants of the week's terms
 
     def setup(self, model: StepContext, world: World) -> None:
         """No value realised yet."""
@@ -57,33 +67,43 @@ class PartnerValue:
         """Realise this week's value and update commitment; partners may leave."""
         if world.isolated:
             return
-        dyn = model.design.dynamics
         p = world.partners
         visibility = model.phase_value(world, VISIBILITY, 0.3)
-        friction = dyn.overload_friction * (1.0 - world.absorbed)
-        interval = meeting_interval(model.design)
+        run = self._run = _Run.kept(self._run, model)
+        win, friction, fatigue_rate = _terms(world.figures, run.params)
         # meeting fatigue: each meeting costs leaders' time (subtracting 0.0 changes nothing)
-        meeting_cost = dyn.meeting_fatigue / interval if interval > 0 else 0.0
-        fatigue_rate = dyn.commitment_fatigue_per_year * (1.0 - world.measurement)
+        meeting_cost = run.params[V_MEETING_COST]
         compiled = p.n <= MAX_PARTNERS
         if compiled:  # with numpy's operations in numpy's order
             satisfaction = self._satisfaction
             # the kernel returns the lowest commitment (np.minimum.reduce's, NaN included)
             low = value_week(
-                measured_win(world), world.measurement, visibility, world.engagement,
-                friction, meeting_cost, fatigue_rate, world.trust, self._reach, world.capacity,
-                world.active, p.seeks, p.commitment0, world.value_rate, world.realised,
-                world.commitment, satisfaction)
+                win, world.measurement, visibility, world.engagement, friction, meeting_cost,
+                fatigue_rate, world.trust, self._reach, world.capacity, world.active, p.seeks,
+                p.commitment0, world.value_rate, world.realised, world.commitment,
+                satisfaction)
         else:
-            satisfaction = self._numpy_week(world, visibility, friction, meeting_cost,
+            satisfaction = self._numpy_week(world, win, visibility, friction, meeting_cost,
                                             fatigue_rate)
             low = float(np.minimum.reduce(world.commitment))  # (a Python float compares faster)
+        self.leave(model, world, satisfaction, low)
+
+    def leave(self, model: StepContext, world: World, satisfaction: np.ndarray,
+              low: float) -> None:
+        """This week's exits, after the commitment update (``low``: the lowest commitment).
+
+        The end of :meth:`step` (and of the compiled week's, which hands over when ``low``
+        says someone may leave): each partner that leaves is marked inactive and logged.
+        """
+        dyn = model.design.dynamics
+        p = world.partners
+        compiled = p.n <= MAX_PARTNERS
         # the hazard is zero for every partner whose commitment is at or above the exit
         # threshold: the draws are taken only when someone's is below it; and nobody leaves
         # while every commitment is at or above both thresholds (NaN: the full test)
-        hazard_on = dyn.exit_commitment > 0 and low < dyn.exit_commitment
-        if not (low < EXIT_COMMITMENT or low != low or hazard_on):
+        if not exits_possible(low, dyn.exit_commitment):
             return
+        hazard_on = dyn.exit_commitment > 0 and low < dyn.exit_commitment
         if compiled:  # a few partners: the same draws and comparisons as Python floats
             leaving = _exits(model, world, satisfaction, hazard_on)
         else:
@@ -99,7 +119,7 @@ class PartnerValue:
             world.active[k] = False
             model.log(world, "partner", f"{p.names[k]} left the partnership")
 
-    def _numpy_week(self, world: World, visibility: float, friction: float,
+    def _numpy_week(self, world: World, win: float, visibility: float, friction: float,
                     meeting_cost: float, fatigue_rate: float) -> np.ndarray:
         """:func:`cisim.mechanisms._value.value_week` in numpy; returns the satisfaction.
 
@@ -108,7 +128,7 @@ class PartnerValue:
         """
         p = world.partners
         rate = world.value_rate
-        rate[:, 0] = measured_win(world)
+        rate[:, 0] = win
         rate[:, 1] = world.measurement * own_trust(world)
         rate[:, 2] = visibility * self._reach
         rate[:, 3] = world.engagement * np.minimum(1.0, world.capacity / max(
@@ -210,3 +230,17 @@ def exit_hazard(satisfaction: np.ndarray, commitment: np.ndarray, rate_per_year:
     h = rate_per_year / STEPS_PER_YEAR * _shortfall(satisfaction, min_satisfaction) * _shortfall(
         commitment, min_commitment)
     return np.minimum(1.0, h)
+
+
+class _Run(RunConstants):
+    """The run's constants of the week's terms (:func:`value_params`)."""
+
+    __slots__ = ("params",)
+
+    def __init__(self, model: StepContext) -> None:
+        super().__init__(model)
+        self.params = value_params(model.design)
+
+
+# the compiled rule as a Python function (one copy of the rule)
+_terms = getattr(value_terms_rule, "py_func", value_terms_rule)
