@@ -19,7 +19,7 @@ import numpy as np
 from mesa import DataCollector, Model
 
 from cisim.agents import Backbone, Beneficiary, Partner
-from cisim.mechanisms import DEFAULT_MECHANISMS, Mechanism
+from cisim.mechanisms import DEFAULT_MECHANISMS, CompiledWeek, Mechanism
 from cisim.numeric import pairwise_sum
 from cisim.outcomes import Recorder
 from cisim.phases import PHASE_MODELS, PhaseState, readiness
@@ -213,6 +213,8 @@ class CollectiveImpactModel(Model):
         self.recorder = Recorder(self)
         self._create_agents(init_rng, scenario)
         self.datacollector = self._make_datacollector(collect_agents)
+        # the default mechanisms' week in one compiled call, where it can (None: one by one)
+        self._week = CompiledWeek.of(self, self.population)
         self.recorder.record(0)
         self.datacollector.collect(self)
 
@@ -265,7 +267,15 @@ class CollectiveImpactModel(Model):
             self.running = False
 
     def run_mechanisms(self) -> None:
-        """Each mechanism, in order, in the factual then the counterfactual world."""
+        """Each mechanism, in order, in the factual then the counterfactual world.
+
+        The default mechanisms run in one compiled call (:class:`cisim.mechanisms.CompiledWeek`,
+        the same numbers) while they are the model's.
+        """
+        week = self._week
+        if week is not None and week.serves(self):
+            week.run(self)
+            return
         for mech in self.mechanisms:
             for world in self.worlds:
                 mech.step(self, world)

@@ -18,6 +18,7 @@ from cisim.mechanisms.investment import Investment
 from cisim.mechanisms.measurement import SharedMeasurement
 from cisim.mechanisms.systems_change import SystemsChange
 from cisim.mechanisms.value import PartnerValue
+from cisim.mechanisms.week import CompiledWeek
 
 __all__ = [
     "DEFAULT_MECHANISMS",
@@ -25,6 +26,7 @@ __all__ = [
     "BeneficiaryEngagement",
     "CommonAgenda",
     "Communication",
+    "CompiledWeek",
     "Investment",
     "Mechanism",
     "MutuallyReinforcingActivities",

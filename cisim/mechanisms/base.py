@@ -88,12 +88,19 @@ class WeeklyDraws(RunConstants):
         self._stream = stream
         self._by_world: dict[int, list[float]] = {}
 
-    def at(self, step: int, w: int) -> float:
-        """The draw of week ``step`` for world index ``w``."""
+    def table(self, w: int) -> list[float]:
+        """The draws of weeks ``0..steps`` for world index ``w`` (made the first time asked)."""
         draws = self._by_world.get(w)
         if draws is None:
             draws = self._by_world[w] = self._table(self.kseed, self.design.steps + 1, w,
                                                     self._stream)
+        return draws
+
+    def at(self, step: int, w: int) -> float:
+        """The draw of week ``step`` for world index ``w``."""
+        draws = self._by_world.get(w)
+        if draws is None:
+            draws = self.table(w)
         if step < len(draws):
             return draws[step]
         return self._draw(self.kseed, step, w, self._stream)

@@ -1,0 +1,223 @@
+"""The default mechanisms' week as one compiled call, where it gives their steps' numbers.
+
+A week of :func:`cisim.mechanisms.DEFAULT_MECHANISMS` called mechanism by mechanism pays each
+step's Python: the run's constants looked up, the figures and arrays read, a compiled call each.
+:class:`CompiledWeek` gathers the run's constants and arrays, works out what changes with the
+phase (the emphases, the visibility of value, whether Re-design began) and the needs of those
+not yet helped, and calls :func:`cisim.mechanisms._week.week_rule` once; the few things that
+stay in Python (a funding line's review, the monthly re-plan, the logs, the exits) it hands to
+the mechanisms themselves, and then goes on. The numbers are the mechanisms' own
+(``tests/test_week_kernel.py`` holds whole runs equal bit for bit).
+
+It serves a model whose mechanisms are the default ones, in their order, where every one of
+them would run compiled (at most :data:`cisim.kernels.MAX_PAIRWISE` partners and strategy
+areas); any other model steps mechanism by mechanism, as before.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cisim.kernels import MAX_PAIRWISE
+from cisim.mechanisms import activities as _activities
+from cisim.mechanisms import agenda as _agenda
+from cisim.mechanisms import communication as _communication
+from cisim.mechanisms import engagement as _engagement
+from cisim.mechanisms import measurement as _measurement
+from cisim.mechanisms import systems_change as _systems_change
+from cisim.mechanisms import value as _value
+from cisim.mechanisms._week import (
+    AFTER,
+    I_ACTIVITIES,
+    I_AGENDA,
+    I_CLIFF,
+    I_COMMUNICATION,
+    I_ENGAGEMENT,
+    I_MEASUREMENT,
+    I_N,
+    I_REDESIGN,
+    I_SYSTEMS_CHANGE,
+    I_VISIBILITY,
+    K_AGENDA_WORK,
+    K_CONTACTS,
+    K_EXIT_COMMITMENT,
+    K_INTERVAL,
+    K_ISOLATED,
+    K_KEEP,
+    K_N,
+    K_PLAN_INTERVAL,
+    K_PULLS,
+    K_RECOVERY,
+    K_SHARED,
+    M_INVESTMENT,
+    M_MEASUREMENT,
+    M_SYSTEMS_CHANGE,
+    M_VALUE,
+    STAGES,
+    week_rule,
+)
+from cisim.mechanisms.activities import MutuallyReinforcingActivities
+from cisim.mechanisms.agenda import CommonAgenda
+from cisim.mechanisms.backbone import BackboneSupport
+from cisim.mechanisms.communication import Communication
+from cisim.mechanisms.engagement import BeneficiaryEngagement
+from cisim.mechanisms.investment import Investment
+from cisim.mechanisms.measurement import SharedMeasurement
+from cisim.mechanisms.systems_change import SystemsChange
+from cisim.mechanisms.value import VISIBILITY, PartnerValue
+
+if TYPE_CHECKING:
+    from cisim.context import StepContext
+    from cisim.population import Population
+    from cisim.world import World
+
+__all__ = ["USE_COMPILED_WEEK", "CompiledWeek"]
+
+#: Whether models step their default mechanisms in one compiled call where it can (False: one
+#: by one, as any other list of mechanisms; the two give the same numbers).
+USE_COMPILED_WEEK = True
+
+#: The default mechanisms' classes, in their order (:func:`cisim.mechanisms.DEFAULT_MECHANISMS`).
+_DEFAULT_TYPES = (Investment, BackboneSupport, Communication, CommonAgenda,
+                  BeneficiaryEngagement, SharedMeasurement, MutuallyReinforcingActivities,
+                  SystemsChange, PartnerValue)
+
+#: The components whose emphasis the week takes, by their entry in the week's inputs.
+_EMPHASES = ((I_COMMUNICATION, Communication.component), (I_AGENDA, CommonAgenda.component),
+             (I_ENGAGEMENT, BeneficiaryEngagement.component),
+             (I_MEASUREMENT, SharedMeasurement.component),
+             (I_ACTIVITIES, MutuallyReinforcingActivities.component),
+             (I_SYSTEMS_CHANGE, SystemsChange.component))
+
+#: The world arrays the week reads and writes, each as (factual, counterfactual).
+_WORLD_ARRAYS = ("figures", "active", "commitment", "trust", "damage", "contacted", "attended",
+                 "position", "allocation", "capacity", "coverage", "plan", "ideal_plan",
+                 "burden_hours", "assumed_need", "value_rate", "realised")
+
+
+class CompiledWeek:
+    """The week of a model's default mechanisms in one compiled call (see the module)."""
+
+    def __init__(self, model: StepContext, population: Population) -> None:
+        """Gather the run's constants and arrays (after the mechanisms' set-up).
+
+        Args:
+            model: The run (its mechanisms are the default ones; see :meth:`of`).
+            population: Its beneficiaries (the factual world's outcome rates by week).
+        """
+        self._mechanisms = tuple(model.mechanisms)
+        inv, backbone, com, agenda, engagement, measurement, activities, systems, value = (
+            self._mechanisms)
+        sc = model.design
+        factual, counterfactual = model.factual, model.counterfactual
+        self._investment = inv
+        _, lines, rules, self._stop = inv._book(model, factual)
+        # each mechanism's run constants (kept by the mechanism: its own step uses them too)
+        com_run = com._run = _communication._Run.kept(com._run, model)
+        agenda_run = agenda._run = _agenda._Run.kept(agenda._run, model)
+        engagement_run = engagement._run = _engagement._Run.kept(engagement._run, model)
+        measurement_run = measurement._run = _measurement._Run.kept(measurement._run, model)
+        systems_run = systems._run = _systems_change._Run.kept(systems._run, model)
+        value_run = value._run = _value._Run.kept(value._run, model)
+        activities_run = activities._run_of(model)
+        position = factual.position
+        moved, work = agenda._scratch
+        if moved.shape[0] != position.shape[0]:  # (made at the agenda's first step)
+            moved, work = agenda._scratch = _agenda.agenda_scratch(position)
+            agenda._compiled = _agenda.compiled_agreement(position)
+        consts = np.zeros(K_N)
+        consts[K_INTERVAL] = com_run.interval
+        consts[K_PLAN_INTERVAL] = _activities.PLAN_INTERVAL
+        consts[K_CONTACTS] = sc.meetings.contacts_per_meeting
+        consts[K_KEEP] = com_run.keep
+        consts[K_RECOVERY] = com_run.recovery
+        consts[K_AGENDA_WORK] = sc.meetings.agenda_work
+        consts[K_PULLS] = sc.dynamics.proposal_pull > 0
+        consts[K_SHARED] = measurement_run.shared
+        consts[K_EXIT_COMMITMENT] = sc.dynamics.exit_commitment
+        consts[K_ISOLATED] = factual.isolated
+        consts[K_ISOLATED + 1] = counterfactual.isolated
+        p = factual.partners
+        n = p.n
+        self._fixed = (
+            consts, lines, rules, backbone._params_of(model), com_run.streams, com_run.params,
+            com_run.good, agenda_run.params, engagement_run.params, measurement_run.params,
+            np.array(measurement_run.noise.table(0)), activities_run.params,
+            systems_run.params, np.array(systems_run.draws.table(0)), value_run.params,
+            population.rate_history[0], p.influence, p.budget, p.staff_fte, p.expertise,
+            p.own_priority, p.seeks, p.commitment0, p.data_maturity, value._reach,
+            np.zeros(n * n), moved, work, activities._scratch_of(factual), value._satisfaction,
+            np.zeros((n, n), dtype=bool))
+        self._inputs = np.zeros(I_N)
+
+    @classmethod
+    def of(cls, model: StepContext, population: Population) -> CompiledWeek | None:
+        """The compiled week of ``model``, or None where its mechanisms step one by one.
+
+        One by one when the mechanisms are not the default ones in their order, or when one
+        of them would not run compiled (its numpy path, above
+        :data:`cisim.kernels.MAX_PAIRWISE` partners or areas).
+        """
+        mechanisms = model.mechanisms
+        if not USE_COMPILED_WEEK or len(mechanisms) != len(_DEFAULT_TYPES) or any(
+                type(m) is not t for m, t in zip(mechanisms, _DEFAULT_TYPES, strict=True)):
+            return None
+        world = model.factual
+        partners, areas = world.partners.n, world.n_areas
+        if not (_activities._compiled(partners, areas) and partners <= _value.MAX_PARTNERS
+                and partners <= MAX_PAIRWISE and _agenda.compiled_agreement(world.position)
+                and world.position.shape[1:] == (2,)):
+            return None
+        return cls(model, population)
+
+    def serves(self, model: StepContext) -> bool:
+        """Whether the model's mechanisms are still the ones this week was made for."""
+        return tuple(model.mechanisms) == self._mechanisms
+
+    def run(self, model: StepContext) -> None:
+        """The model's week (``model.steps``): every mechanism in both worlds, in order."""
+        t = model.steps
+        factual, counterfactual = worlds = model.factual, model.counterfactual
+        inputs = self._inputs
+        for entry, component in _EMPHASES:
+            inputs[entry] = model.emphasis(factual, component)
+        inputs[I_VISIBILITY] = model.phase_value(factual, VISIBILITY, 0.3)
+        inputs[I_REDESIGN] = model.entered_phase(factual, "redesign")
+        inputs[I_CLIFF] = not t < self._stop and not self._investment._cliff_logged
+        need = (model.need_share(factual), model.need_share(counterfactual))
+        arrays = self._arrays(factual, counterfactual)
+        stage = 0
+        while True:
+            result = week_rule(stage, t, inputs, *self._fixed, need, *arrays)
+            if result == STAGES:
+                return
+            if result < AFTER:  # the mechanism's own step, in Python
+                self._mechanisms[result >> 1].step(model, worlds[result & 1])
+                arrays = self._arrays(factual, counterfactual)  # (a re-plan's new arrays)
+                stage = result + 1
+            else:
+                stage = result - AFTER
+                self._ending(model, stage, worlds[stage & 1])
+                stage += 1
+
+    @staticmethod
+    def _arrays(factual: World, counterfactual: World) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The worlds' arrays the week takes, each as (factual, counterfactual)."""
+        return [(getattr(factual, name), getattr(counterfactual, name))
+                for name in _WORLD_ARRAYS]
+
+    def _ending(self, model: StepContext, stage: int, world: World) -> None:
+        """The Python ending of a stage that ran compiled."""
+        mechanism = stage >> 1
+        if mechanism == M_INVESTMENT:
+            self._investment.copy_payments(world)
+        elif mechanism == M_SYSTEMS_CHANGE:
+            SystemsChange.log_win(model, world)
+        elif mechanism == M_VALUE:
+            value = self._mechanisms[mechanism]
+            value.leave(model, world, value._satisfaction,
+                        float(np.minimum.reduce(world.commitment)))
+        elif mechanism == M_MEASUREMENT:
+            raise ValueError("the measurement's report lag is not a finite number of weeks")
