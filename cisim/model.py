@@ -354,6 +354,23 @@ class CollectiveImpactModel(Model):
             return values.get(state.key, default)
         return self.phase_model.graded(values, state.key, state.readiness, default)
 
+    def phase_terms(self, world: World, values: dict[str, float],
+                    default: float) -> tuple[float, float]:
+        """:meth:`phase_value` in the world's current phase as ``(base, change)``.
+
+        Under graded effects in a coordinating world the value is ``base + change x``
+        readiness (:meth:`cisim.phases.PhaseModel.graded_terms`); otherwise it is ``base``
+        and ``change`` is 0. For a caller that asks every week while the phase stays.
+        """
+        state = self.phase_state[self.world_index(world)]
+        if world.isolated or self.design.phases.effect == "gated":
+            return values.get(state.key, default), 0.0
+        return self.phase_model.graded_terms(values, state.key, default)
+
+    def emphasis_values(self, component: str) -> dict[str, float]:
+        """Each phase's emphasis on ``component``, by phase key (see :meth:`emphasis`)."""
+        return self.phase_model.emphasis_values(component)
+
     def readiness(self, world: World) -> float:
         """Readiness of the world for coordinated work at the end of the previous step."""
         return self.phase_state[self.world_index(world)].readiness

@@ -111,7 +111,7 @@ class PhaseModel:
         self.transitions = transitions
         self.operating = operating
         self.preparatory = frozenset((self.initial, *preparatory))
-        self._by_component: dict[str, dict[str, float]] = {}  # graded_emphasis's tables
+        self._by_component: dict[str, dict[str, float]] = {}  # emphasis_values' tables
         # the transitions out of each phase, in priority order, each with whether it leads
         # forward (its unmet conditions are the blockers; a setback's are not) and its
         # conditions, each with its blocker text to format the value into (the threshold
@@ -144,17 +144,30 @@ class PhaseModel:
         readiness 0 this is the initial phase's value, at readiness 1 the reference phase's,
         and in between it moves linearly (so continuously) with readiness.
         """
+        base, change = self.graded_terms(values, key, default)
+        return base + change * ready
+
+    def graded_terms(self, values: Mapping[str, float], key: str,
+                     default: float = 1.0) -> tuple[float, float]:
+        """:meth:`graded`'s value in phase ``key`` as ``(v(initial), v(reference) - v(initial))``.
+
+        The value at readiness ``r`` is the first plus the second times ``r``.
+        """
         ref = self.operating if key in self.preparatory else key
         v0 = values.get(self.initial, default)
-        return v0 + (values.get(ref, default) - v0) * ready
+        return v0, values.get(ref, default) - v0
+
+    def emphasis_values(self, component: str) -> dict[str, float]:
+        """Each phase's emphasis on ``component``, by phase key (1 where a phase sets none)."""
+        values = self._by_component.get(component)
+        if values is None:  # made once per model
+            values = {k: p.emphasis.get(component, 1.0) for k, p in self.phases.items()}
+            self._by_component[component] = values
+        return values
 
     def graded_emphasis(self, key: str, component: str, ready: float) -> float:
         """The emphasis on ``component`` under graded effects (see :meth:`graded`)."""
-        values = self._by_component.get(component)
-        if values is None:  # the phases' emphases on the component, made once per model
-            values = {k: p.emphasis.get(component, 1.0) for k, p in self.phases.items()}
-            self._by_component[component] = values
-        return self.graded(values, key, ready)
+        return self.graded(self.emphasis_values(component), key, ready)
 
     def advance(self, model: StepContext, world: World, state: PhaseState
                 ) -> tuple[str, str] | None:

@@ -11,22 +11,23 @@ pairwise summation does below eight elements (with eight or more areas the plan 
 numpy); every other sum goes through :func:`cisim.kernels.pairwise`, numpy's pairwise order
 (hence at most :data:`MAX_PARTNERS` partners and areas; above that the week stays in numpy).
 Written as flat loops, without allocation: each of these adds to numba's first compile, which
-the start-up goal bounds (benchmarks/README.md). The re-plan every fourth week stays in Python
-around :func:`plan_sweeps`. :func:`activities_week` is the rule, compiled as its own entry
-from Python: inlined into a thin entry (:func:`cisim.kernels._rule`) its first compile took
-~0.5 s more (1.6 -> 2.1 s, fresh cache).
-The re-plan compiled into the week it doubled the week's first compile (about
-+1 s) for no measurable gain in a run; as a kernel of its own (the perceived needs and both
-fits in one call, the world's plans in place) it saved ~4 ms a run at 2,000 against the sixth
-round's Python re-plan (an estimated 2-3 ms against this one, whose draws are made once a run)
-for ~+0.6 s of first compile: below the start-up rule (seventh round).
+the start-up goal bounds (benchmarks/README.md). :func:`activities_week` is the rule, compiled
+as its own entry from Python: inlined into a thin entry (:func:`cisim.kernels._rule`) its first
+compile took ~0.5 s more (1.6 -> 2.1 s, fresh cache).
+
+The re-plan every fourth week is Python around :func:`plan_sweeps` in the mechanism's own step
+(:meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities._replan`), and
+:func:`replan_rule` in the compiled week of the default mechanisms
+(:mod:`cisim.mechanisms._week`), where handing the re-plan back to Python cost more than the
+re-plan itself (the week's arguments read and passed twice more).
 """
+
 
 from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _jit, pairwise
+from cisim.kernels import MAX_PAIRWISE, _inner, _jit, pairwise
 from cisim.world import (
     F_AGREEMENT,
     F_ALIGNMENT,
@@ -105,6 +106,64 @@ def week_params(learning: float, fit_floor: float, initial_engagement: float,
     params[C_MEETING_HOURS] = meeting_hours
     params[C_COST] = cost
     return params
+
+
+@_inner
+def fit_plan(start: np.ndarray, cap: np.ndarray, total: float, need_share: np.ndarray,
+             out: np.ndarray, target: np.ndarray, factor: np.ndarray) -> None:
+    """:func:`cisim.mechanisms.activities._fit_plan` into ``out`` (fewer than 8 areas).
+
+    ``out`` starts as ``start``; with a positive ``total`` (the sum of the row weights
+    ``cap``) it is fitted to ``need_share x total`` by :func:`plan_sweeps` (25 sweeps).
+    ``target`` and ``factor`` are scratch of the areas' length.
+    """
+    N, A = start.shape
+    for i in range(N):
+        for a in range(A):
+            out[i, a] = start[i, a]
+    if total <= 0:  # (a NaN total goes on to the fitting, as in numpy)
+        return
+    for a in range(A):
+        target[a] = need_share[a] * total
+    plan_sweeps(out, cap, target, 25, factor)
+
+
+@_inner
+def replan_rule(isolated: bool, figures: np.ndarray, draws: np.ndarray, start: np.ndarray,
+                ideal_weights: np.ndarray, ideal_total: float, true_need: np.ndarray,
+                assumed_need: np.ndarray, capacity: np.ndarray, ideal_plan: np.ndarray,
+                perceived_need: np.ndarray, plan: np.ndarray, weights: np.ndarray,
+                target: np.ndarray, factor: np.ndarray) -> None:
+    """A world's re-plan, in place: the ideal plan, then the needs as seen and the plan.
+
+    What :meth:`cisim.mechanisms.activities.MutuallyReinforcingActivities._replan` does (with
+    :func:`cisim.mechanisms.activities.perceived_need` and ``_fit_plan``), with the same
+    operations in the same order, for fewer than :data:`MAX_AREAS` areas: the ideal plan
+    fitted from ``start`` to ``true_need`` with the budgets as weights (``ideal_weights``,
+    summing to ``ideal_total``); unless ``isolated``, the perceived needs from the world's
+    figures (measurement, engagement), ``assumed_need`` and the week's normal ``draws``, and
+    the plan fitted to them with the capacities (at least 0) as weights. ``weights`` (N),
+    ``target`` and ``factor`` (A) are scratch.
+    """
+    fit_plan(start, ideal_weights, ideal_total, true_need, ideal_plan, target, factor)
+    if isolated:
+        return
+    N, A = start.shape
+    m = figures[F_MEASUREMENT]
+    know = 1.0 - (1.0 - m) * (1.0 - figures[F_ENGAGEMENT])
+    spread = 0.3 * (1.0 - m)
+    for a in range(A):
+        noise = 1.0 + spread * draws[a]
+        noisy = true_need[a] * (0.0 if noise < 0.0 else noise)
+        perceived_need[a] = (1.0 - know) * assumed_need[a] + know * noisy
+    total = pairwise(perceived_need, A)
+    total = 1e-12 if total < 1e-12 else total  # max(total, 1e-12)
+    for a in range(A):
+        perceived_need[a] = perceived_need[a] / total
+    for i in range(N):
+        c = capacity[i]
+        weights[i] = c if c >= 0.0 or c != c else 0.0  # np.maximum(c, 0.0)
+    fit_plan(start, weights, pairwise(weights, N), perceived_need, plan, target, factor)
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from cisim._population import past_rate_rule
-from cisim.kernels import _jit
-from cisim.mechanisms._activities import activities_week
+from cisim.kernels import _jit, pairwise
+from cisim.mechanisms._activities import activities_week, replan_rule
 from cisim.mechanisms._agenda import agenda_terms_rule, agenda_week
 from cisim.mechanisms._backbone import backbone_rule
 from cisim.mechanisms._communication import communication_week, good_chance_rule, mean_trust
@@ -43,7 +43,7 @@ from cisim.world import (
     F_TRUST_MEAN,
 )
 
-__all__ = ["AFTER", "STAGES", "week_rule"]
+__all__ = ["AFTER", "NEEDS", "STAGES", "week_rule"]
 
 #: The mechanisms in the order of :func:`cisim.mechanisms.DEFAULT_MECHANISMS`.
 (M_INVESTMENT, M_BACKBONE, M_COMMUNICATION, M_AGENDA, M_ENGAGEMENT, M_MEASUREMENT, M_ACTIVITIES,
@@ -55,26 +55,34 @@ STAGES = 2 * MECHANISMS
 #: Returned plus a stage: that stage ran compiled and needs its Python ending.
 AFTER = 100
 
+#: Returned when Python must give the needs' shares (nobody left with unmet need).
+NEEDS = 200
+
 #: Entries of the week's inputs from Python (the factual world's; an isolated world's emphases
 #: are 1): the phase's emphasis on each component, the value's visibility, whether Re-design
 #: began, whether the funding cliff is due to be logged.
 (I_COMMUNICATION, I_AGENDA, I_ENGAGEMENT, I_MEASUREMENT, I_ACTIVITIES, I_SYSTEMS_CHANGE,
- I_VISIBILITY, I_REDESIGN, I_CLIFF, I_N) = range(10)
+ I_VISIBILITY, I_REDESIGN, I_CLIFF, I_NEEDS_GIVEN, I_N) = range(11)
 
 #: Entries of the run's constants of the week's control flow (the rules' own constants are in
-#: their own arrays): the weeks between meetings and between re-plans, the contacts each
+#: their own arrays): the weeks between meetings and between re-plans, whether the re-plan runs
+#: compiled (fewer than 8 areas) and the ideal plan's total weight, the contacts each
 #: attendee seeks, the trust kept without contact and the damage's recovery a week, whether the
 #: design does agenda work and pulls toward a proposal, whether measurement is shared, the
-#: partners' exit commitment, and whether each world is isolated.
-(K_INTERVAL, K_PLAN_INTERVAL, K_CONTACTS, K_KEEP, K_RECOVERY, K_AGENDA_WORK, K_PULLS, K_SHARED,
- K_EXIT_COMMITMENT, K_ISOLATED, K_ISOLATED_CF, K_N) = range(12)
+#: partners' exit commitment, where the unmet needs start in a row of the population's
+#: aggregates, and whether each world is isolated.
+(K_INTERVAL, K_PLAN_INTERVAL, K_REPLAN, K_IDEAL_TOTAL, K_CONTACTS, K_KEEP, K_RECOVERY,
+ K_AGENDA_WORK, K_PULLS, K_SHARED, K_EXIT_COMMITMENT, K_NEEDS, K_ISOLATED, K_ISOLATED_CF,
+ K_N) = range(15)
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
-def week_rule(stage: int, t: int, inputs: np.ndarray, consts: np.ndarray, lines: np.ndarray,
+def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
+              consts: np.ndarray, lines: np.ndarray,
               rules: np.ndarray, backbone: np.ndarray, streams: np.ndarray, meeting: np.ndarray,
               good: np.ndarray, agenda: np.ndarray, engagement: np.ndarray,
               measurement: np.ndarray, noise: np.ndarray, activities: np.ndarray,
+              perceived: np.ndarray, start: np.ndarray, ideal_weights: np.ndarray,
               systems: np.ndarray, policy: np.ndarray, value: np.ndarray, history: np.ndarray,
               influence: np.ndarray, budget: np.ndarray, staff_fte: np.ndarray,
               expertise: np.ndarray, own_priority: np.ndarray, seeks: np.ndarray,
@@ -84,6 +92,7 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, consts: np.ndarray, lines:
               figures: tuple, active: tuple, commitment: tuple, trust: tuple, damage: tuple,
               contacted: tuple, attended: tuple, position: tuple, allocation: tuple,
               capacity: tuple, coverage: tuple, plan: tuple, ideal_plan: tuple,
+              perceived_need: tuple,
               burden_hours: tuple, assumed_need: tuple, value_rate: tuple,
               realised: tuple) -> int:
     """The week ``t`` of the default mechanisms from ``stage`` on, in place, in both worlds.
@@ -92,17 +101,33 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, consts: np.ndarray, lines:
     the module docstring); the run's constants are the mechanisms' own (``lines`` and
     ``rules`` the investment's, ``backbone`` the backbone's, ``streams``, ``meeting`` and
     ``good`` the communication's, ``agenda``, ``engagement``, ``measurement`` and ``noise``
-    (the week's draws), ``activities``, ``systems`` and ``policy`` (the week's draws),
+    (the week's draws), ``activities``, ``perceived`` (the factual world's draws of each
+    re-plan), ``start`` and ``ideal_weights`` (the plans' start and the ideal plan's weights),
+    ``systems`` and ``policy`` (the week's draws),
     ``value``), ``consts`` the control flow's (``K_*``), ``inputs`` the week's (``I_*``),
     ``history`` the factual world's outcome rate by week. The partners' arrays are the
     partner table's; the scratch arrays are the mechanisms'; each tuple holds an array of the
     factual world and one of the counterfactual.
 
+    ``need`` receives, at stage 0 (unless ``inputs[I_NEEDS_GIVEN]``), each world's shares of
+    unmet need over the strategy areas from the population's ``aggregates``:
+    :meth:`cisim.model.CollectiveImpactModel.need_share`, which Python gives instead when
+    nobody is left with unmet need.
+
     Returns:
         :data:`STAGES` when the week is done; a stage, which Python runs with the mechanism's
-        own step before calling again from the next; or :data:`AFTER` plus a stage that ran
-        and needs its Python ending.
+        own step before calling again from the next; :data:`AFTER` plus a stage that ran and
+        needs its Python ending; or :data:`NEEDS`.
     """
+    if stage == 0 and inputs[I_NEEDS_GIVEN] == 0.0:
+        first = np.int64(consts[K_NEEDS])
+        areas = need[0].shape[0]
+        for w in range(2):
+            total = pairwise(aggregates[w, first:], areas)
+            if total <= 0.0:
+                return NEEDS
+            for a in range(areas):
+                need[w][a] = aggregates[w, first + a] / total
     for s in range(stage, STAGES):
         m = s >> 1
         w = s & 1
@@ -171,8 +196,14 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, consts: np.ndarray, lines:
                 return AFTER + s
             f[F_MEASURED_RATE] = clip01(past_rate_rule(history, t - np.int64(lag)) + error)
         elif m == M_ACTIVITIES:
-            if t % np.int64(consts[K_PLAN_INTERVAL]) == 0:  # a re-plan
-                return s
+            row, rest = divmod(t, np.int64(consts[K_PLAN_INTERVAL]))
+            if rest == 0:  # a re-plan
+                if consts[K_REPLAN] == 0.0 or (not isolated and row >= perceived.shape[0]):
+                    return s
+                replan_rule(isolated, f, perceived[row if row < perceived.shape[0] else 0],
+                            start, ideal_weights, consts[K_IDEAL_TOTAL], need[w],
+                            assumed_need[w], capacity[w], ideal_plan[w], perceived_need[w],
+                            plan[w], scratch[0], scratch[1], scratch[2])
             activities_week(isolated, True, activities, f,
                             1.0 if isolated else inputs[I_ACTIVITIES], trust[w], active[w],
                             attended[w], burden_hours[w], allocation[w], capacity[w],

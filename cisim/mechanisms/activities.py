@@ -76,18 +76,26 @@ class _Run(RunConstants):
         # per world index, the perceived needs' draws of the plan weeks 0, 4, 8, ... of the run
         self.draws: dict[int, list[list[float]]] = {}
 
+    def perceived_table(self, model: StepContext, index: int) -> list[list[float]]:
+        """The perceived needs' draws of world index ``index`` at the run's plan weeks.
+
+        :func:`cisim.rng.normals` at weeks 0, 4, 8, ... (stream ``S_PERCEIVED`` + the index),
+        a row of the strategy areas' draws each, made the first time asked.
+        """
+        table = self.draws.get(index)
+        if table is None:
+            table = self.draws[index] = normals_at_steps(
+                self.kseed, range(0, model.design.steps + 1, PLAN_INTERVAL),
+                len(model.design.strategy_areas), S_PERCEIVED + index)
+        return table
+
     def perceived_draws(self, model: StepContext, world: World) -> list[float] | None:
         """This week's normal draws of the world's perceived needs (None if not a plan week).
 
         :func:`cisim.rng.normals` at the week (stream ``S_PERCEIVED`` + the world's index),
         made for all the run's plan weeks at once (the same doubles).
         """
-        index = model.world_index(world)
-        table = self.draws.get(index)
-        if table is None:
-            table = self.draws[index] = normals_at_steps(
-                self.kseed, range(0, model.design.steps + 1, PLAN_INTERVAL), world.n_areas,
-                S_PERCEIVED + index)
+        table = self.perceived_table(model, model.world_index(world))
         row, rest = divmod(model.steps, PLAN_INTERVAL)
         return table[row] if rest == 0 and 0 <= row < len(table) else None
 

@@ -37,24 +37,29 @@ from cisim.mechanisms._week import (
     I_ENGAGEMENT,
     I_MEASUREMENT,
     I_N,
+    I_NEEDS_GIVEN,
     I_REDESIGN,
     I_SYSTEMS_CHANGE,
     I_VISIBILITY,
     K_AGENDA_WORK,
     K_CONTACTS,
     K_EXIT_COMMITMENT,
+    K_IDEAL_TOTAL,
     K_INTERVAL,
     K_ISOLATED,
     K_KEEP,
     K_N,
+    K_NEEDS,
     K_PLAN_INTERVAL,
     K_PULLS,
     K_RECOVERY,
+    K_REPLAN,
     K_SHARED,
     M_INVESTMENT,
     M_MEASUREMENT,
     M_SYSTEMS_CHANGE,
     M_VALUE,
+    NEEDS,
     STAGES,
     week_rule,
 )
@@ -94,7 +99,7 @@ _EMPHASES = ((I_COMMUNICATION, Communication.component), (I_AGENDA, CommonAgenda
 #: The world arrays the week reads and writes, each as (factual, counterfactual).
 _WORLD_ARRAYS = ("figures", "active", "commitment", "trust", "damage", "contacted", "attended",
                  "position", "allocation", "capacity", "coverage", "plan", "ideal_plan",
-                 "burden_hours", "assumed_need", "value_rate", "realised")
+                 "perceived_need", "burden_hours", "assumed_need", "value_rate", "realised")
 
 
 class CompiledWeek:
@@ -130,6 +135,8 @@ class CompiledWeek:
         consts = np.zeros(K_N)
         consts[K_INTERVAL] = com_run.interval
         consts[K_PLAN_INTERVAL] = _activities.PLAN_INTERVAL
+        start, ideal_weights, consts[K_IDEAL_TOTAL] = activities._plan_basis(factual)
+        consts[K_REPLAN] = factual.n_areas < _activities.MAX_AREAS  # (else numpy's fitting)
         consts[K_CONTACTS] = sc.meetings.contacts_per_meeting
         consts[K_KEEP] = com_run.keep
         consts[K_RECOVERY] = com_run.recovery
@@ -137,20 +144,36 @@ class CompiledWeek:
         consts[K_PULLS] = sc.dynamics.proposal_pull > 0
         consts[K_SHARED] = measurement_run.shared
         consts[K_EXIT_COMMITMENT] = sc.dynamics.exit_commitment
+        consts[K_NEEDS] = population.aggregates.shape[1] - factual.n_areas  # (unmet_need's)
         consts[K_ISOLATED] = factual.isolated
         consts[K_ISOLATED + 1] = counterfactual.isolated
         p = factual.partners
         n = p.n
+        areas = factual.n_areas
+        perceived = np.array(activities_run.perceived_table(model, 0), dtype=float)
         self._fixed = (
             consts, lines, rules, backbone._params_of(model), com_run.streams, com_run.params,
             com_run.good, agenda_run.params, engagement_run.params, measurement_run.params,
             np.array(measurement_run.noise.table(0)), activities_run.params,
-            systems_run.params, np.array(systems_run.draws.table(0)), value_run.params,
-            population.rate_history[0], p.influence, p.budget, p.staff_fte, p.expertise,
-            p.own_priority, p.seeks, p.commitment0, p.data_maturity, value._reach,
-            np.zeros(n * n), moved, work, activities._scratch_of(factual), value._satisfaction,
-            np.zeros((n, n), dtype=bool))
-        self._inputs = np.zeros(I_N)
+            perceived.reshape(-1, areas), start, ideal_weights, systems_run.params,
+            np.array(systems_run.draws.table(0)), value_run.params, population.rate_history[0],
+            p.influence, p.budget, p.staff_fte, p.expertise, p.own_priority, p.seeks,
+            p.commitment0, p.data_maturity, value._reach, np.zeros(n * n), moved, work,
+            activities._scratch_of(factual), value._satisfaction, np.zeros((n, n), dtype=bool),
+            (np.zeros(areas), np.zeros(areas)))
+        self._population = population
+        self._inputs = inputs = np.zeros(I_N)
+        # the phase's emphases and the value's visibility, as (entry, table, default); worked
+        # out as (base, change with readiness) when the phase changes (model.phase_terms)
+        self._tables = [(entry, model.emphasis_values(component), 1.0)
+                        for entry, component in _EMPHASES]
+        self._tables.append((I_VISIBILITY, VISIBILITY, 0.3))
+        self._graded = sc.phases.effect != "gated"
+        self._phase: str | None = None
+        self._terms: list[tuple[int, float, float]] = []
+        if factual.isolated:  # (the emphases are 1 in an isolated world; nothing reads more)
+            for entry, _ in _EMPHASES:
+                inputs[entry] = 1.0
 
     @classmethod
     def of(cls, model: StepContext, population: Population) -> CompiledWeek | None:
@@ -181,19 +204,23 @@ class CompiledWeek:
         t = model.steps
         factual, counterfactual = worlds = model.factual, model.counterfactual
         inputs = self._inputs
-        for entry, component in _EMPHASES:
-            inputs[entry] = model.emphasis(factual, component)
-        inputs[I_VISIBILITY] = model.phase_value(factual, VISIBILITY, 0.3)
+        if not factual.isolated:
+            self._phase_inputs(model, factual, inputs)
         inputs[I_REDESIGN] = model.entered_phase(factual, "redesign")
         inputs[I_CLIFF] = not t < self._stop and not self._investment._cliff_logged
-        need = (model.need_share(factual), model.need_share(counterfactual))
+        inputs[I_NEEDS_GIVEN] = 0.0
+        aggregates = self._population.aggregates
         arrays = self._arrays(factual, counterfactual)
         stage = 0
         while True:
-            result = week_rule(stage, t, inputs, *self._fixed, need, *arrays)
+            result = week_rule(stage, t, inputs, aggregates, *self._fixed, *arrays)
             if result == STAGES:
                 return
-            if result < AFTER:  # the mechanism's own step, in Python
+            if result == NEEDS:  # (nobody left with unmet need: the model's rule)
+                for w, world in enumerate(worlds):
+                    self._fixed[-1][w][:] = model.need_share(world)
+                inputs[I_NEEDS_GIVEN] = 1.0
+            elif result < AFTER:  # the mechanism's own step, in Python
                 self._mechanisms[result >> 1].step(model, worlds[result & 1])
                 arrays = self._arrays(factual, counterfactual)  # (a re-plan's new arrays)
                 stage = result + 1
@@ -201,6 +228,26 @@ class CompiledWeek:
                 stage = result - AFTER
                 self._ending(model, stage, worlds[stage & 1])
                 stage += 1
+
+    def _phase_inputs(self, model: StepContext, world: World, inputs: np.ndarray) -> None:
+        """The phase's emphases and the value's visibility in a coordinating world.
+
+        What :meth:`StepContext.emphasis` and ``phase_value`` give: ``base + change x``
+        readiness under graded effects, ``base`` under gated (the terms worked out again
+        when the phase changes).
+        """
+        phase = model.phase_key(world)
+        if phase != self._phase:
+            self._phase = phase
+            self._terms = [(entry, *model.phase_terms(world, table, default))
+                           for entry, table, default in self._tables]
+            if not self._graded:
+                for entry, base, _ in self._terms:
+                    inputs[entry] = base
+        if self._graded:
+            ready = model.readiness(world)
+            for entry, base, change in self._terms:
+                inputs[entry] = base + change * ready
 
     @staticmethod
     def _arrays(factual: World, counterfactual: World) -> list[tuple[np.ndarray, np.ndarray]]:
