@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from cisim.kernels import MAX_PAIRWISE, _jit, _rule, pairwise
+from cisim.kernels import MAX_PAIRWISE, S_EXIT, _inner, _jit, _mix, _rule, _u01k, pairwise
 from cisim.mechanisms._measurement import measured_win_of
-from cisim.scenario import Scenario
+from cisim.rng import _STEP, stream_base
+from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import (
     F_ABSORBED,
     F_MEASURED_BASELINE,
@@ -27,7 +28,8 @@ from cisim.world import (
     meeting_interval,
 )
 
-__all__ = ["MAX_PARTNERS", "exits_possible", "value_params", "value_terms_rule", "value_week"]
+__all__ = ["MAX_PARTNERS", "anyone_leaves", "exit_chance", "exit_stream", "exits_possible",
+           "value_params", "value_terms_rule", "value_week"]
 
 #: The compiled week runs up to this many partners (numpy's summation order is kept only so
 #: far); above it the mechanism stays in numpy.
@@ -36,8 +38,13 @@ MAX_PARTNERS = MAX_PAIRWISE
 #: A partner whose commitment falls below this leaves at once.
 EXIT_COMMITMENT = 0.1
 
-#: Columns of the run's constants of the week's terms (:func:`value_params`).
-V_OVERLOAD, V_MEETING_COST, V_FATIGUE, V_N = range(4)
+#: Columns of the run's constants (:func:`value_params`): the week's terms', then the exits'.
+(V_OVERLOAD, V_MEETING_COST, V_FATIGUE, V_EXIT_RATE, V_EXIT_SATISFACTION, V_EXIT_COMMITMENT,
+ V_N) = range(7)
+
+#: The step factor of the generator's keys (:func:`cisim.rng.step_key`), as compiled code
+#: multiplies.
+_STEP_FACTOR = np.uint64(_STEP)
 
 
 def value_params(sc: Scenario) -> np.ndarray:
@@ -52,7 +59,15 @@ def value_params(sc: Scenario) -> np.ndarray:
     params[V_OVERLOAD] = dyn.overload_friction
     params[V_MEETING_COST] = dyn.meeting_fatigue / interval if interval > 0 else 0.0
     params[V_FATIGUE] = dyn.commitment_fatigue_per_year
+    params[V_EXIT_RATE] = dyn.exit_rate_per_year
+    params[V_EXIT_SATISFACTION] = dyn.exit_satisfaction
+    params[V_EXIT_COMMITMENT] = dyn.exit_commitment
     return params
+
+
+def exit_stream(seed: np.uint64) -> np.ndarray:
+    """The stream base of the exits' draws for the run's seed (:func:`anyone_leaves`)."""
+    return np.array([stream_base(int(seed), S_EXIT)], dtype=np.uint64)
 
 
 @_rule
@@ -66,6 +81,30 @@ def value_terms_rule(figures: np.ndarray, params: np.ndarray) -> tuple[float, fl
     win = measured_win_of(figures[F_MEASURED_RATE], figures[F_MEASURED_BASELINE])
     friction = params[V_OVERLOAD] * (1.0 - figures[F_ABSORBED])
     return win, friction, params[V_FATIGUE] * (1.0 - figures[F_MEASUREMENT])
+
+
+@register_jitable
+def _shortfall_of(value: float, threshold: float) -> float:
+    """``cisim.mechanisms.value._shortfall`` of one float (NaN stays NaN, as np.clip's)."""
+    if threshold <= 0:
+        return 0.0
+    share = (threshold - value) / threshold
+    if share != share:
+        return share
+    share = share if share > 0.0 else 0.0
+    return share if share < 1.0 else 1.0
+
+
+@register_jitable
+def exit_chance(satisfaction: float, commitment: float, rate_per_year: float,
+                min_satisfaction: float, min_commitment: float) -> float:
+    """:func:`cisim.mechanisms.value.exit_hazard` of one partner (the same double).
+
+    A plain function that compiled code can call too (:func:`anyone_leaves`).
+    """
+    h = rate_per_year / STEPS_PER_YEAR * _shortfall_of(
+        satisfaction, min_satisfaction) * _shortfall_of(commitment, min_commitment)
+    return h if h < 1.0 or h != h else 1.0  # np.minimum(1.0, h): NaN stays NaN
 
 
 @register_jitable
@@ -132,3 +171,33 @@ def value_week(win: float, measurement: float, visibility: float, engagement: fl
             nan = True
         commitment[i] = c
     return np.nan if nan else low
+
+
+@_inner
+def anyone_leaves(t: int, stream: np.ndarray, params: np.ndarray, low: float,
+                  commitment: np.ndarray, active: np.ndarray, satisfaction: np.ndarray) -> bool:
+    """Whether any partner leaves at week ``t``: the test of the mechanism's exits, compiled.
+
+    ``low`` is the lowest commitment (:func:`value_week`'s). An active partner leaves below
+    :data:`EXIT_COMMITMENT`, or, with the hazard on (a positive exit commitment above
+    ``low``), when below the exit commitment its draw at week ``t`` (stream base
+    ``stream[0]``, index: partner) falls below its positive :func:`exit_chance`: the same
+    test, draws and doubles as ``cisim.mechanisms.value._exits``, which then names who leaves
+    (``tests/test_week_kernel.py`` holds the two to the same answer).
+    """
+    rate = params[V_EXIT_RATE]
+    min_satisfaction = params[V_EXIT_SATISFACTION]
+    min_commitment = params[V_EXIT_COMMITMENT]
+    hazard_on = min_commitment > 0 and low < min_commitment
+    key = _mix(stream[0] ^ (np.uint64(t) * _STEP_FACTOR))
+    for k in range(commitment.shape[0]):
+        if not active[k]:
+            continue
+        c = commitment[k]
+        if c < EXIT_COMMITMENT:
+            return True
+        if hazard_on and c < min_commitment:
+            h = exit_chance(satisfaction[k], c, rate, min_satisfaction, min_commitment)
+            if h > 0.0 and _u01k(key, k) < h:
+                return True
+    return False

@@ -32,7 +32,14 @@ from cisim.mechanisms._engagement import engagement_week
 from cisim.mechanisms._investment import MIRROR, PAID_CHANGED, WEEK, investment_rule
 from cisim.mechanisms._measurement import clip01, data_practice, measurement_rule
 from cisim.mechanisms._systems_change import systems_change_rule
-from cisim.mechanisms._value import V_MEETING_COST, exits_possible, value_terms_rule, value_week
+from cisim.mechanisms._value import (
+    V_EXIT_COMMITMENT,
+    V_MEETING_COST,
+    anyone_leaves,
+    exits_possible,
+    value_terms_rule,
+    value_week,
+)
 from cisim.world import (
     F_AGREEMENT,
     F_ENGAGEMENT,
@@ -68,12 +75,11 @@ NEEDS = 200
 #: their own arrays): the weeks between meetings and between re-plans, whether the re-plan runs
 #: compiled (fewer than 8 areas) and the ideal plan's total weight, the contacts each
 #: attendee seeks, the trust kept without contact and the damage's recovery a week, whether the
-#: design does agenda work and pulls toward a proposal, whether measurement is shared, the
-#: partners' exit commitment, where the unmet needs start in a row of the population's
+#: design does agenda work and pulls toward a proposal, whether measurement is shared, where
+#: the unmet needs start in a row of the population's
 #: aggregates, and whether each world is isolated.
 (K_INTERVAL, K_PLAN_INTERVAL, K_REPLAN, K_IDEAL_TOTAL, K_CONTACTS, K_KEEP, K_RECOVERY,
- K_AGENDA_WORK, K_PULLS, K_SHARED, K_EXIT_COMMITMENT, K_NEEDS, K_ISOLATED, K_ISOLATED_CF,
- K_N) = range(15)
+ K_AGENDA_WORK, K_PULLS, K_SHARED, K_NEEDS, K_ISOLATED, K_ISOLATED_CF, K_N) = range(14)
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
@@ -83,7 +89,8 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
               good: np.ndarray, agenda: np.ndarray, engagement: np.ndarray,
               measurement: np.ndarray, noise: np.ndarray, activities: np.ndarray,
               perceived: np.ndarray, start: np.ndarray, ideal_weights: np.ndarray,
-              systems: np.ndarray, policy: np.ndarray, value: np.ndarray, history: np.ndarray,
+              systems: np.ndarray, policy: np.ndarray, value: np.ndarray,
+              exit_stream: np.ndarray, history: np.ndarray,
               influence: np.ndarray, budget: np.ndarray, staff_fte: np.ndarray,
               expertise: np.ndarray, own_priority: np.ndarray, seeks: np.ndarray,
               commitment0: np.ndarray, data_maturity: np.ndarray, reach: np.ndarray,
@@ -103,9 +110,9 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
     ``good`` the communication's, ``agenda``, ``engagement``, ``measurement`` and ``noise``
     (the week's draws), ``activities``, ``perceived`` (the factual world's draws of each
     re-plan), ``start`` and ``ideal_weights`` (the plans' start and the ideal plan's weights),
-    ``systems`` and ``policy`` (the week's draws),
-    ``value``), ``consts`` the control flow's (``K_*``), ``inputs`` the week's (``I_*``),
-    ``history`` the factual world's outcome rate by week. The partners' arrays are the
+    ``systems`` and ``policy`` (the week's draws), ``value`` and ``exit_stream``), ``consts``
+    the control flow's (``K_*``), ``inputs`` the week's (``I_*``), ``history`` the factual
+    world's outcome rate by week. The partners' arrays are the
     partner table's; the scratch arrays are the mechanisms'; each tuple holds an array of the
     factual world and one of the counterfactual.
 
@@ -225,6 +232,7 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
                              friction, value[V_MEETING_COST], fatigue_rate, trust[w], reach,
                              capacity[w], active[w], seeks, commitment0, value_rate[w],
                              realised[w], commitment[w], satisfaction)
-            if exits_possible(low, consts[K_EXIT_COMMITMENT]):
-                return AFTER + s
+            if exits_possible(low, value[V_EXIT_COMMITMENT]) and anyone_leaves(
+                    t, exit_stream, value, low, commitment[w], active[w], satisfaction):
+                return AFTER + s  # (the mechanism's exits name who leaves, and log it)
     return STAGES

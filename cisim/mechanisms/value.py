@@ -26,6 +26,7 @@ from cisim.mechanisms._value import (
     EXIT_COMMITMENT,
     MAX_PARTNERS,
     V_MEETING_COST,
+    exit_chance,
     exits_possible,
     value_params,
     value_terms_rule,
@@ -187,25 +188,6 @@ def _shortfall(value: np.ndarray, threshold: float) -> np.ndarray:
         return np.zeros_like(value)
     share = (threshold - value) / threshold
     return share.clip(0.0, 1.0)  # np.clip, one wrapper fewer
-
-
-def _shortfall_of(value: float, threshold: float) -> float:
-    """:func:`_shortfall` of one float (NaN stays NaN, as np.clip's)."""
-    if threshold <= 0:
-        return 0.0
-    share = (threshold - value) / threshold
-    if share != share:
-        return share
-    share = share if share > 0.0 else 0.0
-    return share if share < 1.0 else 1.0
-
-
-def exit_chance(satisfaction: float, commitment: float, rate_per_year: float,
-                min_satisfaction: float, min_commitment: float) -> float:
-    """:func:`exit_hazard` of one partner, as a Python float (the same double)."""
-    h = rate_per_year / STEPS_PER_YEAR * _shortfall_of(
-        satisfaction, min_satisfaction) * _shortfall_of(commitment, min_commitment)
-    return h if h < 1.0 or h != h else 1.0  # np.minimum(1.0, h): NaN stays NaN
 
 
 def exit_hazard(satisfaction: np.ndarray, commitment: np.ndarray, rate_per_year: float,

@@ -16,11 +16,13 @@ areas); any other model steps mechanism by mechanism, as before.
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cisim.kernels import MAX_PAIRWISE
+from cisim.mechanisms import _value as _value_kernel
 from cisim.mechanisms import activities as _activities
 from cisim.mechanisms import agenda as _agenda
 from cisim.mechanisms import communication as _communication
@@ -43,7 +45,6 @@ from cisim.mechanisms._week import (
     I_VISIBILITY,
     K_AGENDA_WORK,
     K_CONTACTS,
-    K_EXIT_COMMITMENT,
     K_IDEAL_TOTAL,
     K_INTERVAL,
     K_ISOLATED,
@@ -96,10 +97,12 @@ _EMPHASES = ((I_COMMUNICATION, Communication.component), (I_AGENDA, CommonAgenda
              (I_ACTIVITIES, MutuallyReinforcingActivities.component),
              (I_SYSTEMS_CHANGE, SystemsChange.component))
 
-#: The world arrays the week reads and writes, each as (factual, counterfactual).
-_WORLD_ARRAYS = ("figures", "active", "commitment", "trust", "damage", "contacted", "attended",
-                 "position", "allocation", "capacity", "coverage", "plan", "ideal_plan",
-                 "perceived_need", "burden_hours", "assumed_need", "value_rate", "realised")
+#: The world arrays the week reads and writes (the week takes each as (factual,
+#: counterfactual)), in the order of :func:`cisim.mechanisms._week.week_rule`'s arguments.
+_world_arrays = operator.attrgetter(
+    "figures", "active", "commitment", "trust", "damage", "contacted", "attended", "position",
+    "allocation", "capacity", "coverage", "plan", "ideal_plan", "perceived_need", "burden_hours",
+    "assumed_need", "value_rate", "realised")
 
 
 class CompiledWeek:
@@ -143,7 +146,6 @@ class CompiledWeek:
         consts[K_AGENDA_WORK] = sc.meetings.agenda_work
         consts[K_PULLS] = sc.dynamics.proposal_pull > 0
         consts[K_SHARED] = measurement_run.shared
-        consts[K_EXIT_COMMITMENT] = sc.dynamics.exit_commitment
         consts[K_NEEDS] = population.aggregates.shape[1] - factual.n_areas  # (unmet_need's)
         consts[K_ISOLATED] = factual.isolated
         consts[K_ISOLATED + 1] = counterfactual.isolated
@@ -156,7 +158,8 @@ class CompiledWeek:
             com_run.good, agenda_run.params, engagement_run.params, measurement_run.params,
             np.array(measurement_run.noise.table(0)), activities_run.params,
             perceived.reshape(-1, areas), start, ideal_weights, systems_run.params,
-            np.array(systems_run.draws.table(0)), value_run.params, population.rate_history[0],
+            np.array(systems_run.draws.table(0)), value_run.params,
+            _value_kernel.exit_stream(model.kseed), population.rate_history[0],
             p.influence, p.budget, p.staff_fte, p.expertise, p.own_priority, p.seeks,
             p.commitment0, p.data_maturity, value._reach, np.zeros(n * n), moved, work,
             activities._scratch_of(factual), value._satisfaction, np.zeros((n, n), dtype=bool),
@@ -251,9 +254,11 @@ class CompiledWeek:
 
     @staticmethod
     def _arrays(factual: World, counterfactual: World) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The worlds' arrays the week takes, each as (factual, counterfactual)."""
-        return [(getattr(factual, name), getattr(counterfactual, name))
-                for name in _WORLD_ARRAYS]
+        """The worlds' arrays the week takes, each as (factual, counterfactual).
+
+        Read afresh each week (and after a mechanism's own step: a re-plan replaces arrays).
+        """
+        return list(zip(_world_arrays(factual), _world_arrays(counterfactual), strict=True))
 
     def _ending(self, model: StepContext, stage: int, world: World) -> None:
         """The Python ending of a stage that ran compiled."""
