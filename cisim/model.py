@@ -391,9 +391,10 @@ class CollectiveImpactModel(Model):
     def need_share(self, world: World) -> np.ndarray:
         """Shares of unmet need over strategy areas among those not in the outcome state.
 
-        Read-only: both worlds' arrays are kept while the population's aggregates are the
-        same object (the population replaces them when it steps), since a week asks for each
-        several times.
+        Shared, not to be written: both worlds' arrays are kept while the population's
+        aggregates are the same object (the population replaces them when it steps), since a
+        week asks for each several times. (Writable arrays, as the compiled week's own: a
+        compiled rule takes one kind of array, or is compiled again for the other.)
         """
         aggregates = self.population.aggregates
         known = self._need_shares
@@ -402,11 +403,8 @@ class CollectiveImpactModel(Model):
         return known[1][self.world_index(world)]
 
     def _need_shares_of(self) -> tuple[np.ndarray, np.ndarray]:
-        """Both worlds' need shares (read-only): a week asks for both."""
-        shares = (self._need_share(0), self._need_share(1))
-        for share in shares:
-            share.flags.writeable = False
-        return shares
+        """Both worlds' need shares: a week asks for both."""
+        return self._need_share(0), self._need_share(1)
 
     def _need_share(self, w: int) -> np.ndarray:
         need = self.population.unmet_need(w)

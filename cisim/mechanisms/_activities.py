@@ -125,7 +125,8 @@ def fit_plan(start: np.ndarray, cap: np.ndarray, total: float, need_share: np.nd
         return
     for a in range(A):
         target[a] = need_share[a] * total
-    plan_sweeps(out, cap, target, 25, factor)
+    sweeps = np.int64(25)  # (not a literal: plan_sweeps would be compiled again for it)
+    plan_sweeps(out, cap, target, sweeps, factor)
 
 
 @_inner

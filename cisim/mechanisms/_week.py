@@ -29,9 +29,9 @@ from cisim.mechanisms._agenda import agenda_terms_rule, agenda_week
 from cisim.mechanisms._backbone import backbone_rule
 from cisim.mechanisms._communication import communication_week, good_chance_rule, mean_trust
 from cisim.mechanisms._engagement import engagement_week
-from cisim.mechanisms._investment import MIRROR, PAID_CHANGED, WEEK, investment_rule
-from cisim.mechanisms._measurement import clip01, data_practice, measurement_rule
-from cisim.mechanisms._systems_change import systems_change_rule
+from cisim.mechanisms._investment import MIRROR, PAID_CHANGED, WEEK, investment_week
+from cisim.mechanisms._measurement import clip01, data_practice, measurement_week
+from cisim.mechanisms._systems_change import systems_change_week
 from cisim.mechanisms._value import (
     V_EXIT_COMMITMENT,
     V_MEETING_COST,
@@ -126,15 +126,23 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
         own step before calling again from the next; :data:`AFTER` plus a stage that ran and
         needs its Python ending; or :data:`NEEDS`.
     """
+    # The mechanisms' compiled entries are called with what Python gives them: int64s and
+    # run-time bools, not literals (numba compiles a function again for a literal argument).
+    yes = stage < STAGES
+    no = not yes
+    zero = np.int64(0)
     if stage == 0 and inputs[I_NEEDS_GIVEN] == 0.0:
         first = np.int64(consts[K_NEEDS])
-        areas = need[0].shape[0]
         for w in range(2):
-            total = pairwise(aggregates[w, first:], areas)
+            share = need[w]
+            areas = share.shape[0]
+            for a in range(areas):
+                share[a] = aggregates[w, first + a]
+            total = pairwise(share, areas)
             if total <= 0.0:
                 return NEEDS
             for a in range(areas):
-                need[w][a] = aggregates[w, first + a] / total
+                share[a] = share[a] / total
     for s in range(stage, STAGES):
         m = s >> 1
         w = s & 1
@@ -142,11 +150,12 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
         f = figures[w]
         if m == M_INVESTMENT:
             if w == 1:  # the counterfactual's money mirrors the factual world's
-                investment_rule(MIRROR, t, 0, f, figures[0], lines, active[1], rules)
+                investment_week(np.int64(MIRROR), t, zero, f, figures[0], lines, active[1],
+                                rules)
                 continue
             if inputs[I_CLIFF] != 0.0:
                 return s
-            due = investment_rule(WEEK, t, 0, f, f, lines, active[0], rules)
+            due = investment_week(np.int64(WEEK), t, zero, f, f, lines, active[0], rules)
             if due >= 0:  # a line to review (nothing was changed)
                 return s
             if due == PAID_CHANGED:
@@ -170,12 +179,11 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
             f[F_TRUST_MEAN] = mean_trust(trust[w], active[w], flat)
         elif m == M_AGENDA:
             if isolated or consts[K_AGENDA_WORK] == 0.0:  # the agreement alone
-                _, value_ = agenda_week(True, position[w], influence, no_contacts, trust[w],
-                                        0.0, 0.0, attended[w], active[w], False, 0.0, moved,
-                                        work)
+                _, value_ = agenda_week(yes, position[w], influence, no_contacts, trust[w],
+                                        0.0, 0.0, attended[w], active[w], no, 0.0, moved, work)
             else:
                 bound, rate, pull = agenda_terms_rule(f, agenda, inputs[I_AGENDA])
-                _, value_ = agenda_week(True, position[w], influence, contacted[w], trust[w],
+                _, value_ = agenda_week(yes, position[w], influence, contacted[w], trust[w],
                                         bound, rate, attended[w], active[w],
                                         consts[K_PULLS] != 0.0, pull, moved, work)
             f[F_AGREEMENT] = value_
@@ -184,7 +192,7 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
                 continue
             if inputs[I_REDESIGN] != 0.0:  # needs revisited (and logged)
                 return s
-            engagement_week(engagement, f, inputs[I_ENGAGEMENT], False, need[w],
+            engagement_week(engagement, f, inputs[I_ENGAGEMENT], no, need[w],
                             assumed_need[w])
         elif m == M_MEASUREMENT:
             if w == 1:  # nothing reads the counterfactual's measurement
@@ -198,7 +206,7 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
             if matures:
                 data, best = data_practice(data_maturity, active[0], flat)
                 emph = inputs[I_MEASUREMENT]
-            lag, error = measurement_rule(f, measurement, matures, emph, data, best, noise[t])
+            lag, error = measurement_week(f, measurement, matures, emph, data, best, noise[t])
             if lag - lag != 0.0:  # (NaN or infinite: Python's int fails on it)
                 return AFTER + s
             f[F_MEASURED_RATE] = clip01(past_rate_rule(history, t - np.int64(lag)) + error)
@@ -211,7 +219,7 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
                             start, ideal_weights, consts[K_IDEAL_TOTAL], need[w],
                             assumed_need[w], capacity[w], ideal_plan[w], perceived_need[w],
                             plan[w], scratch[0], scratch[1], scratch[2])
-            activities_week(isolated, True, activities, f,
+            activities_week(isolated, yes, activities, f,
                             1.0 if isolated else inputs[I_ACTIVITIES], trust[w], active[w],
                             attended[w], burden_hours[w], allocation[w], capacity[w],
                             coverage[w], plan[w], ideal_plan[w], budget, staff_fte, expertise,
@@ -221,7 +229,7 @@ def week_rule(stage: int, t: int, inputs: np.ndarray, aggregates: np.ndarray,
                 continue
             if t >= policy.shape[0]:
                 return s
-            if systems_change_rule(f, systems, inputs[I_SYSTEMS_CHANGE], policy[t], active[w],
+            if systems_change_week(f, systems, inputs[I_SYSTEMS_CHANGE], policy[t], active[w],
                                    influence):
                 return AFTER + s  # the win is logged
         elif m == M_VALUE:
