@@ -121,7 +121,7 @@ class CompiledWeek:
         sc = model.design
         factual, counterfactual = model.factual, model.counterfactual
         self._investment = inv
-        _, lines, rules, self._stop = inv._book(model, factual)
+        self._funding, lines, rules, self._stop = inv._book(model, factual)
         # each mechanism's run constants (kept by the mechanism: its own step uses them too)
         com_run = com._run = _communication._Run.kept(com._run, model)
         agenda_run = agenda._run = _agenda._Run.kept(agenda._run, model)
@@ -153,7 +153,7 @@ class CompiledWeek:
         n = p.n
         areas = factual.n_areas
         perceived = np.array(activities_run.perceived_table(model, 0), dtype=float)
-        self._fixed = (
+        self._fixed = [
             consts, lines, rules, backbone._params_of(model), com_run.streams, com_run.params,
             com_run.good, agenda_run.params, engagement_run.params, measurement_run.params,
             np.array(measurement_run.noise.table(0)), activities_run.params,
@@ -163,7 +163,7 @@ class CompiledWeek:
             p.influence, p.budget, p.staff_fte, p.expertise, p.own_priority, p.seeks,
             p.commitment0, p.data_maturity, value._reach, np.zeros(n * n), moved, work,
             activities._scratch_of(factual), value._satisfaction, np.zeros((n, n), dtype=bool),
-            (np.zeros(areas), np.zeros(areas)))
+            (np.zeros(areas), np.zeros(areas))]
         self._population = population
         self._inputs = inputs = np.zeros(I_N)
         # the phase's emphases and the value's visibility, as (entry, table, default); worked
@@ -210,6 +210,9 @@ class CompiledWeek:
         if not factual.isolated:
             self._phase_inputs(model, factual, inputs)
         inputs[I_REDESIGN] = model.entered_phase(factual, "redesign")
+        if factual.funding is not self._funding:  # (another list: its table made again)
+            self._funding, self._fixed[1], self._fixed[2], self._stop = (
+                self._investment._book(model, factual))
         inputs[I_CLIFF] = not t < self._stop and not self._investment._cliff_logged
         inputs[I_NEEDS_GIVEN] = 0.0
         aggregates = self._population.aggregates
