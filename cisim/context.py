@@ -7,7 +7,8 @@ services (the phase's emphasis on a component, the needs of those not yet helped
 rate of a past week, the event log). :class:`~cisim.model.CollectiveImpactModel` satisfies it,
 and so does any small object with these members, so a rule can be tested against a stub
 (``tests/test_context.py``). :class:`RunView` adds what the recorder, the cost ledger and the
-Mesa agents read at the end of a week; it is read-only.
+Mesa agents read at the end of a week; it is read-only. :class:`WeekContext` adds what the
+compiled week of the default mechanisms reads of the phase.
 
 Modules below the model import these Protocols instead of the model, so that data and imports
 run one way: scenario -> world and population -> mechanisms and phases -> model -> results.
@@ -21,11 +22,12 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import numpy as np
 
+    from cisim.mechanisms.base import Mechanism
     from cisim.population import Population
     from cisim.scenario import Scenario
     from cisim.world import World
 
-__all__ = ["RunView", "StepContext"]
+__all__ = ["RunView", "StepContext", "WeekContext"]
 
 
 class StepContext(Protocol):
@@ -94,4 +96,34 @@ class RunView(StepContext, Protocol):
 
     def phase_blockers(self, world: World) -> list[str]:
         """The unmet conditions of the world's next phase (empty in an isolated world)."""
+        ...
+
+
+class WeekContext(StepContext, Protocol):
+    """What the compiled week of the default mechanisms uses of the run.
+
+    (:class:`cisim.mechanisms.CompiledWeek`, which works out the phase's emphases when the
+    phase changes rather than asking for each every week.)
+
+    Attributes:
+        mechanisms: The mechanisms the run steps, in order.
+    """
+
+    mechanisms: list[Mechanism]
+
+    def phase_key(self, world: World) -> str:
+        """Key of the world's current phase."""
+        ...
+
+    def readiness(self, world: World) -> float:
+        """Readiness of the world for coordinated work at the end of the previous step."""
+        ...
+
+    def phase_terms(self, world: World, values: Mapping[str, float],
+                    default: float) -> tuple[float, float]:
+        """A per-phase quantity now as ``(base, change with readiness)``."""
+        ...
+
+    def emphasis_values(self, component: str) -> Mapping[str, float]:
+        """Each phase's emphasis on ``component``, by phase key."""
         ...

@@ -3,10 +3,12 @@
 The kernels themselves live beside what they serve: the population kernel
 (:func:`cisim._population.population_step`) beside :mod:`cisim.population`, the trust update of
 meetings (:mod:`cisim.mechanisms._communication`) beside the communication mechanism, the
-agenda moves (:mod:`cisim.mechanisms._agenda`) beside the common agenda. This module holds what
-they share: the compile switch :func:`_jit` (numba with a cache that never fails at import),
-:func:`_inner` for helpers and :func:`_rule` for a week's rule inlined into its caller, the
-stream numbers of the counter-based generator and its compiled draws, and the column layout
+agenda moves (:mod:`cisim.mechanisms._agenda`) beside the common agenda, and the week of the
+default mechanisms that calls them all (:mod:`cisim.mechanisms._week`) beside their list. This
+module holds what they share: the compile switch :func:`_jit` (numba with a cache that never
+fails at import), :func:`_inner` for helpers and :func:`_rule` for a week's rule inlined into
+its caller, numpy's summation order (:func:`pairwise`, :func:`pairwise_long`), the stream
+numbers of the counter-based generator and its compiled draws, and the column layout
 :class:`WP` of the per-world parameter rows.
 
 Randomness comes from a counter-based generator (SplitMix64 finalisation of a hash of seed,
@@ -41,7 +43,7 @@ from numba.extending import intrinsic
 
 from cisim.rng import step_keys_of, step_keys_table, stream_base
 
-__all__ = ["MAX_PAIRWISE", "WP", "pairwise", "run_step_keys", "step_keys"]
+__all__ = ["MAX_PAIRWISE", "WP", "pairwise", "pairwise_long", "run_step_keys", "step_keys"]
 
 _CACHE = os.environ.get("CISIM_NUMBA_CACHE", "1") != "0"
 

@@ -5,7 +5,9 @@ Each mechanism is a small class with a ``component`` name (the key of its phase 
 and uses of the run only what :class:`cisim.context.StepContext` lists. A rule's compiled or
 vectorised part sits beside it (``_communication.py`` beside ``communication.py``).
 They run in the order of :data:`DEFAULT_MECHANISMS`; a model can be built with a different list
-to swap one out (for instance to test an alternative trust rule).
+to swap one out (for instance to test an alternative trust rule). The default list's week also
+runs as one compiled call (:class:`CompiledWeek`, :mod:`cisim.mechanisms.week`), with the same
+numbers.
 """
 
 from cisim.mechanisms.activities import MutuallyReinforcingActivities

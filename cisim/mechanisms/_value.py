@@ -5,8 +5,10 @@ value rates, the realised value, satisfaction and the commitment update) with nu
 operations in numpy's order, so the same doubles: a sum over partners goes through
 :func:`cisim.kernels.pairwise` (numpy's pairwise summation), a row of the four kinds of value
 is added left to right from zero (numpy below eight elements), ``np.minimum`` and ``np.clip``
-are conditional expressions that keep their NaN rules. The exits stay in Python (they draw and
-log). Written as flat loops, compiled at LLVM level 1 (:func:`cisim.kernels._jit`): every
+are conditional expressions that keep their NaN rules. Who leaves is decided and logged in
+Python (``cisim.mechanisms.value._exits``); the compiled week of the default mechanisms asks
+:func:`anyone_leaves` first (the same test and draws), so that it hands back only in the weeks
+someone does. Written as flat loops, compiled at LLVM level 1 (:func:`cisim.kernels._jit`): every
 compiled function adds to numba's first compile, which the start-up goal bounds
 (benchmarks/README.md).
 """

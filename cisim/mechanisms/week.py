@@ -75,7 +75,7 @@ from cisim.mechanisms.systems_change import SystemsChange
 from cisim.mechanisms.value import VISIBILITY, PartnerValue
 
 if TYPE_CHECKING:
-    from cisim.context import StepContext
+    from cisim.context import WeekContext
     from cisim.population import Population
     from cisim.world import World
 
@@ -108,7 +108,7 @@ _world_arrays = operator.attrgetter(
 class CompiledWeek:
     """The week of a model's default mechanisms in one compiled call (see the module)."""
 
-    def __init__(self, model: StepContext, population: Population) -> None:
+    def __init__(self, model: WeekContext, population: Population) -> None:
         """Gather the run's constants and arrays (after the mechanisms' set-up).
 
         Args:
@@ -179,7 +179,7 @@ class CompiledWeek:
                 inputs[entry] = 1.0
 
     @classmethod
-    def of(cls, model: StepContext, population: Population) -> CompiledWeek | None:
+    def of(cls, model: WeekContext, population: Population) -> CompiledWeek | None:
         """The compiled week of ``model``, or None where its mechanisms step one by one.
 
         One by one when the mechanisms are not the default ones in their order, or when one
@@ -198,11 +198,11 @@ class CompiledWeek:
             return None
         return cls(model, population)
 
-    def serves(self, model: StepContext) -> bool:
+    def serves(self, model: WeekContext) -> bool:
         """Whether the model's mechanisms are still the ones this week was made for."""
         return tuple(model.mechanisms) == self._mechanisms
 
-    def run(self, model: StepContext) -> None:
+    def run(self, model: WeekContext) -> None:
         """The model's week (``model.steps``): every mechanism in both worlds, in order."""
         t = model.steps
         factual, counterfactual = worlds = model.factual, model.counterfactual
@@ -235,10 +235,10 @@ class CompiledWeek:
                 self._ending(model, stage, worlds[stage & 1])
                 stage += 1
 
-    def _phase_inputs(self, model: StepContext, world: World, inputs: np.ndarray) -> None:
+    def _phase_inputs(self, model: WeekContext, world: World, inputs: np.ndarray) -> None:
         """The phase's emphases and the value's visibility in a coordinating world.
 
-        What :meth:`StepContext.emphasis` and ``phase_value`` give: ``base + change x``
+        What :meth:`WeekContext.emphasis` and ``phase_value`` give: ``base + change x``
         readiness under graded effects, ``base`` under gated (the terms worked out again
         when the phase changes).
         """
@@ -263,7 +263,7 @@ class CompiledWeek:
         """
         return list(zip(_world_arrays(factual), _world_arrays(counterfactual), strict=True))
 
-    def _ending(self, model: StepContext, stage: int, world: World) -> None:
+    def _ending(self, model: WeekContext, stage: int, world: World) -> None:
         """The Python ending of a stage that ran compiled."""
         mechanism = stage >> 1
         if mechanism == M_INVESTMENT:
