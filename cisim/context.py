@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import numpy as np
 
-    from cisim.mechanisms.base import Mechanism
     from cisim.population import Population
     from cisim.scenario import Scenario
     from cisim.world import World
@@ -106,10 +105,11 @@ class WeekContext(StepContext, Protocol):
     phase changes rather than asking for each every week.)
 
     Attributes:
-        mechanisms: The mechanisms the run steps, in order.
+        mechanisms: The mechanisms the run steps, in order
+            (:class:`cisim.mechanisms.base.Mechanism`; not imported here, which it imports).
     """
 
-    mechanisms: list[Mechanism]
+    mechanisms: list
 
     def phase_key(self, world: World) -> str:
         """Key of the world's current phase."""

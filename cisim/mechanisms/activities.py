@@ -117,7 +117,7 @@ class MutuallyReinforcingActivities:
         if _compiled(world.partners.n, world.n_areas):
             self._week(model, world, week=False)
             return
-        self._replan(model, world, self._run_of(model))
+        self._replan(model, world, self.constants(model))
         self.refresh(model, world)
 
     def step(self, model: StepContext, world: World) -> None:
@@ -128,7 +128,7 @@ class MutuallyReinforcingActivities:
         sc = model.design
         p = world.partners
         if model.steps % PLAN_INTERVAL == 0:
-            self._replan(model, world, self._run_of(model))
+            self._replan(model, world, self.constants(model))
         dyn = sc.dynamics
         learning = dyn.isolated_learning_per_year > 0
         if learning:
@@ -161,7 +161,7 @@ class MutuallyReinforcingActivities:
         :func:`cisim.mechanisms._activities.activities_week`: what :meth:`step` (or
         :meth:`setup` after the fit) does in numpy after the plan, with the same numbers.
         """
-        run = self._run_of(model)
+        run = self.constants(model)
         if not week or model.steps % PLAN_INTERVAL == 0:
             self._replan(model, world, run)
         p = world.partners
@@ -173,8 +173,8 @@ class MutuallyReinforcingActivities:
             world.coverage, world.plan, world.ideal_plan, p.budget, p.staff_fte, p.expertise,
             p.own_priority, model.need_share(world), self._scratch_of(world))
 
-    def _run_of(self, model: StepContext) -> _Run:
-        """The run's :class:`_Run` (made again for another scenario or seed)."""
+    def constants(self, model: StepContext) -> _Run:
+        """The run's constants of the compiled rules (made once a run, kept)."""
         run = self._run = _Run.kept(self._run, model)
         return run
 

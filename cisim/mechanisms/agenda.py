@@ -24,7 +24,7 @@ from cisim.mechanisms._agenda import (
     agenda_week,
     compiled_agreement,
 )
-from cisim.mechanisms.base import ByContents, RunConstants
+from cisim.mechanisms.base import ByContents, RunParams
 from cisim.numeric import weighted_mean
 from cisim.world import World
 
@@ -44,11 +44,16 @@ class CommonAgenda:
         # the last agreement computed per world (by id), with the bytes of its inputs (worlds
         # without agenda work, and the numpy path above the compiled week's partners)
         self._remembered = ByContents()
-        self._run: _Run | None = None
+        self._run: RunParams | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Measure the starting agreement."""
         world.agreement = agreement(world.position, world.partners.influence, world.active)
+
+    def constants(self, model: StepContext) -> RunParams:
+        """The run's constants of the mechanism's compiled rules (made once a run, kept)."""
+        run = self._run = RunParams.kept(self._run, model, agenda_params)
+        return run
 
     def step(self, model: StepContext, world: World) -> None:
         """Move the positions of partners who interacted this week, then measure agreement.
@@ -64,7 +69,7 @@ class CommonAgenda:
         dyn = sc.dynamics
         x = world.position
         infl = world.partners.influence
-        run = self._run = _Run.kept(self._run, model)
+        run = self.constants(model)
         bound, rate, pull = _terms(world.figures, run.params, model.emphasis(world, self.component))
         moved, work = self._scratch
         # (made again for another number of partners; agenda_scratch refuses positions that
@@ -93,16 +98,6 @@ class CommonAgenda:
         p = world.partners
         return self._remembered.get(world, (world.position, world.active, p.influence),
                                     lambda: agreement(world.position, p.influence, world.active))
-
-
-class _Run(RunConstants):
-    """The run's constants of the week's terms (:func:`agenda_params`)."""
-
-    __slots__ = ("params",)
-
-    def __init__(self, model: StepContext) -> None:
-        super().__init__(model)
-        self.params = agenda_params(model.design)
 
 
 # the compiled rule as a Python function (one copy of the rule)

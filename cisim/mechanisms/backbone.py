@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from cisim.mechanisms._backbone import backbone_params, backbone_rule
-from cisim.mechanisms.base import ByContents, RunConstants
+from cisim.mechanisms.base import ByContents, RunParams
 from cisim.world import World
 
 if TYPE_CHECKING:
@@ -35,7 +33,7 @@ class BackboneSupport:
         # a week with the same inputs leaves them as they are (most weeks: partners leave
         # rarely, and the backbone is paid in full while the money lasts)
         self._inputs = ByContents()
-        self._run: _Run | None = None
+        self._run: RunParams | None = None
 
     def setup(self, model: StepContext, world: World) -> None:
         """Compute the initial capacities (fully funded at the start)."""
@@ -50,23 +48,13 @@ class BackboneSupport:
         if self._inputs.same(world, (world.active.tobytes(), world.backbone_funded)):
             return
         # the compiled week's rule, run as Python (a few weeks a run: the inputs change rarely)
-        _backbone(world.figures, self._params_of(model), world.isolated, world.active,
+        _backbone(world.figures, self.constants(model).params, world.isolated, world.active,
                   world.burden_hours)
 
-    def _params_of(self, model: StepContext) -> np.ndarray:
-        """The run's constants of the rule (:func:`backbone_params`), made once a run."""
-        run = self._run = _Run.kept(self._run, model)
-        return run.params
-
-
-class _Run(RunConstants):
-    """The run's constants of the rule (:func:`backbone_params`)."""
-
-    __slots__ = ("params",)
-
-    def __init__(self, model: StepContext) -> None:
-        super().__init__(model)
-        self.params = backbone_params(model.design)
+    def constants(self, model: StepContext) -> RunParams:
+        """The run's constants of the compiled rule (:func:`backbone_params`; kept)."""
+        run = self._run = RunParams.kept(self._run, model, backbone_params)
+        return run
 
 
 # the compiled rule as a Python function (one copy of the rule)

@@ -69,6 +69,20 @@ class RunConstants:
         return cls(model, *args)
 
 
+class RunParams(RunConstants):
+    """A mechanism's run constants: one array made from the scenario by ``make``.
+
+    (The array of a compiled rule's constants, e.g.
+    :func:`cisim.mechanisms._agenda.agenda_params`.)
+    """
+
+    __slots__ = ("params",)
+
+    def __init__(self, model: StepContext, make: Callable[[Any], np.ndarray]) -> None:
+        super().__init__(model)
+        self.params = make(model.design)
+
+
 class WeeklyDraws(RunConstants):
     """A mechanism's draw of each week of the run for each world index, made at once.
 

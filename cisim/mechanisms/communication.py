@@ -74,12 +74,17 @@ class Communication:
 
     def good_chance(self, model: StepContext, world: World) -> float:
         """Chance that an interaction is good before agenda distance is taken into account."""
-        run = self._run = _Run.kept(self._run, model)
+        run = self.constants(model)
         return float(_good_chance(world.figures, run.good))
+
+    def constants(self, model: StepContext) -> _Run:
+        """The run's constants of the mechanism's compiled rules (made once a run, kept)."""
+        run = self._run = _Run.kept(self._run, model)
+        return run
 
     def step(self, model: StepContext, world: World) -> None:
         """Hold this week's meeting (if any), then let trust decay where there was no contact."""
-        run = self._run = _Run.kept(self._run, model)
+        run = self.constants(model)
         meets = not world.isolated and run.interval > 0 and model.steps % run.interval == 0
         contacts = p_good = 0.0
         if meets:

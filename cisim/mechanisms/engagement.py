@@ -47,6 +47,11 @@ class BeneficiaryEngagement:
         if total > 0:
             world.assumed_need = own.sum(axis=0) / total
 
+    def constants(self, model: StepContext) -> _Run:
+        """The run's constants of the mechanism's compiled rules (made once a run, kept)."""
+        run = self._run = _Run.kept(self._run, model)
+        return run
+
     def step(self, model: StepContext, world: World) -> None:
         """Grow engagement and learn the real needs (revisited at Re-design).
 
@@ -54,7 +59,7 @@ class BeneficiaryEngagement:
         """
         if world.isolated:
             return
-        run = self._run = _Run.kept(self._run, model)
+        run = self.constants(model)
         redesign = model.entered_phase(world, "redesign")
         engagement_week(run.params, world.figures, model.emphasis(world, self.component),
                         redesign, model.need_share(world), world.assumed_need)

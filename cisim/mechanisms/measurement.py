@@ -49,6 +49,11 @@ class SharedMeasurement:
         world.measured_baseline = model.true_rate(world, 0)
         world.measured_rate = world.measured_baseline
 
+    def constants(self, model: StepContext) -> _Run:
+        """The run's constants of the mechanism's compiled rules (made once a run, kept)."""
+        run = self._run = _Run.kept(self._run, model)
+        return run
+
     def step(self, model: StepContext, world: World) -> None:
         """Mature (or decay) the data system, then take this week's measurement.
 
@@ -65,7 +70,7 @@ class SharedMeasurement:
         """
         if is_counterfactual(model, world):
             return
-        run = self._run = _Run.kept(self._run, model)
+        run = self.constants(model)
         matures = not world.isolated and run.shared
         if matures:
             data, best = self._data_practice(world)

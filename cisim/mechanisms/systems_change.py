@@ -54,6 +54,11 @@ class SystemsChange:
         world.services_change = world.practices_change = world.policy_change = 0.0
         set_multipliers(model.design, world)
 
+    def constants(self, model: StepContext) -> _Run:
+        """The run's constants of the mechanism's compiled rules (made once a run, kept)."""
+        run = self._run = _Run.kept(self._run, model)
+        return run
+
     def step(self, model: StepContext, world: World) -> None:
         """Grow or erode services and practices; draw this week's policy win.
 
@@ -64,7 +69,7 @@ class SystemsChange:
         """
         if world.isolated:
             return
-        run = self._run = _Run.kept(self._run, model)
+        run = self.constants(model)
         # the week's draw, ``u01(kseed, step, world index, S_POLICY)``, is looked up whether
         # or not the chance is positive (the rule takes it only then): the draws are
         # counter-based, so looking one up changes no other

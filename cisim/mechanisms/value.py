@@ -32,7 +32,7 @@ from cisim.mechanisms._value import (
     value_terms_rule,
     value_week,
 )
-from cisim.mechanisms.base import RunConstants
+from cisim.mechanisms.base import RunParams
 from cisim.mechanisms.communication import own_trust
 from cisim.rng import _u01_at, uniforms
 from cisim.rng import key as rng_key
@@ -54,7 +54,7 @@ class PartnerValue:
     component = "value"
 
     def __init__(self) -> None:
-        self._run: _Run | None = None  # the run's constants of the week's terms
+        self._run: RunParams | None = None  # the run's constants of the week's terms
 
     def setup(self, model: StepContext, world: World) -> None:
         """No value realised yet."""
@@ -64,13 +64,18 @@ class PartnerValue:
         self._reach = np.minimum(1.0, world.partners.influence / 2.0) ** 0.5
         self._satisfaction = np.zeros(world.partners.n)  # the compiled week writes it
 
+    def constants(self, model: StepContext) -> RunParams:
+        """The run's constants of the mechanism's compiled rules (made once a run, kept)."""
+        run = self._run = RunParams.kept(self._run, model, value_params)
+        return run
+
     def step(self, model: StepContext, world: World) -> None:
         """Realise this week's value and update commitment; partners may leave."""
         if world.isolated:
             return
         p = world.partners
         visibility = model.phase_value(world, VISIBILITY, 0.3)
-        run = self._run = _Run.kept(self._run, model)
+        run = self.constants(model)
         win, friction, fatigue_rate = _terms(world.figures, run.params)
         # meeting fatigue: each meeting costs leaders' time (subtracting 0.0 changes nothing)
         meeting_cost = run.params[V_MEETING_COST]
@@ -212,16 +217,6 @@ def exit_hazard(satisfaction: np.ndarray, commitment: np.ndarray, rate_per_year:
     h = rate_per_year / STEPS_PER_YEAR * _shortfall(satisfaction, min_satisfaction) * _shortfall(
         commitment, min_commitment)
     return np.minimum(1.0, h)
-
-
-class _Run(RunConstants):
-    """The run's constants of the week's terms (:func:`value_params`)."""
-
-    __slots__ = ("params",)
-
-    def __init__(self, model: StepContext) -> None:
-        super().__init__(model)
-        self.params = value_params(model.design)
 
 
 # the compiled rule as a Python function (one copy of the rule)

@@ -25,10 +25,6 @@ from cisim.kernels import MAX_PAIRWISE
 from cisim.mechanisms import _value as _value_kernel
 from cisim.mechanisms import activities as _activities
 from cisim.mechanisms import agenda as _agenda
-from cisim.mechanisms import communication as _communication
-from cisim.mechanisms import engagement as _engagement
-from cisim.mechanisms import measurement as _measurement
-from cisim.mechanisms import systems_change as _systems_change
 from cisim.mechanisms import value as _value
 from cisim.mechanisms._week import (
     AFTER,
@@ -123,13 +119,13 @@ class CompiledWeek:
         self._investment = inv
         self._funding, lines, rules, self._stop = inv._book(model, factual)
         # each mechanism's run constants (kept by the mechanism: its own step uses them too)
-        com_run = com._run = _communication._Run.kept(com._run, model)
-        agenda_run = agenda._run = _agenda._Run.kept(agenda._run, model)
-        engagement_run = engagement._run = _engagement._Run.kept(engagement._run, model)
-        measurement_run = measurement._run = _measurement._Run.kept(measurement._run, model)
-        systems_run = systems._run = _systems_change._Run.kept(systems._run, model)
-        value_run = value._run = _value._Run.kept(value._run, model)
-        activities_run = activities._run_of(model)
+        com_run = com.constants(model)
+        agenda_run = agenda.constants(model)
+        engagement_run = engagement.constants(model)
+        measurement_run = measurement.constants(model)
+        systems_run = systems.constants(model)
+        value_run = value.constants(model)
+        activities_run = activities.constants(model)
         position = factual.position
         moved, work = agenda._scratch
         if moved.shape[0] != position.shape[0]:  # (made at the agenda's first step)
@@ -154,7 +150,7 @@ class CompiledWeek:
         areas = factual.n_areas
         perceived = np.array(activities_run.perceived_table(model, 0), dtype=float)
         self._fixed = [
-            consts, lines, rules, backbone._params_of(model), com_run.streams, com_run.params,
+            consts, lines, rules, backbone.constants(model).params, com_run.streams, com_run.params,
             com_run.good, agenda_run.params, engagement_run.params, measurement_run.params,
             np.array(measurement_run.noise.table(0)), activities_run.params,
             perceived.reshape(-1, areas), start, ideal_weights, systems_run.params,
