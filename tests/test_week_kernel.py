@@ -17,8 +17,9 @@ them one by one (``USE_COMPILED_WEEK = False``). This module holds:
   :func:`cisim.kernels.pairwise_long` against ``np.add.reduce``,
   :func:`cisim.mechanisms._communication.mean_trust` against the communication's
   ``_mean_trust``, :func:`cisim.mechanisms._measurement.data_practice` against the
-  measurement's ``_data_practice``, and :func:`cisim._population.past_rate_rule` against its
-  plain definition.
+  measurement's ``_data_practice``, :func:`cisim._population.past_rate_rule` against its
+  plain definition, and the exits' test :func:`cisim.mechanisms._value.anyone_leaves` against
+  the mechanism's ``_exits``.
 
 The helpers are ``_inner`` functions (callable only from compiled code), so each is called
 through a small ``numba.njit`` function here (plain Python under ``NUMBA_DISABLE_JIT=1``).
@@ -46,6 +47,7 @@ from cisim.kernels import MAX_PAIRWISE, pairwise_long
 from cisim.mechanisms import DEFAULT_MECHANISMS
 from cisim.mechanisms._communication import mean_trust
 from cisim.mechanisms._measurement import data_practice
+from cisim.mechanisms._value import anyone_leaves, exit_stream, exits_possible, value_params
 from cisim.mechanisms._week import (
     AFTER,
     M_ACTIVITIES,
@@ -61,7 +63,7 @@ from cisim.mechanisms._week import (
 )
 from cisim.mechanisms.communication import _mean_trust
 from cisim.mechanisms.measurement import _data_practice
-from cisim.mechanisms.value import PartnerValue
+from cisim.mechanisms.value import PartnerValue, _exits
 from cisim.model import CollectiveImpactModel
 from cisim.scenario import BUNDLED_SCENARIOS, Scenario
 from cisim.simulate import SimulationResult, result_of, simulate
@@ -687,3 +689,58 @@ def test_past_rate_rule_is_the_latest_known_rate():
             assert not math.isnan(expected)
             for got in (_compiled_past_rate(history, step), as_python(history, step)):
                 assert _exact_bits(got) == _exact_bits(expected), (trial, step, got, expected)
+
+
+@numba.njit
+def _compiled_anyone_leaves(t, stream, params, low, commitment, active, satisfaction):
+    return anyone_leaves(t, stream, params, low, commitment, active, satisfaction)
+
+
+class _ExitContext:
+    """The members of a run that the mechanism's exits read."""
+
+    def __init__(self, sc: Scenario, seed: int, step: int) -> None:
+        self.design = sc
+        self.kseed = np.uint64(seed)
+        self.steps = step
+
+
+@pytest.mark.parametrize("n", [1, 5, 13, 40])
+def test_the_compiled_exit_test_agrees_with_the_mechanisms_exits(
+        default_scenario: Scenario, n: int):
+    """``anyone_leaves`` is True exactly when the mechanism's ``_exits`` names someone.
+
+    On random commitments about both exit thresholds (some NaN, some exactly at them),
+    satisfactions, partners who already left, exit parameters (the hazard off, on, at its highest)
+    and weeks, in the weeks the week's first test (``exits_possible``) lets through, as the
+    compiled week asks it; and the draws are the mechanism's (a partner's draw at the week).
+    """
+    rng = np.random.default_rng(n)
+    world = _world_of(n)
+    asked = left = 0
+    for trial in range(400):
+        rate = float(rng.choice([0.0, 1.0, 26.0, 52.0]))
+        min_s = float(rng.choice([0.0, 0.3, 0.6]))
+        min_c = float(rng.choice([0.0, 0.2, 0.4]))
+        sc = default_scenario.with_overrides({
+            "dynamics.exit_rate_per_year": rate, "dynamics.exit_satisfaction": min_s,
+            "dynamics.exit_commitment": min_c})
+        commitment = rng.uniform(0.0, 0.5, n)
+        commitment[rng.random(n) < 0.1] = rng.choice([0.1, min_c, math.nan])
+        satisfaction = rng.uniform(0.0, 1.0, n)
+        active = rng.random(n) < 0.8
+        world.commitment = commitment
+        world.active = active
+        low = float(np.minimum.reduce(commitment))
+        if not exits_possible(low, min_c):
+            continue
+        asked += 1
+        seed, step = int(rng.integers(1, 2**31)), int(rng.integers(1, 600))
+        context = _ExitContext(sc, seed, step)
+        hazard_on = min_c > 0 and low < min_c
+        expected = bool(_exits(context, world, satisfaction, hazard_on))
+        left += expected
+        got = _compiled_anyone_leaves(step, exit_stream(np.uint64(seed)), value_params(sc),
+                                      low, commitment, active, satisfaction)
+        assert bool(got) == expected, (trial, commitment, active, satisfaction)
+    assert asked > 100 and 0 < left < asked  # both answers were asked for
