@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from cisim._population import past_rate_rule
-from cisim.kernels import _jit, pairwise
+from cisim.kernels import _inner, _jit, pairwise
 from cisim.mechanisms._activities import activities_week, replan_rule
 from cisim.mechanisms._agenda import agenda_terms_rule, agenda_week
 from cisim.mechanisms._backbone import backbone_rule
@@ -51,6 +51,22 @@ from cisim.world import (
 )
 
 __all__ = ["AFTER", "NEEDS", "STAGES", "week_rule"]
+
+# The entries the week alone calls in a default run, as helpers compiled into it: the same
+# functions, without the Python wrapper and cache entry of their own that a compiled call of
+# their entries makes numba build (their entries compile when a mechanism's own step calls
+# them). The money's and the activities' entries are called from Python at set-up already.
+def _helper(entry):
+    """``entry``'s function as an :func:`cisim.kernels._inner` helper (itself without the JIT)."""
+    return _inner(getattr(entry, "py_func", entry))
+
+
+communication_week = _helper(communication_week)
+agenda_week = _helper(agenda_week)
+engagement_week = _helper(engagement_week)
+measurement_week = _helper(measurement_week)
+systems_change_week = _helper(systems_change_week)
+value_week = _helper(value_week)
 
 #: The mechanisms in the order of :func:`cisim.mechanisms.DEFAULT_MECHANISMS`.
 (M_INVESTMENT, M_BACKBONE, M_COMMUNICATION, M_AGENDA, M_ENGAGEMENT, M_MEASUREMENT, M_ACTIVITIES,
