@@ -64,7 +64,10 @@ class StepContext(Protocol):
         ...
 
     def need_share(self, world: World) -> np.ndarray:
-        """Shares of unmet need over strategy areas among those not in the outcome state."""
+        """Shares of unmet need over strategy areas among those not in the outcome state.
+
+        Shared by the week's callers: not to be written.
+        """
         ...
 
     def true_rate(self, world: World, step: int) -> float:
@@ -107,9 +110,12 @@ class WeekContext(StepContext, Protocol):
     Attributes:
         mechanisms: The mechanisms the run steps, in order
             (:class:`cisim.mechanisms.base.Mechanism`; not imported here, which it imports).
+        phase_model: The phase model of the run (:class:`cisim.phases.PhaseModel`; not
+            imported here either).
     """
 
     mechanisms: list
+    phase_model: object
 
     def phase_key(self, world: World) -> str:
         """Key of the world's current phase."""

@@ -273,9 +273,12 @@ class CollectiveImpactModel(Model):
         the same numbers) while they are the model's.
         """
         week = self._week
-        if week is not None and week.serves(self):
-            week.run(self)
-            return
+        if week is not None:
+            if week.serves(self):
+                week.run(self)
+                return
+            week.release(self)  # (the list was replaced: one by one from now on)
+            self._week = None
         for mech in self.mechanisms:
             for world in self.worlds:
                 mech.step(self, world)

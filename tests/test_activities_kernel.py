@@ -85,7 +85,7 @@ def test_perceived_need_from_the_run_table_is_the_weekly_draw(default_scenario):
         for world in model.worlds:
             _randomise(world, rng)
             need = rng.dirichlet(np.ones(world.n_areas))
-            draws = mech._run_of(model).perceived_draws(model, world)
+            draws = mech.constants(model).perceived_draws(model, world)
             assert (draws is None) == (step % 4 != 0 or step > sc.steps)
             got = activities.perceived_need(model, world, need, draws)
             assert np.array_equal(got, activities.perceived_need(model, world, need))

@@ -59,6 +59,7 @@ from cisim.mechanisms._week import (
     M_MEASUREMENT,
     M_SYSTEMS_CHANGE,
     M_VALUE,
+    NEEDS,
     STAGES,
 )
 from cisim.mechanisms.communication import _mean_trust
@@ -169,6 +170,8 @@ def _handback(result: int) -> str | None:
     """The hand-back a return value of ``week_rule`` asks for (None: the week is done)."""
     if result == STAGES:
         return None
+    if result == NEEDS:
+        return "needs"
     stage = result - AFTER if result >= AFTER else result
     kind = "ending" if result >= AFTER else "step"
     return f"{_MECHANISM_NAMES[stage >> 1]} {kind}"
@@ -431,21 +434,32 @@ def test_reordered_mechanisms_get_no_compiled_week_and_run(default_scenario: Sce
     assert result.trajectory["trust"].iloc[-1] > 0.0  # the meetings ran
 
 
+#: A backbone paid 0.867 of its budget in the first year and in full after (its figures change
+#: at week 52: switching at week 51, the first week one by one has the inputs of the set-up,
+#: whose figures the compiled weeks overwrote).
+THIN_FIRST_YEAR = {**SMALL, "horizon_years": 1.5, "backbone.budget_per_year": 1.5e6}
+
+
+@pytest.mark.parametrize(("design", "switch"), [("badly", None), ("thin first year", 51)])
 def test_mechanisms_replaced_after_construction_step_one_by_one(
-        badly: Scenario, monkeypatch: pytest.MonkeyPatch):
+        design: str, switch: int | None, badly: Scenario, default_scenario: Scenario,
+        monkeypatch: pytest.MonkeyPatch):
     """Mechanisms replaced mid-run are no longer served by the week made for the old ones.
 
-    The value mechanism is replaced after a year by a counting copy of itself (the same
-    state): the week no longer serves the model, the model steps one by one from then on
-    (the copy steps every week after, the compiled week no more), and the run is the
-    compiled run bit for bit.
+    The value mechanism is replaced mid-run by a counting copy of itself (the same state):
+    the week no longer serves the model, the model steps one by one from then on (the copy
+    steps every week after, the compiled week no more), and the run is the compiled run bit
+    for bit. With a backbone whose funding changes after the switch, to the share it had at
+    set-up (its memory of the inputs must not survive the compiled weeks).
     """
+    sc = badly if design == "badly" else default_scenario.with_overrides(THIN_FIRST_YEAR)
     spy = _WeekSpy(week_module.week_rule)
     monkeypatch.setattr(week_module, "week_rule", spy)
-    model = CollectiveImpactModel(badly, rng=4)
+    model = CollectiveImpactModel(sc, rng=4)
     week = model._week
     assert week is not None and week.serves(model)
-    switch = badly.steps // 2
+    if switch is None:
+        switch = sc.steps // 2
     for _ in range(switch):
         model.step()
     assert spy.weeks == switch
@@ -455,9 +469,34 @@ def test_mechanisms_replaced_after_construction_step_one_by_one(
     assert not week.serves(model)
     result = _finish(model)
     assert spy.weeks == switch  # no compiled week after the switch
-    assert counted.steps_taken == 2 * (badly.steps - switch)
+    assert counted.steps_taken == 2 * (sc.steps - switch)
     monkeypatch.undo()
-    _assert_results_identical(simulate(badly, 4), result, "mechanisms replaced mid-run")
+    reference = simulate(sc, 4)
+    funded = reference.trajectory["backbone_capacity"].to_numpy()
+    if design != "badly":  # the backbone's capacity changed after the switch
+        assert funded[switch] != funded[-1]
+    _assert_results_identical(reference, result, "mechanisms replaced mid-run")
+
+
+def test_no_compiled_week_for_another_phase_model_class_or_a_coordinating_counterfactual(
+        default_scenario: Scenario):
+    """The week reads the phase through PhaseModel's own methods and only the factual
+    world's phase and draws: a subclass of the phase model, or a counterfactual that is not
+    isolated, gets no compiled week."""
+    from cisim.phases import PhaseModel
+
+    sc = default_scenario.with_overrides({**SMALL, "horizon_years": 1.0})
+    model = CollectiveImpactModel(sc, rng=1)
+    assert week_module.CompiledWeek.of(model, model.population) is not None
+
+    class Phases(PhaseModel):
+        pass
+
+    model.phase_model.__class__ = Phases
+    assert week_module.CompiledWeek.of(model, model.population) is None
+    model.phase_model.__class__ = PhaseModel
+    model.counterfactual.isolated = False
+    assert week_module.CompiledWeek.of(model, model.population) is None
 
 
 @pytest.mark.parametrize(("generated", "compiled"), [(120, True), (121, False), (122, False)])

@@ -4,7 +4,7 @@
 by the indices ``F_*``): each role's saturation from its funded staff and the active partners,
 the capacities that follow, and each partner's coordination hours. The same Python float
 operations in the same order, so the same doubles. The compiled week calls it every week; the
-mechanism runs it as Python (:data:`cisim.mechanisms.backbone.BackboneSupport` asks only when
+mechanism runs it as Python (:class:`cisim.mechanisms.backbone.BackboneSupport` asks only when
 its inputs changed), one copy of the rule. The rule and its sources are described in
 :mod:`cisim.mechanisms.backbone`.
 """

@@ -6,9 +6,10 @@
 maturity's growth and decay, the report lag and the noise of the week's measurement, with the
 same Python float operations in the same order (so the same doubles). The run's constants come
 in one array laid out by the ``Q_*`` columns (:func:`measurement_params`); the phase's
-emphasis, the partners' data practice (remembered while the partners stay) and the week's
-normal draw come from Python. The measured rate itself needs the true rate of the lagged week
-(a service of the run): the caller adds it. :func:`measurement_week` is the mechanism's one
+emphasis, the partners' data practice and the week's normal draw come from the caller (the
+mechanism's step, or the compiled week, which works out the data practice with
+:func:`data_practice`). The measured rate itself needs the true rate of the lagged week (a
+service of the run): the caller adds it. :func:`measurement_week` is the mechanism's one
 compiled call, the rule inlined into it. The rule and its sources are described in
 :mod:`cisim.mechanisms.measurement`.
 """
@@ -126,7 +127,9 @@ def data_practice(data_maturity: np.ndarray, active: np.ndarray,
     As numpy's mean and max of ``data_maturity[active]`` (the mean a pairwise sum over the
     count, at most :data:`cisim.kernels.MAX_PAIRWISE` partners; a NaN maturity makes both
     NaN), gathered into ``flat``: the numpy of :mod:`cisim.mechanisms.measurement`'s
-    ``_data_practice`` (``tests/test_week_kernel.py`` holds the two equal).
+    ``_data_practice`` (``tests/test_week_kernel.py`` holds the two equal). One exception: of
+    maturities 0.0 and -0.0 tied for the best, the first active partner's is kept, where
+    numpy's max picks by its own order (only a scenario that writes -0.0 can tell).
     """
     n = 0
     best = 0.0

@@ -11,10 +11,11 @@ pays one (:mod:`cisim.mechanisms.week` is its Python side).
 
 What stays in Python hands the week back: the call returns the stage (a mechanism in a world,
 ``2 x mechanism + world``) where Python must run the mechanism's own step (a funding line's
-review or the funding cliff's log, the Re-design's revisit of needs, the monthly re-plan, a
-week past the run's tables of draws), or :data:`AFTER` plus the stage whose compiled week needs
-a Python ending (the payments copied to the funding lines, a policy win's log, the exits); the
-Python side does it and calls again from the next stage. Python works out what changes with the
+review or the funding cliff's log, the Re-design's revisit of needs, the re-plan with eight or
+more strategy areas (numpy's fitting), a week past the run's tables of draws), or
+:data:`AFTER` plus the stage whose compiled week needs a Python ending (the payments copied to
+the funding lines, a policy win's log, the partners who leave); the Python side does it and
+calls again from the next stage. Python works out what changes with the
 phase (the emphases, the visibility) before the call.
 """
 
@@ -92,10 +93,12 @@ NEEDS = 200
 #: compiled (fewer than 8 areas) and the ideal plan's total weight, the contacts each
 #: attendee seeks, the trust kept without contact and the damage's recovery a week, whether the
 #: design does agenda work and pulls toward a proposal, whether measurement is shared, where
-#: the unmet needs start in a row of the population's
-#: aggregates, and whether each world is isolated.
+#: the unmet needs start in a row of the population's aggregates, and whether each world is
+#: isolated (the counterfactual always is: the week reads the factual world's inputs and
+#: draws only).
 (K_INTERVAL, K_PLAN_INTERVAL, K_REPLAN, K_IDEAL_TOTAL, K_CONTACTS, K_KEEP, K_RECOVERY,
- K_AGENDA_WORK, K_PULLS, K_SHARED, K_NEEDS, K_ISOLATED, K_ISOLATED_CF, K_N) = range(14)
+ K_AGENDA_WORK, K_PULLS, K_SHARED, K_NEEDS, K_ISOLATED) = range(12)
+K_N = K_ISOLATED + 2  # (K_ISOLATED + w: whether world w is isolated)
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)

@@ -106,7 +106,7 @@ class MutuallyReinforcingActivities:
     component = "activities"
 
     def __init__(self) -> None:
-        self._scratch: np.ndarray | None = None  # the compiled week's
+        self._scratch: np.ndarray | None = None  # activities_week's
         self._run: _Run | None = None
         # the plans' starting allocations and the ideal plan's weights and their total
         self._basis = ByContents()
@@ -179,7 +179,7 @@ class MutuallyReinforcingActivities:
         return run
 
     def _scratch_of(self, world: World) -> np.ndarray:
-        """The compiled week's scratch for the world's partners and areas (kept)."""
+        """The scratch of :func:`activities_week` for the world's partners and areas (kept)."""
         size = max(world.partners.n, world.n_areas)
         scratch = self._scratch
         if scratch is None or scratch.shape[1] != size:

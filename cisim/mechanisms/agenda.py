@@ -38,7 +38,8 @@ class CommonAgenda:
     component = "agenda"
 
     def __init__(self) -> None:
-        # the compiled week's scratch, and whether it works out the agreement too
+        # the scratch of the compiled agenda week (agenda_week), and whether it works out the
+        # agreement too
         self._scratch = agenda_scratch(np.zeros((0, 2)))
         self._compiled = True
         # the last agreement computed per world (by id), with the bytes of its inputs (worlds

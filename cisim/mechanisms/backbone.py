@@ -29,7 +29,8 @@ class BackboneSupport:
     def __init__(self) -> None:
         # each world's inputs of its figures as last worked out: the active partners (their
         # bytes) and the funded share. The figures (capacities and burden hours) are a
-        # function of these and the design alone, and the backbone is their only writer, so
+        # function of these and the design alone, and the backbone (or the compiled week, which
+        # runs its rule: see forget) is their only writer, so
         # a week with the same inputs leaves them as they are (most weeks: partners leave
         # rarely, and the backbone is paid in full while the money lasts)
         self._inputs = ByContents()
@@ -50,6 +51,14 @@ class BackboneSupport:
         # the compiled week's rule, run as Python (a few weeks a run: the inputs change rarely)
         _backbone(world.figures, self.constants(model).params, world.isolated, world.active,
                   world.burden_hours)
+
+    def forget(self, world: World) -> None:
+        """Forget the inputs the world's figures were last worked out from.
+
+        For when the figures were written elsewhere (the compiled week runs the same rule
+        every week, :class:`cisim.mechanisms.CompiledWeek`): the next step works them out.
+        """
+        self._inputs.forget(world)
 
     def constants(self, model: StepContext) -> RunParams:
         """The run's constants of the compiled rule (:func:`backbone_params`; kept)."""

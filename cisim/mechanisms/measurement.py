@@ -117,14 +117,6 @@ def measured_win(world: World) -> float:
     return measured_win_of(world.measured_rate, world.measured_baseline)
 
 
-def _clip01(v: float) -> float:
-    """``float(np.clip(v, 0, 1))`` for a float, without numpy's call (NaN stays NaN)."""
-    if v != v:
-        return v
-    v = v if v > 0.0 else 0.0  # numpy's clip: max(v, 0) as v > 0 ? v : 0 (so -0.0 -> 0.0)
-    return v if v < 1.0 else 1.0
-
-
 def _data_practice(world: World) -> tuple[float, float]:
     """The mean and the best data maturity of the active partners (0 with nobody)."""
     mature = world.partners.data_maturity[world.active]

@@ -5,17 +5,21 @@ step's Python: the run's constants looked up, the figures and arrays read, a com
 :class:`CompiledWeek` gathers the run's constants and arrays, works out what changes with the
 phase (the emphases, the visibility of value, whether Re-design began) and the needs of those
 not yet helped, and calls :func:`cisim.mechanisms._week.week_rule` once; the few things that
-stay in Python (a funding line's review, the monthly re-plan, the logs, the exits) it hands to
-the mechanisms themselves, and then goes on. The numbers are the mechanisms' own
+stay in Python (a funding line's review, the payments copied to the funding lines, the start
+of Re-design, the logs, who leaves, the re-plan with eight or more areas) it hands to the
+mechanisms themselves, and then goes on. The numbers are the mechanisms' own
 (``tests/test_week_kernel.py`` holds whole runs equal bit for bit).
 
 It serves a model whose mechanisms are the default ones, in their order, where every one of
 them would run compiled (at most :data:`cisim.kernels.MAX_PAIRWISE` partners and strategy
-areas); any other model steps mechanism by mechanism, as before.
+areas), with an isolated counterfactual and the standard phase model; any other model steps
+mechanism by mechanism, as before. When a model's mechanisms are replaced during a run it
+steps them one by one from then on (:meth:`CompiledWeek.release`).
 """
 
 from __future__ import annotations
 
+import inspect
 import operator
 from typing import TYPE_CHECKING
 
@@ -69,6 +73,7 @@ from cisim.mechanisms.investment import Investment
 from cisim.mechanisms.measurement import SharedMeasurement
 from cisim.mechanisms.systems_change import SystemsChange
 from cisim.mechanisms.value import VISIBILITY, PartnerValue
+from cisim.phases import PhaseModel
 
 if TYPE_CHECKING:
     from cisim.context import WeekContext
@@ -93,12 +98,14 @@ _EMPHASES = ((I_COMMUNICATION, Communication.component), (I_AGENDA, CommonAgenda
              (I_ACTIVITIES, MutuallyReinforcingActivities.component),
              (I_SYSTEMS_CHANGE, SystemsChange.component))
 
-#: The world arrays the week reads and writes (the week takes each as (factual,
-#: counterfactual)), in the order of :func:`cisim.mechanisms._week.week_rule`'s arguments.
-_world_arrays = operator.attrgetter(
-    "figures", "active", "commitment", "trust", "damage", "contacted", "attended", "position",
-    "allocation", "capacity", "coverage", "plan", "ideal_plan", "perceived_need", "burden_hours",
-    "assumed_need", "value_rate", "realised")
+#: :func:`cisim.mechanisms._week.week_rule`'s arguments after the week's own (stage, week,
+#: inputs, aggregates), by name: the run's arrays, then the worlds' (from ``figures`` on, each
+#: as (factual, counterfactual), read by the same names from the worlds). Taken from its
+#: signature, so that the arrays are passed by name, not by a second list of positions.
+_ARGUMENTS = tuple(inspect.signature(getattr(week_rule, "py_func", week_rule)).parameters)[4:]
+_RUN_ARGUMENTS = _ARGUMENTS[:_ARGUMENTS.index("figures")]
+_world_arrays = operator.attrgetter(*_ARGUMENTS[_ARGUMENTS.index("figures"):])
+_LINES, _RULES, _NEED = (_RUN_ARGUMENTS.index(name) for name in ("lines", "rules", "need"))
 
 
 class CompiledWeek:
@@ -149,17 +156,26 @@ class CompiledWeek:
         n = p.n
         areas = factual.n_areas
         perceived = np.array(activities_run.perceived_table(model, 0), dtype=float)
-        self._fixed = [
-            consts, lines, rules, backbone.constants(model).params, com_run.streams, com_run.params,
-            com_run.good, agenda_run.params, engagement_run.params, measurement_run.params,
-            np.array(measurement_run.noise.table(0)), activities_run.params,
-            perceived.reshape(-1, areas), start, ideal_weights, systems_run.params,
-            np.array(systems_run.draws.table(0)), value_run.params,
-            _value_kernel.exit_stream(model.kseed), population.rate_history[0],
-            p.influence, p.budget, p.staff_fte, p.expertise, p.own_priority, p.seeks,
-            p.commitment0, p.data_maturity, value._reach, np.zeros(n * n), moved, work,
-            activities._scratch_of(factual), value._satisfaction, np.zeros((n, n), dtype=bool),
-            (np.zeros(areas), np.zeros(areas))]
+        self._satisfaction = value._satisfaction  # (the week writes it; the exits read it)
+        run_arrays = {
+            "consts": consts, "lines": lines, "rules": rules,
+            "backbone": backbone.constants(model).params, "streams": com_run.streams,
+            "meeting": com_run.params, "good": com_run.good, "agenda": agenda_run.params,
+            "engagement": engagement_run.params, "measurement": measurement_run.params,
+            "noise": np.array(measurement_run.noise.table(0)),
+            "activities": activities_run.params, "perceived": perceived.reshape(-1, areas),
+            "start": start, "ideal_weights": ideal_weights, "systems": systems_run.params,
+            "policy": np.array(systems_run.draws.table(0)), "value": value_run.params,
+            "exit_stream": _value_kernel.exit_stream(model.kseed),
+            "history": population.rate_history[0], "influence": p.influence,
+            "budget": p.budget, "staff_fte": p.staff_fte, "expertise": p.expertise,
+            "own_priority": p.own_priority, "seeks": p.seeks, "commitment0": p.commitment0,
+            "data_maturity": p.data_maturity, "reach": value._reach, "flat": np.zeros(n * n),
+            "moved": moved, "work": work, "scratch": activities._scratch_of(factual),
+            "satisfaction": self._satisfaction, "no_contacts": np.zeros((n, n), dtype=bool),
+            "need": (np.zeros(areas), np.zeros(areas)),
+        }
+        self._fixed = [run_arrays[name] for name in _RUN_ARGUMENTS]
         self._population = population
         self._inputs = inputs = np.zeros(I_N)
         # the phase's emphases and the value's visibility, as (entry, table, default); worked
@@ -178,13 +194,19 @@ class CompiledWeek:
     def of(cls, model: WeekContext, population: Population) -> CompiledWeek | None:
         """The compiled week of ``model``, or None where its mechanisms step one by one.
 
-        One by one when the mechanisms are not the default ones in their order, or when one
-        of them would not run compiled (its numpy path, above
-        :data:`cisim.kernels.MAX_PAIRWISE` partners or areas).
+        One by one when the mechanisms are not the default ones in their order, when one of
+        them would not run compiled (its numpy path, above :data:`cisim.kernels.MAX_PAIRWISE`
+        partners or areas), when the counterfactual is not isolated (the week reads only the
+        factual world's phase and draws), or when the phase model is another class than
+        :class:`cisim.phases.PhaseModel` (the week works out its emphases from
+        :meth:`~cisim.phases.PhaseModel.graded_terms`; a subclass may have changed another
+        method).
         """
         mechanisms = model.mechanisms
         if not USE_COMPILED_WEEK or len(mechanisms) != len(_DEFAULT_TYPES) or any(
                 type(m) is not t for m, t in zip(mechanisms, _DEFAULT_TYPES, strict=True)):
+            return None
+        if not model.counterfactual.isolated or type(model.phase_model) is not PhaseModel:
             return None
         world = model.factual
         partners, areas = world.partners.n, world.n_areas
@@ -198,6 +220,17 @@ class CompiledWeek:
         """Whether the model's mechanisms are still the ones this week was made for."""
         return tuple(model.mechanisms) == self._mechanisms
 
+    def release(self, model: WeekContext) -> None:
+        """Hand the week back to the mechanisms' own steps (their list was replaced).
+
+        The backbone remembers what its figures were last worked out from, to skip weeks
+        whose inputs are the same; the compiled week wrote them meanwhile, so it forgets.
+        """
+        for mechanism in self._mechanisms:
+            if isinstance(mechanism, BackboneSupport):
+                for world in (model.factual, model.counterfactual):
+                    mechanism.forget(world)
+
     def run(self, model: WeekContext) -> None:
         """The model's week (``model.steps``): every mechanism in both worlds, in order."""
         t = model.steps
@@ -207,7 +240,7 @@ class CompiledWeek:
             self._phase_inputs(model, factual, inputs)
         inputs[I_REDESIGN] = model.entered_phase(factual, "redesign")
         if factual.funding is not self._funding:  # (another list: its table made again)
-            self._funding, self._fixed[1], self._fixed[2], self._stop = (
+            self._funding, self._fixed[_LINES], self._fixed[_RULES], self._stop = (
                 self._investment._book(model, factual))
         inputs[I_CLIFF] = not t < self._stop and not self._investment._cliff_logged
         inputs[I_NEEDS_GIVEN] = 0.0
@@ -220,7 +253,7 @@ class CompiledWeek:
                 return
             if result == NEEDS:  # (nobody left with unmet need: the model's rule)
                 for w, world in enumerate(worlds):
-                    self._fixed[-1][w][:] = model.need_share(world)
+                    self._fixed[_NEED][w][:] = model.need_share(world)
                 inputs[I_NEEDS_GIVEN] = 1.0
             elif result < AFTER:  # the mechanism's own step, in Python
                 self._mechanisms[result >> 1].step(model, worlds[result & 1])
@@ -267,8 +300,7 @@ class CompiledWeek:
         elif mechanism == M_SYSTEMS_CHANGE:
             SystemsChange.log_win(model, world)
         elif mechanism == M_VALUE:
-            value = self._mechanisms[mechanism]
-            value.leave(model, world, value._satisfaction,
-                        float(np.minimum.reduce(world.commitment)))
+            self._mechanisms[mechanism].leave(model, world, self._satisfaction,
+                                              float(np.minimum.reduce(world.commitment)))
         elif mechanism == M_MEASUREMENT:
             raise ValueError("the measurement's report lag is not a finite number of weeks")
