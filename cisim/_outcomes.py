@@ -1,32 +1,31 @@
 """Compiled part of :class:`cisim.outcomes.Recorder`: a week copied into the record.
 
-:func:`record_rule` keeps what the recorder keeps of a week: the factual world's figures (the
-whole :attr:`cisim.world.World.figures`, read there in place rather than as 22 attributes),
-its readiness and number of active partners, the population's counts, the partners' realised
-value and their satisfaction as float32, and the cost ledger's row of each partner's
-coordination hours (:class:`cisim.costs.CostLedger`). The same doubles: the number of active
-partners is ``np.count_nonzero`` as a float; the satisfaction of a partner is its four value
-rates weighted by what it seeks, added left to right from zero as ``np.add.reduce`` adds a row
-of fewer than eight, and numpy's cast to float32 rounds to nearest as the compiled one does;
-a partner's hours are ``burden + hours_per_meeting x attended`` as numpy added the two arrays
-(the attendance as 0.0 or 1.0). The ledger's copy is part of this rule rather than a rule of
-its own in a ``_costs.py``: as a separate compiled function it cost ~0.25 s more of first
-compile for a loop over a few partners. :func:`record_week` is the entry from Python.
-Compiled at LLVM level 1 (:func:`cisim.kernels._jit`): every compiled function adds to
-numba's first compile.
+:func:`record_week` keeps what the recorder keeps of a week: the factual world's figures (the whole
+:attr:`cisim.world.World.figures`, read there in place rather than as 22 attributes), its readiness
+and number of active partners, the population's counts, the partners' realised value and their
+satisfaction as float32, and the cost ledger's row of each partner's coordination hours
+(:class:`cisim.costs.CostLedger`). The same doubles: the number of active partners is
+``np.count_nonzero`` as a float; the satisfaction of a partner is its four value rates weighted by
+what it seeks, added left to right from zero as ``np.add.reduce`` adds a row of fewer than eight,
+and numpy's cast to float32 rounds to nearest as the compiled one does; a partner's hours are
+``burden + hours_per_meeting x attended`` as numpy added the two arrays (the attendance as 0.0 or
+1.0). The ledger's copy is part of this rule rather than a rule of its own in a ``_costs.py``: as a
+separate compiled function it cost ~0.25 s more of first compile for a loop over a few partners.
+Called from Python by the recorder. Compiled at LLVM level 1 (:func:`cisim.kernels._jit`): every
+compiled function adds to numba's first compile.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cisim.kernels import _jit, _rule
+from cisim.kernels import _jit
 
-__all__ = ["record_rule", "record_week"]
+__all__ = ["record_week"]
 
 
-@_rule
-def record_rule(step: int, readiness: float, figures: np.ndarray, active: np.ndarray,
+@_jit(opt=1, no_cfunc_wrapper=True)
+def record_week(step: int, readiness: float, figures: np.ndarray, active: np.ndarray,
                 aggregates: np.ndarray, realised: np.ndarray, value_rate: np.ndarray,
                 seeks: np.ndarray, kept: np.ndarray, counts: np.ndarray,
                 realised_rows: np.ndarray, satisfaction_rows: np.ndarray, week: int,
@@ -65,16 +64,3 @@ def record_rule(step: int, readiness: float, figures: np.ndarray, active: np.nda
     if week >= 0 and coordinated:
         for i in range(burden_hours.shape[0]):
             hours[week, i] = burden_hours[i] + hours_per_meeting * (1.0 if attended[i] else 0.0)
-
-
-@_jit(opt=1, no_cfunc_wrapper=True)
-def record_week(step: int, readiness: float, figures: np.ndarray, active: np.ndarray,
-                aggregates: np.ndarray, realised: np.ndarray, value_rate: np.ndarray,
-                seeks: np.ndarray, kept: np.ndarray, counts: np.ndarray,
-                realised_rows: np.ndarray, satisfaction_rows: np.ndarray, week: int,
-                coordinated: bool, hours_per_meeting: float, burden_hours: np.ndarray,
-                attended: np.ndarray, hours: np.ndarray) -> None:
-    """The entry of :func:`record_rule` from Python (:meth:`cisim.outcomes.Recorder.record`)."""
-    record_rule(step, readiness, figures, active, aggregates, realised, value_rate, seeks, kept,
-                counts, realised_rows, satisfaction_rows, week, coordinated, hours_per_meeting,
-                burden_hours, attended, hours)

@@ -34,7 +34,6 @@ from cisim.kernels import (
     _jit,
     _mix,
     _normalk,
-    _rule,
     _u01k,
     prefetch,
 )
@@ -56,7 +55,6 @@ __all__ = [
     "status_quo_multipliers",
     "sum_chunks",
     "world_rows_of",
-    "world_rows_rule",
     "world_terms",
 ]
 
@@ -164,11 +162,19 @@ def week_bounded(row: list[float], coverage: list[float]) -> bool:
     return all(c >= 0.0 for c in coverage)  # (NaN coverage: not covered)
 
 
-@_rule
-def world_rows_rule(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
-                    aggregates: np.ndarray, spread: bool, trend: float, efficacy: float,
-                    equity_first: float, equity_second: float) -> None:
-    """The rule of :func:`world_rows_of` (which see), inlined into its compiled callers."""
+@_jit(opt=1, no_cfunc_wrapper=True)
+def world_rows_of(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
+                  aggregates: np.ndarray, spread: bool, trend: float, efficacy: float,
+                  equity_first: float, equity_second: float) -> None:
+    """The population kernel's parameter rows of two worlds into ``wp`` (2, ``WP.N``).
+
+    Row 0 from the figures ``first``, row 1 from ``second`` (:data:`cisim.world.FIGURES`):
+    the fit (figure ``fit``), the effect, barrier and structural-barrier multipliers
+    (``effect_multiplier``, ``barrier_multiplier``, ``structural_multiplier``), take-up
+    (``engagement``), the given equity focus, efficacy and trend, and with ``spread`` the
+    capacity per unit of targeting weight, ``service_capacity / max(weight, 1e-12)`` with row
+    ``w``'s weight ``aggregates[w, 0]`` (0 without ``spread``).
+    """
     for w in range(2):
         figures = first if w == 0 else second
         cap_norm = 0.0
@@ -184,23 +190,6 @@ def world_rows_rule(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
         wp[w, W_EFFICACY] = efficacy
         wp[w, W_TREND] = trend
         wp[w, W_SBARRIER] = figures[F_STRUCTURAL_MULTIPLIER]
-
-
-@_jit(opt=1, no_cfunc_wrapper=True)
-def world_rows_of(wp: np.ndarray, first: np.ndarray, second: np.ndarray,
-                  aggregates: np.ndarray, spread: bool, trend: float, efficacy: float,
-                  equity_first: float, equity_second: float) -> None:
-    """The population kernel's parameter rows of two worlds into ``wp`` (2, ``WP.N``).
-
-    Row 0 from the figures ``first``, row 1 from ``second`` (:data:`cisim.world.FIGURES`):
-    the fit (figure ``fit``), the effect, barrier and structural-barrier multipliers
-    (``effect_multiplier``, ``barrier_multiplier``, ``structural_multiplier``), take-up
-    (``engagement``), the given equity focus, efficacy and trend, and with ``spread`` the
-    capacity per unit of targeting weight, ``service_capacity / max(weight, 1e-12)`` with row
-    ``w``'s weight ``aggregates[w, 0]`` (0 without ``spread``).
-    """
-    world_rows_rule(wp, first, second, aggregates, spread, trend, efficacy, equity_first,
-                    equity_second)
 
 
 #: Margin of the tests that skip work in the entry draw without changing its outcome:

@@ -2,7 +2,7 @@
 
 The world's scalar figures live in one float array (:attr:`cisim.world.World.figures`) laid
 out as :data:`FIGURES`; the compiled rules of the mechanisms read and write it by the indices
-``F_<NAME>`` defined here (numba takes them as constants). :func:`book_rule` is the arithmetic of
+``F_<NAME>`` defined here (numba takes them as constants). :func:`book_figures` is the arithmetic of
 :func:`cisim.world.book_week`, which describes the books and their sources (the SROI guide,
 Nicholls, Lawlor, Neitzert & Goodspeed 2012), with Python's operations in Python's order, so
 the same doubles: the partners' hours are summed in numpy's pairwise order
@@ -11,7 +11,7 @@ partners, and above that :func:`cisim.world.book_week` passes numpy's sum (numpy
 longer array in two, recursively; a recursive compiled sum would add ~0.4 s to the first
 compile for partnerships that large); the discount factor and the ratio are
 :func:`cisim.numeric.discount_at` and :func:`cisim.numeric.sroi_ratio`, which compiled code
-calls too. :func:`book_entry` is the rule's entry from Python.
+calls too.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import math
 
 import numpy as np
 
-from cisim.kernels import MAX_PAIRWISE, _jit, _rule, pairwise
+from cisim.kernels import MAX_PAIRWISE, _jit, pairwise
 from cisim.numeric import discount_at, sroi_ratio
 from cisim.scenario import STEPS_PER_YEAR
 
-__all__ = ["FIGURES", "book_entry", "book_rule"]
+__all__ = ["FIGURES", "book_figures"]
 
 #: The world's scalar figures, in the order of :attr:`World.figures`: the compiled rules read
 #: and write them there by the indices ``F_<NAME>`` below; Python reads and writes them as
@@ -52,11 +52,11 @@ FIGURES = (
  ) = range(len(FIGURES))
 
 
-@_rule
-def book_rule(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarray,
-              burden_total: float, coordinated: bool, step: int, population: int,
-              hours_per_meeting: float, hour_cost: float, discount_rate: float,
-              value_per_outcome_year: float, attribution: float, displacement: float) -> None:
+@_jit(opt=1, no_cfunc_wrapper=True)
+def book_figures(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarray,
+                 burden_total: float, coordinated: bool, step: int, population: int,
+                 hours_per_meeting: float, hour_cost: float, discount_rate: float,
+                 value_per_outcome_year: float, attribution: float, displacement: float) -> None:
     """Book the week ``step`` in a world's figures, in place.
 
     Reads ``figures[F_INCOME]``, ``[F_MEASURED_RATE]`` and ``[F_MEASURED_BASELINE]``; writes
@@ -89,14 +89,3 @@ def book_rule(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarra
     if step > 0 and math.isfinite(measured_gain):
         figures[F_MEASURED_VALUE_PV] += measured_gain * adjusted_value * d
     figures[F_MEASURED_SROI] = sroi_ratio(figures[F_MEASURED_VALUE_PV], figures[F_INVESTMENT_PV])
-
-
-@_jit(opt=1, no_cfunc_wrapper=True)
-def book_entry(figures: np.ndarray, burden_hours: np.ndarray, attended: np.ndarray,
-               burden_total: float, coordinated: bool, step: int, population: int,
-               hours_per_meeting: float, hour_cost: float, discount_rate: float,
-               value_per_outcome_year: float, attribution: float, displacement: float) -> None:
-    """The entry of :func:`book_rule` from Python (:func:`book_week`)."""
-    book_rule(figures, burden_hours, attended, burden_total, coordinated, step, population,
-              hours_per_meeting, hour_cost, discount_rate, value_per_outcome_year, attribution,
-              displacement)

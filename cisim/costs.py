@@ -78,7 +78,7 @@ class CostLedger:
         #: The meeting's hours for a partner that attends (the scenario's).
         self.hours_per_meeting = float(sc.meetings.hours_per_meeting)
         #: Each partner's coordination hours (work plus meetings), a row a week recorded
-        #: (the recorder's compiled week writes them, :func:`cisim._outcomes.record_rule`;
+        #: (the recorder's compiled week writes them, :func:`cisim._outcomes.record_week`;
         #: zero where the time does not count).
         self.hours = np.zeros((sc.steps, n))
         self._sums: tuple[int, dict[str, np.ndarray]] = (-1, {})

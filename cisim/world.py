@@ -50,7 +50,7 @@ from cisim._world import (
     F_STRUCTURAL_MULTIPLIER,
     F_TRUST_MEAN,
     FIGURES,
-    book_entry,
+    book_figures,
 )
 from cisim.kernels import MAX_PAIRWISE
 from cisim.scenario import CADENCE_WEEKS, SECTORS, Scenario
@@ -371,13 +371,13 @@ def book_week(world: World, sc: Scenario, step: int, population: int) -> None:
     over the investment, both discounted. The Exponential Value phase asks for it
     (:mod:`cisim.phases`); the recorder only copies these figures.
 
-    One compiled call (:func:`cisim._world.book_rule`) reads and writes the world's figures.
+    One compiled call (:func:`cisim._world.book_figures`) reads and writes the world's figures.
     """
     v = sc.valuation
     hours = world.burden_hours
     # numpy's sum of the hours where the compiled pairwise sum stops (see above)
     burden = float(np.add.reduce(hours)) if hours.shape[0] > MAX_PAIRWISE else 0.0
-    book_entry(world.figures, hours, world.attended, burden, not world.isolated, step,
+    book_figures(world.figures, hours, world.attended, burden, not world.isolated, step,
                population, sc.meetings.hours_per_meeting, v.coordination_hour_cost,
                v.discount_rate, v.value_per_outcome_year, v.attribution, v.displacement)
 

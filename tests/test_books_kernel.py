@@ -1,4 +1,4 @@
-"""The world's compiled books (cisim._world.book_rule) against the Python rule they replaced."""
+"""The world's compiled books (cisim._world.book_figures) against the Python rule they replaced."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from cisim.world import (
     F_MEASURED_RATE,
     F_MEASURED_VALUE_PV,
     FIGURES,
-    book_entry,
+    book_figures,
 )
 
 
@@ -64,7 +64,7 @@ def test_books_are_the_python_rule_bit_for_bit(seed):
     _python_books(want, burden, attended, isolated, step, population, *args)
     got = figures.copy()
     total = float(np.add.reduce(burden)) if n > 128 else 0.0
-    book_entry(got, burden, attended, total, not isolated, step, population, *args)
+    book_figures(got, burden, attended, total, not isolated, step, population, *args)
     assert got.tobytes() == np.array([want[f] for f in FIGURES]).tobytes()
 
 

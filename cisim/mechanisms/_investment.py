@@ -9,8 +9,8 @@ of the factual world's money. It reads and writes the world's figures in place
 partners' grants draw, ask the phase's emphasis and log, and are rare: the kernel reports the
 line that is due and the mechanism reviews it in Python. The operations are Python's float
 operations in Python's order (``min`` and ``max`` as the comparisons the builtins make), so the
-same doubles. The rule itself is :func:`investment_rule` (inlined into its compiled callers);
-:func:`investment_week` is its entry from Python. Compiled at LLVM level 1
+same doubles. :func:`investment_week` is called by the mechanism's step and by the compiled
+week (:mod:`cisim.mechanisms._week`). Compiled at LLVM level 1
 (:func:`cisim.kernels._jit`). The rule and its sources are described in
 :mod:`cisim.mechanisms.investment`.
 """
@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from cisim.kernels import _jit, _rule
+from cisim.kernels import _jit
 from cisim.scenario import STEPS_PER_YEAR
 from cisim.world import (
     F_BACKBONE_FUNDED,
@@ -39,7 +39,6 @@ __all__ = [
     "RUNWAY",
     "R_N",
     "WEEK",
-    "investment_rule",
     "investment_week",
 ]
 
@@ -63,10 +62,41 @@ WEEK, MIRROR, RUNWAY = 0, 1, 2
 #: :func:`investment_week`'s result when some line's payment changed this week.
 PAID_CHANGED = -2
 
-@_rule
-def investment_rule(mode: int, t: int, first: int, figures: np.ndarray, source: np.ndarray,
-               lines: np.ndarray, active: np.ndarray, rules: np.ndarray) -> int:
-    """The rule of :func:`investment_week` (which see), inlined into its compiled callers."""
+
+@_jit(opt=1, no_cfunc_wrapper=True)
+def investment_week(mode: int, t: int, first: int, figures: np.ndarray, source: np.ndarray,
+                    lines: np.ndarray, active: np.ndarray, rules: np.ndarray) -> int:
+    """One world's week of money at step ``t``, in place.
+
+    ``mode`` :data:`WEEK`: if a line from ``first`` on is due (active, and its partner left or
+    its commitment ends at ``t``), returns its index and changes nothing (the mechanism
+    reviews it and asks again from the next line). Otherwise each line's payment into
+    ``lines[:, L_PAID]``, then writes the figures ``income``, ``backbone_spend``,
+    ``backbone_funded`` (the share of the backbone's budget paid, 1 for a budget of zero),
+    ``measurement_spend``, ``programme_money`` (the spending order) and ``runway_years``;
+    returns :data:`PAID_CHANGED` if some line's payment changed, else -1. A line pays a 52nd
+    of its yearly amount while the money flows (before the cliff), it is active and it has
+    started. The runway is the money the active lines committed from ``t`` (or their start) to
+    the end of their commitment or the cliff, over the yearly amount of the lines paying at
+    ``t`` (at ``t = 0``, of those starting then), in years, at most 20 (0 with none paying).
+
+    ``mode`` :data:`MIRROR` (the counterfactual world): the world gets the money of ``source``
+    (the factual world's figures), all of it for programmes: writes ``income`` and
+    ``programme_money`` (``source``'s income), ``runway_years`` (``source``'s), and zero
+    ``backbone_spend``, ``backbone_funded`` and ``measurement_spend``.
+
+    ``mode`` :data:`RUNWAY`: writes only ``runway_years`` (the set-up's).
+
+    Args:
+        mode: :data:`WEEK`, :data:`MIRROR` or :data:`RUNWAY`.
+        t: The step.
+        first: The first line to test for a review (:data:`WEEK`).
+        figures: The world's figures (:data:`cisim.world.FIGURES`).
+        source: The factual world's figures (:data:`MIRROR`; else any float array).
+        lines: The world's funding table (columns ``L_*``).
+        active: The world's partners' ``active`` flags (a partner's grant stops on leaving).
+        rules: The world's spending rules (entries ``R_*``).
+    """
     if mode == MIRROR:
         income = source[F_INCOME]
         figures[F_INCOME] = income
@@ -134,40 +164,3 @@ def investment_rule(mode: int, t: int, first: int, figures: np.ndarray, source: 
         figures[F_MEASUREMENT_SPEND] = measurement
         figures[F_PROGRAMME_MONEY] = money - measurement
     return result
-
-
-@_jit(opt=1, no_cfunc_wrapper=True)
-def investment_week(mode: int, t: int, first: int, figures: np.ndarray, source: np.ndarray,
-                    lines: np.ndarray, active: np.ndarray, rules: np.ndarray) -> int:
-    """One world's week of money at step ``t``, in place.
-
-    ``mode`` :data:`WEEK`: if a line from ``first`` on is due (active, and its partner left or
-    its commitment ends at ``t``), returns its index and changes nothing (the mechanism
-    reviews it and asks again from the next line). Otherwise each line's payment into
-    ``lines[:, L_PAID]``, then writes the figures ``income``, ``backbone_spend``,
-    ``backbone_funded`` (the share of the backbone's budget paid, 1 for a budget of zero),
-    ``measurement_spend``, ``programme_money`` (the spending order) and ``runway_years``;
-    returns :data:`PAID_CHANGED` if some line's payment changed, else -1. A line pays a 52nd
-    of its yearly amount while the money flows (before the cliff), it is active and it has
-    started. The runway is the money the active lines committed from ``t`` (or their start) to
-    the end of their commitment or the cliff, over the yearly amount of the lines paying at
-    ``t`` (at ``t = 0``, of those starting then), in years, at most 20 (0 with none paying).
-
-    ``mode`` :data:`MIRROR` (the counterfactual world): the world gets the money of ``source``
-    (the factual world's figures), all of it for programmes: writes ``income`` and
-    ``programme_money`` (``source``'s income), ``runway_years`` (``source``'s), and zero
-    ``backbone_spend``, ``backbone_funded`` and ``measurement_spend``.
-
-    ``mode`` :data:`RUNWAY`: writes only ``runway_years`` (the set-up's).
-
-    Args:
-        mode: :data:`WEEK`, :data:`MIRROR` or :data:`RUNWAY`.
-        t: The step.
-        first: The first line to test for a review (:data:`WEEK`).
-        figures: The world's figures (:data:`cisim.world.FIGURES`).
-        source: The factual world's figures (:data:`MIRROR`; else any float array).
-        lines: The world's funding table (columns ``L_*``).
-        active: The world's partners' ``active`` flags (a partner's grant stops on leaving).
-        rules: The world's spending rules (entries ``R_*``).
-    """
-    return investment_rule(mode, t, first, figures, source, lines, active, rules)

@@ -1,16 +1,16 @@
 """Compiled rule of :mod:`cisim.mechanisms.measurement`: a week of the shared data system.
 
-:func:`measurement_rule` is the arithmetic of
+:func:`measurement_week` is the arithmetic of
 :meth:`cisim.mechanisms.measurement.SharedMeasurement.step` over the world's figures
 (:attr:`cisim.world.World.figures`, read and written in place by the indices ``F_*``): the
-maturity's growth and decay, the report lag and the noise of the week's measurement, with the
-same Python float operations in the same order (so the same doubles). The run's constants come
-in one array laid out by the ``Q_*`` columns (:func:`measurement_params`); the phase's
-emphasis, the partners' data practice and the week's normal draw come from the caller (the
-mechanism's step, or the compiled week, which works out the data practice with
-:func:`data_practice`). The measured rate itself needs the true rate of the lagged week (a
-service of the run): the caller adds it. :func:`measurement_week` is the mechanism's one
-compiled call, the rule inlined into it. The rule and its sources are described in
+maturity's growth and decay, the report lag and the noise of the week's measurement, with the same
+Python float operations in the same order (so the same doubles). The run's constants come in one
+array laid out by the ``Q_*`` columns (:func:`measurement_params`); the phase's emphasis, the
+partners' data practice and the week's normal draw come from the caller (the mechanism's step, or
+the compiled week, which works out the data practice with :func:`data_practice`). The measured rate
+itself needs the true rate of the lagged week (a service of the run): the caller adds it.
+:func:`measurement_week` is called by the mechanism's step and by the compiled week
+(:mod:`cisim.mechanisms._week`). The rule and its sources are described in
 :mod:`cisim.mechanisms.measurement`.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from cisim.kernels import _inner, _jit, _rule, pairwise
+from cisim.kernels import _inner, _jit, pairwise
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import (
     F_DATA_CAPACITY,
@@ -28,8 +28,7 @@ from cisim.world import (
     F_TRUST_MEAN,
 )
 
-__all__ = ["clip01", "data_practice", "measured_win_of", "measurement_params", "measurement_rule",
-           "measurement_week"]
+__all__ = ["clip01", "data_practice", "measured_win_of", "measurement_params", "measurement_week"]
 
 # Columns of the run's constants (measurement_params): rates are per week.
 (Q_INVESTMENT, Q_BACKBONE, Q_SELF_COORDINATION, Q_RATE, Q_DECAY, Q_INITIAL, Q_LAG, Q_NOISE,
@@ -37,7 +36,7 @@ __all__ = ["clip01", "data_practice", "measured_win_of", "measurement_params", "
 
 
 def measurement_params(sc: Scenario) -> np.ndarray:
-    """The run's constants of :func:`measurement_rule`, by the ``Q_*`` columns.
+    """The run's constants of :func:`measurement_week`, by the ``Q_*`` columns.
 
     The rates per year divided by the weeks of a year and the noise's points divided by 100
     here, as the mechanism's Python divided them before multiplying (the same doubles).
@@ -56,8 +55,8 @@ def measurement_params(sc: Scenario) -> np.ndarray:
     return params
 
 
-@_rule
-def measurement_rule(figures: np.ndarray, params: np.ndarray, matures: bool, emph: float,
+@_jit(opt=1, no_cfunc_wrapper=True)
+def measurement_week(figures: np.ndarray, params: np.ndarray, matures: bool, emph: float,
                      data: float, best: float, z: float) -> tuple[float, float]:
     """One week of the data system in a measured world, in place; the lag and the noise.
 
@@ -97,13 +96,6 @@ def measurement_rule(figures: np.ndarray, params: np.ndarray, matures: bool, emp
     lag = span if span - span != 0.0 else float(round(span))  # (NaN and inf: left as they are)
     noise = params[Q_NOISE] * (1.0 - quality)
     return lag, noise * z
-
-
-@_jit(opt=1, no_cfunc_wrapper=True)
-def measurement_week(figures: np.ndarray, params: np.ndarray, matures: bool, emph: float,
-                     data: float, best: float, z: float) -> tuple[float, float]:
-    """:func:`measurement_rule`, called from Python (the mechanism's step)."""
-    return measurement_rule(figures, params, matures, emph, data, best, z)
 
 
 @register_jitable

@@ -1,6 +1,6 @@
 """Compiled rule of :mod:`cisim.mechanisms.systems_change`: a week of services, practices, policy.
 
-:func:`systems_change_rule` is the week of
+:func:`systems_change_week` is the week of
 :meth:`cisim.mechanisms.systems_change.SystemsChange.step` over the world's figures
 (:attr:`cisim.world.World.figures`, read and written in place by the indices ``F_*``): the growth,
 erosion and fading of changed services and practices, the fading and the weekly chance of a policy
@@ -8,8 +8,9 @@ win, and the multipliers the population reads. The same Python float operations 
 so the same doubles. The run's constants come in one array laid out by the ``P_*`` columns
 (:func:`systems_change_params`); the phase's emphasis and the week's policy draw come from Python
 (the phase model, the run's table of draws); the champion's pull the rule works out from the
-partners' arrays. :func:`systems_change_week` is the mechanism's one compiled call, the rule
-inlined into it. The rule and its sources are described in :mod:`cisim.mechanisms.systems_change`.
+partners' arrays. :func:`systems_change_week` is called by the mechanism's step and by the
+compiled week (:mod:`cisim.mechanisms._week`). The rule and its sources are described in
+:mod:`cisim.mechanisms.systems_change`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from cisim.world import (
     F_STRUCTURAL_MULTIPLIER,
 )
 
-__all__ = ["multipliers_rule", "systems_change_params", "systems_change_rule",
-           "systems_change_week"]
+__all__ = ["multipliers_rule", "systems_change_params", "systems_change_week"]
 
 # Columns of the run's constants (systems_change_params): rates are per week.
 (P_RATE, P_DECAY, P_FADES, P_FADE, P_POLICY_FADE, P_BACKBONE, P_ADVOCACY, P_SELF_COORDINATION,
@@ -41,7 +41,7 @@ __all__ = ["multipliers_rule", "systems_change_params", "systems_change_rule",
 
 
 def systems_change_params(sc: Scenario) -> np.ndarray:
-    """The run's constants of :func:`systems_change_rule`, by the ``P_*`` columns.
+    """The run's constants of :func:`systems_change_week`, by the ``P_*`` columns.
 
     The rates per year divided by the weeks of a year here, as the mechanism's Python
     divided them before multiplying (the same doubles); flags as 1.0 or 0.0.
@@ -64,8 +64,8 @@ def systems_change_params(sc: Scenario) -> np.ndarray:
     return params
 
 
-@_rule
-def systems_change_rule(figures: np.ndarray, params: np.ndarray, emph: float, draw: float,
+@_jit(opt=1, no_cfunc_wrapper=True)
+def systems_change_week(figures: np.ndarray, params: np.ndarray, emph: float, draw: float,
                         active: np.ndarray, influence: np.ndarray) -> bool:
     """One week of systems change in a world that coordinates (not isolated), in place.
 
@@ -156,10 +156,3 @@ def _champion(active: np.ndarray, influence: np.ndarray) -> float:
         return 0.0
     pull = best / 4.0
     return pull if pull < 1.0 else 1.0
-
-
-@_jit(opt=1, no_cfunc_wrapper=True)
-def systems_change_week(figures: np.ndarray, params: np.ndarray, emph: float, draw: float,
-                        active: np.ndarray, influence: np.ndarray) -> bool:
-    """:func:`systems_change_rule`, called from Python (the mechanism's step)."""
-    return systems_change_rule(figures, params, emph, draw, active, influence)

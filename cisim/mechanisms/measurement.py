@@ -58,7 +58,7 @@ class SharedMeasurement:
         """Mature (or decay) the data system, then take this week's measurement.
 
         One compiled call over the world's figures
-        (:func:`cisim.mechanisms._measurement.measurement_rule`: the maturity, the report lag
+        (:func:`cisim.mechanisms._measurement.measurement_week`: the maturity, the report lag
         and the noise), then the lagged true rate plus the noise, clipped to [0, 1].
 
         The counterfactual world's measurement is not taken (its measured rate stays the

@@ -63,7 +63,7 @@ class SystemsChange:
         """Grow or erode services and practices; draw this week's policy win.
 
         One compiled call over the world's figures
-        (:func:`cisim.mechanisms._systems_change.systems_change_rule`, which also works out
+        (:func:`cisim.mechanisms._systems_change.systems_change_week`, which also works out
         the champion's pull and writes the multipliers of :func:`set_multipliers`); the
         phase's emphasis and the week's policy draw come from here.
         """
