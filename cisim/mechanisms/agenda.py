@@ -72,12 +72,7 @@ class CommonAgenda:
         infl = world.partners.influence
         run = self.constants(model)
         bound, rate, pull = _terms(world.figures, run.params, model.emphasis(world, self.component))
-        moved, work = self._scratch
-        # (made again for another number of partners; agenda_scratch refuses positions that
-        # are not (N, 2), which the compiled week assumes)
-        if moved.shape[0] != x.shape[0] or x.shape[1:] != (2,):
-            moved, work = self._scratch = agenda_scratch(x)
-            self._compiled = compiled_agreement(x)
+        moved, work = self.scratch_for(x)
         compiled = self._compiled
         met, value = agenda_week(compiled, x, infl, world.contacted, world.trust, bound, rate,
                                  world.attended, world.active, dyn.proposal_pull > 0, pull,
@@ -89,6 +84,19 @@ class CommonAgenda:
                 pull_toward_proposal(x, infl, world.attended, world.active, world.trust,
                                      dyn.proposal_pull > 0, pull)
             world.agreement = self._agreement(world)
+
+    def scratch_for(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The scratch of :func:`agenda_week` for these positions (``moved``, ``work``).
+
+        Kept, and made again for another number of partners, with whether the compiled week
+        works out the agreement too (:func:`compiled_agreement`); :func:`agenda_scratch`
+        refuses positions that are not (N, 2), which the compiled week assumes.
+        """
+        moved, work = self._scratch
+        if moved.shape[0] != position.shape[0] or position.shape[1:] != (2,):
+            moved, work = self._scratch = agenda_scratch(position)
+            self._compiled = compiled_agreement(position)
+        return moved, work
 
     def _agreement(self, world: World) -> float:
         """:func:`agreement` of the world, remembered while its inputs stay the same.

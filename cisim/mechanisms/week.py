@@ -133,11 +133,7 @@ class CompiledWeek:
         systems_run = systems.constants(model)
         value_run = value.constants(model)
         activities_run = activities.constants(model)
-        position = factual.position
-        moved, work = agenda._scratch
-        if moved.shape[0] != position.shape[0]:  # (made at the agenda's first step)
-            moved, work = agenda._scratch = _agenda.agenda_scratch(position)
-            agenda._compiled = _agenda.compiled_agreement(position)
+        moved, work = agenda.scratch_for(factual.position)
         consts = np.zeros(K_N)
         consts[K_INTERVAL] = com_run.interval
         consts[K_PLAN_INTERVAL] = _activities.PLAN_INTERVAL
