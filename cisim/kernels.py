@@ -41,7 +41,7 @@ from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic
 
-from cisim.rng import step_keys_of, step_keys_table, stream_base
+from cisim.rng import _STEP, step_keys_of, step_keys_table, stream_base
 
 __all__ = ["MAX_PAIRWISE", "WP", "pairwise", "pairwise_long", "run_step_keys", "step_keys"]
 
@@ -221,14 +221,14 @@ def _inner(func):
 def _rule(func):
     """A week's rule: an :func:`_inner` that numba inlines into its caller (in numba's IR).
 
-    For a small rule with a thin entry from Python (and, later, a compiled week that calls
-    it): compiled as a function of its own, it is typed, optimised and generated once alone
-    and then again inside its caller, measured as ~0.1-0.25 s more first compile per rule
-    (the first call of ``book_entry`` ~0.45 -> ~0.36 s, ``record_week`` ~0.8 -> ~0.55 s,
-    fresh cache, numba's start-up paid). Inlined, it is compiled once, in its caller. A large
-    rule is better compiled as its own entry: numba's IR inliner made the activities' week
-    ~0.5 s dearer (1.6 -> 2.1 s). No number changes: inlining keeps every operation and its
-    order.
+    For a small rule that compiled code calls (the compiled week, a mechanism's entry) and
+    Python runs as its ``py_func``: compiled as a function of its own, it is typed, optimised
+    and generated once alone and then again inside its caller, measured as ~0.1-0.25 s more
+    first compile per rule (the books' first call ~0.45 -> ~0.36 s, the record's ~0.8 -> ~0.55
+    s, fresh cache, numba's start-up paid). Inlined, it is compiled once, in its caller. A
+    large rule is better compiled as its own entry: numba's IR inliner made the activities'
+    week ~0.5 s dearer (1.6 -> 2.1 s), and the whole week inlined took ~18 s. No number
+    changes: inlining keeps every operation and its order.
     """
     return njit(error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True,
                 inline="always")(func)
@@ -333,6 +333,20 @@ def _mix(z: np.uint64) -> np.uint64:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
+
+
+#: The step factor of the generator's keys (:func:`cisim.rng.step_key`), as compiled code
+#: multiplies (uint64 wraps as the ``& 2**64 - 1`` there).
+_STEP_FACTOR = np.uint64(_STEP)
+
+
+@_inner
+def _step_key(base: np.uint64, step: np.int64) -> np.uint64:
+    """:func:`cisim.rng.step_key` compiled: the key at ``step`` of the stream based ``base``.
+
+    ``base`` is the stream's :func:`cisim.rng.stream_base`.
+    """
+    return _mix(base ^ (np.uint64(step) * _STEP_FACTOR))
 
 
 @_inner

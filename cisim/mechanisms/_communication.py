@@ -29,12 +29,13 @@ from cisim.kernels import (
     _jit,
     _mix,
     _rule,
+    _step_key,
     _u01k,
     pairwise_long,
 )
 from cisim.mechanisms._agenda import distance2
 from cisim.mechanisms._measurement import measured_win_of
-from cisim.rng import _STEP, stream_base
+from cisim.rng import stream_base
 from cisim.scenario import Scenario
 from cisim.world import (
     BACKBONE_NEUTRALITY,
@@ -47,8 +48,6 @@ from cisim.world import (
 __all__ = ["TRUST_RULES", "communication_week", "good_chance_params", "good_chance_rule",
            "mean_trust", "meeting_params", "meeting_streams", "rule_code", "trust_update"]
 
-#: The step factor of the generator's keys (:func:`cisim.rng.step_key`), as the kernel multiplies.
-_STEP_FACTOR = np.uint64(_STEP)
 
 #: The trust rules (``dynamics.trust_rule``) by their code in the compiled loop.
 TRUST_RULES = {"pant_yu": 0, "smoothing": 1}
@@ -178,8 +177,7 @@ def communication_week(step: int, streams: np.ndarray, params: np.ndarray, activ
     for i in range(N):
         for j in range(N):
             contacted[i, j] = False
-    at_step = np.uint64(step) * _STEP_FACTOR  # rng.step_key's step part
-    key_attend = _mix(streams[0] ^ at_step)
+    key_attend = _step_key(streams[0], step)
     attendance = params[P_ATTENDANCE]
     n_att = 0
     for i in range(N):
@@ -191,8 +189,8 @@ def communication_week(step: int, streams: np.ndarray, params: np.ndarray, activ
     interactions = 0
     good_ones = 0
     if n_att >= 2:
-        key_pair = _mix(streams[1] ^ at_step)
-        key_quality = _mix(streams[2] ^ at_step)
+        key_pair = _step_key(streams[1], step)
+        key_quality = _step_key(streams[2], step)
         distance_penalty = params[P_DISTANCE]
         gain = params[P_GAIN]
         loss = params[P_LOSS]

@@ -18,9 +18,18 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from cisim.kernels import MAX_PAIRWISE, S_EXIT, _inner, _jit, _mix, _rule, _u01k, pairwise
+from cisim.kernels import (
+    MAX_PAIRWISE,
+    S_EXIT,
+    _inner,
+    _jit,
+    _rule,
+    _step_key,
+    _u01k,
+    pairwise,
+)
 from cisim.mechanisms._measurement import measured_win_of
-from cisim.rng import _STEP, stream_base
+from cisim.rng import stream_base
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import (
     F_ABSORBED,
@@ -44,9 +53,6 @@ EXIT_COMMITMENT = 0.1
 (V_OVERLOAD, V_MEETING_COST, V_FATIGUE, V_EXIT_RATE, V_EXIT_SATISFACTION, V_EXIT_COMMITMENT,
  V_N) = range(7)
 
-#: The step factor of the generator's keys (:func:`cisim.rng.step_key`), as compiled code
-#: multiplies.
-_STEP_FACTOR = np.uint64(_STEP)
 
 
 def value_params(sc: Scenario) -> np.ndarray:
@@ -191,7 +197,7 @@ def anyone_leaves(t: int, stream: np.ndarray, params: np.ndarray, low: float,
     min_satisfaction = params[V_EXIT_SATISFACTION]
     min_commitment = params[V_EXIT_COMMITMENT]
     hazard_on = min_commitment > 0 and low < min_commitment
-    key = _mix(stream[0] ^ (np.uint64(t) * _STEP_FACTOR))
+    key = _step_key(stream[0], t)
     for k in range(commitment.shape[0]):
         if not active[k]:
             continue
