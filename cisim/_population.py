@@ -51,6 +51,7 @@ __all__ = [
     "creaming_factors",
     "past_rate_rule",
     "population_step",
+    "population_week",
     "recount",
     "status_quo_multipliers",
     "sum_chunks",
@@ -150,16 +151,20 @@ def terms_bounded(row: list[float]) -> bool:
             and barrier * (1.0 - efficacy) <= row[W_SBARRIER] <= 1.0)
 
 
-def week_bounded(row: list[float], coverage: list[float]) -> bool:
+@_inner
+def week_bounded(wp: np.ndarray, w: np.int64, coverage: np.ndarray) -> bool:
     """The rest of the bounded test (see :func:`terms_bounded`), from the week's parameters.
 
-    Take-up, intensity, fit, effect, trend and every area's coverage >= 0 (``row``: the
-    world's parameter row, ``coverage`` its area coverage, as lists).
+    Take-up, intensity, fit, effect, trend and every area's coverage >= 0 in world ``w``
+    (``wp``: both worlds' parameter rows, ``coverage``: both worlds' area coverage, a row each).
     """
-    if not (row[W_TAKEUP] >= 0.0 and row[W_CAP_NORM] >= 0.0 and row[W_FIT] >= 0.0
-            and row[W_EFFECT] >= 0.0 and row[W_TREND] >= 0.0):
+    if not (wp[w, W_TAKEUP] >= 0.0 and wp[w, W_CAP_NORM] >= 0.0 and wp[w, W_FIT] >= 0.0
+            and wp[w, W_EFFECT] >= 0.0 and wp[w, W_TREND] >= 0.0):
         return False
-    return all(c >= 0.0 for c in coverage)  # (NaN coverage: not covered)
+    for a in range(coverage.shape[1]):  # noqa: SIM110 (numba compiles no generator in all)
+        if not coverage[w, a] >= 0.0:  # (NaN coverage: not covered)
+            return False
+    return True
 
 
 @_jit(opt=1, no_cfunc_wrapper=True)
@@ -444,6 +449,86 @@ def population_step(
         acc[1, 1] = ssum1
 
 
+# The kernel and the parameter rows as helpers compiled into population_week (their own
+# entries serve the kernel's threads and the model's set-up).
+_step_helper = _inner(getattr(population_step, "py_func", population_step))
+_rows_helper = _inner(getattr(world_rows_of, "py_func", world_rows_of))
+
+
+@_jit(nogil=True, no_cfunc_wrapper=True)
+def population_week(
+    check: bool,  # work out the rows and check them against ``known`` first
+    step: np.int64,
+    trend: float,  # the secular trend's odds ratio at ``step``
+    efficacy: float,
+    equity_first: float,
+    equity_second: float,
+    first: np.ndarray,  # the factual world's figures
+    second: np.ndarray,  # the counterfactual world's
+    cov_first: np.ndarray,  # (A,) the factual world's area coverage
+    cov_second: np.ndarray,
+    known: np.ndarray,  # (8,) the terms the derived arguments were made from (see below)
+    terms_ok: np.ndarray,  # (2,) bool: terms_bounded of each world's row
+    key_table: np.ndarray,  # (steps, 6) uint64: the run's step keys, a row per step
+    baseline: np.ndarray,  # (G,) the subgroups' baseline rates
+    entrant: np.ndarray,  # (G,) scratch: the entrants' rates
+    out: np.ndarray,  # (2, K) receives the week's aggregates
+    history: np.ndarray,  # (2, steps + 1) each world's outcome rate by week
+    aggregates: np.ndarray,  # (2, K) last week's
+    needs: np.ndarray, subgroup: np.ndarray, propensity: np.ndarray, outcome: np.ndarray,
+    exposure: np.ndarray, mean_need: np.ndarray, cream: np.ndarray, wp: np.ndarray,
+    wd: np.ndarray, coverage: np.ndarray, barriers: np.ndarray, h_in: np.ndarray,
+    p_exit: np.ndarray, disadvantaged: np.ndarray, turnover: float, t_turn: np.int64,
+    t_exit: np.int64, share_cum: np.ndarray, need_mean: np.ndarray, need_sd: float,
+    partial: np.ndarray, flag: np.ndarray,
+) -> bool:
+    """The population's week on one thread, in one call: rows, kernel, sums and rates.
+
+    What :func:`cisim.population.world_rows` and :meth:`cisim.population.Population.step`
+    do, with the same operations: both worlds' parameter rows into ``wp``
+    (:func:`world_rows_of`, with ``spread``), the coverage into ``coverage``, the bounded
+    test, the entrants' rates, :func:`population_step` over every chunk, the chunks' sums
+    into ``out`` and each world's outcome rate into ``history`` at ``step``.
+
+    With ``check``, it first compares the rows' equity focus, barrier multiplier, efficacy
+    and structural-barrier multiplier of each world (``known``: the four of the factual world,
+    then of the counterfactual) with what the derived arguments ``wd``, ``barriers``,
+    ``terms_ok`` and the creaming factors were made from, and returns False, having only
+    written ``wp``, when one differs (0.0 and -0.0 count as the same; a NaN never does): the
+    caller derives them from ``wp`` and calls again without ``check``.
+
+    Returns:
+        True when the week is done.
+    """
+    if check:
+        _rows_helper(wp, first, second, aggregates, True, trend, efficacy, equity_first,
+                     equity_second)
+        for w in range(2):
+            if not (wp[w, W_EQUITY] == known[4 * w] and wp[w, W_BARRIER] == known[4 * w + 1]
+                    and wp[w, W_EFFICACY] == known[4 * w + 2]
+                    and wp[w, W_SBARRIER] == known[4 * w + 3]):
+                return False
+    for a in range(coverage.shape[1]):
+        coverage[0, a] = cov_first[a]
+        coverage[1, a] = cov_second[a]
+    bounded0 = terms_ok[0] and week_bounded(wp, np.int64(0), coverage)
+    bounded1 = terms_ok[1] and week_bounded(wp, np.int64(1), coverage)
+    if trend == 1.0:
+        entrant[:] = baseline
+    else:
+        entrant_rates(baseline, trend, entrant)
+    _step_helper(np.int64(0), np.int64(partial.shape[0]), key_table[step], needs, subgroup,
+                 propensity, outcome, exposure, mean_need, cream, wp, wd, bounded0, bounded1,
+                 coverage, barriers, h_in, p_exit, disadvantaged, turnover, t_turn, t_exit,
+                 share_cum, entrant, need_mean, need_sd, partial, flag)
+    add_chunks(partial, out)
+    if 0 <= step < history.shape[1]:
+        G = np.int64(h_in.shape[0])
+        history[0, step] = outcome_rate(out[0, 4:4 + 2 * G], G)
+        history[1, step] = outcome_rate(out[1, 4:4 + 2 * G], G)
+    return True
+
+
 def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: int,
             partial: np.ndarray) -> None:
     """Fill the per-chunk counts of ``partial`` (see :func:`population_step`) from the state.
@@ -466,21 +551,62 @@ def recount(subgroup: np.ndarray, outcome: np.ndarray, exposure: np.ndarray, G: 
             cell, minlength=n_chunks * G).reshape(n_chunks, G)
 
 
-def sum_chunks(partial: np.ndarray) -> np.ndarray:
-    """The chunks' aggregates added in chunk order (the same result on any number of threads).
+@_inner
+def add_chunks(partial: np.ndarray, out: np.ndarray) -> None:
+    """The chunks' aggregates added in chunk order into ``out`` (the same on any number of threads).
 
-    A new, read-only array: the population's views on the aggregates (and the model's need
-    shares) are kept while the aggregates are the same object, so a write in place must fail
-    rather than leave them stale.
+    Starting from the first chunk rather than from zeros gives the same bits: the kernel's sums
+    start at +0.0 and its counts are whole numbers, so no entry is -0.0, the one double that
+    0.0 + x would change.
     """
-    # Starting from a copy of the first chunk rather than from zeros gives the same bits: the
-    # kernel's sums start at +0.0 and its counts are whole numbers, so no entry is -0.0, the
-    # one double that 0.0 + x would change.
-    out = partial[0].copy()
+    out[:] = partial[0]
     for c in range(1, partial.shape[0]):
         out += partial[c]
+
+
+_add_chunks = getattr(add_chunks, "py_func", add_chunks)
+
+
+def sum_chunks(partial: np.ndarray) -> np.ndarray:
+    """:func:`add_chunks` into a new, read-only array.
+
+    Read-only: the population's views on the aggregates (and the model's need shares) are kept
+    while the aggregates are the same object, so a write in place must fail rather than leave
+    them stale.
+    """
+    out = np.empty(partial.shape[1:])
+    _add_chunks(partial, out)
     out.flags.writeable = False
     return out
+
+
+@_inner
+def outcome_rate(counts, G: np.int64) -> float:
+    """A world's outcome rate from its counts: in the outcome state per subgroup, then sizes.
+
+    ``counts`` holds the ``2 G`` counts (an array, or a list from Python); the size is taken
+    as at least 1 (an empty world's rate is 0). The counts are whole numbers, held exactly, so
+    the sums are the same in any order.
+    """
+    inside = 0.0
+    size = 0.0
+    for g in range(G):
+        inside += counts[g]
+    for g in range(G):
+        size += counts[G + g]
+    return inside / (size if size > 1.0 else 1.0)  # max(1.0, size), as Python's max
+
+
+@_inner
+def entrant_rates(baseline: np.ndarray, trend: float, out: np.ndarray) -> None:
+    """The entrants' chance of starting in the outcome state per subgroup, into ``out``.
+
+    Each subgroup's baseline odds times the secular trend's odds ratio ``trend``
+    (:meth:`cisim.population.Population.trend_multiplier`), as a probability.
+    """
+    for g in range(baseline.shape[0]):
+        odds = baseline[g] / (1.0 - baseline[g]) * trend
+        out[g] = odds / (1.0 + odds)
 
 
 #: Populations below this many chunks run the population kernel on one thread: waking a thread

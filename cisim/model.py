@@ -23,7 +23,7 @@ from cisim.mechanisms import DEFAULT_MECHANISMS, CompiledWeek, Mechanism
 from cisim.numeric import pairwise_sum
 from cisim.outcomes import Recorder
 from cisim.phases import PHASE_MODELS, PhaseState, readiness
-from cisim.population import Population, world_row, world_rows
+from cisim.population import Population, world_row
 from cisim.scenario import BUNDLED_SCENARIOS, Scenario
 from cisim.world import World, book_week, build_partners
 
@@ -285,10 +285,7 @@ class CollectiveImpactModel(Model):
 
     def serve_population(self) -> None:
         """Deliver services and update every beneficiary in both worlds (numba kernel)."""
-        wp = world_rows(self.design, self.worlds, self.population, self.steps)
-        factual, counterfactual = self.worlds
-        self.population.step(self.kseed, self.steps, wp,
-                             (factual.coverage, counterfactual.coverage))
+        self.population.serve(self.design, self.worlds, self.kseed, self.steps)
 
     def advance_phases(self) -> None:
         """Move the factual world through its phase model; record transitions and readiness."""

@@ -36,8 +36,11 @@ from cisim._population import (
     PARALLEL_MIN_CHUNKS,
     creaming_exponent,
     creaming_factors,
+    entrant_rates,
+    outcome_rate,
     past_rate_rule,
     population_step,
+    population_week,
     recount,
     status_quo_multipliers,
     sum_chunks,
@@ -51,8 +54,12 @@ from cisim.rng import threshold
 from cisim.scenario import STEPS_PER_YEAR, Scenario
 from cisim.world import equity_focus
 
-# the compiled week's rule of a past rate, as a Python function (one copy of the rule)
+# the compiled rules of a past rate, an outcome rate, the entrants' rates and the bounded test,
+# as Python functions (one copy of each rule)
 _past_rate = getattr(past_rate_rule, "py_func", past_rate_rule)
+_outcome_rate = getattr(outcome_rate, "py_func", outcome_rate)
+_entrant_rates = getattr(entrant_rates, "py_func", entrant_rates)
+_week_bounded = getattr(week_bounded, "py_func", week_bounded)
 
 if TYPE_CHECKING:
     from cisim.world import World
@@ -119,12 +126,17 @@ class Population:
         self.cream = np.empty((2, self.n))
         self._cream_equity = [np.nan, np.nan]
         self._derived: tuple[tuple, np.ndarray, np.ndarray, tuple[bool, bool]]
+        # the same key and bounded terms as arrays, for the compiled week (see serve)
+        self._known = np.empty(8)
+        self._terms_ok = np.zeros(2, dtype=np.bool_)
         self.refresh_caches()
         # Per-chunk aggregates of the kernel; its counts are kept up to date by the kernel
         # once set from the state (``recount``; ``_counted`` is False until then).
         self._partial = np.zeros(((self.n + CHUNK - 1) // CHUNK, 2, 4 + 2 * self.G + A))
         self._scratch = [np.empty(CHUNK, np.uint8)]  # the kernel's per-thread flag buffers
         self._coverage = np.empty((2, A))  # the week's coverage of both worlds (see step)
+        self._wp = np.empty((2, WP.N))  # the week's parameter rows (see serve)
+        self._entrant = np.empty(self.G)  # the week's entrants' rates (see serve)
         self._counted = False
         # the step keys, a table made once a run
         self._keys: tuple[int, np.ndarray] | None = None
@@ -144,6 +156,7 @@ class Population:
         # terms and barriers, kept until it changes (a few times a run; see step): none yet,
         # so that the creaming factors are made anew.
         self._derived = ((), np.empty((0, 3)), np.empty((0, self.G, 2)), (False, False))
+        self._known[:] = np.nan  # (a NaN equals nothing: the next week derives them)
 
     # ---- calibration ----------------------------------------------------------------------
 
@@ -231,8 +244,9 @@ class Population:
         """
         if trend == 1.0:
             return self.baseline
-        odds = self.baseline / (1.0 - self.baseline) * trend
-        return odds / (1.0 + odds)
+        out = np.empty(self.G)
+        _entrant_rates(self.baseline, trend, out)
+        return out
 
     def trend_multiplier(self, step: int) -> float:
         """Odds ratio of the status quo's outcome rate at ``step`` to the baseline's.
@@ -260,6 +274,43 @@ class Population:
 
     # ---- weekly update ----------------------------------------------------------------------
 
+    def serve(self, sc: Scenario, worlds: tuple[World, World], seed: np.uint64,
+              step: int) -> None:
+        """The week of both worlds' beneficiaries: :func:`world_rows`, then :meth:`step`.
+
+        On one kernel thread (a population of fewer than :data:`PARALLEL_MIN_CHUNKS` chunks,
+        or one thread) the whole week is one compiled call,
+        :func:`cisim._population.population_week`, with the same numbers.
+        """
+        first, second = worlds
+        n_chunks = self._partial.shape[0]
+        table = self._step_key_table(seed)
+        if ((n_chunks >= PARALLEL_MIN_CHUNKS and kernel_threads() > 1)
+                or not 0 <= step < table.shape[0]):
+            self.step(seed, step, world_rows(sc, worlds, self, step),
+                      (first.coverage, second.coverage))
+            return
+        if not self._counted:
+            self.recount()
+        out = np.empty(self.aggregates.shape)
+        derived = self._derived
+        check = True
+        while not population_week(
+                check, step, self.trend_multiplier(step), sc.dynamics.service_efficacy,
+                equity_focus(sc, first), equity_focus(sc, second), first.figures,
+                second.figures, first.coverage, second.coverage, self._known, self._terms_ok,
+                table, self.baseline, self._entrant, out, self.rate_history, self.aggregates,
+                self.needs, self.subgroup, self.propensity, self.outcome, self.exposure,
+                self.mean_need, self.cream, self._wp, derived[1], self._coverage, derived[2],
+                self.h_in, self.p_exit, self.disadvantaged, self.turnover, self._t_turn,
+                self._t_exit, self.share_cum, self.need_mean, self.need_sd, self._partial,
+                self._scratch[0]):
+            rows = self._wp.tolist()  # (the terms changed: made again from the week's rows)
+            derived = self._derive(self._terms_key(rows), rows, self._wp)
+            check = False
+        out.flags.writeable = False  # (as sum_chunks' result)
+        self.aggregates = out
+
     def step(self, seed: np.uint64, step: int, wp: np.ndarray,
              coverage: np.ndarray | tuple[np.ndarray, np.ndarray]) -> None:
         """Advance both worlds one week (see :func:`cisim._population.population_step`).
@@ -274,13 +325,12 @@ class Population:
         does not depend on the number of threads.
         """
         rows = wp.tolist()
-        r0, r1 = rows
+        r0 = rows[0]
         # The derived terms, barriers and creaming factors are functions of these, kept until
         # one changes (comparing 0.0 and -0.0 as equal: their terms and creaming factors are
         # the same doubles, and their barriers differ only in the sign of a zero, which leaves
         # each factor 1 - (...) of the kernel's product the same).
-        key = (r0[WP.EQUITY], r0[WP.BARRIER], r0[WP.EFFICACY], r0[WP.SBARRIER],
-               r1[WP.EQUITY], r1[WP.BARRIER], r1[WP.EFFICACY], r1[WP.SBARRIER])
+        key = self._terms_key(rows)
         derived = self._derived
         if key != derived[0]:
             derived = self._derive(key, rows, wp)
@@ -293,8 +343,8 @@ class Population:
         both[0] = coverage[0]
         both[1] = coverage[1]
         # whether the kernel may skip by the chord bound (see cisim._population.terms_bounded)
-        bounded0 = derived[3][0] and week_bounded(r0, coverage[0].tolist())
-        bounded1 = derived[3][1] and week_bounded(r1, coverage[1].tolist())
+        bounded0 = derived[3][0] and _week_bounded(wp, 0, both)
+        bounded1 = derived[3][1] and _week_bounded(wp, 1, both)
         partial = self._partial
         args = (
             keys, self.needs, self.subgroup, self.propensity, self.outcome, self.exposure,
@@ -319,6 +369,13 @@ class Population:
         self.aggregates = sum_chunks(partial)
         self._remember_rates(step)
 
+    @staticmethod
+    def _terms_key(rows: list[list[float]]) -> tuple[float, ...]:
+        """What the derived arguments depend on (see :meth:`step`), from both rows as lists."""
+        r0, r1 = rows
+        return (r0[WP.EQUITY], r0[WP.BARRIER], r0[WP.EFFICACY], r0[WP.SBARRIER],
+                r1[WP.EQUITY], r1[WP.BARRIER], r1[WP.EFFICACY], r1[WP.SBARRIER])
+
     def _derive(self, key: tuple, rows: list[list[float]], wp: np.ndarray) -> tuple:
         """What the kernel takes of ``key`` (see :meth:`step`), and the creaming factors.
 
@@ -332,16 +389,23 @@ class Population:
                 self._cream_equity[w] = rows[w][WP.EQUITY]
         self._derived = (key, world_terms(rows, self.needs.shape[1]), self.barriers(wp),
                          (terms_bounded(rows[0]), terms_bounded(rows[1])))
+        self._known[:] = key
+        self._terms_ok[:] = self._derived[3]
         return self._derived
 
     def keys_of_step(self, seed: np.uint64, step: int) -> np.ndarray:
         """:func:`cisim.kernels.step_keys` of ``step``, from a table of the run's steps."""
+        table = self._step_key_table(seed)
+        if 0 <= step < table.shape[0]:
+            return table[step]
+        return step_keys(seed, step)
+
+    def _step_key_table(self, seed: np.uint64) -> np.ndarray:
+        """:func:`cisim.kernels.run_step_keys` of the run's steps, made once a run."""
         known = self._keys
         if known is None or known[0] != seed:
             known = self._keys = (seed, run_step_keys(seed, self.rate_history.shape[1]))
-        if 0 <= step < known[1].shape[0]:
-            return known[1][step]
-        return step_keys(seed, step)
+        return known[1]
 
     def _remember_rates(self, step: int) -> None:
         history = self.rate_history
@@ -431,8 +495,8 @@ class Population:
         # the counts in the outcome state and the sizes of both worlds, from one read; they
         # are whole numbers (held exactly), so Python's sum gives numpy's sums bit for bit
         c0, c1 = aggregates[:, 4: 4 + 2 * G].tolist()
-        r0 = sum(c0[:G]) / max(1.0, sum(c0[G:]))
-        r1 = sum(c1[:G]) / max(1.0, sum(c1[G:]))
+        r0 = _outcome_rate(c0, G)
+        r1 = _outcome_rate(c1, G)
         self._rates = (aggregates, (r0, r1))
         return r0, r1
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import pandas as pd
 import pytest
 
+import cisim.population as population_module
 from cisim import Scenario, simulate
 from cisim._population import (
     CHUNK,
@@ -21,7 +23,7 @@ from cisim._population import (
 )
 from cisim.kernels import WP, run_step_keys, step_keys
 from cisim.model import CollectiveImpactModel
-from cisim.population import Population
+from cisim.population import Population, world_rows
 from cisim.rng import threshold, u01
 
 
@@ -137,9 +139,10 @@ def test_entry_hazard_bound_holds():
         assert (structural >= 0.0).all()
 
 
-def bounded(row: list[float], coverage: list[float]) -> bool:
-    """The kernel's bounded test of a world's week: the population's two parts of it."""
-    return terms_bounded(row) and week_bounded(row, coverage)
+def bounded(wp: np.ndarray, coverage: np.ndarray, w: int) -> bool:
+    """The kernel's bounded test of world ``w``'s week: the population's two parts of it."""
+    return terms_bounded(wp.tolist()[w]) and getattr(week_bounded, "py_func", week_bounded)(
+        wp, w, coverage)
 
 
 def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_interval():
@@ -155,8 +158,7 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
     np.testing.assert_allclose(terms[:, D_EXPO], [3.0 * 0.8, 0.0])  # creaming fades with equity
     np.testing.assert_allclose(terms[:, D_BOOST], [1.4, 3.0])
     np.testing.assert_allclose(terms[:, D_CHORD], 1.0 - (1.0 - 0.8 * 0.5) ** 4)
-    rows, cov = wp.tolist(), coverage.tolist()
-    assert bounded(rows[0], cov[0]) and bounded(rows[1], cov[1])
+    assert bounded(wp, coverage, 0) and bounded(wp, coverage, 1)
     for column, value in ((WP.BARRIER, 1.2), (WP.EFFICACY, -0.1), (WP.EQUITY, 1.5),
                           (WP.FIT, -0.5), ("coverage", -0.01), ("coverage", np.nan),
                           (WP.TREND, -0.1), (WP.SBARRIER, 1.1), (WP.SBARRIER, 0.8 * 0.5 - 0.01),
@@ -166,9 +168,8 @@ def test_world_terms_bound_the_product_only_when_every_factor_is_in_the_unit_int
             broken_cov[1, 2] = value
         else:
             broken_wp[1, column] = value
-        rows, cov = broken_wp.tolist(), broken_cov.tolist()
-        assert bounded(rows[0], cov[0]), column
-        assert not bounded(rows[1], cov[1]), column
+        assert bounded(broken_wp, broken_cov, 0), column
+        assert not bounded(broken_wp, broken_cov, 1), column
 
 
 # ---- the secular trend and structural barriers ---------------------------------------------
@@ -407,3 +408,77 @@ def test_recorded_rates_are_the_counts_rates_with_few_or_many_subgroups(
         recorded = tuple(pop.rate_history[:, model.steps].tolist())
         pop._rates = None
         assert recorded == pop.rates()
+
+
+# ---- the week in one compiled call --------------------------------------------------------
+
+
+class _StepByStep(CollectiveImpactModel):
+    """The population's week as its parts: the rows (:func:`world_rows`), then ``step``."""
+
+    def serve_population(self):
+        first, second = self.worlds
+        self.population.step(self.kseed, self.steps,
+                             world_rows(self.design, self.worlds, self.population, self.steps),
+                             (first.coverage, second.coverage))
+
+
+_STATE = ("needs", "subgroup", "propensity", "outcome", "exposure", "mean_need", "cream",
+          "aggregates", "rate_history", "_partial", "_known", "_terms_ok")
+
+
+@pytest.mark.parametrize(("overrides", "derived"), [
+    ({}, 1),  # the terms are made once, the first week
+    ({"dynamics.trend_pp_per_year": -0.3, "engagement.equity_focus": 0.6,
+      "population.years_in_population": 2.0, "dynamics.policy_change_rate_per_year": 12.0}, 3),
+], ids=["default", "trend, equity, churn, policy"])
+def test_the_week_in_one_call_is_the_rows_then_the_step(
+        small: Scenario, overrides: dict, derived: int, monkeypatch: pytest.MonkeyPatch):
+    """``Population.serve``'s one compiled call gives the rows-then-step week bit for bit.
+
+    Every state array of the population after each week, and the run's trajectory; the
+    compiled call must have run every week, and handed back for new terms more than once.
+    """
+    sc = small.with_overrides({"horizon_years": 4.0, **overrides})
+    calls = {"week": 0, "step": 0, "derive": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(population_module, "population_week",
+                        counted("week", population_module.population_week))
+    monkeypatch.setattr(Population, "step", counted("step", Population.step))
+    monkeypatch.setattr(Population, "_derive", counted("derive", Population._derive))
+    one, parts = CollectiveImpactModel(sc, rng=5), _StepByStep(sc, rng=5)
+    while one.running:
+        one.step()
+        parts.step()
+        for name in _STATE:
+            a, b = getattr(one.population, name), getattr(parts.population, name)
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (name, one.steps)
+    assert calls["step"] == sc.steps  # the step-by-step model's only
+    # both models make the terms as often; each time, the one call handed back once
+    assert calls["derive"] >= 2 * derived
+    assert calls["week"] == sc.steps + calls["derive"] // 2
+    assert not one.population.aggregates.flags.writeable
+    a = one.datacollector.get_model_vars_dataframe()
+    assert len(a) == sc.steps + 1
+    pd.testing.assert_frame_equal(a, parts.datacollector.get_model_vars_dataframe(),
+                                  check_exact=True)
+
+
+def test_a_population_that_would_use_threads_steps_in_parts(
+        default_scenario: Scenario, monkeypatch: pytest.MonkeyPatch):
+    """With more kernel threads than one and enough chunks, the week is rows then ``step``."""
+    sc = default_scenario.with_overrides({"population.size": PARALLEL_MIN_CHUNKS * CHUNK,
+                                          "horizon_years": 0.1})
+    model = CollectiveImpactModel(sc, rng=1)
+    steps = []
+    monkeypatch.setattr(population_module, "kernel_threads", lambda: 2)
+    monkeypatch.setattr(Population, "step", lambda self, seed, step, wp, coverage:
+                        steps.append(step))
+    model.step()
+    assert steps == [1]
