@@ -48,13 +48,18 @@ from cisim.world import (
 
 __all__ = [
     "CHUNK",
+    "add_chunks",
     "creaming_factors",
+    "entrant_rates",
+    "outcome_rate",
     "past_rate_rule",
     "population_step",
     "population_week",
     "recount",
     "status_quo_multipliers",
     "sum_chunks",
+    "terms_bounded",
+    "week_bounded",
     "world_rows_of",
     "world_terms",
 ]
@@ -313,7 +318,7 @@ def population_step(
 
     Chunks are independent (each person's update reads and writes only that person), so they
     can run on any number of threads; each chunk's aggregates are in its own row of
-    ``partial`` (:func:`sum_chunks` adds them in chunk order: results do not depend on
+    ``partial`` (:func:`add_chunks` adds them in chunk order: results do not depend on
     threads). Per chunk and world: weight sum of those not in the outcome state,
     service-years delivered, number ever served, number ever served in the outcome state, then
     per subgroup the count in the outcome state and the count, then per strategy area the unmet

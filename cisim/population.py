@@ -134,7 +134,7 @@ class Population:
         # once set from the state (``recount``; ``_counted`` is False until then).
         self._partial = np.zeros(((self.n + CHUNK - 1) // CHUNK, 2, 4 + 2 * self.G + A))
         self._scratch = [np.empty(CHUNK, np.uint8)]  # the kernel's per-thread flag buffers
-        self._coverage = np.empty((2, A))  # the week's coverage of both worlds (see step)
+        self._coverage = np.empty((2, A))  # the week's coverage of both worlds (see serve, step)
         self._wp = np.empty((2, WP.N))  # the week's parameter rows (see serve)
         self._entrant = np.empty(self.G)  # the week's entrants' rates (see serve)
         self._counted = False
@@ -278,15 +278,15 @@ class Population:
               step: int) -> None:
         """The week of both worlds' beneficiaries: :func:`world_rows`, then :meth:`step`.
 
-        On one kernel thread (a population of fewer than :data:`PARALLEL_MIN_CHUNKS` chunks,
-        or one thread) the whole week is one compiled call,
-        :func:`cisim._population.population_week`, with the same numbers.
+        On one kernel thread (:func:`kernel_threads_for` the population's chunks) and within
+        the run's steps, the whole week is one compiled call,
+        :func:`cisim._population.population_week`, with the same numbers; otherwise (threads,
+        or a step beyond the run's table of step keys) the rows, then :meth:`step`.
         """
         first, second = worlds
         n_chunks = self._partial.shape[0]
         table = self._step_key_table(seed)
-        if ((n_chunks >= PARALLEL_MIN_CHUNKS and kernel_threads() > 1)
-                or not 0 <= step < table.shape[0]):
+        if kernel_threads_for(n_chunks) > 1 or not 0 <= step < table.shape[0]:
             self.step(seed, step, world_rows(sc, worlds, self, step),
                       (first.coverage, second.coverage))
             return
@@ -354,7 +354,7 @@ class Population:
             self.need_sd, partial,
         )
         n_chunks = partial.shape[0]
-        threads = min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1
+        threads = kernel_threads_for(n_chunks)
         if threads <= 1:
             population_step(0, n_chunks, *args, self._scratch[0])
         else:
@@ -555,6 +555,15 @@ def kernel_threads() -> int:
     if parallel._is_initialized:  # numba's thread pool is up: honour set_num_threads
         return int(numba.get_num_threads())
     return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def kernel_threads_for(n_chunks: int) -> int:
+    """Threads the population kernel runs ``n_chunks`` chunks on.
+
+    One below :data:`PARALLEL_MIN_CHUNKS` chunks (waking a thread costs more than it saves),
+    else :func:`kernel_threads`, at most one per chunk.
+    """
+    return min(kernel_threads(), n_chunks) if n_chunks >= PARALLEL_MIN_CHUNKS else 1
 
 
 _POOL: tuple[int, ThreadPoolExecutor] | None = None

@@ -25,6 +25,7 @@ from cisim.kernels import WP, run_step_keys, step_keys
 from cisim.model import CollectiveImpactModel
 from cisim.population import Population, world_rows
 from cisim.rng import threshold, u01
+from cisim.world import F_BARRIER_MULTIPLIER, F_STRUCTURAL_MULTIPLIER
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def test_aggregates_are_read_only_at_every_stage(small: Scenario):
 
     The population's views on them (and the model's need shares) are kept while they are the
     same object, so a write in place must fail rather than leave those stale. Each stage makes
-    a new array (constructor, ``initial_aggregates``, ``sum_chunks`` in a step): each is checked.
+    a new array (constructor, ``initial_aggregates``, each week's ``serve``): each is checked.
     """
     built = Population(small, np.random.default_rng(1)).aggregates
     _refuses_writes(built)
@@ -80,7 +81,7 @@ def test_aggregates_are_read_only_at_every_stage(small: Scenario):
     for _ in range(2):
         before = pop.aggregates
         model.step()
-        assert pop.aggregates is not before  # sum_chunks' new array
+        assert pop.aggregates is not before  # the week's new array
         _refuses_writes(pop.aggregates)
 
 
@@ -413,10 +414,38 @@ def test_recorded_rates_are_the_counts_rates_with_few_or_many_subgroups(
 # ---- the week in one compiled call --------------------------------------------------------
 
 
-class _StepByStep(CollectiveImpactModel):
-    """The population's week as its parts: the rows (:func:`world_rows`), then ``step``."""
+class _Perturbed(CollectiveImpactModel):
+    """With ``perturb``, odd inputs to the population's week: -0.0, NaN, refreshed caches.
+
+    Between the mechanisms and the population: a barrier multiplier of 0.0 then -0.0 (the
+    same terms: no new ones), a NaN structural multiplier two weeks running (new terms each
+    week: a NaN equals nothing), a NaN and a negative coverage (not bounded), and the
+    population's caches refreshed (its terms made anew).
+    """
+
+    perturb = False
 
     def serve_population(self):
+        if self.perturb:
+            figures, t = self.factual.figures, self.steps
+            if t in (30, 31):
+                figures[F_BARRIER_MULTIPLIER] = 0.0 if t == 30 else -0.0
+            elif t in (40, 41):
+                figures[F_STRUCTURAL_MULTIPLIER] = np.nan
+            elif t in (45, 46):
+                self.factual.coverage[0] = np.nan if t == 45 else -0.5
+            elif t == 50:
+                self.population.refresh_caches()
+        self.serve()
+
+    def serve(self):
+        super().serve_population()
+
+
+class _StepByStep(_Perturbed):
+    """The population's week as its parts: the rows (:func:`world_rows`), then ``step``."""
+
+    def serve(self):
         first, second = self.worlds
         self.population.step(self.kseed, self.steps,
                              world_rows(self.design, self.worlds, self.population, self.steps),
@@ -427,17 +456,22 @@ _STATE = ("needs", "subgroup", "propensity", "outcome", "exposure", "mean_need",
           "aggregates", "rate_history", "_partial", "_known", "_terms_ok")
 
 
-@pytest.mark.parametrize(("overrides", "derived"), [
-    ({}, 1),  # the terms are made once, the first week
+@pytest.mark.parametrize(("overrides", "perturb", "derived"), [
+    ({}, False, 1),  # the terms are made once, the first week
     ({"dynamics.trend_pp_per_year": -0.3, "engagement.equity_focus": 0.6,
-      "population.years_in_population": 2.0, "dynamics.policy_change_rate_per_year": 12.0}, 3),
-], ids=["default", "trend, equity, churn, policy"])
+      "population.years_in_population": 2.0, "dynamics.policy_change_rate_per_year": 12.0},
+     False, 3),
+    # the first week, 30 (0.0), 32 (back), 40 and 41 (NaN), 42 (back), 50 (refreshed)
+    ({}, True, 7),
+], ids=["default", "trend, equity, churn, policy", "-0.0, NaN, refreshed caches"])
 def test_the_week_in_one_call_is_the_rows_then_the_step(
-        small: Scenario, overrides: dict, derived: int, monkeypatch: pytest.MonkeyPatch):
+        small: Scenario, overrides: dict, perturb: bool, derived: int,
+        monkeypatch: pytest.MonkeyPatch):
     """``Population.serve``'s one compiled call gives the rows-then-step week bit for bit.
 
     Every state array of the population after each week, and the run's trajectory; the
-    compiled call must have run every week, and handed back for new terms more than once.
+    compiled call must have run every week, and handed back exactly when the rows-then-step
+    week made its terms anew (as often as ``derived`` says).
     """
     sc = small.with_overrides({"horizon_years": 4.0, **overrides})
     calls = {"week": 0, "step": 0, "derive": 0}
@@ -452,7 +486,8 @@ def test_the_week_in_one_call_is_the_rows_then_the_step(
                         counted("week", population_module.population_week))
     monkeypatch.setattr(Population, "step", counted("step", Population.step))
     monkeypatch.setattr(Population, "_derive", counted("derive", Population._derive))
-    one, parts = CollectiveImpactModel(sc, rng=5), _StepByStep(sc, rng=5)
+    one, parts = _Perturbed(sc, rng=5), _StepByStep(sc, rng=5)
+    one.perturb = parts.perturb = perturb
     while one.running:
         one.step()
         parts.step()
@@ -461,13 +496,35 @@ def test_the_week_in_one_call_is_the_rows_then_the_step(
             assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (name, one.steps)
     assert calls["step"] == sc.steps  # the step-by-step model's only
     # both models make the terms as often; each time, the one call handed back once
-    assert calls["derive"] >= 2 * derived
-    assert calls["week"] == sc.steps + calls["derive"] // 2
+    assert calls["derive"] == 2 * derived
+    assert calls["week"] == sc.steps + derived
     assert not one.population.aggregates.flags.writeable
     a = one.datacollector.get_model_vars_dataframe()
     assert len(a) == sc.steps + 1
     pd.testing.assert_frame_equal(a, parts.datacollector.get_model_vars_dataframe(),
                                   check_exact=True)
+
+
+def test_a_week_beyond_the_runs_steps_is_the_rows_then_the_step(
+        small: Scenario, monkeypatch: pytest.MonkeyPatch):
+    """Past the run's table of step keys the population's week is the rows then ``step``."""
+    sc = small.with_overrides({"horizon_years": 0.1})
+    one, parts = CollectiveImpactModel(sc, rng=2), _StepByStep(sc, rng=2)
+    for model in (one, parts):
+        while model.running:
+            model.step()
+    far = one.population.rate_history.shape[1] + 5
+    steps = []
+    step = Population.step
+    monkeypatch.setattr(Population, "step", lambda self, *args: (steps.append(args[1]),
+                                                                 step(self, *args)))
+    one.population.serve(sc, one.worlds, one.kseed, far)
+    parts.population.step(parts.kseed, far, world_rows(sc, parts.worlds, parts.population, far),
+                          (parts.factual.coverage, parts.counterfactual.coverage))
+    assert steps == [far, far]
+    for name in _STATE:
+        a, b = getattr(one.population, name), getattr(parts.population, name)
+        assert a.tobytes() == b.tobytes(), name
 
 
 def test_a_population_that_would_use_threads_steps_in_parts(
