@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from mesa import DataCollector, Model
 
 from cisim.agents import Backbone, Beneficiary, Partner
@@ -52,29 +53,31 @@ MODEL_REPORTERS = (
 
 
 class TrajectoryCollector(DataCollector):
-    """Mesa's DataCollector, whose trajectory columns come from the recorder when read.
+    """Mesa's DataCollector, whose model columns come from the recorder when read.
 
     Mesa's ``collect`` calls every model reporter each week and deep-copies what it returns;
-    the columns of :data:`MODEL_REPORTERS` are the recorder's, which keeps them anyway (and
-    works them out when they are read, see :class:`cisim.outcomes.Recorder`). So Mesa
-    collects only the other reporters (the phase) and the agent-type reporters, as it always
-    does, while ``collect`` notes which recorder and row the week stands for; reading
-    :attr:`model_vars` (so :meth:`get_model_vars_dataframe`, :func:`mesa.batch_run`) fills
-    the trajectory columns from those rows: the Python floats ``model.latest(column)`` gave
-    that week.
+    the columns of :data:`MODEL_REPORTERS` and the phase are the recorder's, which keeps them
+    anyway (and works them out when they are read, see :class:`cisim.outcomes.Recorder`). So
+    ``collect`` notes which recorder and row the week stands for (and the model's time, as
+    Mesa's ``collect`` does for :func:`mesa.batch_run`), and Mesa collects the agent-type
+    reporters, as it always does; reading :attr:`model_vars` (so
+    :meth:`get_model_vars_dataframe`, :func:`mesa.batch_run`) fills the model columns from
+    those rows: the Python floats ``model.latest(column)`` gave that week, and the phase's
+    label.
     """
 
     def __init__(self, columns: tuple[str, ...], model_reporters: dict[str, Any],
                  agenttype_reporters: dict[type, Any]):
-        """Collect ``columns`` from the recorder, and the reporters with Mesa's collect.
+        """Collect ``columns`` and the phase from the recorder, the reporters with Mesa's collect.
 
         Args:
             columns: Trajectory columns of the recorder, in the order of the table.
-            model_reporters: Mesa model reporters of what the recorder does not hold.
+            model_reporters: Mesa model reporters of what the recorder does not hold (none in
+                cisim's own models).
             agenttype_reporters: Mesa agent-type reporters.
         """
         self._columns = tuple(columns)
-        self._recorded: dict[str, list] = {name: [] for name in self._columns}
+        self._recorded: dict[str, list] = {name: [] for name in (*self._columns, "phase")}
         self._pending: list[tuple[Any, int]] = []  # (recorder, row) of collects not read yet
         self._in_mesa = True  # Mesa's own code adds and appends to its reporters' lists
         super().__init__(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
@@ -95,6 +98,7 @@ class TrajectoryCollector(DataCollector):
                     data = rec.data
                     for name in self._columns:
                         self._recorded[name].extend(data[rows, rec.cols[name]].tolist())
+                    self._recorded["phase"].extend([rec.phase[row] for row in rows])
                     start = i
         return {**self._recorded, **self._model_vars}
 
@@ -105,11 +109,22 @@ class TrajectoryCollector(DataCollector):
     def collect(self, model: CollectiveImpactModel) -> None:
         """Note the recorder's latest row, then Mesa's collect of the other reporters."""
         self._pending.append((model.recorder, len(model.recorder.phase) - 1))
-        self._in_mesa = True
-        try:
-            super().collect(model)
-        finally:
-            self._in_mesa = False
+        if not self.model_reporters:  # (Mesa's collect notes the time with its reporters')
+            self._collection_steps.append(model.time)
+        if self.model_reporters or self.agent_reporters or self.agenttype_reporters:
+            self._in_mesa = True
+            try:
+                super().collect(model)
+            finally:
+                self._in_mesa = False
+
+    def get_model_vars_dataframe(self) -> pd.DataFrame:
+        """The model columns, a row per collect.
+
+        Mesa's, without its warning that no model reporters are defined: the recorder's
+        columns are this collector's.
+        """
+        return pd.DataFrame(self.model_vars)
 
 
 def _seed_from(rng: Any) -> int:
@@ -236,7 +251,7 @@ class CollectiveImpactModel(Model):
             Beneficiary.create_agents(self, k, [int(i) for i in sample])
 
     def _make_datacollector(self, collect_agents: bool) -> DataCollector:
-        reporters = {"phase": lambda m: m.phase_label(m.factual)}  # the rest: the recorder's
+        reporters: dict = {}  # every model column is the recorder's (TrajectoryCollector)
         agenttype: dict = {}
         if collect_agents:
             agenttype = {

@@ -120,6 +120,36 @@ def test_datacollector_reads_each_week_as_the_recorder_recorded_it(small: Scenar
     assert frame["trust"].iloc[0] == m.recorder.data[0, m.recorder.cols["trust"]]
 
 
+def test_mesa_batch_run_collects_each_week_as_the_model_does(small: Scenario):
+    """``mesa.batch_run`` reads the collector's weeks (by Mesa's collection times) unchanged.
+
+    Every model column of every week, the phase included, is what the same run's own
+    DataCollector holds, with no warning (the columns are the recorder's, not Mesa reporters).
+    """
+    import warnings
+
+    import pandas as pd
+
+    params = {"population.size": 500, "horizon_years": 0.25}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = mesa.batch_run(CollectiveImpactModel, parameters={
+            **{k: [v] for k, v in params.items()}, "meetings.cadence": ["weekly", "monthly"]},
+            max_steps=13, rng=[3], data_collection_period=1, number_processes=1,
+            display_progress=False)
+    got = pd.DataFrame(rows)
+    assert len(got) == 2 * 14
+    for cadence, runs in got.groupby("meetings.cadence"):
+        model = CollectiveImpactModel(small, rng=3, **params, **{"meetings.cadence": cadence})
+        while model.running:
+            model.step()
+        want = model.datacollector.get_model_vars_dataframe()
+        assert list(runs["Step"]) == list(range(14))
+        assert runs["phase"].iloc[0] == "Initiation"
+        pd.testing.assert_frame_equal(runs[list(want.columns)].reset_index(drop=True), want,
+                                      check_exact=True)
+
+
 def test_ensemble_bands_and_independence_of_workers(small: Scenario):
     sc = small.with_overrides({"horizon_years": 3, "population.size": 800})
     one = ensemble(sc, 4, seed=5, n_jobs=1)
