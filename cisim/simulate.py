@@ -128,10 +128,10 @@ def compile_kernels() -> float:
     """Compile every numba kernel a run uses into numba's cache (or load it); return seconds.
 
     A tiny run of the default design (300 people, 13 weeks, fast turnover) calls each kernel
-    once. In a fresh environment this is numba's one-off compile (2-3 seconds; see
-    benchmarks/README.md); afterwards every process loads the kernels from the cache in a
-    fraction of a second. ``./dev`` does it right after installing, and ``cisim compile`` does
-    it on demand (before starting many cluster workers, say).
+    once. In a fresh environment this is numba's one-off compile (about 20 seconds on the
+    benchmarks' machine; see benchmarks/README.md); afterwards every process loads the kernels
+    from the cache in a fraction of a second. ``./dev`` does it right after installing, and
+    ``cisim compile`` does it on demand (before starting many cluster workers, say).
     """
     from cisim.model import DEFAULT_SCENARIO
     from cisim.scenario import load_scenario
