@@ -519,7 +519,8 @@ def population_week(
     bounded0 = terms_ok[0] and week_bounded(wp, np.int64(0), coverage)
     bounded1 = terms_ok[1] and week_bounded(wp, np.int64(1), coverage)
     if trend == 1.0:
-        entrant[:] = baseline
+        for g in range(baseline.shape[0]):
+            entrant[g] = baseline[g]
     else:
         entrant_rates(baseline, trend, entrant)
     _step_helper(np.int64(0), np.int64(partial.shape[0]), key_table[step], needs, subgroup,
@@ -529,8 +530,8 @@ def population_week(
     add_chunks(partial, out)
     if 0 <= step < history.shape[1]:
         G = np.int64(h_in.shape[0])
-        history[0, step] = outcome_rate(out[0, 4:4 + 2 * G], G)
-        history[1, step] = outcome_rate(out[1, 4:4 + 2 * G], G)
+        history[0, step] = outcome_rate(out[0], np.int64(4), G)
+        history[1, step] = outcome_rate(out[1], np.int64(4), G)
     return True
 
 
@@ -562,43 +563,46 @@ def add_chunks(partial: np.ndarray, out: np.ndarray) -> None:
 
     Starting from the first chunk rather than from zeros gives the same bits: the kernel's sums
     start at +0.0 and its counts are whole numbers, so no entry is -0.0, the one double that
-    0.0 + x would change.
+    0.0 + x would change. (Loops, not numpy's array expressions: numba compiles those with
+    their shape checks and error messages, ~2.5 s of first compile.)
     """
-    out[:] = partial[0]
+    for w in range(out.shape[0]):
+        for k in range(out.shape[1]):
+            out[w, k] = partial[0, w, k]
     for c in range(1, partial.shape[0]):
-        out += partial[c]
-
-
-_add_chunks = getattr(add_chunks, "py_func", add_chunks)
+        for w in range(out.shape[0]):
+            for k in range(out.shape[1]):
+                out[w, k] += partial[c, w, k]
 
 
 def sum_chunks(partial: np.ndarray) -> np.ndarray:
-    """:func:`add_chunks` into a new, read-only array.
+    """:func:`add_chunks` in numpy, into a new, read-only array (the kernel's threaded path).
 
-    Read-only: the population's views on the aggregates (and the model's need shares) are kept
-    while the aggregates are the same object, so a write in place must fail rather than leave
-    them stale.
+    The same additions in the same order, a chunk's array at a time. Read-only: the
+    population's views on the aggregates (and the model's need shares) are kept while the
+    aggregates are the same object, so a write in place must fail rather than leave them stale.
     """
-    out = np.empty(partial.shape[1:])
-    _add_chunks(partial, out)
+    out = partial[0].copy()
+    for c in range(1, partial.shape[0]):
+        out += partial[c]
     out.flags.writeable = False
     return out
 
 
 @_inner
-def outcome_rate(counts, G: np.int64) -> float:
+def outcome_rate(counts, first: np.int64, G: np.int64) -> float:
     """A world's outcome rate from its counts: in the outcome state per subgroup, then sizes.
 
-    ``counts`` holds the ``2 G`` counts (an array, or a list from Python); the size is taken
-    as at least 1 (an empty world's rate is 0). The counts are whole numbers, held exactly, so
-    the sums are the same in any order.
+    ``counts[first:first + 2 G]`` holds the ``2 G`` counts (``counts``: an array, or a list
+    from Python); the size is taken as at least 1 (an empty world's rate is 0). The counts are
+    whole numbers, held exactly, so the sums are the same in any order.
     """
     inside = 0.0
     size = 0.0
     for g in range(G):
-        inside += counts[g]
+        inside += counts[first + g]
     for g in range(G):
-        size += counts[G + g]
+        size += counts[first + G + g]
     return inside / (size if size > 1.0 else 1.0)  # max(1.0, size), as Python's max
 
 

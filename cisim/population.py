@@ -495,8 +495,8 @@ class Population:
         # the counts in the outcome state and the sizes of both worlds, from one read; they
         # are whole numbers (held exactly), so Python's sum gives numpy's sums bit for bit
         c0, c1 = aggregates[:, 4: 4 + 2 * G].tolist()
-        r0 = _outcome_rate(c0, G)
-        r1 = _outcome_rate(c1, G)
+        r0 = _outcome_rate(c0, 0, G)
+        r1 = _outcome_rate(c1, 0, G)
         self._rates = (aggregates, (r0, r1))
         return r0, r1
 
