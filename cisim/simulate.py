@@ -29,6 +29,7 @@ from joblib import Parallel, delayed
 from cisim.mechanisms.communication import own_trust
 from cisim.model import CollectiveImpactModel
 from cisim.outcomes import projected_value
+from cisim.population import world_rows
 from cisim.scenario import (
     MEMORY_LIMIT_BYTES,
     STEPS_PER_YEAR,
@@ -128,10 +129,12 @@ def compile_kernels() -> float:
     """Compile every numba kernel a run uses into numba's cache (or load it); return seconds.
 
     A tiny run of the default design (300 people, 13 weeks, fast turnover) calls each kernel
-    once. In a fresh environment this is numba's one-off compile (about 20 seconds on the
-    benchmarks' machine; see benchmarks/README.md); afterwards every process loads the kernels
-    from the cache in a fraction of a second. ``./dev`` does it right after installing, and
-    ``cisim compile`` does it on demand (before starting many cluster workers, say).
+    once, and a week of its population through the kernel's own entry (the path of large
+    populations on several threads, :meth:`cisim.population.Population.step`). In a fresh
+    environment this is numba's one-off compile (about 20 seconds on the benchmarks' machine;
+    see benchmarks/README.md); afterwards every process loads the kernels from the cache in a
+    fraction of a second. ``./dev`` does it right after installing, and ``cisim compile`` does
+    it on demand (before starting many cluster workers, say).
     """
     from cisim.model import DEFAULT_SCENARIO
     from cisim.scenario import load_scenario
@@ -143,6 +146,10 @@ def compile_kernels() -> float:
     )
     start = time.perf_counter()
     simulate(tiny, 0)
+    model = CollectiveImpactModel(tiny, rng=0)
+    first, second = model.worlds
+    model.population.step(model.kseed, 1, world_rows(tiny, model.worlds, model.population, 1),
+                          (first.coverage, second.coverage))
     return time.perf_counter() - start
 
 

@@ -357,12 +357,14 @@ def test_run_default_out_dir_and_no_figures(tmp_path, monkeypatch, capsys, tiny_
 
 
 def test_compile_readies_the_kernels(capsys):
-    from cisim._population import population_step
+    from cisim._population import population_step, population_week
+    from cisim.mechanisms._week import week_rule
 
     assert main(["compile"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("cisim: kernels ready in ")
-    assert population_step.signatures  # compiled or loaded in this process
+    # compiled or loaded in this process: the weeks of a run, and the threaded path's kernel
+    assert week_rule.signatures and population_week.signatures and population_step.signatures
 
 
 # ---- run: results directory written whole, with a manifest that report checks --------------
