@@ -34,7 +34,8 @@ __all__ = ["DEFAULT_SCENARIO", "CollectiveImpactModel"]
 #: :data:`cisim.scenario.BUNDLED_SCENARIOS`).
 DEFAULT_SCENARIO = BUNDLED_SCENARIOS / "default.toml"
 
-#: Model-level reporters of the Mesa DataCollector (columns of the recorded trajectory).
+#: The Mesa DataCollector's model columns from the recorded trajectory (with the phase, see
+#: :class:`TrajectoryCollector`).
 MODEL_REPORTERS = (
     "outcome_rate",
     "outcome_rate_cf",
@@ -107,7 +108,12 @@ class TrajectoryCollector(DataCollector):
         self._model_vars = value
 
     def collect(self, model: CollectiveImpactModel) -> None:
-        """Note the recorder's latest row, then Mesa's collect of the other reporters."""
+        """Note the recorder's latest row and the model's time; Mesa's collect of any others.
+
+        Mesa's ``collect`` notes the time (``_collection_steps``, by which
+        :func:`mesa.batch_run` finds a step's row) only when it has model reporters; without
+        them this does, and calls it only for agent or agent-type reporters.
+        """
         self._pending.append((model.recorder, len(model.recorder.phase) - 1))
         if not self.model_reporters:  # (Mesa's collect notes the time with its reporters')
             self._collection_steps.append(model.time)
@@ -121,8 +127,8 @@ class TrajectoryCollector(DataCollector):
     def get_model_vars_dataframe(self) -> pd.DataFrame:
         """The model columns, a row per collect.
 
-        Mesa's, without its warning that no model reporters are defined: the recorder's
-        columns are this collector's.
+        Mesa's raises when no model reporters are defined; the recorder's columns are this
+        collector's.
         """
         return pd.DataFrame(self.model_vars)
 

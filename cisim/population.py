@@ -142,6 +142,16 @@ class Population:
         self._keys: tuple[int, np.ndarray] | None = None
         self._rates: tuple[np.ndarray, tuple[float, float]] | None = None
 
+    def __setstate__(self, state: dict) -> None:
+        """Restore a copied or unpickled population, its aggregates read-only again.
+
+        A copy of an array does not keep numpy's read-only flag; the aggregates must keep it
+        (see :func:`cisim._population.sum_chunks`), and the compiled weeks take them as
+        read-only arrays (a writable one would make numba compile them again).
+        """
+        self.__dict__.update(state)
+        self.aggregates.flags.writeable = False
+
     def refresh_caches(self) -> None:
         """Recompute each person's mean need and creaming factors (after editing ``needs``)."""
         # Added area by area in float64, in the order the kernel adds a new entrant's needs.

@@ -102,50 +102,57 @@ def test_mesa_agents_are_views_on_the_arrays(small: Scenario):
     assert model_data["trust"].iloc[-1] == pytest.approx(m.factual.trust_mean)
 
 
+#: Phase thresholds that take the default design through every phase within four years.
+QUICK_PHASES = {"dynamics.initial_trust": 0.35, "phases.run_years_before_redesign": 0.5,
+                "phases.redesign_years": 0.5, "phases.exponential_min_systems_change": 0.0,
+                "phases.exponential_min_sroi": 0.0}
+
+
 def test_datacollector_reads_each_week_as_the_recorder_recorded_it(small: Scenario):
+    """Every model column of every week is what the model gave that week, phases included."""
     from cisim.model import MODEL_REPORTERS
 
-    m = CollectiveImpactModel(small.with_overrides({"population.size": 600}), rng=2)
+    m = CollectiveImpactModel(small.with_overrides(
+        {"population.size": 600, "horizon_years": 4.0, **QUICK_PHASES}), rng=2)
     seen = []
-    for week in range(12):
+    while m.running:
         m.step()
         seen.append([m.latest(c) for c in MODEL_REPORTERS] + [m.phase_label(m.factual)])
-        if week == 5:  # read mid-run: the later weeks are still added when read again
+        if m.steps == 6:  # read mid-run: the later weeks are still added when read again
             assert len(m.datacollector.get_model_vars_dataframe()) == 7
     frame = m.datacollector.get_model_vars_dataframe()
     assert list(frame.columns) == [*MODEL_REPORTERS, "phase"]
-    assert len(frame) == 13  # the initial state and 12 weeks
+    assert len(frame) == m.steps + 1  # the initial state and every week
     got = frame.iloc[1:].to_numpy(dtype=object).tolist()
     assert got == seen  # the same Python floats (NaN aside: none in these columns) and phases
     assert frame["trust"].iloc[0] == m.recorder.data[0, m.recorder.cols["trust"]]
+    assert frame["phase"].iloc[0] == "Initiation"
+    assert frame["phase"].nunique() == 4  # (the run goes through every phase)
 
 
 def test_mesa_batch_run_collects_each_week_as_the_model_does(small: Scenario):
     """``mesa.batch_run`` reads the collector's weeks (by Mesa's collection times) unchanged.
 
     Every model column of every week, the phase included, is what the same run's own
-    DataCollector holds, with no warning (the columns are the recorder's, not Mesa reporters).
+    DataCollector holds, and the phase is the recorder's of that week.
     """
-    import warnings
-
     import pandas as pd
 
-    params = {"population.size": 500, "horizon_years": 0.25}
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        rows = mesa.batch_run(CollectiveImpactModel, parameters={
-            **{k: [v] for k, v in params.items()}, "meetings.cadence": ["weekly", "monthly"]},
-            max_steps=13, rng=[3], data_collection_period=1, number_processes=1,
-            display_progress=False)
+    params = {"population.size": 500, "horizon_years": 4.0, **QUICK_PHASES}
+    rows = mesa.batch_run(CollectiveImpactModel, parameters={
+        **{k: [v] for k, v in params.items()}, "meetings.cadence": ["weekly", "monthly"]},
+        max_steps=208, rng=[3], data_collection_period=1, number_processes=1,
+        display_progress=False)
     got = pd.DataFrame(rows)
-    assert len(got) == 2 * 14
+    assert len(got) == 2 * 209
+    assert got.groupby("meetings.cadence")["phase"].nunique().max() > 1  # phases change
     for cadence, runs in got.groupby("meetings.cadence"):
         model = CollectiveImpactModel(small, rng=3, **params, **{"meetings.cadence": cadence})
         while model.running:
             model.step()
         want = model.datacollector.get_model_vars_dataframe()
-        assert list(runs["Step"]) == list(range(14))
-        assert runs["phase"].iloc[0] == "Initiation"
+        assert list(runs["Step"]) == list(range(209))
+        assert list(runs["phase"]) == model.recorder.phase  # each week's, as recorded
         pd.testing.assert_frame_equal(runs[list(want.columns)].reset_index(drop=True), want,
                                       check_exact=True)
 

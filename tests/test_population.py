@@ -539,3 +539,29 @@ def test_a_population_that_would_use_threads_steps_in_parts(
                         steps.append(step))
     model.step()
     assert steps == [1]
+
+
+def test_a_copied_model_runs_on_as_the_original_with_the_same_compiled_weeks(small: Scenario):
+    """A deep copy keeps the aggregates read-only: the compiled weeks are not compiled again.
+
+    (A copy of an array does not keep numpy's read-only flag; a writable one is another type
+    to numba, which would compile both weeks again, ~20 s.)
+    """
+    import copy
+
+    from cisim.mechanisms._week import week_rule
+
+    model = CollectiveImpactModel(small.with_overrides({"horizon_years": 0.5}), rng=4)
+    for _ in range(5):
+        model.step()
+    twin = copy.deepcopy(model)
+    assert not twin.population.aggregates.flags.writeable
+    known = (len(population_module.population_week.signatures), len(week_rule.signatures))
+    for m in (model, twin):
+        while m.running:
+            m.step()
+    assert (len(population_module.population_week.signatures),
+            len(week_rule.signatures)) == known
+    for name in _STATE:
+        a, b = getattr(model.population, name), getattr(twin.population, name)
+        assert a.tobytes() == b.tobytes(), name
