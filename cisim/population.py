@@ -125,8 +125,9 @@ class Population:
         self.mean_need = np.empty(self.n)
         self.cream = np.empty((2, self.n))
         self._cream_equity = [np.nan, np.nan]
-        self._derived: tuple[tuple, np.ndarray, np.ndarray, tuple[bool, bool]]
-        # the same key and bounded terms as arrays, for the compiled week (see serve)
+        # the kernel's derived terms and barriers (see refresh_caches), what they were made
+        # from, and each world's part of the bounded test, as arrays (the compiled week's too)
+        self._derived: tuple[np.ndarray, np.ndarray]
         self._known = np.empty(8)
         self._terms_ok = np.zeros(2, dtype=np.bool_)
         self.refresh_caches()
@@ -161,12 +162,13 @@ class Population:
             self.mean_need += self.needs[:, a]
         self.mean_need /= A
         self._cream_equity = [np.nan, np.nan]
-        # What the kernel's other arguments are derived from (per world: the equity focus,
-        # barrier multiplier, efficacy and structural-barrier multiplier), with the derived
-        # terms and barriers, kept until it changes (a few times a run; see step): none yet,
-        # so that the creaming factors are made anew.
-        self._derived = ((), np.empty((0, 3)), np.empty((0, self.G, 2)), (False, False))
-        self._known[:] = np.nan  # (a NaN equals nothing: the next week derives them)
+        # What the kernel's other arguments are derived from (``_known``, per world: the
+        # equity focus, barrier multiplier, efficacy and structural-barrier multiplier), with
+        # the derived terms and barriers, kept until it changes (a few times a run; see step):
+        # none yet (a NaN equals nothing), so that they and the creaming factors are made anew.
+        self._derived = (np.empty((0, 3)), np.empty((0, self.G, 2)))
+        self._known[:] = np.nan
+        self._terms_ok[:] = False
 
     # ---- calibration ----------------------------------------------------------------------
 
@@ -311,7 +313,7 @@ class Population:
                 second.figures, first.coverage, second.coverage, self._known, self._terms_ok,
                 table, self.baseline, self._entrant, out, self.rate_history, self.aggregates,
                 self.needs, self.subgroup, self.propensity, self.outcome, self.exposure,
-                self.mean_need, self.cream, self._wp, derived[1], self._coverage, derived[2],
+                self.mean_need, self.cream, self._wp, derived[0], self._coverage, derived[1],
                 self.h_in, self.p_exit, self.disadvantaged, self.turnover, self._t_turn,
                 self._t_exit, self.share_cum, self.need_mean, self.need_sd, self._partial,
                 self._scratch[0]):
@@ -341,9 +343,10 @@ class Population:
         # the same doubles, and their barriers differ only in the sign of a zero, which leaves
         # each factor 1 - (...) of the kernel's product the same).
         key = self._terms_key(rows)
-        derived = self._derived
-        if key != derived[0]:
-            derived = self._derive(key, rows, wp)
+        if key != tuple(self._known.tolist()):
+            self._derive(key, rows, wp)
+        terms, barriers = self._derived
+        ok0, ok1 = self._terms_ok.tolist()
         if not self._counted:
             self.recount()
         keys = self.keys_of_step(seed, step)
@@ -353,12 +356,12 @@ class Population:
         both[0] = coverage[0]
         both[1] = coverage[1]
         # whether the kernel may skip by the chord bound (see cisim._population.terms_bounded)
-        bounded0 = derived[3][0] and _week_bounded(wp, 0, both)
-        bounded1 = derived[3][1] and _week_bounded(wp, 1, both)
+        bounded0 = ok0 and _week_bounded(wp, 0, both)
+        bounded1 = ok1 and _week_bounded(wp, 1, both)
         partial = self._partial
         args = (
             keys, self.needs, self.subgroup, self.propensity, self.outcome, self.exposure,
-            self.mean_need, self.cream, wp, derived[1], bounded0, bounded1, both, derived[2],
+            self.mean_need, self.cream, wp, terms, bounded0, bounded1, both, barriers,
             self.h_in, self.p_exit, self.disadvantaged, self.turnover, self._t_turn,
             self._t_exit, self.share_cum, self.entrant_rate(r0[WP.TREND]), self.need_mean,
             self.need_sd, partial,
@@ -386,21 +389,21 @@ class Population:
         return (r0[WP.EQUITY], r0[WP.BARRIER], r0[WP.EFFICACY], r0[WP.SBARRIER],
                 r1[WP.EQUITY], r1[WP.BARRIER], r1[WP.EFFICACY], r1[WP.SBARRIER])
 
-    def _derive(self, key: tuple, rows: list[list[float]], wp: np.ndarray) -> tuple:
+    def _derive(self, key: tuple, rows: list[list[float]], wp: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
         """What the kernel takes of ``key`` (see :meth:`step`), and the creaming factors.
 
-        The terms, the barriers and each world's part of the bounded test
-        (:func:`cisim._population.terms_bounded`); a world's creaming factors are made anew
-        when its equity focus changes.
+        The terms and the barriers (``_derived``, returned), ``key`` (``_known``) and each
+        world's part of the bounded test (``_terms_ok``, :func:`cisim._population.terms_bounded`);
+        a world's creaming factors are made anew when its equity focus changes.
         """
         for w in range(2):
             if rows[w][WP.EQUITY] != self._cream_equity[w]:
                 creaming_factors(self.mean_need, rows[w][WP.EQUITY], self.cream[w])
                 self._cream_equity[w] = rows[w][WP.EQUITY]
-        self._derived = (key, world_terms(rows, self.needs.shape[1]), self.barriers(wp),
-                         (terms_bounded(rows[0]), terms_bounded(rows[1])))
+        self._derived = (world_terms(rows, self.needs.shape[1]), self.barriers(wp))
         self._known[:] = key
-        self._terms_ok[:] = self._derived[3]
+        self._terms_ok[:] = (terms_bounded(rows[0]), terms_bounded(rows[1]))
         return self._derived
 
     def keys_of_step(self, seed: np.uint64, step: int) -> np.ndarray:

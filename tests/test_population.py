@@ -347,10 +347,11 @@ def test_kept_kernel_arguments_follow_their_inputs(default_scenario: Scenario):
     while model.running:
         model.step()
         wp = np.array([model._world_row(w, world) for w, world in enumerate(model.worlds)])
-        np.testing.assert_array_equal(pop._derived[1], world_terms(wp.tolist(), A))
-        np.testing.assert_array_equal(pop._derived[2], pop.barriers(wp))
+        np.testing.assert_array_equal(pop._derived[0], world_terms(wp.tolist(), A))
+        np.testing.assert_array_equal(pop._derived[1], pop.barriers(wp))
         rows = wp.tolist()
-        assert pop._derived[3] == (terms_bounded(rows[0]), terms_bounded(rows[1]))
+        assert tuple(pop._terms_ok.tolist()) == (terms_bounded(rows[0]), terms_bounded(rows[1]))
+        assert tuple(pop._known.tolist()) == pop._terms_key(rows)
         # the rates the kernel recorded are those the counts give
         assert tuple(pop.rate_history[:, model.steps].tolist()) == pop.rates()
     np.testing.assert_array_equal(pop.keys_of_step(model.kseed, 7), step_keys(model.kseed, 7))

@@ -54,7 +54,6 @@ EXIT_COMMITMENT = 0.1
  V_N) = range(7)
 
 
-
 def value_params(sc: Scenario) -> np.ndarray:
     """The run's constants of :func:`value_terms_rule`, by the ``V_*`` columns.
 
