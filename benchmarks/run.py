@@ -334,7 +334,8 @@ def table(results: dict[str, Any]) -> str:
                 lines.append(f"  {what}: {a.get('error') or b.get('error')}")
                 continue
             lines.append(
-                f"  {what}: 1 job {a['warm_s']:.1f} s, 2 jobs {b['warm_s']:.1f} s (warm pool) "
+                f"  {what}: 1 job {a['warm_s']:.2f} s, 2 jobs {b['warm_s']:.2f} s (warm pool, "
+                f"medians of {len(a.get('warm_all', [0]))}) "
                 f"-> {p[f'{what}_efficiency_warm']:.0%}; with pool start-up "
                 f"{a['first_s']:.1f} s / {b['first_s']:.1f} s -> "
                 f"{p[f'{what}_efficiency_first']:.0%}; identical results: "
