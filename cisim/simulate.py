@@ -131,7 +131,7 @@ def compile_kernels() -> float:
     A tiny run of the default design (300 people, 13 weeks, fast turnover) calls each kernel
     once, and a week of its population through the kernel's own entry (the path of large
     populations on several threads, :meth:`cisim.population.Population.step`). In a fresh
-    environment this is numba's one-off compile (about 22 seconds on the benchmarks' machine;
+    environment this is numba's one-off compile (10-20 seconds on the benchmarks' machines;
     see benchmarks/README.md); afterwards every process loads the kernels from the cache in a
     fraction of a second. ``./dev`` does it right after installing, and ``cisim compile`` does
     it on demand (before starting many cluster workers, say).
