@@ -136,8 +136,8 @@ def compile_time() -> dict:
 
 
 #: Calls of an ensemble or a sweep timed after the first (the pool already up): their median
-#: is the warm figure. One such call of 8 runs takes ~0.3-0.6 s, and on a shared two-core host
-#: the same call read 0.31-0.48 s five times in a row, so one call is no measurement.
+#: is the warm figure. One such call of 8 runs takes ~0.3-0.6 s, and on a quiet two-core host
+#: the same call read 0.31-0.48 s in consecutive calls, so one call is no measurement.
 WARM_CALLS = 5
 
 
@@ -187,7 +187,10 @@ def report_time(replications: int | None = None, n: int | None = None) -> dict:
 
 
 def sweep_time(n: int, points: int, jobs: int, years: float) -> dict:
-    """Wall time of a small Latin-hypercube sweep of the engine with ``cisim.sweep`` (as above)."""
+    """Wall time of a small Latin-hypercube sweep of the engine with ``cisim.sweep``.
+
+    Timed as :func:`ensemble_time` times an ensemble: the first call, then the warm calls.
+    """
     try:
         from cisim.sweep import CisimModel, sweep_function
     except ImportError as exc:  # pragma: no cover - depends on the tree
